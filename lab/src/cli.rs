@@ -1,0 +1,204 @@
+//! The flags every demo shares, and the loop that runs its experiments.
+//!
+//! Each experiment runs in a forked process of its own: whatever namespaces it
+//! enters, mounts it makes or hostnames it sets die with that process, so one
+//! experiment cannot disturb the next and an interrupted run leaves nothing
+//! behind.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use clap::{Args as _, FromArgMatches, Parser};
+use serde_json::json;
+
+use crate::experiment::{Experiment, Lab, Mode, Observed, Outcome, Report};
+use crate::privilege;
+use crate::render::{self, Style};
+use crate::spawn::fork_child;
+
+/// A demo: one namespace type, an ordered list of experiments.
+#[derive(Debug)]
+pub struct Demo {
+    /// Binary name, e.g. `pid-demo`.
+    pub name: &'static str,
+    /// One line: what the demo shows.
+    pub about: &'static str,
+    /// The section-7 man page of the namespace, e.g. `pid_namespaces`.
+    pub man: &'static str,
+    pub experiments: &'static [Experiment],
+}
+
+/// Exit codes, documented in every demo's `--help`.
+pub mod exit {
+    /// Every experiment gave the verdict this mode should give (skips included).
+    pub const OK: u8 = 0;
+    /// At least one verdict was not the expected one, or an experiment erred.
+    pub const UNEXPECTED: u8 = 1;
+    /// Bad command line: unknown flag or experiment name.
+    pub const USAGE: u8 = 2;
+    /// Not root, and this machine does not allow unprivileged user namespaces.
+    pub const NO_PRIVILEGE: u8 = 3;
+}
+
+const AFTER_HELP: &str = "\
+Without root, the demo first enters a new user namespace that maps you to 0 and
+runs every experiment that allows; the others are reported as skipped, with why.
+
+Exit codes:
+  0  every experiment gave the expected verdict (skipped ones included)
+  1  some verdict was not the expected one, or an experiment failed with an error
+  2  bad command line (unknown flag or experiment name)
+  3  not root, and user namespaces are blocked here (the message names the setting)";
+
+#[derive(Debug, Parser)]
+struct Args {
+    /// Print one JSON document instead of the annotated text.
+    #[arg(long)]
+    json: bool,
+    /// List the experiments and the claims they test, without running them.
+    #[arg(long)]
+    list: bool,
+    /// Run only the experiment NAME (see --list).
+    #[arg(long, value_name = "NAME")]
+    only: Option<String>,
+    /// The scientific control: run the same steps WITHOUT creating the
+    /// namespaces under test. Isolation experiments should then fail.
+    #[arg(long)]
+    control: bool,
+    /// Keep each namespace's process alive, print commands to inspect it from
+    /// another terminal, and wait for Enter.
+    #[arg(long)]
+    hold: bool,
+}
+
+/// The whole of a demo's `main`: parse flags, acquire privileges, run.
+pub fn main(demo: &Demo) -> ExitCode {
+    let command = Args::augment_args(clap::Command::new(demo.name))
+        .about(demo.about)
+        .version(env!("CARGO_PKG_VERSION"))
+        .after_help(AFTER_HELP);
+    let args = match command
+        .try_get_matches()
+        .and_then(|m| Args::from_arg_matches(&m))
+    {
+        Ok(args) => args,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() {
+                exit::USAGE
+            } else {
+                exit::OK
+            });
+        }
+    };
+
+    let selected: Vec<&Experiment> = match &args.only {
+        None => demo.experiments.iter().collect(),
+        Some(name) => match demo.experiments.iter().find(|e| e.name == name) {
+            Some(e) => vec![e],
+            None => {
+                let names: Vec<_> = demo.experiments.iter().map(|e| e.name).collect();
+                eprintln!(
+                    "{}: no experiment named '{name}' (there are: {})",
+                    demo.name,
+                    names.join(", ")
+                );
+                return ExitCode::from(exit::USAGE);
+            }
+        },
+    };
+
+    if args.list {
+        print_list(demo, &selected, args.json);
+        return ExitCode::from(exit::OK);
+    }
+
+    let acquired = match privilege::acquire() {
+        Ok(a) => a,
+        Err(message) => {
+            eprintln!("{}: {message}", demo.name);
+            return ExitCode::from(exit::NO_PRIVILEGE);
+        }
+    };
+    let mode = if args.control {
+        Mode::Control
+    } else {
+        Mode::Namespace
+    };
+    let lab = Lab {
+        mode,
+        privilege: acquired.privilege,
+        hold: args.hold,
+    };
+    let style = Style::detect();
+
+    if !args.json {
+        print!(
+            "{}",
+            render::header(demo, mode, &acquired.describe(), style)
+        );
+    }
+    let mut outcomes = Vec::new();
+    for (i, exp) in selected.iter().enumerate() {
+        let outcome = Outcome::new(exp, mode, run_in_own_process(exp, &lab));
+        if !args.json {
+            print!(
+                "{}",
+                render::outcome(i + 1, selected.len(), &outcome, mode, style)
+            );
+            let _ = std::io::stdout().flush();
+        }
+        outcomes.push(outcome);
+    }
+
+    let all_as_expected = outcomes.iter().all(Outcome::as_expected);
+    if args.json {
+        let report = Report {
+            demo: demo.name.into(),
+            mode,
+            privilege: lab.privilege,
+            experiments: outcomes,
+        };
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).unwrap_or_default()
+        );
+    } else {
+        print!("{}", render::summary(&outcomes, mode));
+    }
+    ExitCode::from(if all_as_expected {
+        exit::OK
+    } else {
+        exit::UNEXPECTED
+    })
+}
+
+/// Forks, runs the experiment in the child, and brings its observations back.
+fn run_in_own_process(exp: &Experiment, lab: &Lab) -> anyhow::Result<Observed> {
+    let mut runner = fork_child(|chan| {
+        let observed = (exp.run)(lab)?;
+        chan.send(&observed)
+    })?;
+    if lab.hold {
+        // The reader decides how long to look around.
+        runner.chan.set_timeout(None)?;
+    }
+    let observed = runner.chan.recv::<Observed>();
+    let status = runner.wait();
+    let observed = observed?;
+    status?;
+    Ok(observed)
+}
+
+fn print_list(demo: &Demo, selected: &[&Experiment], as_json: bool) {
+    if as_json {
+        let experiments: Vec<_> = selected
+            .iter()
+            .map(|e| json!({ "name": e.name, "title": e.title, "claims": e.claims, "isolation": e.isolation }))
+            .collect();
+        let doc = json!({ "demo": demo.name, "experiments": experiments });
+        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    } else {
+        print!("{}", render::list(selected));
+    }
+}

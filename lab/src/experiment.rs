@@ -1,0 +1,299 @@
+//! The experiment model and the `--json` contract.
+//!
+//! An [`Experiment`] names the article's claims it tests (IDs from
+//! `claims.md`), runs real system calls, and returns what each side saw as
+//! [`Facts`] plus a [`Verdict`]. The field names of [`Report`] and [`Outcome`]
+//! are a contract: tests, the book's claim index and outside tools read them.
+
+use std::io::{BufRead, Write};
+
+use nix::sched::CloneFlags;
+use nix::unistd::Pid;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use crate::privilege::Privilege;
+
+/// One experiment of a demo: what it tests and the function that runs it.
+#[derive(Debug, Clone, Copy)]
+pub struct Experiment {
+    /// Short kebab-case name, used by `--only`.
+    pub name: &'static str,
+    /// One line saying what is tested.
+    pub title: &'static str,
+    /// Claim IDs from `claims.md`.
+    pub claims: &'static [&'static str],
+    /// True when isolation is the point: a `--control` run, which skips
+    /// creating the namespace under test, must then report `fail`.
+    pub isolation: bool,
+    /// One paragraph: what was shown and why the kernel behaves so.
+    pub explanation: &'static str,
+    /// Runs the experiment. Called in a fresh process of its own, so it may
+    /// change its own namespaces freely.
+    pub run: fn(&Lab) -> anyhow::Result<Observed>,
+}
+
+/// Whether the namespaces under test are created (`namespace`) or not (`control`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    Namespace,
+    Control,
+}
+
+/// What an experiment may know about the run it is part of.
+#[derive(Debug, Clone)]
+pub struct Lab {
+    pub mode: Mode,
+    pub privilege: Privilege,
+    pub(crate) hold: bool,
+}
+
+impl Lab {
+    /// The namespace flags under test, or none at all in a control run.
+    ///
+    /// Only the namespaces an experiment is *about* go through here; helper
+    /// namespaces that keep the host safe (a private mount namespace for a
+    /// `/proc` mount, say) are passed as they are, so a control run changes
+    /// exactly one thing.
+    pub fn isolate(&self, flags: CloneFlags) -> CloneFlags {
+        match self.mode {
+            Mode::Namespace => flags,
+            Mode::Control => CloneFlags::empty(),
+        }
+    }
+
+    pub fn is_control(&self) -> bool {
+        self.mode == Mode::Control
+    }
+
+    pub fn is_rootless(&self) -> bool {
+        self.privilege == Privilege::Rootless
+    }
+
+    /// The `nsenter` command a reader types in another terminal to look into
+    /// `pid`'s namespaces; `flags` are nsenter's (`-u`, `-p -r`, ...).
+    pub fn nsenter(&self, pid: Pid, flags: &str) -> String {
+        match self.privilege {
+            Privilege::Root => format!("sudo nsenter -t {pid} {flags}"),
+            // Our namespaces are owned by our user namespace: join it first.
+            Privilege::Rootless => format!("nsenter -t {pid} -U --preserve-credentials {flags}"),
+        }
+    }
+
+    /// With `--hold`: keep the caller (and so the namespace's process) alive,
+    /// show how to inspect it, and wait for Enter or Ctrl-C. Otherwise a no-op.
+    pub fn hold(&self, pid: Pid, commands: &[String]) {
+        if !self.hold {
+            return;
+        }
+        let mut err = std::io::stderr().lock();
+        let _ = writeln!(
+            err,
+            "\n  holding: the namespace's process is PID {pid} on the host."
+        );
+        let _ = writeln!(err, "  From another terminal, look inside:");
+        for command in commands {
+            let _ = writeln!(err, "      {command}");
+        }
+        let _ = writeln!(
+            err,
+            "  Press Enter to continue, or Ctrl-C to stop (nothing is left behind)."
+        );
+        let _ = err.flush();
+        let mut line = String::new();
+        let _ = std::io::stdin().lock().read_line(&mut line);
+    }
+}
+
+/// Named observations from one side, in the order they were made.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Facts(Map<String, Value>);
+
+impl Facts {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Adds (or replaces) one observation.
+    pub fn with(mut self, key: &str, value: impl Serialize) -> Self {
+        self.set(key, value);
+        self
+    }
+
+    pub fn set(&mut self, key: &str, value: impl Serialize) {
+        let value = serde_json::to_value(value).unwrap_or_else(|e| Value::String(e.to_string()));
+        self.0.insert(key.to_owned(), value);
+    }
+
+    /// Appends every fact of `other`.
+    pub fn extend(&mut self, other: Facts) {
+        self.0.extend(other.0);
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.0.get(key)
+    }
+
+    /// An integer fact, for verdicts.
+    pub fn int(&self, key: &str) -> Option<i64> {
+        self.0.get(key)?.as_i64()
+    }
+
+    /// A text fact, for verdicts.
+    pub fn text(&self, key: &str) -> Option<&str> {
+        self.0.get(key)?.as_str()
+    }
+
+    /// A list-of-integers fact (e.g. an `NSpid` line), for verdicts.
+    pub fn ints(&self, key: &str) -> Vec<i64> {
+        let items = self.0.get(key).and_then(Value::as_array);
+        items
+            .map(|a| a.iter().filter_map(Value::as_i64).collect())
+            .unwrap_or_default()
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (&String, &Value)> {
+        self.0.iter()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// `ok`, or the errno's name (`ESRCH`): how a fact records a system call's result.
+pub fn ok_or_errno<T>(result: &nix::Result<T>) -> String {
+    match result {
+        Ok(_) => "ok".into(),
+        Err(errno) => format!("{errno:?}"),
+    }
+}
+
+/// Did the run show what the claim (or its correction) says?
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Pass,
+    Fail,
+    /// Could not run here; the reason says why.
+    Skip(String),
+}
+
+impl Verdict {
+    /// `Pass` when the expected behaviour was observed, `Fail` otherwise.
+    pub fn check(observed: bool) -> Self {
+        if observed {
+            Verdict::Pass
+        } else {
+            Verdict::Fail
+        }
+    }
+
+    pub fn word(&self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::Skip(_) => "skip",
+        }
+    }
+}
+
+/// What an experiment's run returns.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Observed {
+    pub verdict: Verdict,
+    pub host: Facts,
+    pub namespace: Facts,
+}
+
+impl Observed {
+    pub fn new(verdict: Verdict, host: Facts, namespace: Facts) -> Self {
+        Self {
+            verdict,
+            host,
+            namespace,
+        }
+    }
+
+    /// The experiment cannot run here; `reason` says why, in one line.
+    pub fn skip(reason: impl Into<String>) -> Self {
+        Self::new(Verdict::Skip(reason.into()), Facts::new(), Facts::new())
+    }
+}
+
+/// The `--json` document of a run.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Report {
+    pub demo: String,
+    pub mode: Mode,
+    pub privilege: Privilege,
+    pub experiments: Vec<Outcome>,
+}
+
+/// One experiment's entry in [`Report`].
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Outcome {
+    pub name: String,
+    pub title: String,
+    pub claims: Vec<String>,
+    /// `pass`, `fail` or `skip`.
+    pub verdict: String,
+    /// What this run should show: `pass`, or `fail` for an isolation
+    /// experiment in a control run.
+    pub expected: String,
+    /// Why it was skipped, or the error that made it fail.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub reason: Option<String>,
+    pub host: Facts,
+    pub namespace: Facts,
+    pub explanation: String,
+}
+
+impl Outcome {
+    pub(crate) fn new(exp: &Experiment, mode: Mode, result: anyhow::Result<Observed>) -> Self {
+        let (verdict, host, namespace) = match result {
+            Ok(o) => (o.verdict, o.host, o.namespace),
+            // An error is a result too: the experiment did not show the claim.
+            Err(e) => (
+                Verdict::Fail,
+                Facts::new(),
+                Facts::new().with("error", format!("{e:#}")),
+            ),
+        };
+        let reason = match &verdict {
+            Verdict::Skip(why) => Some(why.clone()),
+            Verdict::Fail => namespace
+                .get("error")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            Verdict::Pass => None,
+        };
+        Self {
+            name: exp.name.into(),
+            title: exp.title.into(),
+            claims: exp.claims.iter().map(|c| c.to_string()).collect(),
+            verdict: verdict.word().into(),
+            expected: expected(exp, mode).into(),
+            reason,
+            host,
+            namespace,
+            explanation: exp.explanation.into(),
+        }
+    }
+
+    /// The verdict is what this mode should give (a skip is never a surprise).
+    pub fn as_expected(&self) -> bool {
+        self.verdict == "skip" || self.verdict == self.expected
+    }
+}
+
+/// `pass`, except for an isolation experiment in a control run.
+pub fn expected(exp: &Experiment, mode: Mode) -> &'static str {
+    if mode == Mode::Control && exp.isolation {
+        "fail"
+    } else {
+        "pass"
+    }
+}

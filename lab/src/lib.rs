@@ -1,0 +1,25 @@
+//! Plumbing shared by the nslab demos.
+//!
+//! A demo is an ordered list of [`Experiment`]s. Each experiment does the real
+//! system calls of its lesson in the demo's own source; this crate only does
+//! what every demo needs and no student needs to read twice:
+//!
+//! - [`experiment`]: the model (claims, host/namespace facts, verdicts) and the
+//!   `--json` contract;
+//! - [`spawn`]: a child process in new namespaces with a two-way channel, so the
+//!   parent can act between the child's steps;
+//! - [`ns`]: reading namespace identity from `/proc` (`/proc/PID/ns/*`, `NSpid`);
+//! - [`privilege`]: root, or a user namespace entered first (rootless);
+//! - [`render`] and [`cli`]: the text report, the common flags, exit codes.
+
+pub mod cli;
+pub mod experiment;
+pub mod ns;
+pub mod privilege;
+pub mod render;
+pub mod spawn;
+
+pub use cli::{Demo, main};
+pub use experiment::{Experiment, Facts, Lab, Mode, Observed, Verdict, ok_or_errno};
+pub use privilege::Privilege;
+pub use spawn::{Channel, Child, clone_child, fork_child};
