@@ -425,16 +425,22 @@ fn host_sees_inside(lab: &Lab) -> Result<Observed> {
     init.wait_success()?;
 
     let host = Facts::new()
-        .with("finds_in_its_proc", &host_pids)
+        .with("host_pids_found", &host_pids)
         .with("kill(first, SIGTERM)", ok_or_errno(&sigterm));
     let inside = Facts::new()
         .with(
             "nspid_of_each",
-            nspids.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>(),
+            nspids.iter().map(|n| nspid_text(n)).collect::<Vec<_>>(),
         )
         .with("first_ended_by", &ended_by[0]);
     let verdict = Verdict::check(seen == nspids && sigterm.is_ok() && ended_by[0] == "SIGTERM");
     Ok(Observed::new(verdict, host, inside))
+}
+
+/// An NSpid list as `(4242 2)`: outermost PID first.
+fn nspid_text(nspid: &[i32]) -> String {
+    let pids: Vec<String> = nspid.iter().map(i32::to_string).collect();
+    format!("({})", pids.join(" "))
 }
 // ANCHOR_END: host_sees_inside
 
@@ -553,12 +559,12 @@ fn mount_proc() -> Result<()> {
 fn unshare_pid_stays(lab: &Lab) -> Result<Observed> {
     let mut caller = fork_child(|chan| {
         let before = Facts::new()
-            .with("getpid", getpid().as_raw())
+            .with("host_pid", getpid().as_raw()) // getpid(): we are in the host's namespace
             .with("pid", ns::link(None, "pid")?)
             .with("pid_for_children", ns::link(None, "pid_for_children")?);
         unshare(lab.isolate(CloneFlags::CLONE_NEWPID)).context("unshare(CLONE_NEWPID)")?;
         let mut after = Facts::new()
-            .with("getpid", getpid().as_raw())
+            .with("host_pid", getpid().as_raw())
             .with("pid", ns::link(None, "pid")?)
             // The new namespace has no process yet: readlink fails with ENOENT.
             .with(
@@ -586,7 +592,7 @@ fn unshare_pid_stays(lab: &Lab) -> Result<Observed> {
     caller.wait_success()?;
 
     let caller_stayed =
-        before.get("pid") == after.get("pid") && before.get("getpid") == after.get("getpid");
+        before.get("pid") == after.get("pid") && before.get("host_pid") == after.get("host_pid");
     let child_entered = child.int("getpid") == Some(1)
         && child.get("pid") != before.get("pid")
         && child.get("pid") == after.get("pid_for_children_after_fork");

@@ -1,0 +1,243 @@
+//! Helpers for the end-to-end tests in `tests/tests/`.
+//!
+//! A test process is multi-threaded, and the kernel refuses
+//! `unshare(CLONE_NEWUSER)` to a multi-threaded process, so every experiment
+//! runs in a demo binary started as a child process: as root, and as the
+//! unprivileged user 65534 (`nobody`), which makes the demo go rootless.
+//!
+//! Privilege policy: with `CI=true` a missing privilege fails the test; on a
+//! developer's machine the test prints one line saying why and returns.
+
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use assert_cmd::Command;
+use nix::unistd::geteuid;
+use regex::Regex;
+use serde_json::Value;
+
+/// Who runs the demo.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum As {
+    /// Real root: every experiment runs.
+    Root,
+    /// An unprivileged user: uid 65534 when the tests run as root, otherwise
+    /// the user running the tests. The demo enters a user namespace first.
+    Rootless,
+}
+
+impl As {
+    /// The value of the report's `privilege` field.
+    pub fn word(self) -> &'static str {
+        match self {
+            As::Root => "root",
+            As::Rootless => "rootless",
+        }
+    }
+}
+
+/// The unprivileged user the tests switch to when run as root.
+pub const NOBODY: u32 = 65534;
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// `Some(())` when the tests can run demos as `who`; `None` (after one line
+/// on stderr) when they cannot and this is not CI. Panics in CI.
+pub fn can_run(test: &str, who: As) -> Option<()> {
+    if who == As::Root && !geteuid().is_root() {
+        let why = "needs root (run `sudo -E cargo test --workspace`)";
+        assert!(!in_ci(), "{test}: {why}; CI=true, so this is a failure, not a skip");
+        eprintln!("skipped {test}: {why}");
+        return None;
+    }
+    Some(())
+}
+
+/// A demo binary and who runs it.
+#[derive(Debug)]
+pub struct Demo {
+    pub name: &'static str,
+    path: PathBuf,
+    pub who: As,
+}
+
+static COPIES: AtomicUsize = AtomicUsize::new(0);
+
+impl Demo {
+    /// `path` is the built binary: `env!("CARGO_BIN_EXE_pid-demo")` in the
+    /// demo's own test target, so cargo builds it before the test runs.
+    pub fn new(name: &'static str, path: &str, who: As) -> Self {
+        Demo { name, path: PathBuf::from(path), who }
+    }
+
+    /// Runs the demo with `args` and returns its output. `NO_COLOR` keeps
+    /// the text plain. Returns `None` (skip) when rootless mode is blocked on
+    /// this machine and this is not CI.
+    pub fn run(&self, args: &[&str]) -> Option<Output> {
+        let built = &self.path;
+        let copy;
+        let mut cmd = if self.who == As::Rootless && geteuid().is_root() {
+            // nobody may not be able to reach target/; give it its own copy.
+            copy = BinaryCopy::new(built);
+            let mut cmd = std::process::Command::new(&copy.path);
+            // std also drops supplementary groups when root changes the uid.
+            cmd.uid(NOBODY).gid(NOBODY).current_dir("/");
+            Command::from_std(cmd)
+        } else {
+            Command::new(built)
+        };
+        let output = cmd.args(args).env("NO_COLOR", "1").env_remove("SUDO_USER").output().expect("spawn demo");
+        if output.status.code() == Some(3) {
+            let why = String::from_utf8_lossy(&output.stderr).trim().to_owned();
+            assert!(!in_ci(), "{} as {:?}: {why}; CI=true, so this is a failure", self.name, self.who);
+            eprintln!("skipped {} as {:?}: {why}", self.name, self.who);
+            return None;
+        }
+        Some(output)
+    }
+
+    /// `--json` with `args`: the parsed report, after checking the exit status.
+    pub fn json(&self, args: &[&str]) -> Option<Value> {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        let output = self.run(&all)?;
+        let report: Value = serde_json::from_slice(&output.stdout)
+            .unwrap_or_else(|e| panic!("{} --json printed no JSON ({e}): {}", self.name, String::from_utf8_lossy(&output.stdout)));
+        assert_eq!(report["privilege"], self.who.word(), "privilege field");
+        Some(report)
+    }
+
+    /// The text output with `args`, redacted for snapshots.
+    pub fn text(&self, args: &[&str]) -> Option<String> {
+        let output = self.run(args)?;
+        assert!(output.status.success(), "{} {args:?}: {}", self.name, String::from_utf8_lossy(&output.stderr));
+        Some(redact(&String::from_utf8_lossy(&output.stdout)))
+    }
+}
+
+/// A world-readable copy of a binary, removed when dropped.
+struct BinaryCopy {
+    dir: PathBuf,
+    path: PathBuf,
+}
+
+impl BinaryCopy {
+    fn new(built: &Path) -> Self {
+        use std::os::unix::fs::PermissionsExt;
+        let n = COPIES.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("nslab-test-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("create copy dir");
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod dir");
+        let path = dir.join(built.file_name().expect("file name"));
+        std::fs::copy(built, &path).expect("copy binary");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod binary");
+        BinaryCopy { dir, path }
+    }
+}
+
+impl Drop for BinaryCopy {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The experiment named `name` in a report.
+pub fn experiment<'a>(report: &'a Value, name: &str) -> &'a Value {
+    report["experiments"]
+        .as_array()
+        .and_then(|all| all.iter().find(|e| e["name"] == name))
+        .unwrap_or_else(|| panic!("no experiment {name} in the report"))
+}
+
+/// Every experiment of a report has verdict `verdict` (or `skip` when
+/// `skips_allowed` names it, with a reason).
+pub fn assert_verdicts(report: &Value, expected: impl Fn(&str) -> &'static str) {
+    for exp in report["experiments"].as_array().expect("experiments") {
+        let name = exp["name"].as_str().expect("name");
+        assert_eq!(exp["verdict"], expected(name), "verdict of {name}: {exp:#}");
+    }
+}
+
+/// An integer fact from one side (`host` or `namespace`) of an experiment.
+pub fn int(exp: &Value, side: &str, key: &str) -> i64 {
+    exp[side][key].as_i64().unwrap_or_else(|| panic!("{side}.{key} is not an integer in {exp:#}"))
+}
+
+/// A text fact from one side of an experiment.
+pub fn text<'a>(exp: &'a Value, side: &str, key: &str) -> &'a str {
+    exp[side][key].as_str().unwrap_or_else(|| panic!("{side}.{key} is not text in {exp:#}"))
+}
+
+/// Replaces what varies from run to run with named placeholders, and only
+/// that: PIDs as the host sees them, namespace inode numbers, counts of host
+/// processes, the machine's names, the caller's UID. Inode numbers and host
+/// PIDs are numbered in order of appearance (`[NS_INODE_1]`, `[HOST_PID_2]`),
+/// so a snapshot still shows which values were equal and which differed.
+pub fn redact(text: &str) -> String {
+    let uts = nix::sys::utsname::uname().expect("uname");
+    let hostname = uts.nodename().to_string_lossy().into_owned();
+    let domain = uts.domainname().to_string_lossy().into_owned();
+    let mut out = text.to_owned();
+    let fixed: [(Regex, &str); 2] = [
+        (Regex::new(r"uid \d+ is not root").expect("re"), "uid [UID] is not root"),
+        (Regex::new(&format!(r"\b{}\b", regex::escape(&hostname))).expect("re"), "[HOST_HOSTNAME]"),
+    ];
+    for (re, with) in &fixed {
+        out = re.replace_all(&out, *with).into_owned();
+    }
+    if domain != "(none)" {
+        out = out.replace(&domain, "[HOST_DOMAIN]");
+    }
+
+    let mut inodes = Numbering::new("NS_INODE");
+    let inode = Regex::new(r"(\w+):\[(\d+)\]").expect("re");
+    out = inode.replace_all(&out, |c: &regex::Captures| format!("{}:{}", &c[1], inodes.name(&c[2]))).into_owned();
+
+    let mut pids = Numbering::new("HOST_PID");
+    let proc_path = Regex::new(r"/proc/(\d+)/").expect("re");
+    // Fact lines whose key says the value is a host PID (or starts with one,
+    // as NSpid does): host PIDs have three digits or more, PIDs inside are small.
+    let host_pid_line = Regex::new(r"^(\s+(?:\S+:)?\s+\S*(?:host_pid|nspid|clone_returned)\S*\s)(.*)$").expect("re");
+    let big_number = Regex::new(r"\b\d{3,}\b").expect("re");
+    let count_line = Regex::new(r"^(\s+(?:\S+:)?\s+\S*_count\s+)\d+$").expect("re");
+    let lines: Vec<String> = out
+        .lines()
+        .map(|line| {
+            let line = proc_path.replace_all(line, |c: &regex::Captures| format!("/proc/{}/", pids.name(&c[1])));
+            if let Some(c) = host_pid_line.captures(&line) {
+                let value = big_number.replace_all(&c[2], |n: &regex::Captures| pids.name(&n[0]));
+                format!("{}{value}", &c[1])
+            } else {
+                count_line.replace(&line, "${1}[COUNT]").into_owned()
+            }
+        })
+        .collect();
+    lines.join("\n") + "\n"
+}
+
+/// Gives each distinct value a numbered placeholder, in order of appearance.
+struct Numbering {
+    label: &'static str,
+    seen: Vec<String>,
+}
+
+impl Numbering {
+    fn new(label: &'static str) -> Self {
+        Numbering { label, seen: Vec::new() }
+    }
+
+    fn name(&mut self, value: &str) -> String {
+        let index = match self.seen.iter().position(|v| v == value) {
+            Some(i) => i,
+            None => {
+                self.seen.push(value.to_owned());
+                self.seen.len() - 1
+            }
+        };
+        format!("[{}_{}]", self.label, index + 1)
+    }
+}

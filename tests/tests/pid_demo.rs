@@ -1,0 +1,139 @@
+//! pid-demo end to end: the isolation facts, the control run, the text.
+
+use nslab_tests::{As, Demo, assert_verdicts, can_run, experiment, int, text};
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_pid-demo");
+
+const EXPERIMENTS: [&str; 11] = [
+    "first-pid-is-1",
+    "same-process-two-pids",
+    "init-adopts-orphans",
+    "init-exit-kills-all",
+    "no-view-outside",
+    "host-sees-inside",
+    "init-ignores-signals",
+    "nested-levels",
+    "unshare-pid-stays",
+    "ns-links",
+    "fresh-each-time",
+];
+
+/// The facts each claim rests on, checked one by one before any snapshot.
+fn assert_isolation_facts(report: &Value) {
+    assert_verdicts(report, |_| "pass");
+
+    let e = experiment(report, "first-pid-is-1");
+    assert_eq!(int(e, "namespace", "getpid"), 1);
+    assert_eq!(int(e, "namespace", "getppid"), 0);
+    assert_ne!(text(e, "namespace", "pid_ns"), text(e, "host", "pid_ns"));
+
+    let e = experiment(report, "same-process-two-pids");
+    let host_pid = int(e, "host", "clone_returned");
+    assert_eq!(e["namespace"]["nspid"], serde_json::json!([host_pid, 1]));
+
+    let e = experiment(report, "init-adopts-orphans");
+    assert_eq!(int(e, "namespace", "parent_after"), 1);
+    assert_eq!(text(e, "namespace", "reaped_by_this_init"), int(e, "namespace", "orphan_pid").to_string());
+
+    let e = experiment(report, "init-exit-kills-all");
+    assert_eq!(e["host"]["sleeper_alive_before_init_exit"], true);
+    assert_eq!(e["host"]["sleeper_alive_after_init_exit"], false);
+    assert_eq!(text(e, "host", "fork_into_namespace_after"), "ENOMEM");
+
+    let e = experiment(report, "no-view-outside");
+    assert_eq!(e["namespace"]["proc_lists"], serde_json::json!([1]));
+    assert_eq!(text(e, "namespace", "kill(demo_host_pid, 0)"), "ESRCH");
+    assert!(int(e, "host", "proc_lists_count") > 1);
+
+    let e = experiment(report, "host-sees-inside");
+    assert_eq!(text(e, "host", "kill(first, SIGTERM)"), "ok");
+    assert_eq!(text(e, "namespace", "first_ended_by"), "SIGTERM");
+
+    let e = experiment(report, "init-ignores-signals");
+    assert_eq!(text(e, "namespace", "init_after_them"), "alive");
+    assert_eq!(text(e, "host", "init_ended_by"), "SIGKILL");
+
+    let e = experiment(report, "nested-levels");
+    let nspid = e["host"]["innermost_nspid"].as_array().expect("nspid");
+    assert_eq!(nspid.len(), 3, "one PID per level");
+    assert_eq!(&nspid[1..], [3, 2]);
+    assert_eq!(e["namespace"]["level_1_proc_lists"], serde_json::json!([1, 2, 3]));
+    assert_eq!(e["namespace"]["level_2_proc_lists"], serde_json::json!([1, 2]));
+
+    let e = experiment(report, "unshare-pid-stays");
+    assert_eq!(text(e, "namespace", "caller_after_pid"), text(e, "host", "caller_before_pid"));
+    assert_eq!(int(e, "namespace", "caller_after_host_pid"), int(e, "host", "caller_before_host_pid"));
+    assert_eq!(int(e, "namespace", "first_child_getpid"), 1);
+    assert_ne!(text(e, "namespace", "first_child_pid"), text(e, "host", "caller_before_pid"));
+
+    let e = experiment(report, "ns-links");
+    assert_eq!(e["namespace"]["differ_from_host"], serde_json::json!(["pid", "pid_for_children"]));
+
+    let e = experiment(report, "fresh-each-time");
+    assert_ne!(text(e, "namespace", "first_run_pid_ns"), text(e, "namespace", "second_run_pid_ns"));
+}
+
+/// Without CLONE_NEWPID every isolation experiment must fail; the one about
+/// the host's view (PID-5) passes either way.
+fn assert_control_flips(report: &Value) {
+    assert_eq!(report["mode"], "control");
+    assert_verdicts(report, |name| if name == "host-sees-inside" { "pass" } else { "fail" });
+    let e = experiment(report, "first-pid-is-1");
+    assert_ne!(int(e, "namespace", "getpid"), 1, "without CLONE_NEWPID the child is not PID 1");
+}
+
+fn namespace_run(who: As) {
+    let Some(()) = can_run("pid-demo", who) else { return };
+    let Some(report) = Demo::new("pid-demo", BIN, who).json(&[]) else { return };
+    assert_eq!(report["mode"], "namespace");
+    let names: Vec<_> = report["experiments"].as_array().expect("list").iter().map(|e| e["name"].clone()).collect();
+    assert_eq!(names, EXPERIMENTS);
+    assert_isolation_facts(&report);
+}
+
+fn control_run(who: As) {
+    let Some(()) = can_run("pid-demo --control", who) else { return };
+    let Some(report) = Demo::new("pid-demo", BIN, who).json(&["--control"]) else { return };
+    assert_control_flips(&report);
+}
+
+fn text_snapshots(who: As) {
+    let Some(()) = can_run("pid-demo text", who) else { return };
+    let demo = Demo::new("pid-demo", BIN, who);
+    for name in EXPERIMENTS {
+        let Some(text) = demo.text(&["--only", name]) else { return };
+        assert!(text.contains("verdict:    PASS"), "{name}: {text}");
+        insta::assert_snapshot!(format!("{}-{name}", who.word()), text);
+    }
+}
+
+#[test]
+fn isolation_facts_as_root() {
+    namespace_run(As::Root);
+}
+
+#[test]
+fn isolation_facts_rootless() {
+    namespace_run(As::Rootless);
+}
+
+#[test]
+fn control_run_flips_verdicts_as_root() {
+    control_run(As::Root);
+}
+
+#[test]
+fn control_run_flips_verdicts_rootless() {
+    control_run(As::Rootless);
+}
+
+#[test]
+fn text_output_as_root() {
+    text_snapshots(As::Root);
+}
+
+#[test]
+fn text_output_rootless() {
+    text_snapshots(As::Rootless);
+}
