@@ -26,6 +26,10 @@ pub struct Demo {
     /// The section-7 man page of the namespace, e.g. `pid_namespaces`.
     pub man: &'static str,
     pub experiments: &'static [Experiment],
+    /// False for every demo but `user-demo`: without root, lab first enters a
+    /// user namespace for the demo. `user-demo` makes its user namespaces
+    /// itself, step by step, because they are its lesson.
+    pub makes_own_user_namespaces: bool,
 }
 
 /// Exit codes, documented in every demo's `--help`.
@@ -77,18 +81,11 @@ pub fn main(demo: &Demo) -> ExitCode {
         .about(demo.about)
         .version(env!("CARGO_PKG_VERSION"))
         .after_help(AFTER_HELP);
-    let args = match command
-        .try_get_matches()
-        .and_then(|m| Args::from_arg_matches(&m))
-    {
+    let args = match command.try_get_matches().and_then(|m| Args::from_arg_matches(&m)) {
         Ok(args) => args,
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() {
-                exit::USAGE
-            } else {
-                exit::OK
-            });
+            return ExitCode::from(if e.use_stderr() { exit::USAGE } else { exit::OK });
         }
     };
 
@@ -113,39 +110,25 @@ pub fn main(demo: &Demo) -> ExitCode {
         return ExitCode::from(exit::OK);
     }
 
-    let acquired = match privilege::acquire() {
+    let acquired = match privilege::acquire(!demo.makes_own_user_namespaces) {
         Ok(a) => a,
         Err(message) => {
             eprintln!("{}: {message}", demo.name);
             return ExitCode::from(exit::NO_PRIVILEGE);
         }
     };
-    let mode = if args.control {
-        Mode::Control
-    } else {
-        Mode::Namespace
-    };
-    let lab = Lab {
-        mode,
-        privilege: acquired.privilege,
-        hold: args.hold,
-    };
+    let mode = if args.control { Mode::Control } else { Mode::Namespace };
+    let lab = Lab { mode, privilege: acquired.privilege, hold: args.hold };
     let style = Style::detect();
 
     if !args.json {
-        print!(
-            "{}",
-            render::header(demo, mode, &acquired.describe(), style)
-        );
+        print!("{}", render::header(demo, mode, &acquired.describe(), style));
     }
     let mut outcomes = Vec::new();
     for (i, exp) in selected.iter().enumerate() {
         let outcome = Outcome::new(exp, mode, run_in_own_process(exp, &lab));
         if !args.json {
-            print!(
-                "{}",
-                render::outcome(i + 1, selected.len(), &outcome, mode, style)
-            );
+            print!("{}", render::outcome(i + 1, selected.len(), &outcome, mode, style));
             let _ = std::io::stdout().flush();
         }
         outcomes.push(outcome);
@@ -159,18 +142,11 @@ pub fn main(demo: &Demo) -> ExitCode {
             privilege: lab.privilege,
             experiments: outcomes,
         };
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).unwrap_or_default()
-        );
+        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
     } else {
         print!("{}", render::summary(&outcomes, mode));
     }
-    ExitCode::from(if all_as_expected {
-        exit::OK
-    } else {
-        exit::UNEXPECTED
-    })
+    ExitCode::from(if all_as_expected { exit::OK } else { exit::UNEXPECTED })
 }
 
 /// Forks, runs the experiment in the child, and brings its observations back.

@@ -88,18 +88,13 @@ impl Lab {
             return;
         }
         let mut err = std::io::stderr().lock();
-        let _ = writeln!(
-            err,
-            "\n  holding: the namespace's process is PID {pid} on the host."
-        );
+        let _ = writeln!(err, "\n  holding: the namespace's process is PID {pid} on the host.");
         let _ = writeln!(err, "  From another terminal, look inside:");
         for command in commands {
             let _ = writeln!(err, "      {command}");
         }
-        let _ = writeln!(
-            err,
-            "  Press Enter to continue, or Ctrl-C to stop (nothing is left behind)."
-        );
+        let _ =
+            writeln!(err, "  Press Enter to continue, or Ctrl-C to stop (nothing is left behind).");
         let _ = err.flush();
         let mut line = String::new();
         let _ = std::io::stdin().lock().read_line(&mut line);
@@ -149,9 +144,7 @@ impl Facts {
     /// A list-of-integers fact (e.g. an `NSpid` line), for verdicts.
     pub fn ints(&self, key: &str) -> Vec<i64> {
         let items = self.0.get(key).and_then(Value::as_array);
-        items
-            .map(|a| a.iter().filter_map(Value::as_i64).collect())
-            .unwrap_or_default()
+        items.map(|a| a.iter().filter_map(Value::as_i64).collect()).unwrap_or_default()
     }
 
     pub fn iter(&self) -> impl Iterator<Item = (&String, &Value)> {
@@ -184,11 +177,7 @@ pub enum Verdict {
 impl Verdict {
     /// `Pass` when the expected behaviour was observed, `Fail` otherwise.
     pub fn check(observed: bool) -> Self {
-        if observed {
-            Verdict::Pass
-        } else {
-            Verdict::Fail
-        }
+        if observed { Verdict::Pass } else { Verdict::Fail }
     }
 
     pub fn word(&self) -> &'static str {
@@ -210,11 +199,7 @@ pub struct Observed {
 
 impl Observed {
     pub fn new(verdict: Verdict, host: Facts, namespace: Facts) -> Self {
-        Self {
-            verdict,
-            host,
-            namespace,
-        }
+        Self { verdict, host, namespace }
     }
 
     /// The experiment cannot run here; `reason` says why, in one line.
@@ -256,18 +241,11 @@ impl Outcome {
         let (verdict, host, namespace) = match result {
             Ok(o) => (o.verdict, o.host, o.namespace),
             // An error is a result too: the experiment did not show the claim.
-            Err(e) => (
-                Verdict::Fail,
-                Facts::new(),
-                Facts::new().with("error", format!("{e:#}")),
-            ),
+            Err(e) => (Verdict::Fail, Facts::new(), Facts::new().with("error", format!("{e:#}"))),
         };
         let reason = match &verdict {
             Verdict::Skip(why) => Some(why.clone()),
-            Verdict::Fail => namespace
-                .get("error")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
+            Verdict::Fail => namespace.get("error").and_then(Value::as_str).map(str::to_owned),
             Verdict::Pass => None,
         };
         Self {
@@ -291,9 +269,5 @@ impl Outcome {
 
 /// `pass`, except for an isolation experiment in a control run.
 pub fn expected(exp: &Experiment, mode: Mode) -> &'static str {
-    if mode == Mode::Control && exp.isolation {
-        "fail"
-    } else {
-        "pass"
-    }
+    if mode == Mode::Control && exp.isolation { "fail" } else { "pass" }
 }

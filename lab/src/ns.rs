@@ -41,10 +41,7 @@ pub fn link(pid: Option<Pid>, kind: &str) -> Result<String> {
 
 /// Every namespace link of `pid` that this kernel has, as (type, link).
 pub fn links(pid: Option<Pid>) -> Vec<(&'static str, String)> {
-    KINDS
-        .iter()
-        .filter_map(|kind| Some((*kind, link(pid, kind).ok()?)))
-        .collect()
+    KINDS.iter().filter_map(|kind| Some((*kind, link(pid, kind).ok()?))).collect()
 }
 
 /// The inode number inside a link such as `pid:[4026531836]`.

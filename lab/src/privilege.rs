@@ -28,16 +28,19 @@ pub enum Privilege {
 pub struct Acquired {
     pub privilege: Privilege,
     pub outer_uid: Uid,
+    /// Whether lab entered a user namespace for the demo.
+    pub entered: bool,
 }
 
 impl Acquired {
     pub fn describe(&self) -> String {
         match self.privilege {
             Privilege::Root => "root".into(),
-            Privilege::Rootless => format!(
+            Privilege::Rootless if self.entered => format!(
                 "rootless: uid {} is not root, so the demo first entered a new user namespace that maps it to 0",
                 self.outer_uid
             ),
+            Privilege::Rootless => format!("rootless: uid {} is not root", self.outer_uid),
         }
     }
 }
@@ -45,21 +48,21 @@ impl Acquired {
 /// Becomes as privileged as the kernel allows: stays root if root, otherwise
 /// enters a new user namespace. Must run before any thread is started: the
 /// kernel refuses `unshare(CLONE_NEWUSER)` to a multi-threaded process.
-pub fn acquire() -> Result<Acquired, String> {
+///
+/// With `enter_user_namespace` false (user-demo), a non-root caller is left
+/// as it is: that demo creates its user namespaces itself.
+pub fn acquire(enter_user_namespace: bool) -> Result<Acquired, String> {
     let (uid, gid) = (geteuid(), getegid());
     if uid.is_root() {
-        return Ok(Acquired {
-            privilege: Privilege::Root,
-            outer_uid: uid,
-        });
+        return Ok(Acquired { privilege: Privilege::Root, outer_uid: uid, entered: false });
+    }
+    if !enter_user_namespace {
+        return Ok(Acquired { privilege: Privilege::Rootless, outer_uid: uid, entered: false });
     }
     unshare(CloneFlags::CLONE_NEWUSER)
         .map_err(|e| blocked("unshare(CLONE_NEWUSER)", e, read_sysctl))?;
     map_to_root(uid, gid).map_err(|(what, e)| blocked(what, e, read_sysctl))?;
-    Ok(Acquired {
-        privilege: Privilege::Rootless,
-        outer_uid: uid,
-    })
+    Ok(Acquired { privilege: Privilege::Rootless, outer_uid: uid, entered: true })
 }
 
 /// Writes the one-line ID maps `0 <uid> 1` and `0 <gid> 1`. An unprivileged
@@ -119,12 +122,7 @@ mod tests {
     use super::*;
 
     fn sysctls(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-        move |path| {
-            pairs
-                .iter()
-                .find(|(p, _)| path.ends_with(p))
-                .map(|(_, v)| v.to_string())
-        }
+        move |path| pairs.iter().find(|(p, _)| path.ends_with(p)).map(|(_, v)| v.to_string())
     }
 
     #[test]
@@ -134,10 +132,7 @@ mod tests {
             Errno::EPERM,
             sysctls(&[("apparmor_restrict_unprivileged_userns", "1")]),
         );
-        assert!(
-            msg.contains("kernel.apparmor_restrict_unprivileged_userns=1"),
-            "{msg}"
-        );
+        assert!(msg.contains("kernel.apparmor_restrict_unprivileged_userns=1"), "{msg}");
         assert!(
             msg.contains("sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0"),
             "{msg}"
@@ -153,10 +148,7 @@ mod tests {
             sysctls(&[("max_user_namespaces", "0")]),
         );
         assert!(msg.contains("user.max_user_namespaces=0"), "{msg}");
-        assert!(
-            msg.contains("sysctl -w user.max_user_namespaces=15000"),
-            "{msg}"
-        );
+        assert!(msg.contains("sysctl -w user.max_user_namespaces=15000"), "{msg}");
     }
 
     #[test]

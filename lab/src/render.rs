@@ -24,28 +24,17 @@ impl Style {
     /// Colour on a terminal unless `NO_COLOR` is set to anything non-empty.
     pub fn detect() -> Self {
         let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
-        Style {
-            color: std::io::stdout().is_terminal() && !no_color,
-        }
+        Style { color: std::io::stdout().is_terminal() && !no_color }
     }
 
     fn paint(&self, code: &str, text: &str) -> String {
-        if self.color {
-            format!("\x1b[{code}m{text}\x1b[0m")
-        } else {
-            text.to_owned()
-        }
+        if self.color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_owned() }
     }
 }
 
 /// The lines before the first experiment.
 pub fn header(demo: &Demo, mode: Mode, privilege: &str, style: Style) -> String {
-    let mut out = format!(
-        "{}: {} (man 7 {})\n",
-        style.paint("1", demo.name),
-        demo.about,
-        demo.man
-    );
+    let mut out = format!("{}: {} (man 7 {})\n", style.paint("1", demo.name), demo.about, demo.man);
     out += &format!("privilege: {privilege}\n");
     if mode == Mode::Control {
         out += &style.paint(
@@ -67,13 +56,8 @@ pub fn outcome(index: usize, total: usize, out: &Outcome, mode: Mode, style: Sty
         claims,
         out.title
     );
-    let width = out
-        .host
-        .iter()
-        .chain(out.namespace.iter())
-        .map(|(k, _)| k.len())
-        .max()
-        .unwrap_or(0);
+    let width =
+        out.host.iter().chain(out.namespace.iter()).map(|(k, _)| k.len()).max().unwrap_or(0);
     text += &side("host:", &out.host, width);
     text += &side("namespace:", &out.namespace, width);
     text += &format!("  {:<11} {}\n", "verdict:", verdict_line(out, mode, style));
@@ -93,11 +77,9 @@ fn side(label: &str, facts: &Facts, width: usize) -> String {
 fn verdict_line(out: &Outcome, mode: Mode, style: Style) -> String {
     match (out.verdict.as_str(), out.as_expected()) {
         ("pass", _) => style.paint("1;32", "PASS"),
-        ("skip", _) => format!(
-            "{}  {}",
-            style.paint("1;33", "SKIP"),
-            out.reason.as_deref().unwrap_or("")
-        ),
+        ("skip", _) => {
+            format!("{}  {}", style.paint("1;33", "SKIP"), out.reason.as_deref().unwrap_or(""))
+        }
         (_, true) if mode == Mode::Control => format!(
             "{}  as expected: without the namespace, the isolation is gone",
             style.paint("1;33", "FAIL")
@@ -105,10 +87,7 @@ fn verdict_line(out: &Outcome, mode: Mode, style: Style) -> String {
         _ => format!(
             "{}  the claim was NOT observed{}",
             style.paint("1;31", "FAIL"),
-            out.reason
-                .as_deref()
-                .map(|r| format!(": {r}"))
-                .unwrap_or_default()
+            out.reason.as_deref().map(|r| format!(": {r}")).unwrap_or_default()
         ),
     }
 }
@@ -154,14 +133,7 @@ pub fn list(experiments: &[&Experiment]) -> String {
     let width = experiments.iter().map(|e| e.name.len()).max().unwrap_or(0);
     experiments
         .iter()
-        .map(|e| {
-            format!(
-                "{:<width$}  {:<22}  {}\n",
-                e.name,
-                e.claims.join(","),
-                e.title
-            )
-        })
+        .map(|e| format!("{:<width$}  {:<22}  {}\n", e.name, e.claims.join(","), e.title))
         .collect()
 }
 

@@ -46,10 +46,7 @@ impl Channel {
 
     fn new(stream: UnixStream) -> Result<Channel> {
         stream.set_read_timeout(Some(DEFAULT_TIMEOUT))?;
-        Ok(Channel {
-            writer: stream.try_clone()?,
-            reader: BufReader::new(stream),
-        })
+        Ok(Channel { writer: stream.try_clone()?, reader: BufReader::new(stream) })
     }
 
     /// Wait at most `limit` for each read (`None`: wait as long as it takes,
@@ -68,10 +65,7 @@ impl Channel {
     /// side reported with [`fail`](Self::fail) comes back as an `Err`.
     pub fn recv<T: DeserializeOwned>(&mut self) -> Result<T> {
         let mut line = String::new();
-        let n = self
-            .reader
-            .read_line(&mut line)
-            .context("reading from the child channel")?;
+        let n = self.reader.read_line(&mut line).context("reading from the child channel")?;
         if n == 0 {
             bail!("the other side of the channel exited without answering");
         }
@@ -80,10 +74,7 @@ impl Channel {
         if let Some(err) = envelope.get("err").and_then(Value::as_str) {
             return Err(anyhow!("{err}"));
         }
-        let value = envelope
-            .get_mut("ok")
-            .map(Value::take)
-            .unwrap_or(Value::Null);
+        let value = envelope.get_mut("ok").map(Value::take).unwrap_or(Value::Null);
         serde_json::from_value(value).context("an unexpected channel message")
     }
 
@@ -105,9 +96,7 @@ impl Channel {
     fn send_raw(&mut self, value: &Value) -> Result<()> {
         let mut line = serde_json::to_string(value)?;
         line.push('\n');
-        self.writer
-            .write_all(line.as_bytes())
-            .context("writing to the child channel")
+        self.writer.write_all(line.as_bytes()).context("writing to the child channel")
     }
 }
 
@@ -175,11 +164,7 @@ pub fn clone_child(
     // memory (no CLONE_VM), on its own stack, and leaves with `_exit`.
     let pid = unsafe { nix::sched::clone(callback, &mut stack, flags, Some(libc::SIGCHLD)) }
         .with_context(|| format!("clone({})", flag_names(flags)))?;
-    Ok(Child {
-        pid,
-        chan: parent_end,
-        reaped: false,
-    })
+    Ok(Child { pid, chan: parent_end, reaped: false })
 }
 
 /// `fork(2)`: the child shares every namespace with us, until it calls
@@ -190,11 +175,7 @@ pub fn fork_child(body: impl FnOnce(&mut Channel) -> Result<()>) -> Result<Child
     // SAFETY: demos are single-threaded, so the child's copy of the process
     // holds no lock another thread owned.
     match unsafe { fork() }.context("fork")? {
-        ForkResult::Parent { child } => Ok(Child {
-            pid: child,
-            chan: parent_end,
-            reaped: false,
-        }),
+        ForkResult::Parent { child } => Ok(Child { pid: child, chan: parent_end, reaped: false }),
         ForkResult::Child => {
             let code = child_main(&mut child_end, body);
             // SAFETY: `_exit` ends this process at once, without running the
@@ -240,9 +221,5 @@ pub fn flag_names(flags: CloneFlags) -> String {
     if flags.is_empty() {
         return "no new namespaces".into();
     }
-    flags
-        .iter_names()
-        .map(|(name, _)| name)
-        .collect::<Vec<_>>()
-        .join("|")
+    flags.iter_names().map(|(name, _)| name).collect::<Vec<_>>().join("|")
 }

@@ -150,6 +150,7 @@ fn main() -> std::process::ExitCode {
         about: "PID namespaces: PID 1 inside, one process with a PID at each level",
         man: "pid_namespaces",
         experiments: EXPERIMENTS,
+        makes_own_user_namespaces: false,
     })
 }
 
@@ -192,11 +193,7 @@ fn first_pid_is_1(lab: &Lab) -> Result<Observed> {
 fn same_process_two_pids(lab: &Lab) -> Result<Observed> {
     let mut child = clone_child(lab.isolate(CloneFlags::CLONE_NEWPID), |chan| {
         // /proc is still the host's procfs here, so NSpid starts at the host's level.
-        chan.send(
-            &Facts::new()
-                .with("getpid", getpid().as_raw())
-                .with("nspid", ns::nspid(None)?),
-        )
+        chan.send(&Facts::new().with("getpid", getpid().as_raw()).with("nspid", ns::nspid(None)?))
     })?;
     let inside: Facts = child.chan.recv()?;
     let host = Facts::new()
@@ -290,10 +287,7 @@ fn init_exit_kills_all(lab: &Lab) -> Result<Observed> {
     let pid_ns =
         File::open(format!("/proc/{}/ns/pid", init.pid)).context("open /proc/PID/ns/pid")?;
 
-    lab.hold(
-        init.pid,
-        &[format!("ps -o pid,ppid,cmd --ppid {}", init.pid)],
-    );
+    lab.hold(init.pid, &[format!("ps -o pid,ppid,cmd --ppid {}", init.pid)]);
     init.chan.go()?; // let PID 1 exit
     init.wait_success()?;
     let alive_after = kill(sleeper, None).is_ok();
@@ -311,10 +305,7 @@ fn init_exit_kills_all(lab: &Lab) -> Result<Observed> {
         };
         chan.send(&ok_or_errno(&fork_result))
     })?;
-    let fork_after = prober
-        .chan
-        .recv::<String>()
-        .unwrap_or_else(|e| format!("{e:#}"));
+    let fork_after = prober.chan.recv::<String>().unwrap_or_else(|e| format!("{e:#}"));
     let _ = prober.wait();
 
     let host = Facts::new()
@@ -335,23 +326,11 @@ fn no_view_outside(lab: &Lab) -> Result<Observed> {
     // A private mount namespace too, so the new /proc never shows on the host.
     let flags = lab.isolate(CloneFlags::CLONE_NEWPID) | CloneFlags::CLONE_NEWNS;
     let mut child = clone_child(flags, |chan| {
-        mount(
-            None::<&str>,
-            "/",
-            None::<&str>,
-            MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-            None::<&str>,
-        )
-        .context("mount(MS_REC|MS_PRIVATE) on /")?;
+        mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
+            .context("mount(MS_REC|MS_PRIVATE) on /")?;
         let proc_flags = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-        mount(
-            Some("proc"),
-            "/proc",
-            Some("proc"),
-            proc_flags,
-            None::<&str>,
-        )
-        .context("mount proc on /proc")?;
+        mount(Some("proc"), "/proc", Some("proc"), proc_flags, None::<&str>)
+            .context("mount proc on /proc")?;
         chan.send(
             &Facts::new()
                 .with("proc_lists", ns::pids_in("/proc")?)
@@ -370,9 +349,8 @@ fn no_view_outside(lab: &Lab) -> Result<Observed> {
     child.chan.go()?;
     child.wait_success()?;
 
-    let host = Facts::new()
-        .with("demo_host_pid", demo_pid.as_raw())
-        .with("proc_lists_count", host_count);
+    let host =
+        Facts::new().with("demo_host_pid", demo_pid.as_raw()).with("proc_lists_count", host_count);
     let verdict = Verdict::check(
         inside.ints("proc_lists") == [1] && inside.text("kill(demo_host_pid, 0)") == Some("ESRCH"),
     );
@@ -410,14 +388,9 @@ fn host_sees_inside(lab: &Lab) -> Result<Observed> {
     let nspids: Vec<Vec<i32>> = init.chan.recv()?;
     let host_pids: Vec<i32> = nspids.iter().map(|n| n[0]).collect();
     // The host reads the namespace's processes in its own /proc ...
-    let seen: Vec<Vec<i32>> = host_pids
-        .iter()
-        .map(|p| ns::nspid(Some(Pid::from_raw(*p))).unwrap_or_default())
-        .collect();
-    lab.hold(
-        init.pid,
-        &[format!("ps -o pid,ppid,cmd --ppid {}", init.pid)],
-    );
+    let seen: Vec<Vec<i32>> =
+        host_pids.iter().map(|p| ns::nspid(Some(Pid::from_raw(*p))).unwrap_or_default()).collect();
+    lab.hold(init.pid, &[format!("ps -o pid,ppid,cmd --ppid {}", init.pid)]);
     // ... and signals the first one by its host PID.
     let sigterm = kill(Pid::from_raw(host_pids[0]), Signal::SIGTERM);
     init.chan.go()?;
@@ -428,10 +401,7 @@ fn host_sees_inside(lab: &Lab) -> Result<Observed> {
         .with("host_pids_found", &host_pids)
         .with("kill(first, SIGTERM)", ok_or_errno(&sigterm));
     let inside = Facts::new()
-        .with(
-            "nspid_of_each",
-            nspids.iter().map(|n| nspid_text(n)).collect::<Vec<_>>(),
-        )
+        .with("nspid_of_each", nspids.iter().map(|n| nspid_text(n)).collect::<Vec<_>>())
         .with("first_ended_by", &ended_by[0]);
     let verdict = Verdict::check(seen == nspids && sigterm.is_ok() && ended_by[0] == "SIGTERM");
     Ok(Observed::new(verdict, host, inside))
@@ -538,14 +508,8 @@ fn nested_levels(lab: &Lab) -> Result<Observed> {
 
 /// Mounts made below stay in this mount namespace (systemd makes `/` shared).
 fn make_root_private() -> Result<()> {
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        None::<&str>,
-    )
-    .context("mount(MS_REC|MS_PRIVATE) on /")
+    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
+        .context("mount(MS_REC|MS_PRIVATE) on /")
 }
 
 /// A procfs that shows the PID namespace of the caller.
@@ -573,17 +537,12 @@ fn unshare_pid_stays(lab: &Lab) -> Result<Observed> {
             );
         let mut first_child = fork_child(|c| {
             c.send(
-                &Facts::new()
-                    .with("getpid", getpid().as_raw())
-                    .with("pid", ns::link(None, "pid")?),
+                &Facts::new().with("getpid", getpid().as_raw()).with("pid", ns::link(None, "pid")?),
             )?;
             c.wait_go()
         })?;
         let child: Facts = first_child.chan.recv()?;
-        after.set(
-            "pid_for_children_after_fork",
-            ns::link(None, "pid_for_children")?,
-        );
+        after.set("pid_for_children_after_fork", ns::link(None, "pid_for_children")?);
         first_child.chan.go()?;
         first_child.wait_success()?;
         chan.send(&(before, after, child))
@@ -604,17 +563,14 @@ fn unshare_pid_stays(lab: &Lab) -> Result<Observed> {
 }
 
 fn prefixed(prefix: &str, facts: &Facts) -> Facts {
-    facts.iter().fold(Facts::new(), |all, (key, value)| {
-        all.with(&format!("{prefix}{key}"), value)
-    })
+    facts.iter().fold(Facts::new(), |all, (key, value)| all.with(&format!("{prefix}{key}"), value))
 }
 // ANCHOR_END: unshare_pid_stays
 
 // ANCHOR: ns_links
 fn ns_links(lab: &Lab) -> Result<Observed> {
-    let mut child = clone_child(lab.isolate(CloneFlags::CLONE_NEWPID), |chan| {
-        chan.send(&ns::links(None))
-    })?;
+    let mut child =
+        clone_child(lab.isolate(CloneFlags::CLONE_NEWPID), |chan| chan.send(&ns::links(None)))?;
     let inside: Vec<(String, String)> = child.chan.recv()?;
     child.wait_success()?;
 
@@ -625,12 +581,8 @@ fn ns_links(lab: &Lab) -> Result<Observed> {
         .filter(|((_, host_link), (_, child_link))| host_link != child_link)
         .map(|((kind, _), _)| *kind)
         .collect();
-    let host = mine
-        .iter()
-        .fold(Facts::new(), |f, (kind, link)| f.with(kind, link));
-    let mut namespace = inside
-        .iter()
-        .fold(Facts::new(), |f, (kind, link)| f.with(kind, link));
+    let host = mine.iter().fold(Facts::new(), |f, (kind, link)| f.with(kind, link));
+    let mut namespace = inside.iter().fold(Facts::new(), |f, (kind, link)| f.with(kind, link));
     namespace.set("differ_from_host", &differ);
     let verdict = Verdict::check(differ == ["pid", "pid_for_children"]);
     Ok(Observed::new(verdict, host, namespace))
@@ -649,9 +601,8 @@ fn fresh_each_time(lab: &Lab) -> Result<Observed> {
     }
     let host_ns = ns::link(None, "pid")?;
     let host = Facts::new().with("pid_ns", &host_ns);
-    let inside = Facts::new()
-        .with("first_run_pid_ns", &seen[0])
-        .with("second_run_pid_ns", &seen[1]);
+    let inside =
+        Facts::new().with("first_run_pid_ns", &seen[0]).with("second_run_pid_ns", &seen[1]);
     let verdict = Verdict::check(seen[0] != seen[1] && !seen.contains(&host_ns));
     Ok(Observed::new(verdict, host, inside))
 }

@@ -90,10 +90,20 @@ impl Demo {
         } else {
             Command::new(built)
         };
-        let output = cmd.args(args).env("NO_COLOR", "1").env_remove("SUDO_USER").output().expect("spawn demo");
+        let output = cmd
+            .args(args)
+            .env("NO_COLOR", "1")
+            .env_remove("SUDO_USER")
+            .output()
+            .expect("spawn demo");
         if output.status.code() == Some(3) {
             let why = String::from_utf8_lossy(&output.stderr).trim().to_owned();
-            assert!(!in_ci(), "{} as {:?}: {why}; CI=true, so this is a failure", self.name, self.who);
+            assert!(
+                !in_ci(),
+                "{} as {:?}: {why}; CI=true, so this is a failure",
+                self.name,
+                self.who
+            );
             eprintln!("skipped {} as {:?}: {why}", self.name, self.who);
             return None;
         }
@@ -105,8 +115,13 @@ impl Demo {
         let mut all = vec!["--json"];
         all.extend_from_slice(args);
         let output = self.run(&all)?;
-        let report: Value = serde_json::from_slice(&output.stdout)
-            .unwrap_or_else(|e| panic!("{} --json printed no JSON ({e}): {}", self.name, String::from_utf8_lossy(&output.stdout)));
+        let report: Value = serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+            panic!(
+                "{} --json printed no JSON ({e}): {}",
+                self.name,
+                String::from_utf8_lossy(&output.stdout)
+            )
+        });
         assert_eq!(report["privilege"], self.who.word(), "privilege field");
         Some(report)
     }
@@ -114,7 +129,12 @@ impl Demo {
     /// The text output with `args`, redacted for snapshots.
     pub fn text(&self, args: &[&str]) -> Option<String> {
         let output = self.run(args)?;
-        assert!(output.status.success(), "{} {args:?}: {}", self.name, String::from_utf8_lossy(&output.stderr));
+        assert!(
+            output.status.success(),
+            "{} {args:?}: {}",
+            self.name,
+            String::from_utf8_lossy(&output.stderr)
+        );
         Some(redact(&String::from_utf8_lossy(&output.stdout)))
     }
 }
@@ -134,7 +154,8 @@ impl BinaryCopy {
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod dir");
         let path = dir.join(built.file_name().expect("file name"));
         std::fs::copy(built, &path).expect("copy binary");
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod binary");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))
+            .expect("chmod binary");
         BinaryCopy { dir, path }
     }
 }
@@ -195,19 +216,24 @@ pub fn redact(text: &str) -> String {
 
     let mut inodes = Numbering::new("NS_INODE");
     let inode = Regex::new(r"(\w+):\[(\d+)\]").expect("re");
-    out = inode.replace_all(&out, |c: &regex::Captures| format!("{}:{}", &c[1], inodes.name(&c[2]))).into_owned();
+    out = inode
+        .replace_all(&out, |c: &regex::Captures| format!("{}:{}", &c[1], inodes.name(&c[2])))
+        .into_owned();
 
     let mut pids = Numbering::new("HOST_PID");
     let proc_path = Regex::new(r"/proc/(\d+)/").expect("re");
     // Fact lines whose key says the value is a host PID (or starts with one,
     // as NSpid does): host PIDs have three digits or more, PIDs inside are small.
-    let host_pid_line = Regex::new(r"^(\s+(?:\S+:)?\s+\S*(?:host_pid|nspid|clone_returned)\S*\s)(.*)$").expect("re");
+    let host_pid_line =
+        Regex::new(r"^(\s+(?:\S+:)?\s+\S*(?:host_pid|nspid|clone_returned)\S*\s)(.*)$")
+            .expect("re");
     let big_number = Regex::new(r"\b\d{3,}\b").expect("re");
     let count_line = Regex::new(r"^(\s+(?:\S+:)?\s+\S*_count\s+)\d+$").expect("re");
     let lines: Vec<String> = out
         .lines()
         .map(|line| {
-            let line = proc_path.replace_all(line, |c: &regex::Captures| format!("/proc/{}/", pids.name(&c[1])));
+            let line = proc_path
+                .replace_all(line, |c: &regex::Captures| format!("/proc/{}/", pids.name(&c[1])));
             if let Some(c) = host_pid_line.captures(&line) {
                 let value = big_number.replace_all(&c[2], |n: &regex::Captures| pids.name(&n[0]));
                 format!("{}{value}", &c[1])

@@ -34,7 +34,10 @@ fn assert_isolation_facts(report: &Value) {
 
     let e = experiment(report, "init-adopts-orphans");
     assert_eq!(int(e, "namespace", "parent_after"), 1);
-    assert_eq!(text(e, "namespace", "reaped_by_this_init"), int(e, "namespace", "orphan_pid").to_string());
+    assert_eq!(
+        text(e, "namespace", "reaped_by_this_init"),
+        int(e, "namespace", "orphan_pid").to_string()
+    );
 
     let e = experiment(report, "init-exit-kills-all");
     assert_eq!(e["host"]["sleeper_alive_before_init_exit"], true);
@@ -63,7 +66,10 @@ fn assert_isolation_facts(report: &Value) {
 
     let e = experiment(report, "unshare-pid-stays");
     assert_eq!(text(e, "namespace", "caller_after_pid"), text(e, "host", "caller_before_pid"));
-    assert_eq!(int(e, "namespace", "caller_after_host_pid"), int(e, "host", "caller_before_host_pid"));
+    assert_eq!(
+        int(e, "namespace", "caller_after_host_pid"),
+        int(e, "host", "caller_before_host_pid")
+    );
     assert_eq!(int(e, "namespace", "first_child_getpid"), 1);
     assert_ne!(text(e, "namespace", "first_child_pid"), text(e, "host", "caller_before_pid"));
 
@@ -84,25 +90,38 @@ fn assert_control_flips(report: &Value) {
 }
 
 fn namespace_run(who: As) {
-    let Some(()) = can_run("pid-demo", who) else { return };
-    let Some(report) = Demo::new("pid-demo", BIN, who).json(&[]) else { return };
+    let Some(()) = can_run("pid-demo", who) else {
+        return;
+    };
+    let Some(report) = Demo::new("pid-demo", BIN, who).json(&[]) else {
+        return;
+    };
     assert_eq!(report["mode"], "namespace");
-    let names: Vec<_> = report["experiments"].as_array().expect("list").iter().map(|e| e["name"].clone()).collect();
+    let names: Vec<_> =
+        report["experiments"].as_array().expect("list").iter().map(|e| e["name"].clone()).collect();
     assert_eq!(names, EXPERIMENTS);
     assert_isolation_facts(&report);
 }
 
 fn control_run(who: As) {
-    let Some(()) = can_run("pid-demo --control", who) else { return };
-    let Some(report) = Demo::new("pid-demo", BIN, who).json(&["--control"]) else { return };
+    let Some(()) = can_run("pid-demo --control", who) else {
+        return;
+    };
+    let Some(report) = Demo::new("pid-demo", BIN, who).json(&["--control"]) else {
+        return;
+    };
     assert_control_flips(&report);
 }
 
 fn text_snapshots(who: As) {
-    let Some(()) = can_run("pid-demo text", who) else { return };
+    let Some(()) = can_run("pid-demo text", who) else {
+        return;
+    };
     let demo = Demo::new("pid-demo", BIN, who);
     for name in EXPERIMENTS {
-        let Some(text) = demo.text(&["--only", name]) else { return };
+        let Some(text) = demo.text(&["--only", name]) else {
+            return;
+        };
         assert!(text.contains("verdict:    PASS"), "{name}: {text}");
         insta::assert_snapshot!(format!("{}-{name}", who.word()), text);
     }

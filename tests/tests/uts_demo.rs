@@ -25,7 +25,11 @@ fn assert_isolation_facts(report: &Value) {
     let e = experiment(report, "hostname-is-private");
     assert_eq!(text(e, "host", "hostname_before"), host);
     assert_eq!(text(e, "host", "hostname_after"), host, "the host's name must not change");
-    assert_eq!(text(e, "namespace", "hostname_at_start"), host, "a new UTS namespace starts as a copy");
+    assert_eq!(
+        text(e, "namespace", "hostname_at_start"),
+        host,
+        "a new UTS namespace starts as a copy"
+    );
     assert_eq!(text(e, "namespace", "hostname_after_set"), "nslab-box");
     assert_eq!(text(e, "namespace", "domainname_after_set"), "nslab.test");
 
@@ -41,27 +45,42 @@ fn assert_isolation_facts(report: &Value) {
 
     let e = experiment(report, "unshare-moves-caller");
     assert_eq!(text(e, "namespace", "uts_before_unshare"), text(e, "host", "uts"));
-    assert_ne!(text(e, "namespace", "uts_after_unshare"), text(e, "host", "uts"), "the caller itself moved");
+    assert_ne!(
+        text(e, "namespace", "uts_after_unshare"),
+        text(e, "host", "uts"),
+        "the caller itself moved"
+    );
 
     let e = experiment(report, "setns-joins");
     assert_eq!(text(e, "host", "joiner_hostname_before_setns"), host);
     assert_eq!(text(e, "namespace", "joiner_hostname_after_setns"), "nslab-box");
-    assert_eq!(text(e, "namespace", "joiner_uts_after_setns"), text(e, "namespace", "container_uts"));
+    assert_eq!(
+        text(e, "namespace", "joiner_uts_after_setns"),
+        text(e, "namespace", "container_uts")
+    );
 
     let e = experiment(report, "kept-alive-by-mount");
     assert_eq!(int(e, "host", "processes_left_in_namespace"), 0);
     assert_eq!(text(e, "namespace", "hostname_read_through_mount"), "nslab-kept");
-    assert_eq!(text(e, "namespace", "uts_entered_through_mount"), text(e, "namespace", "container_uts"));
+    assert_eq!(
+        text(e, "namespace", "uts_entered_through_mount"),
+        text(e, "namespace", "container_uts")
+    );
     assert_eq!(text(e, "host", "setns_after_umount"), "EINVAL");
 
     assert_eq!(real_hostname(), host, "the machine's hostname is untouched");
 }
 
 fn namespace_run(who: As) {
-    let Some(()) = can_run("uts-demo", who) else { return };
-    let Some(report) = Demo::new("uts-demo", BIN, who).json(&[]) else { return };
+    let Some(()) = can_run("uts-demo", who) else {
+        return;
+    };
+    let Some(report) = Demo::new("uts-demo", BIN, who).json(&[]) else {
+        return;
+    };
     assert_eq!(report["mode"], "namespace");
-    let names: Vec<_> = report["experiments"].as_array().expect("list").iter().map(|e| e["name"].clone()).collect();
+    let names: Vec<_> =
+        report["experiments"].as_array().expect("list").iter().map(|e| e["name"].clone()).collect();
     assert_eq!(names, EXPERIMENTS);
     assert_isolation_facts(&report);
 }
@@ -69,21 +88,33 @@ fn namespace_run(who: As) {
 /// Without CLONE_NEWUTS every experiment fails, and still the machine's
 /// hostname is untouched: the control run works in a throwaway namespace.
 fn control_run(who: As) {
-    let Some(()) = can_run("uts-demo --control", who) else { return };
+    let Some(()) = can_run("uts-demo --control", who) else {
+        return;
+    };
     let before = real_hostname();
-    let Some(report) = Demo::new("uts-demo", BIN, who).json(&["--control"]) else { return };
+    let Some(report) = Demo::new("uts-demo", BIN, who).json(&["--control"]) else {
+        return;
+    };
     assert_eq!(report["mode"], "control");
     assert_verdicts(&report, |_| "fail");
     let e = experiment(&report, "hostname-is-private");
-    assert_eq!(text(e, "host", "hostname_after"), "nslab-box", "without the namespace the host side is renamed");
+    assert_eq!(
+        text(e, "host", "hostname_after"),
+        "nslab-box",
+        "without the namespace the host side is renamed"
+    );
     assert_eq!(real_hostname(), before, "the control run must not rename the machine");
 }
 
 fn text_snapshots(who: As) {
-    let Some(()) = can_run("uts-demo text", who) else { return };
+    let Some(()) = can_run("uts-demo text", who) else {
+        return;
+    };
     let demo = Demo::new("uts-demo", BIN, who);
     for name in EXPERIMENTS {
-        let Some(text) = demo.text(&["--only", name]) else { return };
+        let Some(text) = demo.text(&["--only", name]) else {
+            return;
+        };
         assert!(text.contains("verdict:    PASS"), "{name}: {text}");
         insta::assert_snapshot!(format!("{}-{name}", who.word()), text);
     }

@@ -102,6 +102,7 @@ fn main() -> std::process::ExitCode {
         about: "UTS namespaces: a hostname and domain name of its own",
         man: "uts_namespaces",
         experiments: EXPERIMENTS,
+        makes_own_user_namespaces: false,
     })
 }
 
@@ -109,10 +110,7 @@ fn main() -> std::process::ExitCode {
 /// The two names a UTS namespace holds, as `uname()` reports them.
 fn names() -> (String, String) {
     let uts = uname().expect("uname() cannot fail on Linux");
-    (
-        uts.nodename().to_string_lossy().into_owned(),
-        uts.domainname().to_string_lossy().into_owned(),
-    )
+    (uts.nodename().to_string_lossy().into_owned(), uts.domainname().to_string_lossy().into_owned())
 }
 
 /// nix has no wrapper for setdomainname(2), so call libc directly.
@@ -154,10 +152,7 @@ fn hostname_is_private(lab: &Lab) -> Result<Observed> {
     let inside: Facts = child.chan.recv()?;
     lab.hold(
         child.pid,
-        &[
-            lab.nsenter(child.pid, "-u hostname"),
-            "hostname   # on the host".into(),
-        ],
+        &[lab.nsenter(child.pid, "-u hostname"), "hostname   # on the host".into()],
     );
     let (host_name_after, host_domain_after) = names();
     child.chan.go()?;
@@ -224,10 +219,9 @@ fn name_stays_inside(lab: &Lab) -> Result<Observed> {
     child.wait_success()?;
 
     let etc_hosts = fs::read_to_string("/etc/hosts").unwrap_or_default();
-    let host = Facts::new().with("uname_nodename", names().0).with(
-        "etc_hosts_mentions_nslab_box",
-        etc_hosts.contains("nslab-box"),
-    );
+    let host = Facts::new()
+        .with("uname_nodename", names().0)
+        .with("etc_hosts_mentions_nslab_box", etc_hosts.contains("nslab-box"));
     let verdict = Verdict::check(names().0 == host_name && !etc_hosts.contains("nslab-box"));
     Ok(Observed::new(verdict, host, inside))
 }
@@ -252,9 +246,7 @@ fn unshare_moves_caller(lab: &Lab) -> Result<Observed> {
     let inside: Facts = caller.chan.recv()?;
     caller.wait_success()?;
 
-    let host = Facts::new()
-        .with("uts", &host_uts)
-        .with("hostname", names().0);
+    let host = Facts::new().with("uts", &host_uts).with("hostname", names().0);
     let moved = inside.text("uts_after_unshare") != Some(host_uts.as_str());
     let verdict = Verdict::check(moved && host.text("hostname") != Some("nslab-box"));
     Ok(Observed::new(verdict, host, inside))
@@ -308,22 +300,10 @@ fn kept_alive_by_mount(lab: &Lab) -> Result<Observed> {
     // private mount namespace and a scratch tmpfs. Both vanish when it exits,
     // even if it is killed.
     unshare(CloneFlags::CLONE_NEWNS).context("unshare(CLONE_NEWNS)")?;
-    mount(
-        None::<&str>,
-        "/",
-        None::<&str>,
-        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
-        None::<&str>,
-    )
-    .context("mount(MS_REC|MS_PRIVATE) on /")?;
-    mount(
-        Some("nslab"),
-        "/tmp",
-        Some("tmpfs"),
-        MsFlags::empty(),
-        Some("size=16k"),
-    )
-    .context("mount tmpfs on /tmp")?;
+    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
+        .context("mount(MS_REC|MS_PRIVATE) on /")?;
+    mount(Some("nslab"), "/tmp", Some("tmpfs"), MsFlags::empty(), Some("size=16k"))
+        .context("mount tmpfs on /tmp")?;
     let keeper = "/tmp/uts-keeper";
     File::create(keeper).with_context(|| format!("create {keeper}"))?;
 
@@ -336,22 +316,13 @@ fn kept_alive_by_mount(lab: &Lab) -> Result<Observed> {
     let container_uts: String = container.chan.recv()?;
     // The same call `ip netns add` makes: bind the namespace file onto a path.
     let source = format!("/proc/{}/ns/uts", container.pid);
-    mount(
-        Some(source.as_str()),
-        keeper,
-        None::<&str>,
-        MsFlags::MS_BIND,
-        None::<&str>,
-    )
-    .with_context(|| format!("bind mount {source} on {keeper}"))?;
+    mount(Some(source.as_str()), keeper, None::<&str>, MsFlags::MS_BIND, None::<&str>)
+        .with_context(|| format!("bind mount {source} on {keeper}"))?;
     // The keeper file lives in this process's mount namespace; /proc/PID/root reaches it.
     let through_root = format!("--uts=/proc/{}/root{keeper} hostname", std::process::id());
     lab.hold(
         container.pid,
-        &[
-            lab.nsenter(container.pid, "-u hostname"),
-            lab.nsenter(container.pid, &through_root),
-        ],
+        &[lab.nsenter(container.pid, "-u hostname"), lab.nsenter(container.pid, &through_root)],
     );
     container.chan.go()?;
     container.wait_success()?; // the namespace's only process has exited
