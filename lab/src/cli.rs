@@ -44,10 +44,15 @@ pub mod exit {
     pub const NO_PRIVILEGE: u8 = 3;
 }
 
-const AFTER_HELP: &str = "\
+const ROOTLESS_HELP: &str = "\
 Without root, the demo first enters a new user namespace that maps you to 0 and
-runs every experiment that allows; the others are reported as skipped, with why.
+runs every experiment that allows; the others are reported as skipped, with why.";
 
+const OWN_USERNS_HELP: &str = "\
+This demo creates its user namespaces itself, step by step, as an unprivileged
+user: started as root, it drops to an unprivileged UID first.";
+
+const EXIT_CODES_HELP: &str = "\
 Exit codes:
   0  every experiment gave the expected verdict (skipped ones included)
   1  some verdict was not the expected one, or an experiment failed with an error
@@ -80,7 +85,10 @@ pub fn main(demo: &Demo) -> ExitCode {
     let command = Args::augment_args(clap::Command::new(demo.name))
         .about(demo.about)
         .version(env!("CARGO_PKG_VERSION"))
-        .after_help(AFTER_HELP);
+        .after_help(format!(
+            "{}\n\n{EXIT_CODES_HELP}",
+            if demo.makes_own_user_namespaces { OWN_USERNS_HELP } else { ROOTLESS_HELP }
+        ));
     let args = match command.try_get_matches().and_then(|m| Args::from_arg_matches(&m)) {
         Ok(args) => args,
         Err(e) => {

@@ -84,11 +84,17 @@ impl Lab {
     /// With `--hold`: keep the caller (and so the namespace's process) alive,
     /// show how to inspect it, and wait for Enter or Ctrl-C. Otherwise a no-op.
     pub fn hold(&self, pid: Pid, commands: &[String]) {
+        self.pause(&format!("the namespace's process is PID {pid} on the host."), commands);
+    }
+
+    /// Like [`hold`](Self::hold), for a moment that is not about one process
+    /// (a namespace kept alive by a mount, say): `situation` says what to look at.
+    pub fn pause(&self, situation: &str, commands: &[String]) {
         if !self.hold {
             return;
         }
         let mut err = std::io::stderr().lock();
-        let _ = writeln!(err, "\n  holding: the namespace's process is PID {pid} on the host.");
+        let _ = writeln!(err, "\n  holding: {situation}");
         let _ = writeln!(err, "  From another terminal, look inside:");
         for command in commands {
             let _ = writeln!(err, "      {command}");

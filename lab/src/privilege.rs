@@ -110,6 +110,13 @@ pub fn blocked(call: &str, errno: Errno, sysctl: impl Fn(&str) -> Option<String>
                  Fix: run with sudo, or allow it with `sudo sysctl -w {setting}={value}`"
             )
         }
+        // The kernel refuses a new user namespace to a process whose own
+        // UID has no mapping in its current one (man 7 user_namespaces).
+        None if sysctl("/proc/self/uid_map").is_some_and(|map| map.is_empty()) => format!(
+            "cannot create a user namespace without root: {call} failed with {errno} because this \
+             process runs in a user namespace where its UID is not mapped (/proc/self/uid_map is empty). \
+             Fix: run with sudo, or from a process whose UID is mapped"
+        ),
         None => format!(
             "cannot create a user namespace without root: {call} failed with {errno} \
              (no sysctl blocks it: a seccomp filter, e.g. inside a container, may). Fix: run with sudo"
@@ -149,6 +156,12 @@ mod tests {
         );
         assert!(msg.contains("user.max_user_namespaces=0"), "{msg}");
         assert!(msg.contains("sysctl -w user.max_user_namespaces=15000"), "{msg}");
+    }
+
+    #[test]
+    fn names_an_unmapped_uid() {
+        let msg = blocked("unshare(CLONE_NEWUSER)", Errno::EPERM, sysctls(&[("uid_map", "")]));
+        assert!(msg.contains("/proc/self/uid_map is empty"), "{msg}");
     }
 
     #[test]

@@ -318,15 +318,15 @@ fn kept_alive_by_mount(lab: &Lab) -> Result<Observed> {
     let source = format!("/proc/{}/ns/uts", container.pid);
     mount(Some(source.as_str()), keeper, None::<&str>, MsFlags::MS_BIND, None::<&str>)
         .with_context(|| format!("bind mount {source} on {keeper}"))?;
-    // The keeper file lives in this process's mount namespace; /proc/PID/root reaches it.
-    let through_root = format!("--uts=/proc/{}/root{keeper} hostname", std::process::id());
-    lab.hold(
-        container.pid,
-        &[lab.nsenter(container.pid, "-u hostname"), lab.nsenter(container.pid, &through_root)],
-    );
     container.chan.go()?;
     container.wait_success()?; // the namespace's only process has exited
     let processes_left = processes_in(&container_uts);
+    // The keeper file lives in this process's mount namespace; /proc/PID/root reaches it.
+    let through_mount = format!("--uts=/proc/{}/root{keeper} hostname", std::process::id());
+    lab.pause(
+        &format!("no process is left in the namespace; only the mount on {keeper} holds it."),
+        &[lab.nsenter(nix::unistd::getpid(), &through_mount)],
+    );
 
     let (name_through_mount, uts_through_mount) = enter_and_look(keeper)?;
     umount2(keeper, MntFlags::MNT_DETACH).with_context(|| format!("umount {keeper}"))?;
