@@ -156,3 +156,68 @@ fn text_output_as_root() {
 fn text_output_rootless() {
     text_snapshots(As::Rootless);
 }
+
+/// Bad input gets one clear line and exit code 2.
+#[test]
+fn bad_command_lines_exit_2() {
+    let mut cmd = assert_cmd::Command::new(BIN);
+    let out = cmd.args(["--only", "no-such-experiment"]).output().expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no experiment named 'no-such-experiment'"), "{err}");
+    assert!(err.contains("first-pid-is-1"), "the message lists the names: {err}");
+
+    let out = assert_cmd::Command::new(BIN).arg("--no-such-flag").output().expect("run");
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// `--list --json` names every experiment and its claims without running any.
+#[test]
+fn list_json_is_the_catalogue() {
+    let out = assert_cmd::Command::new(BIN).args(["--list", "--json"]).output().expect("run");
+    assert!(out.status.success());
+    let list: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(list["demo"], "pid-demo");
+    let names: Vec<_> =
+        list["experiments"].as_array().expect("list").iter().map(|e| e["name"].clone()).collect();
+    assert_eq!(names, EXPERIMENTS);
+    assert_eq!(experiment(&list, "unshare-pid-stays")["claims"], serde_json::json!(["MECH-1"]));
+    let help = assert_cmd::Command::new(BIN).arg("--help").output().expect("run");
+    insta::assert_snapshot!("help", String::from_utf8_lossy(&help.stdout));
+}
+
+/// When user namespaces are blocked, a non-root run stops with exit code 3
+/// and names the setting. The test blocks them for real, without touching
+/// the machine: the demo starts in a fresh user namespace whose own
+/// `user.max_user_namespaces` (a per-user-namespace limit) is set to 0, and
+/// as an unmapped, capability-less user there it is not root.
+#[test]
+fn blocked_user_namespaces_name_the_setting() {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = std::process::Command::new(BIN);
+    // SAFETY: between fork and exec only async-signal-safe calls are made.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::unshare(libc::CLONE_NEWUSER) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            let path = c"/proc/sys/user/max_user_namespaces";
+            let fd = libc::open(path.as_ptr(), libc::O_WRONLY);
+            if fd < 0 || libc::write(fd, c"0".as_ptr().cast(), 1) != 1 {
+                return Err(std::io::Error::last_os_error());
+            }
+            libc::close(fd);
+            Ok(())
+        });
+    }
+    let out = cmd.output().expect("run the demo in a user namespace with no room for another");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("user.max_user_namespaces=0"), "names the setting: {err}");
+    assert!(
+        err.contains("sudo sysctl -w user.max_user_namespaces="),
+        "gives the sysctl fix: {err}"
+    );
+    assert!(err.contains("run with sudo"), "gives the sudo fix: {err}");
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+}
