@@ -22,4 +22,4 @@ pub mod spawn;
 pub use cli::{Demo, main};
 pub use experiment::{Experiment, Facts, Lab, Mode, Observed, Verdict, ok_or_errno};
 pub use privilege::Privilege;
-pub use spawn::{Channel, Child, clone_child, fork_child};
+pub use spawn::{Channel, Child, PidFd, clone_child, fork_child};

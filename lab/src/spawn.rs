@@ -19,6 +19,9 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Duration;
 
 use anyhow::{Context, Result, anyhow, bail};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+use nix::errno::Errno;
 use nix::sched::CloneFlags;
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitStatus, waitpid};
@@ -214,6 +217,33 @@ fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
         .map(|s| s.to_string())
         .or_else(|| panic.downcast_ref::<String>().cloned())
         .unwrap_or_else(|| "unknown panic".into())
+}
+
+/// A handle on one process that stays valid if its PID number is reused
+/// (man 2 pidfd_open): signalling through it can never hit a stranger.
+#[derive(Debug)]
+pub struct PidFd(OwnedFd);
+
+impl PidFd {
+    pub fn open(pid: Pid) -> Result<PidFd> {
+        // SAFETY: pidfd_open takes a PID and flags and returns a new fd or -1.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
+        let fd = Errno::result(fd).with_context(|| format!("pidfd_open({pid})"))?;
+        // SAFETY: the kernel just gave us this fd; nobody else owns it.
+        Ok(PidFd(unsafe { OwnedFd::from_raw_fd(fd as RawFd) }))
+    }
+
+    /// Sends `signal`, or with `None` only checks that the process still
+    /// exists (`ESRCH` once it has exited and been reaped).
+    pub fn signal(&self, signal: Option<Signal>) -> nix::Result<()> {
+        let number = signal.map_or(0, |s| s as libc::c_int);
+        let fd = self.0.as_raw_fd();
+        // SAFETY: a valid pidfd, a signal number, no siginfo, no flags.
+        let res = unsafe {
+            libc::syscall(libc::SYS_pidfd_send_signal, fd, number, std::ptr::null::<u8>(), 0)
+        };
+        Errno::result(res).map(drop)
+    }
 }
 
 /// `CLONE_NEWPID|CLONE_NEWNS` style names for messages.

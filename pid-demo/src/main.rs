@@ -15,7 +15,9 @@
 use std::fs::File;
 
 use anyhow::{Context, Result};
-use lab::{Experiment, Facts, Lab, Observed, Verdict, clone_child, fork_child, ns, ok_or_errno};
+use lab::{
+    Experiment, Facts, Lab, Observed, PidFd, Verdict, clone_child, fork_child, ns, ok_or_errno,
+};
 use nix::mount::{MsFlags, mount};
 use nix::sched::{CloneFlags, setns, unshare};
 use nix::sys::signal::{Signal, kill};
@@ -282,7 +284,9 @@ fn init_exit_kills_all(lab: &Lab) -> Result<Observed> {
     })?;
     let sleeper_nspid: Vec<i32> = init.chan.recv()?;
     let sleeper = Pid::from_raw(sleeper_nspid[0]); // its PID as the host sees it
-    let alive_before = kill(sleeper, None).is_ok();
+    // A pidfd names this very process: the PID number could be reused once it is gone.
+    let sleeper_fd = PidFd::open(sleeper)?;
+    let alive_before = sleeper_fd.signal(None).is_ok();
     // Keep a handle on the namespace so we can try to enter it after init is gone.
     let pid_ns =
         File::open(format!("/proc/{}/ns/pid", init.pid)).context("open /proc/PID/ns/pid")?;
@@ -290,9 +294,9 @@ fn init_exit_kills_all(lab: &Lab) -> Result<Observed> {
     lab.hold(init.pid, &[format!("ps -o pid,ppid,cmd --ppid {}", init.pid)]);
     init.chan.go()?; // let PID 1 exit
     init.wait_success()?;
-    let alive_after = kill(sleeper, None).is_ok();
+    let alive_after = sleeper_fd.signal(None).is_ok();
     if alive_after {
-        let _ = kill(sleeper, Signal::SIGKILL); // control run: we started it, we end it
+        let _ = sleeper_fd.signal(Some(Signal::SIGKILL)); // control run: we started it, we end it
     }
 
     // Try to put a new process into the namespace whose init has exited.
