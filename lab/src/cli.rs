@@ -82,20 +82,42 @@ struct Args {
 
 /// The whole of a demo's `main`: parse flags, acquire privileges, run.
 pub fn main(demo: &Demo) -> ExitCode {
-    let command = Args::augment_args(clap::Command::new(demo.name))
+    main_with_flags(demo, &[])
+}
+
+/// A yes/no flag of one demo's own, beyond the common ones: net-demo's
+/// `--real-host`, say. Experiments ask for it with [`Lab::flag`].
+#[derive(Debug, Clone, Copy)]
+pub struct DemoFlag {
+    /// The long name without dashes: `real-host` for `--real-host`.
+    pub name: &'static str,
+    /// One line for `--help`.
+    pub help: &'static str,
+}
+
+/// [`main`] for a demo with flags of its own, listed after the common ones.
+pub fn main_with_flags(demo: &Demo, own_flags: &[DemoFlag]) -> ExitCode {
+    let mut command = Args::augment_args(clap::Command::new(demo.name))
         .about(demo.about)
         .version(env!("CARGO_PKG_VERSION"))
         .after_help(format!(
             "{}\n\n{EXIT_CODES_HELP}",
             if demo.makes_own_user_namespaces { OWN_USERNS_HELP } else { ROOTLESS_HELP }
         ));
-    let args = match command.try_get_matches().and_then(|m| Args::from_arg_matches(&m)) {
-        Ok(args) => args,
+    for flag in own_flags {
+        let arg = clap::Arg::new(flag.name).long(flag.name).help(flag.help);
+        command = command.arg(arg.action(clap::ArgAction::SetTrue));
+    }
+    let parsed = command.try_get_matches().and_then(|m| Ok((Args::from_arg_matches(&m)?, m)));
+    let (args, matches) = match parsed {
+        Ok(parsed) => parsed,
         Err(e) => {
             let _ = e.print();
             return ExitCode::from(if e.use_stderr() { exit::USAGE } else { exit::OK });
         }
     };
+    let given: Vec<&'static str> =
+        own_flags.iter().map(|f| f.name).filter(|name| matches.get_flag(name)).collect();
 
     let selected: Vec<&Experiment> = match &args.only {
         None => demo.experiments.iter().collect(),
@@ -126,11 +148,14 @@ pub fn main(demo: &Demo) -> ExitCode {
         }
     };
     let mode = if args.control { Mode::Control } else { Mode::Namespace };
-    let lab = Lab { mode, privilege: acquired.privilege, hold: args.hold };
+    let lab = Lab { mode, privilege: acquired.privilege, hold: args.hold, flags: given };
     let style = Style::detect();
 
     if !args.json {
-        print!("{}", render::header(demo, mode, &acquired.describe(), style));
+        print!(
+            "{}",
+            render::header(demo, mode, &acquired.describe(demo.makes_own_user_namespaces), style)
+        );
     }
     let mut outcomes = Vec::new();
     for (i, exp) in selected.iter().enumerate() {

@@ -47,6 +47,8 @@ pub struct Lab {
     pub mode: Mode,
     pub privilege: Privilege,
     pub(crate) hold: bool,
+    /// The demo's own flags (see [`crate::cli::main_with_flags`]) that were given.
+    pub(crate) flags: Vec<&'static str>,
 }
 
 impl Lab {
@@ -69,6 +71,12 @@ impl Lab {
 
     pub fn is_rootless(&self) -> bool {
         self.privilege == Privilege::Rootless
+    }
+
+    /// Whether the demo's own flag `--name` was given (declared with
+    /// [`crate::cli::main_with_flags`]; always false for undeclared names).
+    pub fn flag(&self, name: &str) -> bool {
+        self.flags.contains(&name)
     }
 
     /// The `nsenter` command a reader types in another terminal to look into
@@ -229,6 +237,8 @@ pub struct Outcome {
     pub name: String,
     pub title: String,
     pub claims: Vec<String>,
+    /// Whether isolation is the point (see [`Experiment::isolation`]).
+    pub isolation: bool,
     /// `pass`, `fail` or `skip`.
     pub verdict: String,
     /// What this run should show: `pass`, or `fail` for an isolation
@@ -258,6 +268,7 @@ impl Outcome {
             name: exp.name.into(),
             title: exp.title.into(),
             claims: exp.claims.iter().map(|c| c.to_string()).collect(),
+            isolation: exp.isolation,
             verdict: verdict.word().into(),
             expected: expected(exp, mode).into(),
             reason,

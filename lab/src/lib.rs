@@ -19,7 +19,7 @@ pub mod privilege;
 pub mod render;
 pub mod spawn;
 
-pub use cli::{Demo, main};
+pub use cli::{Demo, DemoFlag, main, main_with_flags};
 pub use experiment::{Experiment, Facts, Lab, Mode, Observed, Verdict, ok_or_errno};
 pub use privilege::Privilege;
 pub use spawn::{Channel, Child, PidFd, clone_child, fork_child};

@@ -33,14 +33,19 @@ pub struct Acquired {
 }
 
 impl Acquired {
-    pub fn describe(&self) -> String {
+    /// One line for the report header. `drops_to_unprivileged`: the demo
+    /// (user-demo) runs its lessons as an unprivileged user even as root.
+    pub fn describe(&self, drops_to_unprivileged: bool) -> String {
         match self.privilege {
+            Privilege::Root if drops_to_unprivileged => {
+                "root (experiments about unprivileged users drop to uid 65534 first)".into()
+            }
             Privilege::Root => "root".into(),
             Privilege::Rootless if self.entered => format!(
-                "rootless: uid {} is not root, so the demo first entered a new user namespace that maps it to 0",
+                "rootless (uid {} is not root: the demo first entered a user namespace that maps it to 0)",
                 self.outer_uid
             ),
-            Privilege::Rootless => format!("rootless: uid {} is not root", self.outer_uid),
+            Privilege::Rootless => format!("rootless (uid {})", self.outer_uid),
         }
     }
 }

@@ -35,12 +35,21 @@ impl Style {
 /// The lines before the first experiment.
 pub fn header(demo: &Demo, mode: Mode, privilege: &str, style: Style) -> String {
     let mut out = format!("{}: {} (man 7 {})\n", style.paint("1", demo.name), demo.about, demo.man);
-    out += &format!("privilege: {privilege}\n");
+    out += &wrap(&format!("privilege: {privilege}"), "");
+    out += &wrap(
+        "Each experiment names the article's claims it tests, lists what the host saw and what \
+         the namespace saw, and gives a verdict.",
+        "",
+    );
     if mode == Mode::Control {
         out += &style.paint(
             "1;33",
-            "CONTROL RUN: the namespaces under test are NOT created. Isolation experiments\n\
-             should now FAIL: that is the expected result, and it shows what the namespace changes.\n",
+            &wrap(
+                "CONTROL RUN: the namespaces under test are NOT created, so the child: lines show \
+                 a process that shares them with the host. Isolation experiments should now FAIL: \
+                 that is the expected result, and it shows what the namespace changes.",
+                "",
+            ),
         );
     }
     out
@@ -59,9 +68,15 @@ pub fn outcome(index: usize, total: usize, out: &Outcome, mode: Mode, style: Sty
     let width =
         out.host.iter().chain(out.namespace.iter()).map(|(k, _)| k.len()).max().unwrap_or(0);
     text += &side("host:", &out.host, width);
-    text += &side("namespace:", &out.namespace, width);
+    // Without the namespace there is no "namespace" side, only the child.
+    let inside = if mode == Mode::Control { "child:" } else { "namespace:" };
+    text += &side(inside, &out.namespace, width);
     text += &format!("  {:<11} {}\n", "verdict:", verdict_line(out, mode, style));
-    text += &wrap(&out.explanation, INDENT);
+    if mode == Mode::Control && out.isolation {
+        text += &wrap(&format!("With the namespace, this shows: {}", out.explanation), INDENT);
+    } else {
+        text += &wrap(&out.explanation, INDENT);
+    }
     text
 }
 
@@ -101,6 +116,7 @@ fn value_text(value: &Value) -> String {
             let head: Vec<_> = items[..LIST_MAX].iter().map(value_text).collect();
             format!("{} ... ({} in all)", head.join(" "), items.len())
         }
+        Value::Array(items) if items.is_empty() => "(none)".into(),
         Value::Array(items) => items.iter().map(value_text).collect::<Vec<_>>().join(" "),
         Value::Null => "-".into(),
         other => other.to_string(),

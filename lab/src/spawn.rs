@@ -11,16 +11,18 @@
 //!   takes its children, and their namespaces, with it;
 //! - a [`Child`] that is dropped without being waited for is killed and
 //!   reaped, so an error path leaves no process and no zombie behind;
-//! - every read has a timeout, so a stuck child cannot hang a demo.
+//! - the parent's reads have a timeout, so a stuck child cannot hang a demo;
+//!   the child's reads have none (a child may wait as long as a reader
+//!   holds a namespace open with `--hold`): its parent bounds its life.
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Duration;
 
-use anyhow::{Context, Result, anyhow, bail};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
+use anyhow::{Context, Result, anyhow, bail};
 use nix::errno::Errno;
 use nix::sched::CloneFlags;
 use nix::sys::signal::{Signal, kill};
@@ -41,14 +43,16 @@ pub struct Channel {
 }
 
 impl Channel {
-    /// A connected pair: one end for the parent, one for the child.
+    /// A connected pair: one end for the parent (reads time out after
+    /// [`DEFAULT_TIMEOUT`]), one for the child (reads wait: if the parent
+    /// dies, the child is killed, and if it gives up, it kills the child).
     pub fn pair() -> Result<(Channel, Channel)> {
         let (a, b) = UnixStream::pair().context("socketpair(AF_UNIX)")?;
-        Ok((Channel::new(a)?, Channel::new(b)?))
+        Ok((Channel::new(a, Some(DEFAULT_TIMEOUT))?, Channel::new(b, None)?))
     }
 
-    fn new(stream: UnixStream) -> Result<Channel> {
-        stream.set_read_timeout(Some(DEFAULT_TIMEOUT))?;
+    fn new(stream: UnixStream, timeout: Option<Duration>) -> Result<Channel> {
+        stream.set_read_timeout(timeout)?;
         Ok(Channel { writer: stream.try_clone()?, reader: BufReader::new(stream) })
     }
 
@@ -94,6 +98,10 @@ impl Channel {
     /// Reports an error to the other side; its next `recv` returns it.
     pub fn fail(&mut self, err: &anyhow::Error) {
         let _ = self.send_raw(&serde_json::json!({ "err": format!("{err:#}") }));
+    }
+
+    fn raw_fds(&self) -> [RawFd; 2] {
+        [self.reader.get_ref().as_raw_fd(), self.writer.as_raw_fd()]
     }
 
     fn send_raw(&mut self, value: &Value) -> Result<()> {
@@ -159,7 +167,9 @@ pub fn clone_child(
     flush_stdio();
     let mut body = Some(body);
     let mut stack = vec![0u8; 256 * 1024];
+    let parent_fds = parent_end.raw_fds();
     let callback = Box::new(move || {
+        close_fds(parent_fds);
         let body = body.take().expect("the clone callback runs once");
         child_main(&mut child_end, body)
     });
@@ -180,11 +190,23 @@ pub fn fork_child(body: impl FnOnce(&mut Channel) -> Result<()>) -> Result<Child
     match unsafe { fork() }.context("fork")? {
         ForkResult::Parent { child } => Ok(Child { pid: child, chan: parent_end, reaped: false }),
         ForkResult::Child => {
+            close_fds(parent_end.raw_fds());
+            std::mem::forget(parent_end); // its fds are closed: nothing left to drop
             let code = child_main(&mut child_end, body);
             // SAFETY: `_exit` ends this process at once, without running the
             // parent's exit handlers or flushing its buffers a second time.
             unsafe { libc::_exit(code as i32) }
         }
+    }
+}
+
+/// The child closes its copy of the parent's end, so that when the parent
+/// dies the child's reads see end-of-file instead of waiting forever.
+fn close_fds(fds: [RawFd; 2]) {
+    for fd in fds {
+        // SAFETY: these fds are the child's copies of the parent's end; the
+        // child never uses them (the parent's own copies stay open).
+        unsafe { libc::close(fd) };
     }
 }
 

@@ -90,12 +90,23 @@ impl Demo {
         } else {
             Command::new(built)
         };
-        let output = cmd
-            .args(args)
-            .env("NO_COLOR", "1")
-            .env_remove("SUDO_USER")
-            .output()
-            .expect("spawn demo");
+        cmd.args(args).env("NO_COLOR", "1").env_remove("SUDO_USER");
+        // Another test thread may be forking while we copied the binary: its
+        // child holds our write fd until it execs, and exec of a file open for
+        // writing fails with ETXTBSY. That passes within milliseconds.
+        let mut attempts = 0;
+        let output = loop {
+            match cmd.output() {
+                Err(e)
+                    if e.raw_os_error() == Some(nix::errno::Errno::ETXTBSY as i32)
+                        && attempts < 100 =>
+                {
+                    attempts += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                other => break other.expect("spawn demo"),
+            }
+        };
         if output.status.code() == Some(3) {
             let why = String::from_utf8_lossy(&output.stderr).trim().to_owned();
             assert!(
@@ -204,7 +215,7 @@ pub fn redact(text: &str) -> String {
     let domain = uts.domainname().to_string_lossy().into_owned();
     let mut out = text.to_owned();
     let fixed: [(Regex, &str); 2] = [
-        (Regex::new(r"uid \d+ is not root").expect("re"), "uid [UID] is not root"),
+        (Regex::new(r"\(uid \d+").expect("re"), "(uid [UID]"),
         (Regex::new(&format!(r"\b{}\b", regex::escape(&hostname))).expect("re"), "[HOST_HOSTNAME]"),
     ];
     for (re, with) in &fixed {
@@ -242,7 +253,35 @@ pub fn redact(text: &str) -> String {
             }
         })
         .collect();
-    lines.join("\n") + "\n"
+    let out = lines.join("\n") + "\n";
+
+    // A full capability set (`CapEff` of root, or of a user namespace's
+    // root) has one bit per capability the kernel knows: its hex depends on
+    // the kernel version (`/proc/sys/kernel/cap_last_cap`).
+    let last_cap = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap").ok();
+    let out = match last_cap.and_then(|l| l.trim().parse::<u32>().ok()).filter(|l| *l < 64) {
+        Some(last) => {
+            let full = format!(r"\b{:016x}\b", u64::MAX >> (63 - last));
+            Regex::new(&full).expect("re").replace_all(&out, "[ALL_CAPABILITIES]").into_owned()
+        }
+        None => out,
+    };
+
+    // Peer groups of shared mounts, as /proc/PID/mountinfo names them
+    // (`shared:N`, `master:N`, `propagate_from:N`): N is the lowest free ID
+    // on the whole machine when the group is made. Numbered in order of
+    // appearance, so a snapshot still shows which groups were the same.
+    let mut groups = Numbering::new("PEER_GROUP");
+    let peer_group = Regex::new(r"\b(shared|master|propagate_from):(\d+)\b").expect("re");
+    let out = peer_group
+        .replace_all(&out, |c: &regex::Captures| format!("{}:{}", &c[1], groups.name(&c[2])))
+        .into_owned();
+
+    // Network interfaces a demo creates are named `nsl<PID>-<role>`
+    // (`nsl4242-br`): the PID of the process that made them keeps names unique
+    // across runs at the same time. It is a host PID, numbered like the others.
+    let ifname = Regex::new(r"\bnsl(\d+)-").expect("re");
+    ifname.replace_all(&out, |c: &regex::Captures| format!("nsl{}-", pids.name(&c[1]))).into_owned()
 }
 
 /// Gives each distinct value a numbered placeholder, in order of appearance.

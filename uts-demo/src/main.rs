@@ -86,12 +86,13 @@ const EXPERIMENTS: &[Experiment] = &[
         title: "A bind mount of /proc/PID/ns/uts keeps the namespace alive with no process in it",
         claims: &["LIFE-1"],
         isolation: true,
-        explanation: "The article says a namespace ends with its processes. Not quite: it lives as \
-            long as anything refers to it. After its only process exited, a bind mount of its \
+        explanation: "The article says a namespace ends with its processes. Not quite: it lives \
+            as long as anything refers to it. After its only process exited, a bind mount of its \
             /proc/PID/ns/uts file (what ip netns add does for network namespaces) still held it: \
             a new process entered it through the file and read the hostname set earlier. Once \
-            unmounted, the file is an ordinary empty file again and setns() on it fails with \
-            EINVAL: the last reference is gone and the kernel frees the namespace.",
+            unmounted, the path is an ordinary empty file again and setns() on it fails with \
+            EINVAL. With no process, mount or open file left referring to it, the kernel frees \
+            the namespace (man 7 namespaces).",
         run: kept_alive_by_mount,
     },
 ];
@@ -123,18 +124,19 @@ fn setdomainname(name: &str) -> nix::Result<()> {
 /// In a control run the child shares our UTS namespace, so its
 /// sethostname() would rename the machine. Move this experiment's process
 /// into a throwaway UTS namespace first: it starts with the real names, and
-/// dies with the process.
-fn protect_real_hostname(lab: &Lab) -> Result<()> {
-    if lab.is_control() {
-        unshare(CloneFlags::CLONE_NEWUTS).context("unshare(CLONE_NEWUTS) for the control run")?;
+/// dies with the process. The returned fact says which host side this is.
+fn protect_real_hostname(lab: &Lab) -> Result<Facts> {
+    if !lab.is_control() {
+        return Ok(Facts::new());
     }
-    Ok(())
+    unshare(CloneFlags::CLONE_NEWUTS).context("unshare(CLONE_NEWUTS) for the control run")?;
+    Ok(Facts::new().with("host_side", "a throwaway UTS namespace (control run)"))
 }
 // ANCHOR_END: helpers
 
 // ANCHOR: hostname_is_private
 fn hostname_is_private(lab: &Lab) -> Result<Observed> {
-    protect_real_hostname(lab)?;
+    let host_side = protect_real_hostname(lab)?;
     let (host_name_before, host_domain_before) = names();
     let mut child = clone_child(lab.isolate(CloneFlags::CLONE_NEWUTS), |chan| {
         let (name_before, _) = names();
@@ -158,7 +160,7 @@ fn hostname_is_private(lab: &Lab) -> Result<Observed> {
     child.chan.go()?;
     child.wait_success()?;
 
-    let host = Facts::new()
+    let host = host_side
         .with("hostname_before", &host_name_before)
         .with("hostname_after", &host_name_after)
         .with("domainname_before", &host_domain_before)
@@ -175,7 +177,7 @@ fn hostname_is_private(lab: &Lab) -> Result<Observed> {
 
 // ANCHOR: two_containers_two_names
 fn two_containers_two_names(lab: &Lab) -> Result<Observed> {
-    protect_real_hostname(lab)?;
+    let host_side = protect_real_hostname(lab)?;
     let mut containers = Vec::new();
     for name in ["alpha", "beta"] {
         let mut child = clone_child(lab.isolate(CloneFlags::CLONE_NEWUTS), |chan| {
@@ -193,7 +195,7 @@ fn two_containers_two_names(lab: &Lab) -> Result<Observed> {
         inside.set(label, child.chan.recv::<String>()?);
         child.wait_success()?;
     }
-    let host = Facts::new().with("host_sees", names().0);
+    let host = host_side.with("host_sees", names().0);
 
     let verdict = Verdict::check(
         inside.text("first_sees") == Some("alpha") && inside.text("second_sees") == Some("beta"),
@@ -204,7 +206,7 @@ fn two_containers_two_names(lab: &Lab) -> Result<Observed> {
 
 // ANCHOR: name_stays_inside
 fn name_stays_inside(lab: &Lab) -> Result<Observed> {
-    protect_real_hostname(lab)?;
+    let host_side = protect_real_hostname(lab)?;
     let (host_name, _) = names();
     let mut child = clone_child(lab.isolate(CloneFlags::CLONE_NEWUTS), |chan| {
         sethostname("nslab-box").context("sethostname")?;
@@ -219,7 +221,7 @@ fn name_stays_inside(lab: &Lab) -> Result<Observed> {
     child.wait_success()?;
 
     let etc_hosts = fs::read_to_string("/etc/hosts").unwrap_or_default();
-    let host = Facts::new()
+    let host = host_side
         .with("uname_nodename", names().0)
         .with("etc_hosts_mentions_nslab_box", etc_hosts.contains("nslab-box"));
     let verdict = Verdict::check(names().0 == host_name && !etc_hosts.contains("nslab-box"));
@@ -229,7 +231,7 @@ fn name_stays_inside(lab: &Lab) -> Result<Observed> {
 
 // ANCHOR: unshare_moves_caller
 fn unshare_moves_caller(lab: &Lab) -> Result<Observed> {
-    protect_real_hostname(lab)?;
+    let host_side = protect_real_hostname(lab)?;
     let host_uts = ns::link(None, "uts")?;
     let mut caller = fork_child(|chan| {
         let before = ns::link(None, "uts")?;
@@ -246,7 +248,7 @@ fn unshare_moves_caller(lab: &Lab) -> Result<Observed> {
     let inside: Facts = caller.chan.recv()?;
     caller.wait_success()?;
 
-    let host = Facts::new().with("uts", &host_uts).with("hostname", names().0);
+    let host = host_side.with("uts", &host_uts).with("hostname", names().0);
     let moved = inside.text("uts_after_unshare") != Some(host_uts.as_str());
     let verdict = Verdict::check(moved && host.text("hostname") != Some("nslab-box"));
     Ok(Observed::new(verdict, host, inside))
@@ -255,7 +257,7 @@ fn unshare_moves_caller(lab: &Lab) -> Result<Observed> {
 
 // ANCHOR: setns_joins
 fn setns_joins(lab: &Lab) -> Result<Observed> {
-    protect_real_hostname(lab)?;
+    let host_side = protect_real_hostname(lab)?;
     let mut container = clone_child(lab.isolate(CloneFlags::CLONE_NEWUTS), |chan| {
         sethostname("nslab-box").context("sethostname")?;
         chan.send(&ns::link(None, "uts")?)?;
@@ -278,7 +280,7 @@ fn setns_joins(lab: &Lab) -> Result<Observed> {
     container.chan.go()?;
     container.wait_success()?;
 
-    let host = Facts::new()
+    let host = host_side
         .with("joiner_hostname_before_setns", &name_before)
         .with("joiner_uts_before_setns", &uts_before)
         .with("setns_target", format!("/proc/{}/ns/uts", container.pid));
@@ -295,7 +297,7 @@ fn setns_joins(lab: &Lab) -> Result<Observed> {
 
 // ANCHOR: kept_alive_by_mount
 fn kept_alive_by_mount(lab: &Lab) -> Result<Observed> {
-    protect_real_hostname(lab)?;
+    let host_side = protect_real_hostname(lab)?;
     // Our bind mount must never appear on the host: give this process a
     // private mount namespace and a scratch tmpfs. Both vanish when it exits,
     // even if it is killed.
@@ -335,7 +337,7 @@ fn kept_alive_by_mount(lab: &Lab) -> Result<Observed> {
         Err(e) => e.root_cause().to_string(),
     };
 
-    let host = Facts::new()
+    let host = host_side
         .with("host_uts", &host_uts)
         .with("bind_mount", format!("{source} -> {keeper}"))
         .with("processes_left_in_namespace", processes_left)
