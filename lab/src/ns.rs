@@ -80,6 +80,15 @@ pub fn pids_in(proc: &str) -> Result<Vec<i32>> {
     Ok(pids)
 }
 
+/// How many processes (in this `/proc`) are in the namespace `link` of type
+/// `kind`: zero means only a mount or an open file still holds it.
+pub fn processes_in(kind: &str, link: &str) -> usize {
+    let pids = pids_in("/proc").unwrap_or_default();
+    pids.into_iter()
+        .filter(|pid| self::link(Some(Pid::from_raw(*pid)), kind).is_ok_and(|l| l == link))
+        .count()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -695,7 +695,7 @@ fn kept_alive_by_mount(lab: &Lab) -> Result<Observed> {
     let bind = mount(Some(source.as_str()), keeper, None::<&str>, MsFlags::MS_BIND, None::<&str>);
     container.chan.go()?;
     container.wait_success()?; // the namespace's only process has exited
-    let processes_left = processes_in(&container_mnt);
+    let processes_left = ns::processes_in("mnt", &container_mnt);
     let through_file = format!("--mount=/proc/{}/root{keeper} findmnt -R /tmp", getpid());
     lab.pause(
         &format!("no process is left in the namespace; only the mount on {keeper} holds it."),
@@ -751,11 +751,4 @@ fn enter_and_look(path: &str) -> Result<Facts> {
     seen
 }
 
-/// How many processes are in the mount namespace `link` (scanning /proc).
-fn processes_in(link: &str) -> usize {
-    let pids = ns::pids_in("/proc").unwrap_or_default();
-    pids.into_iter()
-        .filter(|pid| ns::link(Some(Pid::from_raw(*pid)), "mnt").is_ok_and(|l| l == link))
-        .count()
-}
 // ANCHOR_END: kept_alive_by_mount

@@ -522,7 +522,7 @@ fn kept_alive_by_mount(lab: &Lab) -> Result<Observed> {
     lab.hold(container.pid, &[lab.nsenter(container.pid, &through_root)]);
     container.chan.go()?;
     container.wait_success()?; // the namespace's only process has exited
-    let processes_left = processes_in(&container_net);
+    let processes_left = ns::processes_in("net", &container_net);
 
     let (net_through_mount, lo_through_mount) = enter_and_look(keeper)?;
     umount2(keeper, MntFlags::MNT_DETACH).with_context(|| format!("umount {keeper}"))?;
@@ -563,13 +563,6 @@ fn enter_and_look(path: &str) -> Result<(String, String)> {
     seen
 }
 
-/// How many processes are in the network namespace `link` (scanning /proc).
-fn processes_in(link: &str) -> usize {
-    let pids = ns::pids_in("/proc").unwrap_or_default();
-    pids.into_iter()
-        .filter(|pid| ns::link(Some(Pid::from_raw(*pid)), "net").is_ok_and(|l| l == link))
-        .count()
-}
 // ANCHOR_END: kept_alive_by_mount
 
 // ANCHOR: helpers

@@ -322,7 +322,7 @@ fn kept_alive_by_mount(lab: &Lab) -> Result<Observed> {
         .with_context(|| format!("bind mount {source} on {keeper}"))?;
     container.chan.go()?;
     container.wait_success()?; // the namespace's only process has exited
-    let processes_left = processes_in(&container_uts);
+    let processes_left = ns::processes_in("uts", &container_uts);
     // The keeper file lives in this process's mount namespace; /proc/PID/root reaches it.
     let through_mount = format!("--uts=/proc/{}/root{keeper} hostname", std::process::id());
     lab.pause(
@@ -369,13 +369,4 @@ fn enter_and_look(path: &str) -> Result<(String, String)> {
     seen
 }
 
-/// How many processes are in the namespace `link` (scanning /proc).
-fn processes_in(link: &str) -> usize {
-    let pids = ns::pids_in("/proc").unwrap_or_default();
-    pids.into_iter()
-        .filter(|pid| {
-            ns::link(Some(nix::unistd::Pid::from_raw(*pid)), "uts").is_ok_and(|l| l == link)
-        })
-        .count()
-}
 // ANCHOR_END: kept_alive_by_mount
