@@ -38,6 +38,28 @@ impl As {
     }
 }
 
+/// Declares each test twice, as root and rootless: `isolation_facts =>
+/// namespace_run` makes `as_root::isolation_facts` calling
+/// `namespace_run(As::Root)` and `rootless::isolation_facts` calling
+/// `namespace_run(As::Rootless)`.
+#[macro_export]
+macro_rules! as_root_and_rootless {
+    ($($test:ident => $run:ident),* $(,)?) => {
+        mod as_root {
+            $(#[test]
+            fn $test() {
+                super::$run($crate::As::Root);
+            })*
+        }
+        mod rootless {
+            $(#[test]
+            fn $test() {
+                super::$run($crate::As::Rootless);
+            })*
+        }
+    };
+}
+
 /// The unprivileged user the tests switch to when run as root.
 pub const NOBODY: u32 = 65534;
 
@@ -135,6 +157,31 @@ impl Demo {
         });
         assert_eq!(report["privilege"], self.who.word(), "privilege field");
         Some(report)
+    }
+
+    /// A whole run (`--json` plus `args`), when the tests may run the demo
+    /// as `self.who` (see [`can_run`]): checks the mode the report names and
+    /// that the experiments came in the order `names`.
+    pub fn report(&self, args: &[&str], names: &[&str]) -> Option<Value> {
+        can_run(&format!("{} {}", self.name, args.join(" ")), self.who)?;
+        let report = self.json(args)?;
+        let mode = if args.contains(&"--control") { "control" } else { "namespace" };
+        assert_eq!(report["mode"], mode, "{} {args:?}", self.name);
+        let order: Vec<&str> = report["experiments"]
+            .as_array()
+            .expect("experiments")
+            .iter()
+            .map(|e| e["name"].as_str().expect("name"))
+            .collect();
+        assert_eq!(order, names, "{} {args:?}: the experiments and their order", self.name);
+        Some(report)
+    }
+
+    /// Each experiment run alone (`--only NAME`), its text redacted for a
+    /// snapshot; `None` when the tests may not run the demo as `self.who`.
+    pub fn texts<'a>(&self, names: &[&'a str]) -> Option<Vec<(&'a str, String)>> {
+        can_run(&format!("{} text", self.name), self.who)?;
+        names.iter().map(|name| Some((*name, self.text(&["--only", name])?))).collect()
     }
 
     /// The text output with `args`, redacted for snapshots.

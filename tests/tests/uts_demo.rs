@@ -1,6 +1,6 @@
 //! uts-demo end to end: the isolation facts, the control run, the text.
 
-use nslab_tests::{As, Demo, assert_verdicts, can_run, experiment, int, text};
+use nslab_tests::{As, Demo, assert_verdicts, experiment, int, text};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_uts-demo");
@@ -72,30 +72,17 @@ fn assert_isolation_facts(report: &Value) {
 }
 
 fn namespace_run(who: As) {
-    let Some(()) = can_run("uts-demo", who) else {
-        return;
-    };
-    let Some(report) = Demo::new("uts-demo", BIN, who).json(&[]) else {
-        return;
-    };
-    assert_eq!(report["mode"], "namespace");
-    let names: Vec<_> =
-        report["experiments"].as_array().expect("list").iter().map(|e| e["name"].clone()).collect();
-    assert_eq!(names, EXPERIMENTS);
+    let Some(report) = Demo::new("uts-demo", BIN, who).report(&[], &EXPERIMENTS) else { return };
     assert_isolation_facts(&report);
 }
 
 /// Without CLONE_NEWUTS every experiment fails, and still the machine's
 /// hostname is untouched: the control run works in a throwaway namespace.
 fn control_run(who: As) {
-    let Some(()) = can_run("uts-demo --control", who) else {
-        return;
-    };
     let before = real_hostname();
-    let Some(report) = Demo::new("uts-demo", BIN, who).json(&["--control"]) else {
+    let Some(report) = Demo::new("uts-demo", BIN, who).report(&["--control"], &EXPERIMENTS) else {
         return;
     };
-    assert_eq!(report["mode"], "control");
     assert_verdicts(&report, |_| "fail");
     let e = experiment(&report, "hostname-is-private");
     assert_eq!(
@@ -107,45 +94,15 @@ fn control_run(who: As) {
 }
 
 fn text_snapshots(who: As) {
-    let Some(()) = can_run("uts-demo text", who) else {
-        return;
-    };
-    let demo = Demo::new("uts-demo", BIN, who);
-    for name in EXPERIMENTS {
-        let Some(text) = demo.text(&["--only", name]) else {
-            return;
-        };
+    let Some(texts) = Demo::new("uts-demo", BIN, who).texts(&EXPERIMENTS) else { return };
+    for (name, text) in texts {
         assert!(text.contains("verdict:    PASS"), "{name}: {text}");
         insta::assert_snapshot!(format!("{}-{name}", who.word()), text);
     }
 }
 
-#[test]
-fn isolation_facts_as_root() {
-    namespace_run(As::Root);
-}
-
-#[test]
-fn isolation_facts_rootless() {
-    namespace_run(As::Rootless);
-}
-
-#[test]
-fn control_run_flips_verdicts_as_root() {
-    control_run(As::Root);
-}
-
-#[test]
-fn control_run_flips_verdicts_rootless() {
-    control_run(As::Rootless);
-}
-
-#[test]
-fn text_output_as_root() {
-    text_snapshots(As::Root);
-}
-
-#[test]
-fn text_output_rootless() {
-    text_snapshots(As::Rootless);
+nslab_tests::as_root_and_rootless! {
+    isolation_facts => namespace_run,
+    control_run_flips_verdicts => control_run,
+    text_output => text_snapshots,
 }
