@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""Start-up time of mini-docker next to crun, runc, bwrap and unshare.
+
+Each round runs every tool once, back to back, in the same order (A B C ...
+A B C ...), so slow moments of the machine hit all of them; the report gives
+each tool's median and its median *paired* ratio to crun (ratio within a
+round, then the median of those), plus the peak RSS of the tool's own
+process (wait4's ru_maxrss; children not included).
+
+Same work for everyone: a busybox-static root filesystem, /bin/true, new
+PID, mount, UTS, IPC, network and cgroup namespaces, as root.
+runc and crun also create a cgroup for the container (mini-docker does not
+yet), which is part of what they cost.
+
+Usage (as root, after `cargo build --release -p mini-docker`):
+    apt-get install runc crun bubblewrap busybox-static time
+    bench/startup.py [ROUNDS]
+
+The whole run happens in a private mount namespace where a tmpfs hides
+/sys/fs/cgroup/unified: crun 1.8 refuses this machine's hybrid cgroup
+layout otherwise. mini-docker's state goes to a tmpfs, as /run is on most
+machines.
+"""
+
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+MINI_DOCKER = os.path.join(HERE, "..", "target", "release", "mini-docker")
+
+
+def private_mount_namespace():
+    """Re-runs this script in a private mount namespace (once)."""
+    if os.environ.get("BENCH_IN_NS") == "1":
+        if os.path.isdir("/sys/fs/cgroup/unified"):
+            subprocess.run(["mount", "-t", "tmpfs", "none", "/sys/fs/cgroup/unified"], check=True)
+        return
+    env = dict(os.environ, BENCH_IN_NS="1")
+    cmd = ["unshare", "--mount", "--propagation", "private", sys.executable] + sys.argv
+    sys.exit(subprocess.run(cmd, env=env).returncode)
+
+
+def busybox_rootfs(top):
+    rootfs = os.path.join(top, "rootfs")
+    for d in ["bin", "proc", "sys", "dev", "etc", "tmp"]:
+        os.makedirs(os.path.join(rootfs, d))
+    shutil.copy("/bin/busybox", os.path.join(rootfs, "bin", "busybox"))
+    for name in ["sh", "true"]:
+        os.symlink("busybox", os.path.join(rootfs, "bin", name))
+    for name in ["hostname", "hosts", "resolv.conf"]:
+        open(os.path.join(rootfs, "etc", name), "w").close()
+    return rootfs
+
+
+def oci_bundle(top):
+    """`runc spec`, changed to run /bin/true with mini-docker's namespaces."""
+    subprocess.run(["runc", "spec"], cwd=top, check=True)
+    path = os.path.join(top, "config.json")
+    with open(path) as f:
+        spec = json.load(f)
+    spec["process"]["terminal"] = False
+    spec["process"]["args"] = ["/bin/true"]
+    spec["root"] = {"path": "rootfs", "readonly": False}
+    spec["linux"]["namespaces"] = [
+        {"type": t} for t in ["pid", "network", "ipc", "uts", "mount", "cgroup"]
+    ]
+    with open(path, "w") as f:
+        json.dump(spec, f)
+    return top
+
+
+def timed(argv):
+    """Milliseconds of one run."""
+    start = time.perf_counter()
+    done = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    elapsed = (time.perf_counter() - start) * 1000
+    if done.returncode != 0:
+        sys.exit(f"{argv[0]} failed ({done.returncode}): {done.stderr.decode(errors='replace')}")
+    return elapsed
+
+
+def peak_rss(argv):
+    """Peak RSS (KiB) of the tool's own process, through GNU time: a child
+    forked from this Python process would count Python's pages too."""
+    if not os.access("/usr/bin/time", os.X_OK):
+        return None
+    done = subprocess.run(["/usr/bin/time", "-f", "%M"] + argv,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=True)
+    return int(done.stderr.decode().strip().splitlines()[-1])
+
+
+def main():
+    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 200
+    if os.geteuid() != 0:
+        sys.exit("run as root")
+    for tool in ["runc", "crun", "bwrap", "unshare"]:
+        if not shutil.which(tool):
+            sys.exit(f"{tool} is missing: apt-get install runc crun bubblewrap")
+    if not os.access(MINI_DOCKER, os.X_OK):
+        sys.exit("build first: cargo build --release -p mini-docker")
+    private_mount_namespace()
+    top = tempfile.mkdtemp(prefix="mini-docker-bench-")
+    state = os.path.join(top, "state")
+    os.makedirs(state)
+    subprocess.run(["mount", "-t", "tmpfs", "none", state], check=True)
+    try:
+        rootfs = busybox_rootfs(top)
+        bundle = oci_bundle(top)
+        tools = {
+            "mini-docker": lambda i: [MINI_DOCKER, "--root", state, "run", "--rm", rootfs, "/bin/true"],
+            "crun": lambda i: ["crun", "run", "--bundle", bundle, f"bench-crun-{os.getpid()}-{i}"],
+            "runc": lambda i: ["runc", "run", "--bundle", bundle, f"bench-runc-{os.getpid()}-{i}"],
+            "bwrap": lambda i: ["bwrap", "--unshare-all", "--bind", rootfs, "/", "--proc", "/proc",
+                                "--dev", "/dev", "/bin/true"],
+            "unshare": lambda i: ["unshare", "-fpmuin", "chroot", rootfs, "/bin/true"],
+        }
+        times = {name: [] for name in tools}
+        for i in range(rounds):
+            for name, argv in tools.items():
+                times[name].append(timed(argv(i)))
+        peaks = {name: peak_rss(argv(rounds)) for name, argv in tools.items()}
+        print(f"{rounds} rounds, busybox rootfs, /bin/true, medians")
+        print(f"{'tool':<12} {'median ms':>10} {'vs crun':>8} {'peak RSS':>10}")
+        for name in tools:
+            ratios = [a / b for a, b in zip(times[name], times["crun"])]
+            print(f"{name:<12} {statistics.median(times[name]):>10.2f} "
+                  f"{statistics.median(ratios):>8.2f} {peaks[name] or '?':>7} KiB")
+    finally:
+        subprocess.run(["umount", state])
+        shutil.rmtree(top, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,51 @@
+//! One file per command-line verb, like youki's `commands/`: each turns its
+//! arguments into calls on `container/`, `image/` and `rootfs/`.
+
+pub mod images;
+pub mod info;
+pub mod ps;
+pub mod rm;
+pub mod run;
+
+use std::path::PathBuf;
+
+use nix::unistd::geteuid;
+
+/// Where mini-docker keeps its files: per-container state (upper layers,
+/// generated /etc files, mount points) and imported images.
+#[derive(Debug, Clone)]
+pub struct Dirs {
+    pub state: PathBuf,
+    pub data: PathBuf,
+}
+
+impl Dirs {
+    /// The defaults follow the XDG rules when rootless, so an unprivileged
+    /// user never needs to write outside their own directories.
+    pub fn new(state: Option<PathBuf>, data: Option<PathBuf>) -> Dirs {
+        let uid = geteuid();
+        let env_dir =
+            |key: &str| std::env::var_os(key).filter(|v| !v.is_empty()).map(PathBuf::from);
+        let state = state.unwrap_or_else(|| {
+            if uid.is_root() {
+                PathBuf::from("/run/mini-docker")
+            } else if let Some(dir) = env_dir("XDG_RUNTIME_DIR") {
+                dir.join("mini-docker")
+            } else {
+                PathBuf::from(format!("/tmp/mini-docker-{uid}"))
+            }
+        });
+        let data = data.unwrap_or_else(|| {
+            if uid.is_root() {
+                PathBuf::from("/var/lib/mini-docker")
+            } else if let Some(dir) = env_dir("XDG_DATA_HOME") {
+                dir.join("mini-docker")
+            } else if let Some(home) = env_dir("HOME") {
+                home.join(".local/share/mini-docker")
+            } else {
+                PathBuf::from(format!("/tmp/mini-docker-data-{uid}"))
+            }
+        });
+        Dirs { state, data }
+    }
+}

@@ -1,0 +1,322 @@
+//! `mini-docker run`: check the command line, create the state directory,
+//! start the container, clean up whatever happens.
+//!
+//! Everything that can be refused is refused here, before anything exists
+//! (one clear line, exit 125), so a bad flag never leaves a half-made
+//! container behind.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, ValueEnum};
+use nix::unistd::geteuid;
+
+use crate::commands::Dirs;
+use crate::container::state::StateDir;
+use crate::container::{Config, Namespaces, Volume, parent};
+use crate::error::{ContainerError, Error, ImageError, UsageError};
+use crate::image::{Image, host};
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Remove the container's state, its upper layer included, when it exits
+    #[arg(long)]
+    rm: bool,
+    /// A name for the container (unique among running and kept containers)
+    #[arg(long)]
+    name: Option<String>,
+    /// The container's hostname [default: the first 12 characters of its ID]
+    #[arg(long)]
+    hostname: Option<String>,
+    /// Set an environment variable (KEY alone copies it from here)
+    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
+    env: Vec<String>,
+    /// Working directory inside the container (created if missing)
+    #[arg(short = 'w', long = "workdir", value_name = "DIR")]
+    workdir: Option<String>,
+    /// Run the command as this user (numbers, as seen inside)
+    #[arg(short = 'u', long = "user", value_name = "UID[:GID]")]
+    user: Option<String>,
+    /// Bind-mount a host path into the container (absolute paths)
+    #[arg(short = 'v', long = "volume", value_name = "SRC:DST[:ro]")]
+    volume: Vec<String>,
+    /// Mount the container's root filesystem read-only
+    #[arg(long)]
+    read_only: bool,
+    /// Keep stdin open (without it the command reads /dev/null)
+    #[arg(short = 'i', long)]
+    interactive: bool,
+    /// Allocate a pseudo-terminal for the command (with -i: an interactive shell)
+    #[arg(short = 't', long)]
+    tty: bool,
+    /// Network: a new namespace with only `lo`, or the host's
+    #[arg(long, value_enum, default_value_t = Net::None)]
+    net: Net,
+    /// PID namespace: a new one (the command is PID 2, init PID 1) or the host's
+    #[arg(long, value_enum, default_value_t = Share::Private)]
+    pid: Share,
+    /// IPC namespace (System V IPC, POSIX message queues)
+    #[arg(long, value_enum, default_value_t = Share::Private)]
+    ipc: Share,
+    /// UTS namespace (hostname)
+    #[arg(long, value_enum, default_value_t = Share::Private)]
+    uts: Share,
+    /// User namespace [default: auto when rootless, host as root]; auto as
+    /// root maps container root to root's /etc/subuid range, or 100000-165535
+    #[arg(long, value_enum)]
+    userns: Option<Userns>,
+    /// `host`, a directory (./rootfs), or a stored image's name
+    image: String,
+    /// The command and its arguments [default: the image's, /bin/sh for host]
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    command: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Net {
+    None,
+    Host,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Share {
+    Private,
+    Host,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Userns {
+    Auto,
+    Host,
+}
+
+/// Runs the container; returns the command's exit status.
+pub fn run(dirs: &Dirs, args: RunArgs) -> Result<u8, Error> {
+    let cfg = config(dirs, args)?;
+    StateDir::sweep(&dirs.state);
+    if let Some(name) = &cfg.name {
+        StateDir::check_name(&dirs.state, name)?;
+    }
+    let state = StateDir::create(&dirs.state, &cfg)?;
+    let result = start(&cfg, &state);
+    match result {
+        Ok(_) if !cfg.remove => state.remove_runtime_parts(),
+        _ => state.remove(),
+    }
+    result
+}
+
+fn start(cfg: &Config, state: &StateDir) -> Result<u8, Error> {
+    if let Image::Host = cfg.image {
+        host::build_skeleton(&state.lower())?;
+    }
+    Ok(parent::run(cfg, state)?)
+}
+
+/// The command line, checked, as a [`Config`].
+fn config(dirs: &Dirs, args: RunArgs) -> Result<Config, Error> {
+    if let Some(name) = &args.name
+        && !crate::image::valid_name(name)
+    {
+        return Err(UsageError::BadName(name.clone()).into());
+    }
+    let image = Image::resolve(&args.image, dirs)?;
+    let defaults = image.config();
+    // Docker's rule: the arguments replace the image's Cmd, never its Entrypoint.
+    let mut command = defaults.entrypoint.clone();
+    command.extend(if args.command.is_empty() { defaults.cmd.clone() } else { args.command });
+    if command.is_empty() {
+        return Err(ImageError::NoCommand(args.image.clone()).into());
+    }
+    let id = new_id().map_err(|source| ContainerError::Io {
+        what: "reading",
+        path: PathBuf::from("/dev/urandom"),
+        source,
+    })?;
+    let hostname = match args.hostname {
+        Some(h) => check_hostname(h)?,
+        None => id[..12].to_owned(),
+    };
+    let workdir = match args.workdir {
+        Some(dir) => dir,
+        None if !defaults.workdir.is_empty() => defaults.workdir.clone(),
+        None => "/".to_owned(),
+    };
+    if !workdir.starts_with('/') {
+        return Err(UsageError::RelativeWorkdir(workdir).into());
+    }
+    let user = match &args.user {
+        Some(spec) => parse_user(spec)?,
+        None if defaults.user.is_empty() => (0, 0),
+        None => {
+            parse_user(&defaults.user).map_err(|_| ImageError::NamedUser(defaults.user.clone()))?
+        }
+    };
+    let volumes = args.volume.iter().map(|v| parse_volume(v)).collect::<Result<Vec<_>, _>>()?;
+    let rootless = !geteuid().is_root();
+    let user_ns = match (args.userns, rootless) {
+        (Some(Userns::Host), true) => return Err(UsageError::RootlessNeedsUserns.into()),
+        (Some(Userns::Auto), _) | (None, true) => Some(parent::id_map()),
+        (_, false) => None,
+    };
+    let namespaces = Namespaces {
+        net: args.net == Net::None,
+        pid: args.pid == Share::Private,
+        ipc: args.ipc == Share::Private,
+        uts: args.uts == Share::Private,
+        user: user_ns,
+    };
+    let env = environment(&defaults.env, &args.env, &hostname, user.0)?;
+    Ok(Config {
+        id,
+        name: args.name,
+        image,
+        hostname,
+        command,
+        env,
+        workdir,
+        user,
+        volumes,
+        read_only: args.read_only,
+        interactive: args.interactive,
+        tty: args.tty,
+        remove: args.rm,
+        namespaces,
+    })
+}
+
+/// 32 random bytes in hex, like a Docker container ID.
+fn new_id() -> std::io::Result<String> {
+    let mut bytes = [0u8; 32];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// sethostname(2) takes at most 64 bytes (HOST_NAME_MAX); we also keep to
+/// the characters a hostname may have.
+fn check_hostname(hostname: String) -> Result<String, UsageError> {
+    if hostname.len() > 64 {
+        return Err(UsageError::HostnameTooLong(hostname));
+    }
+    let ok = !hostname.is_empty()
+        && hostname.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.');
+    if !ok {
+        return Err(UsageError::BadHostname(hostname));
+    }
+    Ok(hostname)
+}
+
+/// `UID` or `UID:GID`, numbers only (there is no passwd lookup yet).
+fn parse_user(spec: &str) -> Result<(u32, u32), UsageError> {
+    let bad = || UsageError::BadUser(spec.to_owned());
+    let (uid, gid) = match spec.split_once(':') {
+        Some((uid, gid)) => (uid, gid),
+        None => (spec, spec),
+    };
+    Ok((uid.parse().map_err(|_| bad())?, gid.parse().map_err(|_| bad())?))
+}
+
+/// `SRC:DST` or `SRC:DST:ro` (or `:rw`), both absolute, SRC existing.
+fn parse_volume(spec: &str) -> Result<Volume, UsageError> {
+    let parts: Vec<&str> = spec.split(':').collect();
+    let (source, target, read_only) = match parts.as_slice() {
+        [s, t] => (*s, *t, false),
+        [s, t, "ro"] => (*s, *t, true),
+        [s, t, "rw"] => (*s, *t, false),
+        _ => return Err(UsageError::MalformedVolume(spec.to_owned())),
+    };
+    if source.is_empty() || target.is_empty() {
+        return Err(UsageError::MalformedVolume(spec.to_owned()));
+    }
+    if !source.starts_with('/') {
+        return Err(UsageError::RelativeVolumeSource(source.to_owned()));
+    }
+    if !target.starts_with('/') {
+        return Err(UsageError::RelativeVolumeTarget(target.to_owned()));
+    }
+    let meta = Path::new(source)
+        .metadata()
+        .map_err(|e| UsageError::VolumeSource { path: source.to_owned(), source: e })?;
+    Ok(Volume {
+        source: PathBuf::from(source),
+        target: target.to_owned(),
+        read_only,
+        source_is_dir: meta.is_dir(),
+    })
+}
+
+/// The command's environment: Docker's defaults, the image's `Env`, then
+/// each `-e`; a later value of a key replaces an earlier one.
+fn environment(
+    image: &[String],
+    given: &[String],
+    hostname: &str,
+    uid: u32,
+) -> Result<Vec<String>, UsageError> {
+    let home = if uid == 0 { "/root" } else { "/" };
+    let mut env = vec![
+        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_owned(),
+        format!("HOSTNAME={hostname}"),
+        format!("HOME={home}"),
+    ];
+    for entry in image.iter().chain(given) {
+        let (key, value) = match entry.split_once('=') {
+            Some((key, value)) => (key, Some(value.to_owned())),
+            None => (entry.as_str(), std::env::var(entry).ok()),
+        };
+        if key.is_empty() || key.contains('\0') || value.as_ref().is_some_and(|v| v.contains('\0'))
+        {
+            return Err(UsageError::BadEnv(entry.clone()));
+        }
+        env.retain(|e| e.split_once('=').map(|(k, _)| k) != Some(key));
+        if let Some(value) = value {
+            env.push(format!("{key}={value}"));
+        }
+    }
+    Ok(env)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn volumes() {
+        let v = parse_volume("/tmp:/data:ro").expect("valid");
+        assert_eq!(
+            (v.source.to_str(), v.target.as_str(), v.read_only),
+            (Some("/tmp"), "/data", true)
+        );
+        assert!(v.source_is_dir);
+        for (spec, message) in [
+            ("/tmp", "malformed volume \"/tmp\""),
+            ("/tmp:/a:rx", "malformed volume"),
+            ("/tmp::ro", "malformed volume"),
+            ("tmp:/a", "volume source \"tmp\" is relative"),
+            ("/tmp:a", "volume target \"a\" is relative"),
+            ("/no/such/path:/a", "volume source \"/no/such/path\" cannot be used"),
+        ] {
+            let e = parse_volume(spec).expect_err(spec).to_string();
+            assert!(e.starts_with(message), "{spec}: {e}");
+        }
+    }
+
+    #[test]
+    fn hostnames_and_users() {
+        assert_eq!(check_hostname("a".repeat(64)).expect("64 bytes is the limit").len(), 64);
+        assert!(matches!(check_hostname("a".repeat(65)), Err(UsageError::HostnameTooLong(_))));
+        assert!(matches!(check_hostname("a b".into()), Err(UsageError::BadHostname(_))));
+        assert_eq!(parse_user("1000").expect("uid"), (1000, 1000));
+        assert_eq!(parse_user("1:2").expect("uid:gid"), (1, 2));
+        assert!(parse_user("alice").is_err());
+    }
+
+    #[test]
+    fn environment_order() {
+        let image = ["PATH=/bin".to_owned(), "A=image".to_owned()];
+        let given = ["A=flag".to_owned()];
+        let env = environment(&image, &given, "box", 0).expect("env");
+        assert_eq!(env, ["HOSTNAME=box", "HOME=/root", "PATH=/bin", "A=flag"]);
+        assert!(environment(&[], &["=x".to_owned()], "box", 0).is_err());
+    }
+}

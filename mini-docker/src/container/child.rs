@@ -1,0 +1,87 @@
+//! The child side, from `clone` to the command: this process is the
+//! container's PID 1.
+//!
+//! It waits for the parent's "go" (its ID maps are written), becomes root
+//! of its user namespace, builds the root filesystem and switches to it,
+//! sets the hostname, brings up the loopback interface, reports "ready",
+//! and then stays as the container's init (see `init.rs`).
+
+use nix::sys::signal::Signal;
+use nix::unistd::{Gid, Uid, setgroups, sethostname, setresgid, setresuid};
+
+use crate::EXIT_RUNTIME;
+use crate::container::state::StateDir;
+use crate::container::sync::SyncChannel;
+use crate::container::{Config, init, tty};
+use crate::error::{Error, RootfsError};
+use crate::rootfs;
+
+/// The body of the cloned process; its return value is the exit status.
+pub fn main(cfg: &Config, state: &StateDir, chan: &mut SyncChannel) -> isize {
+    // If mini-docker dies (even by SIGKILL) the container dies with it.
+    // SAFETY: prctl with integer arguments only.
+    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, Signal::SIGKILL as libc::c_ulong, 0, 0, 0) };
+    if let Err(e) = chan.wait_go() {
+        chan.error(&e.to_string());
+        return EXIT_RUNTIME.into();
+    }
+    if let Err(e) = set_up(cfg, state) {
+        chan.error(&e.to_string());
+        return EXIT_RUNTIME.into();
+    }
+    let mut slave = None;
+    if cfg.tty {
+        // After pivot_root: /dev/ptmx is the container's devpts.
+        match tty::open_pty() {
+            Ok((master, pty)) => {
+                if chan.send_fd(&master).is_err() {
+                    return EXIT_RUNTIME.into();
+                }
+                slave = Some(pty);
+            }
+            Err(e) => {
+                chan.error(&e.to_string());
+                return EXIT_RUNTIME.into();
+            }
+        }
+    }
+    if chan.ready().is_err() {
+        return EXIT_RUNTIME.into();
+    }
+    init::run(cfg, slave).into()
+}
+
+// ANCHOR: set-up
+fn set_up(cfg: &Config, state: &StateDir) -> Result<(), Error> {
+    if let Some(map) = cfg.namespaces.user {
+        become_root(map.single())?;
+    }
+    let root = rootfs::prepare(cfg, state)?;
+    if cfg.namespaces.uts {
+        sethostname(&cfg.hostname)
+            .map_err(RootfsError::sys(format!("sethostname({:?})", cfg.hostname)))?;
+    }
+    if cfg.namespaces.net {
+        rootfs::loopback_up()?;
+    }
+    rootfs::pivot_root(&root)?;
+    if cfg.read_only {
+        rootfs::remount_read_only("/")?;
+    }
+    Ok(())
+}
+// ANCHOR_END: set-up
+
+/// Our UIDs are still the caller's (with `--userns auto` as root, host
+/// root, which is not mapped); switch to the namespace's root so that files
+/// we create belong to it. `setgroups` is refused when only one GID is
+/// mapped (the parent wrote "deny").
+fn become_root(single: bool) -> Result<(), RootfsError> {
+    let root_gid = Gid::from_raw(0);
+    if !single {
+        setgroups(&[]).map_err(RootfsError::sys("setgroups([])"))?;
+    }
+    setresgid(root_gid, root_gid, root_gid).map_err(RootfsError::sys("setresgid(0, 0, 0)"))?;
+    let root = Uid::from_raw(0);
+    setresuid(root, root, root).map_err(RootfsError::sys("setresuid(0, 0, 0)"))
+}

@@ -1,0 +1,159 @@
+//! A minimal init, the container's PID 1 (what `docker run --init` adds).
+//!
+//! PID 1 is special (pid_namespaces(7)): orphans are re-parented to it and
+//! must be reaped, or they stay zombies; the kernel delivers to it only the
+//! signals it has asked for; when it exits, every other process in the
+//! namespace is killed. So the command does not run as PID 1: init forks
+//! it (PID 2), forwards the signals mini-docker passes on, reaps whatever
+//! ends, and exits with the command's status when the command ends.
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::Path;
+
+use nix::errno::Errno;
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, sigprocmask};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::{ForkResult, Gid, Pid, Uid, execve, fork, setgroups, setresgid, setresuid};
+
+use crate::EXIT_RUNTIME;
+use crate::container::parent::waited_signals;
+use crate::container::{Config, tty};
+
+/// Docker's codes for a command that cannot be run.
+const EXIT_CANNOT_INVOKE: i32 = 126;
+const EXIT_NOT_FOUND: i32 = 127;
+
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Starts the command (on the pty's `slave` with `-t`) and waits for it;
+/// returns its exit status.
+// ANCHOR: init
+pub fn run(cfg: &Config, slave: Option<OwnedFd>) -> u8 {
+    let waited = waited_signals(); // already blocked: inherited from mini-docker
+    // SAFETY: a single-threaded process; the child only calls async-signal-
+    // safe functions and execve (or exits).
+    let command = match unsafe { fork() } {
+        Ok(ForkResult::Child) => exec_command(cfg, slave.as_ref()),
+        Ok(ForkResult::Parent { child }) => child,
+        Err(errno) => {
+            say_err!("mini-docker: fork the command: {errno}");
+            return EXIT_RUNTIME;
+        }
+    };
+    drop(slave); // only the command holds the terminal now
+    loop {
+        let Ok(sig) = waited.wait() else { return EXIT_RUNTIME };
+        if sig != Signal::SIGCHLD {
+            let _ = kill(command, sig);
+            continue;
+        }
+        if let Some(status) = reap_all(command) {
+            return status;
+        }
+    }
+}
+// ANCHOR_END: init
+
+/// Reaps every child that has ended (the command, or orphans re-parented
+/// to us); returns the command's status once it has ended.
+// ANCHOR: reap
+fn reap_all(command: Pid) -> Option<u8> {
+    let mut status = None;
+    loop {
+        match waitpid(Pid::from_raw(-1), Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(pid, code)) if pid == command => status = Some(code as u8),
+            Ok(WaitStatus::Signaled(pid, sig, _)) if pid == command => {
+                status = Some(128 + sig as u8)
+            }
+            Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => return status,
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(_) => return status,
+        }
+    }
+}
+// ANCHOR_END: reap
+
+/// In the command's process (PID 2): restore the signal mask, drop to the
+/// requested user, and `execve` the command. Never returns.
+fn exec_command(cfg: &Config, slave: Option<&OwnedFd>) -> ! {
+    // A fresh start for signals: nothing blocked, every disposition the
+    // default. mini-docker's caller may have ignored SIGINT (a background
+    // job), and Rust ignores SIGPIPE; neither belongs to the command.
+    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+    for sig in 1..libc::SIGRTMIN() {
+        // SAFETY: setting a default disposition (fails harmlessly for
+        // SIGKILL and SIGSTOP).
+        unsafe { libc::signal(sig, libc::SIG_DFL) };
+    }
+    if !cfg.namespaces.pid {
+        // With the host's PID namespace, init's end does not take the
+        // command with it (it would if init were PID 1): ask for it.
+        // SAFETY: prctl with integer arguments only.
+        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) };
+    }
+    if let Some(slave) = slave {
+        if let Err(e) = tty::become_terminal(slave) {
+            fail(EXIT_RUNTIME.into(), &format!("making the pty the controlling terminal: {e}"));
+        }
+    } else if !cfg.interactive {
+        // Like `docker run` without -i: the command reads an empty stdin.
+        if let Ok(null) = std::fs::File::open("/dev/null") {
+            // SAFETY: dup2 on two valid descriptors.
+            unsafe { libc::dup2(null.as_raw_fd(), 0) };
+        }
+    }
+    let (uid, gid) = cfg.user;
+    if (uid, gid) != (0, 0) {
+        let single_id = cfg.namespaces.user.is_some_and(|m| m.single());
+        let gid = Gid::from_raw(gid);
+        if !single_id && let Err(e) = setgroups(&[gid]) {
+            fail(EXIT_RUNTIME.into(), &format!("setgroups([{gid}]): {e}"));
+        }
+        if let Err(e) = setresgid(gid, gid, gid) {
+            fail(EXIT_RUNTIME.into(), &format!("setresgid({gid}): {e} (is it mapped?)"));
+        }
+        let uid = Uid::from_raw(uid);
+        if let Err(e) = setresuid(uid, uid, uid) {
+            fail(EXIT_RUNTIME.into(), &format!("setresuid({uid}): {e} (is it mapped?)"));
+        }
+    }
+    if let Err(e) = std::env::set_current_dir(&cfg.workdir) {
+        fail(EXIT_CANNOT_INVOKE, &format!("chdir({:?}): {e}", cfg.workdir));
+    }
+    let program = &cfg.command[0];
+    let path = find_program(program, &cfg.env);
+    let cstr = |s: &str| CString::new(s).unwrap_or_default();
+    let args: Vec<CString> = cfg.command.iter().map(|a| cstr(a)).collect();
+    let env: Vec<CString> = cfg.env.iter().map(|e| cstr(e)).collect();
+    let errno = match execve(&cstr(&path), &args, &env) {
+        Err(errno) => errno,
+        Ok(never) => match never {},
+    };
+    let code = if errno == Errno::ENOENT { EXIT_NOT_FOUND } else { EXIT_CANNOT_INVOKE };
+    if errno == Errno::ENOENT && !program.contains('/') {
+        fail(code, &format!("{program:?}: executable file not found in $PATH"));
+    }
+    fail(code, &format!("execve({path:?}): {errno}"))
+}
+
+/// `execvp`'s search, done here because it must use the *container's*
+/// PATH: the first `DIR/program` that exists, or `program` unchanged.
+fn find_program(program: &str, env: &[String]) -> String {
+    if program.contains('/') {
+        return program.to_owned();
+    }
+    let path = env.iter().find_map(|e| e.strip_prefix("PATH=")).unwrap_or(DEFAULT_PATH);
+    path.split(':')
+        .map(|dir| Path::new(if dir.is_empty() { "." } else { dir }).join(program))
+        .find(|candidate| candidate.is_file())
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_else(|| program.to_owned())
+}
+
+fn fail(code: i32, message: &str) -> ! {
+    say_err!("mini-docker: {message}");
+    // SAFETY: ends this process at once, without running the parent's
+    // atexit handlers or flushing its copies of buffers.
+    unsafe { libc::_exit(code) }
+}

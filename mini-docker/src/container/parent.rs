@@ -1,0 +1,199 @@
+//! The parent side: clone the container's first process into its new
+//! namespaces, write its ID maps, wait, forward signals, clean up.
+
+use std::path::Path;
+
+use nix::errno::Errno;
+use nix::sched::{CloneFlags, clone};
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, sigprocmask};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::{Pid, getegid, geteuid};
+
+use crate::container::state::StateDir;
+use crate::container::sync::SyncChannel;
+use crate::container::{Config, IdMap, Namespaces, child, tty};
+use crate::error::ContainerError;
+
+/// The child runs on this stack until it is PID 1's own process; it only
+/// sets up mounts and waits, so 1 MiB is plenty (untouched pages cost
+/// nothing).
+const STACK_SIZE: usize = 1024 * 1024;
+
+/// Signals mini-docker passes on to the container, as `docker run` does.
+/// They are blocked (not handled) and collected with `sigwait`, so no code
+/// runs in a signal handler; the child inherits the blocked mask, so a
+/// signal sent to PID 1 before it is ready waits instead of being lost.
+pub const FORWARDED: [Signal; 7] = [
+    Signal::SIGINT,
+    Signal::SIGTERM,
+    Signal::SIGHUP,
+    Signal::SIGQUIT,
+    Signal::SIGUSR1,
+    Signal::SIGUSR2,
+    Signal::SIGWINCH,
+];
+
+/// The forwarded signals plus SIGCHLD, which says "a child ended".
+pub fn waited_signals() -> SigSet {
+    let mut set = SigSet::empty();
+    for sig in FORWARDED {
+        set.add(sig);
+    }
+    set.add(Signal::SIGCHLD);
+    set
+}
+
+impl Namespaces {
+    /// The `clone` flags: mount and cgroup namespaces always, the others
+    /// unless the host's was asked for.
+    // ANCHOR: clone-flags
+    pub fn clone_flags(&self) -> CloneFlags {
+        let mut flags = CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWCGROUP;
+        for (new, flag) in [
+            (self.pid, CloneFlags::CLONE_NEWPID),
+            (self.uts, CloneFlags::CLONE_NEWUTS),
+            (self.ipc, CloneFlags::CLONE_NEWIPC),
+            (self.net, CloneFlags::CLONE_NEWNET),
+            (self.user.is_some(), CloneFlags::CLONE_NEWUSER),
+        ] {
+            if new {
+                flags |= flag;
+            }
+        }
+        flags
+    }
+    // ANCHOR_END: clone-flags
+}
+
+/// Runs the container to its end and returns the command's exit status.
+pub fn run(cfg: &Config, state: &StateDir) -> Result<u8, ContainerError> {
+    let waited = waited_signals();
+    let mut old_mask = SigSet::empty();
+    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&waited), Some(&mut old_mask))
+        .map_err(ContainerError::sys("sigprocmask(SIG_BLOCK)"))?;
+    let result = start_and_wait(cfg, state, &waited);
+    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None);
+    result
+}
+
+fn start_and_wait(cfg: &Config, state: &StateDir, waited: &SigSet) -> Result<u8, ContainerError> {
+    // ANCHOR: clone
+    let (mut parent_end, mut child_end) = SyncChannel::pair()?;
+    let mut stack = vec![0u8; STACK_SIZE];
+    let flags = cfg.namespaces.clone_flags();
+    // SAFETY: the child is a new process with a copy of our memory (no
+    // CLONE_VM); this program has no other threads, so no lock is held.
+    let pid = unsafe {
+        clone(
+            Box::new(|| child::main(cfg, state, &mut child_end)),
+            &mut stack,
+            flags,
+            Some(libc::SIGCHLD),
+        )
+    }
+    .map_err(|errno| clone_failed(errno, flags))?;
+    drop(child_end); // so a dead child reads as end-of-file, not a hang
+    // ANCHOR_END: clone
+
+    let started = write_id_maps(pid, cfg.namespaces.user)
+        .and_then(|()| parent_end.go())
+        .and_then(|()| if cfg.tty { parent_end.recv_fd().map(Some) } else { Ok(None) })
+        .and_then(|master| parent_end.wait_ready().map(|()| master));
+    let master = match started {
+        Ok(master) => master,
+        Err(e) => {
+            let _ = kill(pid, Signal::SIGKILL);
+            let _ = waitpid(pid, None);
+            return Err(e);
+        }
+    };
+    drop(parent_end);
+    match master {
+        Some(master) => tty::relay(pid, master, cfg.interactive, waited),
+        None => wait_forwarding(pid, waited),
+    }
+}
+
+/// The error for a refused `clone`, with the likely reason when a user
+/// namespace was asked for.
+fn clone_failed(errno: Errno, flags: CloneFlags) -> ContainerError {
+    let userns = flags.contains(CloneFlags::CLONE_NEWUSER);
+    let hint = match errno {
+        Errno::EPERM | Errno::ENOSPC if userns => {
+            " (user namespaces blocked? see `mini-docker info`)"
+        }
+        _ => "",
+    };
+    ContainerError::Sys { call: format!("clone({flags:?}){hint}"), errno }
+}
+
+/// Writes the child's ID maps from outside its user namespace
+/// (user_namespaces(7)): rootless, the caller becomes root inside and
+/// nothing else is mapped; as root with `--userns auto`, a whole range.
+// ANCHOR: id-maps
+fn write_id_maps(pid: Pid, map: Option<IdMap>) -> Result<(), ContainerError> {
+    let Some(map) = map else { return Ok(()) };
+    let proc = Path::new("/proc").join(pid.as_raw().to_string());
+    let write = |file: &str, text: String| {
+        let path = proc.join(file);
+        std::fs::write(&path, text).map_err(|source| ContainerError::Io {
+            what: "writing",
+            path,
+            source,
+        })
+    };
+    if map.single() {
+        write("setgroups", "deny".to_owned())?;
+    }
+    write("uid_map", format!("0 {} {}\n", map.host_uid, map.count))?;
+    write("gid_map", format!("0 {} {}\n", map.host_gid, map.count))
+}
+// ANCHOR_END: id-maps
+
+/// The ID map for a container with a user namespace: rootless, the caller
+/// only; as root, `root`'s range in /etc/subuid and /etc/subgid, or the
+/// documented default 100000-165535.
+pub fn id_map() -> IdMap {
+    let (uid, gid) = (geteuid().as_raw(), getegid().as_raw());
+    if uid != 0 {
+        return IdMap { host_uid: uid, host_gid: gid, count: 1 };
+    }
+    let range = |file: &str| -> Option<(u32, u32)> {
+        let text = std::fs::read_to_string(file).ok()?;
+        text.lines().find_map(|line| {
+            let mut parts = line.split(':');
+            let who = parts.next()?;
+            if who != "root" && who != "0" {
+                return None;
+            }
+            Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+        })
+    };
+    match (range("/etc/subuid"), range("/etc/subgid")) {
+        (Some((u, n)), Some((g, m))) => IdMap { host_uid: u, host_gid: g, count: n.min(m) },
+        _ => IdMap { host_uid: 100_000, host_gid: 100_000, count: 65_536 },
+    }
+}
+
+/// Waits for the child, passing on every forwarded signal, and returns its
+/// status the way a shell shows it (128 + N when killed by signal N).
+// ANCHOR: wait-forwarding
+fn wait_forwarding(pid: Pid, waited: &SigSet) -> Result<u8, ContainerError> {
+    loop {
+        let sig = waited.wait().map_err(ContainerError::sys("sigwait"))?;
+        if sig != Signal::SIGCHLD {
+            let _ = kill(pid, sig);
+            continue;
+        }
+        match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(_, code)) => return Ok(code as u8),
+            Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(128 + sig as u8),
+            Ok(_) => {}
+            Err(Errno::EINTR) => {}
+            Err(errno) => {
+                return Err(ContainerError::Sys { call: format!("waitpid({pid})"), errno });
+            }
+        }
+    }
+}
+// ANCHOR_END: wait-forwarding

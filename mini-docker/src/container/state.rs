@@ -1,0 +1,258 @@
+//! A container's state directory: `<root>/<id>/`.
+//!
+//! ```text
+//! <id>/name        the --name, if any
+//! <id>/owner       "PID START": the mini-docker process running it
+//! <id>/remove      present with --rm
+//! <id>/lower/      the host image's skeleton (host image only)
+//! <id>/upper/      overlayfs upper layer: everything the container wrote
+//! <id>/work/       overlayfs work directory (the kernel's scratch space)
+//! <id>/rootfs/     the mount point of the overlay, then of pivot_root
+//! <id>/etc/        hostname, hosts, resolv.conf, bind-mounted into /etc
+//! ```
+//! Only files live here; the mounts on `rootfs/` exist in the container's
+//! mount namespace alone. With `--rm` the whole directory goes when the
+//! container ends; without it the upper layer (and the name) stay.
+//!
+//! A mini-docker killed with SIGKILL cannot clean up (its container dies
+//! with it: the child has PR_SET_PDEATHSIG, and the mounts go with the
+//! mount namespace). The next `run` notices that the `owner` process is
+//! gone and finishes the cleanup ([`StateDir::sweep`]).
+
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use crate::container::Config;
+use crate::error::{ContainerError, UsageError};
+
+#[derive(Debug)]
+pub struct StateDir {
+    pub dir: PathBuf,
+}
+
+fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> ContainerError {
+    let path = path.to_owned();
+    move |source| ContainerError::Io { what, path, source }
+}
+
+/// `mkdir` with an exact mode (the umask would change it).
+fn mkdir(path: &Path, mode: u32) -> Result<(), ContainerError> {
+    std::fs::DirBuilder::new().mode(mode).create(path).map_err(io("creating", path))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(io("chmod", path))
+}
+
+impl StateDir {
+    /// Checks that `name` is free among the containers under `root`.
+    pub fn check_name(root: &Path, name: &str) -> Result<(), UsageError> {
+        let Ok(entries) = std::fs::read_dir(root) else { return Ok(()) };
+        for entry in entries.filter_map(Result::ok) {
+            if std::fs::read_to_string(entry.path().join("name")).is_ok_and(|n| n == name) {
+                return Err(UsageError::NameInUse(name.to_owned()));
+            }
+        }
+        Ok(())
+    }
+
+    /// Creates `<root>/<id>/` and what the container needs in it. The
+    /// directories are 0711 so that, with `--userns auto`, the container's
+    /// root (an unprivileged host UID) can reach its upper layer.
+    pub fn create(root: &Path, cfg: &Config) -> Result<StateDir, ContainerError> {
+        if !root.is_dir() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o711)
+                .create(root)
+                .map_err(io("creating", root))?;
+        }
+        let dir = root.join(&cfg.id);
+        mkdir(&dir, 0o711)?;
+        let state = StateDir { dir };
+        if let Err(e) = state.fill(cfg) {
+            state.remove();
+            return Err(e);
+        }
+        Ok(state)
+    }
+
+    fn fill(&self, cfg: &Config) -> Result<(), ContainerError> {
+        if let Some(name) = &cfg.name {
+            let path = self.dir.join("name");
+            std::fs::write(&path, name).map_err(io("writing", &path))?;
+        }
+        let me = std::process::id();
+        let owner = format!("{me} {}\n", start_time(me).unwrap_or_default());
+        std::fs::write(self.dir.join("owner"), owner).map_err(io("writing", &self.dir))?;
+        if cfg.remove {
+            std::fs::write(self.dir.join("remove"), "").map_err(io("writing", &self.dir))?;
+        }
+        for dir in [self.upper(), self.work(), self.rootfs(), self.etc()] {
+            mkdir(&dir, 0o755)?;
+        }
+        let hosts = format!(
+            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{}\n",
+            cfg.hostname
+        );
+        // With the host's network the host's resolvers work; with none there
+        // is nothing to resolve through.
+        let resolv = if cfg.namespaces.net {
+            "# no network: mini-docker --net none\n".to_owned()
+        } else {
+            std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default()
+        };
+        for (name, text) in
+            [("hostname", format!("{}\n", cfg.hostname)), ("hosts", hosts), ("resolv.conf", resolv)]
+        {
+            let path = self.etc().join(name);
+            std::fs::write(&path, text).map_err(io("writing", &path))?;
+        }
+        // With --userns auto the container's root is a host UID such as
+        // 100000: the layers it writes to must belong to it.
+        if let Some(map) = cfg.namespaces.user.filter(|m| !m.single()) {
+            for dir in [self.upper(), self.work()] {
+                std::os::unix::fs::chown(&dir, Some(map.host_uid), Some(map.host_gid))
+                    .map_err(io("chown", &dir))?;
+            }
+        }
+        Ok(())
+    }
+
+    pub fn lower(&self) -> PathBuf {
+        self.dir.join("lower")
+    }
+    pub fn upper(&self) -> PathBuf {
+        self.dir.join("upper")
+    }
+    pub fn work(&self) -> PathBuf {
+        self.dir.join("work")
+    }
+    pub fn rootfs(&self) -> PathBuf {
+        self.dir.join("rootfs")
+    }
+    pub fn etc(&self) -> PathBuf {
+        self.dir.join("etc")
+    }
+
+    /// Removes everything (`--rm`, or a container that never started).
+    pub fn remove(&self) {
+        remove_tree(&self.dir);
+    }
+
+    /// Removes what only a running container needs; keeps `upper/` and
+    /// `name` so the container's changes survive it.
+    pub fn remove_runtime_parts(&self) {
+        for dir in [self.lower(), self.work(), self.rootfs(), self.etc(), self.dir.join("owner")] {
+            remove_tree(&dir);
+        }
+    }
+
+    /// Every container under `root`: (ID, name, running), sorted by ID.
+    pub fn list(root: &Path) -> Vec<(String, String, bool)> {
+        let Ok(entries) = std::fs::read_dir(root) else { return Vec::new() };
+        let mut all: Vec<(String, String, bool)> = entries
+            .filter_map(Result::ok)
+            .filter(|e| e.path().is_dir())
+            .map(|e| {
+                let state = StateDir { dir: e.path() };
+                let name = std::fs::read_to_string(state.dir.join("name")).unwrap_or_default();
+                let id = e.file_name().to_string_lossy().into_owned();
+                (id, name, state.running())
+            })
+            .collect();
+        all.sort();
+        all
+    }
+
+    /// The container under `root` whose name is `key`, or whose ID starts
+    /// with it.
+    pub fn find(root: &Path, key: &str) -> Option<StateDir> {
+        let matches: Vec<String> = StateDir::list(root)
+            .into_iter()
+            .filter(|(id, name, _)| name == key || (!key.is_empty() && id.starts_with(key)))
+            .map(|(id, _, _)| id)
+            .collect();
+        match matches.as_slice() {
+            [id] => Some(StateDir { dir: root.join(id) }),
+            _ => None,
+        }
+    }
+
+    /// Whether the mini-docker process that started it still runs.
+    pub fn running(&self) -> bool {
+        let Ok(owner) = std::fs::read_to_string(self.dir.join("owner")) else { return false };
+        let mut fields = owner.split_whitespace();
+        let pid = fields.next().and_then(|p| p.parse::<u32>().ok());
+        let start = fields.next().and_then(|s| s.parse::<u64>().ok());
+        pid.is_some_and(|pid| start_time(pid) == start)
+    }
+
+    /// Finishes the cleanup of containers whose mini-docker was killed:
+    /// their `owner` process no longer exists (or is another process that
+    /// got the same PID: the start time differs).
+    pub fn sweep(root: &Path) {
+        let Ok(entries) = std::fs::read_dir(root) else { return };
+        for entry in entries.filter_map(Result::ok) {
+            let state = StateDir { dir: entry.path() };
+            if !state.dir.join("owner").exists() || state.running() {
+                continue;
+            }
+            if state.dir.join("remove").exists() {
+                state.remove();
+            } else {
+                state.remove_runtime_parts();
+            }
+        }
+    }
+}
+
+/// A live process's start time (field 22 of /proc/PID/stat, in clock
+/// ticks since boot): with the PID, it names one process for good. `None`
+/// when there is no such process, or only its zombie (dead, not yet reaped).
+fn start_time(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces; the rest follows ')'.
+    let mut rest = stat.rsplit_once(')')?.1.split_whitespace();
+    if matches!(rest.next(), Some("Z" | "X")) {
+        return None;
+    }
+    rest.nth(18)?.parse().ok()
+}
+
+/// `rm -rf`, also through the mode-000 directories overlayfs leaves in its
+/// work directory (owned by us, but unreadable until chmod'ed).
+pub fn remove_tree(path: &Path) {
+    match path.symlink_metadata() {
+        Err(_) => return,
+        Ok(meta) if !meta.is_dir() => {
+            let _ = std::fs::remove_file(path);
+            return;
+        }
+        Ok(_) => {}
+    }
+    if std::fs::remove_dir_all(path).is_ok() {
+        return;
+    }
+    fn open_up(path: &Path) {
+        let Ok(meta) = path.symlink_metadata() else { return };
+        if meta.is_dir() {
+            let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700));
+            if let Ok(entries) = std::fs::read_dir(path) {
+                for entry in entries.filter_map(Result::ok) {
+                    open_up(&entry.path());
+                }
+            }
+        }
+    }
+    open_up(path);
+    let _ = std::fs::remove_dir_all(path);
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn start_time_names_this_process() {
+        let me = std::process::id();
+        assert!(super::start_time(me).is_some_and(|t| t > 0));
+        assert_eq!(super::start_time(me), super::start_time(me));
+        assert_eq!(super::start_time(u32::MAX), None);
+    }
+}

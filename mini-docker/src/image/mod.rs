@@ -1,0 +1,163 @@
+//! Images: where a container's root filesystem comes from.
+//!
+//! An image is only ever the *lower*, read-only layer of an overlayfs mount
+//! (see `rootfs/`): the container writes to its own upper layer, so the
+//! image is never modified and many containers can share it. Three kinds:
+//! - `host`, built in: a skeleton root (generated `/etc`, empty mount
+//!   points) over which the host's own `/usr`, `/bin`, `/lib*` are
+//!   bind-mounted read-only, so it works right after the build with nothing
+//!   to download;
+//! - a directory given by path (`./rootfs`, `/srv/alpine`);
+//! - a stored image: `<data-root>/images/<name>/rootfs`.
+
+pub mod host;
+pub mod import;
+
+use std::path::{Path, PathBuf};
+
+use crate::commands::Dirs;
+use crate::error::ImageError;
+
+/// The built-in image's name.
+pub const HOST: &str = "host";
+
+/// A resolved image.
+#[derive(Debug, Clone)]
+pub enum Image {
+    /// The host's programs and libraries, read-only.
+    Host,
+    /// A directory holding a root filesystem (given by path or stored),
+    /// with the defaults an OCI image brought along.
+    Directory(PathBuf, ImageConfig),
+}
+
+/// An image's defaults for `run` (from an OCI config; empty otherwise).
+#[derive(Debug, Clone, Default)]
+pub struct ImageConfig {
+    pub env: Vec<String>,
+    pub entrypoint: Vec<String>,
+    pub cmd: Vec<String>,
+    pub workdir: String,
+    pub user: String,
+}
+
+impl ImageConfig {
+    /// From the `config` object of an OCI image config (image-spec
+    /// config.md): `Env`, `Entrypoint`, `Cmd`, `WorkingDir`, `User`.
+    pub fn from_oci(config: &serde_json::Value) -> ImageConfig {
+        let list = |key: &str| -> Vec<String> {
+            config[key]
+                .as_array()
+                .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+                .unwrap_or_default()
+        };
+        let text = |key: &str| config[key].as_str().unwrap_or("").to_owned();
+        ImageConfig {
+            env: list("Env"),
+            entrypoint: list("Entrypoint"),
+            cmd: list("Cmd"),
+            workdir: text("WorkingDir"),
+            user: text("User"),
+        }
+    }
+
+    /// Stored next to the image's rootfs, in the same OCI spelling.
+    pub fn to_json(&self) -> String {
+        let config = serde_json::json!({
+            "Env": self.env,
+            "Entrypoint": self.entrypoint,
+            "Cmd": self.cmd,
+            "WorkingDir": self.workdir,
+            "User": self.user,
+        });
+        serde_json::to_string_pretty(&serde_json::json!({ "config": config })).unwrap_or_default()
+    }
+
+    fn load(path: &Path) -> ImageConfig {
+        std::fs::read(path)
+            .ok()
+            .and_then(|text| serde_json::from_slice::<serde_json::Value>(&text).ok())
+            .map(|doc| ImageConfig::from_oci(&doc["config"]))
+            .unwrap_or_default()
+    }
+}
+
+impl Image {
+    /// `name` is `host`, a path (it contains a `/` or starts with `.`), or
+    /// the name of a stored image.
+    pub fn resolve(name: &str, dirs: &Dirs) -> Result<Image, ImageError> {
+        if name == HOST {
+            return Ok(Image::Host);
+        }
+        let mut config = ImageConfig::default();
+        let dir = if name.contains('/') || name.starts_with('.') {
+            PathBuf::from(name)
+        } else if valid_name(name) && store_dir(dirs).join(name).join("rootfs").is_dir() {
+            config = ImageConfig::load(&store_dir(dirs).join(name).join("config.json"));
+            store_dir(dirs).join(name).join("rootfs")
+        } else {
+            return Err(ImageError::Unknown(name.to_owned()));
+        };
+        let dir = dir
+            .canonicalize()
+            .map_err(|source| ImageError::BadDirectory { path: PathBuf::from(name), source })?;
+        if !dir.is_dir() {
+            return Err(ImageError::NotADirectory(dir));
+        }
+        if dir.to_string_lossy().contains([',', ':']) {
+            return Err(ImageError::UnusablePath(dir));
+        }
+        Ok(Image::Directory(dir, config))
+    }
+
+    /// The image's defaults (the host image's command is `/bin/sh`).
+    pub fn config(&self) -> ImageConfig {
+        match self {
+            Image::Host => ImageConfig { cmd: vec!["/bin/sh".to_owned()], ..Default::default() },
+            Image::Directory(_, config) => config.clone(),
+        }
+    }
+}
+
+/// The image store: one directory per image.
+pub fn store_dir(dirs: &Dirs) -> PathBuf {
+    dirs.data.join("images")
+}
+
+/// A stored image's name: no path tricks.
+pub fn valid_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+}
+
+/// Every stored image, sorted by name.
+pub fn stored(dirs: &Dirs) -> Result<Vec<(String, PathBuf)>, ImageError> {
+    let store = store_dir(dirs);
+    let entries = match std::fs::read_dir(&store) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => return Err(ImageError::Io { what: "reading", path: store, source }),
+    };
+    let mut all: Vec<(String, PathBuf)> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let rootfs = e.path().join("rootfs");
+            (valid_name(&name) && rootfs.is_dir()).then_some((name, rootfs))
+        })
+        .collect();
+    all.sort();
+    Ok(all)
+}
+
+/// Makes `path` (and its parents) with `mode`, for errors that name it.
+pub fn create_dir(path: &Path, mode: u32) -> Result<(), ImageError> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(mode)
+        .create(path)
+        .and_then(|()| std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)))
+        .map_err(|source| ImageError::Io { what: "creating", path: path.to_owned(), source })
+}

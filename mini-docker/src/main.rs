@@ -1,0 +1,131 @@
+//! mini-docker: a small container runtime built from the namespaces the
+//! demos teach, one at a time, composed the way runc, crun and youki do it.
+//!
+//! Read it in the order a container starts:
+//! 1. `commands/run.rs`: the command line becomes a [`container::Config`];
+//! 2. `container/parent.rs`: one `clone` with the new namespaces, the ID
+//!    maps written by the parent while the child waits on the sync channel;
+//! 3. `container/child.rs`: in the child, `rootfs/` builds the root
+//!    filesystem (overlayfs, volumes, /proc, /sys, /dev) and `pivot_root`s
+//!    into it, then `container/init.rs` becomes PID 1 and runs the command.
+//!
+//! Exit status, as Docker's: the command's own; 125 when mini-docker itself
+//! failed (bad flag, unknown image, a mount refused); 126 when the command
+//! cannot be invoked; 127 when it is not found.
+//!
+//! Try: `mini-docker info`, then `mini-docker run --rm host sh -c 'echo hi'`.
+
+/// `println!` that cannot panic: a closed pipe (`mini-docker images | head
+/// -1`) is not a reason to crash.
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout(), $($arg)*);
+    }};
+}
+
+/// `eprintln!` that cannot panic.
+macro_rules! say_err {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), $($arg)*);
+    }};
+}
+
+mod commands;
+mod container;
+mod error;
+mod image;
+mod rootfs;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Exit status when mini-docker itself fails (Docker's convention).
+pub const EXIT_RUNTIME: u8 = 125;
+
+/// A small container runtime for learning: namespaces, overlayfs,
+/// pivot_root and an init process, like `docker run`.
+#[derive(Debug, Parser)]
+#[command(name = "mini-docker", version)]
+struct Cli {
+    /// Directory for per-container state [default: /run/mini-docker, or
+    /// $XDG_RUNTIME_DIR/mini-docker (else /tmp/mini-docker-UID) rootless]
+    #[arg(long, global = true, value_name = "DIR")]
+    root: Option<PathBuf>,
+    /// Directory holding imported images [default: /var/lib/mini-docker, or
+    /// $XDG_DATA_HOME/mini-docker rootless]
+    #[arg(long, global = true, value_name = "DIR")]
+    data_root: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run a command in a new container
+    Run(commands::run::RunArgs),
+    /// List containers: running ones and those kept (run without --rm)
+    Ps,
+    /// Remove kept containers (and what they wrote)
+    Rm {
+        /// Names or ID prefixes
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// What this host supports: privilege, user namespaces, cgroups, overlayfs
+    Info,
+    /// List images
+    Images,
+    /// Import a rootfs tarball (plain or gzip) or an OCI image layout
+    /// (directory or tar) as a stored image
+    Import {
+        /// The tarball, or the OCI layout directory or tar
+        file: PathBuf,
+        /// The image's name
+        name: String,
+    },
+    /// Remove an imported image
+    Rmi {
+        /// The image's name
+        name: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            // --help and --version
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            // One line, like every other mini-docker error, and Docker's 125.
+            let text = e.to_string();
+            let first = text.lines().next().unwrap_or("bad command line");
+            let first = first.strip_prefix("error: ").unwrap_or(first);
+            say_err!("mini-docker: {first} (see `mini-docker --help`)");
+            return ExitCode::from(EXIT_RUNTIME);
+        }
+    };
+    let dirs = commands::Dirs::new(cli.root, cli.data_root);
+    let result = match cli.command {
+        Command::Run(args) => commands::run::run(&dirs, args),
+        Command::Ps => commands::ps::ps(&dirs).map(|()| 0),
+        Command::Rm { containers } => commands::rm::rm(&dirs, &containers).map(|()| 0),
+        Command::Info => commands::info::info(&dirs).map(|()| 0),
+        Command::Images => commands::images::images(&dirs).map(|()| 0),
+        Command::Import { file, name } => commands::images::import(&dirs, &file, &name).map(|()| 0),
+        Command::Rmi { name } => commands::images::rmi(&dirs, &name).map(|()| 0),
+    };
+    match result {
+        Ok(status) => ExitCode::from(status),
+        Err(e) => {
+            say_err!("mini-docker: {e}");
+            ExitCode::from(EXIT_RUNTIME)
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! A minimal `/dev`, the way Docker and runc give one.
+//!
+//! A tmpfs, holding:
+//! - the usual character devices, bind-mounted from the host's `/dev`:
+//!   `mknod(2)` needs CAP_MKNOD in the *initial* user namespace, so a
+//!   rootless runtime cannot create them, but it may bind existing nodes;
+//! - a new `devpts` instance (`newinstance`): the container's terminals
+//!   are numbered from 0 and the host's are not visible; `/dev/ptmx` is a
+//!   link to its `ptmx`;
+//! - `/dev/shm` (POSIX shared memory: a tmpfs) and `/dev/mqueue` (POSIX
+//!   message queues of the container's IPC namespace);
+//! - the links `/dev/fd`, `/dev/stdin`, `/dev/stdout`, `/dev/stderr` into
+//!   `/proc/self/fd`.
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, OwnedFd};
+
+use nix::errno::Errno;
+use nix::mount::MsFlags;
+
+use crate::container::Config;
+use crate::error::RootfsError;
+use crate::rootfs::resolve::{Create, open_in_root};
+use crate::rootfs::{bind, mount_in_root};
+
+const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
+
+const LINKS: [(&str, &str); 5] = [
+    ("ptmx", "pts/ptmx"),
+    ("fd", "/proc/self/fd"),
+    ("stdin", "/proc/self/fd/0"),
+    ("stdout", "/proc/self/fd/1"),
+    ("stderr", "/proc/self/fd/2"),
+];
+
+// ANCHOR: dev
+pub fn mount_dev(root: &OwnedFd, cfg: &Config) -> Result<(), RootfsError> {
+    let nosuid = MsFlags::MS_NOSUID;
+    let quiet = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    mount_in_root(
+        root,
+        "tmpfs",
+        "/dev",
+        "tmpfs",
+        nosuid | MsFlags::MS_STRICTATIME,
+        Some("mode=755,size=65536k"),
+    )?;
+    for name in DEVICES {
+        let path = format!("/dev/{name}");
+        bind(root, &path, &path, Create::File)?;
+    }
+    // gid=5 (tty) only when the container has that group mapped.
+    let single_id = cfg.namespaces.user.is_some_and(|m| m.single());
+    let pts = if single_id {
+        "newinstance,ptmxmode=0666,mode=0620"
+    } else {
+        "newinstance,ptmxmode=0666,mode=0620,gid=5"
+    };
+    mount_in_root(
+        root,
+        "devpts",
+        "/dev/pts",
+        "devpts",
+        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
+        Some(pts),
+    )?;
+    mount_in_root(root, "shm", "/dev/shm", "tmpfs", quiet, Some("mode=1777,size=65536k"))?;
+    if cfg.namespaces.ipc {
+        // An mqueue instance belongs to the mounter's IPC namespace.
+        mount_in_root(root, "mqueue", "/dev/mqueue", "mqueue", quiet, None)?;
+    }
+    let dev = open_in_root(root, "/dev", Create::Nothing)?;
+    for (name, target) in LINKS {
+        symlink_at(&dev, name, target)?;
+    }
+    Ok(())
+}
+// ANCHOR_END: dev
+
+/// `symlinkat(target, dev, name)`: `/dev/name -> target`.
+fn symlink_at(dir: &OwnedFd, name: &str, target: &str) -> Result<(), RootfsError> {
+    let failed =
+        |errno| RootfsError::Sys { call: format!("symlinkat({target:?}, \"/dev/{name}\")"), errno };
+    let (cname, ctarget) = (
+        CString::new(name).map_err(|_| failed(Errno::EINVAL))?,
+        CString::new(target).map_err(|_| failed(Errno::EINVAL))?,
+    );
+    // SAFETY: NUL-terminated strings and a valid directory descriptor.
+    if unsafe { libc::symlinkat(ctarget.as_ptr(), dir.as_raw_fd(), cname.as_ptr()) } != 0 {
+        return Err(failed(Errno::last()));
+    }
+    Ok(())
+}

@@ -1,0 +1,228 @@
+//! The container's root filesystem, built in its own mount namespace.
+//!
+//! In order (each step a system call you can look up):
+//! 1. `mount("/", MS_REC | MS_PRIVATE)`: nothing we mount from now on
+//!    propagates back to the host (systemd makes `/` shared), and
+//!    `pivot_root(2)` refuses a shared parent mount;
+//! 2. overlayfs on `<state>/rootfs`: the image is the read-only lower layer,
+//!    the container's writes go to its own upper layer;
+//! 3. the host image's `/usr`, `/lib*`… bind-mounted read-only;
+//! 4. `/proc` (a new instance: it shows the new PID namespace), `/sys`
+//!    read-only, a minimal `/dev` (see [`dev`]), `/etc/hostname`,
+//!    `/etc/hosts`, `/etc/resolv.conf`;
+//! 5. the volumes, last, so they can cover anything above;
+//! 6. `pivot_root(".", ".")` then `umount2(".", MNT_DETACH)`: the overlay
+//!    becomes `/` and the host's root disappears from the namespace.
+//!
+//! Every mount target is resolved *inside* the new root (see [`resolve`]).
+
+mod dev;
+pub mod resolve;
+
+use std::os::fd::OwnedFd;
+use std::path::Path;
+
+use nix::fcntl::{OFlag, open};
+use nix::mount::{MntFlags, MsFlags, mount, umount2};
+use nix::sys::stat::Mode;
+use nix::sys::statvfs::{FsFlags, statvfs};
+use nix::unistd::{chdir, fchdir};
+
+use crate::container::Config;
+use crate::container::state::StateDir;
+use crate::error::{Error, RootfsError};
+use crate::image::{Image, host};
+use resolve::{Create, fd_path, open_in_root};
+
+/// Builds the root filesystem under `<state>/rootfs` and returns a
+/// descriptor of its top directory, ready for [`pivot_root`].
+pub fn prepare(cfg: &Config, state: &StateDir) -> Result<OwnedFd, Error> {
+    // ANCHOR: make-private
+    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
+        .map_err(RootfsError::sys("mount(\"/\", MS_REC | MS_PRIVATE)"))?;
+    // ANCHOR_END: make-private
+
+    let (lower, host_dirs) = match &cfg.image {
+        Image::Host => (state.lower(), host::bound_dirs()),
+        Image::Directory(dir, _) => (dir.clone(), Vec::new()),
+    };
+    // ANCHOR: overlay
+    let rootfs = state.rootfs();
+    let mut options = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        lower.display(),
+        state.upper().display(),
+        state.work().display()
+    );
+    if cfg.namespaces.user.is_some() {
+        // In a user namespace overlayfs may not write its trusted.overlay.*
+        // attributes; user.overlay.* is allowed (kernel 5.11+).
+        options.push_str(",userxattr");
+    }
+    mount(Some("overlay"), &rootfs, Some("overlay"), MsFlags::empty(), Some(options.as_str()))
+        .map_err(|errno| overlay_failed(errno, &rootfs, &options))?;
+    let root = open(&rootfs, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(RootfsError::sys(format!("open({rootfs:?})")))?;
+    // ANCHOR_END: overlay
+
+    for dir in host_dirs {
+        let path = format!("/{dir}");
+        bind(&root, &path, &path, Create::Dir)?;
+        read_only_in_root(&root, &path)?;
+    }
+    mount_proc_sys(&root, cfg)?;
+    dev::mount_dev(&root, cfg)?;
+    for name in ["hostname", "hosts", "resolv.conf"] {
+        bind(&root, state.etc().join(name), &format!("/etc/{name}"), Create::File)?;
+    }
+    for volume in &cfg.volumes {
+        let create = if volume.source_is_dir { Create::Dir } else { Create::File };
+        bind(&root, &volume.source, &volume.target, create)?;
+        if volume.read_only {
+            read_only_in_root(&root, &volume.target)?;
+        }
+    }
+    open_in_root(&root, &cfg.workdir, Create::Dir)?;
+    Ok(root)
+}
+
+/// The error for a refused overlay mount. No fallback (a read-only bind
+/// plus a tmpfs) is built, so say what is missing instead.
+fn overlay_failed(errno: nix::errno::Errno, rootfs: &Path, options: &str) -> RootfsError {
+    let hint = if options.contains("userxattr") {
+        " (overlayfs in a user namespace needs Linux 5.11+)"
+    } else {
+        ""
+    };
+    RootfsError::Sys { call: format!("mount(\"overlay\", {rootfs:?}, \"{options}\"){hint}"), errno }
+}
+
+/// `/proc` and `/sys`: new instances when the container has its own PID
+/// (or network) namespace, which is also what lets a rootless container
+/// mount them; the host's, bound read-only, when it shares the host's.
+// ANCHOR: proc-sys
+fn mount_proc_sys(root: &OwnedFd, cfg: &Config) -> Result<(), RootfsError> {
+    let quiet = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    if cfg.namespaces.pid {
+        mount_in_root(root, "proc", "/proc", "proc", quiet, None)?;
+    } else {
+        bind(root, "/proc", "/proc", Create::Dir)?;
+    }
+    if cfg.namespaces.net {
+        // sysfs shows the network devices of the mounter's net namespace.
+        mount_in_root(root, "sysfs", "/sys", "sysfs", quiet | MsFlags::MS_RDONLY, None)?;
+    } else {
+        bind(root, "/sys", "/sys", Create::Dir)?;
+        read_only_in_root(root, "/sys")?;
+    }
+    Ok(())
+}
+// ANCHOR_END: proc-sys
+
+/// Mounts a new `fstype` instance on `target` (inside the root).
+fn mount_in_root(
+    root: &OwnedFd,
+    source: &str,
+    target: &str,
+    fstype: &str,
+    flags: MsFlags,
+    data: Option<&str>,
+) -> Result<(), RootfsError> {
+    let at = open_in_root(root, target, Create::Dir)?;
+    mount(Some(source), fd_path(&at).as_str(), Some(fstype), flags, data).map_err(RootfsError::sys(
+        format!("mount({source:?}, {target:?}, {fstype:?}, {flags:?}, {:?})", data.unwrap_or("")),
+    ))
+}
+
+/// Bind-mounts the host path `source` (with what is mounted below it) on
+/// `target` inside the root.
+fn bind(
+    root: &OwnedFd,
+    source: impl AsRef<Path>,
+    target: &str,
+    create: Create,
+) -> Result<(), RootfsError> {
+    let source = source.as_ref();
+    let at = open_in_root(root, target, create)?;
+    mount(
+        Some(source),
+        fd_path(&at).as_str(),
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .map_err(RootfsError::sys(format!("mount({source:?}, {target:?}, MS_BIND | MS_REC)")))
+}
+
+/// Makes the mount on `target` (inside the root) read-only.
+fn read_only_in_root(root: &OwnedFd, target: &str) -> Result<(), RootfsError> {
+    // A new lookup: it crosses into the mount just made on `target`.
+    let at = open_in_root(root, target, Create::Nothing)?;
+    remount_read_only(&fd_path(&at)).map_err(|e| match e {
+        RootfsError::Sys { errno, .. } => {
+            RootfsError::Sys { call: format!("remount {target:?} read-only"), errno }
+        }
+    })
+}
+
+/// A bind mount's own flags change only through a remount. Flags the mount
+/// already has (nosuid, nodev, noexec) must be repeated: from a user
+/// namespace the kernel refuses to clear them (they are "locked").
+pub fn remount_read_only(path: &str) -> Result<(), RootfsError> {
+    let current = statvfs(path).map_err(RootfsError::sys(format!("statvfs({path:?})")))?;
+    let mut flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
+    for (has, keep) in [
+        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
+        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
+        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
+    ] {
+        if current.flags().contains(has) {
+            flags |= keep;
+        }
+    }
+    mount(None::<&str>, path, None::<&str>, flags, None::<&str>)
+        .map_err(RootfsError::sys(format!("mount({path:?}, {flags:?})")))
+}
+
+/// Makes `root` the root of this mount namespace and detaches the old one.
+///
+/// `pivot_root(".", ".")` (see pivot_root(2), NOTES): with both arguments
+/// the current directory, the old root ends up mounted *on top of* the new
+/// one, where `umount2(".", MNT_DETACH)` takes it away; no `put_old`
+/// directory is needed, so this works on a read-only image too.
+// ANCHOR: pivot-root
+pub fn pivot_root(root: &OwnedFd) -> Result<(), RootfsError> {
+    fchdir(root).map_err(RootfsError::sys("fchdir(new root)"))?;
+    nix::unistd::pivot_root(".", ".").map_err(RootfsError::sys("pivot_root(\".\", \".\")"))?;
+    umount2(".", MntFlags::MNT_DETACH).map_err(RootfsError::sys("umount2(\".\", MNT_DETACH)"))?;
+    chdir("/").map_err(RootfsError::sys("chdir(\"/\")"))
+}
+// ANCHOR_END: pivot-root
+
+/// A new network namespace has only `lo`, and it is down: bring it up, as
+/// `ip link set lo up` does, with the SIOCSIFFLAGS ioctl (netdevice(7)).
+pub fn loopback_up() -> Result<(), RootfsError> {
+    // SAFETY: a plain socket; the ifreq is zeroed, then filled with a
+    // NUL-terminated name, and only its flags member is read and written.
+    unsafe {
+        let sock = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        if sock < 0 {
+            return Err(RootfsError::sys("socket(AF_INET, SOCK_DGRAM)")(nix::errno::Errno::last()));
+        }
+        let mut req: libc::ifreq = std::mem::zeroed();
+        for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
+            *dst = *src as libc::c_char;
+        }
+        let mut result = libc::ioctl(sock, libc::SIOCGIFFLAGS, &mut req);
+        if result == 0 {
+            req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
+            result = libc::ioctl(sock, libc::SIOCSIFFLAGS, &req);
+        }
+        let errno = nix::errno::Errno::last();
+        libc::close(sock);
+        if result != 0 {
+            return Err(RootfsError::sys("ioctl(\"lo\", SIOCSIFFLAGS, IFF_UP)")(errno));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,132 @@
+//! Resolving a path *inside* the container's root, never outside it.
+//!
+//! A volume target such as `/data` is a path in the image, and the image
+//! may be hostile: `/data` could be a symbolic link to `/../../etc` or to
+//! `/etc` of the *host* (a link is resolved by the kernel from the caller's
+//! root, which is still the host's before `pivot_root`). A runtime that
+//! joined strings and called `mount` would bind over a host directory.
+//!
+//! `openat2(2)` with `RESOLVE_IN_ROOT` makes the kernel resolve the whole
+//! path as if the directory we pass were `/`: `..` stops there and absolute
+//! symlinks start there. We get back an `O_PATH` descriptor and mount onto
+//! `/proc/self/fd/N`, which names exactly that inode: no second lookup, no
+//! race with a link swapped in between.
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+use nix::errno::Errno;
+
+use crate::error::RootfsError;
+
+/// What to do when the path does not exist yet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Create {
+    Nothing,
+    /// Make the missing directories.
+    Dir,
+    /// Make the missing parent directories and an empty file (a mount
+    /// point for a file bind mount such as /etc/hostname or /dev/null).
+    File,
+}
+
+/// `struct open_how` (openat2(2)).
+#[repr(C)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+/// `openat2(dir, path, O_PATH, RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS)`.
+// ANCHOR: openat2
+pub fn openat2_in_root(dir: &OwnedFd, path: &str) -> Result<OwnedFd, Errno> {
+    let cpath = CString::new(path).map_err(|_| Errno::EINVAL)?;
+    let how = OpenHow {
+        flags: (libc::O_PATH | libc::O_CLOEXEC) as u64,
+        mode: 0,
+        resolve: libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS,
+    };
+    // SAFETY: valid descriptor, NUL-terminated path, a correctly sized
+    // open_how; the returned descriptor is ours alone.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            dir.as_raw_fd(),
+            cpath.as_ptr(),
+            &how as *const OpenHow,
+            std::mem::size_of::<OpenHow>(),
+        )
+    };
+    if fd < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: the kernel just gave us this descriptor.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+// ANCHOR_END: openat2
+
+/// Opens `path` (absolute, as seen from inside the container) under
+/// `root`, creating what is missing as `create` says.
+pub fn open_in_root(root: &OwnedFd, path: &str, create: Create) -> Result<OwnedFd, RootfsError> {
+    let relative = path.trim_start_matches('/');
+    let relative = if relative.is_empty() { "." } else { relative };
+    let failed =
+        |errno| RootfsError::Sys { call: format!("openat2({path:?}, RESOLVE_IN_ROOT)"), errno };
+    match openat2_in_root(root, relative) {
+        Ok(fd) => return Ok(fd),
+        Err(Errno::ENOENT) if create != Create::Nothing => {}
+        Err(errno) => return Err(failed(errno)),
+    }
+    // Walk down one component at a time, making each missing one inside
+    // the directory the kernel resolved for us.
+    let parts: Vec<&str> = relative.split('/').filter(|p| !p.is_empty() && *p != ".").collect();
+    for (i, name) in parts.iter().enumerate() {
+        let sofar = parts[..=i].join("/");
+        match openat2_in_root(root, &sofar) {
+            Ok(_) => continue,
+            Err(Errno::ENOENT) => {}
+            Err(errno) => return Err(failed(errno)),
+        }
+        let parent = if i == 0 { ".".to_owned() } else { parts[..i].join("/") };
+        let parent = openat2_in_root(root, &parent).map_err(failed)?;
+        let cname = CString::new(*name).map_err(|_| failed(Errno::EINVAL))?;
+        let last = i + 1 == parts.len();
+        // SAFETY: valid directory descriptor and NUL-terminated name.
+        let made = unsafe {
+            if last && create == Create::File {
+                let flags = libc::O_CREAT
+                    | libc::O_EXCL
+                    | libc::O_WRONLY
+                    | libc::O_NOFOLLOW
+                    | libc::O_CLOEXEC;
+                let fd = libc::openat(parent.as_raw_fd(), cname.as_ptr(), flags, 0o644);
+                if fd >= 0 {
+                    drop(OwnedFd::from_raw_fd(fd));
+                    Ok(())
+                } else {
+                    Err(Errno::last())
+                }
+            } else if libc::mkdirat(parent.as_raw_fd(), cname.as_ptr(), 0o755) == 0 {
+                Ok(())
+            } else {
+                Err(Errno::last())
+            }
+        };
+        match made {
+            Ok(()) | Err(Errno::EEXIST) => {}
+            Err(errno) => {
+                return Err(RootfsError::Sys {
+                    call: format!("creating \"/{sofar}\" for {path:?}"),
+                    errno,
+                });
+            }
+        }
+    }
+    openat2_in_root(root, relative).map_err(failed)
+}
+
+/// The path through which `mount(2)` reaches a descriptor's inode.
+pub fn fd_path(fd: &OwnedFd) -> String {
+    format!("/proc/self/fd/{}", fd.as_raw_fd())
+}

@@ -1,0 +1,916 @@
+//! mini-docker end to end: real containers, as root and rootless.
+//!
+//! Each test gets its own scratch directory (state root, volumes, a
+//! world-readable copy of the binaries so uid 65534 can run them) and
+//! removes it at the end; every run is bounded in time. The `probe` binary
+//! is bind-mounted into the container and reports what it sees; the test
+//! compares that with what the test process itself sees on the host.
+
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use nslab_tests::{As, NOBODY, can_run};
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_mini-docker");
+const PROBE: &str = env!("CARGO_BIN_EXE_probe");
+
+/// No container in these tests should live longer than this.
+const LIMIT: Duration = Duration::from_secs(30);
+
+fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
+}
+
+/// Skips (one line) or, under CI, fails.
+fn skip(test: &str, why: &str) {
+    assert!(!in_ci(), "{test}: {why}; CI=true, so this is a failure, not a skip");
+    eprintln!("skipped {test}: {why}");
+}
+
+static LABS: AtomicUsize = AtomicUsize::new(0);
+
+/// One test's scratch directory, removed when dropped.
+struct Lab {
+    dir: PathBuf,
+    /// The user the containers run as, on the host.
+    host_uid: u32,
+}
+
+/// What a finished run gave.
+struct Ran {
+    status: ExitStatus,
+    stdout: String,
+    stderr: String,
+}
+
+impl Ran {
+    fn code(&self) -> i32 {
+        self.status.code().unwrap_or(-1)
+    }
+}
+
+impl Lab {
+    /// `None` (after a skip line) when `who` cannot run containers here.
+    fn new(test: &str, who: As) -> Option<Lab> {
+        can_run(test, who)?;
+        let n = LABS.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("mini-docker-test-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("bin")).expect("create lab");
+        let as_nobody = who == As::Rootless && nix::unistd::geteuid().is_root();
+        let host_uid = if as_nobody { NOBODY } else { nix::unistd::geteuid().as_raw() };
+        let lab = Lab { dir, host_uid };
+        for d in [&lab.dir, &lab.dir.join("bin")] {
+            chmod(d, 0o755);
+        }
+        for built in [BIN, PROBE] {
+            let copy =
+                lab.bin(Path::new(built).file_name().and_then(|n| n.to_str()).expect("name"));
+            std::fs::copy(built, &copy).expect("copy binary");
+            chmod(&copy, 0o755);
+        }
+        lab.scratch("state");
+        lab.scratch("data");
+        if who == As::Rootless {
+            let info = lab.run(&["info"]);
+            if info.stdout.contains("user namespaces: blocked") {
+                skip(test, info.stdout.lines().find(|l| l.contains("blocked")).unwrap_or(""));
+                return None;
+            }
+        }
+        Some(lab)
+    }
+
+    fn bin(&self, name: &str) -> PathBuf {
+        self.dir.join("bin").join(name)
+    }
+
+    fn state(&self) -> PathBuf {
+        self.dir.join("state")
+    }
+
+    /// A directory in the lab that the containers' user owns.
+    fn scratch(&self, name: &str) -> PathBuf {
+        let path = self.dir.join(name);
+        std::fs::create_dir_all(&path).expect("create scratch dir");
+        std::os::unix::fs::chown(&path, Some(self.host_uid), Some(self.host_uid)).expect("chown");
+        chmod(&path, 0o755);
+        path
+    }
+
+    /// The names in the state root: empty when everything was cleaned up.
+    fn state_entries(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.state())
+            .expect("read state")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// `mini-docker --root STATE args…`, as root or as uid 65534.
+    fn spawn(&self, args: &[&str], out: &str) -> Child {
+        self.spawn_with_input(args, out, None)
+    }
+
+    /// [`spawn`](Self::spawn), reading `input` on stdin.
+    fn spawn_with_input(&self, args: &[&str], out: &str, input: Option<&str>) -> Child {
+        let mut cmd = Command::new(self.bin("mini-docker"));
+        cmd.arg("--root")
+            .arg(self.state())
+            .arg("--data-root")
+            .arg(self.dir.join("data"))
+            .args(args);
+        if self.host_uid != nix::unistd::geteuid().as_raw() {
+            // std also drops the supplementary groups when root changes uid.
+            cmd.uid(NOBODY).gid(NOBODY).env_remove("XDG_RUNTIME_DIR");
+        }
+        let file = |suffix: &str| {
+            std::fs::File::create(self.dir.join(format!("{out}.{suffix}"))).expect("output file")
+        };
+        cmd.current_dir("/");
+        match input {
+            Some(text) => {
+                let path = self.dir.join(format!("{out}.in"));
+                std::fs::write(&path, text).expect("input file");
+                cmd.stdin(std::fs::File::open(&path).expect("input"));
+            }
+            None => {
+                cmd.stdin(Stdio::null());
+            }
+        }
+        // ETXTBSY: another test thread forked while our copy of the binary
+        // was still open for writing; its child closes it when it execs.
+        for _ in 0..100 {
+            match cmd.stdout(file("out")).stderr(file("err")).spawn() {
+                Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => {
+                    std::thread::sleep(Duration::from_millis(10))
+                }
+                spawned => return spawned.expect("spawn mini-docker"),
+            }
+        }
+        panic!("mini-docker stayed busy (ETXTBSY)")
+    }
+
+    /// Waits for a spawned run, at most [`LIMIT`].
+    fn finish(&self, mut child: Child, out: &str) -> Ran {
+        let start = Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().expect("try_wait") {
+                break status;
+            }
+            if start.elapsed() > LIMIT {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("mini-docker ran longer than {LIMIT:?}");
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
+        let read = |suffix: &str| {
+            std::fs::read_to_string(self.dir.join(format!("{out}.{suffix}"))).unwrap_or_default()
+        };
+        Ran { status, stdout: read("out"), stderr: read("err") }
+    }
+
+    fn run(&self, args: &[&str]) -> Ran {
+        let child = self.spawn(args, "run");
+        self.finish(child, "run")
+    }
+
+    /// Runs the probe in a `host` container with `options` and parses its report.
+    fn probe(&self, options: &[&str]) -> Value {
+        let volume = format!("{}:/probe:ro", self.dir.join("bin").display());
+        let mut args = vec!["run", "--rm", "-v", &volume];
+        args.extend_from_slice(options);
+        args.extend_from_slice(&["host", "/probe/probe"]);
+        let ran = self.run(&args);
+        assert_eq!(ran.code(), 0, "probe failed: {}", ran.stderr);
+        serde_json::from_str(&ran.stdout).unwrap_or_else(|e| panic!("{e}: {}", ran.stdout))
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn chmod(path: &Path, mode: u32) {
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+}
+
+fn strings(v: &Value) -> Vec<&str> {
+    v.as_array().expect("array").iter().map(|s| s.as_str().expect("string")).collect()
+}
+
+/// The host's namespace links, as the test process sees them.
+fn host_ns(name: &str) -> String {
+    std::fs::read_link(format!("/proc/self/ns/{name}")).expect("ns link").display().to_string()
+}
+
+fn hello(who: As) {
+    let Some(lab) = Lab::new("mini-docker run host", who) else { return };
+    let ran = lab.run(&["run", "--rm", "host", "sh", "-c", "echo hi"]);
+    assert_eq!((ran.code(), ran.stdout.as_str(), ran.stderr.as_str()), (0, "hi\n", ""));
+    assert!(lab.state_entries().is_empty(), "--rm left {:?}", lab.state_entries());
+}
+
+/// What the probe sees inside, against what the test sees on the host.
+fn isolation(who: As) {
+    let Some(lab) = Lab::new("mini-docker isolation", who) else { return };
+    let inside = lab.probe(&["--hostname", "box"]);
+    assert_eq!(inside["hostname"], "box");
+    assert_eq!(inside["pid"], 2, "init is PID 1, the command its child");
+    assert_eq!(inside["ppid"], 1);
+    assert_eq!(inside["uid"], 0);
+    let mut differ = Vec::new();
+    for ns in ["cgroup", "ipc", "mnt", "net", "pid", "user", "uts"] {
+        if inside["namespaces"][ns].as_str().expect("ns") != host_ns(ns) {
+            differ.push(ns);
+        }
+    }
+    let expected = match who {
+        As::Root => vec!["cgroup", "ipc", "mnt", "net", "pid", "uts"],
+        As::Rootless => vec!["cgroup", "ipc", "mnt", "net", "pid", "user", "uts"],
+    };
+    assert_eq!(differ, expected, "namespaces that differ from the host's");
+    let uid_map = match who {
+        As::Root => "0 0 4294967295".to_owned(),
+        As::Rootless => format!("0 {} 1", lab.host_uid),
+    };
+    assert_eq!(strings(&inside["uid_map"]), [uid_map.as_str()]);
+    assert_eq!(strings(&inside["interfaces"]), ["lo"], "a new network namespace");
+    assert_eq!(strings(&inside["cgroup"]).iter().filter(|l| !l.ends_with(":/")).count(), 0);
+    // The root is the image: the host's own top-level directories are not there.
+    let root = strings(&inside["root_entries"]);
+    for present in ["usr", "etc", "proc", "dev", "probe"] {
+        assert!(root.contains(&present), "{present} missing from / {root:?}");
+    }
+    assert!(
+        !root.contains(&"work") && !root.contains(&"tmp-not-there"),
+        "host files in / {root:?}"
+    );
+    let mounts = inside["mounts"].as_array().expect("mounts");
+    let mount = |target: &str| mounts.iter().find(|m| m["target"] == target);
+    assert_eq!(mount("/").expect("/")["fstype"], "overlay");
+    for (target, fstype) in
+        [("/proc", "proc"), ("/sys", "sysfs"), ("/dev", "tmpfs"), ("/dev/pts", "devpts")]
+    {
+        assert_eq!(mount(target).unwrap_or_else(|| panic!("no {target}"))["fstype"], fstype);
+    }
+    for ro in ["/sys", "/usr", "/probe"] {
+        let options = mount(ro).expect("mount")["options"].as_str().expect("options");
+        assert!(options.starts_with("ro"), "{ro} is {options}");
+    }
+
+    // The snapshot: the mount table as the container sees it (file systems
+    // of the host's own mounts vary from machine to machine).
+    let mine = ["overlay", "proc", "sysfs", "tmpfs", "devpts", "mqueue"];
+    let mut text = format!(
+        "hostname {}\npid {} ppid {}\nuid_map {}\ninterfaces {}\nnamespaces differing from the host's: {}\nmounts:\n",
+        inside["hostname"].as_str().unwrap_or(""),
+        inside["pid"],
+        inside["ppid"],
+        strings(&inside["uid_map"]).join(", ").replace(&lab.host_uid.to_string(), "[HOST_UID]"),
+        strings(&inside["interfaces"]).join(" "),
+        differ.join(" "),
+    );
+    for m in mounts {
+        let fstype = m["fstype"].as_str().unwrap_or("");
+        let fstype = if mine.contains(&fstype) { fstype } else { "[HOST_FS]" };
+        let access = m["options"].as_str().unwrap_or("").split(',').next().unwrap_or("");
+        text += &format!("  {:<20} {fstype:<10} {access}\n", m["target"].as_str().unwrap_or(""));
+    }
+    insta::assert_snapshot!(format!("isolation-{}", who.word()), text);
+}
+
+/// Docker's exit codes, one clear line for each runtime error.
+fn exit_codes(who: As) {
+    let Some(lab) = Lab::new("mini-docker exit codes", who) else { return };
+    let long = "h".repeat(65);
+    let cases: [(&[&str], i32, &str); 11] = [
+        (&["run", "--rm", "host", "true"], 0, ""),
+        (&["run", "--rm", "host", "sh", "-c", "exit 1"], 1, ""),
+        (&["run", "--rm", "host", "sh", "-c", "kill -TERM $$"], 143, ""),
+        (&["run", "--rm", "host", "no-such-command"], 127, "executable file not found"),
+        (&["run", "--rm", "host", "/etc/passwd"], 126, "EACCES"),
+        (&["run", "--rm", "no-such-image", "true"], 125, "unknown image \"no-such-image\""),
+        (&["run", "--rm", "-v", "/tmp", "host", "true"], 125, "malformed volume \"/tmp\""),
+        (
+            &["run", "--rm", "-v", "/tmp:data", "host", "true"],
+            125,
+            "volume target \"data\" is relative",
+        ),
+        (&["run", "--rm", "--hostname", &long, "host", "true"], 125, "longer than 64 bytes"),
+        (&["run", "--no-such-flag", "host", "true"], 125, "'--no-such-flag'"),
+        (&["run", "--rm", "./no-such-dir", "true"], 125, "image directory \"./no-such-dir\""),
+    ];
+    for (args, code, message) in cases {
+        let ran = lab.run(args);
+        assert_eq!(ran.code(), code, "{args:?}: {}", ran.stderr);
+        if (125..=127).contains(&code) {
+            assert_eq!(ran.stderr.lines().count(), 1, "{args:?}: one line: {}", ran.stderr);
+            assert!(ran.stderr.starts_with("mini-docker: "), "{args:?}: {}", ran.stderr);
+            assert!(ran.stderr.contains(message), "{args:?}: {}", ran.stderr);
+        }
+        assert!(lab.state_entries().is_empty(), "{args:?} left {:?}", lab.state_entries());
+    }
+}
+
+/// A volume is the same directory on both sides; `:ro` and `--read-only` refuse writes.
+fn volumes_and_read_only(who: As) {
+    let Some(lab) = Lab::new("mini-docker volumes", who) else { return };
+    let shared = lab.scratch("shared");
+    std::fs::write(shared.join("from-host"), "hello from the host\n").expect("write");
+    let rw = format!("{}:/data", shared.display());
+    let ran = lab.run(&[
+        "run",
+        "--rm",
+        "-v",
+        &rw,
+        "host",
+        "sh",
+        "-c",
+        "cat /data/from-host && echo back > /data/from-container",
+    ]);
+    assert_eq!((ran.code(), ran.stdout.as_str()), (0, "hello from the host\n"), "{}", ran.stderr);
+    assert_eq!(std::fs::read_to_string(shared.join("from-container")).expect("read"), "back\n");
+
+    let ro = format!("{}:/data:ro", shared.display());
+    let ran = lab.run(&["run", "--rm", "-v", &ro, "host", "sh", "-c", "echo x > /data/nope"]);
+    assert_ne!(ran.code(), 0);
+    assert!(ran.stderr.contains("Read-only file system"), "{}", ran.stderr);
+    assert!(!shared.join("nope").exists());
+
+    let ran = lab.run(&["run", "--rm", "--read-only", "host", "touch", "/x"]);
+    assert_eq!(ran.code(), 1);
+    assert!(ran.stderr.contains("Read-only file system"), "{}", ran.stderr);
+    let ran = lab.run(&["run", "--rm", "host", "sh", "-c", "touch /x && touch /usr/x"]);
+    assert_eq!(ran.code(), 1, "the root is writable, the host's /usr is not");
+    assert!(ran.stderr.contains("/usr/x") && ran.stderr.contains("Read-only"), "{}", ran.stderr);
+    assert!(lab.state_entries().is_empty());
+}
+
+/// A directory as the image: busybox-static as the only program.
+fn directory_image(who: As) {
+    let test = "mini-docker directory image";
+    let Some(lab) = Lab::new(test, who) else { return };
+    let busybox = Path::new("/bin/busybox");
+    if !busybox.is_file() {
+        return skip(test, "needs /bin/busybox (apt-get install busybox-static)");
+    }
+    let rootfs = lab.dir.join("rootfs");
+    std::fs::create_dir_all(rootfs.join("bin")).expect("mkdir");
+    std::fs::copy(busybox, rootfs.join("bin/busybox")).expect("copy busybox");
+    std::os::unix::fs::symlink("busybox", rootfs.join("bin/sh")).expect("symlink");
+    // A hostile link: a volume on /escape/inside must land in the image's
+    // /tmp, not the host's.
+    std::fs::create_dir(rootfs.join("tmp")).expect("mkdir");
+    std::os::unix::fs::symlink("/../../../../tmp", rootfs.join("escape")).expect("symlink");
+    for d in [&rootfs, &rootfs.join("bin"), &rootfs.join("tmp")] {
+        chmod(d, 0o755);
+    }
+    // A rootless user's image is theirs: in its user namespace, files of
+    // unmapped owners cannot be copied up into the container's layer.
+    for p in ["", "bin", "bin/busybox", "bin/sh", "tmp", "escape"] {
+        std::os::unix::fs::lchown(rootfs.join(p), Some(lab.host_uid), Some(lab.host_uid))
+            .expect("chown");
+    }
+    let shared = lab.scratch("shared");
+    let volume = format!("{}:/escape/inside", shared.display());
+    let image = rootfs.display().to_string();
+    let ran = lab.run(&[
+        "run",
+        "--rm",
+        "-v",
+        &volume,
+        &image,
+        "/bin/sh",
+        "-c",
+        "echo new > /written; ls /; busybox ls /tmp",
+    ]);
+    assert_eq!(ran.code(), 0, "{}", ran.stderr);
+    let listing: Vec<&str> = ran.stdout.lines().collect();
+    assert_eq!(listing, ["bin", "dev", "escape", "etc", "proc", "sys", "tmp", "written", "inside"]);
+    assert!(!rootfs.join("written").exists(), "the image was written to");
+    assert!(!Path::new("/tmp/inside").exists(), "the volume escaped the root");
+    let mut left: Vec<_> =
+        std::fs::read_dir(&rootfs).expect("ls").map(|e| e.expect("e").file_name()).collect();
+    left.sort();
+    assert_eq!(left, ["bin", "escape", "tmp"], "the image is unchanged");
+    assert_eq!(std::fs::read_dir(rootfs.join("tmp")).expect("ls").count(), 0);
+}
+
+/// SIGTERM or SIGINT to mini-docker reaches the command; everything is
+/// cleaned up.
+fn signals(who: As) {
+    let Some(lab) = Lab::new("mini-docker SIGTERM", who) else { return };
+    for (signal, status) in [(nix::sys::signal::SIGTERM, 143), (nix::sys::signal::SIGINT, 130)] {
+        let child = lab.spawn(&["run", "--rm", "host", "sleep", "60"], "sleep");
+        let start = Instant::now();
+        while lab.state_entries().is_empty() {
+            assert!(start.elapsed() < LIMIT, "the container never started");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        // Let the container get to its command before the signal.
+        std::thread::sleep(Duration::from_millis(300));
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal)
+            .expect("kill");
+        let ran = lab.finish(child, "sleep");
+        assert!(start.elapsed() < Duration::from_secs(20), "sleep 60 was not stopped");
+        assert_eq!(ran.code(), status, "128 + {signal}: {}", ran.stderr);
+        assert!(lab.state_entries().is_empty(), "left {:?}", lab.state_entries());
+    }
+}
+
+#[test]
+fn hello_as_root() {
+    hello(As::Root);
+}
+
+#[test]
+fn hello_rootless() {
+    hello(As::Rootless);
+}
+
+#[test]
+fn isolation_as_root() {
+    isolation(As::Root);
+}
+
+#[test]
+fn isolation_rootless() {
+    isolation(As::Rootless);
+}
+
+#[test]
+fn exit_codes_as_root() {
+    exit_codes(As::Root);
+}
+
+#[test]
+fn exit_codes_rootless() {
+    exit_codes(As::Rootless);
+}
+
+#[test]
+fn volumes_and_read_only_as_root() {
+    volumes_and_read_only(As::Root);
+}
+
+#[test]
+fn volumes_and_read_only_rootless() {
+    volumes_and_read_only(As::Rootless);
+}
+
+#[test]
+fn directory_image_as_root() {
+    directory_image(As::Root);
+}
+
+#[test]
+fn directory_image_rootless() {
+    directory_image(As::Rootless);
+}
+
+#[test]
+fn signals_as_root() {
+    signals(As::Root);
+}
+
+#[test]
+fn signals_rootless() {
+    signals(As::Rootless);
+}
+
+/// PID 1 is mini-docker's init: an orphan re-parented to it is reaped, and
+/// its status reaches the host.
+fn init_reaps_orphans(who: As) {
+    let Some(lab) = Lab::new("mini-docker init", who) else { return };
+    // The inner shell exits at once, so its background `true` becomes an
+    // orphan; a zombie would show state Z in /proc.
+    let script = r#"sh -c "true &"; sleep 0.3
+        for f in /proc/[0-9]*/stat; do read -r l < "$f"; s=${l#*) }; echo "${s%% *}"; done | grep -c Z
+        read -r l < /proc/1/stat; echo "${l%% *} ${l#* }" | cut -d' ' -f1,2; exit 3"#;
+    let ran = lab.run(&["run", "--rm", "host", "sh", "-c", script]);
+    assert_eq!(ran.code(), 3, "{}", ran.stderr);
+    assert_eq!(ran.stdout, "0\n1 (mini-docker)\n", "no zombie; PID 1 is mini-docker's init");
+}
+
+#[test]
+fn init_reaps_orphans_as_root() {
+    init_reaps_orphans(As::Root);
+}
+
+#[test]
+fn init_reaps_orphans_rootless() {
+    init_reaps_orphans(As::Rootless);
+}
+
+/// `-t`: the command's terminal is a pty of the container's own devpts.
+fn tty(who: As) {
+    let Some(lab) = Lab::new("mini-docker -t", who) else { return };
+    let script = "tty; test -t 0 && test -t 1 && echo is-a-tty; ls /dev/pts; exit 4";
+    let ran = lab.run(&["run", "--rm", "-t", "host", "sh", "-c", script]);
+    assert_eq!(ran.code(), 4, "{}", ran.stderr);
+    // The terminal's line discipline turns \n into \r\n.
+    assert_eq!(ran.stdout, "/dev/pts/0\r\nis-a-tty\r\n0  ptmx\r\n");
+    // -i: what we write reaches the command through the pty.
+    let input = "echo from-stdin $((6 * 7))\nexit 5\n";
+    let child = lab.spawn_with_input(&["run", "--rm", "-it", "host", "sh"], "it", Some(input));
+    let ran = lab.finish(child, "it");
+    assert_eq!(ran.code(), 5, "{}", ran.stderr);
+    assert!(ran.stdout.contains("from-stdin 42\r\n"), "{:?}", ran.stdout);
+    assert!(lab.state_entries().is_empty());
+}
+
+#[test]
+fn tty_as_root() {
+    tty(As::Root);
+}
+
+#[test]
+fn tty_rootless() {
+    tty(As::Rootless);
+}
+
+/// mini-docker killed with SIGKILL: its container dies with it (no
+/// process left), no mount is left, and the next run sweeps the state.
+fn killed(who: As) {
+    let Some(lab) = Lab::new("mini-docker SIGKILL", who) else { return };
+    let before = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    // In the host's PID namespace the command is not killed with PID 1:
+    // mini-docker's init must take it along by itself.
+    for (n, pid_ns) in ["private", "host"].iter().enumerate() {
+        // A unique argument, to find the container's process from the host
+        // (sleep takes fractions: 60.<test PID><lab><n> seconds).
+        let lab_number = LABS.load(Ordering::Relaxed);
+        let marker = format!("60.{}{lab_number:03}{n}", std::process::id());
+        let args = ["run", "--rm", "--pid", pid_ns, "host", "sleep", &marker];
+        let mut child = lab.spawn(&args, "killed");
+        let start = Instant::now();
+        while sleepers(&marker) == 0 {
+            assert!(start.elapsed() < LIMIT, "the container never started");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        child.kill().expect("SIGKILL");
+        child.wait().expect("wait");
+        while sleepers(&marker) > 0 {
+            assert!(start.elapsed() < LIMIT, "--pid {pid_ns}: the command outlived mini-docker");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(lab.state_entries().len(), 1, "nothing could clean up yet");
+        let ran = lab.run(&["run", "--rm", "host", "true"]);
+        assert_eq!(ran.code(), 0, "{}", ran.stderr);
+        assert!(lab.state_entries().is_empty(), "not swept: {:?}", lab.state_entries());
+    }
+    assert_eq!(std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo"), before);
+}
+
+/// How many processes run `sleep MARKER`.
+fn sleepers(marker: &str) -> usize {
+    let wanted = format!("sleep\0{marker}\0");
+    std::fs::read_dir("/proc")
+        .expect("/proc")
+        .filter_map(|e| std::fs::read(e.ok()?.path().join("cmdline")).ok())
+        .filter(|cmdline| cmdline == wanted.as_bytes())
+        .count()
+}
+
+#[test]
+fn killed_as_root() {
+    killed(As::Root);
+}
+
+#[test]
+fn killed_rootless() {
+    killed(As::Rootless);
+}
+
+/// All mounts live in the containers' own mount namespaces.
+#[test]
+fn no_mounts_left_behind() {
+    let Some(lab) = Lab::new("mini-docker mounts", As::Root) else { return };
+    let before = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    for args in [
+        &["run", "--rm", "host", "true"][..],
+        &["run", "--rm", "host", "false"],
+        &["run", "--rm", "host", "no-such-command"],
+        &["run", "--rm", "--read-only", "--userns", "auto", "host", "true"],
+        &["run", "--rm", "-v", "/tmp:rel", "host", "true"],
+    ] {
+        lab.run(args);
+    }
+    let after = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    assert_eq!(before, after);
+    assert!(lab.state_entries().is_empty());
+}
+
+/// Without --rm the upper layer (and the name) stay; a name is unique.
+#[test]
+fn kept_container_and_names() {
+    let Some(lab) = Lab::new("mini-docker --name", As::Root) else { return };
+    let ran = lab.run(&["run", "--name", "keep", "host", "sh", "-c", "echo data > /kept"]);
+    assert_eq!(ran.code(), 0, "{}", ran.stderr);
+    let kept = lab.state_entries();
+    assert_eq!(kept.len(), 1);
+    let dir = lab.state().join(&kept[0]);
+    assert_eq!(std::fs::read_to_string(dir.join("upper/kept")).expect("upper"), "data\n");
+    let mut left: Vec<_> =
+        std::fs::read_dir(&dir).expect("ls").map(|e| e.expect("e").file_name()).collect();
+    left.sort();
+    assert_eq!(left, ["name", "upper"]);
+    let ran = lab.run(&["run", "--rm", "--name", "keep", "host", "true"]);
+    assert_eq!(ran.code(), 125);
+    assert_eq!(ran.stderr, "mini-docker: container name \"keep\" is already in use\n");
+    let ps = lab.run(&["ps"]);
+    assert_eq!(
+        ps.stdout.lines().nth(1),
+        Some(format!("{:<14} {:<20} exited (kept)", &kept[0][..12], "keep").as_str())
+    );
+    assert_eq!(lab.run(&["rm", "keep"]).code(), 0);
+    assert!(lab.state_entries().is_empty());
+    let ran = lab.run(&["rm", "keep"]);
+    assert_eq!(
+        (ran.code(), ran.stderr.as_str()),
+        (125, "mini-docker: no such container \"keep\" (see `mini-docker ps`)\n")
+    );
+}
+
+/// As root, --userns auto maps container root to an unprivileged range.
+#[test]
+fn userns_auto_as_root() {
+    let Some(lab) = Lab::new("mini-docker --userns auto", As::Root) else { return };
+    let inside = lab.probe(&["--userns", "auto"]);
+    let map = strings(&inside["uid_map"]);
+    let fields: Vec<&str> = map[0].split(' ').collect();
+    assert_eq!(fields[0], "0");
+    assert_ne!(fields[1], "0", "container root is not host root");
+    assert_ne!(inside["namespaces"]["user"].as_str().expect("user"), host_ns("user"));
+    assert_eq!(inside["uid"], 0);
+}
+
+#[test]
+fn info_and_images() {
+    let Some(lab) = Lab::new("mini-docker info", As::Rootless) else { return };
+    let info = lab.run(&["info"]);
+    assert_eq!(info.code(), 0);
+    for key in ["kernel:", "privilege:", "user namespaces:", "cgroups:", "overlayfs:"] {
+        assert!(info.stdout.contains(key), "{key} missing: {}", info.stdout);
+    }
+    let images = lab.run(&["images"]);
+    assert_eq!(images.code(), 0);
+    assert!(images.stdout.lines().any(|l| l.starts_with("host ")), "{}", images.stdout);
+}
+
+/// What goes into a test tarball.
+enum Entry<'a> {
+    Dir(&'a str),
+    File(&'a str, &'a [u8], u32),
+    Symlink(&'a str, &'a str),
+}
+
+/// A tar stream; names are written raw, so a hostile `../x` or `/x` is possible.
+fn tar_bytes(entries: &[Entry]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for entry in entries {
+        let mut header = tar::Header::new_gnu();
+        let (name, data): (&str, &[u8]) = match entry {
+            Entry::Dir(name) => {
+                header.set_entry_type(tar::EntryType::Directory);
+                header.set_mode(0o755);
+                (name, b"")
+            }
+            Entry::File(name, data, mode) => {
+                header.set_entry_type(tar::EntryType::Regular);
+                header.set_mode(*mode);
+                (name, data)
+            }
+            Entry::Symlink(name, target) => {
+                header.set_entry_type(tar::EntryType::Symlink);
+                header.set_mode(0o777);
+                header.set_link_name(target).expect("link name");
+                (name, b"")
+            }
+        };
+        let raw = &mut header.as_old_mut().name;
+        raw.fill(0);
+        raw[..name.len()].copy_from_slice(name.as_bytes());
+        header.set_size(data.len() as u64);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_mtime(0);
+        header.set_cksum();
+        builder.append(&header, data).expect("append");
+    }
+    builder.into_inner().expect("finish tar")
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    encoder.write_all(bytes).expect("gzip");
+    encoder.finish().expect("gzip")
+}
+
+fn busybox_bytes(test: &str) -> Option<Vec<u8>> {
+    match std::fs::read("/bin/busybox") {
+        Ok(bytes) => Some(bytes),
+        Err(_) => {
+            skip(test, "needs /bin/busybox (apt-get install busybox-static)");
+            None
+        }
+    }
+}
+
+/// Writes `bytes` as a blob of an OCI layout; returns its descriptor.
+fn oci_blob(layout: &Path, media_type: &str, bytes: &[u8]) -> Value {
+    use sha2::Digest;
+    let hex: String = sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect();
+    std::fs::write(layout.join("blobs/sha256").join(&hex), bytes).expect("blob");
+    serde_json::json!({ "mediaType": media_type, "digest": format!("sha256:{hex}"), "size": bytes.len() })
+}
+
+/// A two-layer OCI layout: the second layer deletes a file of the first
+/// (whiteout) and hides a directory's old contents (opaque whiteout).
+fn oci_layout(dir: &Path, busybox: &[u8]) {
+    std::fs::create_dir_all(dir.join("blobs/sha256")).expect("mkdir");
+    std::fs::write(dir.join("oci-layout"), r#"{"imageLayoutVersion":"1.0.0"}"#).expect("write");
+    let base = gzip(&tar_bytes(&[
+        Entry::Dir("bin"),
+        Entry::File("bin/busybox", busybox, 0o755),
+        Entry::Symlink("bin/sh", "busybox"),
+        Entry::Dir("etc"),
+        Entry::File("etc/old", b"old\n", 0o644),
+        Entry::File("etc/kept", b"kept\n", 0o644),
+        Entry::Dir("d"),
+        Entry::File("d/a", b"a\n", 0o644),
+    ]));
+    let top = tar_bytes(&[
+        Entry::File("etc/.wh.old", b"", 0o644),
+        Entry::Dir("d"),
+        Entry::File("d/b", b"b\n", 0o644),
+        Entry::File("d/.wh..wh..opq", b"", 0o644),
+    ]);
+    let layers = [
+        oci_blob(dir, "application/vnd.oci.image.layer.v1.tar+gzip", &base),
+        oci_blob(dir, "application/vnd.oci.image.layer.v1.tar", &top),
+    ];
+    let config = serde_json::json!({
+        "architecture": "amd64", "os": "linux",
+        "config": {
+            "Env": ["GREETING=hello from the image", "PATH=/bin"],
+            "Entrypoint": ["/bin/sh", "-c"],
+            "Cmd": ["echo $GREETING; pwd; ls /etc /d"],
+            "WorkingDir": "/d"
+        },
+        "rootfs": { "type": "layers", "diff_ids": [] }
+    });
+    let config =
+        oci_blob(dir, "application/vnd.oci.image.config.v1+json", config.to_string().as_bytes());
+    let manifest = serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": config,
+        "layers": layers,
+    });
+    let manifest = oci_blob(
+        dir,
+        "application/vnd.oci.image.manifest.v1+json",
+        manifest.to_string().as_bytes(),
+    );
+    let index = serde_json::json!({ "schemaVersion": 2, "manifests": [manifest] });
+    std::fs::write(dir.join("index.json"), index.to_string()).expect("index");
+}
+
+/// The images a lab's store holds (and nothing half-imported).
+fn stored(lab: &Lab) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(lab.dir.join("data/images"))
+        .map(|d| d.map(|e| e.expect("e").file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// A `docker export`-style tarball and an OCI layout (directory and tar).
+fn import(who: As) {
+    let test = "mini-docker import";
+    let Some(lab) = Lab::new(test, who) else { return };
+    let Some(busybox) = busybox_bytes(test) else { return };
+    let files = lab.scratch("files");
+
+    let tarball = files.join("busybox.tar.gz");
+    let rootfs = tar_bytes(&[
+        Entry::Dir("./bin"),
+        Entry::File("./bin/busybox", &busybox, 0o755),
+        Entry::Symlink("./bin/sh", "busybox"),
+    ]);
+    std::fs::write(&tarball, gzip(&rootfs)).expect("write");
+    let ran = lab.run(&["import", tarball.to_str().expect("path"), "bb"]);
+    assert_eq!((ran.code(), ran.stdout.as_str()), (0, "bb\n"), "{}", ran.stderr);
+    let ran = lab.run(&["run", "--rm", "bb", "/bin/sh", "-c", "echo hi from bb"]);
+    assert_eq!((ran.code(), ran.stdout.as_str()), (0, "hi from bb\n"), "{}", ran.stderr);
+
+    let layout = files.join("layout");
+    oci_layout(&layout, &busybox);
+    let expected =
+        "hello from the image\n/d\n/d:\nb\n\n/etc:\nhostname\nhosts\nkept\nresolv.conf\n";
+    let ran = lab.run(&["import", layout.to_str().expect("path"), "oci-dir"]);
+    assert_eq!(ran.code(), 0, "{}", ran.stderr);
+    let ran = lab.run(&["run", "--rm", "oci-dir"]);
+    assert_eq!((ran.code(), ran.stdout.as_str()), (0, expected), "{}", ran.stderr);
+    // Arguments replace Cmd and keep the Entrypoint.
+    let ran = lab.run(&["run", "--rm", "oci-dir", "echo $GREETING again"]);
+    assert_eq!(ran.stdout, "hello from the image again\n", "{}", ran.stderr);
+
+    let layout_tar = files.join("layout.tar");
+    let status = Command::new("tar")
+        .arg("-C")
+        .arg(&layout)
+        .arg("-cf")
+        .arg(&layout_tar)
+        .arg(".")
+        .status()
+        .expect("tar");
+    assert!(status.success());
+    if lab.host_uid != nix::unistd::geteuid().as_raw() {
+        std::os::unix::fs::chown(&layout_tar, Some(lab.host_uid), None).expect("chown");
+    }
+    let ran = lab.run(&["import", layout_tar.to_str().expect("path"), "oci-tar"]);
+    assert_eq!(ran.code(), 0, "{}", ran.stderr);
+    let ran = lab.run(&["run", "--rm", "oci-tar"]);
+    assert_eq!((ran.code(), ran.stdout.as_str()), (0, expected), "{}", ran.stderr);
+
+    let images = lab.run(&["images"]);
+    let names: Vec<&str> =
+        images.stdout.lines().skip(1).filter_map(|l| l.split_whitespace().next()).collect();
+    assert_eq!(names, ["host", "bb", "oci-dir", "oci-tar"]);
+    assert_eq!(lab.run(&["rmi", "bb"]).code(), 0);
+    assert_eq!(stored(&lab), ["oci-dir", "oci-tar"]);
+    assert_eq!(lab.run(&["import", tarball.to_str().expect("path"), "oci-dir"]).code(), 125);
+    assert!(lab.state_entries().is_empty());
+}
+
+/// Entries that would write outside the image are refused, and a refused
+/// import leaves nothing behind.
+fn hostile_tarballs(who: As) {
+    let Some(lab) = Lab::new("mini-docker import (hostile)", who) else { return };
+    let files = lab.scratch("files");
+    let outside = lab.scratch("outside");
+    let link_target = outside.to_str().expect("path");
+    let cases: [(&str, Vec<Entry>, &str); 4] = [
+        ("dotdot", vec![Entry::Dir("ok"), Entry::File("ok/../../evil", b"x", 0o644)], "'..'"),
+        ("absolute", vec![Entry::File("/evil", b"x", 0o644)], "absolute path"),
+        (
+            "symlink",
+            vec![Entry::Symlink("link", link_target), Entry::File("link/evil", b"x", 0o644)],
+            "outside",
+        ),
+        (
+            "symlink-dotdot",
+            vec![Entry::Symlink("up", "../../../.."), Entry::File("up/evil", b"x", 0o644)],
+            "outside",
+        ),
+    ];
+    for (name, entries, why) in cases {
+        let file = files.join(format!("{name}.tar"));
+        std::fs::write(&file, tar_bytes(&entries)).expect("write");
+        let ran = lab.run(&["import", file.to_str().expect("path"), name]);
+        assert_eq!(ran.code(), 125, "{name}: {}", ran.stderr);
+        assert!(
+            ran.stderr.starts_with("mini-docker: refused layer entry"),
+            "{name}: {}",
+            ran.stderr
+        );
+        assert!(ran.stderr.contains(why), "{name}: {}", ran.stderr);
+        assert_eq!(ran.stderr.lines().count(), 1, "{name}: {}", ran.stderr);
+        assert!(stored(&lab).is_empty(), "{name} left {:?}", stored(&lab));
+        assert_eq!(std::fs::read_dir(&outside).expect("ls").count(), 0, "{name} wrote outside");
+    }
+    assert!(!lab.dir.join("evil").exists() && !Path::new("/evil").exists());
+}
+
+#[test]
+fn import_as_root() {
+    import(As::Root);
+}
+
+#[test]
+fn import_rootless() {
+    import(As::Rootless);
+}
+
+#[test]
+fn hostile_tarballs_as_root() {
+    hostile_tarballs(As::Root);
+}
+
+#[test]
+fn hostile_tarballs_rootless() {
+    hostile_tarballs(As::Rootless);
+}
