@@ -1,0 +1,280 @@
+//! cgroup-demo end to end: the paths each side sees, the control run, the
+//! text, and no scratch cgroup left behind.
+//!
+//! Two experiments create a scratch cgroup and need real root; rootless they
+//! are skips. `root-view` needs this test process to sit below the root of
+//! some hierarchy (it does under systemd or any supervisor); at the root of
+//! every hierarchy there is nothing to hide, and the demo says so with a skip.
+
+use std::path::Path;
+
+use nslab_tests::{As, Demo, can_run, experiment, int, text};
+use regex::Regex;
+use serde_json::{Value, json};
+
+const BIN: &str = env!("CARGO_BIN_EXE_cgroup-demo");
+
+const EXPERIMENTS: [&str; 3] = ["root-view", "root-is-where-unshared", "mountinfo-until-remount"];
+
+/// The experiments that make a scratch cgroup.
+const NEED_ROOT: [&str; 2] = ["root-is-where-unshared", "mountinfo-until-remount"];
+
+/// The distinct paths of this test process's cgroups other than `/`: the
+/// demo, started by us, starts in the same ones.
+fn own_cgroup_paths() -> Vec<String> {
+    let text = std::fs::read_to_string("/proc/self/cgroup").expect("read /proc/self/cgroup");
+    let mut paths: Vec<String> = text
+        .lines()
+        .filter_map(|l| Some(l.splitn(3, ':').nth(2)?.to_owned()))
+        .filter(|p| p != "/")
+        .collect();
+    paths.sort();
+    paths.dedup();
+    paths
+}
+
+/// What `root-view` should give here: a skip when we are at the root of
+/// every hierarchy (nothing to hide), `otherwise` when not.
+fn root_view_expected(otherwise: &'static str) -> &'static str {
+    if own_cgroup_paths().is_empty() { "skip" } else { otherwise }
+}
+
+fn expected_verdict(who: As, control: bool, name: &str) -> &'static str {
+    let isolated = if control { "fail" } else { "pass" };
+    match name {
+        "root-view" => root_view_expected(isolated),
+        _ if who == As::Rootless => "skip",
+        _ => isolated,
+    }
+}
+
+fn assert_verdicts(report: &Value, who: As, control: bool) {
+    for name in EXPERIMENTS {
+        let e = experiment(report, name);
+        assert_eq!(e["verdict"], expected_verdict(who, control, name), "{name}: {e:#}");
+    }
+}
+
+fn assert_isolation_facts(report: &Value, who: As) {
+    assert_verdicts(report, who, false);
+
+    let e = experiment(report, "root-view");
+    if e["verdict"] == "pass" {
+        assert_eq!(e["namespace"]["paths_in_proc_self_cgroup"], json!(["/"]));
+        let host = e["host"]["paths_in_proc_child_cgroup"].as_array().expect("a list");
+        for path in own_cgroup_paths() {
+            assert!(host.contains(&json!(path)), "the host sees the child's real path {path}");
+        }
+        assert_ne!(text(e, "namespace", "cgroup_ns"), text(e, "host", "cgroup_ns"));
+    }
+
+    if who == As::Rootless {
+        for name in NEED_ROOT {
+            let reason = experiment(report, name)["reason"].as_str().unwrap_or_default();
+            assert_eq!(reason, "creating a scratch cgroup needs root", "{name}");
+        }
+        return;
+    }
+
+    let e = experiment(report, "root-is-where-unshared");
+    let scratch = text(e, "host", "scratch_cgroup");
+    assert!(Regex::new(r"^/nslab-\d+$").expect("re").is_match(scratch), "{scratch}");
+    assert_eq!(text(e, "namespace", "path_before_unshare"), scratch);
+    assert_eq!(text(e, "namespace", "path_after_unshare"), "/");
+    assert_eq!(text(e, "host", "child_seen_from_host"), scratch);
+    assert!(text(e, "namespace", "demo_process_seen_from_inside").starts_with("/.."));
+
+    let e = experiment(report, "mountinfo-until-remount");
+    assert_eq!(text(e, "namespace", "mount_root_before"), "/..");
+    assert_eq!(e["namespace"]["mount_lists_scratch_before"], true);
+    assert_eq!(text(e, "namespace", "mount_root_after_remount"), "/");
+    assert_eq!(e["namespace"]["mount_lists_scratch_after"], false);
+    let child = int(e, "host", "child_host_pid");
+    assert_eq!(e["namespace"]["top_cgroup_procs_host_pids"], json!([child]));
+    assert_eq!(text(e, "host", "mount_root"), "/", "the host's mount is untouched");
+}
+
+fn namespace_run(who: As) {
+    let Some(()) = can_run("cgroup-demo", who) else {
+        return;
+    };
+    let Some(report) = Demo::new("cgroup-demo", BIN, who).json(&[]) else {
+        return;
+    };
+    assert_eq!(report["mode"], "namespace");
+    let names: Vec<_> =
+        report["experiments"].as_array().expect("list").iter().map(|e| e["name"].clone()).collect();
+    assert_eq!(names, EXPERIMENTS);
+    assert_isolation_facts(&report, who);
+}
+
+fn control_run(who: As) {
+    let Some(()) = can_run("cgroup-demo --control", who) else {
+        return;
+    };
+    let Some(report) = Demo::new("cgroup-demo", BIN, who).json(&["--control"]) else {
+        return;
+    };
+    assert_eq!(report["mode"], "control");
+    assert_verdicts(&report, who, true);
+    let e = experiment(&report, "root-view");
+    if e["verdict"] == "fail" {
+        assert_ne!(e["namespace"]["paths_in_proc_self_cgroup"], json!(["/"]));
+    }
+    if who == As::Root {
+        let e = experiment(&report, "root-is-where-unshared");
+        assert_eq!(text(e, "namespace", "path_after_unshare"), text(e, "host", "scratch_cgroup"));
+        let e = experiment(&report, "mountinfo-until-remount");
+        assert_eq!(text(e, "namespace", "mount_root_before"), "/");
+    }
+}
+
+/// The demo's text, redacted by the harness, then of what only this demo
+/// shows: the scratch cgroup's name (`nslab-<PID>`) and the cgroups the test
+/// process happens to run in.
+fn cgroup_text(demo: &Demo, args: &[&str]) -> Option<String> {
+    let mut text = demo.text(args)?;
+    for path in own_cgroup_paths() {
+        text = text.replace(&path, "[TEST_CGROUP]");
+    }
+    let scratch = Regex::new(r"\bnslab-\d+\b").expect("re");
+    Some(scratch.replace_all(&text, "nslab-[DEMO_PID]").into_owned())
+}
+
+fn text_snapshots(who: As) {
+    let Some(()) = can_run("cgroup-demo text", who) else {
+        return;
+    };
+    let demo = Demo::new("cgroup-demo", BIN, who);
+    for name in EXPERIMENTS {
+        let Some(text) = cgroup_text(&demo, &["--only", name]) else {
+            return;
+        };
+        let verdict = expected_verdict(who, false, name).to_uppercase();
+        assert!(text.contains(&format!("verdict:    {verdict}")), "{name}: {text}");
+        insta::assert_snapshot!(format!("{}-{name}", who.word()), text);
+    }
+}
+
+#[test]
+fn isolation_facts_as_root() {
+    namespace_run(As::Root);
+}
+
+#[test]
+fn isolation_facts_rootless() {
+    namespace_run(As::Rootless);
+}
+
+#[test]
+fn control_run_flips_verdicts_as_root() {
+    control_run(As::Root);
+}
+
+#[test]
+fn control_run_flips_verdicts_rootless() {
+    control_run(As::Rootless);
+}
+
+#[test]
+fn text_output_as_root() {
+    text_snapshots(As::Root);
+}
+
+#[test]
+fn text_output_rootless() {
+    text_snapshots(As::Rootless);
+}
+
+/// `--unified` on a hybrid machine (or any run on a cgroup2-only one) makes
+/// the scratch cgroup in the cgroup2 hierarchy: the same facts hold there.
+#[test]
+fn cgroup2_hierarchy_as_root() {
+    let Some(()) = can_run("cgroup-demo --unified", As::Root) else {
+        return;
+    };
+    let cgroup2 = std::fs::read_to_string("/proc/self/mountinfo")
+        .expect("mountinfo")
+        .lines()
+        .any(|l| l.contains(" - cgroup2 "));
+    if !cgroup2 {
+        eprintln!("skipped cgroup2_hierarchy_as_root: no cgroup2 hierarchy is mounted");
+        return;
+    }
+    let Some(report) = Demo::new("cgroup-demo", BIN, As::Root).json(&["--unified"]) else {
+        return;
+    };
+    assert_isolation_facts(&report, As::Root);
+    for name in NEED_ROOT {
+        let hierarchy = text(experiment(&report, name), "host", "hierarchy");
+        assert!(hierarchy.ends_with("(cgroup2)"), "{name}: {hierarchy}");
+    }
+}
+
+/// Every scratch cgroup is removed, on every path: a normal run, a control
+/// run, the cgroup2 hierarchy. Other runs of the demo may be going on at the
+/// same time (the other tests here), so a directory counts as left behind
+/// only when the process it is named after has exited: a demo removes its
+/// cgroup before its experiment process ends.
+#[test]
+fn no_cgroup_left_behind() {
+    let Some(()) = can_run("cgroup-demo leak check", As::Root) else {
+        return;
+    };
+    let demo = Demo::new("cgroup-demo", BIN, As::Root);
+    for args in [&[][..], &["--control"], &["--unified"]] {
+        let Some(output) = demo.run(args) else {
+            return;
+        };
+        assert!(output.status.success(), "{args:?}: {}", String::from_utf8_lossy(&output.stderr));
+        let left = left_behind();
+        assert!(left.is_empty(), "{args:?} left scratch cgroups behind: {left:?}");
+    }
+}
+
+/// `nslab-<PID>` directories in any hierarchy whose PID is gone.
+fn left_behind() -> Vec<String> {
+    let name = Regex::new(r"^nslab-(\d+)$").expect("re");
+    let mut hierarchies = vec![Path::new("/sys/fs/cgroup").to_owned()];
+    for entry in std::fs::read_dir("/sys/fs/cgroup").expect("list /sys/fs/cgroup").flatten() {
+        hierarchies.push(entry.path());
+    }
+    let mut left = Vec::new();
+    for dir in hierarchies {
+        let Ok(entries) = std::fs::read_dir(&dir) else { continue };
+        for entry in entries.flatten() {
+            let file_name = entry.file_name().to_string_lossy().into_owned();
+            let Some(c) = name.captures(&file_name) else { continue };
+            let alive = Path::new(&format!("/proc/{}", &c[1])).exists();
+            if !alive && entry.path().exists() {
+                left.push(entry.path().display().to_string());
+            }
+        }
+    }
+    left
+}
+
+/// Bad input gets one clear line and exit code 2.
+#[test]
+fn bad_command_lines_exit_2() {
+    let out = assert_cmd::Command::new(BIN).args(["--only", "nope"]).output().expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no experiment named 'nope'"), "{err}");
+    assert!(err.contains("root-view"), "the message lists the names: {err}");
+}
+
+/// `--list --json` names every experiment and its claims without running any.
+#[test]
+fn list_json_is_the_catalogue() {
+    let out = assert_cmd::Command::new(BIN).args(["--list", "--json"]).output().expect("run");
+    assert!(out.status.success());
+    let list: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(list["demo"], "cgroup-demo");
+    for name in EXPERIMENTS {
+        let claims = experiment(&list, name)["claims"].as_array().expect("claims").clone();
+        assert!(claims.contains(&json!("CG-NS")), "{name} tests CG-NS");
+    }
+    let help = assert_cmd::Command::new(BIN).arg("--help").output().expect("run");
+    insta::assert_snapshot!("help", String::from_utf8_lossy(&help.stdout));
+}
