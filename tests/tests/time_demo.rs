@@ -1,0 +1,162 @@
+//! time-demo end to end: the clock offsets, the control run, the text.
+//!
+//! The demo reports clock differences in whole seconds, never raw clock
+//! values, so its text is the same on every run and needs no extra redaction.
+
+use nslab_tests::{As, Demo, assert_verdicts, can_run, experiment, int, text};
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_time-demo");
+
+const EXPERIMENTS: [&str; 3] = ["clocks-jump", "caller-stays", "offsets-frozen"];
+
+/// The offsets the demo writes: one day for CLOCK_MONOTONIC, two for CLOCK_BOOTTIME.
+const DAY: i64 = 86_400;
+
+/// `value` is `expected` give or take one second.
+fn about(e: &Value, side: &str, key: &str, expected: i64) {
+    let value = int(e, side, key);
+    assert!((value - expected).abs() <= 1, "{side}.{key} = {value}, expected about {expected}");
+}
+
+fn assert_isolation_facts(report: &Value) {
+    assert_verdicts(report, |_| "pass");
+
+    let e = experiment(report, "clocks-jump");
+    assert_eq!(text(e, "host", "write(timens_offsets)"), "ok");
+    assert_eq!(text(e, "host", "timens_offsets"), "monotonic 86400 0, boottime 172800 0");
+    about(e, "namespace", "monotonic_minus_host_s", DAY);
+    about(e, "namespace", "boottime_minus_host_s", 2 * DAY);
+    about(e, "namespace", "proc_uptime_minus_host_s", 2 * DAY);
+    about(e, "namespace", "realtime_minus_host_s", 0);
+    assert_ne!(text(e, "namespace", "time_ns"), text(e, "host", "time_ns"));
+
+    let e = experiment(report, "caller-stays");
+    let before = text(e, "host", "caller_before_time");
+    assert_eq!(text(e, "namespace", "caller_after_time"), before, "the caller stays");
+    assert_ne!(text(e, "namespace", "caller_after_time_for_children"), before);
+    assert_eq!(
+        text(e, "namespace", "first_child_time"),
+        text(e, "namespace", "caller_after_time_for_children")
+    );
+    assert_eq!(int(e, "namespace", "caller_after_own_monotonic_jump_s"), 0);
+    about(e, "namespace", "first_child_monotonic_minus_caller_s", DAY);
+
+    let e = experiment(report, "offsets-frozen");
+    assert_eq!(text(e, "host", "write_before_first_process"), "ok");
+    assert_eq!(text(e, "host", "write_after_first_process"), "EACCES");
+    assert!(text(e, "host", "timens_offsets").starts_with("monotonic 86400 0"));
+}
+
+/// Without CLONE_NEWTIME every experiment fails: the offsets cannot be
+/// written (the host's time namespace has processes; rootless, it is not
+/// even ours) and the clocks agree.
+fn assert_control_flips(report: &Value) {
+    assert_eq!(report["mode"], "control");
+    assert_verdicts(report, |_| "fail");
+    let e = experiment(report, "clocks-jump");
+    assert_ne!(text(e, "host", "write(timens_offsets)"), "ok");
+    about(e, "namespace", "monotonic_minus_host_s", 0);
+    let e = experiment(report, "offsets-frozen");
+    assert_ne!(text(e, "host", "write_before_first_process"), "ok");
+}
+
+fn namespace_run(who: As) {
+    let Some(()) = can_run("time-demo", who) else {
+        return;
+    };
+    let Some(report) = Demo::new("time-demo", BIN, who).json(&[]) else {
+        return;
+    };
+    assert_eq!(report["mode"], "namespace");
+    let names: Vec<_> =
+        report["experiments"].as_array().expect("list").iter().map(|e| e["name"].clone()).collect();
+    assert_eq!(names, EXPERIMENTS);
+    assert_isolation_facts(&report);
+}
+
+fn control_run(who: As) {
+    let Some(()) = can_run("time-demo --control", who) else {
+        return;
+    };
+    let Some(report) = Demo::new("time-demo", BIN, who).json(&["--control"]) else {
+        return;
+    };
+    assert_control_flips(&report);
+    if who == As::Root {
+        let e = experiment(&report, "clocks-jump");
+        assert_eq!(text(e, "host", "write(timens_offsets)"), "EACCES");
+    }
+}
+
+fn text_snapshots(who: As) {
+    let Some(()) = can_run("time-demo text", who) else {
+        return;
+    };
+    let demo = Demo::new("time-demo", BIN, who);
+    for name in EXPERIMENTS {
+        let Some(text) = demo.text(&["--only", name]) else {
+            return;
+        };
+        assert!(text.contains("verdict:    PASS"), "{name}: {text}");
+        insta::assert_snapshot!(format!("{}-{name}", who.word()), text);
+    }
+}
+
+#[test]
+fn isolation_facts_as_root() {
+    namespace_run(As::Root);
+}
+
+#[test]
+fn isolation_facts_rootless() {
+    namespace_run(As::Rootless);
+}
+
+#[test]
+fn control_run_flips_verdicts_as_root() {
+    control_run(As::Root);
+}
+
+#[test]
+fn control_run_flips_verdicts_rootless() {
+    control_run(As::Rootless);
+}
+
+#[test]
+fn text_output_as_root() {
+    text_snapshots(As::Root);
+}
+
+#[test]
+fn text_output_rootless() {
+    text_snapshots(As::Rootless);
+}
+
+/// Bad input gets one clear line and exit code 2.
+#[test]
+fn bad_command_lines_exit_2() {
+    let out = assert_cmd::Command::new(BIN).args(["--only", "nope"]).output().expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no experiment named 'nope'"), "{err}");
+    assert!(err.contains("clocks-jump"), "the message lists the names: {err}");
+}
+
+/// `--list --json` names every experiment and its claims without running any.
+#[test]
+fn list_json_is_the_catalogue() {
+    let out = assert_cmd::Command::new(BIN).args(["--list", "--json"]).output().expect("run");
+    assert!(out.status.success());
+    let list: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(list["demo"], "time-demo");
+    let names: Vec<_> =
+        list["experiments"].as_array().expect("list").iter().map(|e| e["name"].clone()).collect();
+    assert_eq!(names, EXPERIMENTS);
+    assert_eq!(
+        experiment(&list, "clocks-jump")["claims"],
+        serde_json::json!(["TIME-NS", "NOT-NS"])
+    );
+    let help = assert_cmd::Command::new(BIN).arg("--help").output().expect("run");
+    insta::assert_snapshot!("help", String::from_utf8_lossy(&help.stdout));
+}
