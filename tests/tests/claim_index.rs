@@ -1,0 +1,542 @@
+//! The book's claim index, `book/src/appendix/claims.md`, is generated here,
+//! never typed by hand, and this test keeps it true.
+//!
+//! It reads:
+//! - the claim IDs, one line each, from `book/src/appendix/claim-list.md`
+//!   (a copy of the lab's claim list, so a clone of the repository has it);
+//! - what each demo says it shows: `<demo> --list --json` of every built
+//!   `*-demo` binary of the workspace (name, title, claim IDs);
+//! - which chapters explain each claim: every page of `SUMMARY.md` that names
+//!   the ID (the introduction and the appendix only mention IDs);
+//! - each experiment's verdict as the tests assert it: the `verdict:` line of
+//!   its root and rootless snapshots in `tests/tests/snapshots/`.
+//!
+//! It fails when the committed page differs from what it generates (run it
+//! with `NSLAB_BLESS=1` to write the new page, then read the diff), when a
+//! claim has no experiment or no chapter, when an experiment names an ID the
+//! list does not have, and when a claim in [`PENDING`] already has an
+//! experiment (so the allow-list only shrinks).
+//!
+//! The demo binaries are found next to this test's own executable
+//! (`target/<profile>/`): `CARGO_BIN_EXE_<name>` exists only for binaries of
+//! the test's own package, and the demos are other packages. `cargo test
+//! --workspace` builds every binary before it runs any test; a binary that is
+//! missing, or older than its sources, is reported with the command to fix it.
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::SystemTime;
+
+use regex::Regex;
+use serde_json::Value;
+
+/// Claims that no experiment shows yet, each with the issue whose work will
+/// show it. The index marks them "pending". Remove an entry as soon as an
+/// experiment names the ID: this test fails until you do.
+const PENDING: &[(&str, u32, &str)] = &[
+    // mini-docker --privileged against a default container
+    ("SEC-1", 7, "mini-docker: `--privileged` beside a default container"),
+    // mini-docker resource limits: memory, pids, CPU
+    ("SEC-4", 6, "mini-docker: memory, pids and CPU limits"),
+    // mini-docker's default seccomp filter
+    ("SEC-5", 7, "mini-docker: the default seccomp filter"),
+    // capabilities of a default container, and `mini-docker info` on the LSM
+    ("SEC-6", 7, "mini-docker: default capabilities, and the LSM in `info`"),
+    // (CG-NS, TIME-NS and NOT-NS, issue 8, left this list when cgroup-demo,
+    // time-demo and shared-demo named them.)
+];
+
+/// Setting this variable writes the generated page instead of comparing.
+const BLESS: &str = "NSLAB_BLESS";
+
+/// The workspace folder.
+fn root() -> PathBuf {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    fs::canonicalize(&root).unwrap_or(root)
+}
+
+#[test]
+fn claim_index_is_current_and_complete() {
+    let root = root();
+    let src = root.join("book/src");
+    let claims = read_claim_list(&src.join("appendix/claim-list.md"));
+    let experiments = catalogue(&root);
+    let chapters = chapters(&src);
+    let snapshots = root.join("tests/tests/snapshots");
+
+    let mut problems = check(&claims, &experiments, &chapters);
+    let page = render(&claims, &experiments, &chapters, &snapshots);
+
+    let path = src.join("appendix/claims.md");
+    let committed = fs::read_to_string(&path).unwrap_or_default();
+    if std::env::var_os(BLESS).is_some() {
+        if committed != page {
+            fs::write(&path, &page).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+            eprintln!("wrote {}", path.display());
+        }
+    } else if committed != page {
+        // Next to the build, not in book/src, where mdBook would publish it.
+        let new = Path::new(env!("CARGO_TARGET_TMPDIR")).join("claims.md.new");
+        let _ = fs::write(&new, &page);
+        problems.push(format!(
+            "book/src/appendix/claims.md is not what the demos, the chapters and the snapshots \
+             give (the generated page is in {}; first difference at line {}). Regenerate it with \
+             `NSLAB_BLESS=1 cargo test -p nslab-tests --test claim_index` and review the diff \
+             (`git diff book/src/appendix/claims.md`)",
+            new.display(),
+            first_difference(&committed, &page)
+        ));
+    }
+    assert!(problems.is_empty(), "claim index:\n  {}", problems.join("\n  "));
+}
+
+/// One claim of the list.
+#[derive(Debug)]
+struct Claim {
+    id: String,
+    text: String,
+    article: String,
+    /// The `##` heading it is listed under.
+    section: String,
+}
+
+/// One experiment of one demo, as `--list --json` describes it.
+#[derive(Debug)]
+struct Experiment {
+    demo: String,
+    name: String,
+    claims: Vec<String>,
+}
+
+/// A page of the book: its title in SUMMARY.md, its path under `book/src`,
+/// and its text.
+#[derive(Debug)]
+struct Chapter {
+    title: String,
+    path: String,
+    text: String,
+}
+
+fn read_claim_list(path: &Path) -> Vec<Claim> {
+    let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
+    let row =
+        Regex::new(r"^\| *([A-Z]+-[A-Z0-9]+) *\| *(.+?) *\| *(as stated|corrected|beyond) *\|$")
+            .expect("re");
+    let mut section = String::new();
+    let mut claims: Vec<Claim> = Vec::new();
+    for line in text.lines() {
+        if let Some(heading) = line.strip_prefix("## ") {
+            section = heading.trim().to_owned();
+        } else if let Some(c) = row.captures(line) {
+            assert!(
+                !claims.iter().any(|claim| claim.id == c[1]),
+                "{}: claim {} is listed twice",
+                path.display(),
+                &c[1]
+            );
+            claims.push(Claim {
+                id: c[1].to_owned(),
+                text: c[2].to_owned(),
+                article: c[3].to_owned(),
+                section: section.clone(),
+            });
+        }
+    }
+    assert!(!claims.is_empty(), "{}: no claim rows found", path.display());
+    claims
+}
+
+/// Every experiment of every `*-demo` in the workspace, in demo order.
+fn catalogue(root: &Path) -> Vec<Experiment> {
+    let bin_dir = bin_dir();
+    let mut demos: Vec<String> = fs::read_dir(root)
+        .expect("read the workspace folder")
+        .filter_map(|entry| entry.ok())
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        // A demo is a binary package: a folder being set up has no main.rs yet.
+        .filter(|name| name.ends_with("-demo") && root.join(name).join("src/main.rs").is_file())
+        .collect();
+    demos.sort();
+    assert!(!demos.is_empty(), "no *-demo folder in {}", root.display());
+
+    let mut all = Vec::new();
+    for demo in demos {
+        let bin = bin_dir.join(&demo);
+        assert!(
+            bin.is_file(),
+            "no binary {} for {demo}: build the demos first \
+             (`cargo build --workspace`, or run `cargo test --workspace`, which does)",
+            bin.display()
+        );
+        if let Some(newer) = newer_source(&bin) {
+            panic!(
+                "{} is older than {}: rebuild it (`cargo build --workspace`) before \
+                 generating the claim index",
+                bin.display(),
+                newer.display()
+            );
+        }
+        let out = Command::new(&bin)
+            .args(["--list", "--json"])
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap_or_else(|e| panic!("run {} --list --json: {e}", bin.display()));
+        assert!(
+            out.status.success(),
+            "{} --list --json failed ({}): {}",
+            bin.display(),
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let list: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{demo} --list --json is not JSON: {e}"));
+        let experiments = list["experiments"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{demo} --list --json has no `experiments` list"));
+        for e in experiments {
+            let field = |key: &str| {
+                e[key].as_str().unwrap_or_else(|| panic!("{demo}: experiment without `{key}`"))
+            };
+            let claims = e["claims"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{demo} {}: no `claims` list", field("name")))
+                .iter()
+                .map(|c| c.as_str().expect("claim IDs are strings").to_owned())
+                .collect();
+            all.push(Experiment { demo: demo.clone(), name: field("name").to_owned(), claims });
+        }
+    }
+    all
+}
+
+/// `target/<profile>/`: this test runs as `target/<profile>/deps/claim_index-<hash>`.
+fn bin_dir() -> PathBuf {
+    let exe = std::env::current_exe().expect("the test's own path");
+    exe.parent()
+        .and_then(Path::parent)
+        .unwrap_or_else(|| panic!("{} is not in target/<profile>/deps", exe.display()))
+        .to_path_buf()
+}
+
+/// A source file of the binary that changed after it was built. Cargo lists
+/// those files in `<binary>.d` beside it (the sources of the demo and of
+/// `lab`, which prints the list); without that file, nothing is checked.
+fn newer_source(bin: &Path) -> Option<PathBuf> {
+    let built = modified(bin)?;
+    let deps = fs::read_to_string(bin.with_extension("d")).ok()?;
+    // `target: dep dep …`, spaces in paths escaped as `\ `.
+    let (_, list) = deps.lines().next()?.split_once(": ")?;
+    let list = list.replace("\\ ", "\u{0}");
+    list.split_whitespace()
+        .map(|p| PathBuf::from(p.replace('\u{0}', " ")))
+        .find(|p| modified(p).is_some_and(|t| t > built))
+}
+
+fn modified(path: &Path) -> Option<SystemTime> {
+    fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// The pages of SUMMARY.md, in its order, except the introduction and the
+/// appendix (they mention claim IDs; they do not explain them).
+fn chapters(src: &Path) -> Vec<Chapter> {
+    let summary = fs::read_to_string(src.join("SUMMARY.md")).expect("read SUMMARY.md");
+    let link = Regex::new(r"\[([^\]]+)\]\(([^)#]+\.md)\)").expect("re");
+    let mut pages = Vec::new();
+    for c in summary.lines().filter_map(|line| link.captures(line)) {
+        let path = c[2].to_owned();
+        if path == "introduction.md" || path.starts_with("appendix/") {
+            continue;
+        }
+        let text = fs::read_to_string(src.join(&path))
+            .unwrap_or_else(|e| panic!("read book/src/{path}: {e}"));
+        pages.push(Chapter { title: c[1].to_owned(), path, text });
+    }
+    pages
+}
+
+/// Does `text` name `id` as a whole word (`NS-1` is not in `NEST-1`)?
+fn names(text: &str, id: &str) -> bool {
+    Regex::new(&format!(r"(^|[^A-Za-z0-9-]){}($|[^A-Za-z0-9-])", regex::escape(id)))
+        .expect("re")
+        .is_match(text)
+}
+
+fn pending(id: &str) -> Option<(u32, &'static str)> {
+    PENDING.iter().find(|(p, _, _)| *p == id).map(|&(_, issue, what)| (issue, what))
+}
+
+fn check(claims: &[Claim], experiments: &[Experiment], chapters: &[Chapter]) -> Vec<String> {
+    let mut problems = Vec::new();
+    let known: BTreeSet<&str> = claims.iter().map(|c| c.id.as_str()).collect();
+    for e in experiments {
+        for id in &e.claims {
+            if !known.contains(id.as_str()) {
+                problems.push(format!(
+                    "{} {} names claim {id}, which book/src/appendix/claim-list.md does not list",
+                    e.demo, e.name
+                ));
+            }
+        }
+    }
+    for (id, issue, _) in PENDING {
+        if !known.contains(id) {
+            problems.push(format!("PENDING lists {id} (issue {issue}), which is not a claim"));
+        }
+    }
+    for claim in claims {
+        let id = claim.id.as_str();
+        let shown = experiments.iter().any(|e| e.claims.iter().any(|c| c == id));
+        match (pending(id), shown) {
+            (Some((issue, _)), true) => problems.push(format!(
+                "{id} has an experiment now: remove it from PENDING (issue {issue}) in \
+                 tests/tests/claim_index.rs"
+            )),
+            (Some(_), false) => {}
+            (None, false) => problems.push(format!(
+                "{id} has no experiment: no demo's --list --json names it (add one, or, if a \
+                 coming issue will show it, add it to PENDING with that issue)"
+            )),
+            (None, true) => {
+                if !chapters.iter().any(|ch| names(&ch.text, id)) {
+                    problems.push(format!(
+                        "{id} has no chapter: no page of SUMMARY.md (introduction and appendix \
+                         aside) names it"
+                    ));
+                }
+            }
+        }
+    }
+    problems
+}
+
+/// The page a demo's experiments are explained in: the chapter that
+/// includes the most of the demo's code and output.
+fn home<'a>(demo: &str, chapters: &'a [Chapter]) -> Option<&'a Chapter> {
+    let code = format!("/{demo}/src/");
+    let output = format!("/snapshots/{}__", demo.replace('-', "_"));
+    chapters
+        .iter()
+        .map(|ch| {
+            let count = ch
+                .text
+                .lines()
+                .filter(|l| l.contains("{{#include") && (l.contains(&code) || l.contains(&output)))
+                .count();
+            (count, ch)
+        })
+        .filter(|(count, _)| *count > 0)
+        // max_by_key keeps the last of equals; rev() makes it the first.
+        .rev()
+        .max_by_key(|(count, _)| *count)
+        .map(|(_, ch)| ch)
+}
+
+/// The link to an experiment's section: its home chapter's heading that
+/// starts with the experiment's name in backticks, with mdBook's id rule.
+fn experiment_link(e: &Experiment, chapters: &[Chapter]) -> Option<String> {
+    let ch = home(&e.demo, chapters)?;
+    let start = format!("`{}`", e.name);
+    let heading = ch.text.lines().find_map(|line| {
+        let title = line.trim_start_matches('#');
+        (line.starts_with('#') && title.trim_start().starts_with(&start)).then(|| title.trim())
+    });
+    let page = format!("../{}", ch.path);
+    Some(match heading {
+        Some(title) => format!("{page}#{}", heading_id(title)),
+        None => page,
+    })
+}
+
+/// mdBook's heading id: the text without markup, lower-cased, spaces to
+/// `-`, anything but letters, digits, `-` and `_` dropped.
+fn heading_id(title: &str) -> String {
+    title
+        .chars()
+        .filter_map(|c| {
+            if c.is_alphanumeric() || c == '-' || c == '_' {
+                Some(c.to_ascii_lowercase())
+            } else if c.is_whitespace() {
+                Some('-')
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+/// `PASS`, `SKIP  reason`, … from a snapshot; `None` when there is none.
+fn snapshot_verdict(snapshots: &Path, demo: &str, who: &str, name: &str) -> Option<String> {
+    let file = snapshots.join(format!("{}__{who}-{name}.snap", demo.replace('-', "_")));
+    let text = fs::read_to_string(file).ok()?;
+    text.lines()
+        .find_map(|l| l.trim_start().strip_prefix("verdict:"))
+        .map(|v| v.split_whitespace().next().unwrap_or("").to_lowercase())
+}
+
+/// "pass" (as root and rootless), or which experiment gave what, run by whom.
+fn verdict_cell(exps: &[&Experiment], snapshots: &Path) -> String {
+    let mut odd: Vec<String> = Vec::new();
+    for who in ["root", "rootless"] {
+        let others: Vec<String> = exps
+            .iter()
+            .filter_map(|e| {
+                let v = snapshot_verdict(snapshots, &e.demo, who, &e.name)
+                    .unwrap_or_else(|| "not snapshotted".to_owned());
+                (v != "pass").then(|| format!("`{}` {v}", e.name))
+            })
+            .collect();
+        if !others.is_empty() {
+            odd.push(format!("{who}: {}", others.join(", ")));
+        }
+    }
+    if odd.is_empty() { "pass".to_owned() } else { format!("pass, except {}", odd.join("; ")) }
+}
+
+fn render(
+    claims: &[Claim],
+    experiments: &[Experiment],
+    chapters: &[Chapter],
+    snapshots: &Path,
+) -> String {
+    let mut out = String::new();
+    out.push_str(
+        "# Claim index\n\n\
+         <!-- Generated by tests/tests/claim_index.rs: do not edit. Regenerate with\n\
+         NSLAB_BLESS=1 cargo test -p nslab-tests --test claim_index -->\n\n\
+         Every claim of the article has an ID, and every ID is shown by at least one\n\
+         experiment and explained in at least one chapter. This page is generated from\n\
+         the demos' `--list --json` output, the chapters, and the tested snapshots, and a\n\
+         test fails when it is out of date or when a claim has no experiment or no\n\
+         chapter. The claims themselves are listed in `book/src/appendix/claim-list.md`.\n\n\
+         - **claim**: the ID and the claim. *(corrected)*: the article says it, and the\n\
+         \x20 lab shows it is wrong or incomplete; the chapters say what is true instead.\n\
+         \x20 *(beyond)*: not in the article, but needed to understand it.\n\
+         - **experiments**: each demo with the names of its experiments, which is what\n\
+         \x20 `cargo run -p DEMO -- --only NAME` takes; each name links to its section.\n\
+         - **verdict**: what the tests assert for those experiments (their snapshots in\n\
+         \x20 `tests/tests/snapshots/`): *pass* means every one passes as root and as an\n\
+         \x20 unprivileged user; any other verdict is named, with who got it. For a\n\
+         \x20 corrected claim, *pass* means the correction was observed.\n\
+         - **pending**: shown by work still in progress, in the issue named.\n",
+    );
+    let mut section = "";
+    for claim in claims {
+        if claim.section != section {
+            section = &claim.section;
+            let _ = write!(
+                out,
+                "\n## {section}\n\n| claim | experiments | explained in | verdict |\n\
+                 |---|---|---|---|\n"
+            );
+        }
+        let id = claim.id.as_str();
+        let exps: Vec<&Experiment> =
+            experiments.iter().filter(|e| e.claims.iter().any(|c| c == id)).collect();
+        let tag = match claim.article.as_str() {
+            "corrected" => " **(corrected)**",
+            "beyond" => " *(beyond)*",
+            _ => "",
+        };
+        let (shown, verdict) = match pending(id) {
+            Some((issue, what)) if exps.is_empty() => {
+                (format!("pending (issue {issue}): {what}"), format!("pending (issue {issue})"))
+            }
+            _ if exps.is_empty() => ("none".to_owned(), "none".to_owned()),
+            _ => {
+                // One line per demo: `pid-demo: [a](…), [b](…)`.
+                let mut by_demo: Vec<(&str, Vec<String>)> = Vec::new();
+                for e in &exps {
+                    let name = match experiment_link(e, chapters) {
+                        Some(link) => format!("[`{}`]({link})", e.name),
+                        None => format!("`{}`", e.name),
+                    };
+                    match by_demo.iter_mut().find(|(demo, _)| *demo == e.demo) {
+                        Some((_, names)) => names.push(name),
+                        None => by_demo.push((&e.demo, vec![name])),
+                    }
+                }
+                let lines: Vec<String> = by_demo
+                    .iter()
+                    .map(|(demo, names)| format!("{demo}: {}", names.join(", ")))
+                    .collect();
+                (lines.join("<br>"), verdict_cell(&exps, snapshots))
+            }
+        };
+        // Chapter titles up to the colon: "PID", not "PID: process numbers".
+        let explained: Vec<String> = chapters
+            .iter()
+            .filter(|ch| names(&ch.text, id))
+            .map(|ch| {
+                let short = ch.title.split(':').next().unwrap_or(&ch.title);
+                format!("[{short}](../{})", ch.path)
+            })
+            .collect();
+        let explained = if explained.is_empty() { "none".to_owned() } else { explained.join(", ") };
+        let _ = writeln!(
+            out,
+            "| **{id}**{tag}: {} | {shown} | {explained} | {verdict} |",
+            claim.text.replace('|', "\\|")
+        );
+    }
+    out
+}
+
+fn first_difference(a: &str, b: &str) -> usize {
+    a.lines()
+        .zip(b.lines())
+        .position(|(x, y)| x != y)
+        .unwrap_or_else(|| a.lines().count().min(b.lines().count()))
+        + 1
+}
+
+/// The checks must be able to fail: a claim without an experiment, one
+/// without a chapter, an unknown ID, and a pending ID that has an experiment.
+#[test]
+fn gaps_are_reported() {
+    let claim = |id: &str| Claim {
+        id: id.to_owned(),
+        text: "a claim".to_owned(),
+        article: "as stated".to_owned(),
+        section: "S".to_owned(),
+    };
+    let claims = [claim("AA-1"), claim("AA-2"), claim("AA-3"), claim("SEC-5")];
+    let exp = |name: &str, ids: &[&str]| Experiment {
+        demo: "x-demo".to_owned(),
+        name: name.to_owned(),
+        claims: ids.iter().map(|s| (*s).to_owned()).collect(),
+    };
+    let experiments = [exp("one", &["AA-1", "ZZ-9"]), exp("two", &["AA-2", "SEC-5"])];
+    let chapters = [Chapter {
+        title: "X".to_owned(),
+        path: "x/README.md".to_owned(),
+        text: "AA-1 is explained here; AA-22 and XAA-2 are other IDs.".to_owned(),
+    }];
+    let problems = check(&claims, &experiments, &chapters);
+    let expected = [
+        "claim ZZ-9",
+        "AA-2 has no chapter",
+        "AA-3 has no experiment",
+        "SEC-5 has an experiment now",
+    ];
+    for what in expected {
+        assert!(
+            problems.iter().any(|p| p.contains(what)),
+            "no report mentions `{what}`; reports:\n  {}",
+            problems.join("\n  ")
+        );
+    }
+    // Every pending ID is unknown to this small list, except SEC-5.
+    assert_eq!(problems.len(), expected.len() + PENDING.len() - 1, "{problems:#?}");
+}
+
+#[test]
+fn heading_ids_follow_mdbook() {
+    assert_eq!(heading_id("`first-pid-is-1` (PID-1, MECH-2)"), "first-pid-is-1-pid-1-mech-2");
+    assert_eq!(
+        heading_id("`init-adopts-orphans` (PID-3, first half)"),
+        "init-adopts-orphans-pid-3-first-half"
+    );
+}
