@@ -152,17 +152,18 @@ pub fn main_with_flags(demo: &Demo, own_flags: &[DemoFlag]) -> ExitCode {
     let style = Style::detect();
 
     if !args.json {
-        print!(
-            "{}",
-            render::header(demo, mode, &acquired.describe(demo.makes_own_user_namespaces), style)
-        );
+        emit(&render::header(
+            demo,
+            mode,
+            &acquired.describe(demo.makes_own_user_namespaces),
+            style,
+        ));
     }
     let mut outcomes = Vec::new();
     for (i, exp) in selected.iter().enumerate() {
         let outcome = Outcome::new(exp, mode, run_in_own_process(exp, &lab));
         if !args.json {
-            print!("{}", render::outcome(i + 1, selected.len(), &outcome, mode, style));
-            let _ = std::io::stdout().flush();
+            emit(&render::outcome(i + 1, selected.len(), &outcome, mode, style));
         }
         outcomes.push(outcome);
     }
@@ -175,9 +176,9 @@ pub fn main_with_flags(demo: &Demo, own_flags: &[DemoFlag]) -> ExitCode {
             privilege: lab.privilege,
             experiments: outcomes,
         };
-        println!("{}", serde_json::to_string_pretty(&report).unwrap_or_default());
+        emit(&(serde_json::to_string_pretty(&report).unwrap_or_default() + "\n"));
     } else {
-        print!("{}", render::summary(&outcomes, mode));
+        emit(&render::summary(&outcomes, mode));
     }
     ExitCode::from(if all_as_expected { exit::OK } else { exit::UNEXPECTED })
 }
@@ -206,8 +207,17 @@ fn print_list(demo: &Demo, selected: &[&Experiment], as_json: bool) {
             .map(|e| json!({ "name": e.name, "title": e.title, "claims": e.claims, "isolation": e.isolation }))
             .collect();
         let doc = json!({ "demo": demo.name, "experiments": experiments });
-        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+        emit(&(serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"));
     } else {
-        print!("{}", render::list(selected));
+        emit(&render::list(selected));
+    }
+}
+
+/// Writes to stdout now. When the reader has gone (`pid-demo --list | head`),
+/// stop quietly: a closed pipe is not an error worth a backtrace.
+fn emit(text: &str) {
+    let mut stdout = std::io::stdout().lock();
+    if stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()).is_err() {
+        std::process::exit(exit::OK.into());
     }
 }
