@@ -141,7 +141,9 @@ const EXPERIMENTS: &[Experiment] = &[
         isolation: true,
         explanation: "Two children cloned one after the other with CLONE_NEWPID are in two \
             different PID namespaces (different inode numbers), both unlike the host's: \
-            namespaces are created per process tree, never reused.",
+            namespaces are created per process tree, never reused. The demo keeps the first \
+            namespace open while it makes the second, because an inode number names a namespace \
+            only while the namespace exists; a freed number may be given out again.",
         run: fresh_each_time,
     },
 ];
@@ -596,11 +598,19 @@ fn ns_links(lab: &Lab) -> Result<Observed> {
 // ANCHOR: fresh_each_time
 fn fresh_each_time(lab: &Lab) -> Result<Observed> {
     let mut seen = Vec::new();
+    // An inode number names a namespace only while it exists: once freed, the
+    // number may be handed out again. Holding each namespace open (an fd of
+    // /proc/PID/ns/pid) keeps it alive, so equal numbers would mean "same".
+    let mut held = Vec::new();
     for _ in 0..2 {
         let mut child = clone_child(lab.isolate(CloneFlags::CLONE_NEWPID), |chan| {
-            chan.send(&ns::link(None, "pid")?)
+            chan.send(&ns::link(None, "pid")?)?;
+            chan.wait_go()
         })?;
         seen.push(child.chan.recv::<String>()?);
+        let path = format!("/proc/{}/ns/pid", child.pid);
+        held.push(File::open(&path).with_context(|| format!("open {path}"))?);
+        child.chan.go()?;
         child.wait_success()?;
     }
     let host_ns = ns::link(None, "pid")?;
