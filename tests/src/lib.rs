@@ -170,7 +170,7 @@ impl Demo {
     /// as `self.who` (see [`can_run`]): checks the mode the report names and
     /// that the experiments came in the order `names`.
     pub fn report(&self, args: &[&str], names: &[&str]) -> Option<Value> {
-        can_run(&format!("{} {}", self.name, args.join(" ")), self.who)?;
+        can_run(&[self.name].iter().chain(args).copied().collect::<Vec<_>>().join(" "), self.who)?;
         let report = self.json(args)?;
         let mode = if args.contains(&"--control") { "control" } else { "namespace" };
         assert_eq!(report["mode"], mode, "{} {args:?}", self.name);
