@@ -25,7 +25,8 @@
 //! All traffic goes to 10.200.0.0/16 addresses the demo gave its own interfaces,
 //! or to 127.0.0.1.
 
-mod netlink;
+// The netlink helper lives in its own crate, shared with mini-docker.
+use rtnl as netlink;
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};

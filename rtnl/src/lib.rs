@@ -7,6 +7,9 @@
 //! ended by `NLMSG_DONE` (man 7 netlink). The messages are built and parsed
 //! by the `netlink-packet-route` crate; this module only sends and receives.
 //!
+//! This crate is shared by net-demo (which teaches veth pairs and bridges)
+//! and mini-docker (which builds its `--net bridge` networks with it).
+//!
 //! A netlink socket talks to the network namespace its creator was in when
 //! it was opened. Every function here therefore opens a fresh socket: it
 //! always acts on the caller's *current* network namespace, even after an
@@ -26,7 +29,9 @@ use netlink_packet_route::address::{AddressAttribute, AddressMessage};
 use netlink_packet_route::link::{
     InfoData, InfoKind, InfoVeth, LinkAttribute, LinkFlags, LinkInfo, LinkMessage, State,
 };
-use netlink_packet_route::route::{RouteAddress, RouteAttribute, RouteMessage, RouteType};
+use netlink_packet_route::route::{
+    RouteAddress, RouteAttribute, RouteHeader, RouteMessage, RouteProtocol, RouteScope, RouteType,
+};
 use netlink_packet_route::{AddressFamily, RouteNetlinkMessage};
 use netlink_sys::protocols::NETLINK_ROUTE;
 use netlink_sys::{Socket, SocketAddr};
@@ -68,6 +73,46 @@ pub fn create_veth(name: &str, peer: &str) -> Result<()> {
         .with_context(|| format!("RTM_NEWLINK veth {name} peer {peer}"))
 }
 // ANCHOR_END: create_veth
+
+// ANCHOR: create_veth_into
+/// `ip link add NAME type veth peer name PEER netns PID`: the pair is born
+/// with its `peer` end already in the network namespace of process `pid`.
+/// No move afterwards (a move costs tens of milliseconds), and when that
+/// namespace ends the kernel deletes the pair.
+pub fn create_veth_into(name: &str, peer: &str, pid: u32) -> Result<()> {
+    let mut peer_msg = LinkMessage::default();
+    peer_msg.attributes.push(LinkAttribute::IfName(peer.into()));
+    peer_msg.attributes.push(LinkAttribute::NetNsPid(pid));
+    let mut msg = LinkMessage::default();
+    msg.attributes.push(LinkAttribute::IfName(name.into()));
+    msg.attributes.push(LinkAttribute::LinkInfo(vec![
+        LinkInfo::Kind(InfoKind::Veth),
+        LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(peer_msg))),
+    ]));
+    request(RouteNetlinkMessage::NewLink(msg), NLM_F_CREATE | NLM_F_EXCL)
+        .with_context(|| format!("RTM_NEWLINK veth {name} peer {peer} netns {pid}"))
+}
+// ANCHOR_END: create_veth_into
+
+/// `ip route add default via GATEWAY`: where packets for any address
+/// without a more specific route go.
+pub fn add_default_route(gateway: Ipv4Addr) -> Result<()> {
+    let mut msg = RouteMessage::default();
+    msg.header.address_family = AddressFamily::Inet;
+    msg.header.table = RouteHeader::RT_TABLE_MAIN;
+    msg.header.protocol = RouteProtocol::Boot;
+    msg.header.scope = RouteScope::Universe;
+    msg.header.kind = RouteType::Unicast;
+    msg.attributes.push(RouteAttribute::Gateway(RouteAddress::Inet(gateway)));
+    request(RouteNetlinkMessage::NewRoute(msg), NLM_F_CREATE | NLM_F_EXCL)
+        .with_context(|| format!("RTM_NEWROUTE default via {gateway}"))
+}
+
+/// Whether `error` (from this crate) is the kernel's `errno`, e.g. EEXIST
+/// for a bridge another process made first.
+pub fn is_errno(error: &anyhow::Error, errno: Errno) -> bool {
+    error.downcast_ref::<Errno>() == Some(&errno)
+}
 
 /// `ip link add NAME type bridge`: a virtual switch; interfaces made its ports
 /// with [`set_master`] exchange frames through it (what `docker0` is).
