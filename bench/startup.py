@@ -9,8 +9,12 @@ process (wait4's ru_maxrss; children not included).
 
 Same work for everyone: a busybox-static root filesystem, /bin/true, new
 PID, mount, UTS, IPC, network and cgroup namespaces, as root.
-runc and crun also create a cgroup for the container (mini-docker does not
-yet), which is part of what they cost.
+runc and crun also create a cgroup for the container (mini-docker only
+with limits), which is part of what they cost. Two more rows (issue 6):
+`mini-docker --net bridge` (a veth pair on the bridge minid0, an address
+lease, a default route) and mini-docker with `--memory 64m --pids-limit
+100` (cgroups made, joined, removed), next to `crun-limits`, crun with the
+same two limits in its config.json.
 
 Usage (as root, after `cargo build --release -p mini-docker`):
     apt-get install runc crun bubblewrap busybox-static time
@@ -18,7 +22,9 @@ Usage (as root, after `cargo build --release -p mini-docker`):
 
 The whole run happens in a private mount namespace where a tmpfs hides
 /sys/fs/cgroup/unified: crun 1.8 refuses this machine's hybrid cgroup
-layout otherwise. mini-docker's state goes to a tmpfs, as /run is on most
+layout otherwise; and in a throwaway network namespace, where mini-docker's
+bridge and veth pairs are made and die with it (the machine's own network
+is never touched). mini-docker's state goes to a tmpfs, as /run is on most
 machines.
 """
 
@@ -42,7 +48,7 @@ def private_mount_namespace():
             subprocess.run(["mount", "-t", "tmpfs", "none", "/sys/fs/cgroup/unified"], check=True)
         return
     env = dict(os.environ, BENCH_IN_NS="1")
-    cmd = ["unshare", "--mount", "--propagation", "private", sys.executable] + sys.argv
+    cmd = ["unshare", "--mount", "--propagation", "private", "--net", sys.executable] + sys.argv
     sys.exit(subprocess.run(cmd, env=env).returncode)
 
 
@@ -58,15 +64,19 @@ def busybox_rootfs(top):
     return rootfs
 
 
-def oci_bundle(top):
-    """`runc spec`, changed to run /bin/true with mini-docker's namespaces."""
+def oci_bundle(top, limits=False):
+    """`runc spec`, changed to run /bin/true with mini-docker's namespaces
+    (and, with `limits`, a 64 MiB memory limit and a 100 pids limit)."""
     subprocess.run(["runc", "spec"], cwd=top, check=True)
     path = os.path.join(top, "config.json")
     with open(path) as f:
         spec = json.load(f)
     spec["process"]["terminal"] = False
     spec["process"]["args"] = ["/bin/true"]
-    spec["root"] = {"path": "rootfs", "readonly": False}
+    spec["root"] = {"path": os.path.join(os.path.dirname(top.rstrip("/")), "rootfs")
+                    if limits else "rootfs", "readonly": False}
+    if limits:
+        spec["linux"]["resources"] = {"memory": {"limit": 64 << 20}, "pids": {"limit": 100}}
     spec["linux"]["namespaces"] = [
         {"type": t} for t in ["pid", "network", "ipc", "uts", "mount", "cgroup"]
     ]
@@ -112,9 +122,18 @@ def main():
     try:
         rootfs = busybox_rootfs(top)
         bundle = oci_bundle(top)
+        limited_bundle = os.path.join(top, "limited")
+        os.makedirs(limited_bundle)
+        oci_bundle(limited_bundle, limits=True)
         tools = {
             "mini-docker": lambda i: [MINI_DOCKER, "--root", state, "run", "--rm", rootfs, "/bin/true"],
             "crun": lambda i: ["crun", "run", "--bundle", bundle, f"bench-crun-{os.getpid()}-{i}"],
+            "md --net bridge": lambda i: [MINI_DOCKER, "--root", state, "run", "--rm",
+                                          "--net", "bridge", rootfs, "/bin/true"],
+            "md limits": lambda i: [MINI_DOCKER, "--root", state, "run", "--rm", "-m", "64m",
+                                    "--pids-limit", "100", rootfs, "/bin/true"],
+            "crun-limits": lambda i: ["crun", "run", "--bundle", limited_bundle,
+                                      f"bench-crunl-{os.getpid()}-{i}"],
             "runc": lambda i: ["runc", "run", "--bundle", bundle, f"bench-runc-{os.getpid()}-{i}"],
             "bwrap": lambda i: ["bwrap", "--unshare-all", "--bind", rootfs, "/", "--proc", "/proc",
                                 "--dev", "/dev", "/bin/true"],
@@ -126,10 +145,10 @@ def main():
                 times[name].append(timed(argv(i)))
         peaks = {name: peak_rss(argv(rounds)) for name, argv in tools.items()}
         print(f"{rounds} rounds, busybox rootfs, /bin/true, medians")
-        print(f"{'tool':<12} {'median ms':>10} {'vs crun':>8} {'peak RSS':>10}")
+        print(f"{'tool':<16} {'median ms':>10} {'vs crun':>8} {'peak RSS':>10}")
         for name in tools:
             ratios = [a / b for a, b in zip(times[name], times["crun"])]
-            print(f"{name:<12} {statistics.median(times[name]):>10.2f} "
+            print(f"{name:<16} {statistics.median(times[name]):>10.2f} "
                   f"{statistics.median(ratios):>8.2f} {peaks[name] or '?':>7} KiB")
     finally:
         subprocess.run(["umount", state])

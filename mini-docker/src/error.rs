@@ -40,6 +40,18 @@ pub enum UsageError {
     NoSuchContainer(String),
     #[error("container {0:?} is running: stop it first")]
     StillRunning(String),
+    #[error("container {0:?} is not running")]
+    NotRunning(String),
+    #[error("unknown signal {0:?} (e.g. TERM, SIGKILL, 9)")]
+    BadSignal(String),
+    #[error("--ipc {0:?}: use private, shareable, host or container:NAME")]
+    BadIpc(String),
+    #[error("cannot share the IPC namespace of {0:?}: {1}")]
+    IpcNotJoinable(String, String),
+    #[error("--pid {0:?}: use private, host or container:NAME")]
+    BadPid(String),
+    #[error("cannot share the PID namespace of {0:?}: {1}")]
+    PidNotJoinable(String, String),
     #[error("rootless mini-docker needs a user namespace: --userns host is only for root")]
     RootlessNeedsUserns,
 }
@@ -125,4 +137,10 @@ pub enum Error {
     Rootfs(#[from] RootfsError),
     #[error(transparent)]
     Container(#[from] ContainerError),
+    #[error(transparent)]
+    Cgroup(#[from] crate::cgroups::CgroupError),
+    #[error(transparent)]
+    Network(#[from] crate::network::NetworkError),
+    #[error(transparent)]
+    Security(#[from] crate::security::SecurityError),
 }

@@ -32,11 +32,14 @@ macro_rules! say_err {
     }};
 }
 
+mod cgroups;
 mod commands;
 mod container;
 mod error;
 mod image;
+mod network;
 mod rootfs;
+mod security;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -66,11 +69,48 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run a command in a new container
-    Run(commands::run::RunArgs),
+    Run(Box<commands::run::RunArgs>),
     /// List containers: running ones and those kept (run without --rm)
     Ps,
+    /// Run a command in a running container (joins its namespaces with setns)
+    Exec(commands::exec::ExecArgs),
+    /// Send a signal to running containers (SIGKILL ends every process)
+    Kill {
+        /// The signal: a name (TERM, SIGKILL) or a number
+        #[arg(short = 's', long = "signal", default_value = "KILL")]
+        signal: String,
+        /// Names or ID prefixes
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Stop running containers: SIGTERM, then SIGKILL after a grace period
+    Stop {
+        /// Seconds to wait before SIGKILL
+        #[arg(short = 't', long = "time", default_value_t = 10)]
+        time: u64,
+        /// Names or ID prefixes
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// What a detached container (run -d) wrote to stdout and stderr
+    Logs {
+        /// Keep printing what it writes until it stops
+        #[arg(short = 'f', long)]
+        follow: bool,
+        /// Name or ID prefix
+        container: String,
+    },
+    /// What the host knows about containers, as JSON
+    Inspect {
+        /// Names or ID prefixes
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
     /// Remove kept containers (and what they wrote)
     Rm {
+        /// Kill a running container first (SIGKILL)
+        #[arg(short = 'f', long)]
+        force: bool,
         /// Names or ID prefixes
         #[arg(required = true)]
         containers: Vec<String>,
@@ -113,9 +153,24 @@ fn main() -> ExitCode {
     };
     let dirs = commands::Dirs::new(cli.root, cli.data_root);
     let result = match cli.command {
-        Command::Run(args) => commands::run::run(&dirs, args),
+        Command::Run(args) => commands::run::run(&dirs, *args),
         Command::Ps => commands::ps::ps(&dirs).map(|()| 0),
-        Command::Rm { containers } => commands::rm::rm(&dirs, &containers).map(|()| 0),
+        Command::Exec(args) => commands::exec::exec(&dirs, args),
+        Command::Kill { signal, containers } => {
+            commands::kill::kill(&dirs, &signal, &containers).map(|()| 0)
+        }
+        Command::Stop { time, containers } => {
+            commands::kill::stop(&dirs, time, &containers).map(|()| 0)
+        }
+        Command::Logs { follow, container } => {
+            commands::logs::logs(&dirs, &container, follow).map(|()| 0)
+        }
+        Command::Inspect { containers } => {
+            commands::inspect::inspect(&dirs, &containers).map(|()| 0)
+        }
+        Command::Rm { force, containers } => {
+            commands::rm::rm(&dirs, &containers, force).map(|()| 0)
+        }
         Command::Info => commands::info::info(&dirs).map(|()| 0),
         Command::Images => commands::images::images(&dirs).map(|()| 0),
         Command::Import { file, name } => commands::images::import(&dirs, &file, &name).map(|()| 0),

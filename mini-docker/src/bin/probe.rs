@@ -11,6 +11,18 @@ use std::fs;
 
 use serde_json::{Value, json};
 
+/// `probe alloc|forks|spin N`: loads for the resource-limit tests.
+#[path = "probe/load.rs"]
+mod load;
+
+/// `probe ip|serve|connect`: the two ends of the network tests.
+#[path = "probe/net.rs"]
+mod net;
+
+/// `probe try CALL`: one system call, for the security tests.
+#[path = "probe/syscalls.rs"]
+mod syscalls;
+
 fn read(path: &str) -> String {
     fs::read_to_string(path).map(|s| s.trim_end().to_owned()).unwrap_or_default()
 }
@@ -59,6 +71,16 @@ fn names_in(dir: &str) -> Vec<String> {
 }
 
 fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Some(code) = load::main_if_asked(&args) {
+        std::process::exit(code);
+    }
+    if let Some(code) = net::main_if_asked(&args) {
+        std::process::exit(code);
+    }
+    if let Some(code) = syscalls::main_if_asked(&args) {
+        std::process::exit(code);
+    }
     let status = read("/proc/self/status");
     let namespaces: BTreeMap<String, String> =
         ["cgroup", "ipc", "mnt", "net", "pid", "user", "uts"]

@@ -23,7 +23,10 @@ pub fn info(dirs: &Dirs) -> Result<(), Error> {
         ("privilege", privilege),
         ("user namespaces", user_namespaces()),
         ("cgroups", cgroups()),
+        ("limits", crate::cgroups::describe()),
         ("overlayfs", overlayfs()),
+        ("security", crate::security::defaults()),
+        ("LSM", crate::security::lsm()),
         ("state", dirs.state.display().to_string()),
         ("images", crate::image::store_dir(dirs).display().to_string()),
     ];

@@ -1,8 +1,12 @@
 //! One file per command-line verb, like youki's `commands/`: each turns its
 //! arguments into calls on `container/`, `image/` and `rootfs/`.
 
+pub mod exec;
 pub mod images;
 pub mod info;
+pub mod inspect;
+pub mod kill;
+pub mod logs;
 pub mod ps;
 pub mod rm;
 pub mod run;

@@ -49,15 +49,26 @@ pub struct RunArgs {
     /// Allocate a pseudo-terminal for the command (with -i: an interactive shell)
     #[arg(short = 't', long)]
     tty: bool,
-    /// Network: a new namespace with only `lo`, or the host's
+    /// Run in the background: print the container's ID; its output goes to
+    /// `mini-docker logs` (see container/monitor.rs)
+    #[arg(short = 'd', long, conflicts_with_all = ["tty", "interactive"])]
+    detach: bool,
+    /// Network: a new namespace with only `lo`, the host's, or a new one
+    /// plugged into the bridge minid0 (root only; see `network/`)
     #[arg(long, value_enum, default_value_t = Net::None)]
     net: Net,
-    /// PID namespace: a new one (the command is PID 2, init PID 1) or the host's
-    #[arg(long, value_enum, default_value_t = Share::Private)]
-    pid: Share,
-    /// IPC namespace (System V IPC, POSIX message queues)
-    #[arg(long, value_enum, default_value_t = Share::Private)]
-    ipc: Share,
+    /// Published ports and the bridge's subnet (with --net bridge)
+    #[command(flatten)]
+    network: crate::network::NetworkArgs,
+    /// PID namespace: private (the command is PID 2, init PID 1), host, or
+    /// container:NAME, another container's (root only; see container/sharing.rs)
+    #[arg(long, default_value = "private", value_name = "MODE")]
+    pid: String,
+    /// IPC namespace (System V IPC, POSIX message queues, with /dev/shm):
+    /// private, shareable (others may join it), host, or container:NAME
+    /// (the namespace of a shareable container; see container/sharing.rs)
+    #[arg(long, default_value = "private", value_name = "MODE")]
+    ipc: String,
     /// UTS namespace (hostname)
     #[arg(long, value_enum, default_value_t = Share::Private)]
     uts: Share,
@@ -65,6 +76,12 @@ pub struct RunArgs {
     /// root maps container root to root's /etc/subuid range, or 100000-165535
     #[arg(long, value_enum)]
     userns: Option<Userns>,
+    /// Capabilities, seccomp, --privileged (see `security/`)
+    #[command(flatten)]
+    security: crate::security::SecurityArgs,
+    /// Resource limits, enforced by cgroups (see `cgroups/`)
+    #[command(flatten)]
+    limits: crate::cgroups::LimitArgs,
     /// `host`, a directory (./rootfs), or a stored image's name
     image: String,
     /// The command and its arguments [default: the image's, /bin/sh for host]
@@ -76,6 +93,7 @@ pub struct RunArgs {
 enum Net {
     None,
     Host,
+    Bridge,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -92,13 +110,47 @@ enum Userns {
 
 /// Runs the container; returns the command's exit status.
 pub fn run(dirs: &Dirs, args: RunArgs) -> Result<u8, Error> {
+    let detach = args.detach;
+    let limits = crate::cgroups::Limits::from_args(&args.limits)?;
+    let bridge = crate::network::Plan::from_args(&args.network, args.net == Net::Bridge)?;
     let cfg = config(dirs, args)?;
+    // Checking the name and creating the state, under the state lock.
+    let lock = crate::container::lock::StateLock::acquire(&dirs.state)?;
     StateDir::sweep(&dirs.state);
     if let Some(name) = &cfg.name {
         StateDir::check_name(&dirs.state, name)?;
     }
     let state = StateDir::create(&dirs.state, &cfg)?;
-    let result = start(&cfg, &state);
+    drop(lock);
+    // What a later `mini-docker exec` needs (see container/tenant.rs).
+    if let Err(e) = crate::container::tenant::record(&state, &cfg) {
+        state.remove();
+        return Err(e.into());
+    }
+    // -d: from here on a monitor process runs the container and cleans up.
+    if detach {
+        use crate::container::monitor::{Side, detach};
+        match detach(&state, &cfg) {
+            Ok(Side::Monitor) => {}
+            Ok(Side::Foreground(code)) => return Ok(code),
+            Err(e) => {
+                state.remove();
+                return Err(e);
+            }
+        }
+    }
+    // The cgroups exist before the container's first process (it joins
+    // them before it runs anything) and go when it has ended, whatever
+    // the outcome (an OOM kill included).
+    let result = crate::cgroups::create(&cfg.id, &limits, &state.dir)
+        .map_err(Error::from)
+        .and_then(|()| {
+            let (id, host) = (&cfg.id, &cfg.hostname);
+            Ok(crate::network::create(id, host, bridge.as_ref(), &dirs.state, &state.dir)?)
+        })
+        .and_then(|()| start(&cfg, &state));
+    crate::network::remove(&state.dir);
+    crate::cgroups::remove(&state.dir);
     match result {
         Ok(_) if !cfg.remove => state.remove_runtime_parts(),
         _ => state.remove(),
@@ -159,14 +211,20 @@ fn config(dirs: &Dirs, args: RunArgs) -> Result<Config, Error> {
         (Some(Userns::Auto), _) | (None, true) => Some(parent::id_map()),
         (_, false) => None,
     };
+    let ipc_mode = crate::container::sharing::IpcMode::parse(&args.ipc, dirs)?;
+    let pid_join = crate::container::sharing::parse_pid(&args.pid, dirs)?;
     let namespaces = Namespaces {
-        net: args.net == Net::None,
-        pid: args.pid == Share::Private,
-        ipc: args.ipc == Share::Private,
+        net: args.net != Net::Host,
+        pid: args.pid == "private",
+        ipc: ipc_mode.new_namespace(),
         uts: args.uts == Share::Private,
         user: user_ns,
     };
     let env = environment(&defaults.env, &args.env, &hostname, user.0)?;
+    let security = crate::security::Security::from_args(&args.security)?;
+    if security.privileged {
+        say_err!("{}", crate::security::Security::PRIVILEGED_WARNING);
+    }
     Ok(Config {
         id,
         name: args.name,
@@ -182,6 +240,9 @@ fn config(dirs: &Dirs, args: RunArgs) -> Result<Config, Error> {
         tty: args.tty,
         remove: args.rm,
         namespaces,
+        security,
+        ipc_mode,
+        pid_join,
     })
 }
 

@@ -25,6 +25,17 @@ pub fn main(cfg: &Config, state: &StateDir, chan: &mut SyncChannel) -> isize {
         chan.error(&e.to_string());
         return EXIT_RUNTIME.into();
     }
+    // The parent has moved us into our cgroups (if any): a new cgroup
+    // namespace now makes them the `/` of /proc/self/cgroup (CG-NS).
+    if let Err(errno) = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP) {
+        chan.error(&format!("unshare(CLONE_NEWCGROUP): {errno}"));
+        return EXIT_RUNTIME.into();
+    }
+    // --net bridge: eth0's address and route, while the state is in reach.
+    if let Err(e) = crate::network::configure_inside(&state.dir) {
+        chan.error(&e.to_string());
+        return EXIT_RUNTIME.into();
+    }
     if let Err(e) = set_up(cfg, state) {
         chan.error(&e.to_string());
         return EXIT_RUNTIME.into();
@@ -57,6 +68,11 @@ fn set_up(cfg: &Config, state: &StateDir) -> Result<(), Error> {
         become_root(map.single())?;
     }
     let root = rootfs::prepare(cfg, state)?;
+    // --ipc shareable or container:NAME: /dev/shm (and the IPC namespace).
+    crate::container::sharing::share_ipc(&root, cfg, state)?;
+    if cfg.security.privileged {
+        crate::security::paths::host_devices(&root)?;
+    }
     if cfg.namespaces.uts {
         sethostname(&cfg.hostname)
             .map_err(RootfsError::sys(format!("sethostname({:?})", cfg.hostname)))?;
@@ -68,6 +84,9 @@ fn set_up(cfg: &Config, state: &StateDir) -> Result<(), Error> {
     if cfg.read_only {
         rootfs::remount_read_only("/")?;
     }
+    // Masked paths, then capabilities and no_new_privs: each step needs a
+    // privilege the next takes away (see security/mod.rs for the order).
+    crate::security::confine_init(&cfg.security)?;
     Ok(())
 }
 // ANCHOR_END: set-up

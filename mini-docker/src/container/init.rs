@@ -126,6 +126,11 @@ fn exec_command(cfg: &Config, slave: Option<&OwnedFd>) -> ! {
     let cstr = |s: &str| CString::new(s).unwrap_or_default();
     let args: Vec<CString> = cfg.command.iter().map(|a| cstr(a)).collect();
     let env: Vec<CString> = cfg.env.iter().map(|e| cstr(e)).collect();
+    // The command's capabilities, then its seccomp filter: the last step
+    // before execve (see security/mod.rs for the order).
+    if let Err(e) = crate::security::confine_command(&cfg.security, uid) {
+        fail(EXIT_RUNTIME.into(), &e.to_string());
+    }
     let errno = match execve(&cstr(&path), &args, &env) {
         Err(errno) => errno,
         Ok(never) => match never {},

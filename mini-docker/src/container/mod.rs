@@ -4,9 +4,11 @@
 //!  mini-docker (parent)                     child = the container's PID 1
 //!  ────────────────────                     ─────────────────────────────
 //!  clone(NEWPID|NEWNS|NEWUTS|NEWIPC|
-//!        NEWNET|NEWCGROUP[|NEWUSER]) ─────▶ waits on the sync channel
+//!        NEWNET[|NEWUSER]) ───────────────▶ waits on the sync channel
 //!  writes uid_map / gid_map
-//!  sends "go" ─────────────────────────────▶ builds the rootfs, pivot_root,
+//!  writes its PID into cgroup.procs
+//!  sends "go" ─────────────────────────────▶ unshare(NEWCGROUP),
+//!                                            builds the rootfs, pivot_root,
 //!                                            sethostname
 //!  receives the pty master (-t) ◀────────── opens /dev/ptmx (-t)
 //!  waits for "ready" or "error" ◀────────── sends "ready" (or the error)
@@ -22,9 +24,13 @@
 
 mod child;
 mod init;
+pub mod lock;
+pub mod monitor;
 pub mod parent;
+pub mod sharing;
 pub mod state;
 mod sync;
+pub mod tenant;
 mod tty;
 
 use std::path::PathBuf;
@@ -89,4 +95,10 @@ pub struct Config {
     pub tty: bool,
     pub remove: bool,
     pub namespaces: Namespaces,
+    /// Capabilities, seccomp, masked paths, --privileged.
+    pub security: crate::security::Security,
+    /// --ipc: private, shareable, host or container:NAME (see sharing.rs).
+    pub ipc_mode: sharing::IpcMode,
+    /// --pid container:NAME: the host PID of a process in that container.
+    pub pid_join: Option<i32>,
 }

@@ -44,11 +44,13 @@ pub fn waited_signals() -> SigSet {
 }
 
 impl Namespaces {
-    /// The `clone` flags: mount and cgroup namespaces always, the others
-    /// unless the host's was asked for.
+    /// The `clone` flags: a mount namespace always, the others unless the
+    /// host's was asked for. The cgroup namespace comes later: the child
+    /// unshares it once the parent has moved it into its cgroup, so that
+    /// this cgroup is the `/` it sees (see `child.rs`).
     // ANCHOR: clone-flags
     pub fn clone_flags(&self) -> CloneFlags {
-        let mut flags = CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWCGROUP;
+        let mut flags = CloneFlags::CLONE_NEWNS;
         for (new, flag) in [
             (self.pid, CloneFlags::CLONE_NEWPID),
             (self.uts, CloneFlags::CLONE_NEWUTS),
@@ -77,6 +79,8 @@ pub fn run(cfg: &Config, state: &StateDir) -> Result<u8, ContainerError> {
 }
 
 fn start_and_wait(cfg: &Config, state: &StateDir, waited: &SigSet) -> Result<u8, ContainerError> {
+    // --pid container:NAME: the child is born in that PID namespace.
+    crate::container::sharing::enter_pid_namespace(cfg)?;
     // ANCHOR: clone
     let (mut parent_end, mut child_end) = SyncChannel::pair()?;
     let mut stack = vec![0u8; STACK_SIZE];
@@ -96,6 +100,15 @@ fn start_and_wait(cfg: &Config, state: &StateDir, waited: &SigSet) -> Result<u8,
     // ANCHOR_END: clone
 
     let started = write_id_maps(pid, cfg.namespaces.user)
+        .and_then(|()| {
+            // Into its cgroups before it runs a single instruction of ours.
+            crate::cgroups::join(&state.dir, pid).map_err(|e| ContainerError::Setup(e.to_string()))
+        })
+        .and_then(|()| {
+            // --net bridge: its veth pair, born inside its namespace.
+            crate::network::attach(&state.dir, pid)
+                .map_err(|e| ContainerError::Setup(e.to_string()))
+        })
         .and_then(|()| parent_end.go())
         .and_then(|()| if cfg.tty { parent_end.recv_fd().map(Some) } else { Ok(None) })
         .and_then(|master| parent_end.wait_ready().map(|()| master));
@@ -108,6 +121,7 @@ fn start_and_wait(cfg: &Config, state: &StateDir, waited: &SigSet) -> Result<u8,
         }
     };
     drop(parent_end);
+    crate::network::forward(); // -p: relay the published ports from now on
     match master {
         Some(master) => tty::relay(pid, master, cfg.interactive, waited),
         None => wait_forwarding(pid, waited),

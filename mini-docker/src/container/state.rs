@@ -140,7 +140,8 @@ impl StateDir {
     /// Removes what only a running container needs; keeps `upper/` and
     /// `name` so the container's changes survive it.
     pub fn remove_runtime_parts(&self) {
-        for dir in [self.lower(), self.work(), self.rootfs(), self.etc(), self.dir.join("owner")] {
+        let (owner, exec) = (self.dir.join("owner"), self.dir.join("exec.json")); // exec: tenant.rs
+        for dir in [self.lower(), self.work(), self.rootfs(), self.etc(), owner, exec] {
             remove_tree(&dir);
         }
     }
@@ -195,6 +196,8 @@ impl StateDir {
             if !state.dir.join("owner").exists() || state.running() {
                 continue;
             }
+            crate::cgroups::remove(&state.dir);
+            crate::network::remove(&state.dir);
             if state.dir.join("remove").exists() {
                 state.remove();
             } else {

@@ -103,17 +103,22 @@ fn overlay_failed(errno: nix::errno::Errno, rootfs: &Path, options: &str) -> Roo
 // ANCHOR: proc-sys
 fn mount_proc_sys(root: &OwnedFd, cfg: &Config) -> Result<(), RootfsError> {
     let quiet = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-    if cfg.namespaces.pid {
+    // (--pid container:NAME: a new /proc shows the joined namespace.)
+    if cfg.namespaces.pid || cfg.pid_join.is_some() {
         mount_in_root(root, "proc", "/proc", "proc", quiet, None)?;
     } else {
         bind(root, "/proc", "/proc", Create::Dir)?;
     }
     if cfg.namespaces.net {
         // sysfs shows the network devices of the mounter's net namespace.
-        mount_in_root(root, "sysfs", "/sys", "sysfs", quiet | MsFlags::MS_RDONLY, None)?;
+        // --privileged: a writable /sys (see security/).
+        let ro = if cfg.security.privileged { MsFlags::empty() } else { MsFlags::MS_RDONLY };
+        mount_in_root(root, "sysfs", "/sys", "sysfs", quiet | ro, None)?;
     } else {
         bind(root, "/sys", "/sys", Create::Dir)?;
-        read_only_in_root(root, "/sys")?;
+        if !cfg.security.privileged {
+            read_only_in_root(root, "/sys")?;
+        }
     }
     Ok(())
 }

@@ -1,0 +1,473 @@
+//! Control groups (cgroups): what the container may *use*, where namespaces
+//! only decide what it may *see* (claim SEC-4; man 7 cgroups).
+//!
+//! A cgroup is a directory in a special filesystem, and everything about it
+//! is a file in that directory:
+//!
+//! ```text
+//! mkdir /sys/fs/cgroup/memory/mini-docker/ID          a new, empty cgroup
+//! echo 16777216 > …/ID/memory.limit_in_bytes          its limit
+//! echo PID      > …/ID/cgroup.procs                   a process joins it
+//! rmdir …/ID                                          gone (only when empty)
+//! ```
+//!
+//! The kernel charges each page, process or CPU slice to the cgroup of the
+//! task that uses it and enforces the limit there: an allocation over
+//! `memory.limit_in_bytes` wakes the OOM killer inside that cgroup only
+//! (SIGKILL: exit status 137), a `fork` over `pids.max` fails with EAGAIN, a
+//! cgroup that used its `cpu.cfs_quota_us` in a period waits for the next.
+//! Children are born in their parent's cgroup, so whatever the command
+//! starts stays limited.
+//!
+//! Two versions of the files exist, and both are in use:
+//! - **v1** (this course's machine; [`v1`]): one hierarchy per controller,
+//!   `/sys/fs/cgroup/memory/`, `/sys/fs/cgroup/pids/`, `/sys/fs/cgroup/cpu/`…
+//!   A container gets one directory in each hierarchy it is limited in.
+//! - **v2** (most current distributions; [`v2`]): one "unified" tree at
+//!   `/sys/fs/cgroup`; a directory's `cgroup.controllers` lists what it may
+//!   use, and its parent's `cgroup.subtree_control` switches them on. One
+//!   directory per container, with `memory.max`, `pids.max`, `cpu.max`…
+//!
+//! [`Version::detect`] picks one at run time (the filesystem type of
+//! `/sys/fs/cgroup`); both modules have the same three functions (`create`,
+//! and the shared [`join`] and [`remove`] here), so the run path reads the
+//! same on either.
+//!
+//! The order matters (see `container/parent.rs`): the directories are made
+//! and filled before `clone`, the parent writes the child's PID into each
+//! `cgroup.procs` while the child waits on the sync channel, and only then
+//! does the child `unshare(CLONE_NEWCGROUP)`: the cgroup it is in becomes
+//! the `/` it sees in `/proc/self/cgroup` (claim CG-NS). So nothing of the
+//! command ever runs outside its limits.
+//!
+//! A container without any limit gets no cgroup of its own (it stays in
+//! mini-docker's): a start then needs no cgroup write access at all, and
+//! does not pay the first move's RCU grace period (≈ 12 ms here).
+//!
+//! Cleanup: the directories made are listed in `<state>/cgroups` *before*
+//! they are made, so the run itself, or the next mini-docker after a
+//! killed one (`StateDir::sweep`), can remove them.
+
+pub mod v1;
+pub mod v2;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use nix::unistd::{Pid, geteuid};
+use thiserror::Error;
+
+/// The file in the state directory listing the cgroup directories made.
+const RECORD: &str = "cgroups";
+
+/// The CFS period: the quota is counted per 100 ms, as Docker does.
+pub const CPU_PERIOD_US: u64 = 100_000;
+
+/// Below this the container's own setup can be OOM-killed (Docker's minimum).
+const MIN_MEMORY: u64 = 6 * 1024 * 1024;
+
+/// How long [`remove`] waits for the last processes of a cgroup to go.
+const REMOVE_WAIT: Duration = Duration::from_secs(2);
+
+/// What can go wrong with cgroups; exit status 125 like every mini-docker error.
+#[derive(Debug, Error)]
+pub enum CgroupError {
+    #[error("--memory-swap needs --memory (it is memory plus swap)")]
+    SwapWithoutMemory,
+    #[error("--memory-swap {swap} is smaller than --memory {memory}: it counts memory plus swap")]
+    SwapBelowMemory { swap: u64, memory: u64 },
+    #[error("--cpus {0} is more than the {1} CPUs this machine has")]
+    TooManyCpus(f64, usize),
+    #[error(
+        "resource limits need root on cgroup v1: its hierarchies under /sys/fs/cgroup belong to \
+         root (cgroup v2 with a delegated subtree allows them rootless)"
+    )]
+    RootlessV1,
+    #[error(
+        "resource limits need root, or a delegated cgroup v2 subtree (systemd: Delegate=yes); \
+         none of the cgroups above {0:?} belongs to this user"
+    )]
+    NoDelegation(PathBuf),
+    #[error("cgroup controller {controller:?} is not available in {path:?}{why}")]
+    NoController { controller: &'static str, path: PathBuf, why: String },
+    #[error("--cpuset-cpus {cpus}: the kernel refused it (this machine's CPUs: {available})")]
+    BadCpuset { cpus: String, available: String },
+    #[error("{what} {path:?}: {source}")]
+    Io { what: &'static str, path: PathBuf, source: std::io::Error },
+}
+
+/// `std::fs` errors with what was done and where.
+fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> CgroupError {
+    let path = path.to_owned();
+    move |source| CgroupError::Io { what, path, source }
+}
+
+/// Writes `value` into the cgroup file `dir/file`. One `write(2)`: the
+/// kernel parses the whole value at once.
+fn write(dir: &Path, file: &str, value: &str) -> Result<(), CgroupError> {
+    let path = dir.join(file);
+    std::fs::write(&path, value).map_err(io("writing", &path))
+}
+
+fn read(dir: &Path, file: &str) -> Result<String, CgroupError> {
+    let path = dir.join(file);
+    std::fs::read_to_string(&path).map(|s| s.trim().to_owned()).map_err(io("reading", &path))
+}
+
+/// `mkdir`, where "already exists" is fine (another run made it).
+fn mkdir(path: &Path) -> Result<(), CgroupError> {
+    match std::fs::create_dir(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => Err(io("creating", path)(e)),
+        _ => Ok(()),
+    }
+}
+
+/// Makes `dir` and, when missing, its parent (`mini-docker/`), preparing
+/// a new parent with `prepare`. Another run may remove an empty parent
+/// between our two `mkdir`s (see [`remove`]): then make it again.
+fn mkdir_leaf(
+    dir: &Path,
+    prepare: &dyn Fn(&Path) -> Result<(), CgroupError>,
+) -> Result<(), CgroupError> {
+    let parent = dir.parent().unwrap_or(dir);
+    for _ in 0..10 {
+        mkdir(parent)?;
+        prepare(parent)?;
+        match std::fs::create_dir(dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+                return Err(io("creating", dir)(e));
+            }
+            _ => return Ok(()),
+        }
+    }
+    Err(io("creating", dir)(std::io::ErrorKind::NotFound.into()))
+}
+
+/// The `run` flags, as Docker spells them.
+#[derive(Debug, Clone, Default, Args)]
+pub struct LimitArgs {
+    /// Memory limit (bytes, or with a k, m or g suffix); over it the
+    /// kernel's OOM killer ends the process (exit status 137)
+    #[arg(short = 'm', long, value_name = "SIZE", value_parser = parse_size)]
+    pub memory: Option<u64>,
+    /// Memory plus swap (SIZE, or -1: unlimited swap) [default: twice --memory]
+    #[arg(long, value_name = "SIZE", value_parser = parse_swap, allow_hyphen_values = true)]
+    pub memory_swap: Option<Swap>,
+    /// Most processes (and threads) at once; 0 or -1: no limit
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    /// CPU time, in CPUs (1.5 = one and a half CPUs' worth every 100 ms)
+    #[arg(long, value_name = "FLOAT", value_parser = parse_cpus)]
+    pub cpus: Option<f64>,
+    /// Relative CPU weight when CPUs are busy (default 1024)
+    #[arg(short = 'c', long, value_name = "SHARES", value_parser = parse_shares)]
+    pub cpu_shares: Option<u64>,
+    /// The CPUs the container may run on: 0-3, 0,2
+    #[arg(long, value_name = "LIST", value_parser = parse_cpuset)]
+    pub cpuset_cpus: Option<String>,
+}
+
+/// `--memory-swap`: a total, or unlimited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Swap {
+    Total(u64),
+    Unlimited,
+}
+
+/// The limits of one container, checked; each `None` means "no limit".
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Limits {
+    pub memory: Option<u64>,
+    /// Memory plus swap, in bytes; `None` with a memory limit: unlimited swap.
+    pub memory_swap: Option<u64>,
+    pub pids: Option<u64>,
+    pub cpus: Option<f64>,
+    pub cpu_shares: Option<u64>,
+    pub cpuset_cpus: Option<String>,
+}
+
+impl Limits {
+    /// Checks the flags together (each alone was checked by clap).
+    pub fn from_args(args: &LimitArgs) -> Result<Limits, CgroupError> {
+        let memory_swap = match (args.memory, args.memory_swap) {
+            (None, Some(_)) => return Err(CgroupError::SwapWithoutMemory),
+            (Some(memory), Some(Swap::Total(swap))) if swap < memory => {
+                return Err(CgroupError::SwapBelowMemory { swap, memory });
+            }
+            (Some(_), Some(Swap::Total(swap))) => Some(swap),
+            (Some(_), Some(Swap::Unlimited)) | (None, None) => None,
+            // Docker's default: as much swap as memory.
+            (Some(memory), None) => Some(memory.saturating_mul(2)),
+        };
+        if let Some(cpus) = args.cpus {
+            let have = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+            if cpus > have as f64 {
+                return Err(CgroupError::TooManyCpus(cpus, have));
+            }
+        }
+        Ok(Limits {
+            memory: args.memory,
+            memory_swap,
+            pids: args.pids_limit.filter(|&n| n > 0).map(|n| n as u64),
+            cpus: args.cpus,
+            cpu_shares: args.cpu_shares,
+            cpuset_cpus: args.cpuset_cpus.clone(),
+        })
+    }
+
+    pub fn is_empty(&self) -> bool {
+        *self == Limits::default()
+    }
+
+    /// The CFS quota for `--cpus`, in microseconds per [`CPU_PERIOD_US`].
+    pub fn cpu_quota_us(&self) -> Option<u64> {
+        self.cpus.map(|cpus| ((cpus * CPU_PERIOD_US as f64).round() as u64).max(1000))
+    }
+}
+
+/// `16m`, `512k`, `1g`, `1048576` (bytes; also `kb`, `mb`, `gb`, any case).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let lower = text.trim().to_ascii_lowercase();
+    let lower = lower.strip_suffix('b').unwrap_or(&lower);
+    let (digits, unit) = match lower.char_indices().last() {
+        Some((i, c @ ('k' | 'm' | 'g'))) => (&lower[..i], Some(c)),
+        _ => (lower, None),
+    };
+    let shift = match unit {
+        Some('k') => 10,
+        Some('m') => 20,
+        Some('g') => 30,
+        _ => 0,
+    };
+    let bad = || format!("{text:?} is not a size: use a number with an optional k, m or g");
+    let number: u64 = digits.parse().map_err(|_| bad())?;
+    let bytes = number.checked_mul(1 << shift).ok_or_else(bad)?;
+    if bytes < MIN_MEMORY {
+        return Err(format!("{text:?} is below the minimum of 6m"));
+    }
+    Ok(bytes)
+}
+
+fn parse_swap(text: &str) -> Result<Swap, String> {
+    if text.trim() == "-1" { Ok(Swap::Unlimited) } else { parse_size(text).map(Swap::Total) }
+}
+
+/// A positive number of CPUs, at least 0.01 (a 1 ms quota per 100 ms).
+pub fn parse_cpus(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(cpus) if cpus.is_finite() && cpus >= 0.01 => Ok(cpus),
+        _ => Err(format!("{text:?} is not a number of CPUs: use e.g. 0.5 or 2 (at least 0.01)")),
+    }
+}
+
+/// cgroup v1's `cpu.shares` accepts 2 to 262144.
+fn parse_shares(text: &str) -> Result<u64, String> {
+    match text.trim().parse::<u64>() {
+        Ok(shares) if (2..=262_144).contains(&shares) => Ok(shares),
+        _ => Err(format!("{text:?} is not a CPU share: use a number from 2 to 262144")),
+    }
+}
+
+/// `0-3,6`: CPU numbers and ranges, as `cpuset.cpus` reads them. Whether
+/// the CPUs exist is the kernel's to say, when the file is written.
+pub fn parse_cpuset(text: &str) -> Result<String, String> {
+    let bad = || format!("{text:?} is not a CPU list: use e.g. 0-3 or 0,2");
+    let text = text.trim();
+    for part in text.split(',') {
+        let (first, last) = part.split_once('-').unwrap_or((part, part));
+        let (first, last): (u32, u32) =
+            (first.parse().map_err(|_| bad())?, last.parse().map_err(|_| bad())?);
+        if first > last {
+            return Err(bad());
+        }
+    }
+    Ok(text.to_owned())
+}
+
+/// Which cgroup files this host has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Version {
+    /// One hierarchy per controller under `/sys/fs/cgroup/<controller>`.
+    V1,
+    /// The unified hierarchy mounted here.
+    V2(PathBuf),
+}
+
+impl Version {
+    /// v2 when `/sys/fs/cgroup` itself is a cgroup2 filesystem; otherwise
+    /// v1 (also on a "hybrid" host, where a cgroup2 tree at
+    /// `/sys/fs/cgroup/unified` holds no controller that limits anything).
+    pub fn detect() -> Version {
+        let root = Path::new("/sys/fs/cgroup");
+        match nix::sys::statfs::statfs(root) {
+            Ok(fs) if fs.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC => {
+                Version::V2(root.to_owned())
+            }
+            _ => Version::V1,
+        }
+    }
+}
+
+/// The `info` line: which version limits use, and where the cgroups go.
+pub fn describe() -> String {
+    let rootless = !geteuid().is_root();
+    match Version::detect() {
+        Version::V1 if rootless => "v1: refused rootless (the hierarchies belong to root)".into(),
+        Version::V1 => "v1: /sys/fs/cgroup/<controller>/mini-docker/<id>".into(),
+        Version::V2(mount) => match v2::base(&mount) {
+            Ok(base) => format!("v2: {}/<id>", base.display()),
+            Err(e) => format!("v2: unavailable: {e}"),
+        },
+    }
+}
+
+/// Makes the container's cgroup directories and writes its limits (nothing
+/// when there is no limit). The directories are recorded in `state_dir`
+/// first, so that every exit path can [`remove`] them.
+// ANCHOR: create
+pub fn create(id: &str, limits: &Limits, state_dir: &Path) -> Result<(), CgroupError> {
+    if limits.is_empty() {
+        return Ok(());
+    }
+    match Version::detect() {
+        Version::V1 if !geteuid().is_root() => Err(CgroupError::RootlessV1),
+        Version::V1 => v1::create(id, limits, &|dirs| record(state_dir, dirs)),
+        Version::V2(mount) => v2::create(&mount, id, limits, &|dirs| record(state_dir, dirs)),
+    }
+}
+// ANCHOR_END: create
+
+fn record(state_dir: &Path, dirs: &[PathBuf]) -> Result<(), CgroupError> {
+    let text: String = dirs.iter().map(|d| format!("{}\n", d.display())).collect();
+    let path = state_dir.join(RECORD);
+    std::fs::write(&path, text).map_err(io("writing", &path))
+}
+
+/// The cgroup directories recorded for the container in `state_dir`.
+fn recorded(state_dir: &Path) -> Vec<PathBuf> {
+    let text = std::fs::read_to_string(state_dir.join(RECORD)).unwrap_or_default();
+    text.lines().filter(|l| !l.is_empty()).map(PathBuf::from).collect()
+}
+
+/// Parent side, while the child waits on the sync channel: moves `pid`
+/// into each of the container's cgroups by writing it into `cgroup.procs`.
+/// Its children will be born there.
+// ANCHOR: join
+pub fn join(state_dir: &Path, pid: Pid) -> Result<(), CgroupError> {
+    for dir in recorded(state_dir) {
+        write(&dir, "cgroup.procs", &pid.to_string())?;
+    }
+    Ok(())
+}
+// ANCHOR_END: join
+
+/// Removes the container's cgroups. `rmdir` is the only way, and it fails
+/// with EBUSY while a process is still in the cgroup: the container's
+/// processes are dying (its init is gone, or mini-docker was killed), so
+/// wait a little, killing any that remain (they are the container's own).
+// ANCHOR: remove
+pub fn remove(state_dir: &Path) {
+    let dirs = recorded(state_dir);
+    let deadline = Instant::now() + REMOVE_WAIT;
+    let mut left = Vec::new();
+    // Innermost first (v2 nests nothing per container, but be general).
+    for dir in dirs.iter().rev() {
+        loop {
+            match std::fs::remove_dir(dir) {
+                Ok(()) => break,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
+                Err(_) if Instant::now() < deadline => {
+                    kill_all(dir);
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                Err(_) => {
+                    left.push(dir.clone());
+                    break;
+                }
+            }
+        }
+    }
+    // The shared `mini-docker/` parents too, when no other container
+    // uses them (rmdir refuses a non-empty directory).
+    for dir in &dirs {
+        if let Some(parent) = dir.parent() {
+            let _ = std::fs::remove_dir(parent);
+        }
+    }
+    if left.is_empty() {
+        let _ = std::fs::remove_file(state_dir.join(RECORD));
+    } else {
+        let _ = record(state_dir, &left);
+    }
+}
+// ANCHOR_END: remove
+
+/// SIGKILL to every process still listed in the cgroup.
+fn kill_all(dir: &Path) {
+    for pid in read(dir, "cgroup.procs").unwrap_or_default().lines() {
+        if let Ok(pid) = pid.parse::<i32>() {
+            let _ = nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("16m"), Ok(16 << 20));
+        assert_eq!(parse_size("16M"), Ok(16 << 20));
+        assert_eq!(parse_size("8192k"), Ok(8 << 20));
+        assert_eq!(parse_size("1g"), Ok(1 << 30));
+        assert_eq!(parse_size("1gb"), Ok(1 << 30));
+        assert_eq!(parse_size("7340032"), Ok(7 << 20));
+        for bad in ["", "m", "16x", "-5m", "1.5g", "99999999999999g"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
+        assert!(parse_size("4m").expect_err("too small").contains("minimum"));
+        assert_eq!(parse_swap("-1"), Ok(Swap::Unlimited));
+    }
+
+    #[test]
+    fn cpus_and_sets() {
+        assert_eq!(parse_cpus("0.5"), Ok(0.5));
+        for bad in ["0", "-1", "abc", "NaN", "inf", "0.001"] {
+            assert!(parse_cpus(bad).is_err(), "{bad}");
+        }
+        assert_eq!(parse_cpuset("0-1,3"), Ok("0-1,3".to_owned()));
+        for bad in ["", "a", "1-", "3-1", "0,,1"] {
+            assert!(parse_cpuset(bad).is_err(), "{bad}");
+        }
+        assert!(parse_shares("1").is_err());
+        assert_eq!(parse_shares("512"), Ok(512));
+    }
+
+    #[test]
+    fn limits_together() {
+        let args = |memory: Option<u64>, swap: Option<Swap>| LimitArgs {
+            memory,
+            memory_swap: swap,
+            ..LimitArgs::default()
+        };
+        let m = 16 << 20;
+        assert!(matches!(
+            Limits::from_args(&args(None, Some(Swap::Unlimited))),
+            Err(CgroupError::SwapWithoutMemory)
+        ));
+        assert!(matches!(
+            Limits::from_args(&args(Some(m), Some(Swap::Total(m - 1)))),
+            Err(CgroupError::SwapBelowMemory { .. })
+        ));
+        let limits = Limits::from_args(&args(Some(m), None)).expect("valid");
+        assert_eq!(limits.memory_swap, Some(2 * m));
+        assert!(Limits::from_args(&LimitArgs::default()).expect("none").is_empty());
+        let pids = LimitArgs { pids_limit: Some(-1), ..LimitArgs::default() };
+        assert!(Limits::from_args(&pids).expect("unlimited").is_empty());
+        let cpus = LimitArgs { cpus: Some(0.5), ..LimitArgs::default() };
+        assert_eq!(Limits::from_args(&cpus).expect("cpus").cpu_quota_us(), Some(50_000));
+    }
+}

@@ -1,0 +1,117 @@
+//! cgroup v1: one hierarchy per controller.
+//!
+//! ```text
+//! /sys/fs/cgroup/memory/mini-docker/ID/memory.limit_in_bytes        --memory
+//!                                     /memory.memsw.limit_in_bytes  --memory-swap
+//! /sys/fs/cgroup/pids/mini-docker/ID/pids.max                       --pids-limit
+//! /sys/fs/cgroup/cpu/mini-docker/ID/cpu.cfs_quota_us, cpu.cfs_period_us  --cpus
+//!                                  /cpu.shares                      --cpu-shares
+//! /sys/fs/cgroup/cpuset/mini-docker/ID/cpuset.cpus, cpuset.mems     --cpuset-cpus
+//! ```
+//!
+//! A process is in exactly one cgroup *per hierarchy*, so the container
+//! gets a directory in each hierarchy it is limited in, and joins each.
+//! Two v1 oddities show here: `memory.memsw.limit_in_bytes` can never be
+//! below `memory.limit_in_bytes` (so memory is written first), and a new
+//! cpuset cgroup starts with *no* CPUs and *no* memory nodes: a process
+//! cannot join it until both are written.
+
+use std::path::{Path, PathBuf};
+
+use super::{CgroupError, Limits, read, write};
+
+/// Where the v1 hierarchies are mounted (one directory each; `cpu` is often
+/// a symbolic link to `cpu,cpuacct`).
+const ROOT: &str = "/sys/fs/cgroup";
+
+/// Each container's cgroups go under this directory in every hierarchy.
+const PARENT: &str = "mini-docker";
+
+/// Makes `/sys/fs/cgroup/<controller>/mini-docker/<id>` in each hierarchy
+/// a limit needs, and writes the limits. `record` is called with the
+/// directories before any is made.
+// ANCHOR: v1-create
+pub fn create(
+    id: &str,
+    limits: &Limits,
+    record: &dyn Fn(&[PathBuf]) -> Result<(), CgroupError>,
+) -> Result<(), CgroupError> {
+    let memory = limits.memory.is_some();
+    let cpu = limits.cpus.is_some() || limits.cpu_shares.is_some();
+    let controllers: Vec<&'static str> = [
+        ("memory", memory),
+        ("pids", limits.pids.is_some()),
+        ("cpu", cpu),
+        ("cpuset", limits.cpuset_cpus.is_some()),
+    ]
+    .into_iter()
+    .filter_map(|(name, wanted)| wanted.then_some(name))
+    .collect();
+    for &controller in &controllers {
+        let hierarchy = Path::new(ROOT).join(controller);
+        if !hierarchy.join("cgroup.procs").exists() {
+            let why = String::from(" (no v1 hierarchy mounted for it)");
+            return Err(CgroupError::NoController { controller, path: hierarchy, why });
+        }
+    }
+    let dirs: Vec<PathBuf> =
+        controllers.iter().map(|c| Path::new(ROOT).join(c).join(PARENT).join(id)).collect();
+    record(&dirs)?;
+    for (&controller, dir) in controllers.iter().zip(&dirs) {
+        super::mkdir_leaf(dir, &|parent| {
+            if controller == "cpuset" { inherit_cpuset(parent) } else { Ok(()) }
+        })?;
+        match controller {
+            "memory" => memory_limits(dir, limits)?,
+            "pids" => write(dir, "pids.max", &limits.pids.unwrap_or_default().to_string())?,
+            "cpu" => cpu_limits(dir, limits)?,
+            _ => cpuset_limits(dir, limits)?,
+        }
+    }
+    Ok(())
+}
+// ANCHOR_END: v1-create
+
+fn memory_limits(dir: &Path, limits: &Limits) -> Result<(), CgroupError> {
+    let Some(memory) = limits.memory else { return Ok(()) };
+    write(dir, "memory.limit_in_bytes", &memory.to_string())?;
+    // memsw exists only with swap accounting (CONFIG_MEMCG_SWAP, swapaccount=1).
+    let swap = limits.memory_swap.map_or("-1".to_owned(), |s| s.to_string());
+    if dir.join("memory.memsw.limit_in_bytes").exists() {
+        write(dir, "memory.memsw.limit_in_bytes", &swap)?;
+    }
+    Ok(())
+}
+
+fn cpu_limits(dir: &Path, limits: &Limits) -> Result<(), CgroupError> {
+    if let Some(quota) = limits.cpu_quota_us() {
+        write(dir, "cpu.cfs_period_us", &super::CPU_PERIOD_US.to_string())?;
+        write(dir, "cpu.cfs_quota_us", &quota.to_string())?;
+    }
+    if let Some(shares) = limits.cpu_shares {
+        write(dir, "cpu.shares", &shares.to_string())?;
+    }
+    Ok(())
+}
+
+fn cpuset_limits(dir: &Path, limits: &Limits) -> Result<(), CgroupError> {
+    let Some(cpus) = &limits.cpuset_cpus else { return Ok(()) };
+    let parent = dir.parent().unwrap_or(dir);
+    write(dir, "cpuset.cpus", cpus).map_err(|_| CgroupError::BadCpuset {
+        cpus: cpus.clone(),
+        available: read(parent, "cpuset.cpus").unwrap_or_default(),
+    })?;
+    write(dir, "cpuset.mems", &read(parent, "cpuset.mems")?)
+}
+
+/// A new cpuset cgroup is empty: give `mini-docker/` its parent's CPUs and
+/// memory nodes (once; later runs find them set).
+fn inherit_cpuset(dir: &Path) -> Result<(), CgroupError> {
+    let above = dir.parent().unwrap_or(dir);
+    for file in ["cpuset.cpus", "cpuset.mems"] {
+        if read(dir, file)?.is_empty() {
+            write(dir, file, &read(above, file)?)?;
+        }
+    }
+    Ok(())
+}

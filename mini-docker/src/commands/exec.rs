@@ -1,0 +1,64 @@
+//! `mini-docker exec [-it] [-u UID[:GID]] [-w DIR] [-e K=V]… NAME CMD…`: run
+//! a command in a running container, joining its namespaces with `setns`
+//! (see `container/tenant.rs`).
+
+use clap::Args;
+
+use crate::commands::Dirs;
+use crate::container::state::StateDir;
+use crate::container::tenant::{self, Tenant};
+use crate::error::{Error, UsageError};
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// Keep stdin open (without it the command reads /dev/null)
+    #[arg(short = 'i', long)]
+    interactive: bool,
+    /// Allocate a pseudo-terminal (with -i: an interactive shell)
+    #[arg(short = 't', long)]
+    tty: bool,
+    /// Run as this user [default: the container's]
+    #[arg(short = 'u', long = "user", value_name = "UID[:GID]")]
+    user: Option<String>,
+    /// Working directory [default: the container's]
+    #[arg(short = 'w', long = "workdir", value_name = "DIR")]
+    workdir: Option<String>,
+    /// Set an environment variable, added to the container's
+    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
+    env: Vec<String>,
+    /// The container's name or ID prefix
+    container: String,
+    /// The command and its arguments
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    command: Vec<String>,
+}
+
+pub fn exec(dirs: &Dirs, args: ExecArgs) -> Result<u8, Error> {
+    let key = &args.container;
+    let state =
+        StateDir::find(&dirs.state, key).ok_or_else(|| UsageError::NoSuchContainer(key.clone()))?;
+    let init = tenant::ready_init(&state).ok_or_else(|| UsageError::NotRunning(key.clone()))?;
+    let mut tenant = Tenant::load(&state, args.command)?;
+    tenant.interactive = args.interactive;
+    tenant.tty = args.tty;
+    if let Some(user) = &args.user {
+        let bad = || UsageError::BadUser(user.clone());
+        let (uid, gid) = user.split_once(':').unwrap_or((user, user));
+        tenant.user = (uid.parse().map_err(|_| bad())?, gid.parse().map_err(|_| bad())?);
+    }
+    if let Some(dir) = args.workdir {
+        if !dir.starts_with('/') {
+            return Err(UsageError::RelativeWorkdir(dir).into());
+        }
+        tenant.workdir = dir;
+    }
+    for entry in args.env {
+        if !entry.contains('=') || entry.starts_with('=') {
+            return Err(UsageError::BadEnv(entry).into());
+        }
+        let key = entry.split('=').next().unwrap_or("").to_owned();
+        tenant.env.retain(|e| e.split('=').next() != Some(key.as_str()));
+        tenant.env.push(entry);
+    }
+    tenant::exec(init, &tenant)
+}

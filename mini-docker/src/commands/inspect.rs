@@ -1,0 +1,81 @@
+//! `mini-docker inspect NAME…`: what the host knows about a container, as
+//! JSON, read from its state directory and from `/proc` (the host sees
+//! every container's processes and namespaces: claim SEC-3).
+
+use serde_json::{Map, Value, json};
+
+use crate::commands::Dirs;
+use crate::container::state::StateDir;
+use crate::container::tenant;
+use crate::error::{Error, UsageError};
+
+pub fn inspect(dirs: &Dirs, containers: &[String]) -> Result<(), Error> {
+    let mut all = Vec::new();
+    for key in containers {
+        let state = StateDir::find(&dirs.state, key)
+            .ok_or_else(|| UsageError::NoSuchContainer(key.clone()))?;
+        all.push(describe(&state));
+    }
+    say!("{}", serde_json::to_string_pretty(&Value::Array(all)).unwrap_or_default());
+    Ok(())
+}
+
+fn describe(state: &StateDir) -> Value {
+    let read = |name: &str| std::fs::read_to_string(state.dir.join(name)).unwrap_or_default();
+    let id = state.dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let running = state.running();
+    let init = tenant::ready_init(state);
+    let mut namespaces = Map::new();
+    let mut cgroup = Vec::new();
+    let mut command = Value::Null;
+    let mut mounts = Vec::new();
+    if let Some(init) = init {
+        let holder = tenant::namespace_holder(init);
+        // Each mount of the container: where, and which file system.
+        mounts = std::fs::read_to_string(format!("/proc/{holder}/mountinfo"))
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|line| {
+                let (left, right) = line.split_once(" - ")?;
+                let target = left.split(' ').nth(4)?;
+                Some(json!({ "target": target, "fstype": right.split(' ').next()? }))
+            })
+            .collect();
+        for ns in ["cgroup", "ipc", "mnt", "net", "pid", "user", "uts"] {
+            if let Ok(link) = std::fs::read_link(format!("/proc/{holder}/ns/{ns}")) {
+                namespaces.insert(ns.to_owned(), json!(link.to_string_lossy()));
+            }
+        }
+        cgroup = std::fs::read_to_string(format!("/proc/{init}/cgroup"))
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        command =
+            tenant::children(init.as_raw()).into_iter().min().map_or(Value::Null, Value::from);
+    }
+    let recorded = tenant::recorded(state);
+    let caps = recorded["caps"].as_u64().unwrap_or(0);
+    let cap_names: Vec<String> =
+        crate::security::capabilities::list(caps).iter().map(|c| c.to_string()).collect();
+    json!({
+        "id": id,
+        "name": read("name").trim(),
+        "state": if running { "running" } else { "exited" },
+        "pids": { "mini_docker": read("owner").split_whitespace().next().and_then(|p| p.parse::<u32>().ok()),
+                  "init": init.map(|p| p.as_raw()), "command": command },
+        "namespaces": namespaces,
+        "cgroup": cgroup,
+        "mounts": mounts,
+        "rootfs": state.rootfs(),
+        "config": {
+            "user": recorded["user"], "workdir": recorded["workdir"], "env": recorded["env"],
+        },
+        "security": {
+            "privileged": recorded["privileged"],
+            "capabilities": cap_names,
+            "no_new_privs": recorded["no_new_privs"],
+            "seccomp": recorded["seccomp"],
+        },
+    })
+}

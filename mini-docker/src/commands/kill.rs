@@ -1,0 +1,112 @@
+//! `mini-docker kill [-s SIG] NAME…` and `stop [-t SECS] NAME…`.
+//!
+//! The container's command is not PID 1 (init is, see `container/init.rs`),
+//! so a signal goes to the command, as Docker's goes to the container's
+//! main process; SIGKILL goes to init, and the kernel then kills every
+//! process of the PID namespace (pid_namespaces(7)). `stop` is SIGTERM,
+//! a grace period, then SIGKILL, like `docker stop`.
+
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill as send};
+use nix::unistd::Pid;
+
+use crate::commands::Dirs;
+use crate::container::state::StateDir;
+use crate::container::tenant;
+use crate::error::{ContainerError, Error, UsageError};
+
+/// The running container `key`: its state and its init.
+fn running(dirs: &Dirs, key: &str) -> Result<(StateDir, Pid), Error> {
+    let state = StateDir::find(&dirs.state, key)
+        .ok_or_else(|| UsageError::NoSuchContainer(key.to_owned()))?;
+    let init = tenant::ready_init(&state).ok_or_else(|| UsageError::NotRunning(key.to_owned()))?;
+    Ok((state, init))
+}
+
+/// `KILL`, `SIGKILL` or `9`.
+fn parse_signal(name: &str) -> Result<Signal, UsageError> {
+    let bad = || UsageError::BadSignal(name.to_owned());
+    if let Ok(n) = name.parse::<i32>() {
+        return Signal::try_from(n).map_err(|_| bad());
+    }
+    let upper = name.to_ascii_uppercase();
+    let full = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
+    full.parse().map_err(|_| bad())
+}
+
+/// Sends `sig` to the container of `init`.
+fn signal(init: Pid, sig: Signal) -> Result<(), ContainerError> {
+    let target = if sig == Signal::SIGKILL {
+        init
+    } else {
+        // The command: init's first child (the others are orphans it reaps).
+        tenant::children(init.as_raw()).into_iter().min().map_or(init, Pid::from_raw)
+    };
+    send(target, sig).map_err(ContainerError::sys(format!("kill({target}, {sig})")))
+}
+
+pub fn kill(dirs: &Dirs, signal_name: &str, containers: &[String]) -> Result<(), Error> {
+    let sig = parse_signal(signal_name)?;
+    for key in containers {
+        let (_, init) = running(dirs, key)?;
+        signal(init, sig)?;
+        say!("{key}");
+    }
+    Ok(())
+}
+
+/// Waits until the container's mini-docker has ended, at most `limit`.
+fn ended(state: &StateDir, limit: Duration) -> bool {
+    let start = Instant::now();
+    while state.running() {
+        if start.elapsed() > limit {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    true
+}
+
+/// `rm -f`: SIGKILL, then wait (at most 5 s) until the container's
+/// mini-docker has ended.
+pub fn kill_and_wait(state: &StateDir, key: &str) -> Result<(), Error> {
+    if let Some(init) = tenant::init_pid(state) {
+        signal(init, Signal::SIGKILL)?;
+    }
+    if !ended(state, Duration::from_secs(5)) {
+        return Err(ContainerError::Setup(format!("{key}: still running after SIGKILL")).into());
+    }
+    Ok(())
+}
+
+pub fn stop(dirs: &Dirs, seconds: u64, containers: &[String]) -> Result<(), Error> {
+    for key in containers {
+        let (state, init) = running(dirs, key)?;
+        let _ = signal(init, Signal::SIGTERM);
+        if !ended(&state, Duration::from_secs(seconds)) {
+            let _ = signal(init, Signal::SIGKILL);
+            if !ended(&state, Duration::from_secs(5)) {
+                return Err(
+                    ContainerError::Setup(format!("{key}: still running after SIGKILL")).into()
+                );
+            }
+        }
+        say!("{key}");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn signals() {
+        use nix::sys::signal::Signal;
+        for (name, sig) in
+            [("KILL", Signal::SIGKILL), ("sigterm", Signal::SIGTERM), ("10", Signal::SIGUSR1)]
+        {
+            assert_eq!(super::parse_signal(name).expect(name), sig);
+        }
+        assert!(super::parse_signal("NOPE").is_err());
+    }
+}

@@ -1,0 +1,201 @@
+//! `--ipc shareable` and `--ipc container:NAME`: two containers that share
+//! System V IPC, POSIX message queues and `/dev/shm` (claims IPC-3, SEC-2);
+//! `--pid container:NAME`: a container in another one's PID namespace
+//! (Kubernetes' shared process namespace in a pod, a debugging sidecar).
+//!
+//! Docker's IPC modes: `private` (a new IPC namespace nobody may join),
+//! `shareable` (a new one others may join), `container:NAME` (the IPC
+//! namespace of a shareable container), `host`. Sharing *memory* takes two
+//! things, because POSIX shared memory is not in the IPC namespace at all:
+//! it is files on the tmpfs mounted at `/dev/shm`, which belongs to the
+//! *mount* namespace. So joining a container's IPC namespace (`setns`)
+//! shares its System V segments and message queues, and `/dev/shm` must
+//! be shared by a bind mount. A mount of another mount namespace cannot be
+//! bound (mount(2): EINVAL), so, as Docker does, the shareable container's
+//! `/dev/shm` is a directory on the host, `<state of A>/shm` (on /run, a
+//! tmpfs), bound into both:
+//!
+//! ```text
+//!  container A (--ipc shareable)          container B (--ipc container:A)
+//!  ipc namespace ◀─────────── setns ───── (its own, from clone, left behind)
+//!  /dev/shm ◀── <state of A>/shm ──────▶ /dev/shm     (two bind mounts)
+//!  /dev/mqueue ◀──── a new mqueue mount ── /dev/mqueue (A's queues)
+//! ```
+//!
+//! That is the article's warning (SEC-2): whatever one container writes in
+//! `/dev/shm`, the other reads, so a compromised container reaches the
+//! memory of every container sharing with it. A `private` container cannot
+//! be joined at all.
+//!
+//! Joining needs `CAP_SYS_ADMIN` over the other container's IPC namespace,
+//! which a container in a user namespace of its own does not have: both
+//! containers must run as root without `--userns` (Docker's default too).
+
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::PermissionsExt;
+
+use nix::fcntl::{OFlag, open};
+use nix::mount::{MsFlags, mount};
+use nix::sched::{CloneFlags, setns};
+use nix::sys::stat::Mode;
+
+use crate::commands::Dirs;
+use crate::container::Config;
+use crate::container::state::StateDir;
+use crate::container::tenant;
+use crate::error::{ContainerError, RootfsError, UsageError};
+use crate::rootfs::resolve::{Create, fd_path, open_in_root};
+
+/// The `--ipc` of `run`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IpcMode {
+    Private,
+    Shareable,
+    Host,
+    /// The host PID of a process in the container, and its shared `/dev/shm`.
+    Container {
+        pid: i32,
+        shm: std::path::PathBuf,
+    },
+}
+
+impl IpcMode {
+    /// `private`, `shareable`, `host` or `container:NAME` (NAME running,
+    /// shareable, without a user namespace).
+    pub fn parse(text: &str, dirs: &Dirs) -> Result<IpcMode, UsageError> {
+        let name = match text {
+            "private" | "" => return Ok(IpcMode::Private),
+            "shareable" => return Ok(IpcMode::Shareable),
+            "host" => return Ok(IpcMode::Host),
+            other => other.strip_prefix("container:").unwrap_or(""),
+        };
+        if name.is_empty() {
+            return Err(UsageError::BadIpc(text.to_owned()));
+        }
+        let refuse = |why: &str| UsageError::IpcNotJoinable(name.to_owned(), why.to_owned());
+        let state = StateDir::find(&dirs.state, name)
+            .ok_or_else(|| UsageError::NoSuchContainer(name.to_owned()))?;
+        let init = tenant::ready_init(&state).ok_or_else(|| refuse("it is not running"))?;
+        let recorded = tenant::recorded(&state);
+        if recorded["ipc"] != "shareable" {
+            return Err(refuse("it was not started with --ipc shareable"));
+        }
+        if recorded["userns"] != false {
+            return Err(refuse("it has a user namespace of its own"));
+        }
+        let pid = tenant::namespace_holder(init).as_raw();
+        Ok(IpcMode::Container { pid, shm: shm_dir(&state) })
+    }
+
+    /// Whether `clone` makes a new IPC namespace (`container:` leaves it
+    /// at once for the other container's).
+    pub fn new_namespace(&self) -> bool {
+        *self != IpcMode::Host
+    }
+
+    /// As `exec.json` records it.
+    pub fn word(&self) -> &'static str {
+        match self {
+            IpcMode::Private => "private",
+            IpcMode::Shareable => "shareable",
+            IpcMode::Host => "host",
+            IpcMode::Container { .. } => "container",
+        }
+    }
+}
+
+/// The directory a shareable container's `/dev/shm` is.
+fn shm_dir(state: &StateDir) -> std::path::PathBuf {
+    state.dir.join("shm")
+}
+
+// ANCHOR: share-ipc
+/// In the container's first process, after the root file system is built
+/// and before `pivot_root`. `--ipc shareable`: `/dev/shm` becomes the
+/// state directory's `shm/`. `--ipc container:NAME`: joins that container's
+/// IPC namespace, mounts its message queues on `/dev/mqueue` and binds its
+/// `shm/` on `/dev/shm`.
+pub fn share_ipc(root: &OwnedFd, cfg: &Config, state: &StateDir) -> Result<(), ContainerError> {
+    // (A descriptor must stay open while its /proc/self/fd path is used.)
+    let in_root = |path: &str| open_in_root(root, path, Create::Dir).map_err(rootfs_error);
+    let bind = |source: &std::path::Path| -> Result<(), ContainerError> {
+        let target = in_root("/dev/shm")?;
+        mount(Some(source), fd_path(&target).as_str(), None::<&str>, MsFlags::MS_BIND, None::<&str>)
+            .map_err(ContainerError::sys(format!("mount({source:?}, \"/dev/shm\", MS_BIND)")))
+    };
+    let (pid, shm) = match &cfg.ipc_mode {
+        IpcMode::Shareable => {
+            let shm = shm_dir(state);
+            std::fs::create_dir(&shm)
+                .and_then(|()| std::fs::set_permissions(&shm, PermissionsExt::from_mode(0o1777)))
+                .map_err(|source| ContainerError::Io {
+                    what: "creating",
+                    path: shm.clone(),
+                    source,
+                })?;
+            return bind(&shm);
+        }
+        IpcMode::Container { pid, shm } => (pid, shm),
+        IpcMode::Private | IpcMode::Host => return Ok(()),
+    };
+    if cfg.namespaces.user.is_some() {
+        return Err(ContainerError::Setup(
+            "--ipc container:NAME needs a container without a user namespace (root, --userns host)"
+                .to_owned(),
+        ));
+    }
+    let ns = format!("/proc/{pid}/ns/ipc");
+    let fd = open(ns.as_str(), OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(ContainerError::sys(format!("open({ns:?})")))?;
+    setns(&fd, CloneFlags::CLONE_NEWIPC).map_err(ContainerError::sys("setns(ipc)"))?;
+    let quiet = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    // An mqueue instance shows the queues of the mounter's IPC namespace.
+    let mqueue = in_root("/dev/mqueue")?;
+    mount(Some("mqueue"), fd_path(&mqueue).as_str(), Some("mqueue"), quiet, None::<&str>)
+        .map_err(ContainerError::sys("mount(\"mqueue\", \"/dev/mqueue\")"))?;
+    bind(shm)
+}
+// ANCHOR_END: share-ipc
+
+fn rootfs_error(e: RootfsError) -> ContainerError {
+    ContainerError::Setup(e.to_string())
+}
+
+/// `--pid container:NAME`: the host PID of a process in that container
+/// (running, without a user namespace); `None` for `private` and `host`.
+pub fn parse_pid(text: &str, dirs: &Dirs) -> Result<Option<i32>, UsageError> {
+    let Some(name) = text.strip_prefix("container:").filter(|n| !n.is_empty()) else {
+        return match text {
+            "private" | "host" => Ok(None),
+            _ => Err(UsageError::BadPid(text.to_owned())),
+        };
+    };
+    let refuse = |why: &str| UsageError::PidNotJoinable(name.to_owned(), why.to_owned());
+    let state = StateDir::find(&dirs.state, name)
+        .ok_or_else(|| UsageError::NoSuchContainer(name.to_owned()))?;
+    let init = tenant::ready_init(&state).ok_or_else(|| refuse("it is not running"))?;
+    if tenant::recorded(&state)["userns"] != false {
+        return Err(refuse("it has a user namespace of its own"));
+    }
+    Ok(Some(tenant::namespace_holder(init).as_raw()))
+}
+
+// ANCHOR: enter-pid
+/// mini-docker itself, before `clone`: `setns` on a PID namespace changes
+/// only where the caller's *children* are created (pid_namespaces(7)), so
+/// the container's init is born in the other container's PID namespace,
+/// not as its PID 1. Needs `CAP_SYS_ADMIN` over it: root, no user namespace.
+pub fn enter_pid_namespace(cfg: &Config) -> Result<(), ContainerError> {
+    let Some(pid) = cfg.pid_join else { return Ok(()) };
+    if cfg.namespaces.user.is_some() {
+        return Err(ContainerError::Setup(
+            "--pid container:NAME needs a container without a user namespace (root, --userns host)"
+                .to_owned(),
+        ));
+    }
+    let ns = format!("/proc/{pid}/ns/pid");
+    let fd = open(ns.as_str(), OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(ContainerError::sys(format!("open({ns:?})")))?;
+    setns(&fd, CloneFlags::CLONE_NEWPID).map_err(ContainerError::sys("setns(pid)"))
+}
+// ANCHOR_END: enter-pid

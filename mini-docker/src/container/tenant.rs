@@ -1,0 +1,376 @@
+//! A tenant: a process that joins a running container (`mini-docker
+//! exec`), the way `docker exec` and `nsenter` do (claims MECH-3, SEC-3).
+//!
+//! A namespace lives as long as something refers to it; every process in
+//! the container refers to all of them through `/proc/PID/ns/<type>`.
+//! Opening those files and calling `setns(2)` on each moves the calling
+//! process into the same namespaces:
+//!
+//! ```text
+//!  mini-docker exec                          the container
+//!  ───────────────                           ─────────────
+//!  join the container's cgroups
+//!  open /proc/INIT/ns/{user,ipc,uts,net,     init (PID 1 inside)
+//!                      pid,cgroup,mnt}       └─ the command (PID 2)
+//!  setns(user) first: the capabilities the
+//!  others need are those of its owner
+//!  setns(ipc, uts, net, cgroup, pid, mnt)
+//!  fork ───────────────────────────────────▶ the tenant: a new PID inside
+//!  waits, passing signals on                 (setns(pid) only applies to
+//!                                            children), then user, chdir,
+//!                                            the container's capabilities
+//!                                            and seccomp filter, execve
+//! ```
+//!
+//! Nothing about the container is asked of the container: the host reads
+//! and enters it from outside, which is also the article's warning (SEC-3):
+//! whoever controls the host controls every container.
+//!
+//! What `exec` needs to know that `/proc` does not tell (the container's
+//! user, working directory, environment and security settings) is written
+//! by `run` into `<state>/exec.json`.
+
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::Path;
+
+use nix::errno::Errno;
+use nix::fcntl::{OFlag, open};
+use nix::sched::{CloneFlags, setns};
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, sigprocmask};
+use nix::sys::stat::Mode;
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::{ForkResult, Gid, Pid, Uid, execve, fork, setgroups, setresgid, setresuid};
+use serde_json::{Value, json};
+
+use crate::container::Config;
+use crate::container::parent::waited_signals;
+use crate::container::state::StateDir;
+use crate::error::{ContainerError, Error, UsageError};
+use crate::security::{Security, seccomp};
+
+const RECORD: &str = "exec.json";
+
+/// What `exec` gives the new process, from `run`'s [`Config`] unless the
+/// `exec` command line says otherwise.
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    pub command: Vec<String>,
+    pub user: (u32, u32),
+    pub workdir: String,
+    pub env: Vec<String>,
+    pub interactive: bool,
+    /// `-t`: a pseudo-terminal from the container's devpts.
+    pub tty: bool,
+    /// Whether the container has its own user namespace with one ID only.
+    single_id: bool,
+    /// The container's state directory (its cgroups are recorded there).
+    state_dir: std::path::PathBuf,
+    security: Security,
+}
+
+fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> ContainerError {
+    let path = path.to_owned();
+    move |source| ContainerError::Io { what, path, source }
+}
+
+/// `run`: writes what a later `exec` needs into the state directory.
+pub fn record(state: &StateDir, cfg: &Config) -> Result<(), ContainerError> {
+    let sec = &cfg.security;
+    let seccomp = match &sec.seccomp {
+        seccomp::Profile::Default => json!("default"),
+        seccomp::Profile::Unconfined => json!("unconfined"),
+        seccomp::Profile::File(path) => json!({ "file": path }),
+    };
+    let record = json!({
+        "user": [cfg.user.0, cfg.user.1],
+        "workdir": cfg.workdir,
+        "env": cfg.env,
+        "single_id": cfg.namespaces.user.is_some_and(|m| m.single()),
+        "userns": cfg.namespaces.user.is_some(),
+        "ipc": cfg.ipc_mode.word(),
+        "privileged": sec.privileged,
+        "caps": sec.caps,
+        "no_new_privs": sec.no_new_privs,
+        "seccomp": seccomp,
+    });
+    let path = state.dir.join(RECORD);
+    std::fs::write(&path, record.to_string()).map_err(io("writing", &path))
+}
+
+impl Tenant {
+    /// The container's settings, as `run` recorded them.
+    pub fn load(state: &StateDir, command: Vec<String>) -> Result<Tenant, Error> {
+        let path = state.dir.join(RECORD);
+        let text = std::fs::read_to_string(&path).map_err(io("reading", &path))?;
+        let bad = || ContainerError::Setup(format!("{}: not what run writes", path.display()));
+        let v: Value = serde_json::from_str(&text).map_err(|_| bad())?;
+        let id = |x: &Value| x.as_u64().and_then(|n| u32::try_from(n).ok()).ok_or_else(bad);
+        let profile = match &v["seccomp"] {
+            Value::String(s) if s == "unconfined" => seccomp::Profile::Unconfined,
+            Value::String(_) => seccomp::Profile::Default,
+            other => seccomp::Profile::File(other["file"].as_str().ok_or_else(bad)?.into()),
+        };
+        let privileged = v["privileged"].as_bool().unwrap_or(false);
+        let caps = v["caps"].as_u64().ok_or_else(bad)?;
+        let filters = if privileged {
+            Vec::new()
+        } else {
+            crate::security::seccomp::compile(&profile, caps)?
+        };
+        let security = Security {
+            privileged,
+            caps,
+            no_new_privs: v["no_new_privs"].as_bool().unwrap_or(true),
+            seccomp: profile,
+            filters,
+        };
+        let strings = |x: &Value| -> Vec<String> {
+            x.as_array()
+                .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_owned)).collect())
+                .unwrap_or_default()
+        };
+        Ok(Tenant {
+            command,
+            user: (id(&v["user"][0])?, id(&v["user"][1])?),
+            workdir: v["workdir"].as_str().unwrap_or("/").to_owned(),
+            env: strings(&v["env"]),
+            interactive: false,
+            tty: false,
+            single_id: v["single_id"].as_bool().unwrap_or(false),
+            state_dir: state.dir.clone(),
+            security,
+        })
+    }
+}
+
+/// The processes whose parent is `parent` (a scan of /proc/*/stat).
+pub fn children(parent: i32) -> Vec<i32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
+            let ppid: i32 = stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()?;
+            (ppid == parent).then_some(pid)
+        })
+        .collect()
+}
+
+fn mount_ns(pid: i32) -> Result<std::path::PathBuf, std::io::Error> {
+    std::fs::read_link(format!("/proc/{pid}/ns/mnt"))
+}
+
+/// The recorded settings, as JSON (for `inspect`).
+pub fn recorded(state: &StateDir) -> Value {
+    std::fs::read_to_string(state.dir.join(RECORD))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(Value::Null)
+}
+
+/// The container's init, seen from the host: the child of the `owner`
+/// mini-docker process that lives in another mount namespace, or whose
+/// namespaces we may not even look at (init is not dumpable, see
+/// `security/mod.rs`; mini-docker's own helpers are).
+pub fn init_pid(state: &StateDir) -> Option<Pid> {
+    let owner = std::fs::read_to_string(state.dir.join("owner")).ok()?;
+    let owner: i32 = owner.split_whitespace().next()?.parse().ok()?;
+    let owner_mnt = mount_ns(owner).ok()?;
+    children(owner)
+        .into_iter()
+        .find(|&pid| mount_ns(pid).map_or(true, |m| m != owner_mnt))
+        .map(Pid::from_raw)
+}
+
+/// The init of a container that is ready: init forks the command only
+/// after the container is set up (root file system, pivot_root,
+/// capabilities), so a container without a command yet must not be
+/// joined: its mount namespace may still show the host's root.
+pub fn ready_init(state: &StateDir) -> Option<Pid> {
+    init_pid(state).filter(|init| state.running() && !children(init.as_raw()).is_empty())
+}
+
+/// Whose `/proc/PID/ns/*` to open: init's when we may read them (root),
+/// else one of init's children, which share them (rootless: init is not
+/// dumpable, and its memory belongs to the host's user namespace, where we
+/// hold no capability).
+pub fn namespace_holder(init: Pid) -> Pid {
+    if mount_ns(init.as_raw()).is_ok() {
+        return init;
+    }
+    children(init.as_raw())
+        .into_iter()
+        .find(|&pid| mount_ns(pid).is_ok())
+        .map_or(init, Pid::from_raw)
+}
+
+/// The namespaces a tenant joins, in the order it joins them: the user
+/// namespace first (it decides which capabilities count for the others),
+/// the mount namespace last (after it, `/proc` is the container's).
+// ANCHOR: join-order
+const JOIN: [(&str, CloneFlags); 7] = [
+    ("user", CloneFlags::CLONE_NEWUSER),
+    ("ipc", CloneFlags::CLONE_NEWIPC),
+    ("uts", CloneFlags::CLONE_NEWUTS),
+    ("net", CloneFlags::CLONE_NEWNET),
+    ("cgroup", CloneFlags::CLONE_NEWCGROUP),
+    ("pid", CloneFlags::CLONE_NEWPID),
+    ("mnt", CloneFlags::CLONE_NEWNS),
+];
+// ANCHOR_END: join-order
+
+// ANCHOR: join
+/// Joins every namespace of `init` that differs from ours (setns(2) on a
+/// namespace we are already in is refused for the user namespace, and
+/// pointless for the others).
+fn join(init: Pid) -> Result<(), ContainerError> {
+    let init = namespace_holder(init);
+    let mut files: Vec<(OwnedFd, CloneFlags, &str)> = Vec::new();
+    for (name, flag) in JOIN {
+        let theirs = format!("/proc/{init}/ns/{name}");
+        let ours = format!("/proc/self/ns/{name}");
+        if std::fs::read_link(&theirs).ok() == std::fs::read_link(&ours).ok() {
+            continue;
+        }
+        // All opened first: after the mount namespace, /proc is another one.
+        let fd = open(theirs.as_str(), OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
+            .map_err(ContainerError::sys(format!("open({theirs:?})")))?;
+        files.push((fd, flag, name));
+    }
+    for (fd, flag, name) in &files {
+        setns(fd, *flag).map_err(ContainerError::sys(format!("setns({name})")))?;
+    }
+    Ok(())
+}
+// ANCHOR_END: join
+
+/// Runs the tenant's command in the container of `init`; returns its exit
+/// status (125 when joining failed, 126/127 as `run`).
+pub fn exec(init: Pid, tenant: &Tenant) -> Result<u8, Error> {
+    if tenant.command.is_empty() {
+        return Err(UsageError::BadEnv("no command given".to_owned()).into());
+    }
+    let waited = waited_signals();
+    let mut old_mask = SigSet::empty();
+    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&waited), Some(&mut old_mask))
+        .map_err(ContainerError::sys("sigprocmask(SIG_BLOCK)"))?;
+    // Into the container's cgroups first (their files are the host's
+    // /sys/fs/cgroup, out of sight after the mount namespace): the tenant
+    // counts against the container's limits, as with `docker exec`.
+    crate::cgroups::join(&tenant.state_dir, nix::unistd::getpid())?;
+    join(init)?;
+    // -t: now in the container's mount namespace, /dev/ptmx is its devpts.
+    let pty = if tenant.tty { Some(super::tty::open_pty()?) } else { None };
+    // SAFETY: single-threaded; the child only calls async-signal-safe
+    // functions and execve (or exits).
+    let child = match unsafe { fork() }.map_err(ContainerError::sys("fork"))? {
+        ForkResult::Child => become_tenant(tenant, pty.as_ref().map(|(_, slave)| slave)),
+        ForkResult::Parent { child } => child,
+    };
+    let status = match pty {
+        Some((master, slave)) => {
+            drop(slave);
+            super::tty::relay(child, master, tenant.interactive, &waited)
+        }
+        None => wait_forwarding(child, &waited),
+    };
+    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None);
+    Ok(status?)
+}
+
+fn wait_forwarding(child: Pid, waited: &SigSet) -> Result<u8, ContainerError> {
+    loop {
+        let sig = waited.wait().map_err(ContainerError::sys("sigwait"))?;
+        if sig != Signal::SIGCHLD {
+            let _ = kill(child, sig);
+            continue;
+        }
+        match waitpid(child, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(_, code)) => return Ok(code as u8),
+            Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(128 + sig as u8),
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(errno) => {
+                return Err(ContainerError::Sys { call: format!("waitpid({child})"), errno });
+            }
+        }
+    }
+}
+
+/// In the forked child, now inside the container's PID namespace: user,
+/// directory, the container's confinement, execve. Never returns.
+fn become_tenant(tenant: &Tenant, slave: Option<&OwnedFd>) -> ! {
+    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+    // SAFETY: prctl with integer arguments only. Die with mini-docker exec;
+    // and until execve (which makes it dumpable again) this process holds
+    // every capability inside the container's PID namespace: not dumpable,
+    // the container's processes cannot ptrace it or open its /proc files
+    // (runc's CVE-2016-9962 was this window).
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0);
+        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+    }
+    if let Some(slave) = slave {
+        if let Err(e) = super::tty::become_terminal(slave) {
+            fail(125, &format!("making the pty the controlling terminal: {e}"));
+        }
+    } else if !tenant.interactive
+        && let Ok(null) = std::fs::File::open("/dev/null")
+    {
+        // SAFETY: dup2 on two valid descriptors.
+        unsafe { libc::dup2(null.as_raw_fd(), 0) };
+    }
+    if let Err(e) = crate::security::confine_exec(&tenant.security) {
+        fail(125, &e.to_string());
+    }
+    let (uid, gid) = tenant.user;
+    let (uid_t, gid_t) = (Uid::from_raw(uid), Gid::from_raw(gid));
+    if !tenant.single_id
+        && let Err(e) = setgroups(&[gid_t])
+    {
+        fail(125, &format!("setgroups([{gid}]): {e}"));
+    }
+    if let Err(e) = setresgid(gid_t, gid_t, gid_t) {
+        fail(125, &format!("setresgid({gid}): {e} (is it mapped?)"));
+    }
+    if let Err(e) = setresuid(uid_t, uid_t, uid_t) {
+        fail(125, &format!("setresuid({uid}): {e} (is it mapped?)"));
+    }
+    if let Err(e) = std::env::set_current_dir(&tenant.workdir) {
+        fail(126, &format!("chdir({:?}): {e}", tenant.workdir));
+    }
+    let program = &tenant.command[0];
+    let path = if program.contains('/') {
+        program.clone()
+    } else {
+        let search =
+            tenant.env.iter().find_map(|e| e.strip_prefix("PATH=")).unwrap_or("/usr/bin:/bin");
+        search
+            .split(':')
+            .map(|dir| Path::new(dir).join(program))
+            .find(|p| p.is_file())
+            .map(|p| p.to_string_lossy().into_owned())
+            .unwrap_or_else(|| {
+                fail(127, &format!("{program:?}: executable file not found in $PATH"))
+            })
+    };
+    let cstr = |s: &str| CString::new(s).unwrap_or_default();
+    let args: Vec<CString> = tenant.command.iter().map(|a| cstr(a)).collect();
+    let env: Vec<CString> = tenant.env.iter().map(|e| cstr(e)).collect();
+    // The last step before execve, as in `run` (see security/mod.rs).
+    if let Err(e) = crate::security::confine_command(&tenant.security, uid) {
+        fail(125, &e.to_string());
+    }
+    let errno = match execve(&cstr(&path), &args, &env) {
+        Err(errno) => errno,
+        Ok(never) => match never {},
+    };
+    fail(if errno == Errno::ENOENT { 127 } else { 126 }, &format!("execve({path:?}): {errno}"))
+}
+
+fn fail(code: i32, message: &str) -> ! {
+    say_err!("mini-docker: {message}");
+    // SAFETY: ends this process at once.
+    unsafe { libc::_exit(code) }
+}

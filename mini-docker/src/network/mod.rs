@@ -1,0 +1,251 @@
+//! `--net bridge`: a container on a virtual switch, as Docker's default
+//! network is (claims NET-3, NET-4).
+//!
+//! ```text
+//!  host network namespace                     container's network namespace
+//!  ───────────────────────                    ─────────────────────────────
+//!  minid0 (bridge) 10.89.0.1/24
+//!    └─ md1a2b3c4d (veth) ═══════════════════ eth0 10.89.0.2/24
+//!                                              default via 10.89.0.1
+//!  0.0.0.0:8080 (mini-docker, -p 8080:80) ──▶ 10.89.0.2:80
+//! ```
+//!
+//! In order, every step one netlink request (see the `rtnl` crate; nothing
+//! runs `ip`):
+//! 1. before `clone` ([`create`]): the bridge `minid0` is made on first use
+//!    and given the subnet's first address; the container's address is
+//!    leased (see [`ipam`]); `/etc/hosts` and `/etc/resolv.conf` are
+//!    written; published ports are bound, so a port in use is an error
+//!    before anything runs;
+//! 2. in the parent, while the child waits ([`attach`]): a veth pair is
+//!    made with its `eth0` end *directly* in the child's namespace
+//!    (`IFLA_NET_NS_PID`), the host end plugged into the bridge and up;
+//! 3. in the child, before `pivot_root` ([`configure_inside`]): `eth0`
+//!    up, its address, the default route via the bridge;
+//! 4. once the container runs ([`forward`]): published ports are relayed
+//!    by threads of mini-docker itself (see [`publish`]);
+//! 5. when it ends ([`remove`]): the lease is freed. The veth pair needs
+//!    nothing: the kernel deletes it with the namespace. The bridge stays,
+//!    as `docker0` does.
+//!
+//! Bridge networking needs root: making a bridge and a veth pair in the
+//! host's namespace needs CAP_NET_ADMIN there (rootless runtimes use a
+//! user-mode network stack such as slirp4netns or pasta instead).
+
+pub mod ipam;
+pub mod publish;
+
+use std::net::Ipv4Addr;
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use nix::unistd::{Pid, geteuid};
+use thiserror::Error;
+
+use ipam::Subnet;
+use publish::Publish;
+
+/// The bridge every `--net bridge` container is plugged into.
+pub const BRIDGE: &str = "minid0";
+
+/// The interface name inside the container.
+const INSIDE: &str = "eth0";
+
+/// The file in the state directory that says what was made for the
+/// container: its lease, its address, its host-side interface.
+const RECORD: &str = "network";
+
+#[derive(Debug, Error)]
+pub enum NetworkError {
+    #[error("--net bridge needs root (rootless containers have --net none or host)")]
+    Rootless,
+    #[error("-p/--publish needs --net bridge")]
+    PublishWithoutBridge,
+    #[error("no free address left in {0}")]
+    Exhausted(String),
+    #[error("cannot publish {spec}: {source}")]
+    Bind { spec: String, source: std::io::Error },
+    #[error("{0:#}")]
+    Netlink(anyhow::Error),
+    #[error("{what} {path:?}: {source}")]
+    Io { what: &'static str, path: PathBuf, source: std::io::Error },
+}
+
+fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> NetworkError {
+    let path = path.to_owned();
+    move |source| NetworkError::Io { what, path, source }
+}
+
+/// The `run` flags for the bridge network.
+#[derive(Debug, Clone, Args)]
+pub struct NetworkArgs {
+    /// Publish a container port on every host address (--net bridge)
+    #[arg(short = 'p', long = "publish", value_name = "HOSTPORT:PORT[/tcp|udp]",
+          value_parser = publish::parse)]
+    pub publish: Vec<Publish>,
+    /// The bridge network's subnet (its first address is the bridge's)
+    #[arg(long, value_name = "CIDR", value_parser = ipam::parse_subnet,
+          default_value = "10.89.0.0/24")]
+    pub subnet: Subnet,
+}
+
+/// What a `--net bridge` container gets, decided before anything exists.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    pub subnet: Subnet,
+    pub publish: Vec<Publish>,
+}
+
+impl Plan {
+    /// `None` when the container is not on the bridge.
+    pub fn from_args(args: &NetworkArgs, bridge: bool) -> Result<Option<Plan>, NetworkError> {
+        if !bridge {
+            if !args.publish.is_empty() {
+                return Err(NetworkError::PublishWithoutBridge);
+            }
+            return Ok(None);
+        }
+        if !geteuid().is_root() {
+            return Err(NetworkError::Rootless);
+        }
+        Ok(Some(Plan { subnet: args.subnet, publish: args.publish.clone() }))
+    }
+}
+
+/// What [`create`] recorded; read back by the parent, the child and the
+/// cleanup.
+#[derive(Debug, Default)]
+struct Record {
+    address: Option<Ipv4Addr>,
+    prefix: u8,
+    gateway: Option<Ipv4Addr>,
+    lease: Option<PathBuf>,
+    veth: Option<String>,
+}
+
+impl Record {
+    fn read(state_dir: &Path) -> Record {
+        let text = std::fs::read_to_string(state_dir.join(RECORD)).unwrap_or_default();
+        let mut record = Record::default();
+        for line in text.lines() {
+            match line.split_once(' ') {
+                Some(("address", a)) => {
+                    let (ip, prefix) = a.split_once('/').unwrap_or((a, "24"));
+                    record.address = ip.parse().ok();
+                    record.prefix = prefix.parse().unwrap_or(24);
+                }
+                Some(("gateway", g)) => record.gateway = g.parse().ok(),
+                Some(("lease", l)) => record.lease = Some(PathBuf::from(l)),
+                Some(("veth", v)) => record.veth = Some(v.to_owned()),
+                _ => {}
+            }
+        }
+        record
+    }
+}
+
+/// Step 1: bridge, lease, /etc files, published ports. `state_root` holds
+/// the leases; `state_dir` is the container's.
+// ANCHOR: create
+pub fn create(
+    id: &str,
+    hostname: &str,
+    plan: Option<&Plan>,
+    state_root: &Path,
+    state_dir: &Path,
+) -> Result<(), NetworkError> {
+    let Some(plan) = plan else { return Ok(()) };
+    let gateway = plan.subnet.gateway();
+    ensure_bridge(gateway, plan.subnet.prefix)?;
+    let (address, lease) = ipam::lease(state_root, &plan.subnet, id)?;
+    let veth = format!("md{}", &id[..id.len().min(10)]);
+    let text = format!(
+        "lease {}\naddress {address}/{}\ngateway {gateway}\nveth {veth}\n",
+        lease.display(),
+        plan.subnet.prefix
+    );
+    let path = state_dir.join(RECORD);
+    std::fs::write(&path, text).map_err(io("writing", &path))?;
+    write_etc(state_dir, hostname, address)?;
+    publish::bind(&plan.publish, address)
+}
+// ANCHOR_END: create
+
+/// `minid0`, made by the first container that needs it. Two runs may race
+/// to make it: EEXIST means the other won, which is just as good.
+fn ensure_bridge(gateway: Ipv4Addr, prefix: u8) -> Result<(), NetworkError> {
+    let exists = |e: &anyhow::Error| rtnl::is_errno(e, nix::errno::Errno::EEXIST);
+    if let Err(e) = rtnl::create_bridge(BRIDGE)
+        && !exists(&e)
+    {
+        return Err(NetworkError::Netlink(e));
+    }
+    if let Err(e) = rtnl::add_address(BRIDGE, gateway, prefix)
+        && !exists(&e)
+    {
+        return Err(NetworkError::Netlink(e));
+    }
+    rtnl::set_up(BRIDGE).map_err(NetworkError::Netlink)
+}
+
+/// `/etc/hosts` names the container's address; `/etc/resolv.conf` is the
+/// host's, without loopback name servers (127.0.0.53 is the host's own
+/// resolver, unreachable from another namespace).
+fn write_etc(state_dir: &Path, hostname: &str, address: Ipv4Addr) -> Result<(), NetworkError> {
+    let etc = state_dir.join("etc");
+    let hosts = format!(
+        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n{address}\t{hostname}\n"
+    );
+    let resolv: String = std::fs::read_to_string("/etc/resolv.conf")
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !(l.starts_with("nameserver 127.") || l.starts_with("nameserver ::1")))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    for (name, text) in [("hosts", hosts), ("resolv.conf", resolv)] {
+        let path = etc.join(name);
+        std::fs::write(&path, text).map_err(io("writing", &path))?;
+    }
+    Ok(())
+}
+
+/// Step 2, in the parent while the child waits: the veth pair, born with
+/// its `eth0` end in the child's namespace, the host end on the bridge.
+// ANCHOR: attach
+pub fn attach(state_dir: &Path, pid: Pid) -> Result<(), NetworkError> {
+    let record = Record::read(state_dir);
+    let Some(veth) = record.veth else { return Ok(()) };
+    rtnl::create_veth_into(&veth, INSIDE, pid.as_raw() as u32).map_err(NetworkError::Netlink)?;
+    rtnl::set_master(&veth, BRIDGE).map_err(NetworkError::Netlink)?;
+    rtnl::set_up(&veth).map_err(NetworkError::Netlink)
+}
+// ANCHOR_END: attach
+
+/// Step 3, in the child (inside its network namespace, before
+/// `pivot_root` hides the state directory): address and route.
+// ANCHOR: configure-inside
+pub fn configure_inside(state_dir: &Path) -> Result<(), NetworkError> {
+    let record = Record::read(state_dir);
+    let (Some(address), Some(gateway)) = (record.address, record.gateway) else { return Ok(()) };
+    rtnl::set_up(INSIDE).map_err(NetworkError::Netlink)?;
+    rtnl::add_address(INSIDE, address, record.prefix).map_err(NetworkError::Netlink)?;
+    rtnl::add_default_route(gateway).map_err(NetworkError::Netlink)
+}
+// ANCHOR_END: configure-inside
+
+/// Step 4, in the parent once the container runs: relays published ports.
+pub fn forward() {
+    publish::start();
+}
+
+/// Step 5: frees the lease. The veth pair is not deleted here: it goes
+/// with the container's network namespace, when its last process has
+/// ended (a `RTM_DELLINK` would wait for RCU grace periods, ≈ 20 ms).
+/// Safe to call more than once, and from the sweep of a later run.
+pub fn remove(state_dir: &Path) {
+    let record = Record::read(state_dir);
+    if let Some(lease) = &record.lease {
+        ipam::release(lease, state_dir);
+    }
+    let _ = std::fs::remove_file(state_dir.join(RECORD));
+}

@@ -1,0 +1,180 @@
+//! `-p HOSTPORT:PORT[/tcp|udp]`: a port of the host that leads to a port
+//! of the container.
+//!
+//! Two ways exist. Docker programs the kernel's NAT (iptables/nftables
+//! DNAT rules) and also runs a userspace `docker-proxy` for what NAT
+//! cannot reach (the host's own 127.0.0.1). mini-docker does only the
+//! second: mini-docker itself, which waits for the container anyway,
+//! listens on `0.0.0.0:HOSTPORT` and copies bytes to and from
+//! `CONTAINER:PORT`. That needs no firewall rules (which would change the
+//! host's configuration and outlive a killed mini-docker), works for
+//! 127.0.0.1 and is gone when mini-docker is. Its costs: every byte is
+//! copied through one more process, and the server sees mini-docker's
+//! address (the bridge's), not the client's.
+//!
+//! The ports are bound before the container starts (a port in use is a
+//! clear error, exit 125) and served by threads started once it runs.
+
+use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use super::NetworkError;
+
+/// How long a connection to the container may take to open.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// UDP: at most this many client addresses at once (each costs a socket
+/// and a thread until the container ends).
+const UDP_CLIENTS: usize = 256;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Proto {
+    Tcp,
+    Udp,
+}
+
+/// One `-p` flag.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Publish {
+    pub host_port: u16,
+    pub port: u16,
+    pub proto: Proto,
+}
+
+/// `8080:80`, `8080:80/tcp`, `5353:53/udp`.
+pub fn parse(text: &str) -> Result<Publish, String> {
+    let bad = || format!("{text:?} is not a port mapping: use HOSTPORT:PORT[/tcp|udp]");
+    let (ports, proto) = match text.split_once('/') {
+        Some((ports, "tcp")) => (ports, Proto::Tcp),
+        Some((ports, "udp")) => (ports, Proto::Udp),
+        Some(_) => return Err(bad()),
+        None => (text, Proto::Tcp),
+    };
+    let (host, port) = ports.split_once(':').ok_or_else(bad)?;
+    let number = |s: &str| s.parse::<u16>().ok().filter(|&p| p != 0).ok_or_else(bad);
+    Ok(Publish { host_port: number(host)?, port: number(port)?, proto })
+}
+
+/// A bound host socket and where its traffic goes.
+enum Bound {
+    Tcp(TcpListener, SocketAddr),
+    Udp(UdpSocket, SocketAddr),
+}
+
+/// The sockets bound by [`bind`], waiting for [`start`]. (One container
+/// per mini-docker process, so one list.)
+static BOUND: Mutex<Vec<Bound>> = Mutex::new(Vec::new());
+
+/// Binds every published port on all host addresses, before the
+/// container exists.
+pub fn bind(publish: &[Publish], container: Ipv4Addr) -> Result<(), NetworkError> {
+    let mut bound = Vec::new();
+    for p in publish {
+        let host = SocketAddr::from((Ipv4Addr::UNSPECIFIED, p.host_port));
+        let target = SocketAddr::from((container, p.port));
+        let spec = format!("{}:{}/{:?}", p.host_port, p.port, p.proto).to_lowercase();
+        let failed = |source| NetworkError::Bind { spec: spec.clone(), source };
+        bound.push(match p.proto {
+            Proto::Tcp => Bound::Tcp(TcpListener::bind(host).map_err(failed)?, target),
+            Proto::Udp => Bound::Udp(UdpSocket::bind(host).map_err(failed)?, target),
+        });
+    }
+    BOUND.lock().unwrap_or_else(|e| e.into_inner()).extend(bound);
+    Ok(())
+}
+
+/// Serves the bound ports from threads of their own. The threads are
+/// started only now, long after `clone` (a multi-threaded process may not
+/// make some namespaces), and inherit the blocked signal mask, so signals
+/// still reach the main thread's `sigwait`.
+// ANCHOR: forward
+pub fn start() {
+    let bound = std::mem::take(&mut *BOUND.lock().unwrap_or_else(|e| e.into_inner()));
+    for b in bound {
+        match b {
+            Bound::Tcp(listener, target) => {
+                std::thread::spawn(move || {
+                    for client in listener.incoming().flatten() {
+                        std::thread::spawn(move || relay_tcp(client, target));
+                    }
+                });
+            }
+            Bound::Udp(socket, target) => {
+                std::thread::spawn(move || relay_udp(socket, target));
+            }
+        }
+    }
+}
+
+/// One TCP connection: a connection to the container, and the bytes
+/// copied both ways until each side has closed its half.
+fn relay_tcp(client: TcpStream, target: SocketAddr) {
+    let Ok(server) = TcpStream::connect_timeout(&target, CONNECT_TIMEOUT) else { return };
+    let (Ok(mut client_in), Ok(mut server_out)) = (client.try_clone(), server.try_clone()) else {
+        return;
+    };
+    let upstream = std::thread::spawn(move || {
+        let _ = std::io::copy(&mut client_in, &mut server_out);
+        let _ = server_out.shutdown(Shutdown::Write);
+    });
+    let (mut server_in, mut client_out) = (server, client);
+    let _ = std::io::copy(&mut server_in, &mut client_out);
+    let _ = client_out.shutdown(Shutdown::Write);
+    let _ = upstream.join();
+}
+// ANCHOR_END: forward
+
+/// UDP has no connections: each client address gets a socket of its own
+/// towards the container, whose answers go back to that client. A datagram
+/// that arrives before the container's server is listening earns an ICMP
+/// "port unreachable", which the kernel reports on the next `recv` of that
+/// socket as ECONNREFUSED: not a reason to stop relaying.
+fn relay_udp(socket: UdpSocket, target: SocketAddr) {
+    let mut clients: Vec<(SocketAddr, UdpSocket)> = Vec::new();
+    let mut buf = [0u8; 65536];
+    while let Ok((n, from)) = socket.recv_from(&mut buf) {
+        let known = clients.iter().position(|(addr, _)| *addr == from);
+        let index = match known {
+            Some(i) => i,
+            None if clients.len() >= UDP_CLIENTS => continue,
+            None => {
+                let Ok(upstream) = UdpSocket::bind((Ipv4Addr::UNSPECIFIED, 0)) else { continue };
+                if upstream.connect(target).is_err() {
+                    continue;
+                }
+                let (Ok(back), Ok(reply_to)) = (socket.try_clone(), upstream.try_clone()) else {
+                    continue;
+                };
+                std::thread::spawn(move || {
+                    let mut buf = [0u8; 65536];
+                    loop {
+                        match reply_to.recv(&mut buf) {
+                            Ok(n) => {
+                                let _ = back.send_to(&buf[..n], from);
+                            }
+                            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {}
+                            Err(_) => break,
+                        }
+                    }
+                });
+                clients.push((from, upstream));
+                clients.len() - 1
+            }
+        };
+        let _ = clients[index].1.send(&buf[..n]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mappings() {
+        assert_eq!(parse("8080:80"), Ok(Publish { host_port: 8080, port: 80, proto: Proto::Tcp }));
+        assert_eq!(parse("53:53/udp").map(|p| p.proto), Ok(Proto::Udp));
+        for bad in ["80", "0:80", "80:0", "a:80", "80:80/sctp", "99999:1"] {
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,246 @@
+//! Security defaults: what keeps root in a container from being root on
+//! the host (the article's section 四, claims SEC-1, SEC-5, SEC-6).
+//!
+//! Namespaces change what a process *sees*; they do not change what its
+//! root may *do* to the kernel they all share. Docker adds, by default:
+//! 1. a reduced set of **capabilities** (see [`capabilities`]);
+//! 2. **`no_new_privs`**: no `execve` can raise privileges again, so a
+//!    setuid-root program (`/usr/bin/su`, `/usr/bin/mount` from the `host`
+//!    image) or a file capability gives nothing (prctl(2), PR_SET_NO_NEW_PRIVS);
+//!    Docker sets it only with `--security-opt no-new-privileges`, mini-docker
+//!    by default (`--security-opt no-new-privileges=false` turns it off);
+//! 3. a **seccomp filter** on system calls (see [`seccomp`]);
+//! 4. **masked and read-only paths** in `/proc` and `/sys` (see [`paths`]);
+//! 5. a mandatory access control profile (AppArmor's `docker-default`, or
+//!    SELinux labels) when the host runs such an LSM. mini-docker applies
+//!    none; `mini-docker info` says whether one is active ([`lsm`]).
+//!
+//! `--privileged` is the counter-example: every capability, no seccomp, no
+//! `no_new_privs`, nothing masked, `/proc/sys` and `/sys` writable, the
+//! host's devices in `/dev`. Only the namespaces are left.
+//!
+//! # The order of operations
+//!
+//! Each step needs a privilege the next one takes away, so the order is
+//! forced (runc's is the same):
+//! ```text
+//!  child (PID 1), after the rootfs is built and pivot_root:
+//!   1. masked and read-only paths     mount(): needs CAP_SYS_ADMIN
+//!   2. bounding set reduced           prctl(PR_CAPBSET_DROP): needs CAP_SETPCAP
+//!   3. init's own capabilities        capset(): the container's set, plus
+//!      reduced                        SETUID/SETGID for step 5
+//!   4. no_new_privs, not dumpable     so the container cannot ptrace its
+//!                                     init, which has no seccomp filter
+//!  init forks the command (PID 2):
+//!   5. setgroups, setresgid,          needs CAP_SETGID/CAP_SETUID; a switch
+//!      setresuid (-u)                 away from uid 0 empties the sets
+//!   6. the command's capabilities     capset(): exactly the container's set
+//!   7. chdir (-w)
+//!   8. seccomp filter                 last: from here on, even mini-docker's
+//!                                     own code is filtered
+//!   9. execve(command)                execve itself is allowed
+//! ```
+//! Init gets no seccomp filter: it only forks, waits and forwards signals,
+//! and a user's profile might forbid the calls it needs (`wait4`,
+//! `rt_sigtimedwait`), which would leave a container nobody can stop.
+
+pub mod capabilities;
+pub mod paths;
+pub mod seccomp;
+mod syscall_table;
+
+use std::path::PathBuf;
+
+use clap::Args;
+use seccompiler::BpfProgram;
+use thiserror::Error;
+
+/// The security flags of `run` (and, later, `exec`).
+#[derive(Debug, Clone, Default, Args)]
+pub struct SecurityArgs {
+    /// Give the container every capability, no seccomp filter, the host's
+    /// devices and writable /proc/sys and /sys (dangerous: for learning)
+    #[arg(long)]
+    pub privileged: bool,
+    /// Add a capability to the default set (e.g. SYS_ADMIN, NET_ADMIN, ALL)
+    #[arg(long = "cap-add", value_name = "CAP")]
+    pub cap_add: Vec<String>,
+    /// Remove a capability from the default set (e.g. NET_RAW, ALL)
+    #[arg(long = "cap-drop", value_name = "CAP")]
+    pub cap_drop: Vec<String>,
+    /// seccomp=unconfined, seccomp=PROFILE.json (Docker's format), or
+    /// no-new-privileges[=true|false]
+    #[arg(long = "security-opt", value_name = "OPT")]
+    pub security_opt: Vec<String>,
+}
+
+/// What the container gets, decided before `clone`.
+#[derive(Debug, Clone)]
+pub struct Security {
+    pub privileged: bool,
+    /// The container's capabilities, bit N for capability N.
+    pub caps: u64,
+    pub no_new_privs: bool,
+    /// Where the filters come from (`exec` compiles them again).
+    pub seccomp: seccomp::Profile,
+    /// The compiled seccomp filters, installed in this order.
+    pub filters: Vec<BpfProgram>,
+}
+
+/// A refused security option, or a step of confinement that failed.
+#[derive(Debug, Error)]
+pub enum SecurityError {
+    #[error("unknown capability {0:?} (see capabilities(7): e.g. NET_ADMIN, SYS_ADMIN, ALL)")]
+    UnknownCapability(String),
+    #[error(
+        "unsupported --security-opt {0:?}: use seccomp=unconfined, seccomp=PROFILE.json or no-new-privileges[=false]"
+    )]
+    BadOption(String),
+    #[error("seccomp profile {path:?}: {why}")]
+    Profile { path: PathBuf, why: String },
+    #[error("seccomp: {0}")]
+    Seccomp(String),
+    #[error("capabilities: {0}")]
+    Capabilities(String),
+    #[error("masked paths: {0}")]
+    Paths(String),
+    #[error("{0}")]
+    Prctl(String),
+}
+
+impl Security {
+    /// Checks the flags and compiles the seccomp filter.
+    pub fn from_args(args: &SecurityArgs) -> Result<Security, SecurityError> {
+        let mut profile = seccomp::Profile::Default;
+        let mut no_new_privs = true;
+        for opt in &args.security_opt {
+            // Docker accepts both `key=value` and the older `key:value`.
+            let (key, value) = opt.split_once(['=', ':']).unwrap_or((opt.as_str(), ""));
+            match (key, value) {
+                ("seccomp", "unconfined") => profile = seccomp::Profile::Unconfined,
+                ("seccomp", "") => return Err(SecurityError::BadOption(opt.clone())),
+                ("seccomp", path) => profile = seccomp::Profile::File(PathBuf::from(path)),
+                ("no-new-privileges", "" | "true") => no_new_privs = true,
+                ("no-new-privileges", "false") => no_new_privs = false,
+                _ => return Err(SecurityError::BadOption(opt.clone())),
+            }
+        }
+        if args.privileged {
+            return Ok(Security {
+                privileged: true,
+                caps: capabilities::all(),
+                no_new_privs: false,
+                seccomp: seccomp::Profile::Unconfined,
+                filters: Vec::new(),
+            });
+        }
+        let caps = capabilities::resolve(&args.cap_add, &args.cap_drop)?;
+        let filters = seccomp::compile(&profile, caps)?;
+        if !filters.is_empty() && !no_new_privs {
+            // Without no_new_privs, seccomp() demands CAP_SYS_ADMIN.
+            if caps & caps::Capability::CAP_SYS_ADMIN.bitmask() == 0 {
+                return Err(SecurityError::Seccomp(
+                    "a filter without no_new_privs needs CAP_SYS_ADMIN: keep no-new-privileges, or add SYS_ADMIN, or use seccomp=unconfined".to_owned(),
+                ));
+            }
+        }
+        Ok(Security { privileged: false, caps, no_new_privs, seccomp: profile, filters })
+    }
+
+    /// The one-line warning `--privileged` prints.
+    pub const PRIVILEGED_WARNING: &str = "mini-docker: warning: --privileged: all capabilities, no seccomp, host devices, writable /proc/sys and /sys: this container can take over the host";
+}
+
+fn prctl(what: &str, option: libc::c_int, value: libc::c_ulong) -> Result<(), SecurityError> {
+    // SAFETY: prctl with integer arguments only.
+    if unsafe { libc::prctl(option, value, 0, 0, 0) } != 0 {
+        let errno = nix::errno::Errno::last();
+        return Err(SecurityError::Prctl(format!("prctl({what}): {errno}")));
+    }
+    Ok(())
+}
+
+// ANCHOR: confine-init
+/// Steps 1–4 (see the module's documentation), in the container's first
+/// process after `pivot_root`; it becomes init.
+pub fn confine_init(sec: &Security) -> Result<(), SecurityError> {
+    if sec.privileged {
+        return Ok(());
+    }
+    paths::cover()?;
+    capabilities::drop_bounding(sec.caps)?;
+    let switch_user =
+        caps::Capability::CAP_SETUID.bitmask() | caps::Capability::CAP_SETGID.bitmask();
+    capabilities::set_process(sec.caps | switch_user)?;
+    if sec.no_new_privs {
+        prctl("PR_SET_NO_NEW_PRIVS, 1", libc::PR_SET_NO_NEW_PRIVS, 1)?;
+    }
+    prctl("PR_SET_DUMPABLE, 0", libc::PR_SET_DUMPABLE, 0)
+}
+// ANCHOR_END: confine-init
+
+// ANCHOR: confine-command
+/// Steps 6 and 8, in the command's process, after it switched user and
+/// directory; the next system call is `execve`.
+pub fn confine_command(sec: &Security, uid: u32) -> Result<(), SecurityError> {
+    if sec.privileged {
+        return Ok(());
+    }
+    // Another user than root already lost every capability in setresuid
+    // (capabilities(7), "Effect of user ID changes"); root keeps the set.
+    capabilities::set_process(if uid == 0 { sec.caps } else { 0 })?;
+    seccomp::install(&sec.filters)
+}
+// ANCHOR_END: confine-command
+
+// ANCHOR: confine-exec
+/// `mini-docker exec`: a process that joined the container's namespaces
+/// gets what the container's own processes have (it was started by
+/// mini-docker with every capability), in the same order: the bounding set
+/// and `no_new_privs` here, before the user switch (dropping from the
+/// bounding set needs `CAP_SETPCAP`); then, just before `execve`,
+/// [`confine_command`].
+pub fn confine_exec(sec: &Security) -> Result<(), SecurityError> {
+    if sec.privileged {
+        return Ok(());
+    }
+    capabilities::drop_bounding(sec.caps)?;
+    if sec.no_new_privs {
+        prctl("PR_SET_NO_NEW_PRIVS, 1", libc::PR_SET_NO_NEW_PRIVS, 1)?;
+    }
+    Ok(())
+}
+// ANCHOR_END: confine-exec
+
+/// For `info`: the active Linux Security Modules, and whether one of them
+/// does mandatory access control (AppArmor, SELinux, Smack, TOMOYO).
+pub fn lsm() -> String {
+    let Ok(list) = std::fs::read_to_string("/sys/kernel/security/lsm") else {
+        return "unknown (/sys/kernel/security/lsm absent: no securityfs, or no LSM); \
+                mini-docker applies no AppArmor or SELinux profile"
+            .to_owned();
+    };
+    let list = list.trim().trim_end_matches(',');
+    let mac: Vec<&str> = list
+        .split(',')
+        .filter(|m| ["apparmor", "selinux", "smack", "tomoyo"].contains(m))
+        .collect();
+    if mac.is_empty() {
+        format!("no MAC module active ({list}); mini-docker applies no AppArmor or SELinux profile")
+    } else {
+        format!("{} active ({list}); mini-docker applies no profile of its own", mac.join(", "))
+    }
+}
+
+/// For `info`: which defaults a container gets.
+pub fn defaults() -> String {
+    let caps = capabilities::resolve(&[], &[]).unwrap_or_default();
+    let seccomp = if std::fs::read_to_string("/proc/self/status")
+        .is_ok_and(|s| s.lines().any(|l| l.starts_with("Seccomp:")))
+    {
+        "seccomp filter"
+    } else {
+        "no seccomp (kernel without CONFIG_SECCOMP)"
+    };
+    format!("CapEff {caps:016x}, no_new_privs, {seccomp}, masked /proc paths")
+}

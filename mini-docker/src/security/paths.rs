@@ -1,0 +1,112 @@
+//! Masked and read-only paths: the holes of /proc and /sys, covered.
+//!
+//! `/proc` and `/sys` were written before containers. A new `/proc`
+//! instance shows the container's own processes, but many of its files are
+//! about the whole machine and are not namespaced: `/proc/kcore` is the
+//! host's physical memory as an ELF core file, `/proc/keys` the kernel
+//! keyring, `/proc/timer_list` and `/proc/sched_debug` list host processes
+//! and addresses, `/proc/sysrq-trigger` reboots the host with one byte,
+//! and `/proc/sys` holds the kernel's settings (sysctl). Docker covers them
+//! after the root is built, the way runc's `maskedPaths` and `readonlyPaths`
+//! do:
+//! - a *masked* file gets `/dev/null` bind-mounted over it (reads are
+//!   empty, writes vanish); a masked directory gets an empty read-only tmpfs;
+//! - a *read-only* path is bind-mounted on itself, then remounted read-only
+//!   (`mount(2)` needs the two steps for a bind mount).
+//!
+//! Mounting over them needs `CAP_SYS_ADMIN`, and the container has none:
+//! it cannot take the covers off (`umount2` is also refused by seccomp).
+//! With `--privileged` nothing is covered: that is the point of the flag.
+
+use std::os::fd::OwnedFd;
+
+use nix::errno::Errno;
+use nix::mount::{MsFlags, mount};
+
+use crate::error::RootfsError;
+use crate::rootfs::remount_read_only;
+use crate::rootfs::resolve::{Create, fd_path, open_in_root};
+use crate::security::SecurityError;
+
+// ANCHOR: paths
+/// Docker's masked paths (moby `oci/defaults.go`).
+pub const MASKED: [&str; 12] = [
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/interrupts",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+    "/sys/devices/virtual/powercap",
+];
+
+/// Docker's read-only paths (and `/sys`, which `rootfs/` mounts read-only).
+pub const READ_ONLY: [&str; 5] =
+    ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+// ANCHOR_END: paths
+
+fn failed(call: String) -> impl FnOnce(Errno) -> SecurityError {
+    move |errno| SecurityError::Paths(format!("{call}: {errno}"))
+}
+
+// ANCHOR: mask
+/// Covers the masked paths and makes the read-only ones read-only, in the
+/// container's root (after `pivot_root`, so the paths are the container's).
+/// A path this kernel does not have is skipped.
+pub fn cover() -> Result<(), SecurityError> {
+    for path in MASKED {
+        let Ok(meta) = std::fs::symlink_metadata(path) else { continue };
+        if meta.is_dir() {
+            let flags = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
+            mount(Some("tmpfs"), path, Some("tmpfs"), flags, Some("size=0"))
+                .map_err(failed(format!("mount(\"tmpfs\", {path:?}, MS_RDONLY)")))?;
+        } else {
+            mount(Some("/dev/null"), path, None::<&str>, MsFlags::MS_BIND, None::<&str>)
+                .map_err(failed(format!("mount(\"/dev/null\", {path:?}, MS_BIND)")))?;
+        }
+    }
+    for path in READ_ONLY {
+        if std::fs::symlink_metadata(path).is_err() {
+            continue;
+        }
+        let flags = MsFlags::MS_BIND | MsFlags::MS_REC;
+        mount(Some(path), path, None::<&str>, flags, None::<&str>)
+            .map_err(failed(format!("mount({path:?}, {path:?}, MS_BIND | MS_REC)")))?;
+        remount_read_only(path).map_err(|e| SecurityError::Paths(e.to_string()))?;
+    }
+    Ok(())
+}
+// ANCHOR_END: mask
+
+// ANCHOR: host-devices
+/// `--privileged`: every character and block device of the host's `/dev`
+/// (top level) appears in the container's, bind-mounted, as Docker creates
+/// them all. Runs before `pivot_root`, while the host's `/dev` is visible.
+pub fn host_devices(root: &OwnedFd) -> Result<(), RootfsError> {
+    use std::os::unix::fs::FileTypeExt;
+    let Ok(entries) = std::fs::read_dir("/dev") else { return Ok(()) };
+    for entry in entries.filter_map(Result::ok) {
+        let Ok(kind) = entry.file_type() else { continue };
+        let name = entry.file_name().to_string_lossy().into_owned();
+        // ptmx and the console belong to the container's own devpts.
+        if !(kind.is_char_device() || kind.is_block_device()) || name == "ptmx" || name == "console"
+        {
+            continue;
+        }
+        let target = format!("/dev/{name}");
+        if open_in_root(root, &target, Create::Nothing).is_ok() {
+            continue; // one of the usual ones, already there
+        }
+        let at = open_in_root(root, &target, Create::File)?;
+        let flags = MsFlags::MS_BIND;
+        mount(Some(target.as_str()), fd_path(&at).as_str(), None::<&str>, flags, None::<&str>)
+            .map_err(RootfsError::sys(format!("mount({target:?}, {target:?}, MS_BIND)")))?;
+    }
+    Ok(())
+}
+// ANCHOR_END: host-devices

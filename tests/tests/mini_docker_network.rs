@@ -1,0 +1,405 @@
+//! mini-docker `--net bridge` end to end (claims NET-3, NET-4): two
+//! containers talk over the bridge, a published port answers on the host
+//! side, 20 containers started at once get 20 addresses, and nothing
+//! (veth, lease) outlives a run that succeeds, fails or is killed.
+//!
+//! The machine's own network is never touched: each test first makes a
+//! throwaway network namespace, held by a `sleep` process, and runs every
+//! mini-docker command in it (a `pre_exec` that calls `setns` in the
+//! forked child, before `exec`). mini-docker takes that namespace for "the
+//! host": the bridge, the veth pairs and the published ports live there
+//! and die with it. The test's own checks from "the host" run on a thread
+//! that has joined the namespace (a network namespace is per thread).
+//! This keeps mini-docker free of test-only options, and a test that
+//! panics halfway leaves nothing on the machine: killing the holder ends
+//! the namespace.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::net::{Ipv4Addr, TcpListener, TcpStream, UdpSocket};
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use nslab_tests::{As, NOBODY, can_run};
+use serde_json::Value;
+
+const BIN: &str = env!("CARGO_BIN_EXE_mini-docker");
+const PROBE: &str = env!("CARGO_BIN_EXE_probe");
+
+/// No container in these tests should live longer than this.
+const LIMIT: Duration = Duration::from_secs(30);
+
+static LABS: AtomicUsize = AtomicUsize::new(0);
+
+/// A scratch directory and a network namespace of the test's own.
+struct NetLab {
+    dir: PathBuf,
+    holder: Child,
+    netns: File,
+}
+
+struct Ran {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+/// `ip link set lo up`, by ioctl (netdevice(7)); runs in a forked child.
+fn loopback_up() -> std::io::Result<()> {
+    // SAFETY: a plain socket and a zeroed ifreq holding a NUL-terminated name.
+    unsafe {
+        let sock = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        if sock < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let mut req: libc::ifreq = std::mem::zeroed();
+        for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
+            *dst = *src as libc::c_char;
+        }
+        let mut result = libc::ioctl(sock, libc::SIOCGIFFLAGS, &mut req);
+        if result == 0 {
+            req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+            result = libc::ioctl(sock, libc::SIOCSIFFLAGS, &req);
+        }
+        let error = std::io::Error::last_os_error();
+        libc::close(sock);
+        if result != 0 {
+            return Err(error);
+        }
+    }
+    Ok(())
+}
+
+impl NetLab {
+    fn new(test: &str) -> Option<NetLab> {
+        can_run(test, As::Root)?;
+        let n = LABS.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("md-net-test-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        for sub in ["bin", "state", "data"] {
+            std::fs::create_dir_all(dir.join(sub)).expect("lab dir");
+        }
+        for built in [BIN, PROBE] {
+            let copy = dir.join("bin").join(Path::new(built).file_name().expect("name"));
+            std::fs::copy(built, &copy).expect("copy binary");
+            std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        }
+        let mut holder = Command::new("sleep");
+        holder.arg("600").stdin(Stdio::null());
+        // SAFETY: after fork, before exec: only unshare and an ioctl.
+        unsafe {
+            holder.pre_exec(|| {
+                nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)?;
+                loopback_up()?;
+                // The namespace must not outlive the test process.
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0);
+                Ok(())
+            });
+        }
+        let holder = holder.spawn().expect("spawn the namespace holder");
+        let netns = File::open(format!("/proc/{}/ns/net", holder.id())).expect("netns");
+        Some(NetLab { dir, holder, netns })
+    }
+
+    fn state(&self) -> PathBuf {
+        self.dir.join("state")
+    }
+
+    /// `mini-docker --root STATE ARGS…` inside the lab's namespace.
+    fn spawn(&self, args: &[&str]) -> Child {
+        let mut cmd = Command::new(self.dir.join("bin/mini-docker"));
+        cmd.arg("--root").arg(self.state()).arg("--data-root").arg(self.dir.join("data"));
+        cmd.args(args).current_dir("/").stdin(Stdio::null());
+        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+        let fd = self.netns.as_raw_fd();
+        // SAFETY: after fork, before exec: setns only.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::setns(fd, libc::CLONE_NEWNET) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        for _ in 0..100 {
+            match cmd.spawn() {
+                Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => {
+                    std::thread::sleep(Duration::from_millis(10))
+                }
+                spawned => return spawned.expect("spawn mini-docker"),
+            }
+        }
+        panic!("mini-docker stayed busy (ETXTBSY)")
+    }
+
+    /// `run --rm --net bridge -v BIN:/probe:ro OPTIONS… host CMD…`.
+    fn spawn_run(&self, options: &[&str], command: &[&str]) -> Child {
+        let volume = format!("{}:/probe:ro", self.dir.join("bin").display());
+        let mut args = vec!["run", "--rm", "--net", "bridge", "-v", &volume];
+        args.extend_from_slice(options);
+        args.push("host");
+        args.extend_from_slice(command);
+        self.spawn(&args)
+    }
+
+    fn finish(&self, mut child: Child) -> Ran {
+        let start = Instant::now();
+        while child.try_wait().expect("try_wait").is_none() {
+            if start.elapsed() > LIMIT {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("mini-docker ran longer than {LIMIT:?}");
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let out = child.wait_with_output().expect("output");
+        Ran {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
+    fn run(&self, options: &[&str], command: &[&str]) -> Ran {
+        self.finish(self.spawn_run(options, command))
+    }
+
+    /// The addresses leased now (`lease-A.B.C.D` files in the state root).
+    fn leases(&self) -> Vec<String> {
+        let mut leases: Vec<String> = std::fs::read_dir(self.state())
+            .expect("state")
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter_map(|n| n.strip_prefix("lease-").map(str::to_owned))
+            .collect();
+        leases.sort();
+        leases
+    }
+
+    /// Waits until `n` addresses are leased.
+    fn wait_for_leases(&self, n: usize) -> Vec<String> {
+        let start = Instant::now();
+        loop {
+            let leases = self.leases();
+            if leases.len() >= n {
+                return leases;
+            }
+            assert!(start.elapsed() < LIMIT, "only {leases:?} leased");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    /// Runs `f` on a thread inside the lab's network namespace: "the host".
+    fn on_host<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
+        let netns = self.netns.try_clone().expect("dup netns");
+        std::thread::spawn(move || {
+            // SAFETY: setns on this thread only (network namespaces are per thread).
+            let joined = unsafe { libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET) };
+            assert_eq!(joined, 0, "setns: {}", std::io::Error::last_os_error());
+            f()
+        })
+        .join()
+        .expect("host-side thread")
+    }
+
+    /// The interfaces of the lab's namespace.
+    fn interfaces(&self) -> Vec<String> {
+        self.on_host(|| {
+            let dev = std::fs::read_to_string("/proc/thread-self/net/dev").expect("net/dev");
+            let mut names: Vec<String> = dev
+                .lines()
+                .skip(2)
+                .filter_map(|l| Some(l.split(':').next()?.trim().to_owned()))
+                .collect();
+            names.sort();
+            names
+        })
+    }
+
+    /// Nothing left but `lo` and the bridge, and no lease (veth pairs go
+    /// with their namespace, which the kernel tears down asynchronously).
+    fn assert_clean(&self) {
+        let start = Instant::now();
+        while self.interfaces() != ["lo", "minid0"] {
+            assert!(start.elapsed() < LIMIT, "left behind: {:?}", self.interfaces());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(self.leases().is_empty(), "leases left: {:?}", self.leases());
+        let state: Vec<_> = std::fs::read_dir(self.state()).expect("state").collect();
+        assert!(state.is_empty(), "state left: {state:?}");
+    }
+}
+
+impl Drop for NetLab {
+    fn drop(&mut self) {
+        let _ = self.holder.kill();
+        let _ = self.holder.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn json(ran: &Ran) -> Value {
+    serde_json::from_str(&ran.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {} {}", ran.stdout, ran.stderr))
+}
+
+/// NET-3, NET-4: a server container answers another container through the
+/// bridge, and the host through its published port (127.0.0.1 included).
+#[test]
+fn bridge_traffic_and_published_port() {
+    let Some(lab) = NetLab::new("mini-docker --net bridge traffic") else { return };
+    let server = lab.spawn_run(
+        &["--hostname", "srv", "-p", "18080:8000"],
+        &["/probe/probe", "serve", "8000", "2"],
+    );
+    let address = lab.wait_for_leases(1).remove(0);
+    let target = format!("{address}:8000");
+    let client = lab.run(&[], &["/probe/probe", "connect", &target]);
+    assert_eq!(client.code, 0, "{}", client.stderr);
+    assert_eq!(json(&client)["answer"], "hello from srv");
+    let answer = lab.on_host(|| {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let stream = loop {
+            match TcpStream::connect((Ipv4Addr::LOCALHOST, 18080)) {
+                Ok(stream) => break stream,
+                Err(e) if Instant::now() > deadline => panic!("published port: {e}"),
+                Err(_) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        };
+        stream.set_read_timeout(Some(Duration::from_secs(10))).expect("timeout");
+        let mut line = String::new();
+        BufReader::new(stream).read_line(&mut line).expect("answer");
+        line
+    });
+    assert_eq!(answer, "hello from srv\n");
+    let server = lab.finish(server);
+    assert_eq!((server.code, json(&server)["served"].as_u64()), (0, Some(2)), "{}", server.stderr);
+    let hosts = lab.run(&["--hostname", "named"], &["cat", "/etc/hosts"]);
+    assert!(
+        hosts.stdout.contains("\tnamed\n") && hosts.stdout.contains("10.89.0."),
+        "{}",
+        hosts.stdout
+    );
+    lab.assert_clean();
+}
+
+/// `-p HOSTPORT:PORT/udp`: a datagram to the host's port reaches the
+/// container, and its answer comes back to the sender.
+#[test]
+fn published_udp_port() {
+    let Some(lab) = NetLab::new("mini-docker -p …/udp") else { return };
+    let server =
+        lab.spawn_run(&["-p", "15353:5353/udp"], &["/probe/probe", "udp-echo", "5353", "1"]);
+    lab.wait_for_leases(1);
+    let answer = lab.on_host(|| {
+        let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
+        socket.set_read_timeout(Some(Duration::from_millis(200))).expect("timeout");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut buf = [0u8; 64];
+        // UDP has no handshake: resend until the echo server is up.
+        loop {
+            socket.send_to(b"ping", (Ipv4Addr::LOCALHOST, 15353)).expect("send");
+            match socket.recv_from(&mut buf) {
+                Ok((n, _)) => break String::from_utf8_lossy(&buf[..n]).into_owned(),
+                Err(e) if Instant::now() > deadline => panic!("no UDP answer: {e}"),
+                Err(_) => {}
+            }
+        }
+    });
+    assert_eq!(answer, "echo ping");
+    let server = lab.finish(server);
+    assert_eq!(server.code, 0, "{} {}", server.stdout, server.stderr);
+    lab.assert_clean();
+}
+
+/// 20 `run`s at once: 20 different addresses (the O_EXCL leases), each
+/// with a default route through the bridge.
+#[test]
+fn twenty_concurrent_containers_get_distinct_addresses() {
+    let Some(lab) = NetLab::new("mini-docker --net bridge concurrency") else { return };
+    let command =
+        ["sh", "-c", "/probe/probe ip && grep -c '^eth0\t00000000' /proc/net/route && sleep 1"];
+    let children: Vec<Child> = (0..20).map(|_| lab.spawn_run(&[], &command)).collect();
+    let mut addresses = Vec::new();
+    for child in children {
+        let ran = lab.finish(child);
+        assert_eq!(ran.code, 0, "{}", ran.stderr);
+        let mut lines = ran.stdout.lines();
+        let report: Value = serde_json::from_str(lines.next().expect("ip")).expect("json");
+        let found = report["addresses"].as_array().expect("addresses").clone();
+        assert_eq!(found.len(), 1, "{report}");
+        assert_eq!(lines.next(), Some("1"), "one default route via eth0");
+        addresses.push(found[0].as_str().expect("address").to_owned());
+    }
+    addresses.sort();
+    addresses.dedup();
+    assert_eq!(addresses.len(), 20, "{addresses:?}");
+    assert!(addresses.iter().all(|a| a.starts_with("10.89.0.")), "{addresses:?}");
+    lab.assert_clean();
+}
+
+/// A failing command, a port already in use (a start that fails after the
+/// lease was taken) and a killed mini-docker (the next run sweeps its
+/// lease): nothing is left.
+#[test]
+fn nothing_left_after_failure_or_kill() {
+    let Some(lab) = NetLab::new("mini-docker --net bridge cleanup") else { return };
+    let failed = lab.run(&[], &["sh", "-c", "exit 3"]);
+    assert_eq!(failed.code, 3, "{}", failed.stderr);
+
+    let busy = lab.on_host(|| TcpListener::bind((Ipv4Addr::UNSPECIFIED, 18081)).expect("bind"));
+    let refused = lab.run(&["-p", "18081:80"], &["true"]);
+    assert_eq!(refused.code, 125, "{}", refused.stderr);
+    assert!(refused.stderr.contains("cannot publish 18081:80/tcp"), "{}", refused.stderr);
+    drop(busy);
+    assert!(lab.leases().is_empty(), "a failed start kept {:?}", lab.leases());
+
+    let mut killed = lab.spawn_run(&[], &["sleep", "30"]);
+    lab.wait_for_leases(1);
+    let start = Instant::now();
+    while lab.interfaces().len() < 3 {
+        assert!(start.elapsed() < LIMIT, "no veth appeared");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    killed.kill().expect("SIGKILL");
+    killed.wait().expect("wait");
+    // The container dies with mini-docker; its namespace takes the veth pair.
+    while lab.interfaces() != ["lo", "minid0"] {
+        assert!(start.elapsed() < LIMIT, "veth outlived the container: {:?}", lab.interfaces());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(lab.leases().len(), 1, "nobody could free the lease yet");
+    let next = lab.run(&[], &["true"]);
+    assert_eq!(next.code, 0, "{}", next.stderr);
+    lab.assert_clean();
+}
+
+/// Bad network flags: one line, exit 125.
+#[test]
+fn invalid_network_flags() {
+    let Some(lab) = NetLab::new("mini-docker network flags") else { return };
+    for (args, message) in [
+        (&["run", "-p", "80", "host", "true"][..], "is not a port mapping"),
+        (&["run", "-p", "8080:80/sctp", "host", "true"], "is not a port mapping"),
+        (&["run", "-p", "8080:80", "host", "true"], "-p/--publish needs --net bridge"),
+        (&["run", "--net", "bridge", "--subnet", "10.0.0.0/8", "host", "true"], "is not a subnet"),
+    ] {
+        let ran = lab.finish(lab.spawn(args));
+        assert_eq!(ran.code, 125, "{args:?}: {}", ran.stderr);
+        assert_eq!(ran.stderr.lines().count(), 1, "{args:?}: {}", ran.stderr);
+        assert!(ran.stderr.contains(message), "{args:?}: {}", ran.stderr);
+    }
+    // Rootless: bridge networking needs CAP_NET_ADMIN in the host's namespace.
+    let mut cmd = Command::new(lab.dir.join("bin/mini-docker"));
+    let state = std::env::temp_dir().join(format!("md-net-rootless-{}", std::process::id()));
+    cmd.arg("--root").arg(&state).args(["run", "--rm", "--net", "bridge", "host", "true"]);
+    cmd.uid(NOBODY).gid(NOBODY).env_remove("XDG_RUNTIME_DIR").current_dir("/");
+    let out = cmd.output().expect("rootless run");
+    let _ = std::fs::remove_dir_all(&state);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--net bridge needs root"));
+}
