@@ -95,27 +95,15 @@ fn assert_isolation_facts(report: &Value, who: As) {
 }
 
 fn namespace_run(who: As) {
-    let Some(()) = can_run("cgroup-demo", who) else {
-        return;
-    };
-    let Some(report) = Demo::new("cgroup-demo", BIN, who).json(&[]) else {
-        return;
-    };
-    assert_eq!(report["mode"], "namespace");
-    let names: Vec<_> =
-        report["experiments"].as_array().expect("list").iter().map(|e| e["name"].clone()).collect();
-    assert_eq!(names, EXPERIMENTS);
+    let Some(report) = Demo::new("cgroup-demo", BIN, who).report(&[], &EXPERIMENTS) else { return };
     assert_isolation_facts(&report, who);
 }
 
 fn control_run(who: As) {
-    let Some(()) = can_run("cgroup-demo --control", who) else {
+    let Some(report) = Demo::new("cgroup-demo", BIN, who).report(&["--control"], &EXPERIMENTS)
+    else {
         return;
     };
-    let Some(report) = Demo::new("cgroup-demo", BIN, who).json(&["--control"]) else {
-        return;
-    };
-    assert_eq!(report["mode"], "control");
     assert_verdicts(&report, who, true);
     let e = experiment(&report, "root-view");
     if e["verdict"] == "fail" {
@@ -156,34 +144,10 @@ fn text_snapshots(who: As) {
     }
 }
 
-#[test]
-fn isolation_facts_as_root() {
-    namespace_run(As::Root);
-}
-
-#[test]
-fn isolation_facts_rootless() {
-    namespace_run(As::Rootless);
-}
-
-#[test]
-fn control_run_flips_verdicts_as_root() {
-    control_run(As::Root);
-}
-
-#[test]
-fn control_run_flips_verdicts_rootless() {
-    control_run(As::Rootless);
-}
-
-#[test]
-fn text_output_as_root() {
-    text_snapshots(As::Root);
-}
-
-#[test]
-fn text_output_rootless() {
-    text_snapshots(As::Rootless);
+nslab_tests::as_root_and_rootless! {
+    isolation_facts => namespace_run,
+    control_run_flips_verdicts => control_run,
+    text_output => text_snapshots,
 }
 
 /// `--unified` on a hybrid machine (or any run on a cgroup2-only one) makes

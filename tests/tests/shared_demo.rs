@@ -86,16 +86,7 @@ fn assert_shared_facts(report: &Value, control: bool) {
 }
 
 fn namespace_run(who: As) {
-    let Some(()) = can_run("shared-demo", who) else {
-        return;
-    };
-    let Some(report) = Demo::new("shared-demo", BIN, who).json(&[]) else {
-        return;
-    };
-    assert_eq!(report["mode"], "namespace");
-    let names: Vec<_> =
-        report["experiments"].as_array().expect("list").iter().map(|e| e["name"].clone()).collect();
-    assert_eq!(names, EXPERIMENTS);
+    let Some(report) = Demo::new("shared-demo", BIN, who).report(&[], &EXPERIMENTS) else { return };
     assert_verdicts(&report, |_| "pass");
     assert_shared_facts(&report, false);
 }
@@ -104,13 +95,10 @@ fn namespace_run(who: As) {
 /// experiments pass again; only `keyrings`, whose contrast is a user
 /// namespace, fails.
 fn control_run(who: As) {
-    let Some(()) = can_run("shared-demo --control", who) else {
+    let Some(report) = Demo::new("shared-demo", BIN, who).report(&["--control"], &EXPERIMENTS)
+    else {
         return;
     };
-    let Some(report) = Demo::new("shared-demo", BIN, who).json(&["--control"]) else {
-        return;
-    };
-    assert_eq!(report["mode"], "control");
     assert_verdicts(&report, |name| if name == "keyrings" { "fail" } else { "pass" });
     for name in EXPERIMENTS {
         let isolation = experiment(&report, name)["isolation"].as_bool().expect("isolation");
@@ -163,34 +151,10 @@ fn text_snapshots(who: As) {
     }
 }
 
-#[test]
-fn shared_facts_as_root() {
-    namespace_run(As::Root);
-}
-
-#[test]
-fn shared_facts_rootless() {
-    namespace_run(As::Rootless);
-}
-
-#[test]
-fn control_run_as_root() {
-    control_run(As::Root);
-}
-
-#[test]
-fn control_run_rootless() {
-    control_run(As::Rootless);
-}
-
-#[test]
-fn text_output_as_root() {
-    text_snapshots(As::Root);
-}
-
-#[test]
-fn text_output_rootless() {
-    text_snapshots(As::Rootless);
+nslab_tests::as_root_and_rootless! {
+    shared_facts => namespace_run,
+    control_run => control_run,
+    text_output => text_snapshots,
 }
 
 /// Bad input gets one clear line and exit code 2.

@@ -62,24 +62,12 @@ fn assert_control_flips(report: &Value) {
 }
 
 fn namespace_run(who: As) {
-    let Some(()) = can_run("time-demo", who) else {
-        return;
-    };
-    let Some(report) = Demo::new("time-demo", BIN, who).json(&[]) else {
-        return;
-    };
-    assert_eq!(report["mode"], "namespace");
-    let names: Vec<_> =
-        report["experiments"].as_array().expect("list").iter().map(|e| e["name"].clone()).collect();
-    assert_eq!(names, EXPERIMENTS);
+    let Some(report) = Demo::new("time-demo", BIN, who).report(&[], &EXPERIMENTS) else { return };
     assert_isolation_facts(&report);
 }
 
 fn control_run(who: As) {
-    let Some(()) = can_run("time-demo --control", who) else {
-        return;
-    };
-    let Some(report) = Demo::new("time-demo", BIN, who).json(&["--control"]) else {
+    let Some(report) = Demo::new("time-demo", BIN, who).report(&["--control"], &EXPERIMENTS) else {
         return;
     };
     assert_control_flips(&report);
@@ -103,34 +91,10 @@ fn text_snapshots(who: As) {
     }
 }
 
-#[test]
-fn isolation_facts_as_root() {
-    namespace_run(As::Root);
-}
-
-#[test]
-fn isolation_facts_rootless() {
-    namespace_run(As::Rootless);
-}
-
-#[test]
-fn control_run_flips_verdicts_as_root() {
-    control_run(As::Root);
-}
-
-#[test]
-fn control_run_flips_verdicts_rootless() {
-    control_run(As::Rootless);
-}
-
-#[test]
-fn text_output_as_root() {
-    text_snapshots(As::Root);
-}
-
-#[test]
-fn text_output_rootless() {
-    text_snapshots(As::Rootless);
+nslab_tests::as_root_and_rootless! {
+    isolation_facts => namespace_run,
+    control_run_flips_verdicts => control_run,
+    text_output => text_snapshots,
 }
 
 /// Bad input gets one clear line and exit code 2.
