@@ -360,3 +360,44 @@ impl Numbering {
         format!("[{}_{}]", self.label, index + 1)
     }
 }
+
+/// A binary of another workspace package, built next to this test
+/// (`target/<profile>/NAME`; the test runs as `target/<profile>/deps/…`).
+/// Cargo sets `CARGO_BIN_EXE_*` only for a test's own package, hence the
+/// search. Panics with the command to run when the binary is missing, or
+/// older than one of its sources (from the `NAME.d` file cargo writes).
+pub fn workspace_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("the test's own path");
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .unwrap_or_else(|| panic!("{} is not in target/<profile>/deps", exe.display()))
+        .join(name);
+    assert!(
+        bin.is_file(),
+        "no binary {}: build it first (`cargo build --workspace`, or run `cargo test \
+         --workspace`, which does)",
+        bin.display()
+    );
+    if let Some(newer) = newer_source(&bin) {
+        panic!(
+            "{} is older than {}: rebuild it (`cargo build --workspace`)",
+            bin.display(),
+            newer.display()
+        );
+    }
+    bin
+}
+
+/// A source file of `bin` changed after it was built, per `<bin>.d`
+/// (`target: dep dep …`, spaces in paths escaped as `\ `).
+fn newer_source(bin: &Path) -> Option<PathBuf> {
+    let modified = |path: &Path| std::fs::metadata(path).and_then(|m| m.modified()).ok();
+    let built = modified(bin)?;
+    let deps = std::fs::read_to_string(bin.with_extension("d")).ok()?;
+    let (_, list) = deps.lines().next()?.split_once(": ")?;
+    let list = list.replace("\\ ", "\u{0}");
+    list.split_whitespace()
+        .map(|p| PathBuf::from(p.replace('\u{0}', " ")))
+        .find(|p| modified(p).is_some_and(|t| t > built))
+}

@@ -28,7 +28,6 @@ use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::SystemTime;
 
 use regex::Regex;
 use serde_json::Value;
@@ -171,7 +170,6 @@ fn read_claim_list(path: &Path) -> Vec<Claim> {
 
 /// Every experiment of every `*-demo` in the workspace, in demo order.
 fn catalogue(root: &Path) -> Vec<Experiment> {
-    let bin_dir = bin_dir();
     let mut demos: Vec<String> = fs::read_dir(root)
         .expect("read the workspace folder")
         .filter_map(|entry| entry.ok())
@@ -184,21 +182,7 @@ fn catalogue(root: &Path) -> Vec<Experiment> {
 
     let mut all = Vec::new();
     for demo in demos {
-        let bin = bin_dir.join(&demo);
-        assert!(
-            bin.is_file(),
-            "no binary {} for {demo}: build the demos first \
-             (`cargo build --workspace`, or run `cargo test --workspace`, which does)",
-            bin.display()
-        );
-        if let Some(newer) = newer_source(&bin) {
-            panic!(
-                "{} is older than {}: rebuild it (`cargo build --workspace`) before \
-                 generating the claim index",
-                bin.display(),
-                newer.display()
-            );
-        }
+        let bin = nslab_tests::workspace_binary(&demo);
         let out = Command::new(&bin)
             .args(["--list", "--json"])
             .env("NO_COLOR", "1")
@@ -244,33 +228,6 @@ fn catalogue(root: &Path) -> Vec<Experiment> {
         });
     }
     all
-}
-
-/// `target/<profile>/`: this test runs as `target/<profile>/deps/claim_index-<hash>`.
-fn bin_dir() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test's own path");
-    exe.parent()
-        .and_then(Path::parent)
-        .unwrap_or_else(|| panic!("{} is not in target/<profile>/deps", exe.display()))
-        .to_path_buf()
-}
-
-/// A source file of the binary that changed after it was built. Cargo lists
-/// those files in `<binary>.d` beside it (the sources of the demo and of
-/// `lab`, which prints the list); without that file, nothing is checked.
-fn newer_source(bin: &Path) -> Option<PathBuf> {
-    let built = modified(bin)?;
-    let deps = fs::read_to_string(bin.with_extension("d")).ok()?;
-    // `target: dep dep …`, spaces in paths escaped as `\ `.
-    let (_, list) = deps.lines().next()?.split_once(": ")?;
-    let list = list.replace("\\ ", "\u{0}");
-    list.split_whitespace()
-        .map(|p| PathBuf::from(p.replace('\u{0}', " ")))
-        .find(|p| modified(p).is_some_and(|t| t > built))
-}
-
-fn modified(path: &Path) -> Option<SystemTime> {
-    fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
 /// The pages of SUMMARY.md, in its order, except the introduction and the

@@ -31,7 +31,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::SystemTime;
 
 use regex::Regex;
 
@@ -110,46 +109,9 @@ fn root() -> PathBuf {
     fs::canonicalize(&root).unwrap_or(root)
 }
 
-/// `target/<profile>/mini-docker`: this test runs as
-/// `target/<profile>/deps/flag_map-<hash>`.
+/// The built mini-docker, current with its sources.
 fn mini_docker() -> PathBuf {
-    let exe = std::env::current_exe().expect("the test's own path");
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .unwrap_or_else(|| panic!("{} is not in target/<profile>/deps", exe.display()))
-        .join("mini-docker");
-    assert!(
-        bin.is_file(),
-        "no binary {}: build mini-docker first (`cargo build -p mini-docker`, or run \
-         `cargo test --workspace`, which does)",
-        bin.display()
-    );
-    if let Some(newer) = newer_source(&bin) {
-        panic!(
-            "{} is older than {}: rebuild it (`cargo build -p mini-docker`) so that its --help \
-             is the current one",
-            bin.display(),
-            newer.display()
-        );
-    }
-    bin
-}
-
-/// A source file of the binary that changed after it was built, from the
-/// `<binary>.d` file cargo writes beside it (nothing is checked without it).
-fn newer_source(bin: &Path) -> Option<PathBuf> {
-    let built = modified(bin)?;
-    let deps = fs::read_to_string(bin.with_extension("d")).ok()?;
-    let (_, list) = deps.lines().next()?.split_once(": ")?;
-    let list = list.replace("\\ ", "\u{0}");
-    list.split_whitespace()
-        .map(|p| PathBuf::from(p.replace('\u{0}', " ")))
-        .find(|p| modified(p).is_some_and(|t| t > built))
-}
-
-fn modified(path: &Path) -> Option<SystemTime> {
-    fs::metadata(path).and_then(|m| m.modified()).ok()
+    nslab_tests::workspace_binary("mini-docker")
 }
 
 /// The mini-docker cell of every row of every table headed `| mini-docker |`.
