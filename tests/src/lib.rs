@@ -401,3 +401,42 @@ fn newer_source(bin: &Path) -> Option<PathBuf> {
         .map(|p| PathBuf::from(p.replace('\u{0}', " ")))
         .find(|p| modified(p).is_some_and(|t| t > built))
 }
+
+/// Bad command lines get exit code 2: `--only` with an unknown name (the
+/// one-line message names every real experiment) and an unknown flag.
+pub fn assert_bad_command_lines_exit_2(bin: &str, names: &[&str]) {
+    let out = Command::new(bin).args(["--only", "nope"]).output().expect("run the demo");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no experiment named 'nope'"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+    for name in names {
+        assert!(err.contains(name), "the message lists {name}: {err}");
+    }
+    let out = Command::new(bin).arg("--no-such-flag").output().expect("run the demo");
+    assert_eq!(out.status.code(), Some(2));
+}
+
+/// `--list --json`, which runs nothing: checks it names `demo` and lists
+/// `names` in order, and returns the document for further checks.
+pub fn list_json(bin: &str, demo: &str, names: &[&str]) -> Value {
+    let out = Command::new(bin).args(["--list", "--json"]).output().expect("run the demo");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let list: Value = serde_json::from_slice(&out.stdout).expect("--list --json prints JSON");
+    assert_eq!(list["demo"], demo);
+    let order: Vec<&str> = list["experiments"]
+        .as_array()
+        .expect("experiments")
+        .iter()
+        .map(|e| e["name"].as_str().expect("name"))
+        .collect();
+    assert_eq!(order, names);
+    list
+}
+
+/// The text of `--help`, for a snapshot.
+pub fn help(bin: &str) -> String {
+    let out = Command::new(bin).arg("--help").output().expect("run the demo");
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

@@ -118,30 +118,15 @@ nslab_tests::as_root_and_rootless! {
 /// Bad input gets one clear line and exit code 2.
 #[test]
 fn bad_command_lines_exit_2() {
-    let mut cmd = assert_cmd::Command::new(BIN);
-    let out = cmd.args(["--only", "no-such-experiment"]).output().expect("run");
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("no experiment named 'no-such-experiment'"), "{err}");
-    assert!(err.contains("first-pid-is-1"), "the message lists the names: {err}");
-
-    let out = assert_cmd::Command::new(BIN).arg("--no-such-flag").output().expect("run");
-    assert_eq!(out.status.code(), Some(2));
+    nslab_tests::assert_bad_command_lines_exit_2(BIN, &EXPERIMENTS);
 }
 
 /// `--list --json` names every experiment and its claims without running any.
 #[test]
 fn list_json_is_the_catalogue() {
-    let out = assert_cmd::Command::new(BIN).args(["--list", "--json"]).output().expect("run");
-    assert!(out.status.success());
-    let list: Value = serde_json::from_slice(&out.stdout).expect("json");
-    assert_eq!(list["demo"], "pid-demo");
-    let names: Vec<_> =
-        list["experiments"].as_array().expect("list").iter().map(|e| e["name"].clone()).collect();
-    assert_eq!(names, EXPERIMENTS);
+    let list = nslab_tests::list_json(BIN, "pid-demo", &EXPERIMENTS);
     assert_eq!(experiment(&list, "unshare-pid-stays")["claims"], serde_json::json!(["MECH-1"]));
-    let help = assert_cmd::Command::new(BIN).arg("--help").output().expect("run");
-    insta::assert_snapshot!("help", String::from_utf8_lossy(&help.stdout));
+    insta::assert_snapshot!("help", nslab_tests::help(BIN));
 }
 
 /// When user namespaces are blocked, a non-root run stops with exit code 3

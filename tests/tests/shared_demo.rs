@@ -160,24 +160,16 @@ nslab_tests::as_root_and_rootless! {
 /// Bad input gets one clear line and exit code 2.
 #[test]
 fn bad_command_lines_exit_2() {
-    let out = assert_cmd::Command::new(BIN).args(["--only", "nope"]).output().expect("run");
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("no experiment named 'nope'"), "{err}");
-    assert!(err.contains("one-kernel"), "the message lists the names: {err}");
+    nslab_tests::assert_bad_command_lines_exit_2(BIN, &EXPERIMENTS);
 }
 
 /// `--list --json` names every experiment and its claims without running any.
 #[test]
 fn list_json_is_the_catalogue() {
-    let out = assert_cmd::Command::new(BIN).args(["--list", "--json"]).output().expect("run");
-    assert!(out.status.success());
-    let list: Value = serde_json::from_slice(&out.stdout).expect("json");
-    assert_eq!(list["demo"], "shared-demo");
+    let list = nslab_tests::list_json(BIN, "shared-demo", &EXPERIMENTS);
     for name in EXPERIMENTS {
         let claims = experiment(&list, name)["claims"].as_array().expect("claims").clone();
         assert!(claims.contains(&json!("NOT-NS")), "{name} tests NOT-NS");
     }
-    let help = assert_cmd::Command::new(BIN).arg("--help").output().expect("run");
-    insta::assert_snapshot!("help", String::from_utf8_lossy(&help.stdout));
+    insta::assert_snapshot!("help", nslab_tests::help(BIN));
 }
