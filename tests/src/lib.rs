@@ -10,7 +10,7 @@
 
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::Output;
+use std::process::{Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use assert_cmd::Command;
@@ -115,27 +115,13 @@ impl Demo {
             let mut cmd = std::process::Command::new(&copy.path);
             // std also drops supplementary groups when root changes the uid.
             cmd.uid(NOBODY).gid(NOBODY).current_dir("/");
-            Command::from_std(cmd)
+            cmd
         } else {
-            Command::new(built)
+            std::process::Command::new(built)
         };
         cmd.args(args).env("NO_COLOR", "1").env_remove("SUDO_USER");
-        // Another test thread may be forking while we copied the binary: its
-        // child holds our write fd until it execs, and exec of a file open for
-        // writing fails with ETXTBSY. That passes within milliseconds.
-        let mut attempts = 0;
-        let output = loop {
-            match cmd.output() {
-                Err(e)
-                    if e.raw_os_error() == Some(nix::errno::Errno::ETXTBSY as i32)
-                        && attempts < 100 =>
-                {
-                    attempts += 1;
-                    std::thread::sleep(std::time::Duration::from_millis(10));
-                }
-                other => break other.expect("spawn demo"),
-            }
-        };
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let output = spawn_retrying(&mut cmd).wait_with_output().expect("wait for the demo");
         if output.status.code() == Some(3) {
             let why = String::from_utf8_lossy(&output.stderr).trim().to_owned();
             assert!(
@@ -439,4 +425,38 @@ pub fn help(bin: &str) -> String {
     let out = Command::new(bin).arg("--help").output().expect("run the demo");
     assert!(out.status.success());
     String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Spawns `cmd`. Another test thread may fork while a freshly copied binary
+/// is still open for writing; its child holds the fd until it execs, and
+/// exec fails with ETXTBSY meanwhile. Retry for at most a second.
+pub fn spawn_retrying(cmd: &mut std::process::Command) -> std::process::Child {
+    for _ in 0..100 {
+        match cmd.spawn() {
+            Err(e) if e.raw_os_error() == Some(nix::errno::Errno::ETXTBSY as i32) => {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            spawned => return spawned.expect("spawn"),
+        }
+    }
+    panic!("{cmd:?} stayed busy (ETXTBSY) for a second")
+}
+
+/// Waits for `child` at most `limit`; past that, kills it and fails.
+pub fn wait_bounded(
+    child: &mut std::process::Child,
+    limit: std::time::Duration,
+) -> std::process::ExitStatus {
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the command ran longer than {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
 }

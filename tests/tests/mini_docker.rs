@@ -144,33 +144,13 @@ impl Lab {
                 cmd.stdin(Stdio::null());
             }
         }
-        // ETXTBSY: another test thread forked while our copy of the binary
-        // was still open for writing; its child closes it when it execs.
-        for _ in 0..100 {
-            match cmd.stdout(file("out")).stderr(file("err")).spawn() {
-                Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => {
-                    std::thread::sleep(Duration::from_millis(10))
-                }
-                spawned => return spawned.expect("spawn mini-docker"),
-            }
-        }
-        panic!("mini-docker stayed busy (ETXTBSY)")
+        cmd.stdout(file("out")).stderr(file("err"));
+        nslab_tests::spawn_retrying(&mut cmd)
     }
 
     /// Waits for a spawned run, at most [`LIMIT`].
     fn finish(&self, mut child: Child, out: &str) -> Ran {
-        let start = Instant::now();
-        let status = loop {
-            if let Some(status) = child.try_wait().expect("try_wait") {
-                break status;
-            }
-            if start.elapsed() > LIMIT {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("mini-docker ran longer than {LIMIT:?}");
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        };
+        let status = nslab_tests::wait_bounded(&mut child, LIMIT);
         let read = |suffix: &str| {
             std::fs::read_to_string(self.dir.join(format!("{out}.{suffix}"))).unwrap_or_default()
         };

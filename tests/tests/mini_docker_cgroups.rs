@@ -84,28 +84,11 @@ impl Lab {
         if self.rootless {
             cmd.uid(NOBODY).gid(NOBODY).env_remove("XDG_RUNTIME_DIR");
         }
-        // ETXTBSY: another test thread forked while our copy was open.
-        for _ in 0..100 {
-            match cmd.spawn() {
-                Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => {
-                    std::thread::sleep(Duration::from_millis(10))
-                }
-                spawned => return spawned.expect("spawn mini-docker"),
-            }
-        }
-        panic!("mini-docker stayed busy (ETXTBSY)")
+        nslab_tests::spawn_retrying(&mut cmd)
     }
 
     fn finish(&self, mut child: Child) -> Ran {
-        let start = Instant::now();
-        while child.try_wait().expect("try_wait").is_none() {
-            if start.elapsed() > LIMIT {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("mini-docker ran longer than {LIMIT:?}");
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
+        nslab_tests::wait_bounded(&mut child, LIMIT);
         let out = child.wait_with_output().expect("output");
         Ran {
             code: out.status.code().unwrap_or(-1),

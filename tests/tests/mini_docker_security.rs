@@ -83,18 +83,7 @@ impl Lab {
         let n = LABS.fetch_add(1, Ordering::Relaxed);
         let out = |suffix: &str| self.dir.join(format!("run-{n}.{suffix}"));
         let mut child = self.spawn(args, &out("out"), &out("err"));
-        let start = Instant::now();
-        let status = loop {
-            if let Some(status) = child.try_wait().expect("try_wait") {
-                break status;
-            }
-            if start.elapsed() > LIMIT {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("mini-docker {args:?} ran longer than {LIMIT:?}");
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        };
+        let status = nslab_tests::wait_bounded(&mut child, LIMIT);
         let read = |suffix: &str| std::fs::read_to_string(out(suffix)).unwrap_or_default();
         Ran { code: status.code().unwrap_or(-1), stdout: read("out"), stderr: read("err") }
     }
@@ -108,16 +97,8 @@ impl Lab {
             cmd.uid(NOBODY).gid(NOBODY).env_remove("XDG_RUNTIME_DIR");
         }
         let file = |path: &Path| std::fs::File::create(path).expect("output file");
-        loop {
-            // ETXTBSY: another test thread forked while our copy of the
-            // binary was open for writing; its child closes it when it execs.
-            match cmd.stdout(file(stdout)).stderr(file(stderr)).spawn() {
-                Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) => {
-                    std::thread::sleep(Duration::from_millis(10))
-                }
-                spawned => return spawned.expect("spawn mini-docker"),
-            }
-        }
+        cmd.stdout(file(stdout)).stderr(file(stderr));
+        nslab_tests::spawn_retrying(&mut cmd)
     }
 
     /// `run --rm -v BIN:/probe:ro OPTIONS host CMD…`.
