@@ -46,12 +46,13 @@ pub enum UsageError {
     BadSignal(String),
     #[error("--ipc {0:?}: use private, shareable, host or container:NAME")]
     BadIpc(String),
-    #[error("cannot share the IPC namespace of {0:?}: {1}")]
-    IpcNotJoinable(String, String),
     #[error("--pid {0:?}: use private, host or container:NAME")]
     BadPid(String),
-    #[error("cannot share the PID namespace of {0:?}: {1}")]
-    PidNotJoinable(String, String),
+    #[error("--net {0:?}: use bridge, none, host or container:NAME")]
+    BadNet(String),
+    /// The namespace ("IPC", "PID", "network"), the container, why not.
+    #[error("cannot share the {0} namespace of {1:?}: {2}")]
+    NotJoinable(&'static str, String, String),
     #[error("rootless mini-docker needs a user namespace: --userns host is only for root")]
     RootlessNeedsUserns,
 }

@@ -8,6 +8,8 @@
 //! Privilege policy: with `CI=true` a missing privilege fails the test; on a
 //! developer's machine the test prints one line saying why and returns.
 
+pub mod mini_docker;
+
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
@@ -63,7 +65,7 @@ macro_rules! as_root_and_rootless {
 /// The unprivileged user the tests switch to when run as root.
 pub const NOBODY: u32 = 65534;
 
-fn in_ci() -> bool {
+pub(crate) fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
 
@@ -79,9 +81,16 @@ pub fn can_run(test: &str, who: As) -> Option<()> {
     Some(())
 }
 
+/// Skips a test for a reason other than privilege (a missing program):
+/// one line on a developer's machine, a failure under CI=true.
+pub fn skip(test: &str, why: &str) {
+    assert!(!in_ci(), "{test}: {why}; CI=true, so this is a failure, not a skip");
+    skip_note(&format!("skipped {test}: {why}"));
+}
+
 /// One line on the real stderr: the test harness captures `eprintln!`, and a
 /// skip must be seen even when the tests pass.
-fn skip_note(line: &str) {
+pub(crate) fn skip_note(line: &str) {
     use std::io::Write;
     let _ = writeln!(std::io::stderr(), "{line}");
 }

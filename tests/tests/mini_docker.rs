@@ -7,13 +7,12 @@
 //! compares that with what the test process itself sees on the host.
 
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use nslab_tests::{As, NOBODY, can_run};
+use nslab_tests::{As, mini_docker, skip};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_mini-docker");
@@ -22,23 +21,15 @@ const PROBE: &str = env!("CARGO_BIN_EXE_probe");
 /// No container in these tests should live longer than this.
 const LIMIT: Duration = Duration::from_secs(30);
 
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-}
+/// The harness's lab (scratch directory, copied binaries, a throwaway
+/// network namespace as root); this file keeps each run's output in files.
+struct Lab(mini_docker::Lab);
 
-/// Skips (one line) or, under CI, fails.
-fn skip(test: &str, why: &str) {
-    assert!(!in_ci(), "{test}: {why}; CI=true, so this is a failure, not a skip");
-    eprintln!("skipped {test}: {why}");
-}
-
-static LABS: AtomicUsize = AtomicUsize::new(0);
-
-/// One test's scratch directory, removed when dropped.
-struct Lab {
-    dir: PathBuf,
-    /// The user the containers run as, on the host.
-    host_uid: u32,
+impl std::ops::Deref for Lab {
+    type Target = mini_docker::Lab;
+    fn deref(&self) -> &mini_docker::Lab {
+        &self.0
+    }
 }
 
 /// What a finished run gave.
@@ -57,60 +48,7 @@ impl Ran {
 impl Lab {
     /// `None` (after a skip line) when `who` cannot run containers here.
     fn new(test: &str, who: As) -> Option<Lab> {
-        can_run(test, who)?;
-        let n = LABS.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("mini-docker-test-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join("bin")).expect("create lab");
-        let as_nobody = who == As::Rootless && nix::unistd::geteuid().is_root();
-        let host_uid = if as_nobody { NOBODY } else { nix::unistd::geteuid().as_raw() };
-        let lab = Lab { dir, host_uid };
-        for d in [&lab.dir, &lab.dir.join("bin")] {
-            chmod(d, 0o755);
-        }
-        for built in [BIN, PROBE] {
-            let copy =
-                lab.bin(Path::new(built).file_name().and_then(|n| n.to_str()).expect("name"));
-            std::fs::copy(built, &copy).expect("copy binary");
-            chmod(&copy, 0o755);
-        }
-        lab.scratch("state");
-        lab.scratch("data");
-        if who == As::Rootless {
-            let info = lab.run(&["info"]);
-            if info.stdout.contains("user namespaces: blocked") {
-                skip(test, info.stdout.lines().find(|l| l.contains("blocked")).unwrap_or(""));
-                return None;
-            }
-        }
-        Some(lab)
-    }
-
-    fn bin(&self, name: &str) -> PathBuf {
-        self.dir.join("bin").join(name)
-    }
-
-    fn state(&self) -> PathBuf {
-        self.dir.join("state")
-    }
-
-    /// A directory in the lab that the containers' user owns.
-    fn scratch(&self, name: &str) -> PathBuf {
-        let path = self.dir.join(name);
-        std::fs::create_dir_all(&path).expect("create scratch dir");
-        std::os::unix::fs::chown(&path, Some(self.host_uid), Some(self.host_uid)).expect("chown");
-        chmod(&path, 0o755);
-        path
-    }
-
-    /// The names in the state root: empty when everything was cleaned up.
-    fn state_entries(&self) -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(self.state())
-            .expect("read state")
-            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        names
+        mini_docker::Lab::new(test, who, &[BIN, PROBE]).map(Lab)
     }
 
     /// `mini-docker --root STATE args…`, as root or as uid 65534.
@@ -120,29 +58,14 @@ impl Lab {
 
     /// [`spawn`](Self::spawn), reading `input` on stdin.
     fn spawn_with_input(&self, args: &[&str], out: &str, input: Option<&str>) -> Child {
-        let mut cmd = Command::new(self.bin("mini-docker"));
-        cmd.arg("--root")
-            .arg(self.state())
-            .arg("--data-root")
-            .arg(self.dir.join("data"))
-            .args(args);
-        if self.host_uid != nix::unistd::geteuid().as_raw() {
-            // std also drops the supplementary groups when root changes uid.
-            cmd.uid(NOBODY).gid(NOBODY).env_remove("XDG_RUNTIME_DIR");
-        }
+        let mut cmd = self.command(args);
         let file = |suffix: &str| {
             std::fs::File::create(self.dir.join(format!("{out}.{suffix}"))).expect("output file")
         };
-        cmd.current_dir("/");
-        match input {
-            Some(text) => {
-                let path = self.dir.join(format!("{out}.in"));
-                std::fs::write(&path, text).expect("input file");
-                cmd.stdin(std::fs::File::open(&path).expect("input"));
-            }
-            None => {
-                cmd.stdin(Stdio::null());
-            }
+        if let Some(text) = input {
+            let path = self.dir.join(format!("{out}.in"));
+            std::fs::write(&path, text).expect("input file");
+            cmd.stdin(std::fs::File::open(&path).expect("input"));
         }
         cmd.stdout(file("out")).stderr(file("err"));
         nslab_tests::spawn_retrying(&mut cmd)
@@ -171,12 +94,6 @@ impl Lab {
         let ran = self.run(&args);
         assert_eq!(ran.code(), 0, "probe failed: {}", ran.stderr);
         serde_json::from_str(&ran.stdout).unwrap_or_else(|e| panic!("{e}: {}", ran.stdout))
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -224,7 +141,12 @@ fn isolation(who: As) {
         As::Rootless => format!("0 {} 1", lab.host_uid),
     };
     assert_eq!(strings(&inside["uid_map"]), [uid_map.as_str()]);
-    assert_eq!(strings(&inside["interfaces"]), ["lo"], "a new network namespace");
+    // A new network namespace; as root, Docker's default: on the bridge.
+    let interfaces = match who {
+        As::Root => vec!["eth0", "lo"],
+        As::Rootless => vec!["lo"],
+    };
+    assert_eq!(strings(&inside["interfaces"]), interfaces, "a new network namespace");
     assert_eq!(strings(&inside["cgroup"]).iter().filter(|l| !l.ends_with(":/")).count(), 0);
     // The root is the image: the host's own top-level directories are not there.
     let root = strings(&inside["root_entries"]);
@@ -529,8 +451,8 @@ fn killed(who: As) {
     for (n, pid_ns) in ["private", "host"].iter().enumerate() {
         // A unique argument, to find the container's process from the host
         // (sleep takes fractions: 60.<test PID><lab><n> seconds).
-        let lab_number = LABS.load(Ordering::Relaxed);
-        let marker = format!("60.{}{lab_number:03}{n}", std::process::id());
+        let number = MARKERS.fetch_add(1, Ordering::Relaxed);
+        let marker = format!("60.{}{number:03}{n}", std::process::id());
         let args = ["run", "--rm", "--pid", pid_ns, "host", "sleep", &marker];
         let mut child = lab.spawn(&args, "killed");
         let start = Instant::now();
@@ -544,13 +466,20 @@ fn killed(who: As) {
             assert!(start.elapsed() < LIMIT, "--pid {pid_ns}: the command outlived mini-docker");
             std::thread::sleep(Duration::from_millis(5));
         }
-        assert_eq!(lab.state_entries().len(), 1, "nothing could clean up yet");
+        // Left for the sweep: the container's state and, as root (on the
+        // bridge by default), its address lease.
+        let left = lab.state_entries();
+        let leases = left.iter().filter(|n| n.starts_with("lease-")).count();
+        let leased = usize::from(who == As::Root);
+        assert_eq!((left.len(), leases), (1 + leased, leased), "nothing could clean up yet");
         let ran = lab.run(&["run", "--rm", "host", "true"]);
         assert_eq!(ran.code(), 0, "{}", ran.stderr);
         assert!(lab.state_entries().is_empty(), "not swept: {:?}", lab.state_entries());
     }
     assert_eq!(std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo"), before);
 }
+
+static MARKERS: AtomicUsize = AtomicUsize::new(0);
 
 /// How many processes run `sleep MARKER`.
 fn sleepers(marker: &str) -> usize {

@@ -10,14 +10,11 @@
 //! probe is bind-mounted into a `host` container. Every run gets a state
 //! directory of its own and is killed after [`LIMIT`].
 
-use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use nslab_tests::{As, NOBODY, can_run};
+use nslab_tests::{As, mini_docker};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_mini-docker");
@@ -29,13 +26,15 @@ const LIMIT: Duration = Duration::from_secs(30);
 /// The v1 hierarchies mini-docker limits in (on v2: the unified tree).
 const CONTROLLERS: [&str; 4] = ["memory", "pids", "cpu", "cpuset"];
 
-static LABS: AtomicUsize = AtomicUsize::new(0);
+/// The harness's lab (scratch directory, copied binaries, a throwaway
+/// network namespace as root); this file reads each run's output by pipe.
+struct Lab(mini_docker::Lab);
 
-/// One test's scratch directory (state, data, a world-readable copy of the
-/// binaries), removed when dropped.
-struct Lab {
-    dir: PathBuf,
-    rootless: bool,
+impl std::ops::Deref for Lab {
+    type Target = mini_docker::Lab;
+    fn deref(&self) -> &mini_docker::Lab {
+        &self.0
+    }
 }
 
 struct Ran {
@@ -46,44 +45,14 @@ struct Ran {
 
 impl Lab {
     fn new(test: &str, who: As) -> Option<Lab> {
-        can_run(test, who)?;
-        let n = LABS.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("md-cgroups-test-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        let rootless = who == As::Rootless;
-        let lab = Lab { dir, rootless };
-        for sub in ["bin", "state", "data"] {
-            let path = lab.dir.join(sub);
-            std::fs::create_dir_all(&path).expect("lab dir");
-            if rootless {
-                std::os::unix::fs::chown(&path, Some(NOBODY), Some(NOBODY)).expect("chown");
-            }
-        }
-        for path in [lab.dir.clone(), lab.dir.join("bin")] {
-            chmod(&path, 0o755);
-        }
-        for built in [BIN, PROBE] {
-            let name = Path::new(built).file_name().expect("name");
-            let copy = lab.dir.join("bin").join(name);
-            std::fs::copy(built, &copy).expect("copy binary");
-            chmod(&copy, 0o755);
-        }
-        Some(lab)
-    }
-
-    fn state(&self) -> PathBuf {
-        self.dir.join("state")
+        mini_docker::Lab::new(test, who, &[BIN, PROBE]).map(Lab)
     }
 
     /// `mini-docker --root STATE run …`, the probe mounted at /probe.
     fn spawn(&self, args: &[String]) -> Child {
-        let mut cmd = Command::new(self.dir.join("bin/mini-docker"));
-        cmd.arg("--root").arg(self.state()).arg("--data-root").arg(self.dir.join("data"));
-        cmd.args(args).current_dir("/").stdin(Stdio::null());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut cmd = self.command(&args);
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-        if self.rootless {
-            cmd.uid(NOBODY).gid(NOBODY).env_remove("XDG_RUNTIME_DIR");
-        }
         nslab_tests::spawn_retrying(&mut cmd)
     }
 
@@ -121,12 +90,10 @@ impl Lab {
         (ran.code, value)
     }
 
-    /// Every container this lab ran (kept ones stay listed by ID).
+    /// Every container this lab ran (kept ones stay listed by ID; the
+    /// state root also holds the bridge's `lease-ADDRESS` files).
     fn ids(&self) -> Vec<String> {
-        std::fs::read_dir(self.state())
-            .expect("state")
-            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-            .collect()
+        self.state_entries().into_iter().filter(|n| !n.starts_with("lease-")).collect()
     }
 
     /// Fails if a cgroup directory of one of this lab's containers exists.
@@ -136,16 +103,6 @@ impl Lab {
             assert!(left.is_empty(), "cgroups left behind: {left:?}");
         }
     }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn chmod(path: &Path, mode: u32) {
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
 }
 
 /// The container's cgroup directories that exist now, v1 or v2.

@@ -3,29 +3,18 @@
 //! side, 20 containers started at once get 20 addresses, and nothing
 //! (veth, lease) outlives a run that succeeds, fails or is killed.
 //!
-//! The machine's own network is never touched: each test first makes a
-//! throwaway network namespace, held by a `sleep` process, and runs every
-//! mini-docker command in it (a `pre_exec` that calls `setns` in the
-//! forked child, before `exec`). mini-docker takes that namespace for "the
-//! host": the bridge, the veth pairs and the published ports live there
-//! and die with it. The test's own checks from "the host" run on a thread
-//! that has joined the namespace (a network namespace is per thread).
-//! This keeps mini-docker free of test-only options, and a test that
-//! panics halfway leaves nothing on the machine: killing the holder ends
-//! the namespace.
+//! The machine's own network is never touched: every mini-docker command
+//! runs in a throwaway network namespace of the test's own, which
+//! mini-docker takes for "the host" (see `nslab_tests::mini_docker`). The
+//! test's own checks from "the host" run on a thread that has joined it.
 
-use std::fs::File;
 use std::io::{BufRead, BufReader};
 use std::net::{Ipv4Addr, TcpListener, TcpStream, UdpSocket};
-use std::os::fd::AsRawFd;
-use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use nslab_tests::{As, NOBODY, can_run};
+use nslab_tests::{As, NOBODY, mini_docker};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_mini-docker");
@@ -34,13 +23,15 @@ const PROBE: &str = env!("CARGO_BIN_EXE_probe");
 /// No container in these tests should live longer than this.
 const LIMIT: Duration = Duration::from_secs(30);
 
-static LABS: AtomicUsize = AtomicUsize::new(0);
+/// The harness's lab: a scratch directory and, since these tests run as
+/// root, a network namespace of its own that mini-docker takes for the host.
+struct NetLab(mini_docker::Lab);
 
-/// A scratch directory and a network namespace of the test's own.
-struct NetLab {
-    dir: PathBuf,
-    holder: Child,
-    netns: File,
+impl std::ops::Deref for NetLab {
+    type Target = mini_docker::Lab;
+    fn deref(&self) -> &mini_docker::Lab {
+        &self.0
+    }
 }
 
 struct Ran {
@@ -49,83 +40,19 @@ struct Ran {
     stderr: String,
 }
 
-/// `ip link set lo up`, by ioctl (netdevice(7)); runs in a forked child.
-fn loopback_up() -> std::io::Result<()> {
-    // SAFETY: a plain socket and a zeroed ifreq holding a NUL-terminated name.
-    unsafe {
-        let sock = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
-        if sock < 0 {
-            return Err(std::io::Error::last_os_error());
-        }
-        let mut req: libc::ifreq = std::mem::zeroed();
-        for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
-            *dst = *src as libc::c_char;
-        }
-        let mut result = libc::ioctl(sock, libc::SIOCGIFFLAGS, &mut req);
-        if result == 0 {
-            req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
-            result = libc::ioctl(sock, libc::SIOCSIFFLAGS, &req);
-        }
-        let error = std::io::Error::last_os_error();
-        libc::close(sock);
-        if result != 0 {
-            return Err(error);
-        }
-    }
-    Ok(())
-}
-
 impl NetLab {
     fn new(test: &str) -> Option<NetLab> {
-        can_run(test, As::Root)?;
-        let n = LABS.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("md-net-test-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        for sub in ["bin", "state", "data"] {
-            std::fs::create_dir_all(dir.join(sub)).expect("lab dir");
-        }
-        for built in [BIN, PROBE] {
-            let copy = dir.join("bin").join(Path::new(built).file_name().expect("name"));
-            std::fs::copy(built, &copy).expect("copy binary");
-            std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-        }
-        let mut holder = Command::new("sleep");
-        holder.arg("600").stdin(Stdio::null());
-        // SAFETY: after fork, before exec: only unshare and an ioctl.
-        unsafe {
-            holder.pre_exec(|| {
-                nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)?;
-                loopback_up()?;
-                // The namespace must not outlive the test process.
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0);
-                Ok(())
-            });
-        }
-        let holder = holder.spawn().expect("spawn the namespace holder");
-        let netns = File::open(format!("/proc/{}/ns/net", holder.id())).expect("netns");
-        Some(NetLab { dir, holder, netns })
+        mini_docker::Lab::new(test, As::Root, &[BIN, PROBE]).map(NetLab)
     }
 
-    fn state(&self) -> PathBuf {
-        self.dir.join("state")
+    fn host(&self) -> &mini_docker::Netns {
+        self.netns().expect("a root lab has a network namespace")
     }
 
     /// `mini-docker --root STATE ARGS…` inside the lab's namespace.
     fn spawn(&self, args: &[&str]) -> Child {
-        let mut cmd = Command::new(self.dir.join("bin/mini-docker"));
-        cmd.arg("--root").arg(self.state()).arg("--data-root").arg(self.dir.join("data"));
-        cmd.args(args).current_dir("/").stdin(Stdio::null());
+        let mut cmd = self.command(args);
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-        let fd = self.netns.as_raw_fd();
-        // SAFETY: after fork, before exec: setns only.
-        unsafe {
-            cmd.pre_exec(move || {
-                if libc::setns(fd, libc::CLONE_NEWNET) != 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
         nslab_tests::spawn_retrying(&mut cmd)
     }
 
@@ -177,31 +104,13 @@ impl NetLab {
         }
     }
 
-    /// Runs `f` on a thread inside the lab's network namespace: "the host".
+    /// Runs `f` on "the host" (see [`mini_docker::Netns::on_host`]).
     fn on_host<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
-        let netns = self.netns.try_clone().expect("dup netns");
-        std::thread::spawn(move || {
-            // SAFETY: setns on this thread only (network namespaces are per thread).
-            let joined = unsafe { libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET) };
-            assert_eq!(joined, 0, "setns: {}", std::io::Error::last_os_error());
-            f()
-        })
-        .join()
-        .expect("host-side thread")
+        self.host().on_host(f)
     }
 
-    /// The interfaces of the lab's namespace.
     fn interfaces(&self) -> Vec<String> {
-        self.on_host(|| {
-            let dev = std::fs::read_to_string("/proc/thread-self/net/dev").expect("net/dev");
-            let mut names: Vec<String> = dev
-                .lines()
-                .skip(2)
-                .filter_map(|l| Some(l.split(':').next()?.trim().to_owned()))
-                .collect();
-            names.sort();
-            names
-        })
+        self.host().interfaces()
     }
 
     /// Nothing left but `lo` and the bridge, and no lease (veth pairs go
@@ -215,14 +124,6 @@ impl NetLab {
         assert!(self.leases().is_empty(), "leases left: {:?}", self.leases());
         let state: Vec<_> = std::fs::read_dir(self.state()).expect("state").collect();
         assert!(state.is_empty(), "state left: {state:?}");
-    }
-}
-
-impl Drop for NetLab {
-    fn drop(&mut self) {
-        let _ = self.holder.kill();
-        let _ = self.holder.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
@@ -362,6 +263,51 @@ fn nothing_left_after_failure_or_kill() {
     lab.assert_clean();
 }
 
+/// `--net container:NAME`, a Kubernetes pod's shared network: the second
+/// container has the first one's address and reaches its server on
+/// 127.0.0.1; it takes no lease and no veth of its own.
+#[test]
+fn joined_network_namespace() {
+    let Some(lab) = NetLab::new("mini-docker --net container:NAME") else { return };
+    let volume = format!("{}:/probe:ro", lab.dir.join("bin").display());
+    let serve = ["/probe/probe", "serve", "8000", "2"];
+    let mut args = vec!["run", "-d", "--rm", "--name", "pod", "--hostname", "srv", "-v", &volume];
+    args.extend_from_slice(&["host"]);
+    args.extend_from_slice(&serve);
+    let started = lab.finish(lab.spawn(&args));
+    assert_eq!(started.code, 0, "{}", started.stderr);
+    let leased = lab.wait_for_leases(1);
+    let joined = lab.finish(lab.spawn(&[
+        "run",
+        "--rm",
+        "--net",
+        "container:pod",
+        "-v",
+        &volume,
+        "host",
+        "sh",
+        "-c",
+        "/probe/probe ip && /probe/probe connect 127.0.0.1:8000",
+    ]));
+    assert_eq!(joined.code, 0, "{}", joined.stderr);
+    let mut lines = joined.stdout.lines();
+    let ip: Value = serde_json::from_str(lines.next().unwrap_or("")).expect("probe ip");
+    assert_eq!(ip["addresses"], serde_json::json!(leased), "the pod's address");
+    let answer: Value = serde_json::from_str(lines.next().unwrap_or("")).expect("probe connect");
+    assert_eq!(answer["answer"], "hello from srv", "localhost is shared");
+    assert_eq!(lab.leases(), leased, "the joined container takes no lease");
+    // The pod's second answer, to a container on the bridge; then it ends.
+    let target = format!("{}:8000", leased[0]);
+    let neighbour = lab.run(&[], &["/probe/probe", "connect", &target]);
+    assert_eq!(json(&neighbour)["answer"], "hello from srv");
+    let start = Instant::now();
+    while !lab.state_entries().is_empty() {
+        assert!(start.elapsed() < LIMIT, "the pod never ended: {:?}", lab.state_entries());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    lab.assert_clean();
+}
+
 /// Bad network flags: one line, exit 125.
 #[test]
 fn invalid_network_flags() {
@@ -369,8 +315,11 @@ fn invalid_network_flags() {
     for (args, message) in [
         (&["run", "-p", "80", "host", "true"][..], "is not a port mapping"),
         (&["run", "-p", "8080:80/sctp", "host", "true"], "is not a port mapping"),
-        (&["run", "-p", "8080:80", "host", "true"], "-p/--publish needs --net bridge"),
+        (&["run", "--net", "none", "-p", "8080:80", "host", "true"], "-p/--publish needs"),
         (&["run", "--net", "bridge", "--subnet", "10.0.0.0/8", "host", "true"], "is not a subnet"),
+        (&["run", "--net", "bogus", "host", "true"], "use bridge, none, host or container:NAME"),
+        (&["run", "--net", "container:", "host", "true"], "use bridge, none, host or container"),
+        (&["run", "--net", "container:nope", "host", "true"], "no such container \"nope\""),
     ] {
         let ran = lab.finish(lab.spawn(args));
         assert_eq!(ran.code, 125, "{args:?}: {}", ran.stderr);

@@ -10,13 +10,12 @@
 //! directory, removed at the end; every run is bounded in time.
 
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use nslab_tests::{As, NOBODY, as_root_and_rootless, can_run};
+use nslab_tests::{As, as_root_and_rootless, mini_docker};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_mini-docker");
@@ -29,13 +28,17 @@ const LIMIT: Duration = Duration::from_secs(30);
 /// `mini-docker/src/security/capabilities.rs`), as /proc/PID/status shows them.
 const DEFAULT_CAPS: &str = "00000000a00425fb";
 
-static LABS: AtomicUsize = AtomicUsize::new(0);
+static RUNS: AtomicUsize = AtomicUsize::new(0);
 
-/// One test's scratch directory (state, data, a world-readable copy of the
-/// binaries so uid 65534 can run them), removed when dropped.
-struct Lab {
-    dir: PathBuf,
-    rootless: bool,
+/// The harness's lab (scratch directory, copied binaries, a throwaway
+/// network namespace as root); this file keeps each run's output in files.
+struct Lab(mini_docker::Lab);
+
+impl std::ops::Deref for Lab {
+    type Target = mini_docker::Lab;
+    fn deref(&self) -> &mini_docker::Lab {
+        &self.0
+    }
 }
 
 /// What a finished run gave.
@@ -47,40 +50,13 @@ struct Ran {
 
 impl Lab {
     fn new(test: &str, who: As) -> Option<Lab> {
-        can_run(test, who)?;
-        let n = LABS.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("mini-docker-sec-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(dir.join("bin")).expect("create lab");
-        let rootless = who == As::Rootless && nix::unistd::geteuid().is_root();
-        let lab = Lab { dir, rootless };
-        for built in [BIN, PROBE] {
-            let name = Path::new(built).file_name().expect("name");
-            std::fs::copy(built, lab.dir.join("bin").join(name)).expect("copy binary");
-        }
-        for (path, mode) in [("", 0o755), ("bin", 0o755), ("bin/mini-docker", 0o755)] {
-            chmod(&lab.dir.join(path), mode);
-        }
-        chmod(&lab.dir.join("bin/probe"), 0o755);
-        for scratch in ["state", "data"] {
-            let path = lab.dir.join(scratch);
-            std::fs::create_dir_all(&path).expect("mkdir");
-            if lab.rootless {
-                std::os::unix::fs::chown(&path, Some(NOBODY), Some(NOBODY)).expect("chown");
-            }
-        }
-        if who == As::Rootless && lab.run(&["info"]).stdout.contains("user namespaces: blocked") {
-            assert!(!in_ci(), "{test}: user namespaces blocked; CI=true, so this fails");
-            eprintln!("skipped {test}: user namespaces blocked");
-            return None;
-        }
-        Some(lab)
+        mini_docker::Lab::new(test, who, &[BIN, PROBE]).map(Lab)
     }
 
     /// `mini-docker --root STATE args…`, as root or as uid 65534, at most
     /// [`LIMIT`].
     fn run(&self, args: &[&str]) -> Ran {
-        let n = LABS.fetch_add(1, Ordering::Relaxed);
+        let n = RUNS.fetch_add(1, Ordering::Relaxed);
         let out = |suffix: &str| self.dir.join(format!("run-{n}.{suffix}"));
         let mut child = self.spawn(args, &out("out"), &out("err"));
         let status = nslab_tests::wait_bounded(&mut child, LIMIT);
@@ -90,12 +66,7 @@ impl Lab {
 
     /// Starts `mini-docker --root STATE args…` without waiting for it.
     fn spawn(&self, args: &[&str], stdout: &Path, stderr: &Path) -> Child {
-        let mut cmd = Command::new(self.dir.join("bin/mini-docker"));
-        cmd.arg("--root").arg(self.dir.join("state")).arg("--data-root").arg(self.dir.join("data"));
-        cmd.args(args).current_dir("/").stdin(Stdio::null());
-        if self.rootless {
-            cmd.uid(NOBODY).gid(NOBODY).env_remove("XDG_RUNTIME_DIR");
-        }
+        let mut cmd = self.command(args);
         let file = |path: &Path| std::fs::File::create(path).expect("output file");
         cmd.stdout(file(stdout)).stderr(file(stderr));
         nslab_tests::spawn_retrying(&mut cmd)
@@ -138,16 +109,6 @@ impl Lab {
     fn state_is_empty(&self) -> bool {
         std::fs::read_dir(self.dir.join("state")).map(|mut d| d.next().is_none()).unwrap_or(true)
     }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-fn in_ci() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }
 
 fn chmod(path: &Path, mode: u32) {

@@ -12,6 +12,7 @@ use clap::{Args, ValueEnum};
 use nix::unistd::geteuid;
 
 use crate::commands::Dirs;
+use crate::container::sharing::NetMode;
 use crate::container::state::StateDir;
 use crate::container::{Config, Namespaces, Volume, parent};
 use crate::error::{ContainerError, Error, ImageError, UsageError};
@@ -53,10 +54,12 @@ pub struct RunArgs {
     /// `mini-docker logs` (see container/monitor.rs)
     #[arg(short = 'd', long, conflicts_with_all = ["tty", "interactive"])]
     detach: bool,
-    /// Network: a new namespace with only `lo`, the host's, or a new one
-    /// plugged into the bridge minid0 (root only; see `network/`)
-    #[arg(long, value_enum, default_value_t = Net::None)]
-    net: Net,
+    /// Network: bridge (a new namespace plugged into the bridge minid0; root
+    /// only, see `network/`), none (a new namespace with only `lo`), host,
+    /// or container:NAME (another container's) [default: bridge as root,
+    /// none rootless]
+    #[arg(long, value_name = "MODE")]
+    net: Option<String>,
     /// Published ports and the bridge's subnet (with --net bridge)
     #[command(flatten)]
     network: crate::network::NetworkArgs,
@@ -90,13 +93,6 @@ pub struct RunArgs {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Net {
-    None,
-    Host,
-    Bridge,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum Share {
     Private,
     Host,
@@ -112,8 +108,9 @@ enum Userns {
 pub fn run(dirs: &Dirs, args: RunArgs) -> Result<u8, Error> {
     let detach = args.detach;
     let limits = crate::cgroups::Limits::from_args(&args.limits)?;
-    let bridge = crate::network::Plan::from_args(&args.network, args.net == Net::Bridge)?;
+    let network = args.network.clone();
     let cfg = config(dirs, args)?;
+    let bridge = crate::network::Plan::from_args(&network, cfg.net_mode == NetMode::Bridge)?;
     // Checking the name and creating the state, under the state lock.
     let lock = crate::container::lock::StateLock::acquire(&dirs.state)?;
     StateDir::sweep(&dirs.state);
@@ -213,8 +210,9 @@ fn config(dirs: &Dirs, args: RunArgs) -> Result<Config, Error> {
     };
     let ipc_mode = crate::container::sharing::IpcMode::parse(&args.ipc, dirs)?;
     let pid_join = crate::container::sharing::parse_pid(&args.pid, dirs)?;
+    let net_mode = NetMode::parse(args.net.as_deref(), dirs)?;
     let namespaces = Namespaces {
-        net: args.net != Net::Host,
+        net: net_mode.new_namespace(),
         pid: args.pid == "private",
         ipc: ipc_mode.new_namespace(),
         uts: args.uts == Share::Private,
@@ -243,6 +241,7 @@ fn config(dirs: &Dirs, args: RunArgs) -> Result<Config, Error> {
         security,
         ipc_mode,
         pid_join,
+        net_mode,
     })
 }
 

@@ -31,6 +31,11 @@ pub fn main(cfg: &Config, state: &StateDir, chan: &mut SyncChannel) -> isize {
         chan.error(&format!("unshare(CLONE_NEWCGROUP): {errno}"));
         return EXIT_RUNTIME.into();
     }
+    // --net container:NAME: into that container's network namespace.
+    if let Err(e) = crate::container::sharing::join_network(cfg) {
+        chan.error(&e.to_string());
+        return EXIT_RUNTIME.into();
+    }
     // --net bridge: eth0's address and route, while the state is in reach.
     if let Err(e) = crate::network::configure_inside(&state.dir) {
         chan.error(&e.to_string());

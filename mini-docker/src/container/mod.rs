@@ -101,4 +101,6 @@ pub struct Config {
     pub ipc_mode: sharing::IpcMode,
     /// --pid container:NAME: the host PID of a process in that container.
     pub pid_join: Option<i32>,
+    /// --net: bridge, none, host or container:NAME (see sharing.rs).
+    pub net_mode: sharing::NetMode,
 }

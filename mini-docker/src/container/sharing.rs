@@ -1,7 +1,10 @@
 //! `--ipc shareable` and `--ipc container:NAME`: two containers that share
 //! System V IPC, POSIX message queues and `/dev/shm` (claims IPC-3, SEC-2);
 //! `--pid container:NAME`: a container in another one's PID namespace
-//! (Kubernetes' shared process namespace in a pod, a debugging sidecar).
+//! (Kubernetes' shared process namespace in a pod, a debugging sidecar);
+//! `--net container:NAME`: in another one's network namespace (every
+//! container of a Kubernetes pod shares one: same `eth0`, same address,
+//! and `localhost` reaches the other containers' servers).
 //!
 //! Docker's IPC modes: `private` (a new IPC namespace nobody may join),
 //! `shareable` (a new one others may join), `container:NAME` (the IPC
@@ -72,18 +75,11 @@ impl IpcMode {
         if name.is_empty() {
             return Err(UsageError::BadIpc(text.to_owned()));
         }
-        let refuse = |why: &str| UsageError::IpcNotJoinable(name.to_owned(), why.to_owned());
-        let state = StateDir::find(&dirs.state, name)
-            .ok_or_else(|| UsageError::NoSuchContainer(name.to_owned()))?;
-        let init = tenant::ready_init(&state).ok_or_else(|| refuse("it is not running"))?;
-        let recorded = tenant::recorded(&state);
-        if recorded["ipc"] != "shareable" {
-            return Err(refuse("it was not started with --ipc shareable"));
+        let (state, pid) = joinable("IPC", name, dirs)?;
+        if tenant::recorded(&state)["ipc"] != "shareable" {
+            let why = "it was not started with --ipc shareable".to_owned();
+            return Err(UsageError::NotJoinable("IPC", name.to_owned(), why));
         }
-        if recorded["userns"] != false {
-            return Err(refuse("it has a user namespace of its own"));
-        }
-        let pid = tenant::namespace_holder(init).as_raw();
         Ok(IpcMode::Container { pid, shm: shm_dir(&state) })
     }
 
@@ -170,14 +166,23 @@ pub fn parse_pid(text: &str, dirs: &Dirs) -> Result<Option<i32>, UsageError> {
             _ => Err(UsageError::BadPid(text.to_owned())),
         };
     };
-    let refuse = |why: &str| UsageError::PidNotJoinable(name.to_owned(), why.to_owned());
+    Ok(Some(joinable("PID", name, dirs)?.1))
+}
+
+/// The container `name`, if its namespaces may be joined: it runs, and has
+/// no user namespace of its own (joining needs CAP_SYS_ADMIN over the
+/// namespace's owner, see setns(2)). Returns it and the host PID of a
+/// process in its namespaces.
+fn joinable(ns: &'static str, name: &str, dirs: &Dirs) -> Result<(StateDir, i32), UsageError> {
+    let refuse = |why: &str| UsageError::NotJoinable(ns, name.to_owned(), why.to_owned());
     let state = StateDir::find(&dirs.state, name)
         .ok_or_else(|| UsageError::NoSuchContainer(name.to_owned()))?;
     let init = tenant::ready_init(&state).ok_or_else(|| refuse("it is not running"))?;
     if tenant::recorded(&state)["userns"] != false {
         return Err(refuse("it has a user namespace of its own"));
     }
-    Ok(Some(tenant::namespace_holder(init).as_raw()))
+    let pid = tenant::namespace_holder(init).as_raw();
+    Ok((state, pid))
 }
 
 // ANCHOR: enter-pid
@@ -199,3 +204,77 @@ pub fn enter_pid_namespace(cfg: &Config) -> Result<(), ContainerError> {
     setns(&fd, CloneFlags::CLONE_NEWPID).map_err(ContainerError::sys("setns(pid)"))
 }
 // ANCHOR_END: enter-pid
+
+/// The `--net` of `run`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NetMode {
+    /// A new namespace plugged into the bridge (see `network/`).
+    Bridge,
+    /// A new namespace with only `lo`.
+    None,
+    Host,
+    /// Another container's namespace: the host PID of a process in it, and
+    /// its `/etc` files (`hosts`, `resolv.conf`), which Docker shares too.
+    Container {
+        pid: i32,
+        etc: std::path::PathBuf,
+    },
+}
+
+impl NetMode {
+    /// `bridge`, `none`, `host` or `container:NAME`; without `--net`, Docker's
+    /// default, the bridge, for root, and `none` rootless (a bridge needs
+    /// CAP_NET_ADMIN in the host's network namespace).
+    pub fn parse(text: Option<&str>, dirs: &Dirs) -> Result<NetMode, UsageError> {
+        let default = if nix::unistd::geteuid().is_root() { "bridge" } else { "none" };
+        let text = text.unwrap_or(default);
+        let name = match text {
+            "bridge" => return Ok(NetMode::Bridge),
+            "none" => return Ok(NetMode::None),
+            "host" => return Ok(NetMode::Host),
+            other => other.strip_prefix("container:").unwrap_or(""),
+        };
+        if name.is_empty() {
+            return Err(UsageError::BadNet(text.to_owned()));
+        }
+        let (state, pid) = joinable("network", name, dirs)?;
+        Ok(NetMode::Container { pid, etc: state.etc() })
+    }
+
+    /// Whether `clone` makes a new network namespace (`container:` joins
+    /// the other one instead, see [`join_network`]).
+    pub fn new_namespace(&self) -> bool {
+        matches!(self, NetMode::Bridge | NetMode::None)
+    }
+
+    /// As `exec.json` records it.
+    pub fn word(&self) -> &'static str {
+        match self {
+            NetMode::Bridge => "bridge",
+            NetMode::None => "none",
+            NetMode::Host => "host",
+            NetMode::Container { .. } => "container",
+        }
+    }
+}
+
+// ANCHOR: join-net
+/// `--net container:NAME`, in the container's first process, before its
+/// root file system is built (so that its new sysfs shows the joined
+/// namespace's interfaces): `clone` made no network namespace for it, and
+/// it now enters the other container's. From then on both see one `eth0`,
+/// one address, one `lo`: a server of one answers the other on 127.0.0.1.
+pub fn join_network(cfg: &Config) -> Result<(), ContainerError> {
+    let NetMode::Container { pid, .. } = &cfg.net_mode else { return Ok(()) };
+    if cfg.namespaces.user.is_some() {
+        return Err(ContainerError::Setup(
+            "--net container:NAME needs a container without a user namespace (root, --userns host)"
+                .to_owned(),
+        ));
+    }
+    let ns = format!("/proc/{pid}/ns/net");
+    let fd = open(ns.as_str(), OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(ContainerError::sys(format!("open({ns:?})")))?;
+    setns(&fd, CloneFlags::CLONE_NEWNET).map_err(ContainerError::sys("setns(net)"))
+}
+// ANCHOR_END: join-net

@@ -105,6 +105,13 @@ impl StateDir {
             let path = self.etc().join(name);
             std::fs::write(&path, text).map_err(io("writing", &path))?;
         }
+        // --net container:NAME: the other container's names and resolvers.
+        if let crate::container::sharing::NetMode::Container { etc, .. } = &cfg.net_mode {
+            for name in ["hosts", "resolv.conf"] {
+                let (from, to) = (etc.join(name), self.etc().join(name));
+                std::fs::copy(&from, &to).map_err(io("copying", &from))?;
+            }
+        }
         // With --userns auto the container's root is a host UID such as
         // 100000: the layers it writes to must belong to it.
         if let Some(map) = cfg.namespaces.user.filter(|m| !m.single()) {

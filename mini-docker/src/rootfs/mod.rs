@@ -109,7 +109,8 @@ fn mount_proc_sys(root: &OwnedFd, cfg: &Config) -> Result<(), RootfsError> {
     } else {
         bind(root, "/proc", "/proc", Create::Dir)?;
     }
-    if cfg.namespaces.net {
+    let joined = matches!(cfg.net_mode, crate::container::sharing::NetMode::Container { .. });
+    if cfg.namespaces.net || joined {
         // sysfs shows the network devices of the mounter's net namespace.
         // --privileged: a writable /sys (see security/).
         let ro = if cfg.security.privileged { MsFlags::empty() } else { MsFlags::MS_RDONLY };

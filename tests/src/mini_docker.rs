@@ -1,0 +1,247 @@
+//! The scratch world of a mini-docker end-to-end test: a directory with a
+//! copy of the binaries, a state root and a data root of its own, and, as
+//! root, a throwaway network namespace.
+//!
+//! As root, `mini-docker run` plugs containers into the bridge `minid0` by
+//! default, as Docker does with `docker0`. A test must not make that bridge
+//! in the machine's own network namespace, so every command a root [`Lab`]
+//! starts first joins a network namespace the lab made (a `pre_exec` that
+//! calls `setns` in the forked child, before `exec`). mini-docker takes it
+//! for "the host": the bridge, the veth pairs and the published ports live
+//! there and die with it. mini-docker itself has no test-only option, and a
+//! test that panics halfway leaves nothing on the machine: the namespace
+//! goes when its holder process does.
+//!
+//! Rootless labs run mini-docker as uid 65534, which cannot join the
+//! namespace (`setns` needs CAP_SYS_ADMIN), and needs not: a rootless
+//! container gets no bridge.
+
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::{As, NOBODY, can_run, in_ci, skip_note};
+
+/// A network namespace held open by a `sleep` this process started; it
+/// ends when the [`Netns`] is dropped, or when this process dies
+/// (PR_SET_PDEATHSIG).
+pub struct Netns {
+    holder: Child,
+    file: File,
+}
+
+impl Netns {
+    pub fn new() -> Netns {
+        let mut holder = Command::new("sleep");
+        holder.arg("600").stdin(Stdio::null());
+        // SAFETY: after fork, before exec: unshare, an ioctl and prctl.
+        unsafe {
+            holder.pre_exec(|| {
+                nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)?;
+                loopback_up()?;
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0);
+                Ok(())
+            });
+        }
+        let holder = holder.spawn().expect("spawn the namespace holder");
+        let file = File::open(format!("/proc/{}/ns/net", holder.id())).expect("open the netns");
+        Netns { holder, file }
+    }
+
+    /// Makes `cmd` join this namespace between `fork` and `exec`.
+    pub fn enter(&self, cmd: &mut Command) {
+        let fd = self.file.as_raw_fd();
+        // SAFETY: after fork, before exec: setns only.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::setns(fd, libc::CLONE_NEWNET) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+
+    /// Runs `f` on a thread inside the namespace: "the host" of the
+    /// containers (a network namespace belongs to a thread, not a process).
+    pub fn on_host<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
+        let netns = self.file.try_clone().expect("dup the netns");
+        std::thread::spawn(move || {
+            // SAFETY: setns on this thread only.
+            let joined = unsafe { libc::setns(netns.as_raw_fd(), libc::CLONE_NEWNET) };
+            assert_eq!(joined, 0, "setns: {}", std::io::Error::last_os_error());
+            f()
+        })
+        .join()
+        .expect("host-side thread")
+    }
+
+    /// The interfaces of the namespace, sorted.
+    pub fn interfaces(&self) -> Vec<String> {
+        self.on_host(|| {
+            let dev = std::fs::read_to_string("/proc/thread-self/net/dev").expect("net/dev");
+            let mut names: Vec<String> = dev
+                .lines()
+                .skip(2)
+                .filter_map(|l| Some(l.split(':').next()?.trim().to_owned()))
+                .collect();
+            names.sort();
+            names
+        })
+    }
+}
+
+impl Default for Netns {
+    fn default() -> Netns {
+        Netns::new()
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = self.holder.kill();
+        let _ = self.holder.wait();
+    }
+}
+
+/// `ip link set lo up`, by ioctl (netdevice(7)); runs in a forked child.
+fn loopback_up() -> std::io::Result<()> {
+    // SAFETY: a plain socket and a zeroed ifreq holding a NUL-terminated name.
+    unsafe {
+        let sock = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
+        if sock < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let mut req: libc::ifreq = std::mem::zeroed();
+        for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
+            *dst = *src as libc::c_char;
+        }
+        let mut result = libc::ioctl(sock, libc::SIOCGIFFLAGS, &mut req);
+        if result == 0 {
+            req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+            result = libc::ioctl(sock, libc::SIOCSIFFLAGS, &req);
+        }
+        let error = std::io::Error::last_os_error();
+        libc::close(sock);
+        if result != 0 {
+            return Err(error);
+        }
+    }
+    Ok(())
+}
+
+static LABS: AtomicUsize = AtomicUsize::new(0);
+
+/// One test's scratch directory, removed when dropped, and (as root) its
+/// network namespace.
+pub struct Lab {
+    pub dir: PathBuf,
+    /// The user mini-docker runs as, on the host.
+    pub host_uid: u32,
+    netns: Option<Netns>,
+}
+
+impl Lab {
+    /// `None` (after one line saying why) when `who` cannot run containers
+    /// here; under CI=true that is a failure instead. `binaries` are copied
+    /// into `bin/` (world-readable, so uid 65534 can run them).
+    pub fn new(test: &str, who: As, binaries: &[&str]) -> Option<Lab> {
+        can_run(test, who)?;
+        let n = LABS.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("mini-docker-test-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let euid = nix::unistd::geteuid();
+        let host_uid = if who == As::Rootless && euid.is_root() { NOBODY } else { euid.as_raw() };
+        let netns = (who == As::Root).then(Netns::new);
+        let lab = Lab { dir, host_uid, netns };
+        std::fs::create_dir_all(lab.dir.join("bin")).expect("create the lab");
+        for d in [&lab.dir, &lab.dir.join("bin")] {
+            chmod(d, 0o755);
+        }
+        for built in binaries {
+            let copy =
+                lab.bin(Path::new(built).file_name().and_then(|n| n.to_str()).expect("name"));
+            std::fs::copy(built, &copy).expect("copy binary");
+            chmod(&copy, 0o755);
+        }
+        lab.scratch("state");
+        lab.scratch("data");
+        if who == As::Rootless {
+            let info = lab.command(&["info"]).output().expect("mini-docker info");
+            let info = String::from_utf8_lossy(&info.stdout);
+            if let Some(line) = info.lines().find(|l| l.contains("user namespaces: blocked")) {
+                assert!(!in_ci(), "{test}: {line}; CI=true, so this is a failure, not a skip");
+                skip_note(&format!("skipped {test}: {}", line.trim()));
+                return None;
+            }
+        }
+        Some(lab)
+    }
+
+    pub fn bin(&self, name: &str) -> PathBuf {
+        self.dir.join("bin").join(name)
+    }
+
+    /// `--root`: container state (and bridge leases).
+    pub fn state(&self) -> PathBuf {
+        self.dir.join("state")
+    }
+
+    /// A directory in the lab that the containers' user owns.
+    pub fn scratch(&self, name: &str) -> PathBuf {
+        let path = self.dir.join(name);
+        std::fs::create_dir_all(&path).expect("create scratch dir");
+        std::os::unix::fs::chown(&path, Some(self.host_uid), Some(self.host_uid)).expect("chown");
+        chmod(&path, 0o755);
+        path
+    }
+
+    /// The names in the state root: empty when everything was cleaned up.
+    pub fn state_entries(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(self.state())
+            .expect("read state")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// The lab's network namespace ("the host" of its containers); `None`
+    /// in a rootless lab.
+    pub fn netns(&self) -> Option<&Netns> {
+        self.netns.as_ref()
+    }
+
+    /// `mini-docker --root STATE --data-root DATA ARGS…`, from `/`, stdin
+    /// `/dev/null`: as uid 65534 in a rootless lab, in the lab's network
+    /// namespace as root. Not started yet.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(self.bin("mini-docker"));
+        cmd.arg("--root").arg(self.state()).arg("--data-root").arg(self.dir.join("data"));
+        cmd.args(args).current_dir("/").stdin(Stdio::null());
+        if self.host_uid != nix::unistd::geteuid().as_raw() {
+            // std also drops the supplementary groups when root changes uid.
+            cmd.uid(NOBODY).gid(NOBODY).env_remove("XDG_RUNTIME_DIR");
+        }
+        if let Some(netns) = &self.netns {
+            netns.enter(&mut cmd);
+        }
+        cmd
+    }
+}
+
+impl Drop for Lab {
+    fn drop(&mut self) {
+        // The namespace first: its holder must not outlive the lab.
+        self.netns.take();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn chmod(path: &Path, mode: u32) {
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
+}
