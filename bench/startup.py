@@ -8,13 +8,15 @@ round, then the median of those), plus the peak RSS of the tool's own
 process (wait4's ru_maxrss; children not included).
 
 Same work for everyone: a busybox-static root filesystem, /bin/true, new
-PID, mount, UTS, IPC, network and cgroup namespaces, as root.
-runc and crun also create a cgroup for the container (mini-docker only
-with limits), which is part of what they cost. Two more rows (issue 6):
-`mini-docker --net bridge` (a veth pair on the bridge minid0, an address
-lease, a default route) and mini-docker with `--memory 64m --pids-limit
-100` (cgroups made, joined, removed), next to `crun-limits`, crun with the
-same two limits in its config.json.
+PID, mount, UTS, IPC, network and cgroup namespaces, as root; the network
+namespace has only `lo` (`--net none`: as root mini-docker's default is the
+bridge, which crun's config.json has no equivalent of). runc and crun also
+create a cgroup for the container (mini-docker only with limits), which is
+part of what they cost. Two more rows (issue 6): `mini-docker --net bridge`
+(a veth pair on the bridge minid0, an address lease, a default route) and
+mini-docker with `--memory 64m --pids-limit 100` (cgroups made, joined,
+removed), next to `crun-limits`, crun with the same two limits in its
+config.json.
 
 Usage (as root, after `cargo build --release -p mini-docker`):
     apt-get install runc crun bubblewrap busybox-static time
@@ -126,12 +128,13 @@ def main():
         os.makedirs(limited_bundle)
         oci_bundle(limited_bundle, limits=True)
         tools = {
-            "mini-docker": lambda i: [MINI_DOCKER, "--root", state, "run", "--rm", rootfs, "/bin/true"],
+            "mini-docker": lambda i: [MINI_DOCKER, "--root", state, "run", "--rm", "--net", "none",
+                                      rootfs, "/bin/true"],
             "crun": lambda i: ["crun", "run", "--bundle", bundle, f"bench-crun-{os.getpid()}-{i}"],
             "md --net bridge": lambda i: [MINI_DOCKER, "--root", state, "run", "--rm",
                                           "--net", "bridge", rootfs, "/bin/true"],
-            "md limits": lambda i: [MINI_DOCKER, "--root", state, "run", "--rm", "-m", "64m",
-                                    "--pids-limit", "100", rootfs, "/bin/true"],
+            "md limits": lambda i: [MINI_DOCKER, "--root", state, "run", "--rm", "--net", "none",
+                                    "-m", "64m", "--pids-limit", "100", rootfs, "/bin/true"],
             "crun-limits": lambda i: ["crun", "run", "--bundle", limited_bundle,
                                       f"bench-crunl-{os.getpid()}-{i}"],
             "runc": lambda i: ["runc", "run", "--bundle", bundle, f"bench-runc-{os.getpid()}-{i}"],
