@@ -61,9 +61,13 @@ const MINI_DOCKER_TESTS: &[(&str, &str, &[&str], &str)] = &[
     ("mini_docker_cgroups.rs", "pids_limit_stops_fork_loop", &["SEC-4"], CGROUPS),
     ("mini_docker_cgroups.rs", "cpu_quota_slows_busy_loop", &["SEC-4"], CGROUPS),
     ("mini_docker_cgroups.rs", "cgroup_namespace_shows_root", &["CG-NS"], CGROUPS),
+    ("mini_docker_security.rs", "sharing_ipc_and_pid", &["IPC-3", "SEC-2"], SECURITY),
+    ("mini_docker_network.rs", "bridge_traffic_and_published_port", &["NET-3", "NET-4"], NETWORK),
+    ("mini_docker_network.rs", "joined_network_namespace", &["NET-4", "MECH-3"], NETWORK),
 ];
 const SECURITY: &str = "mini-docker/security.md";
 const CGROUPS: &str = "mini-docker/cgroups.md";
+const NETWORK: &str = "mini-docker/network.md";
 
 /// The pseudo-demo name of [`MINI_DOCKER_TESTS`] in the index.
 const MINI_DOCKER: &str = "mini-docker";
