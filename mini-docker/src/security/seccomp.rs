@@ -23,10 +23,14 @@
 //!   argument is checked, each `CLONE_NEW*` bit answering `EPERM`; `clone3`
 //!   passes its flags in memory, which a filter cannot read, so it answers
 //!   `ENOSYS` and the C library falls back to `clone` (Docker does the same);
-//! - the filter checks the architecture first: a 32-bit call (`int 0x80`)
-//!   has other numbers, so it kills the process; and on x86_64 the x32 ABI
-//!   (numbers with bit 30 set) would reach the same kernel code under other
-//!   numbers, so a second small filter refuses them.
+//! - the filter checks the architecture first: a 32-bit call (`int 0x80` on
+//!   x86_64, a 32-bit Arm program on arm64) has other numbers, so it kills
+//!   the process; and on x86_64 the x32 ABI (numbers with bit 30 set) would
+//!   reach the same kernel code under other numbers, so a second small
+//!   filter refuses them;
+//! - names are turned into numbers with this architecture's table
+//!   ([`syscall_table`], x86_64 and arm64), and a name the architecture lacks
+//!   is skipped: arm64 has none of x86's relics (`iopl`, `uselib`, …).
 //!
 //! `--security-opt seccomp=PROFILE.json` reads Docker's profile format
 //! (`defaultAction`, `defaultErrnoRet`, and `syscalls` entries with `names`,
@@ -139,6 +143,7 @@ pub const BLOCKED: &[(&[&str], &[Capability])] = &[
     (&["chroot"], &[Capability::CAP_SYS_CHROOT]),
     (&["acct"], &[Capability::CAP_SYS_PACCT]),
     (&["syslog"], &[Capability::CAP_SYSLOG, Capability::CAP_SYS_ADMIN]),
+    // Port I/O: x86 only (arm64 has no such calls; the names are skipped).
     (&["iopl", "ioperm"], &[Capability::CAP_SYS_RAWIO]),
     (&["vhangup"], &[Capability::CAP_SYS_TTY_CONFIG]),
     (
@@ -146,13 +151,14 @@ pub const BLOCKED: &[(&[&str], &[Capability])] = &[
         &[Capability::CAP_SYS_NICE],
     ),
     // Obsolete, never implemented, or not for containers.
+    (&["move_pages", "nfsservctl"], &[]),
+    // The same, x86 only: arm64's generic table never had them, so there
+    // the names are skipped.
     (
         &[
-            "move_pages",
             "create_module",
             "get_kernel_syms",
             "query_module",
-            "nfsservctl",
             "_sysctl",
             "uselib",
             "ustat",
@@ -300,16 +306,19 @@ fn add_call(calls: &mut Calls, nr: i64, args: &[Arg]) -> Result<(), SecurityErro
     Ok(())
 }
 
+/// The architecture the filters accept (`seccomp_data.arch`): the one
+/// mini-docker was built for, where [`syscall_table`] has its numbers.
 fn target_arch() -> Result<TargetArch, SecurityError> {
-    if syscall_table::SYSCALLS.is_empty() {
-        return Err(SecurityError::Seccomp(format!(
+    if cfg!(target_arch = "x86_64") {
+        Ok(TargetArch::x86_64)
+    } else if cfg!(target_arch = "aarch64") {
+        Ok(TargetArch::aarch64)
+    } else {
+        Err(SecurityError::Seccomp(format!(
             "no system call table for {}: use --security-opt seccomp=unconfined",
             std::env::consts::ARCH
-        )));
+        )))
     }
-    std::env::consts::ARCH
-        .try_into()
-        .map_err(|e| SecurityError::Seccomp(format!("{}: {e}", std::env::consts::ARCH)))
 }
 
 // ANCHOR: x32
@@ -460,9 +469,22 @@ mod tests {
         // EPERM list, ENOSYS for clone3, the x32 guard.
         assert_eq!(filters.len(), if cfg!(target_arch = "x86_64") { 3 } else { 2 });
         assert!(compile(&Profile::Unconfined, default).expect("none").is_empty());
+        // x86 only: the generic table arm64 uses never had them.
+        let x86_only = [
+            "iopl",
+            "ioperm",
+            "create_module",
+            "get_kernel_syms",
+            "query_module",
+            "_sysctl",
+            "uselib",
+            "ustat",
+            "sysfs",
+        ];
         for (names, _) in BLOCKED {
             for name in *names {
-                assert!(syscall_table::number(name).is_some(), "{name} not in the table");
+                let expected = cfg!(target_arch = "x86_64") || !x86_only.contains(name);
+                assert_eq!(syscall_table::number(name).is_some(), expected, "{name} in the table");
             }
         }
     }
@@ -478,13 +500,14 @@ mod tests {
                 {"names": ["read", "write", "exit_group", "no_such_call"], "action": "SCMP_ACT_ALLOW"},
                 {"names": ["personality"], "action": "SCMP_ACT_ALLOW",
                  "args": [{"index": 0, "value": 8, "op": "SCMP_CMP_EQ"}]},
-                {"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38},
+                {"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38},
                 {"names": ["mount"], "action": "SCMP_ACT_ALLOW", "includes": {"caps": ["CAP_SYS_ADMIN"]}}
             ]
         }"#;
         std::fs::write(&path, profile).expect("write");
         let filters = compile(&Profile::File(path.clone()), 0).expect("compile");
-        // allow-list + the mkdir ENOSYS filter (+ x32).
+        // allow-list + the mkdir ENOSYS filter (+ x32). arm64 has only
+        // `mkdirat`: the name `mkdir` is skipped there.
         assert_eq!(filters.len(), if cfg!(target_arch = "x86_64") { 3 } else { 2 });
         std::fs::write(&path, r#"{"defaultAction": "SCMP_ACT_NOTIFY"}"#).expect("write");
         let e = compile(&Profile::File(path), 0).expect_err("notify").to_string();
