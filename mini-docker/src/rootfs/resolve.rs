@@ -47,23 +47,36 @@ pub fn openat2_in_root(dir: &OwnedFd, path: &str) -> Result<OwnedFd, Errno> {
         mode: 0,
         resolve: libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS,
     };
-    // SAFETY: valid descriptor, NUL-terminated path, a correctly sized
-    // open_how; the returned descriptor is ours alone.
-    let fd = unsafe {
-        libc::syscall(
-            libc::SYS_openat2,
-            dir.as_raw_fd(),
-            cpath.as_ptr(),
-            &how as *const OpenHow,
-            std::mem::size_of::<OpenHow>(),
-        )
-    };
-    if fd < 0 {
-        return Err(Errno::last());
+    // With RESOLVE_IN_ROOT the kernel answers EAGAIN when a mount or a
+    // rename anywhere on the machine raced with the lookup, which it then
+    // cannot vouch for; the caller should try again (openat2(2)). Other
+    // containers starting at the same moment are such mounts.
+    for _ in 0..OPENAT2_TRIES {
+        // SAFETY: valid descriptor, NUL-terminated path, a correctly sized
+        // open_how; the returned descriptor is ours alone.
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                dir.as_raw_fd(),
+                cpath.as_ptr(),
+                &how as *const OpenHow,
+                std::mem::size_of::<OpenHow>(),
+            )
+        };
+        if fd >= 0 {
+            // SAFETY: the kernel just gave us this descriptor.
+            return Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) });
+        }
+        let errno = Errno::last();
+        if errno != Errno::EAGAIN {
+            return Err(errno);
+        }
     }
-    // SAFETY: the kernel just gave us this descriptor.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+    Err(Errno::EAGAIN)
 }
+
+/// How often [`openat2_in_root`] retries a lookup that raced with a mount.
+const OPENAT2_TRIES: usize = 100;
 // ANCHOR_END: openat2
 
 /// Opens `path` (absolute, as seen from inside the container) under
