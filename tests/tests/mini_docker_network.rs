@@ -116,8 +116,13 @@ impl NetLab {
     /// Nothing left but `lo` and the bridge, and no lease (veth pairs go
     /// with their namespace, which the kernel tears down asynchronously).
     fn assert_clean(&self) {
+        self.assert_clean_with(&["lo", "minid0"]);
+    }
+
+    /// [`assert_clean`](Self::assert_clean), with these interfaces left.
+    fn assert_clean_with(&self, interfaces: &[&str]) {
         let start = Instant::now();
-        while self.interfaces() != ["lo", "minid0"] {
+        while self.interfaces() != interfaces {
             assert!(start.elapsed() < LIMIT, "left behind: {:?}", self.interfaces());
             std::thread::sleep(Duration::from_millis(10));
         }
@@ -335,4 +340,26 @@ fn invalid_network_flags() {
     let _ = std::fs::remove_dir_all(&state);
     assert_eq!(out.status.code(), Some(125));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--net bridge needs root"));
+}
+
+/// A subnet the host already has is refused before the bridge is kept: the
+/// host would lose its route to that network otherwise.
+#[test]
+fn subnet_in_use_is_refused() {
+    let Some(lab) = NetLab::new("mini-docker --subnet in use") else { return };
+    lab.on_host(|| {
+        rtnl::create_bridge("lan0").expect("a stand-in for the host's LAN");
+        rtnl::add_address("lan0", Ipv4Addr::new(10, 77, 3, 1), 24).expect("its address");
+    });
+    let refused = lab.run(&["--subnet", "10.77.0.0/16"], &["true"]);
+    assert_eq!(refused.code, 125, "{}", refused.stderr);
+    assert_eq!(
+        refused.stderr,
+        "mini-docker: --subnet 10.77.0.0/16 overlaps 10.77.3.1/24, an address of this host: \
+         choose another\n"
+    );
+    assert_eq!(lab.interfaces(), ["lan0", "lo"], "the new bridge was taken away");
+    let next = lab.run(&["--subnet", "10.78.0.0/24"], &["true"]);
+    assert_eq!(next.code, 0, "{}", next.stderr);
+    lab.assert_clean_with(&["lan0", "lo", "minid0"]);
 }

@@ -55,6 +55,14 @@ impl Subnet {
         Ipv4Addr::from(u32::from(self.network) + n)
     }
 
+    /// Whether this subnet and `ip/prefix` share any address: both
+    /// networks are equal under the shorter of the two masks.
+    pub fn overlaps(&self, ip: Ipv4Addr, prefix: u8) -> bool {
+        let shorter = self.prefix.min(prefix).min(32);
+        let mask = u32::MAX.checked_shl(32 - u32::from(shorter)).unwrap_or(0);
+        u32::from(self.network) & mask == u32::from(ip) & mask
+    }
+
     /// The first address: the bridge's, the containers' gateway.
     pub fn gateway(&self) -> Ipv4Addr {
         self.host(1)
@@ -98,6 +106,18 @@ pub fn release(lease: &Path, state_dir: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn overlapping_subnets() {
+        let s = parse_subnet("10.89.0.0/24").expect("valid");
+        let ip = |text: &str| text.parse::<Ipv4Addr>().expect("ip");
+        assert!(s.overlaps(ip("10.89.0.200"), 24), "inside");
+        assert!(s.overlaps(ip("10.0.0.1"), 8), "a wider network around it");
+        assert!(s.overlaps(ip("10.89.0.77"), 32), "one address inside");
+        assert!(!s.overlaps(ip("10.89.1.1"), 24), "the next /24");
+        assert!(!s.overlaps(ip("127.0.0.1"), 8));
+        assert!(s.overlaps(ip("192.168.1.1"), 0), "a default-route-sized network");
+    }
 
     #[test]
     fn subnets() {

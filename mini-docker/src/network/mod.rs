@@ -61,6 +61,8 @@ pub enum NetworkError {
     Rootless,
     #[error("-p/--publish needs --net bridge")]
     PublishWithoutBridge,
+    #[error("--subnet {subnet} overlaps {address}, an address of this host: choose another")]
+    SubnetInUse { subnet: String, address: String },
     #[error("no free address left in {0}")]
     Exhausted(String),
     #[error("cannot publish {spec}: {source}")]
@@ -156,7 +158,7 @@ pub fn create(
 ) -> Result<(), NetworkError> {
     let Some(plan) = plan else { return Ok(()) };
     let gateway = plan.subnet.gateway();
-    ensure_bridge(gateway, plan.subnet.prefix)?;
+    ensure_bridge(&plan.subnet)?;
     let (address, lease) = ipam::lease(state_root, &plan.subnet, id)?;
     let veth = format!("md{}", &id[..id.len().min(10)]);
     let text = format!(
@@ -173,19 +175,48 @@ pub fn create(
 
 /// `minid0`, made by the first container that needs it. Two runs may race
 /// to make it: EEXIST means the other won, which is just as good.
-fn ensure_bridge(gateway: Ipv4Addr, prefix: u8) -> Result<(), NetworkError> {
+fn ensure_bridge(subnet: &Subnet) -> Result<(), NetworkError> {
     let exists = |e: &anyhow::Error| rtnl::is_errno(e, nix::errno::Errno::EEXIST);
-    if let Err(e) = rtnl::create_bridge(BRIDGE)
-        && !exists(&e)
-    {
-        return Err(NetworkError::Netlink(e));
+    match rtnl::create_bridge(BRIDGE) {
+        Ok(()) => refuse_subnet_in_use(subnet)?,
+        Err(e) if exists(&e) => {}
+        Err(e) => return Err(NetworkError::Netlink(e)),
     }
-    if let Err(e) = rtnl::add_address(BRIDGE, gateway, prefix)
+    if let Err(e) = rtnl::add_address(BRIDGE, subnet.gateway(), subnet.prefix)
         && !exists(&e)
     {
         return Err(NetworkError::Netlink(e));
     }
     rtnl::set_up(BRIDGE).map_err(NetworkError::Netlink)
+}
+
+/// A new bridge on a subnet the host already has (a LAN, a VPN) would make
+/// that network unreachable from the host: the kernel would route it to the
+/// bridge. Docker skips such ranges when it picks docker0's; mini-docker's
+/// subnet is given (`--subnet`), so it refuses one that overlaps an address
+/// of another interface, and takes its new bridge away again.
+fn refuse_subnet_in_use(subnet: &Subnet) -> Result<(), NetworkError> {
+    let clash = || -> anyhow::Result<Option<String>> {
+        let bridge = rtnl::index_of(BRIDGE)?;
+        for (index, address) in rtnl::addresses()? {
+            let Some((ip, prefix)) = address.split_once('/') else { continue };
+            let (Ok(ip), Ok(prefix)) = (ip.parse::<Ipv4Addr>(), prefix.parse::<u8>()) else {
+                continue;
+            };
+            if index != bridge && subnet.overlaps(ip, prefix) {
+                return Ok(Some(address));
+            }
+        }
+        Ok(None)
+    };
+    let found = clash();
+    if !matches!(found, Ok(None)) {
+        let _ = rtnl::delete_link(BRIDGE);
+    }
+    match found.map_err(NetworkError::Netlink)? {
+        Some(address) => Err(NetworkError::SubnetInUse { subnet: subnet.to_string(), address }),
+        None => Ok(()),
+    }
 }
 
 /// `/etc/hosts` names the container's address; `/etc/resolv.conf` is the
