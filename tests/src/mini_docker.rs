@@ -171,7 +171,10 @@ impl Lab {
         lab.scratch("state");
         lab.scratch("data");
         if who == As::Rootless {
-            let info = lab.command(&["info"]).output().expect("mini-docker info");
+            let mut cmd = lab.command(&["info"]);
+            cmd.stdout(Stdio::piped()).stderr(Stdio::null());
+            let info =
+                crate::spawn_retrying(&mut cmd).wait_with_output().expect("mini-docker info");
             let info = String::from_utf8_lossy(&info.stdout);
             if let Some(line) = info.lines().find(|l| l.contains("user namespaces: blocked")) {
                 assert!(!in_ci(), "{test}: {line}; CI=true, so this is a failure, not a skip");
@@ -236,9 +239,41 @@ impl Lab {
 
 impl Drop for Lab {
     fn drop(&mut self) {
-        // The namespace first: its holder must not outlive the lab.
+        self.remove_containers();
+        // The namespace next: its holder must not outlive the lab.
         self.netns.take();
         let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Lab {
+    /// A test that failed halfway may leave `run -d` containers running.
+    /// Their monitors clean up from the state directory (cgroups, lease),
+    /// so `mini-docker rm -f` stops them before that directory goes. Runs
+    /// while a panic unwinds: it must not panic itself.
+    fn remove_containers(&self) {
+        let Ok(entries) = std::fs::read_dir(self.state()) else { return };
+        let ids: Vec<String> = entries
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|name| name.len() == 64 && name.bytes().all(|b| b.is_ascii_hexdigit()))
+            .collect();
+        if ids.is_empty() {
+            return;
+        }
+        let mut args = vec!["rm", "-f"];
+        args.extend(ids.iter().map(String::as_str));
+        let mut cmd = self.command(&args);
+        cmd.stdout(Stdio::null()).stderr(Stdio::null());
+        let Ok(mut child) = cmd.spawn() else { return };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::time::Instant::now() < deadline {
+            if !matches!(child.try_wait(), Ok(None)) {
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
     }
 }
 

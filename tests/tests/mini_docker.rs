@@ -823,3 +823,22 @@ fn hostile_tarballs_as_root() {
 fn hostile_tarballs_rootless() {
     hostile_tarballs(As::Rootless);
 }
+
+/// The harness's promise, checked: a lab dropped while a detached
+/// container still runs (a test that failed halfway) leaves neither the
+/// container nor its cgroups behind.
+#[test]
+fn dropped_lab_leaves_no_container() {
+    let Some(lab) = Lab::new("mini-docker lab cleanup", As::Root) else { return };
+    let ran = lab.run(&["run", "-d", "--pids-limit", "20", "host", "sleep", "30"]);
+    assert_eq!(ran.code(), 0, "{}", ran.stderr);
+    let id = ran.stdout.trim().to_owned();
+    let cgroups = [
+        Path::new("/sys/fs/cgroup/pids/mini-docker").join(&id),
+        Path::new("/sys/fs/cgroup/mini-docker").join(&id),
+    ];
+    assert!(cgroups.iter().any(|c| c.exists()), "no cgroup for {id}");
+    drop(lab);
+    let left: Vec<_> = cgroups.iter().filter(|c| c.exists()).collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+}
