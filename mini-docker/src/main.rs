@@ -70,8 +70,12 @@ struct Cli {
 enum Command {
     /// Run a command in a new container
     Run(Box<commands::run::RunArgs>),
-    /// List containers: running ones and those kept (run without --rm)
-    Ps,
+    /// List running containers (and dead ones, which need an `rm`)
+    Ps {
+        /// Show all containers, also those kept (exited, run without --rm)
+        #[arg(short = 'a', long)]
+        all: bool,
+    },
     /// Run a command in a running container (joins its namespaces with setns)
     Exec(commands::exec::ExecArgs),
     /// Send a signal to running containers (SIGKILL ends every process)
@@ -154,7 +158,7 @@ fn main() -> ExitCode {
     let dirs = commands::Dirs::new(cli.root, cli.data_root);
     let result = match cli.command {
         Command::Run(args) => commands::run::run(&dirs, *args),
-        Command::Ps => commands::ps::ps(&dirs).map(|()| 0),
+        Command::Ps { all } => commands::ps::ps(&dirs, all).map(|()| 0),
         Command::Exec(args) => commands::exec::exec(&dirs, args),
         Command::Kill { signal, containers } => {
             commands::kill::kill(&dirs, &signal, &containers).map(|()| 0)

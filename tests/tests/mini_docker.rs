@@ -537,7 +537,10 @@ fn kept_container_and_names() {
     let ran = lab.run(&["run", "--rm", "--name", "keep", "host", "true"]);
     assert_eq!(ran.code(), 125);
     assert_eq!(ran.stderr, "mini-docker: container name \"keep\" is already in use\n");
+    // As `docker ps`: running containers only; -a shows the kept one too.
     let ps = lab.run(&["ps"]);
+    assert_eq!(ps.stdout.lines().count(), 1, "only the header: {}", ps.stdout);
+    let ps = lab.run(&["ps", "-a"]);
     assert_eq!(
         ps.stdout.lines().nth(1),
         Some(format!("{:<14} {:<20} exited (kept)", &kept[0][..12], "keep").as_str())

@@ -605,25 +605,46 @@ fn eventually(what: &str, mut check: impl FnMut() -> bool) {
 }
 
 /// `run -d`: the ID at once, a monitor that keeps the output in a log;
-/// `logs [-f]`, `rm [-f]`; a killed monitor takes its container along, and
-/// `ps` shows it dead until `rm` cleans it.
+/// `inspect` shows its network and limits; `logs [-f]`, `rm [-f]`; `ps`
+/// hides an exited container that `ps -a` shows; a killed monitor takes its
+/// container along, and `ps` shows it dead until `rm` cleans it; a command
+/// that cannot run fails `run -d` itself (127, 126) and leaves nothing.
 fn detached(who: As) {
     let Some(lab) = Lab::new("mini-docker run -d", who) else { return };
-    let ran = lab.run(&[
-        "run",
-        "-d",
-        "--name",
-        "d1",
-        "host",
-        "sh",
-        "-c",
-        "echo out; echo err >&2; exec sleep 30",
-    ]);
+    // Limits need root on cgroup v1; as root the default network is bridge.
+    let limit_flags: &[&str] =
+        if who == As::Root { &["--memory", "64m", "--pids-limit", "50"] } else { &[] };
+    let mut args = vec!["run", "-d", "--name", "d1"];
+    args.extend_from_slice(limit_flags);
+    args.extend_from_slice(&["host", "sh", "-c", "echo out; echo err >&2; exec sleep 30"]);
+    let ran = lab.run(&args);
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     let id = ran.stdout.trim();
     assert!(id.len() == 64 && id.chars().all(|c| c.is_ascii_hexdigit()), "an ID: {id:?}");
     let ps = lab.run(&["ps"]).stdout;
     assert!(ps.lines().any(|l| l.starts_with(&id[..12]) && l.ends_with("running")), "{ps}");
+    let info: Value = serde_json::from_str(&lab.run(&["inspect", "d1"]).stdout).expect("inspect");
+    let (network, limits) = (&info[0]["network"], &info[0]["limits"]);
+    if who == As::Root {
+        assert_eq!(network["mode"], "bridge", "{network}");
+        let address: std::net::Ipv4Addr =
+            network["address"].as_str().and_then(|a| a.parse().ok()).expect("an address");
+        assert_eq!(address.octets()[..3], [10, 89, 0], "in 10.89.0.0/24: {network}");
+        assert!(address.octets()[3] > 1, "not the network's or the bridge's: {network}");
+        assert_eq!((&network["prefix"], &network["gateway"]), (&24.into(), &"10.89.0.1".into()));
+        assert!(network["veth"].as_str().is_some_and(|v| v.starts_with("md")), "{network}");
+        assert_eq!(
+            (limits["memory"].as_u64(), limits["pids"].as_u64()),
+            (Some(64 << 20), Some(50))
+        );
+        assert_eq!(limits["cpus"], Value::Null, "not asked: {limits}");
+        let cgroups = limits["cgroups"].as_array().expect("cgroup paths");
+        assert!(!cgroups.is_empty(), "{limits}");
+        assert!(cgroups.iter().all(|c| c.as_str().is_some_and(|c| c.ends_with(id))), "{limits}");
+    } else {
+        assert_eq!((&network["mode"], &network["address"]), (&"none".into(), &Value::Null));
+        assert_eq!(limits, &Value::Null, "no limit, no cgroup of its own");
+    }
     eventually("both lines in the log", || {
         let logs = lab.run(&["logs", "d1"]).stdout;
         logs.contains("out\n") && logs.contains("err\n")
@@ -643,6 +664,8 @@ fn detached(who: As) {
     let ran = lab.run(&["logs", "-f", "d2"]);
     assert_eq!((ran.code, ran.stdout.as_str()), (0, "a\nb\n"), "{}", ran.stderr);
     let ps = lab.run(&["ps"]).stdout;
+    assert!(!ps.contains(" d2 "), "plain ps shows running containers only: {ps}");
+    let ps = lab.run(&["ps", "-a"]).stdout;
     assert!(ps.lines().any(|l| l.contains(" d2 ") && l.ends_with("exited (kept)")), "{ps}");
     assert_eq!(lab.run(&["rm", "d2"]).code, 0);
 
@@ -664,6 +687,25 @@ fn detached(who: As) {
     });
     assert_eq!(lab.run(&["rm", "d3"]).code, 0, "rm cleans a dead container");
     assert!(lab.state_is_empty());
+
+    // A command that cannot run: the same line and status as in the
+    // foreground, no ID, and nothing left in the state root (neither the
+    // container's directory nor its address lease).
+    for (command, code, message) in [
+        ("no-such-command", 127, "\"no-such-command\": executable file not found in $PATH"),
+        ("/etc/hostname", 126, "execve(\"/etc/hostname\"): EACCES: Permission denied"),
+    ] {
+        let mut args = vec!["run", "-d", "--name", "bad"];
+        args.extend_from_slice(limit_flags);
+        args.extend_from_slice(&["host", command]);
+        let ran = lab.run(&args);
+        assert_eq!(
+            (ran.code, ran.stdout.as_str(), ran.stderr.as_str()),
+            (code, "", format!("mini-docker: {message}\n").as_str()),
+            "run -d host {command}"
+        );
+        assert_eq!(lab.state_entries(), Vec::<String>::new(), "run -d host {command}");
+    }
 }
 
 /// Six `run --name same` at once: the state lock lets exactly one have

@@ -46,7 +46,8 @@
 //!
 //! Cleanup: the directories made are listed in `<state>/cgroups` *before*
 //! they are made, so the run itself, or the next mini-docker after a
-//! killed one (`StateDir::sweep`), can remove them.
+//! killed one (`StateDir::sweep`), can remove them. The limits asked for
+//! are listed there too, for `inspect` ([`read_record`]).
 
 pub mod v1;
 pub mod v2;
@@ -58,7 +59,9 @@ use clap::Args;
 use nix::unistd::{Pid, geteuid};
 use thiserror::Error;
 
-/// The file in the state directory listing the cgroup directories made.
+/// The file in the state directory listing the cgroup directories made
+/// (absolute paths, one a line), then the limits asked for (`KEY VALUE`
+/// lines, such as `memory 67108864`).
 const RECORD: &str = "cgroups";
 
 /// The CFS period: the quota is counted per 100 ms, as Docker does.
@@ -333,22 +336,74 @@ pub fn create(id: &str, limits: &Limits, state_dir: &Path) -> Result<(), CgroupE
     }
     match Version::detect() {
         Version::V1 if !geteuid().is_root() => Err(CgroupError::RootlessV1),
-        Version::V1 => v1::create(id, limits, &|dirs| record(state_dir, dirs)),
-        Version::V2(mount) => v2::create(&mount, id, limits, &|dirs| record(state_dir, dirs)),
+        Version::V1 => v1::create(id, limits, &|dirs| record_limits(state_dir, dirs, limits)),
+        Version::V2(mount) => {
+            v2::create(&mount, id, limits, &|dirs| record_limits(state_dir, dirs, limits))
+        }
     }
 }
 // ANCHOR_END: create
 
+/// Records the directories alone (what is left to remove).
 fn record(state_dir: &Path, dirs: &[PathBuf]) -> Result<(), CgroupError> {
-    let text: String = dirs.iter().map(|d| format!("{}\n", d.display())).collect();
+    record_limits(state_dir, dirs, &Limits::default())
+}
+
+fn record_limits(state_dir: &Path, dirs: &[PathBuf], limits: &Limits) -> Result<(), CgroupError> {
+    let mut text: String = dirs.iter().map(|d| format!("{}\n", d.display())).collect();
+    let mut line = |key: &str, value: Option<String>| {
+        if let Some(value) = value {
+            text += &format!("{key} {value}\n");
+        }
+    };
+    line("memory", limits.memory.map(|m| m.to_string()));
+    // With --memory, no total means unlimited swap: -1, as on the command line.
+    let swap = limits.memory_swap.map_or("-1".to_owned(), |s| s.to_string());
+    line("memory-swap", limits.memory.map(|_| swap));
+    line("pids", limits.pids.map(|p| p.to_string()));
+    line("cpus", limits.cpus.map(|c| c.to_string()));
+    line("cpu-shares", limits.cpu_shares.map(|c| c.to_string()));
+    line("cpuset-cpus", limits.cpuset_cpus.clone());
     let path = state_dir.join(RECORD);
     std::fs::write(&path, text).map_err(io("writing", &path))
 }
 
+/// What a container's `cgroups` record says: the limits asked for and the
+/// cgroup directories made for them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Recorded {
+    pub limits: Limits,
+    pub dirs: Vec<PathBuf>,
+}
+
+/// The record in `state_dir`; `None` when there is none (no limit, or the
+/// container has ended). A record that lists only directories (written
+/// before limits were recorded) reads as directories without limits.
+pub fn read_record(state_dir: &Path) -> Option<Recorded> {
+    let text = std::fs::read_to_string(state_dir.join(RECORD)).ok()?;
+    let mut recorded = Recorded::default();
+    let limits = &mut recorded.limits;
+    for line in text.lines() {
+        if line.starts_with('/') {
+            recorded.dirs.push(PathBuf::from(line));
+            continue;
+        }
+        match line.split_once(' ') {
+            Some(("memory", v)) => limits.memory = v.parse().ok(),
+            Some(("memory-swap", v)) => limits.memory_swap = v.parse().ok(), // -1: None
+            Some(("pids", v)) => limits.pids = v.parse().ok(),
+            Some(("cpus", v)) => limits.cpus = v.parse().ok(),
+            Some(("cpu-shares", v)) => limits.cpu_shares = v.parse().ok(),
+            Some(("cpuset-cpus", v)) => limits.cpuset_cpus = Some(v.to_owned()),
+            _ => {}
+        }
+    }
+    Some(recorded)
+}
+
 /// The cgroup directories recorded for the container in `state_dir`.
 fn recorded(state_dir: &Path) -> Vec<PathBuf> {
-    let text = std::fs::read_to_string(state_dir.join(RECORD)).unwrap_or_default();
-    text.lines().filter(|l| !l.is_empty()).map(PathBuf::from).collect()
+    read_record(state_dir).map(|r| r.dirs).unwrap_or_default()
 }
 
 /// Parent side, while the child waits on the sync channel: moves `pid`
@@ -444,6 +499,31 @@ mod tests {
         }
         assert!(parse_shares("1").is_err());
         assert_eq!(parse_shares("512"), Ok(512));
+    }
+
+    #[test]
+    fn record_round_trip() {
+        let state = std::env::temp_dir().join(format!("md-cg-record-{}", std::process::id()));
+        std::fs::create_dir_all(&state).expect("state dir");
+        assert_eq!(read_record(&state), None);
+        let dirs = [PathBuf::from("/sys/fs/cgroup/memory/mini-docker/x")];
+        let limits = Limits {
+            memory: Some(64 << 20),
+            pids: Some(50),
+            cpus: Some(0.5),
+            cpuset_cpus: Some("0".to_owned()),
+            ..Limits::default()
+        };
+        record_limits(&state, &dirs, &limits).expect("record");
+        let text = std::fs::read_to_string(state.join(RECORD)).expect("record");
+        assert!(text.contains("\nmemory-swap -1\n"), "unlimited swap: {text}");
+        let read = read_record(&state).expect("recorded");
+        assert_eq!((read.limits, read.dirs.as_slice()), (limits, &dirs[..]));
+        // The older record, directories only, still reads.
+        std::fs::write(state.join(RECORD), "/a\n/b\n").expect("old record");
+        assert_eq!(recorded(&state), [PathBuf::from("/a"), PathBuf::from("/b")]);
+        assert!(read_record(&state).expect("old").limits.is_empty());
+        let _ = std::fs::remove_dir_all(&state);
     }
 
     #[test]

@@ -1,6 +1,12 @@
 //! `mini-docker inspect NAME…`: what the host knows about a container, as
 //! JSON, read from its state directory and from `/proc` (the host sees
 //! every container's processes and namespaces: claim SEC-3).
+//!
+//! From the state directory: the settings `run` recorded (`exec.json`, see
+//! container/tenant.rs), the bridge address and published ports
+//! (`network`, see network/mod.rs), the limits and their cgroups
+//! (`cgroups`, see cgroups/mod.rs). The last two exist while the container
+//! runs; a field it does not have is `null`.
 
 use serde_json::{Map, Value, json};
 
@@ -23,7 +29,6 @@ pub fn inspect(dirs: &Dirs, containers: &[String]) -> Result<(), Error> {
 fn describe(state: &StateDir) -> Value {
     let read = |name: &str| std::fs::read_to_string(state.dir.join(name)).unwrap_or_default();
     let id = state.dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let running = state.running();
     let init = tenant::ready_init(state);
     let mut namespaces = Map::new();
     let mut cgroup = Vec::new();
@@ -61,7 +66,7 @@ fn describe(state: &StateDir) -> Value {
     json!({
         "id": id,
         "name": read("name").trim(),
-        "state": if running { "running" } else { "exited" },
+        "state": crate::commands::ps::status(state),
         "pids": { "mini_docker": read("owner").split_whitespace().next().and_then(|p| p.parse::<u32>().ok()),
                   "init": init.map(|p| p.as_raw()), "command": command },
         "namespaces": namespaces,
@@ -77,5 +82,48 @@ fn describe(state: &StateDir) -> Value {
             "no_new_privs": recorded["no_new_privs"],
             "seccomp": recorded["seccomp"],
         },
+        "network": network(state, &recorded["net"]),
+        "limits": limits(state),
+    })
+}
+
+/// The network mode (bridge, none, host, container) and, on the bridge,
+/// what `run` made for the container.
+fn network(state: &StateDir, mode: &Value) -> Value {
+    let record = crate::network::Record::read(&state.dir);
+    let ports: Vec<Value> = record
+        .publish
+        .iter()
+        .map(|p| json!({ "host_port": p.host_port, "port": p.port, "proto": p.proto.word() }))
+        .collect();
+    json!({
+        "mode": mode,
+        "address": record.address.map(|a| a.to_string()),
+        "prefix": record.address.map(|_| record.prefix),
+        "gateway": record.gateway.map(|g| g.to_string()),
+        "veth": record.veth,
+        "ports": ports,
+    })
+}
+
+/// The limits asked for (`null` each one not asked) and the cgroups made
+/// for them; `null` when the container has no limit (it has no cgroup of
+/// its own then).
+fn limits(state: &StateDir) -> Value {
+    let Some(recorded) = crate::cgroups::read_record(&state.dir) else { return Value::Null };
+    let limits = &recorded.limits;
+    // With --memory, no total of memory and swap means unlimited swap: -1.
+    let memory_swap = match (limits.memory, limits.memory_swap) {
+        (Some(_), None) => json!(-1),
+        (_, swap) => json!(swap),
+    };
+    json!({
+        "memory": limits.memory,
+        "memory_swap": memory_swap,
+        "pids": limits.pids,
+        "cpus": limits.cpus,
+        "cpu_shares": limits.cpu_shares,
+        "cpuset_cpus": limits.cpuset_cpus,
+        "cgroups": recorded.dirs,
     })
 }

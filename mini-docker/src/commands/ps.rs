@@ -1,22 +1,46 @@
-//! `mini-docker ps`: the containers in the state directory, running or
-//! kept (run without `--rm`: their upper layer holds what they wrote), or
-//! dead: their mini-docker (or `run -d`'s monitor) was killed, so nobody
-//! cleaned up; `rm` does (and so does the next `run`).
+//! `mini-docker ps [-a]`: the containers in the state directory. Each is
+//! running; kept (exited, run without `--rm`: its upper layer holds what
+//! it wrote); or dead: its mini-docker (or `run -d`'s monitor) was killed,
+//! so nobody cleaned up; `rm` does (and so does the next `run`).
+//!
+//! As with `docker ps`, plain `ps` lists the running containers and
+//! `ps -a` (`--all`) every one.
 
 use crate::commands::Dirs;
 use crate::container::state::StateDir;
 use crate::error::Error;
 
-pub fn ps(dirs: &Dirs) -> Result<(), Error> {
+pub fn ps(dirs: &Dirs, all: bool) -> Result<(), Error> {
     say!("{:<14} {:<20} STATUS", "CONTAINER ID", "NAME");
-    for (id, name, running) in StateDir::list(&dirs.state) {
-        let dead = !running && dirs.state.join(&id).join("owner").exists();
-        let status = match (running, dead) {
-            (true, _) => "running",
-            (false, true) => "dead",
-            (false, false) => "exited (kept)",
+    for (id, name, _) in StateDir::list(&dirs.state) {
+        let status = match status(&StateDir { dir: dirs.state.join(&id) }) {
+            "exited" => "exited (kept)",
+            other => other,
         };
+        // Docker's `ps` shows only running containers; ours also shows the
+        // dead ones. A dead container did not end by itself, and it still
+        // holds what a running one holds (its cgroups, its bridge address,
+        // its state) until `rm` or the next `run` frees them: hiding it
+        // behind `-a` would hide what needs attention. A kept one holds
+        // only its upper layer, on purpose.
+        if !all && status == "exited (kept)" {
+            continue;
+        }
         say!("{:<14} {:<20} {status}", &id[..id.len().min(12)], name);
     }
     Ok(())
+}
+
+/// A container's state, as `ps` and `inspect` show it: "running" while its
+/// `owner` (mini-docker, or `run -d`'s monitor) runs; "dead" when the owner
+/// is gone without cleaning up (its `owner` file is still there); else
+/// "exited" (kept).
+pub fn status(state: &StateDir) -> &'static str {
+    if state.running() {
+        "running"
+    } else if state.dir.join("owner").exists() {
+        "dead"
+    } else {
+        "exited"
+    }
 }

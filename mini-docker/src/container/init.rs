@@ -18,7 +18,7 @@ use nix::unistd::{ForkResult, Gid, Pid, Uid, execve, fork, setgroups, setresgid,
 
 use crate::EXIT_RUNTIME;
 use crate::container::parent::waited_signals;
-use crate::container::{Config, tty};
+use crate::container::{Config, monitor, tty};
 
 /// Docker's codes for a command that cannot be run.
 const EXIT_CANNOT_INVOKE: i32 = 126;
@@ -31,6 +31,9 @@ const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/s
 // ANCHOR: init
 pub fn run(cfg: &Config, slave: Option<OwnedFd>) -> u8 {
     let waited = waited_signals(); // already blocked: inherited from mini-docker
+    // run -d: tell the waiting foreground that the command starts now; the
+    // command's execve will close the report's last write end.
+    monitor::report_starting();
     // SAFETY: a single-threaded process; the child only calls async-signal-
     // safe functions and execve (or exits).
     let command = match unsafe { fork() } {
@@ -38,9 +41,11 @@ pub fn run(cfg: &Config, slave: Option<OwnedFd>) -> u8 {
         Ok(ForkResult::Parent { child }) => child,
         Err(errno) => {
             say_err!("mini-docker: fork the command: {errno}");
+            monitor::report_failed(EXIT_RUNTIME);
             return EXIT_RUNTIME;
         }
     };
+    monitor::close_report(); // only the command holds it now
     drop(slave); // only the command holds the terminal now
     loop {
         let Ok(sig) = waited.wait() else { return EXIT_RUNTIME };
@@ -158,6 +163,8 @@ fn find_program(program: &str, env: &[String]) -> String {
 
 fn fail(code: i32, message: &str) -> ! {
     say_err!("mini-docker: {message}");
+    // run -d: the status, for the foreground still waiting (monitor.rs).
+    monitor::report_failed(code as u8);
     // SAFETY: ends this process at once, without running the parent's
     // atexit handlers or flushing its copies of buffers.
     unsafe { libc::_exit(code) }

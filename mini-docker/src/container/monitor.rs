@@ -14,27 +14,66 @@
 //!  mini-docker run -d …        monitor (setsid)            container
 //!  ──────────────────          ────────────────            ─────────
 //!  state dir, exec.json
+//!  pipe: the start report
 //!  fork ─────────────────────▶ owner ← its PID
-//!  waits: the command runs?    stdout, stderr → log
-//!                              clone, ID maps, … ────────▶ init ─▶ command
-//!  prints the ID, exits 0      waits, forwards signals
-//!                              cleans up when it ends
+//!  reads the report            stdout, stderr → log
+//!                              clone, ID maps, … ────────▶ init: "S", fork
+//!                              closes its write end         └▶ command: execve
+//!  "S", end-of-file:           waits, forwards signals         (closes the last
+//!  prints the ID, exits 0      cleans up when it ends           write end)
 //! ```
-//! If the monitor is killed, its container dies with it (init has
-//! `PR_SET_PDEATHSIG`), and the next `ps` or `run` sweeps its state.
+//!
+//! How does the foreground know that the command *runs*, and not only
+//! that the container was set up? The way `posix_spawn` and Rust's
+//! `std::process::Command` know: a pipe whose write end is close-on-exec
+//! (`O_CLOEXEC`, see pipe(2) and execve(2)). The write end travels from
+//! the monitor through `clone` and init's `fork` into the command's
+//! process; each holder closes its copy once the next one has it. Init
+//! writes `S` ("starting") just before it forks the command; a command
+//! that cannot be run writes its exit status (127 not found, 126 not
+//! executable) after its error line; a successful `execve` closes the last
+//! write end, and the foreground reads end-of-file. So, at end-of-file:
+//! - `S` alone: the command runs; print the ID, exit 0;
+//! - `S` and a status: print the command's error line (from the log) and
+//!   exit with that status, like a foreground `run` (and `docker run -d`);
+//! - nothing: the container was never set up (or the monitor was killed):
+//!   the monitor's error, 125.
+//!
+//! A command that cannot start leaves nothing behind: not even its kept
+//! state, since nothing ever ran (the foreground removes it once the
+//! monitor has freed the cgroups and the address).
+//!
+//! If the monitor is killed later, its container dies with it (init has
+//! `PR_SET_PDEATHSIG`), and the next `run` sweeps its state (`ps` shows it
+//! dead until then; `rm` cleans it).
 
-use std::os::fd::AsRawFd;
+use std::io::Read;
+use std::os::fd::{AsFd, AsRawFd, IntoRawFd, OwnedFd};
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::{Duration, Instant};
 
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
-use nix::unistd::{ForkResult, Pid, fork, setsid};
+use nix::unistd::{ForkResult, Pid, fork, pipe2, setsid};
 
+use crate::container::Config;
 use crate::container::state::StateDir;
-use crate::container::{Config, tenant};
 use crate::error::{ContainerError, Error};
 
 /// How long `run -d` waits for the container's command to start.
 const START_LIMIT: Duration = Duration::from_secs(10);
+
+/// The start report's first byte, written by init just before it forks
+/// the command.
+const STARTING: u8 = b'S';
+
+/// This process's write end of the start report, or -1 (a foreground
+/// `run` has none). A global, not a [`Config`] field: `clone` and `fork`
+/// copy it together with the descriptor it names, so init and the command
+/// find their own copies here.
+static REPORT: AtomicI32 = AtomicI32::new(-1);
 
 /// Which process returned from [`detach`].
 #[derive(Debug)]
@@ -52,8 +91,8 @@ pub fn log_path(state: &StateDir) -> std::path::PathBuf {
 
 // ANCHOR: detach
 /// Forks the monitor. In the monitor, returns [`Side::Monitor`]; in the
-/// foreground, waits until the container's command runs (or the monitor
-/// failed) and returns the status to exit with.
+/// foreground, waits until the container's command runs (or cannot run, or
+/// the monitor failed) and returns the status to exit with.
 pub fn detach(state: &StateDir, cfg: &Config) -> Result<Side, Error> {
     let log = log_path(state);
     let file = std::fs::File::create(&log).map_err(|source| ContainerError::Io {
@@ -61,9 +100,20 @@ pub fn detach(state: &StateDir, cfg: &Config) -> Result<Side, Error> {
         path: log.clone(),
         source,
     })?;
+    // Opened now: a monitor that fails removes the state directory, log
+    // included, and the foreground must still read its error.
+    let log_reader = std::fs::File::open(&log).map_err(|source| ContainerError::Io {
+        what: "opening",
+        path: log.clone(),
+        source,
+    })?;
+    let (report_reader, report_writer) =
+        pipe2(OFlag::O_CLOEXEC).map_err(ContainerError::sys("pipe2 (the start report)"))?;
     // SAFETY: single-threaded: the child may use anything.
     match unsafe { fork() }.map_err(ContainerError::sys("fork (the monitor)"))? {
         ForkResult::Child => {
+            drop(report_reader);
+            REPORT.store(report_writer.into_raw_fd(), Ordering::Relaxed);
             let _ = setsid();
             // SAFETY: dup2 onto 1 and 2, and /dev/null onto 0.
             unsafe {
@@ -83,45 +133,118 @@ pub fn detach(state: &StateDir, cfg: &Config) -> Result<Side, Error> {
             })?;
             Ok(Side::Monitor)
         }
-        ForkResult::Parent { child } => Ok(Side::Foreground(wait_started(state, cfg, child))),
+        ForkResult::Parent { child } => {
+            // Only the monitor's side may hold a write end, or the
+            // foreground would never read end-of-file.
+            drop(report_writer);
+            Ok(Side::Foreground(wait_started(state, cfg, child, &report_reader, log_reader)))
+        }
     }
 }
 // ANCHOR_END: detach
 
-/// The foreground's wait: the ID once the container's command runs; the
-/// monitor's error (from the log) if it ended first, with status 125. The
-/// monitor cleans up in every case.
-fn wait_started(state: &StateDir, cfg: &Config, monitor: Pid) -> u8 {
-    let start = Instant::now();
-    loop {
-        if let Ok(WaitStatus::Exited(..) | WaitStatus::Signaled(..)) =
-            waitpid(monitor, Some(WaitPidFlag::WNOHANG))
-        {
-            let log = std::fs::read_to_string(log_path(state)).unwrap_or_default();
-            let last = log.lines().rev().find(|l| l.starts_with("mini-docker: ")).unwrap_or("");
-            // A command that ran and ended at once is not an error: the ID.
-            if last.is_empty() {
-                say!("{}", cfg.id);
-                return 0;
-            }
-            say_err!("{last}");
-            return crate::EXIT_RUNTIME;
-        }
-        let owner_is_monitor = std::fs::read_to_string(state.dir.join("owner"))
-            .is_ok_and(|o| o.split_whitespace().next() == Some(&monitor.to_string()));
-        let command_runs = owner_is_monitor && tenant::ready_init(state).is_some();
-        if command_runs {
+/// Init, just before it forks the command: "the command is starting".
+pub fn report_starting() {
+    report(STARTING);
+}
+
+/// The command's process, when it cannot be run: its exit status (after
+/// its error line, so that the foreground finds that line in the log).
+pub fn report_failed(status: u8) {
+    report(status);
+}
+
+/// Closes this process's write end: the monitor once init has a copy
+/// (after `clone`), init once the command has one (after `fork`).
+pub fn close_report() {
+    let fd = REPORT.swap(-1, Ordering::Relaxed);
+    if fd >= 0 {
+        // SAFETY: the descriptor is ours, and no one else uses it.
+        unsafe { libc::close(fd) };
+    }
+}
+
+fn report(byte: u8) {
+    let fd = REPORT.load(Ordering::Relaxed);
+    if fd >= 0 {
+        // SAFETY: write(2) is async-signal-safe (the command's process is
+        // a fork); a failure (the foreground is gone) changes nothing.
+        unsafe { libc::write(fd, [byte].as_ptr().cast(), 1) };
+    }
+}
+
+/// The foreground's wait (see the module's comment): the ID once the
+/// command runs; else the error line, the status, and no state left.
+fn wait_started(
+    state: &StateDir,
+    cfg: &Config,
+    monitor: Pid,
+    report: &OwnedFd,
+    mut log: std::fs::File,
+) -> u8 {
+    let deadline = Instant::now() + START_LIMIT;
+    let Some(heard) = read_report(report, deadline) else {
+        say_err!(
+            "mini-docker: the container did not start within {START_LIMIT:?} (see {})",
+            log_path(state).display()
+        );
+        return crate::EXIT_RUNTIME;
+    };
+    let status = match heard.as_slice() {
+        [STARTING] => {
             say!("{}", cfg.id);
             return 0;
         }
-        if start.elapsed() > START_LIMIT {
-            say_err!(
-                "mini-docker: the container did not start within {START_LIMIT:?} (see {})",
-                log_path(state).display()
-            );
-            return crate::EXIT_RUNTIME;
+        [STARTING, status] => *status,
+        _ => crate::EXIT_RUNTIME,
+    };
+    // The monitor frees the cgroups and the address when its container
+    // ends; then the rest goes (nothing ran, so nothing is worth keeping).
+    // A monitor killed before that left its records: free them here.
+    if reaped_by(monitor, deadline) {
+        crate::cgroups::remove(&state.dir);
+        crate::network::remove(&state.dir);
+        state.remove();
+    }
+    let mut text = String::new();
+    let _ = log.read_to_string(&mut text);
+    let last = text.lines().rev().find(|l| l.starts_with("mini-docker: "));
+    say_err!("{}", last.unwrap_or("mini-docker: the monitor ended before the command started"));
+    status
+}
+
+/// Everything written into the start report until end-of-file (every
+/// write end closed); `None` if `deadline` passes first.
+fn read_report(report: &OwnedFd, deadline: Instant) -> Option<Vec<u8>> {
+    let mut heard = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let timeout = PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX);
+        match poll(&mut [PollFd::new(report.as_fd(), PollFlags::POLLIN)], timeout) {
+            Ok(0) => return None,
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(_) => return None,
         }
-        std::thread::sleep(Duration::from_millis(2));
+        let mut buf = [0u8; 8];
+        match nix::unistd::read(report, &mut buf) {
+            Ok(0) => return Some(heard),
+            Ok(n) => heard.extend_from_slice(&buf[..n]),
+            Err(Errno::EINTR | Errno::EAGAIN) => {}
+            Err(_) => return None,
+        }
+    }
+}
+
+/// Waits for the monitor to end, until `deadline`; whether it did.
+fn reaped_by(monitor: Pid, deadline: Instant) -> bool {
+    loop {
+        match waitpid(monitor, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(..) | WaitStatus::Signaled(..)) | Err(Errno::ECHILD) => {
+                return true;
+            }
+            _ if Instant::now() >= deadline => return false,
+            _ => std::thread::sleep(Duration::from_millis(2)),
+        }
     }
 }
 

@@ -98,6 +98,8 @@ fn start_and_wait(cfg: &Config, state: &StateDir, waited: &SigSet) -> Result<u8,
     .map_err(|errno| clone_failed(errno, flags))?;
     drop(child_end); // so a dead child reads as end-of-file, not a hang
     // ANCHOR_END: clone
+    // run -d: the child has its copy of the start report (see monitor.rs).
+    crate::container::monitor::close_report();
 
     let started = write_id_maps(pid, cfg.namespaces.user)
         .and_then(|()| {

@@ -52,7 +52,9 @@ pub const BRIDGE: &str = "minid0";
 const INSIDE: &str = "eth0";
 
 /// The file in the state directory that says what was made for the
-/// container: its lease, its address, its host-side interface.
+/// container: its lease, its address, its host-side interface, its
+/// published ports. One `key value` line each (`publish` once per port);
+/// a reader skips the keys it does not know.
 const RECORD: &str = "network";
 
 #[derive(Debug, Error)]
@@ -114,19 +116,22 @@ impl Plan {
     }
 }
 
-/// What [`create`] recorded; read back by the parent, the child and the
-/// cleanup.
+/// What [`create`] recorded; read back by the parent, the child, the
+/// cleanup and `inspect`.
 #[derive(Debug, Default)]
-struct Record {
-    address: Option<Ipv4Addr>,
-    prefix: u8,
-    gateway: Option<Ipv4Addr>,
-    lease: Option<PathBuf>,
-    veth: Option<String>,
+pub struct Record {
+    pub address: Option<Ipv4Addr>,
+    pub prefix: u8,
+    pub gateway: Option<Ipv4Addr>,
+    pub lease: Option<PathBuf>,
+    pub veth: Option<String>,
+    pub publish: Vec<Publish>,
 }
 
 impl Record {
-    fn read(state_dir: &Path) -> Record {
+    /// The record in `state_dir`; all empty when there is none (not on the
+    /// bridge, or the container has ended).
+    pub fn read(state_dir: &Path) -> Record {
         let text = std::fs::read_to_string(state_dir.join(RECORD)).unwrap_or_default();
         let mut record = Record::default();
         for line in text.lines() {
@@ -139,6 +144,7 @@ impl Record {
                 Some(("gateway", g)) => record.gateway = g.parse().ok(),
                 Some(("lease", l)) => record.lease = Some(PathBuf::from(l)),
                 Some(("veth", v)) => record.veth = Some(v.to_owned()),
+                Some(("publish", p)) => record.publish.extend(publish::parse(p).ok()),
                 _ => {}
             }
         }
@@ -161,11 +167,14 @@ pub fn create(
     ensure_bridge(&plan.subnet)?;
     let (address, lease) = ipam::lease(state_root, &plan.subnet, id)?;
     let veth = format!("md{}", &id[..id.len().min(10)]);
-    let text = format!(
+    let mut text = format!(
         "lease {}\naddress {address}/{}\ngateway {gateway}\nveth {veth}\n",
         lease.display(),
         plan.subnet.prefix
     );
+    for p in &plan.publish {
+        text += &format!("publish {p}\n");
+    }
     let path = state_dir.join(RECORD);
     std::fs::write(&path, text).map_err(io("writing", &path))?;
     write_etc(state_dir, hostname, address)?;

@@ -33,12 +33,28 @@ pub enum Proto {
     Udp,
 }
 
+impl Proto {
+    pub fn word(self) -> &'static str {
+        match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+        }
+    }
+}
+
 /// One `-p` flag.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Publish {
     pub host_port: u16,
     pub port: u16,
     pub proto: Proto,
+}
+
+/// `8080:80/tcp`: the flag as [`parse`] reads it.
+impl std::fmt::Display for Publish {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}/{}", self.host_port, self.port, self.proto.word())
+    }
 }
 
 /// `8080:80`, `8080:80/tcp`, `5353:53/udp`.
@@ -72,7 +88,7 @@ pub fn bind(publish: &[Publish], container: Ipv4Addr) -> Result<(), NetworkError
     for p in publish {
         let host = SocketAddr::from((Ipv4Addr::UNSPECIFIED, p.host_port));
         let target = SocketAddr::from((container, p.port));
-        let spec = format!("{}:{}/{:?}", p.host_port, p.port, p.proto).to_lowercase();
+        let spec = p.to_string();
         let failed = |source| NetworkError::Bind { spec: spec.clone(), source };
         bound.push(match p.proto {
             Proto::Tcp => Bound::Tcp(TcpListener::bind(host).map_err(failed)?, target),
