@@ -294,3 +294,121 @@ fn rootless_limits_refused() {
     let ran = lab.run(&["--rm"], &["true"]);
     assert_eq!(ran.code, 0, "{}", ran.stderr);
 }
+
+/// The line of `/proc/PID/cgroup` (`ID:CONTROLLERS:PATH`) of the hierarchy
+/// that holds `controller`: its path.
+fn cgroup_path<'a>(proc_cgroup: &'a str, controller: &str) -> &'a str {
+    proc_cgroup
+        .lines()
+        .find_map(|line| {
+            let mut fields = line.splitn(3, ':');
+            let (_, controllers, path) = (fields.next()?, fields.next()?, fields.next()?);
+            controllers.split(',').any(|c| c == controller).then_some(path)
+        })
+        .unwrap_or_else(|| panic!("no {controller} line in {proc_cgroup}"))
+}
+
+/// The host PID of the container's init: the process of its cgroup that
+/// is PID 1 in its own PID namespace (the last field of `NSpid`).
+fn init_of(id: &str) -> u32 {
+    let procs = Path::new("/sys/fs/cgroup/pids/mini-docker").join(id).join("cgroup.procs");
+    let procs = std::fs::read_to_string(&procs).unwrap_or_else(|e| panic!("{procs:?}: {e}"));
+    procs
+        .lines()
+        .filter_map(|pid| pid.parse::<u32>().ok())
+        .find(|pid| {
+            let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("NSpid:"))
+                .is_some_and(|ids| ids.split_whitespace().last() == Some("1"))
+        })
+        .unwrap_or_else(|| panic!("no init among {procs}"))
+}
+
+/// `MemTotal` of a `/proc/meminfo`, in kB.
+fn mem_total(meminfo: &str) -> u64 {
+    meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:")?.trim().strip_suffix(" kB")?.parse().ok())
+        .unwrap_or_else(|| panic!("no MemTotal in {meminfo}"))
+}
+
+/// For the book (SEC-4, CG-NS): one container's cgroups from both sides.
+/// The host sees its init in `/mini-docker/ID` of each limited hierarchy
+/// and the limits in that directory's files; the same process, read from
+/// inside, is at `/`, and nothing inside shows a limit: no cgroup file
+/// system is mounted, and /proc/meminfo is the host's.
+#[test]
+fn limits_seen_from_both_sides() {
+    let Some(lab) = Lab::new("cgroups from both sides", As::Root) else { return };
+    if !is_v1() {
+        eprintln!("limits_seen_from_both_sides: shows the v1 files; this host has v2");
+        return;
+    }
+    let limits = ["--memory", "64m", "--pids-limit", "50", "--cpus", "0.5"];
+    let mut options = vec!["-d", "--rm", "--name", "limited"];
+    options.extend_from_slice(&limits);
+    let started = lab.run(&options, &["sleep", "30"]);
+    assert_eq!(started.code, 0, "{}", started.stderr);
+    let id = started.stdout.trim().to_owned();
+    let init = init_of(&id);
+    let on_host = std::fs::read_to_string(format!("/proc/{init}/cgroup")).expect("cgroup");
+    let script = "cat /proc/1/cgroup; echo ==; ls -A /sys/fs/cgroup; echo ==; cat /proc/meminfo";
+    let exec = ["exec", "limited", "sh", "-c", script].map(String::from);
+    let ran = lab.finish(lab.spawn(&exec));
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let parts: Vec<&str> = ran.stdout.split("==\n").collect();
+    let [inside, listing, meminfo] = parts[..] else { panic!("{}", ran.stdout) };
+
+    let controllers = ["memory", "pids", "cpu"];
+    let own = format!("/mini-docker/{id}");
+    for controller in controllers {
+        assert_eq!(cgroup_path(&on_host, controller), own, "{controller} on the host");
+        assert_eq!(cgroup_path(inside, controller), "/", "{controller} inside");
+    }
+    assert!(inside.lines().all(|l| l.ends_with(":/")), "CG-NS: {inside}");
+    let files = [
+        ("memory", "memory.limit_in_bytes", (64u64 << 20).to_string()),
+        ("pids", "pids.max", "50".to_owned()),
+        ("cpu", "cpu.cfs_quota_us", "50000".to_owned()),
+        ("cpu", "cpu.cfs_period_us", "100000".to_owned()),
+    ];
+    for (controller, file, value) in &files {
+        assert_eq!(&v1_file(controller, &id, file), value, "{file}");
+    }
+    assert_eq!(listing, "", "no cgroup file system inside");
+    let host_meminfo = std::fs::read_to_string("/proc/meminfo").expect("meminfo");
+    assert_eq!(mem_total(meminfo), mem_total(&host_meminfo), "the host's /proc/meminfo");
+    assert!(mem_total(meminfo) > 64 << 10, "more than the limit");
+
+    let killed = lab.finish(lab.spawn(&["kill".into(), "limited".into()]));
+    assert_eq!(killed.code, 0, "{}", killed.stderr);
+    let start = Instant::now();
+    while lab.ids().contains(&id) {
+        assert!(start.elapsed() < LIMIT, "the container never ended");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(cgroup_dirs(&id).is_empty(), "left: {:?}", cgroup_dirs(&id));
+
+    let mut text =
+        format!("run -d --name limited {} host sleep 30 (cgroup v1)\n\n", limits.join(" "));
+    text += "its init, /proc/[HOST_PID]/cgroup read on the host:\n";
+    for controller in controllers {
+        text += &format!("  {controller:<8} {}\n", cgroup_path(&on_host, controller));
+    }
+    text += "the same process, /proc/1/cgroup read inside (exec limited …):\n";
+    for controller in controllers {
+        text += &format!("  {controller:<8} {}\n", cgroup_path(inside, controller));
+    }
+    text += "  (every other line ends in / too)\n\nthe limits, in the host's files:\n";
+    for (controller, file, value) in &files {
+        let path = format!("/sys/fs/cgroup/{controller}/mini-docker/[ID]/{file}");
+        text += &format!("  {path:<62} {value}\n");
+    }
+    text += "inside:\n";
+    text += "  /sys/fs/cgroup   empty: no cgroup file system is mounted\n";
+    text += "  /proc/meminfo    MemTotal: [HOST_MEMTOTAL] kB, the host's, not 64 MiB\n";
+    let text = text.replace(&id, "[ID]");
+    insta::assert_snapshot!("both-sides", text);
+}

@@ -342,6 +342,237 @@ fn invalid_network_flags() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--net bridge needs root"));
 }
 
+/// `/proc/net/route` as `ip route` would print it (the kernel writes each
+/// address as a native-endian hexadecimal number).
+fn routes(table: &str) -> Vec<String> {
+    let address = |hex: &str| {
+        let n = u32::from_str_radix(hex, 16).unwrap_or_else(|e| panic!("{hex:?}: {e}"));
+        Ipv4Addr::from(n.to_ne_bytes())
+    };
+    table
+        .lines()
+        .skip(1)
+        .map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let (device, destination, gateway, mask) = (f[0], address(f[1]), address(f[2]), f[7]);
+            let prefix = address(mask).to_bits().count_ones();
+            let mut route = match prefix {
+                0 => "default".to_owned(),
+                _ => format!("{destination}/{prefix}"),
+            };
+            if !gateway.is_unspecified() {
+                route += &format!(" via {gateway}");
+            }
+            route + &format!(" dev {device}")
+        })
+        .collect()
+}
+
+/// The namespace's own IPv4 addresses but 127.x, as `probe ip` finds them
+/// (the `/32 host LOCAL` entries of the kernel's routing tables).
+fn local_addresses(fib_trie: &str) -> Vec<String> {
+    let lines: Vec<&str> = fib_trie.lines().collect();
+    let mut found: Vec<String> = lines
+        .windows(2)
+        .filter(|w| w[1].trim() == "/32 host LOCAL")
+        .filter_map(|w| w[0].trim().strip_prefix("|-- "))
+        .filter(|ip| !ip.starts_with("127."))
+        .map(str::to_owned)
+        .collect();
+    found.sort();
+    found.dedup();
+    found
+}
+
+/// One side's view, for the snapshot: a title, then `name  value` rows,
+/// a value of several lines continued under the first.
+fn view(title: &str, rows: &[(&str, Vec<String>)]) -> String {
+    let mut text = format!("{title}\n");
+    for (name, values) in rows {
+        let values = if values.is_empty() { vec!["(none)".to_owned()] } else { values.clone() };
+        for (i, value) in values.iter().enumerate() {
+            let name = if i == 0 { *name } else { "" };
+            text += &format!("  {name:<12} {value}\n");
+        }
+    }
+    text
+}
+
+/// What a running container sees of its network, read by `exec`.
+struct Inside {
+    hostname: String,
+    interfaces: Vec<String>,
+    addresses: Vec<String>,
+    routes: Vec<String>,
+    hosts: Vec<String>,
+}
+
+impl Inside {
+    fn rows(&self) -> Vec<(&'static str, Vec<String>)> {
+        vec![
+            ("hostname", vec![self.hostname.clone()]),
+            ("interfaces", vec![self.interfaces.join(" ")]),
+            ("addresses", self.addresses.clone()),
+            ("routes", self.routes.clone()),
+            ("/etc/hosts", self.hosts.clone()),
+        ]
+    }
+}
+
+impl NetLab {
+    /// `mini-docker ARGS…`, which must succeed; its standard output.
+    fn ok(&self, args: &[&str]) -> String {
+        let ran = self.finish(self.spawn(args));
+        assert_eq!(ran.code, 0, "{args:?}: {}", ran.stderr);
+        ran.stdout
+    }
+
+    /// `exec NAME sh -c …`: the interfaces, addresses, routes and
+    /// /etc/hosts of a running container (with the `host` image's own
+    /// programs and the probe, no `ip` needed).
+    fn inside(&self, name: &str) -> Inside {
+        let script = "ls /sys/class/net; echo ==; /probe/probe ip; echo ==; \
+                      cat /proc/net/route; echo ==; cat /etc/hosts; echo ==; \
+                      cat /proc/sys/kernel/hostname";
+        let out = self.ok(&["exec", name, "sh", "-c", script]);
+        let parts: Vec<&str> = out.split("==\n").collect();
+        assert_eq!(parts.len(), 5, "{out}");
+        let lines = |s: &str| s.lines().map(str::to_owned).collect::<Vec<_>>();
+        let ip: Value = serde_json::from_str(parts[1]).expect("probe ip");
+        let addresses = ip["addresses"].as_array().expect("addresses");
+        Inside {
+            hostname: parts[4].trim().to_owned(),
+            interfaces: lines(parts[0]),
+            addresses: addresses.iter().filter_map(|a| Some(a.as_str()?.to_owned())).collect(),
+            routes: routes(parts[2]),
+            hosts: lines(parts[3]),
+        }
+    }
+
+    /// The host's addresses and routes (read on a thread in the lab's namespace).
+    fn host_addresses_and_routes(&self) -> (Vec<String>, Vec<String>) {
+        self.on_host(|| {
+            let read = |f: &str| {
+                std::fs::read_to_string(format!("/proc/thread-self/net/{f}")).expect("proc net")
+            };
+            (local_addresses(&read("fib_trie")), routes(&read("route")))
+        })
+    }
+
+    /// Waits until the container `id` has ended and its state is gone.
+    fn wait_gone(&self, id: &str) {
+        let start = Instant::now();
+        while self.state_entries().iter().any(|e| e == id) {
+            assert!(start.elapsed() < LIMIT, "{id} never ended");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+}
+
+/// For the book: one container on the default network as the host and the
+/// container see it, a second one in its network namespace
+/// (`--net container:web`), and the sharp edge of sharing: when `web`
+/// ends its lease is freed, while `sidecar` still uses the address, and
+/// the next container is given that address too.
+#[test]
+fn bridge_and_joined_views() {
+    let Some(lab) = NetLab::new("mini-docker network views") else { return };
+    let volume = format!("{}:/probe:ro", lab.dir.join("bin").display());
+    let detached = |name: &str, options: &[&str], command: &[&str]| {
+        let mut args = vec!["run", "-d", "--rm", "--name", name, "--hostname", name];
+        args.extend_from_slice(options);
+        args.extend_from_slice(&["-v", &volume, "host"]);
+        args.extend_from_slice(command);
+        lab.ok(&args).trim().to_owned()
+    };
+    // Without --net: as root, the bridge (Docker's default).
+    let web = detached("web", &[], &["/probe/probe", "serve", "8000", "1"]);
+    let veth = format!("md{}", &web[..10]);
+    let host_interfaces = lab.interfaces();
+    assert_eq!(host_interfaces, ["lo", veth.as_str(), "minid0"]);
+    let (host_addresses, host_routes) = lab.host_addresses_and_routes();
+    assert_eq!(host_addresses, ["10.89.0.1"], "the bridge's address");
+    assert_eq!(host_routes, ["10.89.0.0/24 dev minid0"]);
+    assert_eq!(lab.leases(), ["10.89.0.2"]);
+    let in_web = lab.inside("web");
+    assert_eq!(in_web.hostname, "web");
+    assert_eq!(in_web.interfaces, ["eth0", "lo"]);
+    assert_eq!(in_web.addresses, ["10.89.0.2"]);
+    assert_eq!(in_web.routes, ["default via 10.89.0.1 dev eth0", "10.89.0.0/24 dev eth0"]);
+    assert!(in_web.hosts.contains(&"10.89.0.2\tweb".to_owned()), "{:?}", in_web.hosts);
+
+    let sidecar = detached("sidecar", &["--net", "container:web"], &["sleep", "30"]);
+    let in_sidecar = lab.inside("sidecar");
+    assert_eq!(in_sidecar.hostname, "sidecar", "a UTS namespace of its own");
+    assert_eq!(in_sidecar.interfaces, in_web.interfaces, "the same interfaces");
+    assert_eq!(in_sidecar.addresses, in_web.addresses, "the same address");
+    assert_eq!(in_sidecar.routes, in_web.routes);
+    assert_eq!(in_sidecar.hosts, in_web.hosts, "web's /etc/hosts, copied");
+    let both_interfaces = lab.interfaces();
+    assert_eq!(both_interfaces, host_interfaces, "no veth of its own");
+    assert_eq!(lab.leases(), ["10.89.0.2"], "no lease of its own");
+    let answer = lab.ok(&["exec", "sidecar", "/probe/probe", "connect", "127.0.0.1:8000"]);
+    let answer: Value = serde_json::from_str(&answer).expect("probe connect");
+    assert_eq!(answer["answer"], "hello from web", "127.0.0.1 is web's too");
+
+    // web has answered once and ends; sidecar keeps the namespace alive.
+    lab.wait_gone(&web);
+    let after_interfaces = lab.interfaces();
+    assert_eq!(after_interfaces, host_interfaces, "web's veth outlives web");
+    let after_leases = lab.leases();
+    assert!(after_leases.is_empty(), "web's lease is freed: {after_leases:?}");
+    let still = lab.inside("sidecar");
+    assert_eq!(still.addresses, ["10.89.0.2"], "sidecar still uses it");
+    let newcomer = lab.ok(&["run", "--rm", "-v", &volume, "host", "/probe/probe", "ip"]);
+    let newcomer: Value = serde_json::from_str(&newcomer).expect("probe ip");
+    assert_eq!(newcomer["addresses"], serde_json::json!(["10.89.0.2"]), "given out twice");
+
+    // (Not an exec'd client of a server in sidecar: when that server ends,
+    // so does sidecar's PID namespace, and the client may die with it.)
+    lab.ok(&["kill", "sidecar"]);
+    lab.wait_gone(&sidecar);
+    lab.assert_clean();
+
+    // The snapshots; the veth is named after web's random ID.
+    let redact = |names: &[String]| names.join(" ").replace(&veth, "md[ID]");
+    let mut text = view(
+        "the host (the lab's network namespace), while web runs:",
+        &[
+            ("interfaces", vec![redact(&host_interfaces)]),
+            ("addresses", host_addresses),
+            ("routes", host_routes),
+            ("leases", vec!["10.89.0.2".to_owned()]),
+        ],
+    );
+    text += "\n";
+    text += &view("in web (run --hostname web …, no --net: the bridge):", &in_web.rows());
+    insta::assert_snapshot!("default-bridge", text);
+
+    let leased = vec!["10.89.0.2".to_owned()];
+    let again = format!("{} (given out again)", newcomer["addresses"][0].as_str().unwrap_or(""));
+    let mut text =
+        view("in sidecar (run --hostname sidecar --net container:web …):", &in_sidecar.rows());
+    text += "\n";
+    text += &view(
+        "the host, while both run:",
+        &[("interfaces", vec![redact(&both_interfaces)]), ("leases", leased)],
+    );
+    text += &format!(
+        "\nsidecar connects to 127.0.0.1:8000, answered: {}\n\n",
+        answer["answer"].as_str().unwrap_or("")
+    );
+    text += &view(
+        "web has ended, sidecar runs on:",
+        &[
+            ("interfaces", vec![redact(&after_interfaces)]),
+            ("leases", after_leases),
+            ("sidecar has", still.addresses),
+            ("a new run", vec![again]),
+        ],
+    );
+    insta::assert_snapshot!("joined-namespace", text);
+}
+
 /// A subnet the host already has is refused before the bridge is kept: the
 /// host would lose its route to that network otherwise.
 #[test]
