@@ -368,22 +368,6 @@ fn routes(table: &str) -> Vec<String> {
         .collect()
 }
 
-/// The namespace's own IPv4 addresses but 127.x, as `probe ip` finds them
-/// (the `/32 host LOCAL` entries of the kernel's routing tables).
-fn local_addresses(fib_trie: &str) -> Vec<String> {
-    let lines: Vec<&str> = fib_trie.lines().collect();
-    let mut found: Vec<String> = lines
-        .windows(2)
-        .filter(|w| w[1].trim() == "/32 host LOCAL")
-        .filter_map(|w| w[0].trim().strip_prefix("|-- "))
-        .filter(|ip| !ip.starts_with("127."))
-        .map(str::to_owned)
-        .collect();
-    found.sort();
-    found.dedup();
-    found
-}
-
 /// One side's view, for the snapshot: a title, then `name  value` rows,
 /// a value of several lines continued under the first.
 fn view(title: &str, rows: &[(&str, Vec<String>)]) -> String {
@@ -449,14 +433,20 @@ impl NetLab {
         }
     }
 
-    /// The host's addresses and routes (read on a thread in the lab's namespace).
+    /// The host's addresses (`probe ip`, the containers' own reader, run in
+    /// the lab's namespace) and routes (read on a thread in it).
     fn host_addresses_and_routes(&self) -> (Vec<String>, Vec<String>) {
-        self.on_host(|| {
-            let read = |f: &str| {
-                std::fs::read_to_string(format!("/proc/thread-self/net/{f}")).expect("proc net")
-            };
-            (local_addresses(&read("fib_trie")), routes(&read("route")))
-        })
+        let mut probe = Command::new(self.bin("probe"));
+        probe.arg("ip").stdout(Stdio::piped());
+        self.host().enter(&mut probe);
+        let out = nslab_tests::spawn_retrying(&mut probe).wait_with_output().expect("probe ip");
+        let ip: Value = serde_json::from_slice(&out.stdout).expect("probe ip's JSON");
+        let addresses = ip["addresses"].as_array().expect("addresses");
+        let addresses = addresses.iter().filter_map(|a| Some(a.as_str()?.to_owned())).collect();
+        let route = self.on_host(|| {
+            std::fs::read_to_string("/proc/thread-self/net/route").expect("/proc/net/route")
+        });
+        (addresses, routes(&route))
     }
 
     /// Waits until the container `id` has ended and its state is gone.

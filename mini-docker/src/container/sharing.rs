@@ -134,16 +134,7 @@ pub fn share_ipc(root: &OwnedFd, cfg: &Config, state: &StateDir) -> Result<(), C
         IpcMode::Container { pid, shm } => (pid, shm),
         IpcMode::Private | IpcMode::Host => return Ok(()),
     };
-    if cfg.namespaces.user.is_some() {
-        return Err(ContainerError::Setup(
-            "--ipc container:NAME needs a container without a user namespace (root, --userns host)"
-                .to_owned(),
-        ));
-    }
-    let ns = format!("/proc/{pid}/ns/ipc");
-    let fd = open(ns.as_str(), OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
-        .map_err(ContainerError::sys(format!("open({ns:?})")))?;
-    setns(&fd, CloneFlags::CLONE_NEWIPC).map_err(ContainerError::sys("setns(ipc)"))?;
+    join(cfg, "--ipc", *pid, "ipc", CloneFlags::CLONE_NEWIPC)?;
     let quiet = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     // An mqueue instance shows the queues of the mounter's IPC namespace.
     let mqueue = in_root("/dev/mqueue")?;
@@ -192,18 +183,35 @@ fn joinable(ns: &'static str, name: &str, dirs: &Dirs) -> Result<(StateDir, i32)
 /// not as its PID 1. Needs `CAP_SYS_ADMIN` over it: root, no user namespace.
 pub fn enter_pid_namespace(cfg: &Config) -> Result<(), ContainerError> {
     let Some(pid) = cfg.pid_join else { return Ok(()) };
-    if cfg.namespaces.user.is_some() {
-        return Err(ContainerError::Setup(
-            "--pid container:NAME needs a container without a user namespace (root, --userns host)"
-                .to_owned(),
-        ));
-    }
-    let ns = format!("/proc/{pid}/ns/pid");
-    let fd = open(ns.as_str(), OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
-        .map_err(ContainerError::sys(format!("open({ns:?})")))?;
-    setns(&fd, CloneFlags::CLONE_NEWPID).map_err(ContainerError::sys("setns(pid)"))
+    join(cfg, "--pid", pid, "pid", CloneFlags::CLONE_NEWPID)
 }
 // ANCHOR_END: enter-pid
+
+// ANCHOR: join
+/// `setns(2)` into the `kind` namespace (`ipc`, `pid`, `net`) of the
+/// process `pid`, named by its `/proc/PID/ns/KIND` link: the
+/// `container:NAME` of `option`. The caller needs `CAP_SYS_ADMIN` over the
+/// user namespace that owns the target namespace, which a container in a
+/// user namespace of its own never has over another container's.
+fn join(
+    cfg: &Config,
+    option: &str,
+    pid: i32,
+    kind: &str,
+    flag: CloneFlags,
+) -> Result<(), ContainerError> {
+    if cfg.namespaces.user.is_some() {
+        return Err(ContainerError::Setup(format!(
+            "{option} container:NAME needs a container without a user namespace \
+             (root, --userns host)"
+        )));
+    }
+    let ns = format!("/proc/{pid}/ns/{kind}");
+    let fd = open(ns.as_str(), OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(ContainerError::sys(format!("open({ns:?})")))?;
+    setns(&fd, flag).map_err(ContainerError::sys(format!("setns({kind})")))
+}
+// ANCHOR_END: join
 
 /// The `--net` of `run`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -266,15 +274,6 @@ impl NetMode {
 /// one address, one `lo`: a server of one answers the other on 127.0.0.1.
 pub fn join_network(cfg: &Config) -> Result<(), ContainerError> {
     let NetMode::Container { pid, .. } = &cfg.net_mode else { return Ok(()) };
-    if cfg.namespaces.user.is_some() {
-        return Err(ContainerError::Setup(
-            "--net container:NAME needs a container without a user namespace (root, --userns host)"
-                .to_owned(),
-        ));
-    }
-    let ns = format!("/proc/{pid}/ns/net");
-    let fd = open(ns.as_str(), OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
-        .map_err(ContainerError::sys(format!("open({ns:?})")))?;
-    setns(&fd, CloneFlags::CLONE_NEWNET).map_err(ContainerError::sys("setns(net)"))
+    join(cfg, "--net", *pid, "net", CloneFlags::CLONE_NEWNET)
 }
 // ANCHOR_END: join-net
