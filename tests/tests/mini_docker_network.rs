@@ -461,9 +461,9 @@ impl NetLab {
 
 /// For the book: one container on the default network as the host and the
 /// container see it, a second one in its network namespace
-/// (`--net container:web`), and the sharp edge of sharing: when `web`
-/// ends its lease is freed, while `sidecar` still uses the address, and
-/// the next container is given that address too.
+/// (`--net container:web`), and what happens when `web` ends first:
+/// `sidecar` keeps the namespace and holds the lease, so the next
+/// container gets another address.
 #[test]
 fn bridge_and_joined_views() {
     let Some(lab) = NetLab::new("mini-docker network views") else { return };
@@ -501,6 +501,9 @@ fn bridge_and_joined_views() {
     let both_interfaces = lab.interfaces();
     assert_eq!(both_interfaces, host_interfaces, "no veth of its own");
     assert_eq!(lab.leases(), ["10.89.0.2"], "no lease of its own");
+    let inspected: Value = serde_json::from_str(&lab.ok(&["inspect", "sidecar"])).expect("json");
+    let network = &inspected[0]["network"];
+    assert_eq!((&network["mode"], &network["address"]), (&"container".into(), &"10.89.0.2".into()));
     let answer = lab.ok(&["exec", "sidecar", "/probe/probe", "connect", "127.0.0.1:8000"]);
     let answer: Value = serde_json::from_str(&answer).expect("probe connect");
     assert_eq!(answer["answer"], "hello from web", "127.0.0.1 is web's too");
@@ -510,12 +513,12 @@ fn bridge_and_joined_views() {
     let after_interfaces = lab.interfaces();
     assert_eq!(after_interfaces, host_interfaces, "web's veth outlives web");
     let after_leases = lab.leases();
-    assert!(after_leases.is_empty(), "web's lease is freed: {after_leases:?}");
+    assert_eq!(after_leases, ["10.89.0.2"], "sidecar holds web's lease");
     let still = lab.inside("sidecar");
     assert_eq!(still.addresses, ["10.89.0.2"], "sidecar still uses it");
     let newcomer = lab.ok(&["run", "--rm", "-v", &volume, "host", "/probe/probe", "ip"]);
     let newcomer: Value = serde_json::from_str(&newcomer).expect("probe ip");
-    assert_eq!(newcomer["addresses"], serde_json::json!(["10.89.0.2"]), "given out twice");
+    assert_eq!(newcomer["addresses"], serde_json::json!(["10.89.0.3"]), "not given out twice");
 
     // (Not an exec'd client of a server in sidecar: when that server ends,
     // so does sidecar's PID namespace, and the client may die with it.)
@@ -539,7 +542,8 @@ fn bridge_and_joined_views() {
     insta::assert_snapshot!("default-bridge", text);
 
     let leased = vec!["10.89.0.2".to_owned()];
-    let again = format!("{} (given out again)", newcomer["addresses"][0].as_str().unwrap_or(""));
+    let again =
+        format!("{} (10.89.0.2 is still taken)", newcomer["addresses"][0].as_str().unwrap_or(""));
     let mut text =
         view("in sidecar (run --hostname sidecar --net container:web …):", &in_sidecar.rows());
     text += "\n";

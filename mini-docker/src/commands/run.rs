@@ -143,7 +143,11 @@ pub fn run(dirs: &Dirs, args: RunArgs) -> Result<u8, Error> {
         .map_err(Error::from)
         .and_then(|()| {
             let (id, host) = (&cfg.id, &cfg.hostname);
-            Ok(crate::network::create(id, host, bridge.as_ref(), &dirs.state, &state.dir)?)
+            crate::network::create(id, host, bridge.as_ref(), &dirs.state, &state.dir)?;
+            if let NetMode::Container { state: other, .. } = &cfg.net_mode {
+                crate::network::share(other, &state.dir)?;
+            }
+            Ok(())
         })
         .and_then(|()| start(&cfg, &state));
     crate::network::remove(&state.dir);

@@ -222,10 +222,11 @@ pub enum NetMode {
     None,
     Host,
     /// Another container's namespace: the host PID of a process in it, and
-    /// its `/etc` files (`hosts`, `resolv.conf`), which Docker shares too.
+    /// its state directory (its lease, its `/etc/hosts` and `resolv.conf`,
+    /// which Docker shares too).
     Container {
         pid: i32,
-        etc: std::path::PathBuf,
+        state: std::path::PathBuf,
     },
 }
 
@@ -246,7 +247,7 @@ impl NetMode {
             return Err(UsageError::BadNet(text.to_owned()));
         }
         let (state, pid) = joinable("network", name, dirs)?;
-        Ok(NetMode::Container { pid, etc: state.etc() })
+        Ok(NetMode::Container { pid, state: state.dir })
     }
 
     /// Whether `clone` makes a new network namespace (`container:` joins

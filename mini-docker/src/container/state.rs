@@ -106,9 +106,10 @@ impl StateDir {
             std::fs::write(&path, text).map_err(io("writing", &path))?;
         }
         // --net container:NAME: the other container's names and resolvers.
-        if let crate::container::sharing::NetMode::Container { etc, .. } = &cfg.net_mode {
+        if let crate::container::sharing::NetMode::Container { state, .. } = &cfg.net_mode {
+            let other = StateDir { dir: state.clone() };
             for name in ["hosts", "resolv.conf"] {
-                let (from, to) = (etc.join(name), self.etc().join(name));
+                let (from, to) = (other.etc().join(name), self.etc().join(name));
                 std::fs::copy(&from, &to).map_err(io("copying", &from))?;
             }
         }

@@ -5,12 +5,21 @@
 //! `O_CREAT | O_EXCL` (`File::create_new`): the kernel makes the check and
 //! the creation one step, so of two `run`s racing for the same address
 //! exactly one succeeds and the other tries the next. No lock, no daemon.
-//! The file is removed when the container ends (or by the sweep of the
-//! next mini-docker, when one was killed).
+//!
+//! Who uses an address is counted by the kernel: each container using it
+//! holds a hard link to the lease file in its own state directory
+//! (`<state>/lease`), so the file's link count is the number of holders
+//! plus one. Usually that is one container; `--net container:NAME` adds a
+//! second holder of the same address ([`hold`]). When a holder ends (or
+//! the sweep of the next mini-docker cleans up after a killed one), it
+//! drops its link, and the last one removes the lease ([`release`]): an
+//! address is never handed out while a network namespace still uses it.
 
 use std::fmt;
 use std::io::Write as _;
 use std::net::Ipv4Addr;
+use std::os::fd::AsRawFd;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -76,15 +85,31 @@ impl Subnet {
     }
 }
 
-/// Takes the first free address of `subnet` for container `id`.
+/// A holder's link to its lease, in its state directory.
+const HELD: &str = "lease";
+
+/// Takes the first free address of `subnet` for the container whose state
+/// directory is `state_dir` (the lease file names it), and holds it.
 // ANCHOR: lease
-pub fn lease(root: &Path, subnet: &Subnet, id: &str) -> Result<(Ipv4Addr, PathBuf), NetworkError> {
+pub fn lease(
+    root: &Path,
+    subnet: &Subnet,
+    state_dir: &Path,
+) -> Result<(Ipv4Addr, PathBuf), NetworkError> {
     std::fs::create_dir_all(root).map_err(super::io("creating", root))?;
+    let id = state_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     for address in subnet.hosts() {
         let path = root.join(format!("lease-{address}"));
         match std::fs::File::create_new(&path) {
             Ok(mut file) => {
-                file.write_all(id.as_bytes()).map_err(super::io("writing", &path))?;
+                let taken = file
+                    .write_all(id.as_bytes())
+                    .map_err(super::io("writing", &path))
+                    .and_then(|()| hold(&path, state_dir));
+                if let Err(e) = taken {
+                    let _ = std::fs::remove_file(&path);
+                    return Err(e);
+                }
                 return Ok((address, path));
             }
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
@@ -95,13 +120,40 @@ pub fn lease(root: &Path, subnet: &Subnet, id: &str) -> Result<(Ipv4Addr, PathBu
 }
 // ANCHOR_END: lease
 
-/// Frees `lease` if it still belongs to the container of `state_dir`.
+/// Makes the container of `state_dir` a holder of `lease`: a hard link to
+/// it in the state directory (link(2)).
+pub fn hold(lease: &Path, state_dir: &Path) -> Result<(), NetworkError> {
+    std::fs::hard_link(lease, state_dir.join(HELD)).map_err(super::io("linking", lease))
+}
+
+/// The container of `state_dir` lets go of `lease`; the last holder frees
+/// the address. Safe to call twice, and from the sweep.
+// ANCHOR: release
 pub fn release(lease: &Path, state_dir: &Path) {
-    let id = state_dir.file_name().map(|n| n.to_string_lossy().into_owned());
-    if std::fs::read_to_string(lease).ok() == id {
+    let held = state_dir.join(HELD);
+    let Ok(mine) = std::fs::metadata(&held) else { return };
+    // Two holders ending at once must not both see themselves as the last
+    // (nor neither): their check-and-remove runs under flock(2) on the
+    // lease file. A new lease can only be created once the name is gone.
+    let Ok(file) = std::fs::File::open(lease) else {
+        let _ = std::fs::remove_file(&held); // freed already (or by hand)
+        return;
+    };
+    // SAFETY: flock on a descriptor we own; released when `file` closes.
+    while unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+        if nix::errno::Errno::last() != nix::errno::Errno::EINTR {
+            return;
+        }
+    }
+    let _ = std::fs::remove_file(&held);
+    let Ok(now) = file.metadata() else { return };
+    // Still our lease (the name was not freed and taken again), and only
+    // its own name left: nobody else uses the address.
+    if (now.dev(), now.ino()) == (mine.dev(), mine.ino()) && now.nlink() == 1 {
         let _ = std::fs::remove_file(lease);
     }
 }
+// ANCHOR_END: release
 
 #[cfg(test)]
 mod tests {
@@ -132,16 +184,30 @@ mod tests {
     }
 
     #[test]
-    fn leases_are_exclusive_and_released() {
+    fn leases_are_exclusive_held_and_released() {
         let root = std::env::temp_dir().join(format!("md-ipam-{}", std::process::id()));
+        let state = |id: &str| {
+            let dir = root.join(id);
+            std::fs::create_dir_all(&dir).expect("state dir");
+            dir
+        };
         let subnet = parse_subnet("10.1.0.0/30").expect("valid"); // one host: .2
-        let (a, path) = lease(&root, &subnet, "aaa").expect("first");
+        let (a, path) = lease(&root, &subnet, &state("aaa")).expect("first");
         assert_eq!(a, Ipv4Addr::new(10, 1, 0, 2));
-        assert!(matches!(lease(&root, &subnet, "bbb"), Err(NetworkError::Exhausted(_))));
-        release(&path, &root.join("bbb")); // not its lease: kept
+        assert_eq!(std::fs::read_to_string(&path).expect("lease"), "aaa");
+        assert!(matches!(lease(&root, &subnet, &state("bbb")), Err(NetworkError::Exhausted(_))));
+        release(&path, &state("bbb")); // not a holder: nothing happens
         assert!(path.exists());
-        release(&path, &root.join("aaa"));
+        // --net container:aaa: ccc holds the address too, and it stays
+        // taken until both have let go.
+        hold(&path, &state("ccc")).expect("hold");
+        release(&path, &state("aaa"));
+        assert!(path.exists(), "ccc still uses the address");
+        assert!(matches!(lease(&root, &subnet, &state("ddd")), Err(NetworkError::Exhausted(_))));
+        release(&path, &state("ccc"));
+        release(&path, &state("ccc")); // twice is harmless
         assert!(!path.exists());
+        assert_eq!(lease(&root, &subnet, &state("ddd")).expect("free again").0, a);
         let _ = std::fs::remove_dir_all(&root);
     }
 }

@@ -165,7 +165,7 @@ pub fn create(
     let Some(plan) = plan else { return Ok(()) };
     let gateway = plan.subnet.gateway();
     ensure_bridge(&plan.subnet)?;
-    let (address, lease) = ipam::lease(state_root, &plan.subnet, id)?;
+    let (address, lease) = ipam::lease(state_root, &plan.subnet, state_dir)?;
     let veth = format!("md{}", &id[..id.len().min(10)]);
     let mut text = format!(
         "lease {}\naddress {address}/{}\ngateway {gateway}\nveth {veth}\n",
@@ -181,6 +181,20 @@ pub fn create(
     publish::bind(&plan.publish, address)
 }
 // ANCHOR_END: create
+
+/// `--net container:NAME`: the container joins `other`'s network namespace,
+/// so it uses `other`'s address too, and holds its lease (see [`ipam`]):
+/// the address stays taken until both have ended, even if `other` ends
+/// first. It records the address (for `inspect`), but no gateway and no
+/// veth: there is nothing to make or configure.
+pub fn share(other: &Path, state_dir: &Path) -> Result<(), NetworkError> {
+    let record = Record::read(other);
+    let (Some(lease), Some(address)) = (record.lease, record.address) else { return Ok(()) };
+    ipam::hold(&lease, state_dir)?;
+    let text = format!("lease {}\naddress {address}/{}\n", lease.display(), record.prefix);
+    let path = state_dir.join(RECORD);
+    std::fs::write(&path, text).map_err(io("writing", &path))
+}
 
 /// `minid0`, made by the first container that needs it. Two runs may race
 /// to make it: EEXIST means the other won, which is just as good.
