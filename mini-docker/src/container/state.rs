@@ -212,6 +212,7 @@ impl StateDir {
                 state.remove_runtime_parts();
             }
         }
+        crate::network::ipam::sweep(root);
     }
 }
 

@@ -155,6 +155,26 @@ pub fn release(lease: &Path, state_dir: &Path) {
 }
 // ANCHOR_END: release
 
+/// Leases nobody holds whose container has no state directory any more:
+/// mini-docker was killed between creating the lease and linking it, or a
+/// state directory was deleted by hand. A lease still being made (its
+/// container's directory exists, or it names none yet) is left alone.
+pub fn sweep(root: &Path) {
+    let Ok(entries) = std::fs::read_dir(root) else { return };
+    for entry in entries.filter_map(Result::ok) {
+        let path = entry.path();
+        let is_lease = entry.file_name().to_str().is_some_and(|n| n.starts_with("lease-"));
+        let unheld = std::fs::metadata(&path).is_ok_and(|m| m.is_file() && m.nlink() == 1);
+        if !is_lease || !unheld {
+            continue;
+        }
+        let id = std::fs::read_to_string(&path).unwrap_or_default();
+        if !id.is_empty() && !id.contains('/') && !root.join(&id).exists() {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,6 +228,14 @@ mod tests {
         release(&path, &state("ccc")); // twice is harmless
         assert!(!path.exists());
         assert_eq!(lease(&root, &subnet, &state("ddd")).expect("free again").0, a);
+        // ddd's state directory goes without a release (deleted by hand):
+        // the sweep frees the lease; one still being made stays.
+        std::fs::remove_dir_all(state("ddd")).expect("rm");
+        let making = root.join("lease-10.1.0.9");
+        std::fs::write(&making, "").expect("a lease without its ID yet");
+        sweep(&root);
+        assert!(!path.exists(), "an orphan lease is swept");
+        assert!(making.exists(), "a lease being made is not");
         let _ = std::fs::remove_dir_all(&root);
     }
 }
