@@ -406,6 +406,17 @@ fn recorded(state_dir: &Path) -> Vec<PathBuf> {
     read_record(state_dir).map(|r| r.dirs).unwrap_or_default()
 }
 
+/// On cgroup v2, the container's one cgroup directory, opened for
+/// `clone3(CLONE_INTO_CGROUP)`: the child is then born in it and no move
+/// is needed (see container/parent.rs). `None` on v1 (the flag takes a
+/// cgroup2 directory only) and without limits (no cgroup of its own).
+pub fn clone_target(state_dir: &Path) -> Option<std::os::fd::OwnedFd> {
+    let Version::V2(_) = Version::detect() else { return None };
+    let [dir] = recorded(state_dir).try_into().ok()?;
+    let flags = nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY;
+    nix::fcntl::open(&dir, flags | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty()).ok()
+}
+
 /// Parent side, while the child waits on the sync channel: moves `pid`
 /// into each of the container's cgroups by writing it into `cgroup.procs`.
 /// Its children will be born there.

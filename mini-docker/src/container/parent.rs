@@ -1,6 +1,7 @@
 //! The parent side: clone the container's first process into its new
 //! namespaces, write its ID maps, wait, forward signals, clean up.
 
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 
 use nix::errno::Errno;
@@ -83,19 +84,11 @@ fn start_and_wait(cfg: &Config, state: &StateDir, waited: &SigSet) -> Result<u8,
     crate::container::sharing::enter_pid_namespace(cfg)?;
     // ANCHOR: clone
     let (mut parent_end, mut child_end) = SyncChannel::pair()?;
-    let mut stack = vec![0u8; STACK_SIZE];
     let flags = cfg.namespaces.clone_flags();
-    // SAFETY: the child is a new process with a copy of our memory (no
-    // CLONE_VM); this program has no other threads, so no lock is held.
-    let pid = unsafe {
-        clone(
-            Box::new(|| child::main(cfg, state, &mut child_end)),
-            &mut stack,
-            flags,
-            Some(libc::SIGCHLD),
-        )
-    }
-    .map_err(|errno| clone_failed(errno, flags))?;
+    // cgroup v2 with limits: the child is born in its cgroup (see below).
+    let cgroup = crate::cgroups::clone_target(&state.dir);
+    let (pid, in_cgroup) =
+        spawn_child(flags, cgroup.as_ref(), || child::main(cfg, state, &mut child_end))?;
     drop(child_end); // so a dead child reads as end-of-file, not a hang
     // ANCHOR_END: clone
     // run -d: the child has its copy of the start report (see monitor.rs).
@@ -103,7 +96,11 @@ fn start_and_wait(cfg: &Config, state: &StateDir, waited: &SigSet) -> Result<u8,
 
     let started = write_id_maps(pid, cfg.namespaces.user)
         .and_then(|()| {
-            // Into its cgroups before it runs a single instruction of ours.
+            // Into its cgroups before it runs a single instruction of ours
+            // (unless it was born there).
+            if in_cgroup {
+                return Ok(());
+            }
             crate::cgroups::join(&state.dir, pid).map_err(|e| ContainerError::Setup(e.to_string()))
         })
         .and_then(|()| {
@@ -132,6 +129,74 @@ fn start_and_wait(cfg: &Config, state: &StateDir, waited: &SigSet) -> Result<u8,
 
 /// The error for a refused `clone`, with the likely reason when a user
 /// namespace was asked for.
+// ANCHOR: spawn-child
+/// Creates the container's first process in new namespaces (`flags`),
+/// running `body`; returns its PID and whether it was born in `cgroup`.
+///
+/// Moving a process into a cgroup (writing `cgroup.procs`) can wait for an
+/// RCU grace period, several milliseconds when no move happened lately. On
+/// cgroup v2, `clone3(2)` with `CLONE_INTO_CGROUP` (Linux 5.7) creates the
+/// child directly in the cgroup given as a directory descriptor: nothing
+/// to move. Otherwise, `clone(2)` on a stack of its own, and the caller
+/// moves the child ([`crate::cgroups::join`]).
+fn spawn_child(
+    flags: CloneFlags,
+    cgroup: Option<&OwnedFd>,
+    mut body: impl FnMut() -> isize,
+) -> Result<(Pid, bool), ContainerError> {
+    if let Some(cgroup) = cgroup {
+        match clone_into_cgroup(flags, cgroup, &mut body) {
+            Ok(pid) => return Ok((pid, true)),
+            // A kernel without clone3 (before 5.3) or without the flag
+            // (before 5.7): clone, then move.
+            Err(Errno::ENOSYS | Errno::E2BIG | Errno::EINVAL) => {}
+            Err(errno) => return Err(clone_failed(errno, flags)),
+        }
+    }
+    let mut stack = vec![0u8; STACK_SIZE];
+    // SAFETY: the child is a new process with a copy of our memory (no
+    // CLONE_VM); this program has no other threads, so no lock is held.
+    let pid = unsafe { clone(Box::new(body), &mut stack, flags, Some(libc::SIGCHLD)) }
+        .map_err(|errno| clone_failed(errno, flags))?;
+    Ok((pid, false))
+}
+
+/// From include/uapi/linux/sched.h (libc's constant is an `int`, too
+/// narrow for bit 33).
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// `clone3(2)` like `fork`: no stack of its own (the child goes on with a
+/// copy of ours), `flags` plus `CLONE_INTO_CGROUP`. The child runs `body`
+/// and exits with its value; the parent gets the child's PID.
+fn clone_into_cgroup(
+    flags: CloneFlags,
+    cgroup: &OwnedFd,
+    body: &mut dyn FnMut() -> isize,
+) -> Result<Pid, Errno> {
+    // SAFETY: clone_args is plain integers; all-zero is "not asked for".
+    let mut args: libc::clone_args = unsafe { std::mem::zeroed() };
+    args.flags = flags.bits() as u64 | CLONE_INTO_CGROUP;
+    args.exit_signal = libc::SIGCHLD as u64;
+    args.cgroup = cgroup.as_raw_fd() as u64;
+    // SAFETY: a valid clone_args of the size given; without CLONE_VM the
+    // child has a copy of our memory, and this program has no other
+    // threads, so no lock is held in the copy (as after fork).
+    let ret = unsafe {
+        libc::syscall(libc::SYS_clone3, &args as *const libc::clone_args, size_of_val(&args))
+    };
+    match ret {
+        -1 => Err(Errno::last()),
+        0 => {
+            let status = body();
+            // SAFETY: ends the child at once, as returning from a clone(2)
+            // callback does: no destructor or atexit handler of the parent's.
+            unsafe { libc::_exit(status as i32) }
+        }
+        pid => Ok(Pid::from_raw(pid as i32)),
+    }
+}
+// ANCHOR_END: spawn-child
+
 fn clone_failed(errno: Errno, flags: CloneFlags) -> ContainerError {
     let userns = flags.contains(CloneFlags::CLONE_NEWUSER);
     let hint = match errno {
@@ -213,3 +278,52 @@ fn wait_forwarding(pid: Pid, waited: &SigSet) -> Result<u8, ContainerError> {
     }
 }
 // ANCHOR_END: wait-forwarding
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cgroups::Version;
+    use std::io::Write as _;
+    use std::path::PathBuf;
+
+    /// `clone3(CLONE_INTO_CGROUP)` for real, on this machine's cgroup2 tree
+    /// (on a v1 host, `/sys/fs/cgroup/unified`): the child exits 0 only if
+    /// its own `/proc/self/cgroup` puts it in the new cgroup from birth.
+    #[test]
+    fn born_in_its_cgroup() {
+        let mount = match Version::detect() {
+            Version::V2(mount) => mount,
+            Version::V1 => PathBuf::from("/sys/fs/cgroup/unified"),
+        };
+        if !geteuid().is_root() || !mount.join("cgroup.procs").exists() {
+            let _ =
+                writeln!(std::io::stderr(), "skipped born_in_its_cgroup: needs root and cgroup2");
+            return;
+        }
+        let name = format!("md-clone3-test-{}", std::process::id());
+        let dir = mount.join(&name);
+        std::fs::create_dir(&dir).expect("a test cgroup");
+        let flags = nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_DIRECTORY;
+        let fd = nix::fcntl::open(&dir, flags, nix::sys::stat::Mode::empty()).expect("open");
+        let expected = format!("0::/{name}\n");
+        // The child of a multi-threaded test process: raw system calls only
+        // (another thread may have held the allocator's lock at the clone).
+        let mut body = || -> isize {
+            let mut buf = [0u8; 4096];
+            // SAFETY: a NUL-terminated path and a buffer of the given size.
+            let n = unsafe {
+                let fd = libc::open(c"/proc/self/cgroup".as_ptr(), libc::O_RDONLY);
+                let n = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
+                libc::close(fd);
+                n
+            };
+            let text = &buf[..n.max(0) as usize];
+            let found = text.windows(expected.len()).any(|w| w == expected.as_bytes());
+            if found { 0 } else { 1 }
+        };
+        let child = clone_into_cgroup(CloneFlags::empty(), &fd, &mut body).expect("clone3");
+        let status = waitpid(child, None).expect("wait");
+        let _ = std::fs::remove_dir(&dir);
+        assert_eq!(status, WaitStatus::Exited(child, 0), "not born in {dir:?}");
+    }
+}
