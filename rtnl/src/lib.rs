@@ -97,15 +97,24 @@ pub fn create_veth_into(name: &str, peer: &str, pid: u32) -> Result<()> {
 /// `ip route add default via GATEWAY`: where packets for any address
 /// without a more specific route go.
 pub fn add_default_route(gateway: Ipv4Addr) -> Result<()> {
+    add_route(Ipv4Addr::UNSPECIFIED, 0, gateway)
+}
+
+/// `ip route add DESTINATION/PREFIX via GATEWAY` (prefix 0: the default).
+pub fn add_route(destination: Ipv4Addr, prefix: u8, gateway: Ipv4Addr) -> Result<()> {
     let mut msg = RouteMessage::default();
     msg.header.address_family = AddressFamily::Inet;
     msg.header.table = RouteHeader::RT_TABLE_MAIN;
     msg.header.protocol = RouteProtocol::Boot;
     msg.header.scope = RouteScope::Universe;
     msg.header.kind = RouteType::Unicast;
+    if prefix > 0 {
+        msg.header.destination_prefix_length = prefix;
+        msg.attributes.push(RouteAttribute::Destination(RouteAddress::Inet(destination)));
+    }
     msg.attributes.push(RouteAttribute::Gateway(RouteAddress::Inet(gateway)));
     request(RouteNetlinkMessage::NewRoute(msg), NLM_F_CREATE | NLM_F_EXCL)
-        .with_context(|| format!("RTM_NEWROUTE default via {gateway}"))
+        .with_context(|| format!("RTM_NEWROUTE {destination}/{prefix} via {gateway}"))
 }
 
 /// Whether `error` (from this crate) is the kernel's `errno`, e.g. EEXIST
@@ -246,6 +255,23 @@ pub fn addresses() -> Result<Vec<(u32, String)>> {
 /// `ip -4 route show table all`: every IPv4 route, in every routing table,
 /// as `local 127.0.0.1/32` or `unicast 10.200.1.0/24`.
 pub fn ipv4_routes() -> Result<Vec<String>> {
+    let routes = ipv4_route_list()?;
+    Ok(routes.iter().map(|r| format!("{} {}/{}", r.kind, r.destination, r.prefix)).collect())
+}
+
+/// One IPv4 route: its type, destination network and output interface.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    /// `local`, `broadcast`, `unicast` or `other`.
+    pub kind: &'static str,
+    pub destination: Ipv4Addr,
+    pub prefix: u8,
+    /// The interface index (`RTA_OIF`), when the route names one.
+    pub interface: Option<u32>,
+}
+
+/// Every IPv4 route of this namespace, in every routing table.
+pub fn ipv4_route_list() -> Result<Vec<Route>> {
     let mut query = RouteMessage::default();
     query.header.address_family = AddressFamily::Inet;
     let answers = dump(RouteNetlinkMessage::GetRoute(query)).context("RTM_GETROUTE dump")?;
@@ -256,14 +282,22 @@ pub fn ipv4_routes() -> Result<Vec<String>> {
                 RouteAttribute::Destination(RouteAddress::Inet(ip)) => Some(*ip),
                 _ => None,
             });
+            let interface = msg.attributes.iter().find_map(|a| match a {
+                RouteAttribute::Oif(index) => Some(*index),
+                _ => None,
+            });
             let kind = match msg.header.kind {
                 RouteType::Local => "local",
                 RouteType::Broadcast => "broadcast",
                 RouteType::Unicast => "unicast",
                 _ => "other",
             };
-            let destination = destination.unwrap_or(Ipv4Addr::UNSPECIFIED);
-            routes.push(format!("{kind} {destination}/{}", msg.header.destination_prefix_length));
+            routes.push(Route {
+                kind,
+                destination: destination.unwrap_or(Ipv4Addr::UNSPECIFIED),
+                prefix: msg.header.destination_prefix_length,
+                interface,
+            });
         }
     }
     Ok(routes)

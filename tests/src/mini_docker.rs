@@ -173,9 +173,12 @@ impl Lab {
         if who == As::Rootless {
             let mut cmd = lab.command(&["info"]);
             cmd.stdout(Stdio::piped()).stderr(Stdio::null());
-            let info =
-                crate::spawn_retrying(&mut cmd).wait_with_output().expect("mini-docker info");
-            let info = String::from_utf8_lossy(&info.stdout);
+            let mut child = crate::spawn_retrying(&mut cmd);
+            crate::wait_bounded(&mut child, std::time::Duration::from_secs(30));
+            let mut info = String::new();
+            if let Some(mut out) = child.stdout.take() {
+                std::io::Read::read_to_string(&mut out, &mut info).expect("read info");
+            }
             if let Some(line) = info.lines().find(|l| l.contains("user namespaces: blocked")) {
                 assert!(!in_ci(), "{test}: {line}; CI=true, so this is a failure, not a skip");
                 skip_note(&format!("skipped {test}: {}", line.trim()));

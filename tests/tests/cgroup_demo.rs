@@ -162,7 +162,7 @@ fn cgroup2_hierarchy_as_root() {
         .lines()
         .any(|l| l.contains(" - cgroup2 "));
     if !cgroup2 {
-        eprintln!("skipped cgroup2_hierarchy_as_root: no cgroup2 hierarchy is mounted");
+        nslab_tests::not_here("cgroup2_hierarchy_as_root", "no cgroup2 hierarchy is mounted");
         return;
     }
     let Some(report) = Demo::new("cgroup-demo", BIN, As::Root).json(&["--unified"]) else {

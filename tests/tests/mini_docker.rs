@@ -841,7 +841,24 @@ fn dropped_lab_leaves_no_container() {
         Path::new("/sys/fs/cgroup/mini-docker").join(&id),
     ];
     assert!(cgroups.iter().any(|c| c.exists()), "no cgroup for {id}");
+    let inspected: Value = serde_json::from_str(&lab.run(&["inspect", &id]).stdout).expect("json");
+    let pids: Vec<u64> = ["mini_docker", "init", "command"]
+        .iter()
+        .map(|p| inspected[0]["pids"][p].as_u64().unwrap_or_else(|| panic!("no {p} pid")))
+        .collect();
     drop(lab);
     let left: Vec<_> = cgroups.iter().filter(|c| c.exists()).collect();
     assert!(left.is_empty(), "left behind: {left:?}");
+    // The monitor, init and the command: gone (a zombie re-parented to the
+    // machine's PID 1 is that init's to reap).
+    let start = Instant::now();
+    let alive = |pid: &&u64| {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        let reaped_by_pid_1 = status.contains("State:\tZ") && status.contains("PPid:\t1\n");
+        !status.is_empty() && !reaped_by_pid_1
+    };
+    while let Some(pid) = pids.iter().find(alive) {
+        assert!(start.elapsed() < LIMIT, "process {pid} outlived the lab");
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }

@@ -503,7 +503,8 @@ fn bridge_and_joined_views() {
     assert_eq!(lab.leases(), ["10.89.0.2"], "no lease of its own");
     let inspected: Value = serde_json::from_str(&lab.ok(&["inspect", "sidecar"])).expect("json");
     let network = &inspected[0]["network"];
-    assert_eq!((&network["mode"], &network["address"]), (&"container".into(), &"10.89.0.2".into()));
+    let mode = format!("container:{web}");
+    assert_eq!((&network["mode"], &network["address"]), (&mode.into(), &"10.89.0.2".into()));
     let answer = lab.ok(&["exec", "sidecar", "/probe/probe", "connect", "127.0.0.1:8000"]);
     let answer: Value = serde_json::from_str(&answer).expect("probe connect");
     assert_eq!(answer["answer"], "hello from web", "127.0.0.1 is web's too");
@@ -567,24 +568,66 @@ fn bridge_and_joined_views() {
     insta::assert_snapshot!("joined-namespace", text);
 }
 
-/// A subnet the host already has is refused before the bridge is kept: the
-/// host would lose its route to that network otherwise.
+/// A subnet the host already routes is refused before the bridge is kept:
+/// the host would lose its way to that network otherwise. Both kinds: a
+/// LAN of its own interfaces, and a network reached through a gateway (a
+/// VPN's), which has no local address in it.
 #[test]
 fn subnet_in_use_is_refused() {
     let Some(lab) = NetLab::new("mini-docker --subnet in use") else { return };
     lab.on_host(|| {
         rtnl::create_bridge("lan0").expect("a stand-in for the host's LAN");
         rtnl::add_address("lan0", Ipv4Addr::new(10, 77, 3, 1), 24).expect("its address");
+        rtnl::set_up("lan0").expect("up");
+        let vpn = Ipv4Addr::new(10, 66, 0, 0);
+        rtnl::add_route(vpn, 16, Ipv4Addr::new(10, 77, 3, 254)).expect("a route via the LAN");
     });
-    let refused = lab.run(&["--subnet", "10.77.0.0/16"], &["true"]);
-    assert_eq!(refused.code, 125, "{}", refused.stderr);
-    assert_eq!(
-        refused.stderr,
-        "mini-docker: --subnet 10.77.0.0/16 overlaps 10.77.3.1/24, an address of this host: \
-         choose another\n"
-    );
-    assert_eq!(lab.interfaces(), ["lan0", "lo"], "the new bridge was taken away");
+    for (subnet, network) in [("10.77.0.0/16", "10.77.3.0/24"), ("10.66.5.0/24", "10.66.0.0/16")] {
+        let refused = lab.run(&["--subnet", subnet], &["true"]);
+        assert_eq!(refused.code, 125, "{}", refused.stderr);
+        assert_eq!(
+            refused.stderr,
+            format!(
+                "mini-docker: --subnet {subnet} overlaps {network}, which this host already \
+                 routes: choose another\n"
+            )
+        );
+        assert_eq!(lab.interfaces(), ["lan0", "lo"], "the new bridge was taken away");
+    }
     let next = lab.run(&["--subnet", "10.78.0.0/24"], &["true"]);
     assert_eq!(next.code, 0, "{}", next.stderr);
     lab.assert_clean_with(&["lan0", "lo", "minid0"]);
+}
+
+/// The container's init is a copy of mini-docker and never calls execve,
+/// so close-on-exec does not clean its descriptors: it must close them
+/// itself. With a published port, mini-docker holds a listening socket of
+/// the host's namespace; init must keep only stdio and its sync channel.
+#[test]
+fn init_holds_no_host_descriptor() {
+    let Some(lab) = NetLab::new("mini-docker init's descriptors") else { return };
+    let volume = format!("{}:/probe:ro", lab.dir.join("bin").display());
+    let args = ["run", "-d", "--rm", "--name", "fds", "-p", "18090:8000", "-v", &volume, "host"];
+    let started = lab.finish(lab.spawn(&[&args[..], &["sleep", "30"]].concat()));
+    assert_eq!(started.code, 0, "{}", started.stderr);
+    let inspected = lab.finish(lab.spawn(&["inspect", "fds"]));
+    let inspected: Value = serde_json::from_str(&inspected.stdout).expect("inspect");
+    let pids = &inspected[0]["pids"];
+    for (who, pid) in [("init", &pids["init"]), ("the command", &pids["command"])] {
+        let pid = pid.as_u64().unwrap_or_else(|| panic!("no {who} in {pids}"));
+        let mut open: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
+            .expect("fd list")
+            .filter_map(|e| {
+                let e = e.ok()?;
+                let target = std::fs::read_link(e.path()).ok()?;
+                Some(format!("{} -> {}", e.file_name().to_string_lossy(), target.display()))
+            })
+            .filter(|l| !["0 ", "1 ", "2 "].iter().any(|s| l.starts_with(s)))
+            .collect();
+        open.sort();
+        let expected = usize::from(who == "init"); // init: the sync channel
+        assert_eq!(open.len(), expected, "{who} holds {open:?}");
+        assert!(open.iter().all(|l| l.contains("socket:")), "{who} holds {open:?}");
+    }
+    assert_eq!(lab.finish(lab.spawn(&["rm", "-f", "fds"])).code, 0);
 }

@@ -669,7 +669,7 @@ fn detached(who: As) {
     assert!(ps.lines().any(|l| l.contains(" d2 ") && l.ends_with("exited (kept)")), "{ps}");
     assert_eq!(lab.run(&["rm", "d2"]).code, 0);
 
-    // The monitor killed: its container dies with it; ps sweeps the state.
+    // The monitor killed: its container dies with it; ps shows it dead, rm cleans up.
     let ran = lab.run(&["run", "-d", "--rm", "--name", "d3", "host", "sleep", "30"]);
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     let info: Value = serde_json::from_str(&lab.run(&["inspect", "d3"]).stdout).expect("inspect");

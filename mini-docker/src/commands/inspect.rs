@@ -66,7 +66,7 @@ fn describe(state: &StateDir) -> Value {
     json!({
         "id": id,
         "name": read("name").trim(),
-        "state": crate::commands::ps::status(state),
+        "state": state.status(),
         "pids": { "mini_docker": read("owner").split_whitespace().next().and_then(|p| p.parse::<u32>().ok()),
                   "init": init.map(|p| p.as_raw()), "command": command },
         "namespaces": namespaces,

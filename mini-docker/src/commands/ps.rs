@@ -12,8 +12,8 @@ use crate::error::Error;
 
 pub fn ps(dirs: &Dirs, all: bool) -> Result<(), Error> {
     say!("{:<14} {:<20} STATUS", "CONTAINER ID", "NAME");
-    for (id, name, _) in StateDir::list(&dirs.state) {
-        let status = match status(&StateDir { dir: dirs.state.join(&id) }) {
+    for (id, name) in StateDir::list(&dirs.state) {
+        let status = match (StateDir { dir: dirs.state.join(&id) }).status() {
             "exited" => "exited (kept)",
             other => other,
         };
@@ -29,18 +29,4 @@ pub fn ps(dirs: &Dirs, all: bool) -> Result<(), Error> {
         say!("{:<14} {:<20} {status}", &id[..id.len().min(12)], name);
     }
     Ok(())
-}
-
-/// A container's state, as `ps` and `inspect` show it: "running" while its
-/// `owner` (mini-docker, or `run -d`'s monitor) runs; "dead" when the owner
-/// is gone without cleaning up (its `owner` file is still there); else
-/// "exited" (kept).
-pub fn status(state: &StateDir) -> &'static str {
-    if state.running() {
-        "running"
-    } else if state.dir.join("owner").exists() {
-        "dead"
-    } else {
-        "exited"
-    }
 }

@@ -6,6 +6,9 @@
 //! sets the hostname, brings up the loopback interface, reports "ready",
 //! and then stays as the container's init (see `init.rs`).
 
+use std::os::fd::{AsRawFd, RawFd};
+
+use nix::errno::Errno;
 use nix::sys::signal::Signal;
 use nix::unistd::{Gid, Uid, setgroups, sethostname, setresgid, setresuid};
 
@@ -21,6 +24,11 @@ pub fn main(cfg: &Config, state: &StateDir, chan: &mut SyncChannel) -> isize {
     // If mini-docker dies (even by SIGKILL) the container dies with it.
     // SAFETY: prctl with integer arguments only.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, Signal::SIGKILL as libc::c_ulong, 0, 0, 0) };
+    let keep = [chan.as_raw_fd()].into_iter().chain(crate::container::monitor::report_fd());
+    if let Err(errno) = close_inherited(&keep.collect::<Vec<_>>()) {
+        chan.error(&format!("close_range: {errno}"));
+        return EXIT_RUNTIME.into();
+    }
     if let Err(e) = chan.wait_go() {
         chan.error(&e.to_string());
         return EXIT_RUNTIME.into();
@@ -31,7 +39,9 @@ pub fn main(cfg: &Config, state: &StateDir, chan: &mut SyncChannel) -> isize {
         chan.error(&format!("unshare(CLONE_NEWCGROUP): {errno}"));
         return EXIT_RUNTIME.into();
     }
-    // --net container:NAME: into that container's network namespace.
+    // --net container:NAME: into that container's network namespace, before
+    // the root file system is built: the sysfs mounted there shows the
+    // interfaces of the namespace its mounter is in.
     if let Err(e) = crate::container::sharing::join_network(cfg) {
         chan.error(&e.to_string());
         return EXIT_RUNTIME.into();
@@ -65,6 +75,32 @@ pub fn main(cfg: &Config, state: &StateDir, chan: &mut SyncChannel) -> isize {
         return EXIT_RUNTIME.into();
     }
     init::run(cfg, slave).into()
+}
+
+/// Closes every descriptor but 0, 1, 2 and `keep`. This process is a copy
+/// of mini-docker and holds mini-docker's descriptors: the parent's end of
+/// the sync channel, the sockets of published ports (bound in the host's
+/// network namespace), a cgroup directory. Close-on-exec would close them
+/// at `execve`, but the container's init never calls it: left open, they
+/// would live as long as the container, and its root could reach them
+/// through `/proc/1/fd`. `close_range(2)` (Linux 5.9) closes a range in
+/// one call.
+fn close_inherited(keep: &[RawFd]) -> Result<(), Errno> {
+    let mut keep: Vec<u32> = keep.iter().filter_map(|&fd| u32::try_from(fd).ok()).collect();
+    keep.retain(|&fd| fd > 2);
+    keep.sort_unstable();
+    let mut first = 3u32;
+    for fd in keep.into_iter().chain([u32::MAX]) {
+        if fd > first {
+            // The last range ends at ~0: every descriptor above the kept ones.
+            let last = if fd == u32::MAX { u32::MAX } else { fd - 1 };
+            // SAFETY: closes descriptors this process owns and no longer uses.
+            let ret = unsafe { libc::syscall(libc::SYS_close_range, first, last, 0) };
+            Errno::result(ret)?;
+        }
+        first = fd.saturating_add(1);
+    }
+    Ok(())
 }
 
 // ANCHOR: set-up

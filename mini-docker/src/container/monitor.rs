@@ -154,6 +154,11 @@ pub fn report_failed(status: u8) {
     report(status);
 }
 
+/// This process's write end of the start report, if it has one.
+pub fn report_fd() -> Option<std::os::fd::RawFd> {
+    Some(REPORT.load(Ordering::Relaxed)).filter(|&fd| fd >= 0)
+}
+
 /// Closes this process's write end: the monitor once init has a copy
 /// (after `clone`), init once the command has one (after `fork`).
 pub fn close_report() {
@@ -167,9 +172,17 @@ pub fn close_report() {
 fn report(byte: u8) {
     let fd = REPORT.load(Ordering::Relaxed);
     if fd >= 0 {
-        // SAFETY: write(2) is async-signal-safe (the command's process is
-        // a fork); a failure (the foreground is gone) changes nothing.
-        unsafe { libc::write(fd, [byte].as_ptr().cast(), 1) };
+        // If the foreground is gone (killed, or it gave up waiting), the
+        // write fails with EPIPE, which changes nothing; but it would also
+        // raise SIGPIPE, killing init (and its container) or turning a
+        // command's 127 into 141. So SIGPIPE is ignored around the write.
+        // SAFETY: signal(2) and write(2) are async-signal-safe (the
+        // command's process is a fork).
+        unsafe {
+            let old = libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+            libc::write(fd, [byte].as_ptr().cast(), 1);
+            libc::signal(libc::SIGPIPE, old);
+        }
     }
 }
 
@@ -201,7 +214,7 @@ fn wait_started(
     // The monitor frees the cgroups and the address when its container
     // ends; then the rest goes (nothing ran, so nothing is worth keeping).
     // A monitor killed before that left its records: free them here.
-    if reaped_by(monitor, deadline) {
+    if reaped_by(monitor, Instant::now() + START_LIMIT) {
         crate::cgroups::remove(&state.dir);
         crate::network::remove(&state.dir);
         state.remove();

@@ -87,8 +87,10 @@ fn start_and_wait(cfg: &Config, state: &StateDir, waited: &SigSet) -> Result<u8,
     let flags = cfg.namespaces.clone_flags();
     // cgroup v2 with limits: the child is born in its cgroup (see below).
     let cgroup = crate::cgroups::clone_target(&state.dir);
+    // SAFETY: mini-docker has no other thread yet (the -p relays start
+    // once the container runs).
     let (pid, in_cgroup) =
-        spawn_child(flags, cgroup.as_ref(), || child::main(cfg, state, &mut child_end))?;
+        unsafe { spawn_child(flags, cgroup.as_ref(), || child::main(cfg, state, &mut child_end)) }?;
     drop(child_end); // so a dead child reads as end-of-file, not a hang
     // ANCHOR_END: clone
     // run -d: the child has its copy of the start report (see monitor.rs).
@@ -127,8 +129,6 @@ fn start_and_wait(cfg: &Config, state: &StateDir, waited: &SigSet) -> Result<u8,
     }
 }
 
-/// The error for a refused `clone`, with the likely reason when a user
-/// namespace was asked for.
 // ANCHOR: spawn-child
 /// Creates the container's first process in new namespaces (`flags`),
 /// running `body`; returns its PID and whether it was born in `cgroup`.
@@ -139,13 +139,18 @@ fn start_and_wait(cfg: &Config, state: &StateDir, waited: &SigSet) -> Result<u8,
 /// child directly in the cgroup given as a directory descriptor: nothing
 /// to move. Otherwise, `clone(2)` on a stack of its own, and the caller
 /// moves the child ([`crate::cgroups::join`]).
-fn spawn_child(
+///
+/// # Safety
+/// As for `fork`: the calling process has no other threads (the child gets
+/// a copy of our memory, with any lock another thread held at that moment).
+unsafe fn spawn_child(
     flags: CloneFlags,
     cgroup: Option<&OwnedFd>,
     mut body: impl FnMut() -> isize,
 ) -> Result<(Pid, bool), ContainerError> {
     if let Some(cgroup) = cgroup {
-        match clone_into_cgroup(flags, cgroup, &mut body) {
+        // SAFETY: single-threaded, as our own caller promised.
+        match unsafe { clone_into_cgroup(flags, cgroup, &mut body) } {
             Ok(pid) => return Ok((pid, true)),
             // A kernel without clone3 (before 5.3) or without the flag
             // (before 5.7): clone, then move.
@@ -167,8 +172,13 @@ const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 
 /// `clone3(2)` like `fork`: no stack of its own (the child goes on with a
 /// copy of ours), `flags` plus `CLONE_INTO_CGROUP`. The child runs `body`
-/// and exits with its value; the parent gets the child's PID.
-fn clone_into_cgroup(
+/// and exits with its value (a panic, which must not unwind through the
+/// parent's frames copied into the child, exits with 125); the parent gets
+/// the child's PID.
+///
+/// # Safety
+/// The calling process has no other threads, as for `fork`.
+unsafe fn clone_into_cgroup(
     flags: CloneFlags,
     cgroup: &OwnedFd,
     body: &mut dyn FnMut() -> isize,
@@ -187,9 +197,13 @@ fn clone_into_cgroup(
     match ret {
         -1 => Err(Errno::last()),
         0 => {
-            let status = body();
-            // SAFETY: ends the child at once, as returning from a clone(2)
-            // callback does: no destructor or atexit handler of the parent's.
+            // The cgroup's descriptor is the parent's business.
+            // SAFETY: closes our copy of a descriptor nothing here uses.
+            unsafe { libc::close(cgroup.as_raw_fd()) };
+            let status = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body))
+                .unwrap_or(crate::EXIT_RUNTIME.into());
+            // SAFETY: ends the child at once, without running destructors
+            // or atexit handlers of the parent's copied state.
             unsafe { libc::_exit(status as i32) }
         }
         pid => Ok(Pid::from_raw(pid as i32)),
@@ -197,6 +211,8 @@ fn clone_into_cgroup(
 }
 // ANCHOR_END: spawn-child
 
+/// The error for a refused `clone`, with the likely reason when a user
+/// namespace was asked for.
 fn clone_failed(errno: Errno, flags: CloneFlags) -> ContainerError {
     let userns = flags.contains(CloneFlags::CLONE_NEWUSER);
     let hint = match errno {
@@ -321,7 +337,10 @@ mod tests {
             let found = text.windows(expected.len()).any(|w| w == expected.as_bytes());
             if found { 0 } else { 1 }
         };
-        let child = clone_into_cgroup(CloneFlags::empty(), &fd, &mut body).expect("clone3");
+        // SAFETY: not single-threaded (other tests run), so the child makes
+        // raw system calls only and allocates nothing.
+        let child =
+            unsafe { clone_into_cgroup(CloneFlags::empty(), &fd, &mut body) }.expect("clone3");
         let status = waitpid(child, None).expect("wait");
         let _ = std::fs::remove_dir(&dir);
         assert_eq!(status, WaitStatus::Exited(child, 0), "not born in {dir:?}");

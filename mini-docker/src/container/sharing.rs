@@ -256,13 +256,17 @@ impl NetMode {
         matches!(self, NetMode::Bridge | NetMode::None)
     }
 
-    /// As `exec.json` records it.
-    pub fn word(&self) -> &'static str {
+    /// As `exec.json` records it (and `inspect` shows it): `container:ID`
+    /// names the container whose namespace was joined.
+    pub fn describe(&self) -> String {
         match self {
-            NetMode::Bridge => "bridge",
-            NetMode::None => "none",
-            NetMode::Host => "host",
-            NetMode::Container { .. } => "container",
+            NetMode::Bridge => "bridge".to_owned(),
+            NetMode::None => "none".to_owned(),
+            NetMode::Host => "host".to_owned(),
+            NetMode::Container { state, .. } => {
+                let id = state.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+                format!("container:{id}")
+            }
         }
     }
 }

@@ -154,17 +154,15 @@ impl StateDir {
         }
     }
 
-    /// Every container under `root`: (ID, name, running), sorted by ID.
-    pub fn list(root: &Path) -> Vec<(String, String, bool)> {
+    /// Every container under `root`: (ID, name), sorted by ID.
+    pub fn list(root: &Path) -> Vec<(String, String)> {
         let Ok(entries) = std::fs::read_dir(root) else { return Vec::new() };
-        let mut all: Vec<(String, String, bool)> = entries
+        let mut all: Vec<(String, String)> = entries
             .filter_map(Result::ok)
             .filter(|e| e.path().is_dir())
             .map(|e| {
-                let state = StateDir { dir: e.path() };
-                let name = std::fs::read_to_string(state.dir.join("name")).unwrap_or_default();
-                let id = e.file_name().to_string_lossy().into_owned();
-                (id, name, state.running())
+                let name = std::fs::read_to_string(e.path().join("name")).unwrap_or_default();
+                (e.file_name().to_string_lossy().into_owned(), name)
             })
             .collect();
         all.sort();
@@ -176,8 +174,8 @@ impl StateDir {
     pub fn find(root: &Path, key: &str) -> Option<StateDir> {
         let matches: Vec<String> = StateDir::list(root)
             .into_iter()
-            .filter(|(id, name, _)| name == key || (!key.is_empty() && id.starts_with(key)))
-            .map(|(id, _, _)| id)
+            .filter(|(id, name)| name == key || (!key.is_empty() && id.starts_with(key)))
+            .map(|(id, _)| id)
             .collect();
         match matches.as_slice() {
             [id] => Some(StateDir { dir: root.join(id) }),
@@ -192,6 +190,20 @@ impl StateDir {
         let pid = fields.next().and_then(|p| p.parse::<u32>().ok());
         let start = fields.next().and_then(|s| s.parse::<u64>().ok());
         pid.is_some_and(|pid| start_time(pid) == start)
+    }
+
+    /// As `ps` and `inspect` show it: "running" while its `owner`
+    /// (mini-docker, or `run -d`'s monitor) runs; "dead" when the owner is
+    /// gone without cleaning up (its `owner` file is still there); else
+    /// "exited" (kept).
+    pub fn status(&self) -> &'static str {
+        if self.running() {
+            "running"
+        } else if self.dir.join("owner").exists() {
+            "dead"
+        } else {
+            "exited"
+        }
     }
 
     /// Finishes the cleanup of containers whose mini-docker was killed:

@@ -26,6 +26,12 @@ pub struct SyncChannel {
     reader: BufReader<UnixStream>,
 }
 
+impl std::os::fd::AsRawFd for SyncChannel {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.reader.get_ref().as_raw_fd()
+    }
+}
+
 impl SyncChannel {
     /// A connected pair: (parent's end, child's end). Both are close-on-exec,
     /// so the command never inherits them.

@@ -89,7 +89,7 @@ pub fn record(state: &StateDir, cfg: &Config) -> Result<(), ContainerError> {
         "single_id": cfg.namespaces.user.is_some_and(|m| m.single()),
         "userns": cfg.namespaces.user.is_some(),
         "ipc": cfg.ipc_mode.word(),
-        "net": cfg.net_mode.word(),
+        "net": cfg.net_mode.describe(),
         "privileged": sec.privileged,
         "caps": sec.caps,
         "no_new_privs": sec.no_new_privs,

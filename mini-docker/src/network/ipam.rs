@@ -16,7 +16,7 @@
 //! address is never handed out while a network namespace still uses it.
 
 use std::fmt;
-use std::io::Write as _;
+use std::io::{Read as _, Write as _};
 use std::net::Ipv4Addr;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
@@ -132,24 +132,40 @@ pub fn hold(lease: &Path, state_dir: &Path) -> Result<(), NetworkError> {
 pub fn release(lease: &Path, state_dir: &Path) {
     let held = state_dir.join(HELD);
     let Ok(mine) = std::fs::metadata(&held) else { return };
-    // Two holders ending at once must not both see themselves as the last
-    // (nor neither): their check-and-remove runs under flock(2) on the
-    // lease file. A new lease can only be created once the name is gone.
-    let Ok(file) = std::fs::File::open(lease) else {
+    let Some(file) = lock(lease) else {
         let _ = std::fs::remove_file(&held); // freed already (or by hand)
         return;
     };
+    let _ = std::fs::remove_file(&held);
+    let same = |m: &std::fs::Metadata| (m.dev(), m.ino()) == (mine.dev(), mine.ino());
+    if file.metadata().is_ok_and(|m| same(&m)) {
+        remove_if_unheld(lease, &file);
+    }
+}
+
+/// Opens `lease` and waits for its flock(2). Every removal of a lease
+/// happens under this lock, after [`remove_if_unheld`] has checked, so two
+/// removers (two holders ending at once, a holder and the sweep) cannot
+/// both act on one file: without it, a late removal could unlink the
+/// *next* container's lease of the same address.
+fn lock(lease: &Path) -> Option<std::fs::File> {
+    let file = std::fs::File::open(lease).ok()?;
     // SAFETY: flock on a descriptor we own; released when `file` closes.
     while unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
         if nix::errno::Errno::last() != nix::errno::Errno::EINTR {
-            return;
+            return None;
         }
     }
-    let _ = std::fs::remove_file(&held);
-    let Ok(now) = file.metadata() else { return };
-    // Still our lease (the name was not freed and taken again), and only
-    // its own name left: nobody else uses the address.
-    if (now.dev(), now.ino()) == (mine.dev(), mine.ino()) && now.nlink() == 1 {
+    Some(file)
+}
+
+/// Under the lease's lock: removes its name if the name still is this
+/// file (not freed and taken again meanwhile) and the name is its only
+/// link (no container holds it). A new lease of the address can only be
+/// created once the name is gone, so it needs no lock.
+fn remove_if_unheld(lease: &Path, locked: &std::fs::File) {
+    let (Ok(file), Ok(name)) = (locked.metadata(), std::fs::metadata(lease)) else { return };
+    if (file.dev(), file.ino()) == (name.dev(), name.ino()) && file.nlink() == 1 {
         let _ = std::fs::remove_file(lease);
     }
 }
@@ -163,14 +179,14 @@ pub fn sweep(root: &Path) {
     let Ok(entries) = std::fs::read_dir(root) else { return };
     for entry in entries.filter_map(Result::ok) {
         let path = entry.path();
-        let is_lease = entry.file_name().to_str().is_some_and(|n| n.starts_with("lease-"));
-        let unheld = std::fs::metadata(&path).is_ok_and(|m| m.is_file() && m.nlink() == 1);
-        if !is_lease || !unheld {
+        if !entry.file_name().to_str().is_some_and(|n| n.starts_with("lease-")) {
             continue;
         }
-        let id = std::fs::read_to_string(&path).unwrap_or_default();
+        let Some(mut file) = lock(&path) else { continue };
+        let mut id = String::new();
+        let _ = file.read_to_string(&mut id);
         if !id.is_empty() && !id.contains('/') && !root.join(&id).exists() {
-            let _ = std::fs::remove_file(&path);
+            remove_if_unheld(&path, &file);
         }
     }
 }
@@ -236,6 +252,35 @@ mod tests {
         sweep(&root);
         assert!(!path.exists(), "an orphan lease is swept");
         assert!(making.exists(), "a lease being made is not");
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    /// The race the lock and the name check close: a sweep that found an
+    /// unheld lease waits while its last holder removes it and the address
+    /// is leased again; it must not remove the new lease.
+    #[test]
+    fn a_late_sweep_spares_the_next_lease() {
+        let root = std::env::temp_dir().join(format!("md-ipam-race-{}", std::process::id()));
+        let state = |id: &str| {
+            let dir = root.join(id);
+            std::fs::create_dir_all(&dir).expect("state dir");
+            dir
+        };
+        let subnet = parse_subnet("10.1.0.0/30").expect("valid");
+        let (_, path) = lease(&root, &subnet, &state("aaa")).expect("aaa's lease");
+        // aaa is in the middle of its release: its link gone, the lock held.
+        let held = lock(&path).expect("lock");
+        std::fs::remove_dir_all(root.join("aaa")).expect("rm");
+        let sweeper = {
+            let root = root.clone();
+            std::thread::spawn(move || sweep(&root)) // waits for the lock
+        };
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        remove_if_unheld(&path, &held);
+        lease(&root, &subnet, &state("bbb")).expect("the address again, for bbb");
+        drop(held);
+        sweeper.join().expect("sweep");
+        assert_eq!(std::fs::read_to_string(&path).expect("bbb's lease"), "bbb");
         let _ = std::fs::remove_dir_all(&root);
     }
 }

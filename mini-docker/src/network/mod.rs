@@ -63,8 +63,8 @@ pub enum NetworkError {
     Rootless,
     #[error("-p/--publish needs --net bridge")]
     PublishWithoutBridge,
-    #[error("--subnet {subnet} overlaps {address}, an address of this host: choose another")]
-    SubnetInUse { subnet: String, address: String },
+    #[error("--subnet {subnet} overlaps {network}, which this host already routes: choose another")]
+    SubnetInUse { subnet: String, network: String },
     #[error("no free address left in {0}")]
     Exhausted(String),
     #[error("cannot publish {spec}: {source}")]
@@ -219,25 +219,36 @@ fn ensure_bridge(subnet: &Subnet) -> Result<(), NetworkError> {
 /// subnet is given (`--subnet`), so it refuses one that overlaps an address
 /// of another interface, and takes its new bridge away again.
 fn refuse_subnet_in_use(subnet: &Subnet) -> Result<(), NetworkError> {
+    // The host's routes, in every table: a network of its own interfaces
+    // ("local" and the subnet's "unicast" route), and one reached through
+    // a gateway (a VPN's). Routes through the bridge itself are left out:
+    // another run may already have given it its address. The default
+    // route (prefix 0) overlaps everything and means nothing here.
     let clash = || -> anyhow::Result<Option<String>> {
         let bridge = rtnl::index_of(BRIDGE)?;
-        for (index, address) in rtnl::addresses()? {
-            let Some((ip, prefix)) = address.split_once('/') else { continue };
-            let (Ok(ip), Ok(prefix)) = (ip.parse::<Ipv4Addr>(), prefix.parse::<u8>()) else {
+        let mut found = None;
+        for route in rtnl::ipv4_route_list()? {
+            if route.prefix == 0
+                || route.interface == Some(bridge)
+                || !subnet.overlaps(route.destination, route.prefix)
+            {
                 continue;
-            };
-            if index != bridge && subnet.overlaps(ip, prefix) {
-                return Ok(Some(address));
             }
+            let network = format!("{}/{}", route.destination, route.prefix);
+            // Name a network rather than a single local address.
+            if route.kind == "unicast" {
+                return Ok(Some(network));
+            }
+            found.get_or_insert(network);
         }
-        Ok(None)
+        Ok(found)
     };
     let found = clash();
     if !matches!(found, Ok(None)) {
         let _ = rtnl::delete_link(BRIDGE);
     }
     match found.map_err(NetworkError::Netlink)? {
-        Some(address) => Err(NetworkError::SubnetInUse { subnet: subnet.to_string(), address }),
+        Some(network) => Err(NetworkError::SubnetInUse { subnet: subnet.to_string(), network }),
         None => Ok(()),
     }
 }

@@ -47,10 +47,12 @@ pub fn openat2_in_root(dir: &OwnedFd, path: &str) -> Result<OwnedFd, Errno> {
         mode: 0,
         resolve: libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS,
     };
-    // With RESOLVE_IN_ROOT the kernel answers EAGAIN when a mount or a
-    // rename anywhere on the machine raced with the lookup, which it then
-    // cannot vouch for; the caller should try again (openat2(2)). Other
-    // containers starting at the same moment are such mounts.
+    // With RESOLVE_IN_ROOT, a lookup that walks a `..` (written in the path
+    // or in a symlink met on the way, as a hostile image's may be) is
+    // refused with EAGAIN when a rename or a mount anywhere on the machine
+    // raced with it: the kernel cannot then vouch that the `..` stayed
+    // inside the root, and asks the caller to try again (openat2(2)).
+    // Other containers starting at the same moment are such mounts.
     for _ in 0..OPENAT2_TRIES {
         // SAFETY: valid descriptor, NUL-terminated path, a correctly sized
         // open_how; the returned descriptor is ours alone.
@@ -71,6 +73,8 @@ pub fn openat2_in_root(dir: &OwnedFd, path: &str) -> Result<OwnedFd, Errno> {
         if errno != Errno::EAGAIN {
             return Err(errno);
         }
+        // Let the racing mount finish before the next try.
+        std::thread::yield_now();
     }
     Err(Errno::EAGAIN)
 }

@@ -152,21 +152,13 @@ pub const BLOCKED: &[(&[&str], &[Capability])] = &[
     ),
     // Obsolete, never implemented, or not for containers.
     (&["move_pages", "nfsservctl"], &[]),
-    // The same, x86 only: arm64's generic table never had them, so there
-    // the names are skipped.
-    (
-        &[
-            "create_module",
-            "get_kernel_syms",
-            "query_module",
-            "_sysctl",
-            "uselib",
-            "ustat",
-            "sysfs",
-        ],
-        &[],
-    ),
+    (X86_OBSOLETE, &[]),
 ];
+
+/// The same, x86 only: arm64's generic table never had them, so there the
+/// names are skipped.
+pub const X86_OBSOLETE: &[&str] =
+    &["create_module", "get_kernel_syms", "query_module", "_sysctl", "uselib", "ustat", "sysfs"];
 
 /// `clone` flags that create namespaces (Docker's mask 0x7e020000).
 pub const CLONE_NAMESPACE_FLAGS: [u64; 7] = [
@@ -470,17 +462,8 @@ mod tests {
         assert_eq!(filters.len(), if cfg!(target_arch = "x86_64") { 3 } else { 2 });
         assert!(compile(&Profile::Unconfined, default).expect("none").is_empty());
         // x86 only: the generic table arm64 uses never had them.
-        let x86_only = [
-            "iopl",
-            "ioperm",
-            "create_module",
-            "get_kernel_syms",
-            "query_module",
-            "_sysctl",
-            "uselib",
-            "ustat",
-            "sysfs",
-        ];
+        let x86_only: Vec<&str> =
+            ["iopl", "ioperm"].into_iter().chain(X86_OBSOLETE.iter().copied()).collect();
         for (names, _) in BLOCKED {
             for name in *names {
                 let expected = cfg!(target_arch = "x86_64") || !x86_only.contains(name);
