@@ -110,7 +110,8 @@ pub fn run(dirs: &Dirs, args: RunArgs) -> Result<u8, Error> {
     let limits = crate::cgroups::Limits::from_args(&args.limits)?;
     let network = args.network.clone();
     let cfg = config(dirs, args)?;
-    let bridge = crate::network::Plan::from_args(&network, cfg.net_mode == NetMode::Bridge)?;
+    let bridge =
+        crate::network::Plan::from_args(&network, matches!(cfg.net_mode, NetMode::Bridge))?;
     // Checking the name and creating the state, under the state lock.
     let lock = crate::container::lock::StateLock::acquire(&dirs.state)?;
     StateDir::sweep(&dirs.state);

@@ -13,6 +13,7 @@ use nix::sys::signal::Signal;
 use nix::unistd::{Gid, Uid, setgroups, sethostname, setresgid, setresuid};
 
 use crate::EXIT_RUNTIME;
+use crate::container::sharing::{IpcMode, NetMode};
 use crate::container::state::StateDir;
 use crate::container::sync::SyncChannel;
 use crate::container::{Config, init, tty};
@@ -24,8 +25,18 @@ pub fn main(cfg: &Config, state: &StateDir, chan: &mut SyncChannel) -> isize {
     // If mini-docker dies (even by SIGKILL) the container dies with it.
     // SAFETY: prctl with integer arguments only.
     unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, Signal::SIGKILL as libc::c_ulong, 0, 0, 0) };
-    let keep = [chan.as_raw_fd()].into_iter().chain(crate::container::monitor::report_fd());
-    if let Err(errno) = close_inherited(&keep.collect::<Vec<_>>()) {
+    // Kept: the sync channel, the start report (run -d), and the other
+    // container's namespaces this process joins itself (--ipc and --net
+    // container:NAME; mini-docker joined --pid's before the clone).
+    let mut keep = vec![chan.as_raw_fd()];
+    keep.extend(crate::container::monitor::report_fd());
+    if let IpcMode::Container { ns, .. } = &cfg.ipc_mode {
+        keep.push(ns.as_raw_fd());
+    }
+    if let NetMode::Container { ns, .. } = &cfg.net_mode {
+        keep.push(ns.as_raw_fd());
+    }
+    if let Err(errno) = close_inherited(&keep) {
         chan.error(&format!("close_range: {errno}"));
         return EXIT_RUNTIME.into();
     }

@@ -99,8 +99,8 @@ pub struct Config {
     pub security: crate::security::Security,
     /// --ipc: private, shareable, host or container:NAME (see sharing.rs).
     pub ipc_mode: sharing::IpcMode,
-    /// --pid container:NAME: the host PID of a process in that container.
-    pub pid_join: Option<i32>,
+    /// --pid container:NAME: that container's PID namespace.
+    pub pid_join: Option<sharing::Joined>,
     /// --net: bridge, none, host or container:NAME (see sharing.rs).
     pub net_mode: sharing::NetMode,
 }

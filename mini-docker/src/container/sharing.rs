@@ -50,14 +50,14 @@ use crate::error::{ContainerError, RootfsError, UsageError};
 use crate::rootfs::resolve::{Create, fd_path, open_in_root};
 
 /// The `--ipc` of `run`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum IpcMode {
     Private,
     Shareable,
     Host,
-    /// The host PID of a process in the container, and its shared `/dev/shm`.
+    /// The container's IPC namespace, and its shared `/dev/shm`.
     Container {
-        pid: i32,
+        ns: Joined,
         shm: std::path::PathBuf,
     },
 }
@@ -75,18 +75,18 @@ impl IpcMode {
         if name.is_empty() {
             return Err(UsageError::BadIpc(text.to_owned()));
         }
-        let (state, pid) = joinable("IPC", name, dirs)?;
+        let (state, ns) = joinable("IPC", name, dirs, "ipc")?;
         if tenant::recorded(&state)["ipc"] != "shareable" {
             let why = "it was not started with --ipc shareable".to_owned();
             return Err(UsageError::NotJoinable("IPC", name.to_owned(), why));
         }
-        Ok(IpcMode::Container { pid, shm: shm_dir(&state) })
+        Ok(IpcMode::Container { ns, shm: shm_dir(&state) })
     }
 
     /// Whether `clone` makes a new IPC namespace (`container:` leaves it
     /// at once for the other container's).
     pub fn new_namespace(&self) -> bool {
-        *self != IpcMode::Host
+        !matches!(self, IpcMode::Host)
     }
 
     /// As `exec.json` records it.
@@ -131,10 +131,10 @@ pub fn share_ipc(root: &OwnedFd, cfg: &Config, state: &StateDir) -> Result<(), C
                 })?;
             return bind(&shm);
         }
-        IpcMode::Container { pid, shm } => (pid, shm),
+        IpcMode::Container { ns, shm } => (ns, shm),
         IpcMode::Private | IpcMode::Host => return Ok(()),
     };
-    join(cfg, "--ipc", *pid, "ipc", CloneFlags::CLONE_NEWIPC)?;
+    join(cfg, "--ipc", pid, CloneFlags::CLONE_NEWIPC)?;
     let quiet = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     // An mqueue instance shows the queues of the mounter's IPC namespace.
     let mqueue = in_root("/dev/mqueue")?;
@@ -148,32 +148,57 @@ fn rootfs_error(e: RootfsError) -> ContainerError {
     ContainerError::Setup(e.to_string())
 }
 
-/// `--pid container:NAME`: the host PID of a process in that container
-/// (running, without a user namespace); `None` for `private` and `host`.
-pub fn parse_pid(text: &str, dirs: &Dirs) -> Result<Option<i32>, UsageError> {
+/// `--pid container:NAME`: that container's PID namespace (running,
+/// without a user namespace); `None` for `private` and `host`.
+pub fn parse_pid(text: &str, dirs: &Dirs) -> Result<Option<Joined>, UsageError> {
     let Some(name) = text.strip_prefix("container:").filter(|n| !n.is_empty()) else {
         return match text {
             "private" | "host" => Ok(None),
             _ => Err(UsageError::BadPid(text.to_owned())),
         };
     };
-    Ok(Some(joinable("PID", name, dirs)?.1))
+    Ok(Some(joinable("PID", name, dirs, "pid")?.1))
+}
+
+/// Another container's namespace, held open from the moment its name was
+/// checked: an open `/proc/PID/ns/KIND` names that namespace for as long
+/// as the descriptor lives, even if the container ends and its PID goes to
+/// another process before the join (a path would then name *that*
+/// process's namespace). Shared, because a [`Config`] is cloned.
+#[derive(Debug, Clone)]
+pub struct Joined(std::sync::Arc<OwnedFd>);
+
+impl std::os::fd::AsRawFd for Joined {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.0.as_raw_fd()
+    }
 }
 
 /// The container `name`, if its namespaces may be joined: it runs, and has
 /// no user namespace of its own (joining needs CAP_SYS_ADMIN over the
-/// namespace's owner, see setns(2)). Returns it and the host PID of a
-/// process in its namespaces.
-fn joinable(ns: &'static str, name: &str, dirs: &Dirs) -> Result<(StateDir, i32), UsageError> {
-    let refuse = |why: &str| UsageError::NotJoinable(ns, name.to_owned(), why.to_owned());
+/// namespace's owner, see setns(2)). Returns it and its `kind` namespace.
+fn joinable(
+    label: &'static str,
+    name: &str,
+    dirs: &Dirs,
+    kind: &str,
+) -> Result<(StateDir, Joined), UsageError> {
+    let refuse = |why: &str| UsageError::NotJoinable(label, name.to_owned(), why.to_owned());
     let state = StateDir::find(&dirs.state, name)
         .ok_or_else(|| UsageError::NoSuchContainer(name.to_owned()))?;
     let init = tenant::ready_init(&state).ok_or_else(|| refuse("it is not running"))?;
     if tenant::recorded(&state)["userns"] != false {
         return Err(refuse("it has a user namespace of its own"));
     }
-    let pid = tenant::namespace_holder(init).as_raw();
-    Ok((state, pid))
+    let path = format!("/proc/{}/ns/{kind}", tenant::namespace_holder(init));
+    let fd = open(path.as_str(), OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(|errno| refuse(&format!("open({path:?}): {errno}")))?;
+    // Opened from the right process only if that process still is the
+    // container's: checked after the open, the descriptor is then safe.
+    if tenant::ready_init(&state) != Some(init) {
+        return Err(refuse("it is not running"));
+    }
+    Ok((state, Joined(std::sync::Arc::new(fd))))
 }
 
 // ANCHOR: enter-pid
@@ -182,50 +207,41 @@ fn joinable(ns: &'static str, name: &str, dirs: &Dirs) -> Result<(StateDir, i32)
 /// the container's init is born in the other container's PID namespace,
 /// not as its PID 1. Needs `CAP_SYS_ADMIN` over it: root, no user namespace.
 pub fn enter_pid_namespace(cfg: &Config) -> Result<(), ContainerError> {
-    let Some(pid) = cfg.pid_join else { return Ok(()) };
-    join(cfg, "--pid", pid, "pid", CloneFlags::CLONE_NEWPID)
+    let Some(ns) = &cfg.pid_join else { return Ok(()) };
+    join(cfg, "--pid", ns, CloneFlags::CLONE_NEWPID)
 }
 // ANCHOR_END: enter-pid
 
 // ANCHOR: join
-/// `setns(2)` into the `kind` namespace (`ipc`, `pid`, `net`) of the
-/// process `pid`, named by its `/proc/PID/ns/KIND` link: the
-/// `container:NAME` of `option`. The caller needs `CAP_SYS_ADMIN` over the
-/// user namespace that owns the target namespace, which a container in a
-/// user namespace of its own never has over another container's.
-fn join(
-    cfg: &Config,
-    option: &str,
-    pid: i32,
-    kind: &str,
-    flag: CloneFlags,
-) -> Result<(), ContainerError> {
+/// `setns(2)` into another container's namespace (`flag` says which kind),
+/// opened from its `/proc/PID/ns/KIND` link when `container:NAME` of
+/// `option` was checked. The caller needs `CAP_SYS_ADMIN` over the user
+/// namespace that owns the target namespace, which a container in a user
+/// namespace of its own never has over another container's.
+fn join(cfg: &Config, option: &str, ns: &Joined, flag: CloneFlags) -> Result<(), ContainerError> {
     if cfg.namespaces.user.is_some() {
         return Err(ContainerError::Setup(format!(
             "{option} container:NAME needs a container without a user namespace \
              (root, --userns host)"
         )));
     }
-    let ns = format!("/proc/{pid}/ns/{kind}");
-    let fd = open(ns.as_str(), OFlag::O_RDONLY | OFlag::O_CLOEXEC, Mode::empty())
-        .map_err(ContainerError::sys(format!("open({ns:?})")))?;
-    setns(&fd, flag).map_err(ContainerError::sys(format!("setns({kind})")))
+    setns(&*ns.0, flag).map_err(ContainerError::sys(format!("setns({option} container:NAME)")))
 }
 // ANCHOR_END: join
 
 /// The `--net` of `run`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum NetMode {
     /// A new namespace plugged into the bridge (see `network/`).
     Bridge,
     /// A new namespace with only `lo`.
     None,
     Host,
-    /// Another container's namespace: the host PID of a process in it, and
-    /// its state directory (its lease, its `/etc/hosts` and `resolv.conf`,
-    /// which Docker shares too).
+    /// Another container's namespace, and that container's state
+    /// directory (its lease, its `/etc/hosts` and `resolv.conf`, which
+    /// Docker shares too).
     Container {
-        pid: i32,
+        ns: Joined,
         state: std::path::PathBuf,
     },
 }
@@ -246,8 +262,8 @@ impl NetMode {
         if name.is_empty() {
             return Err(UsageError::BadNet(text.to_owned()));
         }
-        let (state, pid) = joinable("network", name, dirs)?;
-        Ok(NetMode::Container { pid, state: state.dir })
+        let (state, ns) = joinable("network", name, dirs, "net")?;
+        Ok(NetMode::Container { ns, state: state.dir })
     }
 
     /// Whether `clone` makes a new network namespace (`container:` joins
@@ -278,7 +294,7 @@ impl NetMode {
 /// it now enters the other container's. From then on both see one `eth0`,
 /// one address, one `lo`: a server of one answers the other on 127.0.0.1.
 pub fn join_network(cfg: &Config) -> Result<(), ContainerError> {
-    let NetMode::Container { pid, .. } = &cfg.net_mode else { return Ok(()) };
-    join(cfg, "--net", *pid, "net", CloneFlags::CLONE_NEWNET)
+    let NetMode::Container { ns, .. } = &cfg.net_mode else { return Ok(()) };
+    join(cfg, "--net", ns, CloneFlags::CLONE_NEWNET)
 }
 // ANCHOR_END: join-net
