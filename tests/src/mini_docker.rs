@@ -9,8 +9,9 @@
 //! calls `setns` in the forked child, before `exec`). mini-docker takes it
 //! for "the host": the bridge, the veth pairs and the published ports live
 //! there and die with it. mini-docker itself has no test-only option, and a
-//! test that panics halfway leaves nothing on the machine: the namespace
-//! goes when its holder process does.
+//! test that panics halfway leaves nothing on the machine: the lab removes
+//! its containers, and the namespace goes with its last descriptor and
+//! process.
 //!
 //! Rootless labs run mini-docker as uid 65534, which cannot join the
 //! namespace (`setns` needs CAP_SYS_ADMIN), and needs not: a rootless
@@ -21,35 +22,28 @@ use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::{As, NOBODY, can_run, in_ci, skip_note};
 
-/// A network namespace held open by a `sleep` this process started; it
-/// ends when the [`Netns`] is dropped, or when this process dies
-/// (PR_SET_PDEATHSIG).
+/// A network namespace held open by a descriptor: made by a short-lived
+/// thread (a network namespace belongs to a thread, so the test process's
+/// other threads stay where they are), it lives as long as the [`Netns`]
+/// (or a process in it), and dies with this process.
 pub struct Netns {
-    holder: Child,
     file: File,
 }
 
 impl Netns {
     pub fn new() -> Netns {
-        let mut holder = Command::new("sleep");
-        holder.arg("600").stdin(Stdio::null());
-        // SAFETY: after fork, before exec: unshare, an ioctl and prctl.
-        unsafe {
-            holder.pre_exec(|| {
-                nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)?;
-                loopback_up()?;
-                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0);
-                Ok(())
-            });
-        }
-        let holder = holder.spawn().expect("spawn the namespace holder");
-        let file = File::open(format!("/proc/{}/ns/net", holder.id())).expect("open the netns");
-        Netns { holder, file }
+        let made = std::thread::spawn(|| -> std::io::Result<File> {
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)?;
+            loopback_up()?;
+            File::open("/proc/thread-self/ns/net")
+        });
+        let file = made.join().expect("the namespace's thread").expect("a network namespace");
+        Netns { file }
     }
 
     /// Makes `cmd` join this namespace between `fork` and `exec`.
@@ -101,14 +95,8 @@ impl Default for Netns {
     }
 }
 
-impl Drop for Netns {
-    fn drop(&mut self) {
-        let _ = self.holder.kill();
-        let _ = self.holder.wait();
-    }
-}
-
-/// `ip link set lo up`, by ioctl (netdevice(7)); runs in a forked child.
+/// `ip link set lo up`, by ioctl (netdevice(7)), in the calling thread's
+/// network namespace.
 fn loopback_up() -> std::io::Result<()> {
     // SAFETY: a plain socket and a zeroed ifreq holding a NUL-terminated name.
     unsafe {
@@ -243,7 +231,6 @@ impl Lab {
 impl Drop for Lab {
     fn drop(&mut self) {
         self.remove_containers();
-        // The namespace next: its holder must not outlive the lab.
         self.netns.take();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
