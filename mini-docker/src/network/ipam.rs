@@ -195,6 +195,13 @@ pub fn sweep(root: &Path) {
 mod tests {
     use super::*;
 
+    /// A container's state directory under `root`, made if missing.
+    fn state_dir(root: &Path, id: &str) -> PathBuf {
+        let dir = root.join(id);
+        std::fs::create_dir_all(&dir).expect("state dir");
+        dir
+    }
+
     #[test]
     fn overlapping_subnets() {
         let s = parse_subnet("10.89.0.0/24").expect("valid");
@@ -222,11 +229,7 @@ mod tests {
     #[test]
     fn leases_are_exclusive_held_and_released() {
         let root = std::env::temp_dir().join(format!("md-ipam-{}", std::process::id()));
-        let state = |id: &str| {
-            let dir = root.join(id);
-            std::fs::create_dir_all(&dir).expect("state dir");
-            dir
-        };
+        let state = |id: &str| state_dir(&root, id);
         let subnet = parse_subnet("10.1.0.0/30").expect("valid"); // one host: .2
         let (a, path) = lease(&root, &subnet, &state("aaa")).expect("first");
         assert_eq!(a, Ipv4Addr::new(10, 1, 0, 2));
@@ -261,11 +264,7 @@ mod tests {
     #[test]
     fn a_late_sweep_spares_the_next_lease() {
         let root = std::env::temp_dir().join(format!("md-ipam-race-{}", std::process::id()));
-        let state = |id: &str| {
-            let dir = root.join(id);
-            std::fs::create_dir_all(&dir).expect("state dir");
-            dir
-        };
+        let state = |id: &str| state_dir(&root, id);
         let subnet = parse_subnet("10.1.0.0/30").expect("valid");
         let (_, path) = lease(&root, &subnet, &state("aaa")).expect("aaa's lease");
         // aaa is in the middle of its release: its link gone, the lock held.
