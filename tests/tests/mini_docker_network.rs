@@ -596,6 +596,10 @@ fn subnet_in_use_is_refused() {
     }
     let next = lab.run(&["--subnet", "10.78.0.0/24"], &["true"]);
     assert_eq!(next.code, 0, "{}", next.stderr);
+    // With minid0 there (made by the run above), every run still checks,
+    // and a refused one leaves the bridge to the others.
+    let refused = lab.run(&["--subnet", "10.66.5.0/24"], &["true"]);
+    assert_eq!(refused.code, 125, "{}", refused.stderr);
     lab.assert_clean_with(&["lan0", "lo", "minid0"]);
 }
 
@@ -610,11 +614,23 @@ fn init_holds_no_host_descriptor() {
     let args = ["run", "-d", "--rm", "--name", "fds", "-p", "18090:8000", "-v", &volume, "host"];
     let started = lab.finish(lab.spawn(&[&args[..], &["sleep", "30"]].concat()));
     assert_eq!(started.code, 0, "{}", started.stderr);
-    let inspected = lab.finish(lab.spawn(&["inspect", "fds"]));
-    let inspected: Value = serde_json::from_str(&inspected.stdout).expect("inspect");
-    let pids = &inspected[0]["pids"];
-    for (who, pid) in [("init", &pids["init"]), ("the command", &pids["command"])] {
-        let pid = pid.as_u64().unwrap_or_else(|| panic!("no {who} in {pids}"));
+    // And one in fds's network namespace: it held it open to join it.
+    let joiner = ["run", "-d", "--rm", "--name", "side", "--net", "container:fds"];
+    let joined = lab.finish(lab.spawn(&[&joiner[..], &["host", "sleep", "30"]].concat()));
+    assert_eq!(joined.code, 0, "{}", joined.stderr);
+    let pids_of = |name: &str| {
+        let inspected = lab.finish(lab.spawn(&["inspect", name]));
+        let inspected: Value = serde_json::from_str(&inspected.stdout).expect("inspect");
+        inspected[0]["pids"].clone()
+    };
+    let (fds, side) = (pids_of("fds"), pids_of("side"));
+    for (who, pid) in [
+        ("init", &fds["init"]),
+        ("the command", &fds["command"]),
+        ("init", &side["init"]),
+        ("the command", &side["command"]),
+    ] {
+        let pid = pid.as_u64().unwrap_or_else(|| panic!("no {who} pid"));
         let mut open: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
             .expect("fd list")
             .filter_map(|e| {
@@ -629,5 +645,24 @@ fn init_holds_no_host_descriptor() {
         assert_eq!(open.len(), expected, "{who} holds {open:?}");
         assert!(open.iter().all(|l| l.contains("socket:")), "{who} holds {open:?}");
     }
-    assert_eq!(lab.finish(lab.spawn(&["rm", "-f", "fds"])).code, 0);
+    // `exec` started with a descriptor it never asked for (a host
+    // directory, as a shell's `exec 7<dir` would leave): the command in
+    // the container must not inherit it.
+    let leaked = std::fs::File::open(&lab.dir).expect("a host directory");
+    let fd = std::os::fd::AsRawFd::as_raw_fd(&leaked);
+    let mut exec = lab.command(&["exec", "fds", "ls", "/proc/self/fd"]);
+    exec.stdout(Stdio::piped()).stderr(Stdio::piped());
+    // SAFETY: after fork, before exec: dup2 only (it clears close-on-exec).
+    unsafe {
+        exec.pre_exec(move || match libc::dup2(fd, 7) {
+            -1 => Err(std::io::Error::last_os_error()),
+            _ => Ok(()),
+        });
+    }
+    let ran = lab.finish(nslab_tests::spawn_retrying(&mut exec));
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let open: Vec<&str> = ran.stdout.split_whitespace().collect();
+    // ls itself has the directory it lists open as 3.
+    assert_eq!(open, ["0", "1", "2", "3"], "the command in the container holds {open:?}");
+    assert_eq!(lab.finish(lab.spawn(&["rm", "-f", "side", "fds"])).code, 0);
 }

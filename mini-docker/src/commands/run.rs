@@ -145,10 +145,7 @@ pub fn run(dirs: &Dirs, args: RunArgs) -> Result<u8, Error> {
         .and_then(|()| {
             let (id, host) = (&cfg.id, &cfg.hostname);
             crate::network::create(id, host, bridge.as_ref(), &dirs.state, &state.dir)?;
-            if let NetMode::Container { state: other, .. } = &cfg.net_mode {
-                crate::network::share(other, &state.dir)?;
-            }
-            Ok(())
+            crate::container::sharing::share_network(&cfg, &state)
         })
         .and_then(|()| start(&cfg, &state));
     crate::network::remove(&state.dir);

@@ -66,6 +66,15 @@ pub fn main(cfg: &Config, state: &StateDir, chan: &mut SyncChannel) -> isize {
         chan.error(&e.to_string());
         return EXIT_RUNTIME.into();
     }
+    // The other containers' namespaces are joined now: their descriptors go
+    // too. (Their owners, in the copy of `cfg` this process has, are never
+    // dropped here: this process ends with `_exit`, never by unwinding.)
+    let mut keep = vec![chan.as_raw_fd()];
+    keep.extend(crate::container::monitor::report_fd());
+    if let Err(errno) = close_inherited(&keep) {
+        chan.error(&format!("closing descriptors: {errno}"));
+        return EXIT_RUNTIME.into();
+    }
     let mut slave = None;
     if cfg.tty {
         // After pivot_root: /dev/ptmx is the container's devpts.
@@ -95,21 +104,40 @@ pub fn main(cfg: &Config, state: &StateDir, chan: &mut SyncChannel) -> isize {
 /// at `execve`, but the container's init never calls it: left open, they
 /// would live as long as the container, and its root could reach them
 /// through `/proc/1/fd`. `close_range(2)` (Linux 5.9) closes a range in
-/// one call.
+/// one call; where it is missing (or refused by a seccomp filter around
+/// mini-docker), each descriptor `/proc/self/fd` lists is closed.
 fn close_inherited(keep: &[RawFd]) -> Result<(), Errno> {
     let mut keep: Vec<u32> = keep.iter().filter_map(|&fd| u32::try_from(fd).ok()).collect();
     keep.retain(|&fd| fd > 2);
     keep.sort_unstable();
     let mut first = 3u32;
-    for fd in keep.into_iter().chain([u32::MAX]) {
+    for &fd in keep.iter().chain([&u32::MAX]) {
         if fd > first {
             // The last range ends at ~0: every descriptor above the kept ones.
             let last = if fd == u32::MAX { u32::MAX } else { fd - 1 };
             // SAFETY: closes descriptors this process owns and no longer uses.
             let ret = unsafe { libc::syscall(libc::SYS_close_range, first, last, 0) };
-            Errno::result(ret)?;
+            match Errno::result(ret) {
+                Ok(_) => {}
+                Err(Errno::ENOSYS | Errno::EPERM) => return close_listed(&keep),
+                Err(errno) => return Err(errno),
+            }
         }
         first = fd.saturating_add(1);
+    }
+    Ok(())
+}
+
+/// [`close_inherited`] without `close_range`: one `close` per descriptor.
+fn close_listed(keep: &[u32]) -> Result<(), Errno> {
+    let listed: Vec<u32> = std::fs::read_dir("/proc/self/fd")
+        .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    for fd in listed.into_iter().filter(|fd| *fd > 2 && !keep.contains(fd)) {
+        // SAFETY: as above; the listing's own descriptor, closed by now,
+        // answers EBADF.
+        unsafe { libc::close(fd as RawFd) };
     }
     Ok(())
 }

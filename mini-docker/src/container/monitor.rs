@@ -123,14 +123,7 @@ pub fn detach(state: &StateDir, cfg: &Config) -> Result<Side, Error> {
                     libc::dup2(null.as_raw_fd(), 0);
                 }
             }
-            let me = std::process::id();
-            let owner = format!("{me} {}\n", start_time(me).unwrap_or_default());
-            let path = state.dir.join("owner");
-            std::fs::write(&path, owner).map_err(|source| ContainerError::Io {
-                what: "writing",
-                path,
-                source,
-            })?;
+            state.record_owner()?;
             Ok(Side::Monitor)
         }
         ForkResult::Parent { child } => {
@@ -259,11 +252,4 @@ fn reaped_by(monitor: Pid, deadline: Instant) -> bool {
             _ => std::thread::sleep(Duration::from_millis(2)),
         }
     }
-}
-
-/// A live process's start time (field 22 of /proc/PID/stat): with the PID,
-/// it names one process for good (the same as `state.rs` writes).
-fn start_time(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat.rsplit_once(')')?.1.split_whitespace().nth(19)?.parse().ok()
 }

@@ -155,7 +155,10 @@ unsafe fn spawn_child(
             // A kernel without clone3 (before 5.3) or without the flag
             // (before 5.7): clone, then move.
             Err(Errno::ENOSYS | Errno::E2BIG | Errno::EINVAL) => {}
-            Err(errno) => return Err(clone_failed(errno, flags)),
+            Err(errno) => {
+                let call = format!("clone3({flags:?} | CLONE_INTO_CGROUP) into its cgroup");
+                return Err(ContainerError::Sys { call, errno });
+            }
         }
     }
     let mut stack = vec![0u8; STACK_SIZE];
@@ -185,7 +188,8 @@ unsafe fn clone_into_cgroup(
 ) -> Result<Pid, Errno> {
     // SAFETY: clone_args is plain integers; all-zero is "not asked for".
     let mut args: libc::clone_args = unsafe { std::mem::zeroed() };
-    args.flags = flags.bits() as u64 | CLONE_INTO_CGROUP;
+    // (Through u32: an i32 with bit 31 set would sign-extend into bit 33.)
+    args.flags = flags.bits() as u32 as u64 | CLONE_INTO_CGROUP;
     args.exit_signal = libc::SIGCHLD as u64;
     args.cgroup = cgroup.as_raw_fd() as u64;
     // SAFETY: a valid clone_args of the size given; without CLONE_VM the

@@ -75,7 +75,7 @@ impl IpcMode {
         if name.is_empty() {
             return Err(UsageError::BadIpc(text.to_owned()));
         }
-        let (state, ns) = joinable("IPC", name, dirs, "ipc")?;
+        let (state, ns, _) = joinable("IPC", name, dirs, "ipc")?;
         if tenant::recorded(&state)["ipc"] != "shareable" {
             let why = "it was not started with --ipc shareable".to_owned();
             return Err(UsageError::NotJoinable("IPC", name.to_owned(), why));
@@ -176,13 +176,14 @@ impl std::os::fd::AsRawFd for Joined {
 
 /// The container `name`, if its namespaces may be joined: it runs, and has
 /// no user namespace of its own (joining needs CAP_SYS_ADMIN over the
-/// namespace's owner, see setns(2)). Returns it and its `kind` namespace.
+/// namespace's owner, see setns(2)). Returns it, its `kind` namespace and
+/// its init's host PID.
 fn joinable(
     label: &'static str,
     name: &str,
     dirs: &Dirs,
     kind: &str,
-) -> Result<(StateDir, Joined), UsageError> {
+) -> Result<(StateDir, Joined, nix::unistd::Pid), UsageError> {
     let refuse = |why: &str| UsageError::NotJoinable(label, name.to_owned(), why.to_owned());
     let state = StateDir::find(&dirs.state, name)
         .ok_or_else(|| UsageError::NoSuchContainer(name.to_owned()))?;
@@ -198,7 +199,7 @@ fn joinable(
     if tenant::ready_init(&state) != Some(init) {
         return Err(refuse("it is not running"));
     }
-    Ok((state, Joined(std::sync::Arc::new(fd))))
+    Ok((state, Joined(std::sync::Arc::new(fd)), init))
 }
 
 // ANCHOR: enter-pid
@@ -243,6 +244,8 @@ pub enum NetMode {
     Container {
         ns: Joined,
         state: std::path::PathBuf,
+        name: String,
+        init: nix::unistd::Pid,
     },
 }
 
@@ -262,8 +265,8 @@ impl NetMode {
         if name.is_empty() {
             return Err(UsageError::BadNet(text.to_owned()));
         }
-        let (state, ns) = joinable("network", name, dirs, "net")?;
-        Ok(NetMode::Container { ns, state: state.dir })
+        let (state, ns, init) = joinable("network", name, dirs, "net")?;
+        Ok(NetMode::Container { ns, state: state.dir, name: name.to_owned(), init })
     }
 
     /// Whether `clone` makes a new network namespace (`container:` joins
@@ -298,3 +301,20 @@ pub fn join_network(cfg: &Config) -> Result<(), ContainerError> {
     join(cfg, "--net", ns, CloneFlags::CLONE_NEWNET)
 }
 // ANCHOR_END: join-net
+
+/// `--net container:NAME`, once this container's state exists: it holds
+/// the other one's address lease (see `network::share`), and only then is
+/// the other one checked to be still running. Held descriptor or not, a
+/// namespace whose container has ended is not to be joined: its address
+/// was freed and may already be someone else's. (A container's lease is
+/// released only after its init is gone, so a check after the hold is
+/// enough: the hold keeps the address from then on.)
+pub fn share_network(cfg: &Config, state: &StateDir) -> Result<(), crate::error::Error> {
+    let NetMode::Container { state: other, name, init, .. } = &cfg.net_mode else { return Ok(()) };
+    let ended = || UsageError::NotJoinable("network", name.clone(), "it has ended".to_owned());
+    crate::network::share(other, &state.dir).map_err(|_| ended())?;
+    if tenant::ready_init(&StateDir { dir: other.clone() }) != Some(*init) {
+        return Err(ended().into());
+    }
+    Ok(())
+}

@@ -79,9 +79,7 @@ impl StateDir {
             let path = self.dir.join("name");
             std::fs::write(&path, name).map_err(io("writing", &path))?;
         }
-        let me = std::process::id();
-        let owner = format!("{me} {}\n", start_time(me).unwrap_or_default());
-        std::fs::write(self.dir.join("owner"), owner).map_err(io("writing", &self.dir))?;
+        self.record_owner()?;
         if cfg.remove {
             std::fs::write(self.dir.join("remove"), "").map_err(io("writing", &self.dir))?;
         }
@@ -110,7 +108,13 @@ impl StateDir {
             let other = StateDir { dir: state.clone() };
             for name in ["hosts", "resolv.conf"] {
                 let (from, to) = (other.etc().join(name), self.etc().join(name));
-                std::fs::copy(&from, &to).map_err(io("copying", &from))?;
+                std::fs::copy(&from, &to).map_err(|e| match e.kind() {
+                    // It ended after its name was checked.
+                    std::io::ErrorKind::NotFound => ContainerError::Setup(
+                        "--net container:NAME: that container has ended".to_owned(),
+                    ),
+                    _ => io("copying", &from)(e),
+                })?;
             }
         }
         // With --userns auto the container's root is a host UID such as
@@ -181,6 +185,18 @@ impl StateDir {
             [id] => Some(StateDir { dir: root.join(id) }),
             _ => None,
         }
+    }
+
+    /// Records this process as the container's `owner`: "PID START". The
+    /// file is written aside and renamed over the old one, so that a
+    /// concurrent `run`'s sweep never reads it empty or half-written and
+    /// takes a starting container for a dead one (rename(2) is atomic).
+    pub fn record_owner(&self) -> Result<(), ContainerError> {
+        let me = std::process::id();
+        let (path, aside) = (self.dir.join("owner"), self.dir.join("owner.new"));
+        std::fs::write(&aside, format!("{me} {}\n", start_time(me).unwrap_or_default()))
+            .and_then(|()| std::fs::rename(&aside, &path))
+            .map_err(io("writing", &path))
     }
 
     /// Whether the mini-docker process that started it still runs.

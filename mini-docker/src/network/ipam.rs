@@ -85,6 +85,10 @@ impl Subnet {
     }
 }
 
+/// How long a lease may name no container before the sweep takes it for
+/// abandoned (its ID is written right after the file is made).
+const ABANDONED: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// A holder's link to its lease, in its state directory.
 const HELD: &str = "lease";
 
@@ -120,10 +124,29 @@ pub fn lease(
 }
 // ANCHOR_END: lease
 
-/// Makes the container of `state_dir` a holder of `lease`: a hard link to
-/// it in the state directory (link(2)).
-pub fn hold(lease: &Path, state_dir: &Path) -> Result<(), NetworkError> {
+/// Makes the container of `state_dir` a holder of its own new `lease`: a
+/// hard link to it in the state directory (link(2)).
+fn hold(lease: &Path, state_dir: &Path) -> Result<(), NetworkError> {
     std::fs::hard_link(lease, state_dir.join(HELD)).map_err(super::io("linking", lease))
+}
+
+/// Makes the container of `state_dir` one more holder of another
+/// container's `lease`, under the lease's lock and only while someone
+/// still holds it: a lease being freed (or freed and taken again by a new
+/// container) must not gain a holder.
+pub fn hold_shared(lease: &Path, state_dir: &Path) -> Result<(), NetworkError> {
+    let gone = || {
+        let source = std::io::Error::from(std::io::ErrorKind::NotFound);
+        super::io("holding", lease)(source)
+    };
+    let file = lock(lease).ok_or_else(gone)?;
+    let (Ok(locked), Ok(name)) = (file.metadata(), std::fs::metadata(lease)) else {
+        return Err(gone());
+    };
+    if (locked.dev(), locked.ino()) != (name.dev(), name.ino()) || locked.nlink() < 2 {
+        return Err(gone());
+    }
+    hold(lease, state_dir)
 }
 
 /// The container of `state_dir` lets go of `lease`; the last holder frees
@@ -174,7 +197,9 @@ fn remove_if_unheld(lease: &Path, locked: &std::fs::File) {
 /// Leases nobody holds whose container has no state directory any more:
 /// mini-docker was killed between creating the lease and linking it, or a
 /// state directory was deleted by hand. A lease still being made (its
-/// container's directory exists, or it names none yet) is left alone.
+/// container's directory exists, or it names none yet) is left alone,
+/// unless it has named none for a minute: its maker was killed between
+/// creating it and writing the ID.
 pub fn sweep(root: &Path) {
     let Ok(entries) = std::fs::read_dir(root) else { return };
     for entry in entries.filter_map(Result::ok) {
@@ -185,7 +210,13 @@ pub fn sweep(root: &Path) {
         let Some(mut file) = lock(&path) else { continue };
         let mut id = String::new();
         let _ = file.read_to_string(&mut id);
-        if !id.is_empty() && !id.contains('/') && !root.join(&id).exists() {
+        let abandoned = if id.is_empty() {
+            let age = file.metadata().and_then(|m| m.modified()).map(|t| t.elapsed());
+            matches!(age, Ok(Ok(age)) if age > ABANDONED)
+        } else {
+            !id.contains('/') && !root.join(&id).exists()
+        };
+        if abandoned {
             remove_if_unheld(&path, &file);
         }
     }
@@ -239,13 +270,18 @@ mod tests {
         assert!(path.exists());
         // --net container:aaa: ccc holds the address too, and it stays
         // taken until both have let go.
-        hold(&path, &state("ccc")).expect("hold");
+        hold_shared(&path, &state("ccc")).expect("hold");
         release(&path, &state("aaa"));
         assert!(path.exists(), "ccc still uses the address");
         assert!(matches!(lease(&root, &subnet, &state("ddd")), Err(NetworkError::Exhausted(_))));
         release(&path, &state("ccc"));
         release(&path, &state("ccc")); // twice is harmless
         assert!(!path.exists());
+        // A lease nobody holds any more gains no holder.
+        let (_, again) = lease(&root, &subnet, &state("eee")).expect("eee");
+        std::fs::remove_file(root.join("eee").join(HELD)).expect("eee lets go by hand");
+        assert!(hold_shared(&again, &state("fff")).is_err(), "an unheld lease is not shared");
+        std::fs::remove_file(&again).expect("rm");
         assert_eq!(lease(&root, &subnet, &state("ddd")).expect("free again").0, a);
         // ddd's state directory goes without a release (deleted by hand):
         // the sweep frees the lease; one still being made stays.
@@ -255,6 +291,15 @@ mod tests {
         sweep(&root);
         assert!(!path.exists(), "an orphan lease is swept");
         assert!(making.exists(), "a lease being made is not");
+        let long_ago = std::time::SystemTime::now() - 2 * ABANDONED;
+        std::fs::File::options()
+            .write(true)
+            .open(&making)
+            .expect("open")
+            .set_modified(long_ago)
+            .expect("mtime");
+        sweep(&root);
+        assert!(!making.exists(), "one left without an ID for long is");
         let _ = std::fs::remove_dir_all(&root);
     }
 

@@ -190,7 +190,7 @@ pub fn create(
 pub fn share(other: &Path, state_dir: &Path) -> Result<(), NetworkError> {
     let record = Record::read(other);
     let (Some(lease), Some(address)) = (record.lease, record.address) else { return Ok(()) };
-    ipam::hold(&lease, state_dir)?;
+    ipam::hold_shared(&lease, state_dir)?;
     let text = format!("lease {}\naddress {address}/{}\n", lease.display(), record.prefix);
     let path = state_dir.join(RECORD);
     std::fs::write(&path, text).map_err(io("writing", &path))
@@ -200,10 +200,17 @@ pub fn share(other: &Path, state_dir: &Path) -> Result<(), NetworkError> {
 /// to make it: EEXIST means the other won, which is just as good.
 fn ensure_bridge(subnet: &Subnet) -> Result<(), NetworkError> {
     let exists = |e: &anyhow::Error| rtnl::is_errno(e, nix::errno::Errno::EEXIST);
-    match rtnl::create_bridge(BRIDGE) {
-        Ok(()) => refuse_subnet_in_use(subnet)?,
-        Err(e) if exists(&e) => {}
+    let created = match rtnl::create_bridge(BRIDGE) {
+        Ok(()) => true,
+        Err(e) if exists(&e) => false,
         Err(e) => return Err(NetworkError::Netlink(e)),
+    };
+    // Every run checks its subnet: a later one may ask for another.
+    if let Err(e) = refuse_subnet_in_use(subnet) {
+        if created {
+            let _ = rtnl::delete_link(BRIDGE);
+        }
+        return Err(e);
     }
     if let Err(e) = rtnl::add_address(BRIDGE, subnet.gateway(), subnet.prefix)
         && !exists(&e)
@@ -213,11 +220,12 @@ fn ensure_bridge(subnet: &Subnet) -> Result<(), NetworkError> {
     rtnl::set_up(BRIDGE).map_err(NetworkError::Netlink)
 }
 
-/// A new bridge on a subnet the host already has (a LAN, a VPN) would make
-/// that network unreachable from the host: the kernel would route it to the
-/// bridge. Docker skips such ranges when it picks docker0's; mini-docker's
-/// subnet is given (`--subnet`), so it refuses one that overlaps an address
-/// of another interface, and takes its new bridge away again.
+/// A bridge on a subnet the host already reaches otherwise (a LAN, a VPN)
+/// would make that network unreachable from the host: the kernel would
+/// route it to the bridge. Docker skips such ranges when it picks
+/// docker0's; mini-docker's subnet is given (`--subnet`), so it refuses one
+/// that overlaps a route of the host (a bridge it just made is taken away
+/// again).
 fn refuse_subnet_in_use(subnet: &Subnet) -> Result<(), NetworkError> {
     // The host's routes, in every table: a network of its own interfaces
     // ("local" and the subnet's "unicast" route), and one reached through
@@ -243,11 +251,7 @@ fn refuse_subnet_in_use(subnet: &Subnet) -> Result<(), NetworkError> {
         }
         Ok(found)
     };
-    let found = clash();
-    if !matches!(found, Ok(None)) {
-        let _ = rtnl::delete_link(BRIDGE);
-    }
-    match found.map_err(NetworkError::Netlink)? {
+    match clash().map_err(NetworkError::Netlink)? {
         Some(network) => Err(NetworkError::SubnetInUse { subnet: subnet.to_string(), network }),
         None => Ok(()),
     }
