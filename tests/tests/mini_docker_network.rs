@@ -600,6 +600,9 @@ fn subnet_in_use_is_refused() {
     // and a refused one leaves the bridge to the others.
     let refused = lab.run(&["--subnet", "10.66.5.0/24"], &["true"]);
     assert_eq!(refused.code, 125, "{}", refused.stderr);
+    assert!(refused.stderr.contains("overlaps 10.66.0.0/16"), "{}", refused.stderr);
+    let (addresses, _) = lab.host_addresses_and_routes();
+    assert!(!addresses.contains(&"10.66.5.1".to_owned()), "minid0 got it: {addresses:?}");
     lab.assert_clean_with(&["lan0", "lo", "minid0"]);
 }
 

@@ -155,17 +155,14 @@ unsafe fn spawn_child(
             // A kernel without clone3 (before 5.3) or without the flag
             // (before 5.7): clone, then move.
             Err(Errno::ENOSYS | Errno::E2BIG | Errno::EINVAL) => {}
-            Err(errno) => {
-                let call = format!("clone3({flags:?} | CLONE_INTO_CGROUP) into its cgroup");
-                return Err(ContainerError::Sys { call, errno });
-            }
+            Err(errno) => return Err(clone_failed("clone3 (CLONE_INTO_CGROUP)", errno, flags)),
         }
     }
     let mut stack = vec![0u8; STACK_SIZE];
     // SAFETY: the child is a new process with a copy of our memory (no
     // CLONE_VM); this program has no other threads, so no lock is held.
     let pid = unsafe { clone(Box::new(body), &mut stack, flags, Some(libc::SIGCHLD)) }
-        .map_err(|errno| clone_failed(errno, flags))?;
+        .map_err(|errno| clone_failed("clone", errno, flags))?;
     Ok((pid, false))
 }
 
@@ -217,7 +214,7 @@ unsafe fn clone_into_cgroup(
 
 /// The error for a refused `clone`, with the likely reason when a user
 /// namespace was asked for.
-fn clone_failed(errno: Errno, flags: CloneFlags) -> ContainerError {
+fn clone_failed(call: &str, errno: Errno, flags: CloneFlags) -> ContainerError {
     let userns = flags.contains(CloneFlags::CLONE_NEWUSER);
     let hint = match errno {
         Errno::EPERM | Errno::ENOSPC if userns => {
@@ -225,7 +222,7 @@ fn clone_failed(errno: Errno, flags: CloneFlags) -> ContainerError {
         }
         _ => "",
     };
-    ContainerError::Sys { call: format!("clone({flags:?}){hint}"), errno }
+    ContainerError::Sys { call: format!("{call}({flags:?}){hint}"), errno }
 }
 
 /// Writes the child's ID maps from outside its user namespace

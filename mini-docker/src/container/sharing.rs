@@ -312,7 +312,10 @@ pub fn join_network(cfg: &Config) -> Result<(), ContainerError> {
 pub fn share_network(cfg: &Config, state: &StateDir) -> Result<(), crate::error::Error> {
     let NetMode::Container { state: other, name, init, .. } = &cfg.net_mode else { return Ok(()) };
     let ended = || UsageError::NotJoinable("network", name.clone(), "it has ended".to_owned());
-    crate::network::share(other, &state.dir).map_err(|_| ended())?;
+    match crate::network::share(other, &state.dir) {
+        Err(crate::network::NetworkError::Ended) => return Err(ended().into()),
+        shared => shared?,
+    }
     if tenant::ready_init(&StateDir { dir: other.clone() }) != Some(*init) {
         return Err(ended().into());
     }

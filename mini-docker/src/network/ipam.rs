@@ -1,22 +1,23 @@
 //! IP address management: which container gets which address.
 //!
 //! One file per address in use, in the state root: `lease-10.89.0.2`,
-//! holding the container's ID. A lease is taken by *creating* its file with
-//! `O_CREAT | O_EXCL` (`File::create_new`): the kernel makes the check and
-//! the creation one step, so of two `run`s racing for the same address
-//! exactly one succeeds and the other tries the next. No lock, no daemon.
+//! holding the container's ID. A lease is taken by *linking* the
+//! container's own `<state>/lease` under that name: `link(2)` refuses an
+//! existing name (EEXIST), so the kernel makes the check and the creation
+//! one step, and of two `run`s racing for the same address exactly one
+//! succeeds and the other tries the next. No lock, no daemon.
 //!
 //! Who uses an address is counted by the kernel: each container using it
 //! holds a hard link to the lease file in its own state directory
 //! (`<state>/lease`), so the file's link count is the number of holders
 //! plus one. Usually that is one container; `--net container:NAME` adds a
-//! second holder of the same address ([`hold`]). When a holder ends (or
-//! the sweep of the next mini-docker cleans up after a killed one), it
-//! drops its link, and the last one removes the lease ([`release`]): an
-//! address is never handed out while a network namespace still uses it.
+//! second holder of the same address ([`hold_shared`]). When a holder ends
+//! (or the sweep of the next `run` cleans up after a killed one), it drops
+//! its link, and the last one removes the lease ([`release`]): an address
+//! is never handed out while a network namespace still uses it.
 
 use std::fmt;
-use std::io::{Read as _, Write as _};
+use std::io::Read as _;
 use std::net::Ipv4Addr;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
@@ -85,15 +86,18 @@ impl Subnet {
     }
 }
 
-/// How long a lease may name no container before the sweep takes it for
-/// abandoned (its ID is written right after the file is made).
-const ABANDONED: std::time::Duration = std::time::Duration::from_secs(60);
-
 /// A holder's link to its lease, in its state directory.
 const HELD: &str = "lease";
 
 /// Takes the first free address of `subnet` for the container whose state
-/// directory is `state_dir` (the lease file names it), and holds it.
+/// directory is `state_dir`, and holds it.
+///
+/// The holder's link is made first, holding the container's ID, and the
+/// lease is that file linked under the address's name: `link(2)` fails
+/// with EEXIST when the name exists, so, like `O_EXCL`, it takes a free
+/// address in one step; and a lease is never seen without its ID or its
+/// holder (a lease made empty and filled after could be swept, or taken
+/// twice, while its maker stalls).
 // ANCHOR: lease
 pub fn lease(
     root: &Path,
@@ -102,51 +106,38 @@ pub fn lease(
 ) -> Result<(Ipv4Addr, PathBuf), NetworkError> {
     std::fs::create_dir_all(root).map_err(super::io("creating", root))?;
     let id = state_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let held = state_dir.join(HELD);
+    std::fs::write(&held, id).map_err(super::io("writing", &held))?;
     for address in subnet.hosts() {
         let path = root.join(format!("lease-{address}"));
-        match std::fs::File::create_new(&path) {
-            Ok(mut file) => {
-                let taken = file
-                    .write_all(id.as_bytes())
-                    .map_err(super::io("writing", &path))
-                    .and_then(|()| hold(&path, state_dir));
-                if let Err(e) = taken {
-                    let _ = std::fs::remove_file(&path);
-                    return Err(e);
-                }
-                return Ok((address, path));
-            }
+        match std::fs::hard_link(&held, &path) {
+            Ok(()) => return Ok((address, path)),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(super::io("creating", &path)(e)),
+            Err(e) => {
+                let _ = std::fs::remove_file(&held);
+                return Err(super::io("linking", &path)(e));
+            }
         }
     }
+    let _ = std::fs::remove_file(&held);
     Err(NetworkError::Exhausted(subnet.to_string()))
 }
 // ANCHOR_END: lease
 
-/// Makes the container of `state_dir` a holder of its own new `lease`: a
-/// hard link to it in the state directory (link(2)).
-fn hold(lease: &Path, state_dir: &Path) -> Result<(), NetworkError> {
-    std::fs::hard_link(lease, state_dir.join(HELD)).map_err(super::io("linking", lease))
-}
-
 /// Makes the container of `state_dir` one more holder of another
-/// container's `lease`, under the lease's lock and only while someone
-/// still holds it: a lease being freed (or freed and taken again by a new
-/// container) must not gain a holder.
+/// container's `lease` (a hard link to it in the state directory), under
+/// the lease's lock and only while someone still holds it: a lease being
+/// freed (or freed and taken again by a new container) must not gain a
+/// holder. [`NetworkError::Ended`] when it has none left.
 pub fn hold_shared(lease: &Path, state_dir: &Path) -> Result<(), NetworkError> {
-    let gone = || {
-        let source = std::io::Error::from(std::io::ErrorKind::NotFound);
-        super::io("holding", lease)(source)
-    };
-    let file = lock(lease).ok_or_else(gone)?;
+    let file = lock(lease).ok_or(NetworkError::Ended)?;
     let (Ok(locked), Ok(name)) = (file.metadata(), std::fs::metadata(lease)) else {
-        return Err(gone());
+        return Err(NetworkError::Ended);
     };
     if (locked.dev(), locked.ino()) != (name.dev(), name.ino()) || locked.nlink() < 2 {
-        return Err(gone());
+        return Err(NetworkError::Ended);
     }
-    hold(lease, state_dir)
+    std::fs::hard_link(lease, state_dir.join(HELD)).map_err(super::io("linking", lease))
 }
 
 /// The container of `state_dir` lets go of `lease`; the last holder frees
@@ -194,12 +185,9 @@ fn remove_if_unheld(lease: &Path, locked: &std::fs::File) {
 }
 // ANCHOR_END: release
 
-/// Leases nobody holds whose container has no state directory any more:
-/// mini-docker was killed between creating the lease and linking it, or a
-/// state directory was deleted by hand. A lease still being made (its
-/// container's directory exists, or it names none yet) is left alone,
-/// unless it has named none for a minute: its maker was killed between
-/// creating it and writing the ID.
+/// Leases nobody holds whose container has no state directory any more
+/// (deleted by hand, or its holder link lost some other way): their
+/// addresses would be taken forever.
 pub fn sweep(root: &Path) {
     let Ok(entries) = std::fs::read_dir(root) else { return };
     for entry in entries.filter_map(Result::ok) {
@@ -210,13 +198,7 @@ pub fn sweep(root: &Path) {
         let Some(mut file) = lock(&path) else { continue };
         let mut id = String::new();
         let _ = file.read_to_string(&mut id);
-        let abandoned = if id.is_empty() {
-            let age = file.metadata().and_then(|m| m.modified()).map(|t| t.elapsed());
-            matches!(age, Ok(Ok(age)) if age > ABANDONED)
-        } else {
-            !id.contains('/') && !root.join(&id).exists()
-        };
-        if abandoned {
+        if !id.is_empty() && !id.contains('/') && !root.join(&id).exists() {
             remove_if_unheld(&path, &file);
         }
     }
@@ -284,22 +266,10 @@ mod tests {
         std::fs::remove_file(&again).expect("rm");
         assert_eq!(lease(&root, &subnet, &state("ddd")).expect("free again").0, a);
         // ddd's state directory goes without a release (deleted by hand):
-        // the sweep frees the lease; one still being made stays.
+        // the sweep frees the lease.
         std::fs::remove_dir_all(state("ddd")).expect("rm");
-        let making = root.join("lease-10.1.0.9");
-        std::fs::write(&making, "").expect("a lease without its ID yet");
         sweep(&root);
         assert!(!path.exists(), "an orphan lease is swept");
-        assert!(making.exists(), "a lease being made is not");
-        let long_ago = std::time::SystemTime::now() - 2 * ABANDONED;
-        std::fs::File::options()
-            .write(true)
-            .open(&making)
-            .expect("open")
-            .set_modified(long_ago)
-            .expect("mtime");
-        sweep(&root);
-        assert!(!making.exists(), "one left without an ID for long is");
         let _ = std::fs::remove_dir_all(&root);
     }
 

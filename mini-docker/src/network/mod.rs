@@ -65,6 +65,8 @@ pub enum NetworkError {
     PublishWithoutBridge,
     #[error("--subnet {subnet} overlaps {network}, which this host already routes: choose another")]
     SubnetInUse { subnet: String, network: String },
+    #[error("the container whose network is shared has ended")]
+    Ended,
     #[error("no free address left in {0}")]
     Exhausted(String),
     #[error("cannot publish {spec}: {source}")]
@@ -190,27 +192,25 @@ pub fn create(
 pub fn share(other: &Path, state_dir: &Path) -> Result<(), NetworkError> {
     let record = Record::read(other);
     let (Some(lease), Some(address)) = (record.lease, record.address) else { return Ok(()) };
-    ipam::hold_shared(&lease, state_dir)?;
+    // The record first: whatever happens next, the cleanup finds the lease.
     let text = format!("lease {}\naddress {address}/{}\n", lease.display(), record.prefix);
     let path = state_dir.join(RECORD);
-    std::fs::write(&path, text).map_err(io("writing", &path))
+    std::fs::write(&path, text).map_err(io("writing", &path))?;
+    ipam::hold_shared(&lease, state_dir)
 }
 
 /// `minid0`, made by the first container that needs it. Two runs may race
 /// to make it: EEXIST means the other won, which is just as good.
 fn ensure_bridge(subnet: &Subnet) -> Result<(), NetworkError> {
     let exists = |e: &anyhow::Error| rtnl::is_errno(e, nix::errno::Errno::EEXIST);
-    let created = match rtnl::create_bridge(BRIDGE) {
-        Ok(()) => true,
-        Err(e) if exists(&e) => false,
-        Err(e) => return Err(NetworkError::Netlink(e)),
-    };
-    // Every run checks its subnet: a later one may ask for another.
-    if let Err(e) = refuse_subnet_in_use(subnet) {
-        if created {
-            let _ = rtnl::delete_link(BRIDGE);
-        }
-        return Err(e);
+    // Every run checks its subnet (a later one may ask for another), and
+    // before it makes anything: a bridge it made and took away again could
+    // be the one another run has just plugged a container into.
+    refuse_subnet_in_use(subnet)?;
+    if let Err(e) = rtnl::create_bridge(BRIDGE)
+        && !exists(&e)
+    {
+        return Err(NetworkError::Netlink(e));
     }
     if let Err(e) = rtnl::add_address(BRIDGE, subnet.gateway(), subnet.prefix)
         && !exists(&e)
@@ -224,8 +224,7 @@ fn ensure_bridge(subnet: &Subnet) -> Result<(), NetworkError> {
 /// would make that network unreachable from the host: the kernel would
 /// route it to the bridge. Docker skips such ranges when it picks
 /// docker0's; mini-docker's subnet is given (`--subnet`), so it refuses one
-/// that overlaps a route of the host (a bridge it just made is taken away
-/// again).
+/// that overlaps a route of the host.
 fn refuse_subnet_in_use(subnet: &Subnet) -> Result<(), NetworkError> {
     // The host's routes, in every table: a network of its own interfaces
     // ("local" and the subnet's "unicast" route), and one reached through
@@ -233,11 +232,12 @@ fn refuse_subnet_in_use(subnet: &Subnet) -> Result<(), NetworkError> {
     // another run may already have given it its address. The default
     // route (prefix 0) overlaps everything and means nothing here.
     let clash = || -> anyhow::Result<Option<String>> {
-        let bridge = rtnl::index_of(BRIDGE)?;
+        // (No bridge yet: no route of its own to leave out.)
+        let bridge = rtnl::index_of(BRIDGE).ok();
         let mut found = None;
         for route in rtnl::ipv4_route_list()? {
             if route.prefix == 0
-                || route.interface == Some(bridge)
+                || (bridge.is_some() && route.interface == bridge)
                 || !subnet.overlaps(route.destination, route.prefix)
             {
                 continue;
