@@ -270,3 +270,37 @@ impl Lab {
 fn chmod(path: &Path, mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
 }
+
+/// What a finished mini-docker command gave: its exit status (-1 when a
+/// signal ended it), its standard output and its standard error.
+pub struct Ran {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Waits at most `limit` for `child`, whose stdout and stderr are pipes,
+/// and collects them (the commands tested write a few lines: the pipes do
+/// not fill while it runs).
+pub fn finish(mut child: std::process::Child, limit: std::time::Duration) -> Ran {
+    crate::wait_bounded(&mut child, limit);
+    let out = child.wait_with_output().expect("output");
+    Ran {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// [`finish`] for a child whose stdout and stderr go to the files `out`
+/// and `err` (kept in the lab: a failing test's output can be read there).
+pub fn finish_to_files(
+    mut child: std::process::Child,
+    out: &Path,
+    err: &Path,
+    limit: std::time::Duration,
+) -> Ran {
+    let status = crate::wait_bounded(&mut child, limit);
+    let read = |path: &Path| std::fs::read_to_string(path).unwrap_or_default();
+    Ran { code: status.code().unwrap_or(-1), stdout: read(out), stderr: read(err) }
+}

@@ -8,11 +8,12 @@
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Child, Command, ExitStatus};
+use std::process::{Child, Command};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use nslab_tests::{As, mini_docker, skip};
+use nslab_tests::mini_docker::{self, Ran};
+use nslab_tests::{As, skip};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_mini-docker");
@@ -29,19 +30,6 @@ impl std::ops::Deref for Lab {
     type Target = mini_docker::Lab;
     fn deref(&self) -> &mini_docker::Lab {
         &self.0
-    }
-}
-
-/// What a finished run gave.
-struct Ran {
-    status: ExitStatus,
-    stdout: String,
-    stderr: String,
-}
-
-impl Ran {
-    fn code(&self) -> i32 {
-        self.status.code().unwrap_or(-1)
     }
 }
 
@@ -72,12 +60,9 @@ impl Lab {
     }
 
     /// Waits for a spawned run, at most [`LIMIT`].
-    fn finish(&self, mut child: Child, out: &str) -> Ran {
-        let status = nslab_tests::wait_bounded(&mut child, LIMIT);
-        let read = |suffix: &str| {
-            std::fs::read_to_string(self.dir.join(format!("{out}.{suffix}"))).unwrap_or_default()
-        };
-        Ran { status, stdout: read("out"), stderr: read("err") }
+    fn finish(&self, child: Child, out: &str) -> Ran {
+        let file = |suffix: &str| self.dir.join(format!("{out}.{suffix}"));
+        mini_docker::finish_to_files(child, &file("out"), &file("err"), LIMIT)
     }
 
     fn run(&self, args: &[&str]) -> Ran {
@@ -92,7 +77,7 @@ impl Lab {
         args.extend_from_slice(options);
         args.extend_from_slice(&["host", "/probe/probe"]);
         let ran = self.run(&args);
-        assert_eq!(ran.code(), 0, "probe failed: {}", ran.stderr);
+        assert_eq!(ran.code, 0, "probe failed: {}", ran.stderr);
         serde_json::from_str(&ran.stdout).unwrap_or_else(|e| panic!("{e}: {}", ran.stdout))
     }
 }
@@ -113,7 +98,7 @@ fn host_ns(name: &str) -> String {
 fn hello(who: As) {
     let Some(lab) = Lab::new("mini-docker run host", who) else { return };
     let ran = lab.run(&["run", "--rm", "host", "sh", "-c", "echo hi"]);
-    assert_eq!((ran.code(), ran.stdout.as_str(), ran.stderr.as_str()), (0, "hi\n", ""));
+    assert_eq!((ran.code, ran.stdout.as_str(), ran.stderr.as_str()), (0, "hi\n", ""));
     assert!(lab.state_entries().is_empty(), "--rm left {:?}", lab.state_entries());
 }
 
@@ -214,7 +199,7 @@ fn exit_codes(who: As) {
     ];
     for (args, code, message) in cases {
         let ran = lab.run(args);
-        assert_eq!(ran.code(), code, "{args:?}: {}", ran.stderr);
+        assert_eq!(ran.code, code, "{args:?}: {}", ran.stderr);
         if (125..=127).contains(&code) {
             assert_eq!(ran.stderr.lines().count(), 1, "{args:?}: one line: {}", ran.stderr);
             assert!(ran.stderr.starts_with("mini-docker: "), "{args:?}: {}", ran.stderr);
@@ -240,20 +225,20 @@ fn volumes_and_read_only(who: As) {
         "-c",
         "cat /data/from-host && echo back > /data/from-container",
     ]);
-    assert_eq!((ran.code(), ran.stdout.as_str()), (0, "hello from the host\n"), "{}", ran.stderr);
+    assert_eq!((ran.code, ran.stdout.as_str()), (0, "hello from the host\n"), "{}", ran.stderr);
     assert_eq!(std::fs::read_to_string(shared.join("from-container")).expect("read"), "back\n");
 
     let ro = format!("{}:/data:ro", shared.display());
     let ran = lab.run(&["run", "--rm", "-v", &ro, "host", "sh", "-c", "echo x > /data/nope"]);
-    assert_ne!(ran.code(), 0);
+    assert_ne!(ran.code, 0);
     assert!(ran.stderr.contains("Read-only file system"), "{}", ran.stderr);
     assert!(!shared.join("nope").exists());
 
     let ran = lab.run(&["run", "--rm", "--read-only", "host", "touch", "/x"]);
-    assert_eq!(ran.code(), 1);
+    assert_eq!(ran.code, 1);
     assert!(ran.stderr.contains("Read-only file system"), "{}", ran.stderr);
     let ran = lab.run(&["run", "--rm", "host", "sh", "-c", "touch /x && touch /usr/x"]);
-    assert_eq!(ran.code(), 1, "the root is writable, the host's /usr is not");
+    assert_eq!(ran.code, 1, "the root is writable, the host's /usr is not");
     assert!(ran.stderr.contains("/usr/x") && ran.stderr.contains("Read-only"), "{}", ran.stderr);
     assert!(lab.state_entries().is_empty());
 }
@@ -296,7 +281,7 @@ fn directory_image(who: As) {
         "-c",
         "echo new > /written; ls /; busybox ls /tmp",
     ]);
-    assert_eq!(ran.code(), 0, "{}", ran.stderr);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
     let listing: Vec<&str> = ran.stdout.lines().collect();
     assert_eq!(listing, ["bin", "dev", "escape", "etc", "proc", "sys", "tmp", "written", "inside"]);
     assert!(!rootfs.join("written").exists(), "the image was written to");
@@ -325,7 +310,7 @@ fn signals(who: As) {
             .expect("kill");
         let ran = lab.finish(child, "sleep");
         assert!(start.elapsed() < Duration::from_secs(20), "sleep 60 was not stopped");
-        assert_eq!(ran.code(), status, "128 + {signal}: {}", ran.stderr);
+        assert_eq!(ran.code, status, "128 + {signal}: {}", ran.stderr);
         assert!(lab.state_entries().is_empty(), "left {:?}", lab.state_entries());
     }
 }
@@ -400,7 +385,7 @@ fn init_reaps_orphans(who: As) {
         for f in /proc/[0-9]*/stat; do read -r l < "$f"; s=${l#*) }; echo "${s%% *}"; done | grep -c Z
         read -r l < /proc/1/stat; echo "${l%% *} ${l#* }" | cut -d' ' -f1,2; exit 3"#;
     let ran = lab.run(&["run", "--rm", "host", "sh", "-c", script]);
-    assert_eq!(ran.code(), 3, "{}", ran.stderr);
+    assert_eq!(ran.code, 3, "{}", ran.stderr);
     assert_eq!(ran.stdout, "0\n1 (mini-docker)\n", "no zombie; PID 1 is mini-docker's init");
 }
 
@@ -419,14 +404,14 @@ fn tty(who: As) {
     let Some(lab) = Lab::new("mini-docker -t", who) else { return };
     let script = "tty; test -t 0 && test -t 1 && echo is-a-tty; ls /dev/pts; exit 4";
     let ran = lab.run(&["run", "--rm", "-t", "host", "sh", "-c", script]);
-    assert_eq!(ran.code(), 4, "{}", ran.stderr);
+    assert_eq!(ran.code, 4, "{}", ran.stderr);
     // The terminal's line discipline turns \n into \r\n.
     assert_eq!(ran.stdout, "/dev/pts/0\r\nis-a-tty\r\n0  ptmx\r\n");
     // -i: what we write reaches the command through the pty.
     let input = "echo from-stdin $((6 * 7))\nexit 5\n";
     let child = lab.spawn_with_input(&["run", "--rm", "-it", "host", "sh"], "it", Some(input));
     let ran = lab.finish(child, "it");
-    assert_eq!(ran.code(), 5, "{}", ran.stderr);
+    assert_eq!(ran.code, 5, "{}", ran.stderr);
     assert!(ran.stdout.contains("from-stdin 42\r\n"), "{:?}", ran.stdout);
     assert!(lab.state_entries().is_empty());
 }
@@ -473,7 +458,7 @@ fn killed(who: As) {
         let leased = usize::from(who == As::Root);
         assert_eq!((left.len(), leases), (1 + leased, leased), "nothing could clean up yet");
         let ran = lab.run(&["run", "--rm", "host", "true"]);
-        assert_eq!(ran.code(), 0, "{}", ran.stderr);
+        assert_eq!(ran.code, 0, "{}", ran.stderr);
         assert!(lab.state_entries().is_empty(), "not swept: {:?}", lab.state_entries());
     }
     assert_eq!(std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo"), before);
@@ -525,7 +510,7 @@ fn no_mounts_left_behind() {
 fn kept_container_and_names() {
     let Some(lab) = Lab::new("mini-docker --name", As::Root) else { return };
     let ran = lab.run(&["run", "--name", "keep", "host", "sh", "-c", "echo data > /kept"]);
-    assert_eq!(ran.code(), 0, "{}", ran.stderr);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
     let kept = lab.state_entries();
     assert_eq!(kept.len(), 1);
     let dir = lab.state().join(&kept[0]);
@@ -535,7 +520,7 @@ fn kept_container_and_names() {
     left.sort();
     assert_eq!(left, ["name", "upper"]);
     let ran = lab.run(&["run", "--rm", "--name", "keep", "host", "true"]);
-    assert_eq!(ran.code(), 125);
+    assert_eq!(ran.code, 125);
     assert_eq!(ran.stderr, "mini-docker: container name \"keep\" is already in use\n");
     // As `docker ps`: running containers only; -a shows the kept one too.
     let ps = lab.run(&["ps"]);
@@ -545,11 +530,11 @@ fn kept_container_and_names() {
         ps.stdout.lines().nth(1),
         Some(format!("{:<14} {:<20} exited (kept)", &kept[0][..12], "keep").as_str())
     );
-    assert_eq!(lab.run(&["rm", "keep"]).code(), 0);
+    assert_eq!(lab.run(&["rm", "keep"]).code, 0);
     assert!(lab.state_entries().is_empty());
     let ran = lab.run(&["rm", "keep"]);
     assert_eq!(
-        (ran.code(), ran.stderr.as_str()),
+        (ran.code, ran.stderr.as_str()),
         (125, "mini-docker: no such container \"keep\" (see `mini-docker ps`)\n")
     );
 }
@@ -571,12 +556,12 @@ fn userns_auto_as_root() {
 fn info_and_images() {
     let Some(lab) = Lab::new("mini-docker info", As::Rootless) else { return };
     let info = lab.run(&["info"]);
-    assert_eq!(info.code(), 0);
+    assert_eq!(info.code, 0);
     for key in ["kernel:", "privilege:", "user namespaces:", "cgroups:", "overlayfs:"] {
         assert!(info.stdout.contains(key), "{key} missing: {}", info.stdout);
     }
     let images = lab.run(&["images"]);
-    assert_eq!(images.code(), 0);
+    assert_eq!(images.code, 0);
     assert!(images.stdout.lines().any(|l| l.starts_with("host ")), "{}", images.stdout);
 }
 
@@ -724,18 +709,18 @@ fn import(who: As) {
     ]);
     std::fs::write(&tarball, gzip(&rootfs)).expect("write");
     let ran = lab.run(&["import", tarball.to_str().expect("path"), "bb"]);
-    assert_eq!((ran.code(), ran.stdout.as_str()), (0, "bb\n"), "{}", ran.stderr);
+    assert_eq!((ran.code, ran.stdout.as_str()), (0, "bb\n"), "{}", ran.stderr);
     let ran = lab.run(&["run", "--rm", "bb", "/bin/sh", "-c", "echo hi from bb"]);
-    assert_eq!((ran.code(), ran.stdout.as_str()), (0, "hi from bb\n"), "{}", ran.stderr);
+    assert_eq!((ran.code, ran.stdout.as_str()), (0, "hi from bb\n"), "{}", ran.stderr);
 
     let layout = files.join("layout");
     oci_layout(&layout, &busybox);
     let expected =
         "hello from the image\n/d\n/d:\nb\n\n/etc:\nhostname\nhosts\nkept\nresolv.conf\n";
     let ran = lab.run(&["import", layout.to_str().expect("path"), "oci-dir"]);
-    assert_eq!(ran.code(), 0, "{}", ran.stderr);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
     let ran = lab.run(&["run", "--rm", "oci-dir"]);
-    assert_eq!((ran.code(), ran.stdout.as_str()), (0, expected), "{}", ran.stderr);
+    assert_eq!((ran.code, ran.stdout.as_str()), (0, expected), "{}", ran.stderr);
     // Arguments replace Cmd and keep the Entrypoint.
     let ran = lab.run(&["run", "--rm", "oci-dir", "echo $GREETING again"]);
     assert_eq!(ran.stdout, "hello from the image again\n", "{}", ran.stderr);
@@ -754,17 +739,17 @@ fn import(who: As) {
         std::os::unix::fs::chown(&layout_tar, Some(lab.host_uid), None).expect("chown");
     }
     let ran = lab.run(&["import", layout_tar.to_str().expect("path"), "oci-tar"]);
-    assert_eq!(ran.code(), 0, "{}", ran.stderr);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
     let ran = lab.run(&["run", "--rm", "oci-tar"]);
-    assert_eq!((ran.code(), ran.stdout.as_str()), (0, expected), "{}", ran.stderr);
+    assert_eq!((ran.code, ran.stdout.as_str()), (0, expected), "{}", ran.stderr);
 
     let images = lab.run(&["images"]);
     let names: Vec<&str> =
         images.stdout.lines().skip(1).filter_map(|l| l.split_whitespace().next()).collect();
     assert_eq!(names, ["host", "bb", "oci-dir", "oci-tar"]);
-    assert_eq!(lab.run(&["rmi", "bb"]).code(), 0);
+    assert_eq!(lab.run(&["rmi", "bb"]).code, 0);
     assert_eq!(stored(&lab), ["oci-dir", "oci-tar"]);
-    assert_eq!(lab.run(&["import", tarball.to_str().expect("path"), "oci-dir"]).code(), 125);
+    assert_eq!(lab.run(&["import", tarball.to_str().expect("path"), "oci-dir"]).code, 125);
     assert!(lab.state_entries().is_empty());
 }
 
@@ -793,7 +778,7 @@ fn hostile_tarballs(who: As) {
         let file = files.join(format!("{name}.tar"));
         std::fs::write(&file, tar_bytes(&entries)).expect("write");
         let ran = lab.run(&["import", file.to_str().expect("path"), name]);
-        assert_eq!(ran.code(), 125, "{name}: {}", ran.stderr);
+        assert_eq!(ran.code, 125, "{name}: {}", ran.stderr);
         assert!(
             ran.stderr.starts_with("mini-docker: refused layer entry"),
             "{name}: {}",
@@ -834,7 +819,7 @@ fn hostile_tarballs_rootless() {
 fn dropped_lab_leaves_no_container() {
     let Some(lab) = Lab::new("mini-docker lab cleanup", As::Root) else { return };
     let ran = lab.run(&["run", "-d", "--pids-limit", "20", "host", "sleep", "30"]);
-    assert_eq!(ran.code(), 0, "{}", ran.stderr);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
     let id = ran.stdout.trim().to_owned();
     let cgroups = [
         Path::new("/sys/fs/cgroup/pids/mini-docker").join(&id),

@@ -14,7 +14,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use nslab_tests::{As, mini_docker};
+use nslab_tests::As;
+use nslab_tests::mini_docker::{self, Ran};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_mini-docker");
@@ -37,12 +38,6 @@ impl std::ops::Deref for Lab {
     }
 }
 
-struct Ran {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
 impl Lab {
     fn new(test: &str, who: As) -> Option<Lab> {
         mini_docker::Lab::new(test, who, &[BIN, PROBE]).map(Lab)
@@ -56,14 +51,8 @@ impl Lab {
         nslab_tests::spawn_retrying(&mut cmd)
     }
 
-    fn finish(&self, mut child: Child) -> Ran {
-        nslab_tests::wait_bounded(&mut child, LIMIT);
-        let out = child.wait_with_output().expect("output");
-        Ran {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+    fn finish(&self, child: Child) -> Ran {
+        mini_docker::finish(child, LIMIT)
     }
 
     /// `run` (kept, not `--rm`: the state directory names the container's

@@ -14,7 +14,8 @@ use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use nslab_tests::{As, NOBODY, mini_docker};
+use nslab_tests::mini_docker::{self, Ran};
+use nslab_tests::{As, NOBODY};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_mini-docker");
@@ -32,12 +33,6 @@ impl std::ops::Deref for NetLab {
     fn deref(&self) -> &mini_docker::Lab {
         &self.0
     }
-}
-
-struct Ran {
-    code: i32,
-    stdout: String,
-    stderr: String,
 }
 
 impl NetLab {
@@ -66,14 +61,8 @@ impl NetLab {
         self.spawn(&args)
     }
 
-    fn finish(&self, mut child: Child) -> Ran {
-        nslab_tests::wait_bounded(&mut child, LIMIT);
-        let out = child.wait_with_output().expect("output");
-        Ran {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+    fn finish(&self, child: Child) -> Ran {
+        mini_docker::finish(child, LIMIT)
     }
 
     fn run(&self, options: &[&str], command: &[&str]) -> Ran {

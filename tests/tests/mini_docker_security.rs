@@ -15,7 +15,8 @@ use std::process::{Child, Command};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use nslab_tests::{As, as_root_and_rootless, mini_docker};
+use nslab_tests::mini_docker::{self, Ran};
+use nslab_tests::{As, as_root_and_rootless};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_mini-docker");
@@ -41,13 +42,6 @@ impl std::ops::Deref for Lab {
     }
 }
 
-/// What a finished run gave.
-struct Ran {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
 impl Lab {
     fn new(test: &str, who: As) -> Option<Lab> {
         mini_docker::Lab::new(test, who, &[BIN, PROBE]).map(Lab)
@@ -58,10 +52,8 @@ impl Lab {
     fn run(&self, args: &[&str]) -> Ran {
         let n = RUNS.fetch_add(1, Ordering::Relaxed);
         let out = |suffix: &str| self.dir.join(format!("run-{n}.{suffix}"));
-        let mut child = self.spawn(args, &out("out"), &out("err"));
-        let status = nslab_tests::wait_bounded(&mut child, LIMIT);
-        let read = |suffix: &str| std::fs::read_to_string(out(suffix)).unwrap_or_default();
-        Ran { code: status.code().unwrap_or(-1), stdout: read("out"), stderr: read("err") }
+        let child = self.spawn(args, &out("out"), &out("err"));
+        mini_docker::finish_to_files(child, &out("out"), &out("err"), LIMIT)
     }
 
     /// Starts `mini-docker --root STATE args…` without waiting for it.
