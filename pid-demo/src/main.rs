@@ -304,7 +304,11 @@ fn init_exit_kills_all(lab: &Lab) -> Result<Observed> {
     // Try to put a new process into the namespace whose init has exited.
     let mut prober = fork_child(|chan| {
         setns(&pid_ns, CloneFlags::CLONE_NEWPID).context("setns(CLONE_NEWPID)")?;
+        // SAFETY: this prober is single-threaded (a fork_child of its own),
+        // and the child only calls _exit, which is async-signal-safe.
         let fork_result = match unsafe { fork() } {
+            // SAFETY: _exit ends the child at once, without running this
+            // process's atexit handlers or flushing buffers it shares.
             Ok(ForkResult::Child) => unsafe { libc::_exit(0) },
             Ok(ForkResult::Parent { child }) => waitpid(child, None).map(|_| ()),
             Err(errno) => Err(errno),
