@@ -4,6 +4,9 @@
 //! enters, mounts it makes or hostnames it sets die with that process, so one
 //! experiment cannot disturb the next and an interrupted run leaves nothing
 //! behind.
+//!
+//! This module owns the command line and the run loop; it builds on the
+//! model (`experiment`) and hands finished outcomes to `render` for text.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -11,26 +14,10 @@ use std::process::ExitCode;
 use clap::{Args as _, FromArgMatches, Parser};
 use serde_json::json;
 
-use crate::experiment::{Experiment, Lab, Mode, Observed, Outcome, Report};
+use crate::experiment::{Demo, Experiment, Lab, Mode, Observed, Outcome, Report};
 use crate::privilege;
 use crate::render::{self, Style};
 use crate::spawn::fork_child;
-
-/// A demo: one namespace type, an ordered list of experiments.
-#[derive(Debug)]
-pub struct Demo {
-    /// Binary name, e.g. `pid-demo`.
-    pub name: &'static str,
-    /// One line: what the demo shows.
-    pub about: &'static str,
-    /// The section-7 man page of the namespace, e.g. `pid_namespaces`.
-    pub man: &'static str,
-    pub experiments: &'static [Experiment],
-    /// False for every demo but `user-demo`: without root, lab first enters a
-    /// user namespace for the demo. `user-demo` makes its user namespaces
-    /// itself, step by step, because they are its lesson.
-    pub makes_own_user_namespaces: bool,
-}
 
 /// Exit codes, documented in every demo's `--help`.
 pub mod exit {

@@ -1,9 +1,15 @@
 //! The experiment model and the `--json` contract.
 //!
-//! An [`Experiment`] names the article's claims it tests (IDs from
-//! `claims.md`), runs real system calls, and returns what each side saw as
-//! [`Facts`] plus a [`Verdict`]. The field names of [`Report`] and [`Outcome`]
-//! are a contract: tests, the book's claim index and outside tools read them.
+//! A [`Demo`] is an ordered list of [`Experiment`]s. An experiment names the
+//! article's claims it tests (IDs from `claims.md`), runs real system calls,
+//! and returns what each side saw as [`Facts`] plus a [`Verdict`]; the run
+//! turns that into an [`Outcome`]. The field names of [`Report`] and
+//! [`Outcome`] are a contract: tests, the book's claim index and outside tools
+//! read them.
+//!
+//! This module owns the model only. It imports nothing else of this crate
+//! but [`Privilege`]; the text report (`render`) and the command line (`cli`)
+//! both build on it, and neither imports the other's types.
 
 use std::io::{BufRead, Write};
 
@@ -13,6 +19,22 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use crate::privilege::Privilege;
+
+/// A demo: one namespace type, an ordered list of experiments.
+#[derive(Debug)]
+pub struct Demo {
+    /// Binary name, e.g. `pid-demo`.
+    pub name: &'static str,
+    /// One line: what the demo shows.
+    pub about: &'static str,
+    /// The section-7 man page of the namespace, e.g. `pid_namespaces`.
+    pub man: &'static str,
+    pub experiments: &'static [Experiment],
+    /// False for every demo but `user-demo`: without root, lab first enters a
+    /// user namespace for the demo. `user-demo` makes its user namespaces
+    /// itself, step by step, because they are its lesson.
+    pub makes_own_user_namespaces: bool,
+}
 
 /// One experiment of a demo: what it tests and the function that runs it.
 #[derive(Debug, Clone, Copy)]
@@ -178,14 +200,15 @@ pub fn ok_or_errno<T>(result: &nix::Result<T>) -> String {
     }
 }
 
-/// Did the run show what the claim (or its correction) says?
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Did the run show what the claim (or its correction) says? In `--json`:
+/// `"pass"`, `"fail"` or `"skip"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Verdict {
     Pass,
     Fail,
-    /// Could not run here; the reason says why.
-    Skip(String),
+    /// Could not run here; the outcome's `reason` says why.
+    Skip,
 }
 
 impl Verdict {
@@ -194,12 +217,10 @@ impl Verdict {
         if observed { Verdict::Pass } else { Verdict::Fail }
     }
 
-    pub fn word(&self) -> &'static str {
-        match self {
-            Verdict::Pass => "pass",
-            Verdict::Fail => "fail",
-            Verdict::Skip(_) => "skip",
-        }
+    /// The verdict this mode should give: `Pass`, except for an isolation
+    /// experiment in a control run, which must `Fail`.
+    pub fn expected(exp: &Experiment, mode: Mode) -> Self {
+        if mode == Mode::Control && exp.isolation { Verdict::Fail } else { Verdict::Pass }
     }
 }
 
@@ -207,18 +228,25 @@ impl Verdict {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Observed {
     pub verdict: Verdict,
+    /// Why it was skipped (only with [`Verdict::Skip`]).
+    pub skip_reason: Option<String>,
     pub host: Facts,
     pub namespace: Facts,
 }
 
 impl Observed {
     pub fn new(verdict: Verdict, host: Facts, namespace: Facts) -> Self {
-        Self { verdict, host, namespace }
+        Self { verdict, skip_reason: None, host, namespace }
     }
 
     /// The experiment cannot run here; `reason` says why, in one line.
     pub fn skip(reason: impl Into<String>) -> Self {
-        Self::new(Verdict::Skip(reason.into()), Facts::new(), Facts::new())
+        Self {
+            verdict: Verdict::Skip,
+            skip_reason: Some(reason.into()),
+            host: Facts::new(),
+            namespace: Facts::new(),
+        }
     }
 }
 
@@ -239,11 +267,9 @@ pub struct Outcome {
     pub claims: Vec<String>,
     /// Whether isolation is the point (see [`Experiment::isolation`]).
     pub isolation: bool,
-    /// `pass`, `fail` or `skip`.
-    pub verdict: String,
-    /// What this run should show: `pass`, or `fail` for an isolation
-    /// experiment in a control run.
-    pub expected: String,
+    pub verdict: Verdict,
+    /// What this run should show (see [`Verdict::expected`]).
+    pub expected: Verdict,
     /// Why it was skipped, or the error that made it fail.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub reason: Option<String>,
@@ -253,24 +279,24 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    pub(crate) fn new(exp: &Experiment, mode: Mode, result: anyhow::Result<Observed>) -> Self {
-        let (verdict, host, namespace) = match result {
-            Ok(o) => (o.verdict, o.host, o.namespace),
-            // An error is a result too: the experiment did not show the claim.
-            Err(e) => (Verdict::Fail, Facts::new(), Facts::new().with("error", format!("{e:#}"))),
-        };
-        let reason = match &verdict {
-            Verdict::Skip(why) => Some(why.clone()),
-            Verdict::Fail => namespace.get("error").and_then(Value::as_str).map(str::to_owned),
-            Verdict::Pass => None,
+    /// The entry for `exp` run in `mode`; an error is a result too: the
+    /// experiment did not show the claim, and the error says why.
+    pub fn new(exp: &Experiment, mode: Mode, result: anyhow::Result<Observed>) -> Self {
+        let (verdict, reason, host, namespace) = match result {
+            Ok(o) => (o.verdict, o.skip_reason, o.host, o.namespace),
+            Err(e) => {
+                let error = format!("{e:#}");
+                let namespace = Facts::new().with("error", &error);
+                (Verdict::Fail, Some(error), Facts::new(), namespace)
+            }
         };
         Self {
             name: exp.name.into(),
             title: exp.title.into(),
             claims: exp.claims.iter().map(|c| c.to_string()).collect(),
             isolation: exp.isolation,
-            verdict: verdict.word().into(),
-            expected: expected(exp, mode).into(),
+            verdict,
+            expected: Verdict::expected(exp, mode),
             reason,
             host,
             namespace,
@@ -280,11 +306,87 @@ impl Outcome {
 
     /// The verdict is what this mode should give (a skip is never a surprise).
     pub fn as_expected(&self) -> bool {
-        self.verdict == "skip" || self.verdict == self.expected
+        self.verdict == Verdict::Skip || self.verdict == self.expected
     }
 }
 
-/// `pass`, except for an isolation experiment in a control run.
-pub fn expected(exp: &Experiment, mode: Mode) -> &'static str {
-    if mode == Mode::Control && exp.isolation { "fail" } else { "pass" }
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn observe(_: &Lab) -> anyhow::Result<Observed> {
+        Ok(Observed::new(Verdict::Pass, Facts::new(), Facts::new()))
+    }
+
+    const ISOLATION: Experiment = Experiment {
+        name: "first-pid-is-1",
+        title: "t",
+        claims: &["PID-1"],
+        isolation: true,
+        explanation: "e",
+        run: observe,
+    };
+    const NOT_ISOLATION: Experiment = Experiment { isolation: false, ..ISOLATION };
+
+    #[test]
+    fn a_control_run_expects_isolation_to_fail() {
+        assert_eq!(Verdict::expected(&ISOLATION, Mode::Namespace), Verdict::Pass);
+        assert_eq!(Verdict::expected(&ISOLATION, Mode::Control), Verdict::Fail);
+        assert_eq!(Verdict::expected(&NOT_ISOLATION, Mode::Control), Verdict::Pass);
+    }
+
+    #[test]
+    fn an_error_is_a_fail_with_its_reason() {
+        let out = Outcome::new(&ISOLATION, Mode::Namespace, Err(anyhow::anyhow!("setns: EPERM")));
+        assert_eq!(out.verdict, Verdict::Fail);
+        assert_eq!(out.reason.as_deref(), Some("setns: EPERM"));
+        assert_eq!(out.namespace.text("error"), Some("setns: EPERM"));
+        assert!(!out.as_expected());
+        // The same failure is what a control run of an isolation experiment expects.
+        let control = Outcome::new(&ISOLATION, Mode::Control, Err(anyhow::anyhow!("x")));
+        assert!(control.as_expected());
+    }
+
+    #[test]
+    fn a_skip_is_never_a_surprise_and_keeps_its_reason() {
+        let out = Outcome::new(&ISOLATION, Mode::Namespace, Ok(Observed::skip("needs root")));
+        assert_eq!(out.verdict, Verdict::Skip);
+        assert_eq!(out.reason.as_deref(), Some("needs root"));
+        assert!(out.as_expected());
+    }
+
+    #[test]
+    fn the_json_contract_spells_verdicts_as_words() {
+        let out = Outcome::new(&ISOLATION, Mode::Control, Ok(Observed::skip("why")));
+        let json = serde_json::to_value(&out).expect("serialisable");
+        assert_eq!(json["verdict"], "skip");
+        assert_eq!(json["expected"], "fail");
+        assert_eq!(json["reason"], "why");
+        let pass = Outcome::new(&ISOLATION, Mode::Namespace, observe_ok());
+        let json = serde_json::to_value(&pass).expect("serialisable");
+        assert_eq!(json["verdict"], "pass");
+        assert!(json.get("reason").is_none(), "no reason key without a reason: {json}");
+    }
+
+    fn observe_ok() -> anyhow::Result<Observed> {
+        let host = Facts::new().with("clone_returned", 4242);
+        let namespace = Facts::new().with("getpid", 1).with("nspid", [4242, 1]);
+        Ok(Observed::new(Verdict::check(true), host, namespace))
+    }
+
+    #[test]
+    fn facts_keep_their_order_and_types() {
+        let observed = observe_ok().expect("observed");
+        let keys: Vec<_> = observed.namespace.iter().map(|(k, _)| k.as_str()).collect();
+        assert_eq!(keys, ["getpid", "nspid"]);
+        assert_eq!(observed.namespace.int("getpid"), Some(1));
+        assert_eq!(observed.namespace.ints("nspid"), [4242, 1]);
+        assert_eq!(observed.host.text("clone_returned"), None, "an int is not text");
+    }
+
+    #[test]
+    fn a_syscall_result_is_ok_or_the_errno_name() {
+        assert_eq!(ok_or_errno(&Ok::<(), nix::Error>(())), "ok");
+        assert_eq!(ok_or_errno(&Err::<(), _>(nix::errno::Errno::ESRCH)), "ESRCH");
+    }
 }

@@ -4,8 +4,9 @@
 //! system calls of its lesson in the demo's own source; this crate only does
 //! what every demo needs and no student needs to read twice:
 //!
-//! - [`experiment`]: the model (claims, host/namespace facts, verdicts) and the
-//!   `--json` contract;
+//! - [`experiment`]: the model (a demo's experiments, their claims,
+//!   host/namespace facts, verdicts) and the `--json` contract; everything
+//!   below builds on it;
 //! - [`spawn`]: a child process in new namespaces with a two-way channel, so the
 //!   parent can act between the child's steps;
 //! - [`ns`]: reading namespace identity from `/proc` (`/proc/PID/ns/*`, `NSpid`);
@@ -19,7 +20,7 @@ pub mod privilege;
 pub mod render;
 pub mod spawn;
 
-pub use cli::{Demo, DemoFlag, main, main_with_flags};
-pub use experiment::{Experiment, Facts, Lab, Mode, Observed, Verdict, ok_or_errno};
+pub use cli::{DemoFlag, main, main_with_flags};
+pub use experiment::{Demo, Experiment, Facts, Lab, Mode, Observed, Verdict, ok_or_errno};
 pub use privilege::Privilege;
 pub use spawn::{Channel, Child, PidFd, clone_child, fork_child};

@@ -1,14 +1,14 @@
 //! The annotated text report: what each side saw, aligned, then the verdict.
 //!
-//! Colour only when stdout is a terminal and `NO_COLOR` is unset
+//! It turns the model (`experiment`) into text and knows nothing of the
+//! command line. Colour only when stdout is a terminal and `NO_COLOR` is unset
 //! (<https://no-color.org>), so piped output and snapshots stay plain.
 
 use std::io::IsTerminal;
 
 use serde_json::Value;
 
-use crate::cli::Demo;
-use crate::experiment::{Experiment, Facts, Mode, Outcome};
+use crate::experiment::{Demo, Experiment, Facts, Mode, Outcome, Verdict};
 
 const WIDTH: usize = 78;
 const INDENT: &str = "      ";
@@ -90,9 +90,9 @@ fn side(label: &str, facts: &Facts, width: usize) -> String {
 }
 
 fn verdict_line(out: &Outcome, mode: Mode, style: Style) -> String {
-    match (out.verdict.as_str(), out.as_expected()) {
-        ("pass", _) => style.paint("1;32", "PASS"),
-        ("skip", _) => {
+    match (out.verdict, out.as_expected()) {
+        (Verdict::Pass, _) => style.paint("1;32", "PASS"),
+        (Verdict::Skip, _) => {
             format!("{}  {}", style.paint("1;33", "SKIP"), out.reason.as_deref().unwrap_or(""))
         }
         (_, true) if mode == Mode::Control => format!(
@@ -125,14 +125,14 @@ fn value_text(value: &Value) -> String {
 
 /// The last lines: counts, and whether every verdict was the expected one.
 pub fn summary(outcomes: &[Outcome], mode: Mode) -> String {
-    let count = |v: &str| outcomes.iter().filter(|o| o.verdict == v).count();
+    let count = |v: Verdict| outcomes.iter().filter(|o| o.verdict == v).count();
     let surprises = outcomes.iter().filter(|o| !o.as_expected()).count();
     let mut text = format!(
         "\n{} experiment(s): {} pass, {} fail, {} skip.",
         outcomes.len(),
-        count("pass"),
-        count("fail"),
-        count("skip")
+        count(Verdict::Pass),
+        count(Verdict::Fail),
+        count(Verdict::Skip)
     );
     text += match (surprises, mode) {
         (0, Mode::Namespace) => " Every claim tested was observed.\n",
@@ -176,6 +176,64 @@ fn wrap(paragraph: &str, indent: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::experiment::{Lab, Observed};
+
+    fn never_run(_: &Lab) -> anyhow::Result<Observed> {
+        unreachable!("render tests build outcomes by hand")
+    }
+
+    const EXP: Experiment = Experiment {
+        name: "own-hostname",
+        title: "A hostname of its own",
+        claims: &["UTS-1"],
+        isolation: true,
+        explanation: "sethostname(2) changed the namespace's copy only.",
+        run: never_run,
+    };
+    const PLAIN: Style = Style { color: false };
+
+    fn outcome_of(mode: Mode, verdict: Verdict) -> Outcome {
+        let host = Facts::new().with("hostname", "host");
+        let observed = Observed::new(verdict, host, Facts::new().with("hostname", "inside"));
+        Outcome::new(&EXP, mode, Ok(observed))
+    }
+
+    #[test]
+    fn a_control_fail_reads_as_expected() {
+        let text = outcome(1, 1, &outcome_of(Mode::Control, Verdict::Fail), Mode::Control, PLAIN);
+        assert!(text.contains("FAIL  as expected"), "{text}");
+        assert!(text.contains("With the namespace, this shows:"), "{text}");
+        assert!(text.contains("  child:"), "a control run has no namespace side: {text}");
+    }
+
+    #[test]
+    fn a_surprise_says_the_claim_was_not_observed() {
+        let text =
+            outcome(1, 1, &outcome_of(Mode::Namespace, Verdict::Fail), Mode::Namespace, PLAIN);
+        assert!(text.contains("FAIL  the claim was NOT observed"), "{text}");
+        assert!(text.contains("  host:       hostname  host"), "{text}");
+    }
+
+    #[test]
+    fn the_summary_counts_each_verdict() {
+        let outcomes = [
+            outcome_of(Mode::Namespace, Verdict::Pass),
+            outcome_of(Mode::Namespace, Verdict::Skip),
+            outcome_of(Mode::Namespace, Verdict::Fail),
+        ];
+        let text = summary(&outcomes, Mode::Namespace);
+        assert!(text.contains("3 experiment(s): 1 pass, 1 fail, 1 skip."), "{text}");
+        assert!(text.contains("Some verdicts were not the expected ones"), "{text}");
+        assert!(summary(&outcomes[..2], Mode::Namespace).contains("Every claim tested"));
+    }
+
+    #[test]
+    fn long_lists_are_cut() {
+        let many: Vec<i64> = (1..=20).collect();
+        let text = value_text(&serde_json::json!(many));
+        assert_eq!(text, "1 2 3 4 5 6 7 8 ... (20 in all)");
+        assert_eq!(value_text(&serde_json::json!([])), "(none)");
+    }
 
     #[test]
     fn wraps_at_the_width() {
