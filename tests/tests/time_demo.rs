@@ -8,7 +8,8 @@ use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_time-demo");
 
-const EXPERIMENTS: [&str; 3] = ["clocks-jump", "caller-stays", "offsets-frozen"];
+const EXPERIMENTS: [&str; 5] =
+    ["clocks-jump", "caller-stays", "exec-enters", "setns-enters", "offsets-frozen"];
 
 /// The offsets the demo writes: one day for CLOCK_MONOTONIC, two for CLOCK_BOOTTIME.
 const DAY: i64 = 86_400;
@@ -42,6 +43,30 @@ fn assert_isolation_facts(report: &Value) {
     assert_eq!(int(e, "namespace", "caller_after_own_monotonic_jump_s"), 0);
     about(e, "namespace", "first_child_monotonic_minus_caller_s", DAY);
 
+    // unshare() left the caller outside; its execve() moved it in, clock and all.
+    let e = experiment(report, "exec-enters");
+    let before = text(e, "host", "time_before_unshare");
+    assert_eq!(text(e, "namespace", "write(timens_offsets)"), "ok");
+    assert_eq!(text(e, "namespace", "after_unshare_time"), before, "unshare left it outside");
+    let new_ns = text(e, "namespace", "after_unshare_time_for_children");
+    assert_ne!(new_ns, before);
+    assert_eq!(e["namespace"]["after_exec_same_process"], true);
+    assert_eq!(text(e, "namespace", "after_exec_time"), new_ns, "execve moved it in");
+    assert_eq!(text(e, "namespace", "after_exec_time_for_children"), new_ns);
+    about(e, "namespace", "monotonic_jump_across_exec_s", DAY);
+
+    // setns() moved a single-threaded caller in; with two threads it was refused.
+    let e = experiment(report, "setns-enters");
+    let before = text(e, "host", "own_time_before");
+    let member = text(e, "namespace", "member_time");
+    assert_ne!(member, before);
+    assert_eq!(text(e, "namespace", "setns_with_two_threads"), "EUSERS");
+    assert_eq!(text(e, "namespace", "setns_single_threaded"), "ok");
+    assert_eq!(text(e, "namespace", "own_time_after"), member);
+    assert_eq!(text(e, "namespace", "own_time_for_children_after"), member);
+    about(e, "namespace", "own_monotonic_jump_s", DAY);
+    about(e, "namespace", "member_monotonic_minus_own_s", 0);
+
     let e = experiment(report, "offsets-frozen");
     assert_eq!(text(e, "host", "write_before_first_process"), "ok");
     assert_eq!(text(e, "host", "write_after_first_process"), "EACCES");
@@ -57,6 +82,14 @@ fn assert_control_flips(report: &Value) {
     let e = experiment(report, "clocks-jump");
     assert_ne!(text(e, "host", "write(timens_offsets)"), "ok");
     about(e, "namespace", "monotonic_minus_host_s", 0);
+    let e = experiment(report, "exec-enters");
+    let before = text(e, "host", "time_before_unshare");
+    assert_eq!(text(e, "namespace", "after_unshare_time_for_children"), before);
+    assert_eq!(text(e, "namespace", "after_exec_time"), before);
+    about(e, "namespace", "monotonic_jump_across_exec_s", 0);
+    let e = experiment(report, "setns-enters");
+    assert_eq!(text(e, "namespace", "own_time_after"), text(e, "host", "own_time_before"));
+    about(e, "namespace", "own_monotonic_jump_s", 0);
     let e = experiment(report, "offsets-frozen");
     assert_ne!(text(e, "host", "write_before_first_process"), "ok");
 }
@@ -71,9 +104,15 @@ fn control_run(who: As) {
         return;
     };
     assert_control_flips(&report);
+    // Joining the host's own time namespace: allowed as root (and a no-op),
+    // refused rootless, where that namespace's owner is the initial user namespace.
+    let joined = text(experiment(&report, "setns-enters"), "namespace", "setns_single_threaded");
     if who == As::Root {
         let e = experiment(&report, "clocks-jump");
         assert_eq!(text(e, "host", "write(timens_offsets)"), "EACCES");
+        assert_eq!(joined, "ok");
+    } else {
+        assert_eq!(joined, "EPERM");
     }
 }
 

@@ -10,21 +10,30 @@
 //!
 //! Like a PID namespace, a time namespace made by `unshare()` receives only
 //! the caller's children created afterwards (`/proc/self/ns/time_for_children`);
-//! the offsets are written to `/proc/self/timens_offsets` before the first of
-//! them, and are frozen from then on.
+//! the offsets are written to `/proc/self/timens_offsets` before the first
+//! process enters, and are frozen from then on. Unlike a PID namespace, the
+//! caller can still enter it later: `execve()` moves a process into its
+//! `time_for_children` namespace (Linux 6.1 and later), and a single-threaded
+//! process may `setns()` into any time namespace it has a descriptor for.
+//! Either way its monotonic and boot-time clocks jump by the offsets.
 //!
-//! Read: man 7 time_namespaces, man 2 clock_gettime, man 2 unshare,
-//! man 5 proc (`/proc/uptime`).
+//! Read: man 7 time_namespaces, man 2 setns, man 2 execve, man 2 clock_gettime,
+//! man 2 unshare, man 5 proc (`/proc/uptime`).
 //!
 //! Run: `cargo run -p time-demo` (as root or not), `--list`, `--only NAME`,
 //! `--control` (the same steps without `CLONE_NEWTIME`), `--hold`, `--json`.
 
-use std::fs;
+use std::ffi::CString;
+use std::fs::{self, File};
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
 
 use anyhow::{Context, Result};
-use lab::{Experiment, Facts, Lab, Observed, Verdict, fork_child, ns};
+use lab::{Experiment, Facts, Lab, Observed, Verdict, fork_child, ns, ok_or_errno};
 use nix::errno::Errno;
-use nix::sched::CloneFlags;
+use nix::sched::{CloneFlags, setns};
+use nix::unistd::{dup2_stdout, execv, getpid};
 use serde::{Deserialize, Serialize};
 
 const EXPERIMENTS: &[Experiment] = &[
@@ -50,9 +59,44 @@ const EXPERIMENTS: &[Experiment] = &[
         explanation: "As with PID namespaces, unshare(CLONE_NEWTIME) does not move the caller: \
             its /proc/self/ns/time and its own clocks are unchanged, and only time_for_children \
             names the new namespace. The first child forked afterwards is in it and reads the \
-            shifted clock. A process's clocks never jump under its feet; the offsets can be set \
-            while the namespace is still empty.",
+            shifted clock. Leaving the caller outside is what lets it set the offsets while the \
+            namespace is still empty (man 7 time_namespaces). It is not final: the caller \
+            enters too when it calls execve() or setns(), as the next two experiments show.",
         run: caller_stays,
+    },
+    Experiment {
+        name: "exec-enters",
+        title: "After unshare(CLONE_NEWTIME), execve() moves the caller into time_for_children",
+        claims: &["TIME-NS", "MECH-1"],
+        isolation: true,
+        explanation: "A forked process unshared a time namespace and wrote a one-day monotonic \
+            offset: its own time link stayed the host's, time_for_children named the new \
+            namespace. Then it called execve() on this demo's own binary, and the new program, \
+            the same process, reported its links and its clock: it was in the new namespace, \
+            and CLOCK_MONOTONIC had jumped by the offset across the execve. Since Linux 6.1 \
+            the kernel switches a process to its time_for_children namespace when it gets a \
+            new memory map, at fork() and at execve(), because the clocks are read through \
+            the vDSO page mapped into that memory. This is how `unshare --time PROGRAM` works \
+            without forking: the program it execs is already inside.",
+        run: exec_enters,
+    },
+    Experiment {
+        name: "setns-enters",
+        title: "A single-threaded process setns()es into a time namespace and its clocks jump",
+        claims: &["TIME-NS", "MECH-3"],
+        isolation: true,
+        explanation: "The demo unshared a time namespace, wrote a one-day monotonic offset and \
+            forked its first member. Then it opened the member's /proc/PID/ns/time and called \
+            setns(fd, CLONE_NEWTIME) itself. While a second thread was running, the call \
+            failed with EUSERS: the kernel lets only a single-threaded process change its time \
+            namespace, since all threads share one memory map and so one vDSO clock page. With \
+            the thread gone it succeeded: the demo's time and time_for_children links now \
+            name the member's namespace, its CLOCK_MONOTONIC jumped by the offset from one \
+            read to the next, and it reads the same clock as the member (man 2 setns, man 7 \
+            time_namespaces). Joining needs CAP_SYS_ADMIN in the namespace's owning user \
+            namespace, which is why a control run's setns into the host's namespace fails \
+            rootless (EPERM) and changes nothing as root.",
+        run: setns_enters,
     },
     Experiment {
         name: "offsets-frozen",
@@ -70,6 +114,11 @@ const EXPERIMENTS: &[Experiment] = &[
 ];
 
 fn main() -> std::process::ExitCode {
+    // `exec-enters` runs this binary again, in the same process, with a hidden
+    // first argument: the new program only reports where it is (`after_exec`).
+    if std::env::args().nth(1).as_deref() == Some(AFTER_EXEC) {
+        return after_exec();
+    }
     lab::main(&lab::Demo {
         name: "time-demo",
         about: "time namespaces: the monotonic and boot-time clocks shifted, the wall clock shared",
@@ -244,6 +293,155 @@ fn prefixed(prefix: &str, facts: &Facts) -> Facts {
     facts.iter().fold(Facts::new(), |all, (key, value)| all.with(&format!("{prefix}{key}"), value))
 }
 // ANCHOR_END: caller_stays
+
+// ANCHOR: exec_enters
+/// The hidden first argument that makes this binary report and exit.
+const AFTER_EXEC: &str = "--report-after-exec";
+
+/// What the process reports before its execve: its links, and the offsets written.
+#[derive(Debug, Serialize, Deserialize)]
+struct BeforeExec {
+    time_before: String,
+    written: String,
+    after_unshare: (String, String),
+    pid: i32,
+}
+
+/// What the program reports right after the execve: where it is, and its clock.
+#[derive(Debug, Serialize, Deserialize)]
+struct AfterExec {
+    pid: i32,
+    time: String,
+    time_for_children: String,
+    monotonic: f64,
+}
+
+fn exec_enters(lab: &Lab) -> Result<Observed> {
+    // The program after the execve writes one line here; it will be its stdout.
+    let (report, report_end) = UnixStream::pair().context("socketpair(AF_UNIX)")?;
+    report.set_read_timeout(Some(Duration::from_secs(10)))?;
+    let mut child = fork_child(|chan| {
+        let time_before = ns::link(None, "time")?;
+        unshare(lab.isolate(clone_newtime())).context("unshare(CLONE_NEWTIME)")?;
+        let written = write_offsets(&format!("monotonic {MONOTONIC_OFFSET} 0\n"));
+        let after_unshare = (ns::link(None, "time")?, ns::link(None, "time_for_children")?);
+        chan.send(&BeforeExec { time_before, written, after_unshare, pid: getpid().as_raw() })?;
+        // Our stdout becomes the report socket; dup2's copy is not close-on-exec.
+        dup2_stdout(&report_end).context("dup2(report, 1)")?;
+        let program = CString::new("/proc/self/exe")?;
+        let args = [CString::new("time-demo")?, CString::new(AFTER_EXEC)?];
+        chan.send(&clock(libc::CLOCK_MONOTONIC))?; // the last reading before the execve
+        let errno = execv(&program, &args).unwrap_err();
+        Err(errno).context("execve(/proc/self/exe)")
+    })?;
+    drop(report_end); // our copy: only the child's (then the new program's) is left
+    let before: BeforeExec = child.chan.recv()?;
+    let (time_before, (time_after_unshare, for_children)) =
+        (before.time_before, before.after_unshare);
+    let monotonic_before_exec: f64 = child.chan.recv()?;
+    let mut line = String::new();
+    BufReader::new(report).read_line(&mut line).context("reading the report after execve")?;
+    child.wait_success()?;
+    let after: AfterExec = serde_json::from_str(&line)
+        .with_context(|| format!("the report after execve: {line:?}"))?;
+
+    let host = Facts::new().with("time_before_unshare", &time_before);
+    let namespace = Facts::new()
+        .with("write(timens_offsets)", &before.written)
+        .with("after_unshare_time", &time_after_unshare)
+        .with("after_unshare_time_for_children", &for_children)
+        .with("after_exec_same_process", after.pid == before.pid)
+        .with("after_exec_time", &after.time)
+        .with("after_exec_time_for_children", &after.time_for_children)
+        .with("monotonic_jump_across_exec_s", seconds(after.monotonic, monotonic_before_exec));
+    let verdict = Verdict::check(
+        time_after_unshare == time_before
+            && for_children != time_before
+            && after.time == for_children
+            && namespace.int("monotonic_jump_across_exec_s") == Some(MONOTONIC_OFFSET),
+    );
+    Ok(Observed::new(verdict, host, namespace))
+}
+
+/// The program after the execve: one JSON line on stdout, then exit.
+fn after_exec() -> std::process::ExitCode {
+    let report = || -> Result<AfterExec> {
+        Ok(AfterExec {
+            monotonic: clock(libc::CLOCK_MONOTONIC),
+            pid: getpid().as_raw(),
+            time: ns::link(None, "time")?,
+            time_for_children: ns::link(None, "time_for_children")?,
+        })
+    };
+    let written = report().and_then(|r| {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{}", serde_json::to_string(&r)?)?;
+        Ok(out.flush()?)
+    });
+    match written {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("time-demo {AFTER_EXEC}: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+// ANCHOR_END: exec_enters
+
+// ANCHOR: setns_enters
+fn setns_enters(lab: &Lab) -> Result<Observed> {
+    let own_before = ns::link(None, "time")?;
+    unshare(lab.isolate(clone_newtime())).context("unshare(CLONE_NEWTIME)")?;
+    let written = write_offsets(&format!("monotonic {MONOTONIC_OFFSET} 0\n"));
+    // The namespace's first member: it freezes the offsets and keeps the namespace alive.
+    let mut member = fork_child(|chan| {
+        chan.send(&ns::link(None, "time")?)?;
+        chan.wait_go()?;
+        chan.send(&clock(libc::CLOCK_MONOTONIC))?;
+        chan.wait_go()
+    })?;
+    let member_ns: String = member.chan.recv()?;
+    let fd =
+        File::open(format!("/proc/{}/ns/time", member.pid)).context("open /proc/PID/ns/time")?;
+    let time_ns = clone_newtime();
+
+    // First with a second thread alive in this process...
+    let (release, parked) = std::sync::mpsc::channel::<()>();
+    let thread = std::thread::spawn(move || parked.recv());
+    let while_threaded = ok_or_errno(&setns(&fd, time_ns));
+    let _ = release.send(());
+    let _ = thread.join();
+    // ...then single-threaded again: read the clock, join, read it again.
+    let clock_before = clock(libc::CLOCK_MONOTONIC);
+    let joined = ok_or_errno(&setns(&fd, time_ns));
+    let clock_after = clock(libc::CLOCK_MONOTONIC);
+    member.chan.go()?;
+    let member_clock: f64 = member.chan.recv()?;
+    let own_clock = clock(libc::CLOCK_MONOTONIC);
+    let own_after = (ns::link(None, "time")?, ns::link(None, "time_for_children")?);
+    lab.hold(member.pid, &[format!("cat /proc/{}/timens_offsets", member.pid)]);
+    member.chan.go()?;
+    member.wait_success()?;
+
+    let host =
+        Facts::new().with("own_time_before", &own_before).with("write(timens_offsets)", &written);
+    let namespace = Facts::new()
+        .with("member_time", &member_ns)
+        .with("setns_with_two_threads", &while_threaded)
+        .with("setns_single_threaded", &joined)
+        .with("own_time_after", &own_after.0)
+        .with("own_time_for_children_after", &own_after.1)
+        .with("own_monotonic_jump_s", seconds(clock_after, clock_before))
+        .with("member_monotonic_minus_own_s", seconds(member_clock, own_clock));
+    let verdict = Verdict::check(
+        joined == "ok"
+            && member_ns != own_before
+            && own_after.0 == member_ns
+            && namespace.int("own_monotonic_jump_s") == Some(MONOTONIC_OFFSET),
+    );
+    Ok(Observed::new(verdict, host, namespace))
+}
+// ANCHOR_END: setns_enters
 
 // ANCHOR: offsets_frozen
 fn offsets_frozen(lab: &Lab) -> Result<Observed> {
