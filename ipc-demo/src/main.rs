@@ -121,8 +121,9 @@ const EXPERIMENTS: &[Experiment] = &[
             still read the host's object. After mounting a tmpfs of its own on /dev/shm (what a \
             container runtime does for each container) the host's object is gone from its view, \
             and the object it creates under the same name stays invisible to the host. Docker \
-            shares one /dev/shm only when asked (--ipc=container:X, --ipc=host): that, not the \
-            IPC namespace, is the attack surface of section 四.",
+            shares one /dev/shm only when asked (--ipc=host, --ipc=container:X for an X started \
+            with --ipc=shareable, or a bind of /dev/shm): that, not the IPC namespace, is the \
+            attack surface of section 四.",
         run: private_dev_shm,
     },
 ];
