@@ -232,7 +232,9 @@ impl Drop for Host {
 fn only_lo_down(lab: &Lab) -> Result<Observed> {
     let Some(host) = Host::enter(lab)? else { return Ok(Observed::skip(REAL_HOST_ONLY)) };
     let loopback = SocketAddrV4::new(Ipv4Addr::LOCALHOST, PORT);
-    // A new network namespace starts with a loopback device only (man 7 network_namespaces).
+    // A new network namespace starts with a loopback device only (man 7 network_namespaces),
+    // plus the fallback tunnels (tunl0, sit0, ...) of any tunnel module that is loaded,
+    // unless net.core.fb_tunnels_only_for_init_net says otherwise.
     let mut child = clone_child(lab.isolate(CloneFlags::CLONE_NEWNET), |chan| {
         let mut facts = Facts::new()
             .with("net_ns", ns::link(None, "net")?)
