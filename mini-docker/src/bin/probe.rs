@@ -15,6 +15,10 @@ use serde_json::{Value, json};
 #[path = "probe/load.rs"]
 mod load;
 
+/// `probe escape CHECK`: the first, harmless step of a container escape.
+#[path = "probe/escapes.rs"]
+mod escapes;
+
 /// `probe ip|serve|connect`: the two ends of the network tests.
 #[path = "probe/net.rs"]
 mod net;
@@ -79,6 +83,9 @@ fn main() {
         std::process::exit(code);
     }
     if let Some(code) = syscalls::main_if_asked(&args) {
+        std::process::exit(code);
+    }
+    if let Some(code) = escapes::main_if_asked(&args) {
         std::process::exit(code);
     }
     let status = read("/proc/self/status");
