@@ -43,8 +43,9 @@ const EXPERIMENTS: &[Experiment] = &[
             cgroups it was in (same limits, same accounting), but /proc/self/cgroup now prints \
             every path relative to the namespace's root, the child's own cgroups: so every line \
             reads /. The host reads /proc/CHILD/cgroup from its own namespace and sees where the \
-            child really is. This is why a container cannot learn the host's cgroup layout (or \
-            its own place in it) from /proc.",
+            child really is. So /proc/PID/cgroup no longer tells a container where it sits in \
+            the host's tree (a cgroup file system mounted before the unshare still does: see \
+            mountinfo-until-remount).",
         run: root_view,
     },
     Experiment {
@@ -55,9 +56,10 @@ const EXPERIMENTS: &[Experiment] = &[
         explanation: "The host made a scratch cgroup and moved the child into it; the child then \
             called unshare(CLONE_NEWCGROUP), which moved the caller itself into a new cgroup \
             namespace (unlike PID and time namespaces). Its path went from the scratch cgroup to \
-            /: the scratch cgroup became the namespace's root. The demo's own process, which \
-            stayed at the top of the tree, shows from inside as /.. : above the root, like a \
-            path that leaves a chroot. The host still sees the scratch path.",
+            /: the scratch cgroup became the namespace's root. The demo's own process is \
+            outside that subtree, so from inside its path starts with /.. (just /.. when it \
+            sits at the top of the hierarchy): above the root, like a path that leaves a \
+            chroot. The host still sees the scratch path.",
         run: root_is_where_unshared,
     },
     Experiment {

@@ -119,14 +119,77 @@ fn control_run(who: As) {
 
 /// The demo's text, redacted by the harness, then of what only this demo
 /// shows: the scratch cgroup's name (`nslab-<PID>`) and the cgroups the test
-/// process happens to run in.
+/// process happens to run in. Then [`same_on_v1_and_v2`] removes what depends
+/// on the machine's cgroup layout.
 fn cgroup_text(demo: &Demo, args: &[&str]) -> Option<String> {
     let mut text = demo.text(args)?;
-    for path in own_cgroup_paths() {
+    let mut paths = own_cgroup_paths();
+    // Longest first, so that a path inside another is replaced whole.
+    paths.sort_by_key(|p| std::cmp::Reverse(p.len()));
+    for path in paths {
         text = text.replace(&path, "[TEST_CGROUP]");
     }
     let scratch = Regex::new(r"\bnslab-\d+\b").expect("re");
-    Some(scratch.replace_all(&text, "nslab-[DEMO_PID]").into_owned())
+    Some(same_on_v1_and_v2(&scratch.replace_all(&text, "nslab-[DEMO_PID]")))
+}
+
+/// One snapshot for every cgroup layout. Three values differ between a v1
+/// (or hybrid) machine and a cgroup2-only one; each is checked, then written
+/// in one form:
+/// - `hierarchy`: `/sys/fs/cgroup/pids (cgroup v1, pids controller)` or
+///   `/sys/fs/cgroup (cgroup2)`, a mounted hierarchy either way, becomes
+///   `[HIERARCHY]`;
+/// - `paths_in_proc_child_cgroup`: v1 has one line per hierarchy, and `/`
+///   for those where the test process sits at the top; cgroup2 has one line.
+///   The list must hold the test's own cgroup; it is shown as that alone;
+/// - `demo_process_seen_from_host`/`_inside`: the demo's own cgroup, `/` when
+///   it sits at the top of the hierarchy (as in v1's pids hierarchy) or a
+///   path (under systemd); from inside it is the same path after `/..`. Both
+///   become `[DEMO_CGROUP]`.
+fn same_on_v1_and_v2(text: &str) -> String {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").expect("read mountinfo");
+    let line = Regex::new(r"^(\s*(?:[a-z]+:)?\s+)(\S+)(\s+)(.*)$").expect("re");
+    let mut demo_cgroup = None;
+    let mut out = Vec::new();
+    for text_line in text.lines() {
+        let Some(c) = line.captures(text_line) else {
+            out.push(text_line.to_owned());
+            continue;
+        };
+        let (lead, key, gap, value) = (&c[1], &c[2], &c[3], &c[4]);
+        let value = match key {
+            "hierarchy" => {
+                let re = Regex::new(r"^(/\S+) \((cgroup v1, pids controller|cgroup2)\)$");
+                let m = re.expect("re").captures(value).unwrap_or_else(|| panic!("{value}"));
+                let fstype = if &m[2] == "cgroup2" { "cgroup2" } else { "cgroup" };
+                let mounted = mountinfo.lines().any(|l| {
+                    l.split_whitespace().nth(4) == Some(&m[1])
+                        && l.contains(&format!(" - {fstype} "))
+                });
+                assert!(mounted, "the hierarchy {value} is mounted");
+                "[HIERARCHY]".to_owned()
+            }
+            "paths_in_proc_child_cgroup" => {
+                let tokens: Vec<&str> = value.split(' ').collect();
+                assert!(tokens.contains(&"[TEST_CGROUP]"), "the host sees the real path: {value}");
+                assert!(tokens.iter().all(|t| *t == "/" || *t == "[TEST_CGROUP]"), "{value}");
+                "[TEST_CGROUP]".to_owned()
+            }
+            "demo_process_seen_from_host" => {
+                demo_cgroup = Some(value.to_owned());
+                "[DEMO_CGROUP]".to_owned()
+            }
+            "demo_process_seen_from_inside" => {
+                let host = demo_cgroup.as_deref().expect("the host's view comes first");
+                let expected = if host == "/" { "/..".to_owned() } else { format!("/..{host}") };
+                assert_eq!(value, expected, "from inside, the demo's cgroup is above the root");
+                "/..[DEMO_CGROUP]".to_owned()
+            }
+            _ => value.to_owned(),
+        };
+        out.push(format!("{lead}{key}{gap}{value}"));
+    }
+    out.join("\n") + if text.ends_with('\n') { "\n" } else { "" }
 }
 
 fn text_snapshots(who: As) {
