@@ -53,11 +53,12 @@ const EXPERIMENTS: &[Experiment] = &[
         claims: &["UTS-2"],
         isolation: true,
         explanation: "A hostname set inside a UTS namespace is a label the container gives itself: \
-            it is not published anywhere. The host's own name is unchanged and no host file \
+            sethostname() tells no one. The host's own name is unchanged and no host file \
             (/etc/hosts) learns the new one; even /etc/hostname inside is still the host's file, \
             because that is the mount namespace's business (Docker bind-mounts one it writes). \
-            Other machines reach a container through its IP address and published ports, and \
-            Docker's DNS resolves container names, not UTS hostnames.",
+            Other machines reach a container through its IP address and published ports; a DNS \
+            server knows only the names someone registered with it (Docker's: the container's \
+            name and the --hostname it was started with), never a name set later inside.",
         run: name_stays_inside,
     },
     Experiment {
