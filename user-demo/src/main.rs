@@ -204,10 +204,12 @@ fn drop_root() -> Result<()> {
     // them), then the GID: both need CAP_SETGID, which setuid() takes away.
     setgroups(&[]).context("setgroups([])")?;
     setgid(Gid::from_raw(NOBODY)).context("setgid(65534)")?;
-    // Real, effective and saved UID all leave 0: the kernel clears every
-    // capability (man 7 capabilities, "Effect of user ID changes").
+    // Real, effective and saved UID all leave 0: the kernel empties the
+    // permitted, effective and ambient capability sets (man 7 capabilities,
+    // "Effect of user ID changes on capabilities").
     setuid(Uid::from_raw(NOBODY)).context("setuid(65534)")?;
-    // Changing the effective UID also reset two attributes (man 2 prctl).
+    // Changing the effective UID also reset two attributes (commit_creds() in
+    // kernel/cred.c; man 2 prctl, PR_SET_DUMPABLE, documents the first).
     // "Dumpable": without it our children's /proc/PID files belong to root,
     // and we could not write their uid_map. And lab's parent-death signal.
     prctl::set_dumpable(true).context("prctl(PR_SET_DUMPABLE, 1)")?;
