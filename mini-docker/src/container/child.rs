@@ -1,10 +1,18 @@
 //! The child side, from `clone` to the command: this process is the
 //! container's PID 1.
 //!
-//! It waits for the parent's "go" (its ID maps are written), becomes root
-//! of its user namespace, builds the root filesystem and switches to it,
-//! sets the hostname, brings up the loopback interface, reports "ready",
-//! and then stays as the container's init (see `init.rs`).
+//! In order: it asks to die with mini-docker, closes the descriptors it
+//! inherited, and waits for the parent's "go" (its ID maps written, its
+//! cgroups and veth in place). Then it unshares its cgroup namespace, joins
+//! another container's network namespace (`--net container:NAME`) or
+//! configures `eth0` (`--net bridge`), becomes root of its user namespace,
+//! builds the root filesystem (`rootfs/`), shares IPC (`sharing.rs`), sets
+//! the hostname, brings up `lo`, switches root with `pivot_root`, confines
+//! itself (`security/`), opens the pty (`-t`), reports "ready", and stays
+//! as the container's init (see `init.rs`).
+//!
+//! It imports its `container/` siblings, `rootfs/`, `network/` and
+//! `security/`, never `commands/`.
 
 use std::os::fd::{AsRawFd, RawFd};
 
@@ -44,8 +52,9 @@ pub fn main(cfg: &Config, state: &StateDir, chan: &mut SyncChannel) -> isize {
         chan.error(&e.to_string());
         return EXIT_RUNTIME.into();
     }
-    // The parent has moved us into our cgroups (if any): a new cgroup
-    // namespace now makes them the `/` of /proc/self/cgroup (CG-NS).
+    // We are in our cgroups (if any), moved there by the parent or born
+    // there by clone3: a new cgroup namespace now makes them the `/` of
+    // /proc/self/cgroup (cgroup_namespaces(7); claim CG-NS).
     if let Err(errno) = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP) {
         chan.error(&format!("unshare(CLONE_NEWCGROUP): {errno}"));
         return EXIT_RUNTIME.into();
@@ -115,7 +124,10 @@ fn close_inherited(keep: &[RawFd]) -> Result<(), Errno> {
         if fd > first {
             // The last range ends at ~0: every descriptor above the kept ones.
             let last = if fd == u32::MAX { u32::MAX } else { fd - 1 };
-            // SAFETY: closes descriptors this process owns and no longer uses.
+            // SAFETY: their owners live in the parent's frames (`cfg`
+            // included) and in statics, which this copy never returns to
+            // nor drops (it ends by an exit system call, not by unwinding):
+            // nothing closes them again or uses their numbers afterwards.
             let ret = unsafe { libc::syscall(libc::SYS_close_range, first, last, 0) };
             match Errno::result(ret) {
                 Ok(_) => {}

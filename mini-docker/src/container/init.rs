@@ -6,6 +6,8 @@
 //! namespace is killed. So the command does not run as PID 1: init forks
 //! it (PID 2), forwards the signals mini-docker passes on, reaps whatever
 //! ends, and exits with the command's status when the command ends.
+//!
+//! It imports its `container/` siblings and `security/`, never `commands/`.
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -34,8 +36,10 @@ pub fn run(cfg: &Config, slave: Option<OwnedFd>) -> u8 {
     // run -d: tell the waiting foreground that the command starts now; the
     // command's execve will close the report's last write end.
     monitor::report_starting();
-    // SAFETY: a single-threaded process; the child only calls async-signal-
-    // safe functions and execve (or exits).
+    // SAFETY: init has one thread (it was cloned from a process with no
+    // other thread and starts none), so the child's copy of memory holds no
+    // lock another thread took: it may allocate, as `exec_command` does,
+    // before `execve` or `_exit`.
     let command = match unsafe { fork() } {
         Ok(ForkResult::Child) => exec_command(cfg, slave.as_ref()),
         Ok(ForkResult::Parent { child }) => child,
@@ -92,8 +96,9 @@ fn exec_command(cfg: &Config, slave: Option<&OwnedFd>) -> ! {
         unsafe { libc::signal(sig, libc::SIG_DFL) };
     }
     if !cfg.namespaces.pid {
-        // With the host's PID namespace, init's end does not take the
-        // command with it (it would if init were PID 1): ask for it.
+        // Without a PID namespace of its own (--pid host or container:NAME)
+        // init is not PID 1 there, and its end does not take the command
+        // with it (pid_namespaces(7)): ask for it.
         // SAFETY: prctl with integer arguments only.
         unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) };
     }

@@ -8,6 +8,8 @@
 //! directory, and released when the guard is dropped (or the process dies:
 //! the kernel releases it). The descriptor is close-on-exec and the lock is
 //! dropped before a container starts, so no container process holds it.
+//!
+//! It imports only `error.rs`.
 
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::DirBuilderExt;

@@ -1,26 +1,53 @@
-//! The container's processes, parent side and child side.
+//! The container's processes: the parent that starts it, the child that
+//! becomes its init, the monitor of `run -d`, the tenant of `exec`, and the
+//! state directory and lock they share.
 //!
 //! ```text
-//!  mini-docker (parent)                     child = the container's PID 1
-//!  ────────────────────                     ─────────────────────────────
-//!  clone(NEWPID|NEWNS|NEWUTS|NEWIPC|
-//!        NEWNET[|NEWUSER]) ───────────────▶ waits on the sync channel
-//!  writes uid_map / gid_map
-//!  writes its PID into cgroup.procs
-//!  sends "go" ─────────────────────────────▶ unshare(NEWCGROUP),
-//!                                            builds the rootfs, pivot_root,
-//!                                            sethostname
-//!  receives the pty master (-t) ◀────────── opens /dev/ptmx (-t)
-//!  waits for "ready" or "error" ◀────────── sends "ready" (or the error)
-//!  forwards signals to the child             init: forks the command, forwards
-//!  waits, cleans up, exits with               signals, reaps orphans, exits
-//!  the command's status ◀─────────────────── with the command's status
+//!  mini-docker (parent.rs)                 the child, the container's init
+//!  ───────────────────────                 ───────────────────────────────
+//!  --pid container:NAME: setns(pid)
+//!  clone(NEWNS[|NEWPID|NEWUTS|NEWIPC|
+//!        NEWNET|NEWUSER]), or clone3
+//!        with CLONE_INTO_CGROUP (v2
+//!        with limits) ───────────────────▶ child.rs: PR_SET_PDEATHSIG, closes
+//!                                          what it inherited, waits on the sync
+//!                                          channel
+//!  user namespace: writes uid_map and
+//!    gid_map (rootless: setgroups deny)
+//!  limits: writes its PID into each
+//!    cgroup.procs (unless clone3 put it
+//!    there)
+//!  --net bridge: a veth pair into it
+//!  sends "go" ───────────────────────────▶ unshare(NEWCGROUP); --net container:
+//!                                          setns(net); --net bridge: eth0's
+//!                                          address and route; user namespace:
+//!                                          setresuid(0); builds the rootfs
+//!                                          (rootfs/); --ipc sharing; sethostname;
+//!                                          lo up; pivot_root; masked paths,
+//!                                          capabilities, no_new_privs (security/)
+//!  receives the pty master (-t) ◀───────── opens /dev/ptmx (-t)
+//!  waits for "ready" or "error" ◀───────── sends "ready" (or the error)
+//!  -p: starts the port relays
+//!  relays the pty (-t) or forwards         init.rs: forks the command (PID 2),
+//!  signals, and waits ◀─────────────────── forwards signals, reaps orphans,
+//!  returns the command's status            exits with the command's status
 //! ```
 //!
 //! Every mount happens in the container's own mount namespace, so when the
 //! last process in it ends the kernel takes all of them away: the host's
-//! mount table is never touched. What the parent cleans up is the state
-//! directory (see [`state`]).
+//! mount table is never touched. What is left to clean up (the cgroups, the
+//! address lease, the state directory, see [`state`]) is cleaned up by the
+//! caller of [`parent::run`]: `commands/run.rs`, in the foreground or, with
+//! `run -d`, in the monitor (see [`monitor`]).
+//!
+//! `container/` owns the process model. It may use `rootfs/`, `image/`,
+//! `cgroups/`, `network/` and `security/`, and may not import `commands/`;
+//! one known upward import is left, to be removed: `sharing.rs` takes
+//! `commands::Dirs` to find the container it joins. Inside, parent.rs,
+//! child.rs, init.rs, monitor.rs, tenant.rs and sharing.rs import one
+//! another (init and tenant take parent's `waited_signals`), and `rootfs/`
+//! imports [`Config`] and [`state::StateDir`] back: together one import
+//! cycle (`python3 ../shared/tools/modcycles.py mini-docker/src`).
 
 mod child;
 mod init;
@@ -69,7 +96,8 @@ pub struct Namespaces {
 #[derive(Debug, Clone)]
 pub struct Volume {
     pub source: PathBuf,
-    /// Absolute, resolved inside the container's root.
+    /// Absolute, as seen inside the container; resolved inside its root
+    /// when mounted (see `rootfs/resolve.rs`).
     pub target: String,
     pub read_only: bool,
     pub source_is_dir: bool,

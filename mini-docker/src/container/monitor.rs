@@ -17,6 +17,7 @@
 //!  pipe: the start report
 //!  fork ─────────────────────▶ owner ← its PID
 //!  reads the report            stdout, stderr → log
+//!                              cgroups, network, then
 //!                              clone, ID maps, … ────────▶ init: "S", fork
 //!                              closes its write end         └▶ command: execve
 //!  "S", end-of-file:           waits, forwards signals         (closes the last
@@ -46,6 +47,9 @@
 //! If the monitor is killed later, its container dies with it (init has
 //! `PR_SET_PDEATHSIG`), and the next `run` sweeps its state (`ps` shows it
 //! dead until then; `rm` cleans it).
+//!
+//! It imports `container/` siblings, `cgroups/` and `network/` (to free a
+//! failed start's records), never `commands/`.
 
 use std::io::Read;
 use std::os::fd::{AsFd, AsRawFd, IntoRawFd, OwnedFd};
@@ -109,13 +113,16 @@ pub fn detach(state: &StateDir, cfg: &Config) -> Result<Side, Error> {
     })?;
     let (report_reader, report_writer) =
         pipe2(OFlag::O_CLOEXEC).map_err(ContainerError::sys("pipe2 (the start report)"))?;
-    // SAFETY: single-threaded: the child may use anything.
+    // SAFETY: mini-docker has no other thread yet (the -p relays start
+    // once the container runs), so the child may use anything.
     match unsafe { fork() }.map_err(ContainerError::sys("fork (the monitor)"))? {
         ForkResult::Child => {
             drop(report_reader);
             REPORT.store(report_writer.into_raw_fd(), Ordering::Relaxed);
             let _ = setsid();
-            // SAFETY: dup2 onto 1 and 2, and /dev/null onto 0.
+            // SAFETY: dup2 from descriptors open here (the log, /dev/null)
+            // onto 0, 1 and 2, which no `OwnedFd` owns: replacing them
+            // closes nothing an owner would close again.
             unsafe {
                 libc::dup2(file.as_raw_fd(), 1);
                 libc::dup2(file.as_raw_fd(), 2);
@@ -169,8 +176,9 @@ fn report(byte: u8) {
         // write fails with EPIPE, which changes nothing; but it would also
         // raise SIGPIPE, killing init (and its container) or turning a
         // command's 127 into 141. So SIGPIPE is ignored around the write.
-        // SAFETY: signal(2) and write(2) are async-signal-safe (the
-        // command's process is a fork).
+        // SAFETY: `fd` is this process's write end, which only
+        // `close_report` closes (after taking it out of `REPORT`); the
+        // buffer is a live one-byte array; the old disposition is put back.
         unsafe {
             let old = libc::signal(libc::SIGPIPE, libc::SIG_IGN);
             libc::write(fd, [byte].as_ptr().cast(), 1);

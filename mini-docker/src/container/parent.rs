@@ -1,5 +1,10 @@
 //! The parent side: clone the container's first process into its new
-//! namespaces, write its ID maps, wait, forward signals, clean up.
+//! namespaces, write its ID maps, put it in its cgroups and on the bridge,
+//! then wait for it, forwarding signals. If the start fails it kills the
+//! child; the rest of the cleanup is its caller's (`commands/run.rs`).
+//!
+//! It imports its `container/` siblings, `cgroups/` and `network/`, never
+//! `commands/`.
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
@@ -15,9 +20,11 @@ use crate::container::sync::SyncChannel;
 use crate::container::{Config, IdMap, Namespaces, child, tty};
 use crate::error::ContainerError;
 
-/// The child runs on this stack until it is PID 1's own process; it only
-/// sets up mounts and waits, so 1 MiB is plenty (untouched pages cost
-/// nothing).
+/// The stack `clone(2)` gives the child. The child, the container's init,
+/// runs on it for its whole life, but only sets up the container, forks
+/// the command (whose `execve` brings a stack of its own) and waits, so
+/// 1 MiB is plenty (pages it never touches cost nothing). `clone3` needs
+/// none: there the child goes on with a copy of the caller's stack.
 const STACK_SIZE: usize = 1024 * 1024;
 
 /// Signals mini-docker passes on to the container, as `docker run` does.
@@ -47,8 +54,8 @@ pub fn waited_signals() -> SigSet {
 impl Namespaces {
     /// The `clone` flags: a mount namespace always, the others unless the
     /// host's was asked for. The cgroup namespace comes later: the child
-    /// unshares it once the parent has moved it into its cgroup, so that
-    /// this cgroup is the `/` it sees (see `child.rs`).
+    /// unshares it once it is in its cgroups (moved there, or born there by
+    /// `clone3`), so that its cgroup is the `/` it sees (see `child.rs`).
     // ANCHOR: clone-flags
     pub fn clone_flags(&self) -> CloneFlags {
         let mut flags = CloneFlags::CLONE_NEWNS;
@@ -87,8 +94,9 @@ fn start_and_wait(cfg: &Config, state: &StateDir, waited: &SigSet) -> Result<u8,
     let flags = cfg.namespaces.clone_flags();
     // cgroup v2 with limits: the child is born in its cgroup (see below).
     let cgroup = crate::cgroups::clone_target(&state.dir);
-    // SAFETY: mini-docker has no other thread yet (the -p relays start
-    // once the container runs).
+    // SAFETY: mini-docker has no other thread yet: the -p relays start
+    // once the container runs (network::forward below), and a `run -d`
+    // monitor is a fork of a single-threaded process.
     let (pid, in_cgroup) =
         unsafe { spawn_child(flags, cgroup.as_ref(), || child::main(cfg, state, &mut child_end)) }?;
     drop(child_end); // so a dead child reads as end-of-file, not a hang
@@ -98,8 +106,8 @@ fn start_and_wait(cfg: &Config, state: &StateDir, waited: &SigSet) -> Result<u8,
 
     let started = write_id_maps(pid, cfg.namespaces.user)
         .and_then(|()| {
-            // Into its cgroups before it runs a single instruction of ours
-            // (unless it was born there).
+            // Into its cgroups while it waits for "go", before any of the
+            // container's setup runs (unless it was born there).
             if in_cgroup {
                 return Ok(());
             }
@@ -160,7 +168,8 @@ unsafe fn spawn_child(
     }
     let mut stack = vec![0u8; STACK_SIZE];
     // SAFETY: the child is a new process with a copy of our memory (no
-    // CLONE_VM); this program has no other threads, so no lock is held.
+    // CLONE_VM), `stack` included, which it runs on; this program has no
+    // other threads, so no lock is held in the copy.
     let pid = unsafe { clone(Box::new(body), &mut stack, flags, Some(libc::SIGCHLD)) }
         .map_err(|errno| clone_failed("clone", errno, flags))?;
     Ok((pid, false))
@@ -199,7 +208,9 @@ unsafe fn clone_into_cgroup(
         -1 => Err(Errno::last()),
         0 => {
             // The cgroup's descriptor is the parent's business.
-            // SAFETY: closes our copy of a descriptor nothing here uses.
+            // SAFETY: its owner, in the caller's frame, is never used or
+            // dropped in the child, which ends with `_exit` below: nothing
+            // closes it twice or uses the number afterwards.
             unsafe { libc::close(cgroup.as_raw_fd()) };
             let status = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body))
                 .unwrap_or(crate::EXIT_RUNTIME.into());
@@ -303,7 +314,7 @@ mod tests {
     use std::io::Write as _;
     use std::path::PathBuf;
 
-    /// `clone3(CLONE_INTO_CGROUP)` for real, on this machine's cgroup2 tree
+    /// `clone3(CLONE_INTO_CGROUP)` for real, on the host's cgroup2 tree
     /// (on a v1 host, `/sys/fs/cgroup/unified`): the child exits 0 only if
     /// its own `/proc/self/cgroup` puts it in the new cgroup from birth.
     #[test]

@@ -33,6 +33,11 @@
 //! Joining needs `CAP_SYS_ADMIN` over the other container's IPC namespace,
 //! which a container in a user namespace of its own does not have: both
 //! containers must run as root without `--userns` (Docker's default too).
+//!
+//! It imports its `container/` siblings, `network/` (the shared lease) and
+//! `rootfs/resolve.rs`. Known upward import, to be removed: the parsers
+//! take `commands::Dirs` to find the other container's state directory
+//! (a plain path would do).
 
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::PermissionsExt;
@@ -83,8 +88,9 @@ impl IpcMode {
         Ok(IpcMode::Container { ns, shm: shm_dir(&state) })
     }
 
-    /// Whether `clone` makes a new IPC namespace (`container:` leaves it
-    /// at once for the other container's).
+    /// Whether `clone` makes a new IPC namespace (`container:` leaves it for
+    /// the other container's once the root filesystem is built, see
+    /// [`share_ipc`]).
     pub fn new_namespace(&self) -> bool {
         !matches!(self, IpcMode::Host)
     }

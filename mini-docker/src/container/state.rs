@@ -9,15 +9,25 @@
 //! <id>/work/       overlayfs work directory (the kernel's scratch space)
 //! <id>/rootfs/     the mount point of the overlay, then of pivot_root
 //! <id>/etc/        hostname, hosts, resolv.conf, bind-mounted into /etc
+//! <id>/exec.json   what `exec` needs to know (see tenant.rs)
+//! <id>/log         run -d: what the container wrote (see monitor.rs)
+//! <id>/shm/        --ipc shareable: its /dev/shm (see sharing.rs)
+//! <id>/cgroups     the cgroups made and the limits (see cgroups/)
+//! <id>/network     the address, veth and ports (see network/)
+//! <id>/lease       a link to the address's lease (see network/ipam.rs)
 //! ```
 //! Only files live here; the mounts on `rootfs/` exist in the container's
 //! mount namespace alone. With `--rm` the whole directory goes when the
-//! container ends; without it the upper layer (and the name) stay.
+//! container ends; without it the upper layer, the name, the log and
+//! `shm/` stay.
 //!
 //! A mini-docker killed with SIGKILL cannot clean up (its container dies
 //! with it: the child has PR_SET_PDEATHSIG, and the mounts go with the
 //! mount namespace). The next `run` notices that the `owner` process is
 //! gone and finishes the cleanup ([`StateDir::sweep`]).
+//!
+//! It imports `container/`'s [`Config`] and sharing's `NetMode`, and
+//! `cgroups/` and `network/` for the sweep, never `commands/`.
 
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};

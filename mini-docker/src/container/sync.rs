@@ -2,11 +2,14 @@
 //!
 //! A Unix socket pair, one text line per step. The child is created already
 //! inside its new user namespace, but until the parent writes its
-//! `uid_map` it is nobody there (overflow ID 65534): so it must wait for
-//! "go" before it does anything. Then the parent waits for "ready" (or an
-//! error message) so that a failed mount becomes mini-docker's error (exit
-//! 125), not the command's. With `-t` the child first sends the pty's master
-//! descriptor (see `tty.rs`), then "ready".
+//! `uid_map` it is nobody there (the overflow ID 65534, user_namespaces(7));
+//! it is not yet in its cgroups either, nor on the bridge: so it waits for
+//! "go" before it sets anything up. Then the parent waits for "ready" (or
+//! an error message) so that a failed mount becomes mini-docker's error
+//! (exit 125), not the command's. With `-t` the child first sends the pty's
+//! master descriptor (see `tty.rs`), then "ready".
+//!
+//! It imports only `error.rs`.
 
 use std::io::{BufRead, BufReader, IoSlice, IoSliceMut, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -57,7 +60,8 @@ impl SyncChannel {
         }
     }
 
-    /// Parent: the ID maps are written, go on.
+    /// Parent: the ID maps are written, the cgroups joined, the veth pair
+    /// made; go on.
     pub fn go(&mut self) -> Result<(), ContainerError> {
         self.send("go")
     }

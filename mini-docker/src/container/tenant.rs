@@ -10,16 +10,22 @@
 //!  mini-docker exec                          the container
 //!  ───────────────                           ─────────────
 //!  join the container's cgroups
-//!  open /proc/INIT/ns/{user,ipc,uts,net,     init (PID 1 inside)
-//!                      pid,cgroup,mnt}       └─ the command (PID 2)
+//!  open /proc/PID/ns/{user,ipc,uts,net,      init (PID 1 inside)
+//!                     cgroup,pid,mnt}        └─ the command (PID 2)
+//!    (PID: init, or rootless one of its
+//!    children; only those that differ
+//!    from ours)
 //!  setns(user) first: the capabilities the
 //!  others need are those of its owner
 //!  setns(ipc, uts, net, cgroup, pid, mnt)
+//!  -t: a pty from the container's devpts
 //!  fork ───────────────────────────────────▶ the tenant: a new PID inside
-//!  waits, passing signals on                 (setns(pid) only applies to
-//!                                            children), then user, chdir,
-//!                                            the container's capabilities
-//!                                            and seccomp filter, execve
+//!  waits, passing signals on (-t: and        (setns(pid) only applies to
+//!  relaying the pty)                         children); then the bounding
+//!                                            set and no_new_privs, user,
+//!                                            chdir, the container's
+//!                                            capabilities and seccomp
+//!                                            filter, execve
 //! ```
 //!
 //! Nothing about the container is asked of the container: the host reads
@@ -29,6 +35,9 @@
 //! What `exec` needs to know that `/proc` does not tell (the container's
 //! user, working directory, environment and security settings) is written
 //! by `run` into `<state>/exec.json`.
+//!
+//! It imports its `container/` siblings, `cgroups/` and `security/`, never
+//! `commands/`.
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -264,8 +273,9 @@ pub fn exec(init: Pid, tenant: &Tenant) -> Result<u8, Error> {
     join(init)?;
     // -t: now in the container's mount namespace, /dev/ptmx is its devpts.
     let pty = if tenant.tty { Some(super::tty::open_pty()?) } else { None };
-    // SAFETY: single-threaded; the child only calls async-signal-safe
-    // functions and execve (or exits).
+    // SAFETY: `mini-docker exec` starts no thread, so the child's copy of
+    // memory holds no lock another thread took: it may allocate, as
+    // `become_tenant` does, before `execve` or `_exit`.
     let child = match unsafe { fork() }.map_err(ContainerError::sys("fork"))? {
         ForkResult::Child => become_tenant(tenant, pty.as_ref().map(|(_, slave)| slave)),
         ForkResult::Parent { child } => child,
@@ -299,15 +309,18 @@ fn wait_forwarding(child: Pid, waited: &SigSet) -> Result<u8, ContainerError> {
     }
 }
 
-/// In the forked child, now inside the container's PID namespace: user,
-/// directory, the container's confinement, execve. Never returns.
+/// In the forked child, now inside the container's PID namespace: the
+/// bounding set and `no_new_privs`, user, directory, capabilities and
+/// seccomp filter (see security/mod.rs), execve. Never returns.
 fn become_tenant(tenant: &Tenant, slave: Option<&OwnedFd>) -> ! {
     let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
-    // SAFETY: prctl with integer arguments only. Die with mini-docker exec;
-    // and until execve (which makes it dumpable again) this process holds
-    // every capability inside the container's PID namespace: not dumpable,
-    // the container's processes cannot ptrace it or open its /proc files
-    // (runc's CVE-2016-9962 was this window).
+    // Die with mini-docker exec. And until `execve` (which makes it
+    // dumpable again) this process holds a full set of capabilities (host
+    // root's, or all of those of the container's user namespace) while it
+    // is visible in the container's PID namespace: not dumpable, the
+    // container's processes cannot ptrace it or open its /proc files
+    // (prctl(2), PR_SET_DUMPABLE; runc's CVE-2016-9962 was this window).
+    // SAFETY: prctl with integer arguments only.
     unsafe {
         libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0);
         libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);

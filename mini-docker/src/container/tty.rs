@@ -7,11 +7,15 @@
 //! invisible), so the container's init opens `/dev/ptmx` after
 //! `pivot_root` and hands the master to mini-docker over the sync socket as
 //! an `SCM_RIGHTS` message (unix(7)): the same trick as runc's
-//! `--console-socket`. The command becomes a session leader with the slave
-//! as its controlling terminal; mini-docker copies bytes between its own
-//! stdin/stdout and the master, puts its terminal in raw mode (so Ctrl-C
-//! reaches the container's line discipline as a byte) and passes on window
-//! size changes (SIGWINCH).
+//! `--console-socket`. (`exec -t` needs no message: mini-docker exec opens
+//! it itself once it is in the container's mount namespace.) The command
+//! becomes a session leader with the slave as its controlling terminal;
+//! mini-docker copies bytes between its own stdin/stdout and the master,
+//! puts its terminal in raw mode with `-i` (so Ctrl-C reaches the
+//! container's line discipline as a byte) and passes on window size
+//! changes (SIGWINCH).
+//!
+//! It imports only `error.rs`.
 
 use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, IntoRawFd, OwnedFd};
@@ -96,7 +100,8 @@ fn copy_window_size(master: &OwnedFd) {
 }
 
 /// The parent's loop with a pty: copy stdin to the master and the master
-/// to stdout, pass signals on, and return the status once `init` ends.
+/// to stdout, pass signals on, and return the status once `init` (for
+/// `exec`, the tenant) ends.
 pub fn relay(
     init: Pid,
     master: OwnedFd,
