@@ -400,7 +400,7 @@ fn propagation(lab: &Lab) -> Result<Observed> {
             .context("mount(MS_SLAVE) on /tmp/peers")?;
         seen.set("/tmp/peers_after_ms_slave", propagation_of("/tmp/peers")?);
         seen.set("sees_slave-host", mount_then_look(chan, "slave")?);
-        // 3. What a runtime does first: the whole tree private.
+        // 3. What a runtime does first: the whole tree private (runc: a slave).
         let private = MsFlags::MS_REC | MsFlags::MS_PRIVATE;
         mount(None::<&str>, "/", None::<&str>, private, None::<&str>)
             .context("mount(MS_REC|MS_PRIVATE) on /")?;
@@ -588,7 +588,8 @@ fn pivot_root_new_root(lab: &Lab) -> Result<Observed> {
     host.set("marker", MARKER);
 
     let mut child = clone_child(lab.isolate(CloneFlags::CLONE_NEWNS), |chan| {
-        // What every runtime does first: nothing below may propagate anywhere.
+        // What a runtime does first (unshare(1) makes / private, runc a slave):
+        // private here, so nothing below may propagate anywhere.
         mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
             .context("mount(MS_REC|MS_PRIVATE) on /")?;
         // The new root must be a mount point: a tmpfs holding a tiny tree.
