@@ -71,8 +71,8 @@ pub enum NetworkError {
     Exhausted(String),
     #[error("cannot publish {spec}: {source}")]
     Bind { spec: String, source: std::io::Error },
-    #[error("{0:#}")]
-    Netlink(anyhow::Error),
+    #[error(transparent)]
+    Netlink(#[from] rtnl::Error),
     #[error("{what} {path:?}: {source}")]
     Io { what: &'static str, path: PathBuf, source: std::io::Error },
 }
@@ -202,7 +202,7 @@ pub fn share(other: &Path, state_dir: &Path) -> Result<(), NetworkError> {
 /// `minid0`, made by the first container that needs it. Two runs may race
 /// to make it: EEXIST means the other won, which is just as good.
 fn ensure_bridge(subnet: &Subnet) -> Result<(), NetworkError> {
-    let exists = |e: &anyhow::Error| rtnl::is_errno(e, nix::errno::Errno::EEXIST);
+    let exists = |e: &rtnl::Error| e.errno() == Some(nix::errno::Errno::EEXIST);
     // Every run checks its subnet (a later one may ask for another), and
     // before it makes anything: a bridge it made and took away again could
     // be the one another run has just plugged a container into.
@@ -231,7 +231,7 @@ fn refuse_subnet_in_use(subnet: &Subnet) -> Result<(), NetworkError> {
     // a gateway (a VPN's). Routes through the bridge itself are left out:
     // another run may already have given it its address. The default
     // route (prefix 0) overlaps everything and means nothing here.
-    let clash = || -> anyhow::Result<Option<String>> {
+    let clash = || -> rtnl::Result<Option<String>> {
         // (No bridge yet: no route of its own to leave out.)
         let bridge = rtnl::index_of(BRIDGE).ok();
         let mut found = None;
