@@ -87,6 +87,7 @@ fn c(s: &str) -> CString {
     CString::new(s).unwrap_or_default()
 }
 
+// ANCHOR: open_write_only
 /// `open(path, O_WRONLY)` then `close`: `ok` or the errno. Opening writes
 /// nothing; the kernel checks the mount (EROFS) and the permissions here,
 /// and some files check again on `write`.
@@ -102,6 +103,7 @@ fn open_write_only(path: &str) -> String {
     }
     "ok".to_owned()
 }
+// ANCHOR_END: open_write_only
 
 /// The cgroup v1 controllers the kernel has bound to a hierarchy, from
 /// `/proc/cgroups` (`name hierarchy count enabled`; hierarchy 0 means the
@@ -120,6 +122,7 @@ fn v1_controllers() -> Vec<String> {
         .collect()
 }
 
+// ANCHOR: cgroup_v1
 /// Mounts each v1 controller's hierarchy in turn (in the container's mount
 /// namespace) until one shows a `release_agent`: that file exists only at
 /// the root of a hierarchy, so a mount whose root is the container's own
@@ -171,7 +174,9 @@ fn cgroup_v1() -> Value {
     }
     json!({ "check": "cgroup-v1", "mount": first_error.unwrap_or_default() })
 }
+// ANCHOR_END: cgroup_v1
 
+// ANCHOR: unix_connect
 /// Connects to the socket at `path`, sends a line, reads the answer (five
 /// seconds at most).
 fn unix_connect(path: &str) -> Value {
@@ -188,7 +193,9 @@ fn unix_connect(path: &str) -> Value {
         Err(e) => json!({ "check": "unix-connect", "connect": io_errno(&e) }),
     }
 }
+// ANCHOR_END: unix_connect
 
+// ANCHOR: attach_detach
 /// `PTRACE_ATTACH` to `pid`, wait (at most five seconds) for the stop it
 /// causes, `PTRACE_DETACH` with no signal: the process goes on as before.
 fn attach_detach(pid: &str) -> Value {
@@ -218,7 +225,9 @@ fn attach_detach(pid: &str) -> Value {
     };
     json!({ "check": "ptrace", "visible": visible, "attach": attach })
 }
+// ANCHOR_END: attach_detach
 
+// ANCHOR: exe
 /// Where `path` (a `/proc/PID/exe`) points, and whether it opens as
 /// `O_PATH` and for writing.
 fn exe(path: &str) -> Value {
@@ -244,3 +253,4 @@ fn exe(path: &str) -> Value {
         "open_write": open_write_only(path),
     })
 }
+// ANCHOR_END: exe
