@@ -32,6 +32,8 @@
 //! In a user namespace (rootless, `--userns auto`) the capabilities count
 //! only for what the namespace owns: even `--privileged` cannot load a
 //! module or create a device node there.
+//!
+//! It imports only its `security/` siblings.
 
 use caps::{CapSet, Capability, CapsHashSet};
 

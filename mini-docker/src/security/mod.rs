@@ -34,8 +34,10 @@
 //!  init forks the command (PID 2):
 //!   5. setgroups, setresgid,          needs CAP_SETGID/CAP_SETUID; a switch
 //!      setresuid (-u)                 away from uid 0 empties the sets
-//!   6. the command's capabilities     capset(): exactly the container's set
-//!   7. chdir (-w)
+//!                                     (capabilities(7))
+//!   6. chdir (-w)
+//!   7. the command's capabilities     capset(): the container's set (root),
+//!                                     none (another user)
 //!   8. seccomp filter                 last: from here on, even mini-docker's
 //!                                     own code is filtered
 //!   9. execve(command)                execve itself is allowed
@@ -43,6 +45,20 @@
 //! Init gets no seccomp filter: it only forks, waits and forwards signals,
 //! and a user's profile might forbid the calls it needs (`wait4`,
 //! `rt_sigtimedwait`), which would leave a container nobody can stop.
+//!
+//! `mini-docker exec` gives its process the same confinement, from what
+//! `run` recorded: step 2 and `no_new_privs` ([`confine_exec`]), then 5 to
+//! 9 as above. Step 1 is done already in the mount namespace it joins, and
+//! step 3 is init's alone; it is made non-dumpable too, until its `execve`
+//! (see `container/tenant.rs`).
+//!
+//! `security/` owns these steps and the settings behind them ([`Security`]);
+//! it knows nothing of containers or commands and may not import
+//! `container/` or `commands/`. Two known leaks, to be removed:
+//! [`SecurityArgs`] is `run`'s command line (clap's derive belongs in
+//! `commands/`), and [`paths`] borrows `rootfs/`'s mount helpers while
+//! `rootfs/` still imports `container/`, which puts it in their import
+//! cycle.
 
 pub mod capabilities;
 pub mod paths;
@@ -55,7 +71,8 @@ use clap::Args;
 use seccompiler::BpfProgram;
 use thiserror::Error;
 
-/// The security flags of `run` (and, later, `exec`).
+/// The security flags of `run`. `exec` has none: its process gets the
+/// container's settings, as `run` recorded them (container/tenant.rs).
 #[derive(Debug, Clone, Default, Args)]
 pub struct SecurityArgs {
     /// Give the container every capability, no seccomp filter, the host's
@@ -180,7 +197,7 @@ pub fn confine_init(sec: &Security) -> Result<(), SecurityError> {
 // ANCHOR_END: confine-init
 
 // ANCHOR: confine-command
-/// Steps 6 and 8, in the command's process, after it switched user and
+/// Steps 7 and 8, in the command's process, after it switched user and
 /// directory; the next system call is `execve`.
 pub fn confine_command(sec: &Security, uid: u32) -> Result<(), SecurityError> {
     if sec.privileged {

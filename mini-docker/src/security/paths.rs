@@ -2,7 +2,7 @@
 //!
 //! `/proc` and `/sys` were written before containers. A new `/proc`
 //! instance shows the container's own processes, but many of its files are
-//! about the whole machine and are not namespaced: `/proc/kcore` is the
+//! about the whole host and are not namespaced: `/proc/kcore` is the
 //! host's physical memory as an ELF core file, `/proc/keys` the kernel
 //! keyring, `/proc/timer_list` and `/proc/sched_debug` list host processes
 //! and addresses, `/proc/sysrq-trigger` reboots the host with one byte,
@@ -14,9 +14,15 @@
 //! - a *read-only* path is bind-mounted on itself, then remounted read-only
 //!   (`mount(2)` needs the two steps for a bind mount).
 //!
-//! Mounting over them needs `CAP_SYS_ADMIN`, and the container has none:
-//! it cannot take the covers off (`umount2` is also refused by seccomp).
-//! With `--privileged` nothing is covered: that is the point of the flag.
+//! Mounting over them needs `CAP_SYS_ADMIN`, which the container lacks by
+//! default: it cannot take the covers off (and the default seccomp filter
+//! refuses `umount2` too; `--cap-add SYS_ADMIN` lifts both). With
+//! `--privileged` nothing is covered: that is the point of the flag.
+//!
+//! It imports `rootfs/`'s mount helpers (`remount_read_only`, `resolve`):
+//! a sideways import, and while `rootfs/` still imports `container/` it
+//! puts this file in their import cycle; the helpers belong in a module
+//! below both.
 
 use std::os::fd::OwnedFd;
 

@@ -18,7 +18,7 @@
 //! is an allow-list of about 350 calls; what it leaves out, mini-docker's
 //! default filter ([`BLOCKED`]) denies with `EPERM`, with the same
 //! exceptions when a capability was added (`--cap-add SYS_ADMIN` allows
-//! `mount`, as in Docker). Two details matter:
+//! `mount`, as in Docker). Three details matter:
 //! - `clone` cannot be blocked (every `fork` is a `clone`): only its flags
 //!   argument is checked, each `CLONE_NEW*` bit answering `EPERM`; `clone3`
 //!   passes its flags in memory, which a filter cannot read, so it answers
@@ -42,8 +42,11 @@
 //! installs nothing.
 //!
 //! The filters are compiled (to BPF, with the `seccompiler` crate: pure Rust,
-//! no libseccomp) by mini-docker before `clone`, and installed by the
-//! command's process as the very last step before `execve`.
+//! no libseccomp) by mini-docker before `clone` (by `exec`, from what `run`
+//! recorded), and installed by the command's process as the very last step
+//! before `execve`.
+//!
+//! It imports only its `security/` siblings.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -427,8 +430,8 @@ fn parse_profile(path: &Path) -> Result<(SeccompAction, Vec<Rule>), SecurityErro
     Ok((default, rules))
 }
 
-/// Whether this machine's architecture is in a profile's `arches` list
-/// (`empty`: the answer for an absent or empty list).
+/// Whether the architecture mini-docker was built for is in a profile's
+/// `arches` list (`empty`: the answer for an absent or empty list).
 fn arch_matches(arches: &Value, empty: bool) -> bool {
     let docker_arch = match std::env::consts::ARCH {
         "x86_64" => "amd64",

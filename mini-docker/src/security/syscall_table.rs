@@ -34,6 +34,8 @@
 //! On any other architecture the table is empty, and seccomp filters cannot
 //! be built (the default one needs the table too): such a container must run
 //! with `--security-opt seccomp=unconfined`.
+//!
+//! It imports nothing of mini-docker.
 
 #[cfg(target_arch = "x86_64")]
 #[rustfmt::skip]
@@ -766,9 +768,9 @@ mod tests {
         }
     }
 
-    /// The x86_64 table is what its generation command reads from this
-    /// machine's header. A newer header only adds calls: those are listed,
-    /// not failed.
+    /// The x86_64 table is what its generation command reads from the
+    /// installed header (linux-libc-dev). A newer header only adds calls:
+    /// those are listed, not failed.
     #[cfg(target_arch = "x86_64")]
     #[test]
     fn table_matches_the_installed_header() {
