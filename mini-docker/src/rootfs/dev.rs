@@ -7,10 +7,13 @@
 //! - a new `devpts` instance (`newinstance`): the container's terminals
 //!   are numbered from 0 and the host's are not visible; `/dev/ptmx` is a
 //!   link to its `ptmx`;
-//! - `/dev/shm` (POSIX shared memory: a tmpfs) and `/dev/mqueue` (POSIX
-//!   message queues of the container's IPC namespace);
+//! - `/dev/shm` (POSIX shared memory: a tmpfs) and, with an IPC namespace
+//!   of its own, `/dev/mqueue` (POSIX message queues of that namespace);
 //! - the links `/dev/fd`, `/dev/stdin`, `/dev/stdout`, `/dev/stderr` into
 //!   `/proc/self/fd`.
+//!
+//! Known upward import, to be removed: it reads `container::Config` for
+//! two flags (a single-ID user namespace, a new IPC namespace).
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd};

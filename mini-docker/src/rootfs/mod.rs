@@ -7,14 +7,25 @@
 //! 2. overlayfs on `<state>/rootfs`: the image is the read-only lower layer,
 //!    the container's writes go to its own upper layer;
 //! 3. the host image's `/usr`, `/lib*`… bind-mounted read-only;
-//! 4. `/proc` (a new instance: it shows the new PID namespace), `/sys`
-//!    read-only, a minimal `/dev` (see [`dev`]), `/etc/hostname`,
-//!    `/etc/hosts`, `/etc/resolv.conf`;
+//! 4. `/proc` (a new instance, which shows the container's PID namespace;
+//!    the host's, bound, when it shares the host's), `/sys` read-only
+//!    (unless `--privileged`), a minimal `/dev` (see [`dev`]),
+//!    `/etc/hostname`, `/etc/hosts`, `/etc/resolv.conf`;
 //! 5. the volumes, last, so they can cover anything above;
-//! 6. `pivot_root(".", ".")` then `umount2(".", MNT_DETACH)`: the overlay
-//!    becomes `/` and the host's root disappears from the namespace.
+//! 6. later, once the child has also set up IPC sharing, the hostname and
+//!    `lo` (see `container/child.rs`): `pivot_root(".", ".")` then
+//!    `umount2(".", MNT_DETACH)`: the overlay becomes `/` and the host's
+//!    root disappears from the namespace.
 //!
 //! Every mount target is resolved *inside* the new root (see [`resolve`]).
+//!
+//! `rootfs/` owns the mounts and `pivot_root`. It should know nothing of
+//! commands, containers or images and take plain paths and flags; it may
+//! not import `commands/`. Known upward imports, to be removed: [`prepare`]
+//! and `dev.rs` read `container::Config` (and `container::sharing`'s
+//! `NetMode`), [`prepare`] takes `container::state::StateDir` for its
+//! paths and `image::Image` and `image::host` for the lower layer. They
+//! make `rootfs/` and `container/` one import cycle.
 
 mod dev;
 pub mod resolve;
@@ -97,9 +108,11 @@ fn overlay_failed(errno: nix::errno::Errno, rootfs: &Path, options: &str) -> Roo
     RootfsError::Sys { call: format!("mount(\"overlay\", {rootfs:?}, \"{options}\"){hint}"), errno }
 }
 
-/// `/proc` and `/sys`: new instances when the container has its own PID
-/// (or network) namespace, which is also what lets a rootless container
-/// mount them; the host's, bound read-only, when it shares the host's.
+/// `/proc` and `/sys`: new instances when the container has a PID (or
+/// network) namespace other than the host's, which is also what lets a
+/// rootless container mount them (user_namespaces(7)); when it shares the
+/// host's, the host's `/proc` bound as it is, and the host's `/sys` bound
+/// read-only (writable with `--privileged`).
 // ANCHOR: proc-sys
 fn mount_proc_sys(root: &OwnedFd, cfg: &Config) -> Result<(), RootfsError> {
     let quiet = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;

@@ -11,6 +11,8 @@
 //! symlinks start there. We get back an `O_PATH` descriptor and mount onto
 //! `/proc/self/fd/N`, which names exactly that inode: no second lookup, no
 //! race with a link swapped in between.
+//!
+//! It imports only `error.rs`.
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
@@ -49,8 +51,8 @@ pub fn openat2_in_root(dir: &OwnedFd, path: &str) -> Result<OwnedFd, Errno> {
     };
     // With RESOLVE_IN_ROOT, a lookup that walks a `..` (written in the path
     // or in a symlink met on the way, as a hostile image's may be) is
-    // refused with EAGAIN when a rename or a mount anywhere on the machine
-    // raced with it: the kernel cannot then vouch that the `..` stayed
+    // refused with EAGAIN when a rename or a mount anywhere on the host
+    // (in any mount namespace) raced with it: the kernel cannot then vouch that the `..` stayed
     // inside the root, and asks the caller to try again (openat2(2)).
     // Other containers starting at the same moment are such mounts.
     for _ in 0..OPENAT2_TRIES {
@@ -109,7 +111,8 @@ pub fn open_in_root(root: &OwnedFd, path: &str, create: Create) -> Result<OwnedF
         let parent = openat2_in_root(root, &parent).map_err(failed)?;
         let cname = CString::new(*name).map_err(|_| failed(Errno::EINVAL))?;
         let last = i + 1 == parts.len();
-        // SAFETY: valid directory descriptor and NUL-terminated name.
+        // SAFETY: valid directory descriptor and NUL-terminated name; the
+        // descriptor openat returns is new and owned by nothing else.
         let made = unsafe {
             if last && create == Create::File {
                 let flags = libc::O_CREAT
