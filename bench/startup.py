@@ -12,11 +12,11 @@ PID, mount, UTS, IPC, network and cgroup namespaces, as root; the network
 namespace has only `lo` (`--net none`: as root mini-docker's default is the
 bridge, which crun's config.json has no equivalent of). runc and crun also
 create a cgroup for the container (mini-docker only with limits), which is
-part of what they cost. Two more rows (issue 6): `mini-docker --net bridge`
+part of what they cost. Two more rows: `mini-docker --net bridge`
 (a veth pair on the bridge minid0, an address lease, a default route) and
 mini-docker with `--memory 64m --pids-limit 100` (cgroups made, joined,
 removed), next to `crun-limits`, crun with the same two limits in its
-config.json.
+config.json. bench/README.md says in one table what each row does.
 
 Usage (as root, after `cargo build --release -p mini-docker`):
     apt-get install runc crun bubblewrap busybox-static time
@@ -140,7 +140,8 @@ def main():
             "runc": lambda i: ["runc", "run", "--bundle", bundle, f"bench-runc-{os.getpid()}-{i}"],
             "bwrap": lambda i: ["bwrap", "--unshare-all", "--bind", rootfs, "/", "--proc", "/proc",
                                 "--dev", "/dev", "/bin/true"],
-            "unshare": lambda i: ["unshare", "-fpmuin", "chroot", rootfs, "/bin/true"],
+            # -C: a cgroup namespace too, as every other row makes.
+            "unshare": lambda i: ["unshare", "-fpmuinC", "chroot", rootfs, "/bin/true"],
         }
         times = {name: [] for name in tools}
         for i in range(rounds):
