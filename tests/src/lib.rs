@@ -7,6 +7,12 @@
 //!
 //! Privilege policy: with `CI=true` a missing privilege fails the test; on a
 //! developer's machine the test prints one line saying why and returns.
+//!
+//! This crate owns the harness only: running a binary as root or rootless,
+//! redacting its output for snapshots, bounded waits, and (in
+//! [`mini_docker`]) the scratch world of a mini-docker test. It links no
+//! crate of the workspace: a test sees the demos and mini-docker through
+//! their command lines and `--json`, as a reader or another tool would.
 
 pub mod mini_docker;
 
@@ -241,8 +247,9 @@ pub fn experiment<'a>(report: &'a Value, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no experiment {name} in the report"))
 }
 
-/// Every experiment of a report has verdict `verdict` (or `skip` when
-/// `skips_allowed` names it, with a reason).
+/// Every experiment of a report has the verdict `expected` gives for its
+/// name (`pass`, `fail` or `skip`): a test names the experiments it expects
+/// to be skipped, so a skip where a run was expected fails it.
 pub fn assert_verdicts(report: &Value, expected: impl Fn(&str) -> &'static str) {
     for exp in report["experiments"].as_array().expect("experiments") {
         let name = exp["name"].as_str().expect("name");
