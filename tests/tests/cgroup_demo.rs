@@ -149,6 +149,7 @@ fn cgroup_text(demo: &Demo, args: &[&str]) -> Option<String> {
 fn same_on_v1_and_v2(text: &str) -> String {
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").expect("read mountinfo");
     let line = Regex::new(r"^(\s*(?:[a-z]+:)?\s+)(\S+)(\s+)(.*)$").expect("re");
+    let hierarchy = Regex::new(r"^(/\S+) \((cgroup v1, pids controller|cgroup2)\)$").expect("re");
     let mut demo_cgroup = None;
     let mut out = Vec::new();
     for text_line in text.lines() {
@@ -159,8 +160,7 @@ fn same_on_v1_and_v2(text: &str) -> String {
         let (lead, key, gap, value) = (&c[1], &c[2], &c[3], &c[4]);
         let value = match key {
             "hierarchy" => {
-                let re = Regex::new(r"^(/\S+) \((cgroup v1, pids controller|cgroup2)\)$");
-                let m = re.expect("re").captures(value).unwrap_or_else(|| panic!("{value}"));
+                let m = hierarchy.captures(value).unwrap_or_else(|| panic!("{value}"));
                 let fstype = if &m[2] == "cgroup2" { "cgroup2" } else { "cgroup" };
                 let mounted = mountinfo.lines().any(|l| {
                     l.split_whitespace().nth(4) == Some(&m[1])
