@@ -184,8 +184,8 @@ fn defaults(who: As) {
     assert!(lab.state_is_empty());
 }
 
-/// The system calls of the list, in a default container, with
-/// seccomp off, and privileged.
+/// The system calls the probe tries (the escape routes a default container
+/// must not have), in a default container, with seccomp off, and privileged.
 const CALLS: [&str; 20] = [
     "keyctl",
     "mount",
