@@ -20,8 +20,10 @@
 //! starts stays limited.
 //!
 //! Two versions of the files exist, and both are in use:
-//! - **v1** (this course's machine; [`v1`]): one hierarchy per controller,
-//!   `/sys/fs/cgroup/memory/`, `/sys/fs/cgroup/pids/`, `/sys/fs/cgroup/cpu/`…
+//! - **v1** (older distributions, and hosts booted with
+//!   `systemd.unified_cgroup_hierarchy=0`; [`v1`]): one hierarchy per
+//!   controller, `/sys/fs/cgroup/memory/`, `/sys/fs/cgroup/pids/`,
+//!   `/sys/fs/cgroup/cpu/`…
 //!   A container gets one directory in each hierarchy it is limited in.
 //! - **v2** (most current distributions; [`v2`]): one "unified" tree at
 //!   `/sys/fs/cgroup`; a directory's `cgroup.controllers` lists what it may
@@ -29,25 +31,33 @@
 //!   directory per container, with `memory.max`, `pids.max`, `cpu.max`…
 //!
 //! [`Version::detect`] picks one at run time (the filesystem type of
-//! `/sys/fs/cgroup`); both modules have the same three functions (`create`,
-//! and the shared [`join`] and [`remove`] here), so the run path reads the
-//! same on either.
+//! `/sys/fs/cgroup`); each module has one `create`, and joining and removing
+//! are the same on both ([`join`] and [`remove`] here), so the run path
+//! reads the same on either.
 //!
 //! The order matters (see `container/parent.rs`): the directories are made
-//! and filled before `clone`, the parent writes the child's PID into each
-//! `cgroup.procs` while the child waits on the sync channel, and only then
-//! does the child `unshare(CLONE_NEWCGROUP)`: the cgroup it is in becomes
-//! the `/` it sees in `/proc/self/cgroup` (claim CG-NS). So nothing of the
-//! command ever runs outside its limits.
+//! and filled before `clone`. On v2 the child is born in its cgroup
+//! (`clone3` with `CLONE_INTO_CGROUP`, [`clone_target`]); otherwise the
+//! parent writes the child's PID into each `cgroup.procs` while the child
+//! waits on the sync channel. Only then does the child
+//! `unshare(CLONE_NEWCGROUP)`: the cgroup it is in becomes the `/` it sees
+//! in `/proc/self/cgroup` (cgroup_namespaces(7), claim CG-NS). So nothing
+//! of the command ever runs outside its limits.
 //!
 //! A container without any limit gets no cgroup of its own (it stays in
 //! mini-docker's): a start then needs no cgroup write access at all, and
-//! does not pay the first move's RCU grace period (≈ 12 ms here).
+//! does not pay a move's wait for an RCU grace period (several
+//! milliseconds when no move happened lately).
 //!
 //! Cleanup: the directories made are listed in `<state>/cgroups` *before*
 //! they are made, so the run itself, or the next mini-docker after a
 //! killed one (`StateDir::sweep`), can remove them. The limits asked for
 //! are listed there too, for `inspect` ([`read_record`]).
+//!
+//! `cgroups/` owns the container's cgroups and imports nothing else of
+//! mini-docker: it takes an ID, [`Limits`], a state directory path and a
+//! PID. One known leak, to be removed: [`LimitArgs`] is `run`'s command
+//! line (clap's derive belongs in `commands/`).
 
 pub mod v1;
 pub mod v2;
@@ -294,7 +304,7 @@ pub fn parse_cpuset(text: &str) -> Result<String, String> {
 pub enum Version {
     /// One hierarchy per controller under `/sys/fs/cgroup/<controller>`.
     V1,
-    /// The unified hierarchy mounted here.
+    /// The unified hierarchy, mounted at this path.
     V2(PathBuf),
 }
 
@@ -417,9 +427,11 @@ pub fn clone_target(state_dir: &Path) -> Option<std::os::fd::OwnedFd> {
     nix::fcntl::open(&dir, flags | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty()).ok()
 }
 
-/// Parent side, while the child waits on the sync channel: moves `pid`
-/// into each of the container's cgroups by writing it into `cgroup.procs`.
-/// Its children will be born there.
+/// Moves `pid` into each of the container's cgroups by writing it into
+/// `cgroup.procs`; its children will be born there. The parent calls it
+/// while the child waits on the sync channel (unless `clone3` put the
+/// child there); `exec` calls it for itself, before joining the
+/// container's namespaces.
 // ANCHOR: join
 pub fn join(state_dir: &Path, pid: Pid) -> Result<(), CgroupError> {
     for dir in recorded(state_dir) {

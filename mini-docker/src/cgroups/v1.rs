@@ -15,6 +15,8 @@
 //! below `memory.limit_in_bytes` (so memory is written first), and a new
 //! cpuset cgroup starts with *no* CPUs and *no* memory nodes: a process
 //! cannot join it until both are written.
+//!
+//! It imports only `cgroups/`'s shared helpers.
 
 use std::path::{Path, PathBuf};
 

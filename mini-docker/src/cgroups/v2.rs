@@ -21,6 +21,8 @@
 //! the user (systemd's `user@UID.service` with `Delegate=yes`): the user
 //! owns those directories and may make cgroups and move its own processes
 //! there. [`base`] finds the topmost cgroup above ours that we own.
+//!
+//! It imports only `cgroups/`'s shared helpers.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -146,7 +148,7 @@ mod tests {
         assert_eq!(shares_to_weight(1024), 39);
     }
 
-    /// The v2 code on whatever cgroup2 tree this machine has. On a v1
+    /// The v2 code on whatever cgroup2 tree the host has. On a v1
     /// ("hybrid") host that is `/sys/fs/cgroup/unified`, which has no
     /// controller that limits anything: creating, joining and removing a
     /// cgroup run for real, the limits only as far as a clear refusal.
