@@ -64,6 +64,11 @@ const MINI_DOCKER_TESTS: &[(&str, &str, &[&str], &str)] = &[
     ("mini_docker_security.rs", "sharing_ipc_and_pid", &["IPC-3", "SEC-2"], SECURITY),
     ("mini_docker_network.rs", "bridge_traffic_and_published_port", &["NET-3", "NET-4"], NETWORK),
     ("mini_docker_network.rs", "joined_network_namespace", &["NET-4", "MECH-3"], NETWORK),
+    ("mini_docker_escapes.rs", "cgroup_v1_release_agent", &["SEC-1"], "security/escapes.md"),
+    ("mini_docker_escapes.rs", "core_pattern", &["SEC-1"], "security/escapes.md"),
+    ("mini_docker_escapes.rs", "writable_sys", &["SEC-1"], "security/escapes.md"),
+    ("mini_docker_escapes.rs", "host_pid_and_ptrace", &["PID-4"], "security/escapes.md"),
+    ("mini_docker_escapes.rs", "proc_exe_of_init", &["SEC-1"], "security/escapes.md"),
 ];
 const SECURITY: &str = "mini-docker/security.md";
 const CGROUPS: &str = "mini-docker/cgroups.md";
