@@ -15,6 +15,8 @@
 //! (or the sweep of the next `run` cleans up after a killed one), it drops
 //! its link, and the last one removes the lease ([`release`]): an address
 //! is never handed out while a network namespace still uses it.
+//!
+//! It imports only `network/`'s error type.
 
 use std::fmt;
 use std::io::Read as _;

@@ -31,6 +31,12 @@
 //! Bridge networking needs root: making a bridge and a veth pair in the
 //! host's namespace needs CAP_NET_ADMIN there (rootless runtimes use a
 //! user-mode network stack such as slirp4netns or pasta instead).
+//!
+//! `network/` owns the bridge, the leases and the published ports, and
+//! imports nothing else of mini-docker (the netlink requests are the
+//! `rtnl` crate's): it takes an ID, a hostname, a state directory path and
+//! a PID. One known leak, to be removed: [`NetworkArgs`] is `run`'s
+//! command line (clap's derive belongs in `commands/`).
 
 pub mod ipam;
 pub mod publish;
@@ -309,7 +315,8 @@ pub fn forward() {
 
 /// Step 5: frees the lease. The veth pair is not deleted here: it goes
 /// with the container's network namespace, when its last process has
-/// ended (a `RTM_DELLINK` would wait for RCU grace periods, ≈ 20 ms).
+/// ended (network_namespaces(7)); a `RTM_DELLINK` would make mini-docker
+/// wait for RCU grace periods.
 /// Safe to call more than once, and from the sweep of a later run.
 pub fn remove(state_dir: &Path) {
     let record = Record::read(state_dir);

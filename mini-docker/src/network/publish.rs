@@ -14,6 +14,8 @@
 //!
 //! The ports are bound before the container starts (a port in use is a
 //! clear error, exit 125) and served by threads started once it runs.
+//!
+//! It imports only `network/`'s error type.
 
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::sync::Mutex;
@@ -100,9 +102,11 @@ pub fn bind(publish: &[Publish], container: Ipv4Addr) -> Result<(), NetworkError
 }
 
 /// Serves the bound ports from threads of their own. The threads are
-/// started only now, long after `clone` (a multi-threaded process may not
-/// make some namespaces), and inherit the blocked signal mask, so signals
-/// still reach the main thread's `sigwait`.
+/// started only now, after `clone`: the clone's child gets a copy of this
+/// process's memory, which is only safe while no other thread can hold a
+/// lock in it (see `container/parent.rs`), and a process with threads may
+/// not enter some namespaces (setns(2): user and mount). They inherit the
+/// blocked signal mask, so signals still reach the main thread's `sigwait`.
 // ANCHOR: forward
 pub fn start() {
     let bound = std::mem::take(&mut *BOUND.lock().unwrap_or_else(|e| e.into_inner()));
