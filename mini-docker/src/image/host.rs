@@ -5,10 +5,13 @@
 //! directory (a generated minimal `/etc`, empty mount points, and the same
 //! `bin -> usr/bin` style links as the host), uses it as the overlay's lower
 //! layer, and then, inside the container's mount namespace, bind-mounts the
-//! host's `/usr`, `/bin`, `/lib*`, `/sbin` read-only over the empty
-//! directories. The container sees a normal Linux root; writing to `/usr`
-//! fails with EROFS; the rest of the host (`/home`, `/root`, `/etc`) is not
-//! there at all.
+//! host's `/usr`, `/bin`, `/lib*`, `/sbin` (and `/etc/alternatives`, which
+//! links in `/usr` go through) read-only over the empty directories. The
+//! container sees a normal Linux root; writing to `/usr` fails with EROFS;
+//! the rest of the host (`/home`, `/root`, the rest of `/etc` but a copy of
+//! `ld.so.cache`) is not there at all.
+//!
+//! It imports only `image/` and `error.rs`.
 
 use std::path::Path;
 
@@ -30,7 +33,8 @@ const NSSWITCH: &str = "passwd: files\ngroup: files\nshadow: files\nhosts: files
 const OS_RELEASE: &str = "NAME=\"mini-docker host image\"\nID=mini-docker-host\nPRETTY_NAME=\"the host's /usr, read-only\"\n";
 
 /// The host directories bind-mounted read-only over the skeleton (paths
-/// relative to `/`): those of [`FROM_HOST`] that are real directories here.
+/// relative to `/`): those of [`FROM_HOST`] and [`FROM_HOST_ETC`] that are
+/// real directories on the host (not links).
 pub fn bound_dirs() -> Vec<&'static str> {
     FROM_HOST
         .iter()

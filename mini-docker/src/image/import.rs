@@ -5,8 +5,8 @@
 //!
 //! An OCI layout is content-addressed: `index.json` points (by SHA-256
 //! digest) to a manifest, which points to a config (the default `Env`,
-//! `Cmd`, `Entrypoint`, `WorkingDir`) and to the layers, tarballs applied
-//! in order. A layer deletes a file of the layers below with a *whiteout*,
+//! `Cmd`, `Entrypoint`, `WorkingDir`, `User`) and to the layers, tarballs
+//! applied in order. A layer deletes a file of the layers below with a *whiteout*,
 //! an empty `.wh.NAME` entry, and hides a whole directory's old contents
 //! with `.wh..wh..opq`.
 //!
@@ -15,6 +15,9 @@
 //! write outside the image: each is refused with an error naming the
 //! entry. Everything is unpacked into a staging directory that is renamed
 //! into place only at the end, so a failed import leaves nothing behind.
+//!
+//! Known upward imports, to be removed: it takes `commands::Dirs` for the
+//! store's path and borrows `container::state::remove_tree`.
 
 use std::collections::HashSet;
 use std::fs::File;

@@ -9,6 +9,12 @@
 //!   to download;
 //! - a directory given by path (`./rootfs`, `/srv/alpine`);
 //! - a stored image: `<data-root>/images/<name>/rootfs`.
+//!
+//! `image/` owns the image store and its imports; it knows nothing of
+//! commands or containers and should take the store's directory as a
+//! plain path. Known upward imports, to be removed: [`Image::resolve`],
+//! [`store_dir`], [`stored`] and `import.rs` take `commands::Dirs` (for its
+//! `data` path), and `import.rs` borrows `container::state::remove_tree`.
 
 pub mod host;
 pub mod import;
