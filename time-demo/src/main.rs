@@ -326,6 +326,7 @@ fn exec_enters(lab: &Lab) -> Result<Observed> {
         let written = write_offsets(&format!("monotonic {MONOTONIC_OFFSET} 0\n"));
         let after_unshare = (ns::link(None, "time")?, ns::link(None, "time_for_children")?);
         chan.send(&BeforeExec { time_before, written, after_unshare, pid: getpid().as_raw() })?;
+        chan.wait_go()?;
         // Our stdout becomes the report socket; dup2's copy is not close-on-exec.
         dup2_stdout(&report_end).context("dup2(report, 1)")?;
         let program = CString::new("/proc/self/exe")?;
@@ -336,6 +337,9 @@ fn exec_enters(lab: &Lab) -> Result<Observed> {
     })?;
     drop(report_end); // our copy: only the child's (then the new program's) is left
     let before: BeforeExec = child.chan.recv()?;
+    let links = format!("readlink /proc/{0}/ns/time /proc/{0}/ns/time_for_children", child.pid);
+    lab.hold(child.pid, &[format!("{links}   # before its execve: two namespaces")]);
+    child.chan.go()?;
     let (time_before, (time_after_unshare, for_children)) =
         (before.time_before, before.after_unshare);
     let monotonic_before_exec: f64 = child.chan.recv()?;
