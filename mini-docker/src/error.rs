@@ -5,6 +5,9 @@
 //! `mini-docker: volume target "data" is relative: use an absolute path`.
 //! Every error here ends the run with exit status 125, Docker's code for
 //! "the runtime failed, the command never ran".
+//!
+//! Every module may use these types; `error.rs` imports only the error
+//! enums that `cgroups/`, `network/` and `security/` define themselves.
 
 use std::path::PathBuf;
 
@@ -89,8 +92,9 @@ pub enum ImageError {
     NamedUser(String),
 }
 
-/// Building the container's root filesystem (runs in the child, before
-/// `pivot_root`); the message travels to the parent over the sync channel.
+/// Setting the container up inside its first process (becoming root of its
+/// user namespace, the root filesystem, `pivot_root`, the hostname, the
+/// pty); the message travels to the parent over the sync channel.
 #[derive(Debug, Error)]
 pub enum RootfsError {
     /// A system call failed; `call` is written the way the code makes it,

@@ -3,11 +3,19 @@
 //!
 //! Read it in the order a container starts:
 //! 1. `commands/run.rs`: the command line becomes a [`container::Config`];
-//! 2. `container/parent.rs`: one `clone` with the new namespaces, the ID
+//! 2. `container/parent.rs`: one `clone` with the new namespaces (on
+//!    cgroup v2 with limits, `clone3` straight into its cgroup), the ID
 //!    maps written by the parent while the child waits on the sync channel;
-//! 3. `container/child.rs`: in the child, `rootfs/` builds the root
-//!    filesystem (overlayfs, volumes, /proc, /sys, /dev) and `pivot_root`s
-//!    into it, then `container/init.rs` becomes PID 1 and runs the command.
+//! 3. `container/child.rs`: in the child (by default PID 1 of a new PID
+//!    namespace), `rootfs/` builds the root filesystem (overlayfs, volumes, /proc,
+//!    /sys, /dev) and `pivot_root`s into it, `security/` confines it, then
+//!    `container/init.rs` forks the command (PID 2) and waits for it.
+//!
+//! The modules, top to bottom: `commands/` (one file per verb) may use all
+//! the others; `container/` (the process model) uses `rootfs/`, `image/`,
+//! `cgroups/`, `network/` and `security/`, which should know nothing of
+//! commands or containers (each module's documentation names the imports
+//! that still point upward); `error.rs` gathers every module's error.
 //!
 //! Exit status, as Docker's: the command's own; 125 when mini-docker itself
 //! failed (bad flag, unknown image, a mount refused); 126 when the command

@@ -3,8 +3,10 @@
 //! The container's command is not PID 1 (init is, see `container/init.rs`),
 //! so a signal goes to the command, as Docker's goes to the container's
 //! main process; SIGKILL goes to init, and the kernel then kills every
-//! process of the PID namespace (pid_namespaces(7)). `stop` is SIGTERM,
-//! a grace period, then SIGKILL, like `docker stop`.
+//! process of the PID namespace (pid_namespaces(7)); with `--pid host` or
+//! `container:NAME` init is not PID 1 there, and the command goes by its
+//! `PR_SET_PDEATHSIG`. `stop` is SIGTERM, a grace period, then SIGKILL,
+//! like `docker stop`.
 
 use std::time::{Duration, Instant};
 

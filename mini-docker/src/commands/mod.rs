@@ -1,5 +1,10 @@
 //! One file per command-line verb, like youki's `commands/`: each turns its
-//! arguments into calls on `container/`, `image/` and `rootfs/`.
+//! arguments into calls on `container/`, `image/`, `cgroups/`, `network/`
+//! and `security/`, prints, and picks the exit status.
+//!
+//! `commands/` is the top: it may import every other module, and none may
+//! import it. Known upward imports of [`Dirs`], to be removed: `image/` and
+//! `container/sharing.rs` take it where a plain path would do.
 
 pub mod exec;
 pub mod images;

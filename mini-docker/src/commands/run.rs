@@ -29,7 +29,7 @@ pub struct RunArgs {
     /// The container's hostname [default: the first 12 characters of its ID]
     #[arg(long)]
     hostname: Option<String>,
-    /// Set an environment variable (KEY alone copies it from here)
+    /// Set an environment variable (KEY alone copies mini-docker's own value)
     #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
     env: Vec<String>,
     /// Working directory inside the container (created if missing)
@@ -137,9 +137,9 @@ pub fn run(dirs: &Dirs, args: RunArgs) -> Result<u8, Error> {
             }
         }
     }
-    // The cgroups exist before the container's first process (it joins
-    // them before it runs anything) and go when it has ended, whatever
-    // the outcome (an OOM kill included).
+    // The cgroups exist before the container's first process (it is born
+    // in them, or moved into them before its setup runs) and go when it
+    // has ended, whatever the outcome (an OOM kill included).
     let result = crate::cgroups::create(&cfg.id, &limits, &state.dir)
         .map_err(Error::from)
         .and_then(|()| {
