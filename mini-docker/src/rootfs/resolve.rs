@@ -52,8 +52,9 @@ pub fn openat2_in_root(dir: &OwnedFd, path: &str) -> Result<OwnedFd, Errno> {
     // With RESOLVE_IN_ROOT, a lookup that walks a `..` (written in the path
     // or in a symlink met on the way, as a hostile image's may be) is
     // refused with EAGAIN when a rename or a mount anywhere on the host
-    // (in any mount namespace) raced with it: the kernel cannot then vouch that the `..` stayed
-    // inside the root, and asks the caller to try again (openat2(2)).
+    // (in any mount namespace) raced with it: the kernel cannot then vouch
+    // that the `..` stayed inside the root, and asks the caller to try
+    // again (openat2(2)).
     // Other containers starting at the same moment are such mounts.
     for _ in 0..OPENAT2_TRIES {
         // SAFETY: valid descriptor, NUL-terminated path, a correctly sized
