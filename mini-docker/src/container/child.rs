@@ -77,7 +77,8 @@ pub fn main(cfg: &Config, state: &StateDir, chan: &mut SyncChannel) -> isize {
     }
     // The other containers' namespaces are joined now: their descriptors go
     // too. (Their owners, in the copy of `cfg` this process has, are never
-    // dropped here: this process ends with `_exit`, never by unwinding.)
+    // dropped here: this process ends by an exit system call, never by
+    // unwinding.)
     let mut keep = vec![chan.as_raw_fd()];
     keep.extend(crate::container::monitor::report_fd());
     if let Err(errno) = close_inherited(&keep) {
