@@ -2,9 +2,10 @@
 //!
 //! The end-to-end tests bind-mount it into a container and compare its
 //! report with what the host sees (namespace inode numbers differ, PID is
-//! small, the hostname is the one asked for…). It uses only std and
-//! serde_json and reads only /proc and /sys, so it runs in any image that
-//! has the libraries it was linked against (or none, when built static).
+//! small, the hostname is the one asked for…). Its report reads only /proc
+//! and /sys; the subcommands below make the system calls a test asks for.
+//! It uses std, libc and serde_json, so it runs in any image that has the
+//! libraries it was linked against (or none, when built static).
 
 use std::collections::BTreeMap;
 use std::fs;
