@@ -316,7 +316,23 @@ struct AfterExec {
     monotonic: f64,
 }
 
+/// Whether this kernel is at least `major.minor` (uname(2)'s release).
+fn kernel_at_least(major: u32, minor: u32) -> bool {
+    let Ok(uts) = nix::sys::utsname::uname() else { return false };
+    let release = uts.release().to_string_lossy().into_owned();
+    let mut numbers = release.split(|c: char| !c.is_ascii_digit()).map(|n| n.parse::<u32>());
+    match (numbers.next(), numbers.next()) {
+        (Some(Ok(a)), Some(Ok(b))) => (a, b) >= (major, minor),
+        _ => false,
+    }
+}
+
 fn exec_enters(lab: &Lab) -> Result<Observed> {
+    if !kernel_at_least(6, 1) {
+        return Ok(Observed::skip(
+            "execve() moves a process into time_for_children since Linux 6.1",
+        ));
+    }
     // The program after the execve writes one line here; it will be its stdout.
     let (report, report_end) = UnixStream::pair().context("socketpair(AF_UNIX)")?;
     report.set_read_timeout(Some(Duration::from_secs(10)))?;
