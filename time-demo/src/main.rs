@@ -76,8 +76,10 @@ const EXPERIMENTS: &[Experiment] = &[
             and CLOCK_MONOTONIC had jumped by the offset across the execve. Since Linux 6.1 \
             the kernel switches a process to its time_for_children namespace when it gets a \
             new memory map, at fork() and at execve(), because the clocks are read through \
-            the vDSO page mapped into that memory. This is how `unshare --time PROGRAM` works \
-            without forking: the program it execs is already inside.",
+            the vDSO page mapped into that memory (exec_task_namespaces() in \
+            kernel/nsproxy.c; man 7 time_namespaces, older, mentions only children). This \
+            is how `unshare --time PROGRAM` works without forking: the program it execs is \
+            already inside.",
         run: exec_enters,
     },
     Experiment {
