@@ -553,7 +553,7 @@ fn idmapped_mount(lab: &Lab) -> Result<Observed> {
         lab.hold(
             first.pid,
             &[
-                format!("findmnt -N {} -o TARGET,FSTYPE,VFS-OPTIONS /tmp/first", first.pid),
+                format!("sudo findmnt -N {} -o TARGET,FSTYPE,VFS-OPTIONS /tmp/first", first.pid),
                 lab.nsenter(first.pid, "-m ls -ln /tmp/image /tmp/first"),
                 enter(lab, first.pid, "-m ls -ln /tmp/image /tmp/first"),
             ],
