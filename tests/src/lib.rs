@@ -68,6 +68,71 @@ macro_rules! as_root_and_rootless {
     };
 }
 
+/// The end-to-end tests every demo has, declared once: for `$demo`
+/// (`BIN` its binary, `EXPERIMENTS` its experiments in order),
+/// - `isolation_facts`: a whole `--json` run, then `$facts(&report, who)`;
+/// - `control_run_flips_verdicts`: the same with `--control`, then
+///   `$control(&report, who)`;
+/// - `text_output`: each experiment alone, its text redacted by `$text`
+///   (default [`Demo::text`]), asserted to PASS, then snapshotted as
+///   `<root|rootless>-<experiment>`;
+///
+/// each as root and rootless, and `bad_command_lines_exit_2`. The facts
+/// themselves stay in the demo's test file, where a reader looks for them.
+#[macro_export]
+macro_rules! demo_tests {
+    (demo: $demo:literal, bin: $bin:expr, experiments: $names:expr,
+     facts: $facts:expr, control: $control:expr $(,)?) => {
+        $crate::demo_tests! {
+            demo: $demo, bin: $bin, experiments: $names, facts: $facts, control: $control,
+            text: |demo: &$crate::Demo, args: &[&str]| demo.text(args),
+        }
+    };
+    (demo: $demo:literal, bin: $bin:expr, experiments: $names:expr,
+     facts: $facts:expr, control: $control:expr, text: $text:expr $(,)?) => {
+        fn namespace_run(who: $crate::As) {
+            let Some(report) = $crate::Demo::new($demo, $bin, who).report(&[], &$names) else {
+                return;
+            };
+            ($facts)(&report, who);
+        }
+
+        fn control_run(who: $crate::As) {
+            let demo = $crate::Demo::new($demo, $bin, who);
+            let Some(report) = demo.report(&["--control"], &$names) else {
+                return;
+            };
+            ($control)(&report, who);
+        }
+
+        fn text_snapshots(who: $crate::As) {
+            let Some(()) = $crate::can_run(concat!($demo, " text"), who) else {
+                return;
+            };
+            let demo = $crate::Demo::new($demo, $bin, who);
+            for name in $names {
+                let Some(text) = ($text)(&demo, &["--only", name]) else {
+                    return;
+                };
+                assert!(text.contains("verdict:    PASS"), "{name}: {text}");
+                insta::assert_snapshot!(format!("{}-{name}", who.word()), text);
+            }
+        }
+
+        $crate::as_root_and_rootless! {
+            isolation_facts => namespace_run,
+            control_run_flips_verdicts => control_run,
+            text_output => text_snapshots,
+        }
+
+        /// Bad input gets one clear line and exit code 2.
+        #[test]
+        fn bad_command_lines_exit_2() {
+            $crate::assert_bad_command_lines_exit_2($bin, &$names);
+        }
+    };
+}
+
 /// The unprivileged user the tests switch to when run as root.
 pub const NOBODY: u32 = 65534;
 

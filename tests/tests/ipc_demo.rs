@@ -162,30 +162,12 @@ fn machine_ipc_state() -> Vec<(String, String)> {
     state
 }
 
-fn namespace_run(who: As) {
-    let Some(report) = Demo::new("ipc-demo", BIN, who).report(&[], &EXPERIMENTS) else { return };
-    assert_isolation_facts(&report);
-}
-
-fn control_run(who: As) {
-    let Some(report) = Demo::new("ipc-demo", BIN, who).report(&["--control"], &EXPERIMENTS) else {
-        return;
-    };
-    assert_control_flips(&report);
-}
-
-fn text_snapshots(who: As) {
-    let Some(texts) = Demo::new("ipc-demo", BIN, who).texts(&EXPERIMENTS) else { return };
-    for (name, text) in texts {
-        assert!(text.contains("verdict:    PASS"), "{name}: {text}");
-        insta::assert_snapshot!(format!("{}-{name}", who.word()), text);
-    }
-}
-
-nslab_tests::as_root_and_rootless! {
-    isolation_facts => namespace_run,
-    control_run_flips_verdicts => control_run,
-    text_output => text_snapshots,
+nslab_tests::demo_tests! {
+    demo: "ipc-demo",
+    bin: BIN,
+    experiments: EXPERIMENTS,
+    facts: |report: &Value, _: As| assert_isolation_facts(report),
+    control: |report: &Value, _: As| assert_control_flips(report),
 }
 
 /// Full runs, with and without the namespaces, as root and rootless, leave

@@ -1,6 +1,6 @@
 //! pid-demo end to end: the isolation facts, the control run, the text.
 
-use nslab_tests::{As, Demo, assert_verdicts, experiment, int, text};
+use nslab_tests::{As, assert_verdicts, experiment, int, text};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_pid-demo");
@@ -89,36 +89,12 @@ fn assert_control_flips(report: &Value) {
     assert_ne!(int(e, "namespace", "getpid"), 1, "without CLONE_NEWPID the child is not PID 1");
 }
 
-fn namespace_run(who: As) {
-    let Some(report) = Demo::new("pid-demo", BIN, who).report(&[], &EXPERIMENTS) else { return };
-    assert_isolation_facts(&report);
-}
-
-fn control_run(who: As) {
-    let Some(report) = Demo::new("pid-demo", BIN, who).report(&["--control"], &EXPERIMENTS) else {
-        return;
-    };
-    assert_control_flips(&report);
-}
-
-fn text_snapshots(who: As) {
-    let Some(texts) = Demo::new("pid-demo", BIN, who).texts(&EXPERIMENTS) else { return };
-    for (name, text) in texts {
-        assert!(text.contains("verdict:    PASS"), "{name}: {text}");
-        insta::assert_snapshot!(format!("{}-{name}", who.word()), text);
-    }
-}
-
-nslab_tests::as_root_and_rootless! {
-    isolation_facts => namespace_run,
-    control_run_flips_verdicts => control_run,
-    text_output => text_snapshots,
-}
-
-/// Bad input gets one clear line and exit code 2.
-#[test]
-fn bad_command_lines_exit_2() {
-    nslab_tests::assert_bad_command_lines_exit_2(BIN, &EXPERIMENTS);
+nslab_tests::demo_tests! {
+    demo: "pid-demo",
+    bin: BIN,
+    experiments: EXPERIMENTS,
+    facts: |report: &Value, _: As| assert_isolation_facts(report),
+    control: |report: &Value, _: As| assert_control_flips(report),
 }
 
 /// `--list --json` names every experiment and its claims without running any.

@@ -7,7 +7,7 @@
 //! a namespace side that differed from the host would keep its raw value and
 //! break the snapshot.
 
-use nslab_tests::{As, Demo, assert_verdicts, can_run, experiment, int, text};
+use nslab_tests::{As, Demo, assert_verdicts, experiment, int, text};
 use regex::Regex;
 use serde_json::{Value, json};
 
@@ -85,26 +85,22 @@ fn assert_shared_facts(report: &Value, control: bool) {
     }
 }
 
-fn namespace_run(who: As) {
-    let Some(report) = Demo::new("shared-demo", BIN, who).report(&[], &EXPERIMENTS) else { return };
-    assert_verdicts(&report, |_| "pass");
-    assert_shared_facts(&report, false);
+/// Every experiment passes: what it shows is shared, with or without namespaces.
+fn assert_namespace_run(report: &Value) {
+    assert_verdicts(report, |_| "pass");
+    assert_shared_facts(report, false);
 }
 
 /// Without the namespaces the shared facts are the same, so those
 /// experiments pass again; only `keyrings`, whose contrast is a user
 /// namespace, fails.
-fn control_run(who: As) {
-    let Some(report) = Demo::new("shared-demo", BIN, who).report(&["--control"], &EXPERIMENTS)
-    else {
-        return;
-    };
-    assert_verdicts(&report, |name| if name == "keyrings" { "fail" } else { "pass" });
+fn assert_control_run(report: &Value) {
+    assert_verdicts(report, |name| if name == "keyrings" { "fail" } else { "pass" });
     for name in EXPERIMENTS {
-        let isolation = experiment(&report, name)["isolation"].as_bool().expect("isolation");
+        let isolation = experiment(report, name)["isolation"].as_bool().expect("isolation");
         assert_eq!(isolation, name == "keyrings", "{name}");
     }
-    assert_shared_facts(&report, true);
+    assert_shared_facts(report, true);
 }
 
 /// Gives each distinct value a numbered placeholder, in order of appearance.
@@ -137,30 +133,13 @@ fn shared_text(demo: &Demo, args: &[&str]) -> Option<String> {
     Some(numbered(&text, &keyring, "KEYRING"))
 }
 
-fn text_snapshots(who: As) {
-    let Some(()) = can_run("shared-demo text", who) else {
-        return;
-    };
-    let demo = Demo::new("shared-demo", BIN, who);
-    for name in EXPERIMENTS {
-        let Some(text) = shared_text(&demo, &["--only", name]) else {
-            return;
-        };
-        assert!(text.contains("verdict:    PASS"), "{name}: {text}");
-        insta::assert_snapshot!(format!("{}-{name}", who.word()), text);
-    }
-}
-
-nslab_tests::as_root_and_rootless! {
-    shared_facts => namespace_run,
-    control_run => control_run,
-    text_output => text_snapshots,
-}
-
-/// Bad input gets one clear line and exit code 2.
-#[test]
-fn bad_command_lines_exit_2() {
-    nslab_tests::assert_bad_command_lines_exit_2(BIN, &EXPERIMENTS);
+nslab_tests::demo_tests! {
+    demo: "shared-demo",
+    bin: BIN,
+    experiments: EXPERIMENTS,
+    facts: |report: &Value, _: As| assert_namespace_run(report),
+    control: |report: &Value, _: As| assert_control_run(report),
+    text: shared_text,
 }
 
 /// `--list --json` names every experiment and its claims without running any.

@@ -1,6 +1,6 @@
 //! uts-demo end to end: the isolation facts, the control run, the text.
 
-use nslab_tests::{As, Demo, assert_verdicts, experiment, int, text};
+use nslab_tests::{As, assert_verdicts, experiment, int, text};
 use serde_json::Value;
 
 const BIN: &str = env!("CARGO_BIN_EXE_uts-demo");
@@ -71,38 +71,24 @@ fn assert_isolation_facts(report: &Value) {
     assert_eq!(real_hostname(), host, "the machine's hostname is untouched");
 }
 
-fn namespace_run(who: As) {
-    let Some(report) = Demo::new("uts-demo", BIN, who).report(&[], &EXPERIMENTS) else { return };
-    assert_isolation_facts(&report);
-}
-
 /// Without CLONE_NEWUTS every experiment fails, and still the machine's
 /// hostname is untouched: the control run works in a throwaway namespace.
-fn control_run(who: As) {
-    let before = real_hostname();
-    let Some(report) = Demo::new("uts-demo", BIN, who).report(&["--control"], &EXPERIMENTS) else {
-        return;
-    };
-    assert_verdicts(&report, |_| "fail");
-    let e = experiment(&report, "hostname-is-private");
+fn assert_control_flips(report: &Value) {
+    assert_verdicts(report, |_| "fail");
+    let e = experiment(report, "hostname-is-private");
     assert_eq!(
         text(e, "host", "hostname_after"),
         "nslab-box",
         "without the namespace the host side is renamed"
     );
+    let before = text(e, "host", "hostname_before");
     assert_eq!(real_hostname(), before, "the control run must not rename the machine");
 }
 
-fn text_snapshots(who: As) {
-    let Some(texts) = Demo::new("uts-demo", BIN, who).texts(&EXPERIMENTS) else { return };
-    for (name, text) in texts {
-        assert!(text.contains("verdict:    PASS"), "{name}: {text}");
-        insta::assert_snapshot!(format!("{}-{name}", who.word()), text);
-    }
-}
-
-nslab_tests::as_root_and_rootless! {
-    isolation_facts => namespace_run,
-    control_run_flips_verdicts => control_run,
-    text_output => text_snapshots,
+nslab_tests::demo_tests! {
+    demo: "uts-demo",
+    bin: BIN,
+    experiments: EXPERIMENTS,
+    facts: |report: &Value, _: As| assert_isolation_facts(report),
+    control: |report: &Value, _: As| assert_control_flips(report),
 }
