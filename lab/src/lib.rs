@@ -11,7 +11,9 @@
 //!   parent can act between the child's steps;
 //! - [`ns`]: reading namespace identity from `/proc` (`/proc/PID/ns/*`, `NSpid`);
 //! - [`privilege`]: root, or a user namespace entered first (rootless);
-//! - [`render`] and [`cli`]: the text report, the common flags, exit codes.
+//! - [`render`] and [`cli`]: the text report, the common flags, exit codes;
+//! - [`unprivileged`]: an experiment's steps run as an ordinary user (for
+//!   the demos that make their own user namespaces).
 
 pub mod cli;
 pub mod experiment;
@@ -19,6 +21,7 @@ pub mod ns;
 pub mod privilege;
 pub mod render;
 pub mod spawn;
+pub mod unprivileged;
 
 pub use cli::{DemoFlag, main, main_with_flags};
 pub use experiment::{Demo, Experiment, Facts, Lab, Mode, Observed, Verdict, ok_or_errno};

@@ -32,10 +32,11 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail, ensure};
-use lab::{
-    Channel, Experiment, Facts, Lab, Observed, Verdict, clone_child, fork_child, ns, ok_or_errno,
+use anyhow::{Context, Result, bail};
+use lab::unprivileged::{
+    as_unprivileged, capeff, full_capability_set, nsenter_user, wait_go_while_held,
 };
+use lab::{Experiment, Facts, Lab, Observed, Verdict, clone_child, fork_child, ns, ok_or_errno};
 use nix::errno::Errno;
 use nix::mount::{MsFlags, mount};
 use nix::sched::{CloneFlags, unshare};
@@ -160,63 +161,6 @@ fn main() -> std::process::ExitCode {
 }
 
 // ANCHOR: helpers
-/// The unprivileged user and group the demo becomes when started as root.
-const NOBODY: u32 = 65534;
-
-/// Runs `steps` in a child process that is not root: started as root, the
-/// child drops to 65534 first; started by an ordinary user, it already is one.
-fn as_unprivileged(lab: &Lab, steps: impl FnOnce() -> Result<Observed>) -> Result<Observed> {
-    let mut user = fork_child(|chan| {
-        if geteuid().is_root() {
-            drop_root()?;
-        }
-        ensure!(capeff()? == 0, "still holding capabilities after dropping root");
-        match user_namespaces_blocked() {
-            Some(why) if !lab.is_control() => chan.send(&Observed::skip(why)),
-            _ => chan.send(&steps()?),
-        }
-    })?;
-    // Wait for it first: each of its steps is bounded, except a --hold,
-    // which lasts as long as the reader likes. Its report waits in the channel.
-    let status = user.wait()?;
-    let observed = user.chan.recv::<Observed>()?;
-    ensure!(matches!(status, nix::sys::wait::WaitStatus::Exited(_, 0)), "ended with {status:?}");
-    Ok(observed)
-}
-
-/// Whether this machine stops an unprivileged user from creating a user
-/// namespace (a sysctl, AppArmor, a seccomp filter): lab's own check, made
-/// in a throwaway process. `Some(why)` names the setting and the fix.
-fn user_namespaces_blocked() -> Option<String> {
-    let mut probe = fork_child(|chan| {
-        let blocked = lab::privilege::acquire(true).err();
-        chan.send(&blocked)
-    })
-    .ok()?;
-    let blocked = probe.chan.recv::<Option<String>>().ok().flatten();
-    let _ = probe.wait();
-    blocked
-}
-
-/// Root becomes user and group 65534 for good, in the only order that works.
-fn drop_root() -> Result<()> {
-    // Supplementary groups first (or we would keep root's, group 0 among
-    // them), then the GID: both need CAP_SETGID, which setuid() takes away.
-    setgroups(&[]).context("setgroups([])")?;
-    setgid(Gid::from_raw(NOBODY)).context("setgid(65534)")?;
-    // Real, effective and saved UID all leave 0: the kernel empties the
-    // permitted, effective and ambient capability sets (man 7 capabilities,
-    // "Effect of user ID changes on capabilities").
-    setuid(Uid::from_raw(NOBODY)).context("setuid(65534)")?;
-    // Changing the effective UID also reset two attributes (commit_creds() in
-    // kernel/cred.c; man 2 prctl, PR_SET_DUMPABLE, documents the first).
-    // "Dumpable": without it our children's /proc/PID files belong to root,
-    // and we could not write their uid_map. And lab's parent-death signal.
-    prctl::set_dumpable(true).context("prctl(PR_SET_DUMPABLE, 1)")?;
-    prctl::set_pdeathsig(Signal::SIGKILL).context("prctl(PR_SET_PDEATHSIG)")?;
-    Ok(())
-}
-
 /// Writes one of a child's `/proc/PID/` files from outside, in one write(),
 /// as the kernel requires for the maps.
 fn write_proc(child: Pid, file: &str, text: &str) -> nix::Result<()> {
@@ -240,21 +184,6 @@ fn map_lines(pid: Option<Pid>, file: &str) -> Result<String> {
     let lines: Vec<String> =
         text.lines().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).collect();
     Ok(if lines.is_empty() { "(empty)".into() } else { lines.join("; ") })
-}
-
-/// The effective capability set (`CapEff:` in /proc/self/status) as a mask.
-fn capeff() -> Result<u64> {
-    let hex = ns::status_field(None, "CapEff")?;
-    u64::from_str_radix(&hex, 16).with_context(|| format!("parsing CapEff {hex}"))
-}
-
-/// Every capability this kernel knows: bits 0 ..= cap_last_cap.
-fn full_capability_set() -> Result<u64> {
-    let last = fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-        .context("reading /proc/sys/kernel/cap_last_cap")?;
-    let last: u32 = last.trim().parse().context("parsing cap_last_cap")?;
-    ensure!(last < 64, "cap_last_cap {last} does not fit CapEff's 64 bits");
-    Ok(u64::MAX >> (63 - last))
 }
 
 /// A fresh directory under /tmp (mkdtemp), removed with all it holds when dropped.
@@ -294,20 +223,6 @@ impl Drop for Scratch {
 fn errno(e: std::io::Error) -> Errno {
     Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
 }
-
-/// Waits for the parent's go with no time limit: meanwhile the parent may be
-/// holding the namespace open for the reader (`--hold`). Still bounded: the
-/// parent sends go or kills us (dropping a `Child` does), and if it dies
-/// first, PR_SET_PDEATHSIG kills us.
-fn wait_go_while_held(chan: &mut Channel) -> Result<()> {
-    chan.set_timeout(None)?;
-    chan.wait_go()
-}
-
-/// `nsenter` into `pid`'s user namespace (and `more` of its namespaces), for --hold.
-fn enter(lab: &Lab, pid: Pid, more: &str) -> String {
-    if lab.is_rootless() { lab.nsenter(pid, more) } else { lab.nsenter(pid, &format!("-U {more}")) }
-}
 // ANCHOR_END: helpers
 
 // ANCHOR: root_inside
@@ -332,7 +247,7 @@ fn root_inside(lab: &Lab) -> Result<Observed> {
             &[
                 format!("cat /proc/{0}/uid_map /proc/{0}/gid_map", child.pid),
                 format!("grep CapEff /proc/{}/status", child.pid),
-                enter(lab, child.pid, "id"),
+                nsenter_user(lab, child.pid, "id"),
             ],
         );
         child.chan.go()?;
@@ -480,7 +395,7 @@ fn files_owned_by_caller(lab: &Lab) -> Result<Observed> {
             child.pid,
             &[
                 format!("ls -ln {}   # on the host", file.display()),
-                enter(lab, child.pid, &format!("ls -ln {}", file.display())),
+                nsenter_user(lab, child.pid, &format!("ls -ln {}", file.display())),
             ],
         );
         child.chan.go()?;
@@ -588,7 +503,7 @@ fn hostname_owned_uts_only(lab: &Lab) -> Result<Observed> {
         let inside: Facts = child.chan.recv()?;
         lab.hold(
             child.pid,
-            &[enter(lab, child.pid, "-u hostname"), "hostname   # on the host".into()],
+            &[nsenter_user(lab, child.pid, "-u hostname"), "hostname   # on the host".into()],
         );
         child.chan.go()?;
         child.wait_success()?;
@@ -676,8 +591,8 @@ fn creates_other_namespaces(lab: &Lab) -> Result<Observed> {
             child.pid,
             &[
                 format!("lsns -p {}", child.pid),
-                enter(lab, child.pid, "-n ip link   # only lo"),
-                enter(lab, child.pid, "-m findmnt /mnt"),
+                nsenter_user(lab, child.pid, "-n ip link   # only lo"),
+                nsenter_user(lab, child.pid, "-m findmnt /mnt"),
             ],
         );
         child.chan.go()?;
@@ -772,7 +687,7 @@ fn remap_to_range(lab: &Lab) -> Result<Observed> {
     let inside: Facts = child.chan.recv()?;
     lab.hold(
         child.pid,
-        &[format!("ls -ln {}   # on the host", dir.display()), enter(lab, child.pid, "id")],
+        &[format!("ls -ln {}   # on the host", dir.display()), nsenter_user(lab, child.pid, "id")],
     );
     let host = Facts::new()
         .with("write_uid_map", ok_or_errno(&uid_map))

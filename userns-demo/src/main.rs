@@ -32,16 +32,17 @@ use std::fs::{self, File};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 
-use anyhow::{Context, Result, ensure};
-use lab::{
-    Channel, Experiment, Facts, Lab, Observed, Verdict, clone_child, fork_child, ns, ok_or_errno,
+use anyhow::{Context, Result};
+use lab::unprivileged::{
+    NOBODY, as_unprivileged, capeff, full_capability_set, nsenter_user, wait_go_while_held,
 };
+use lab::{Experiment, Facts, Lab, Observed, Verdict, clone_child, fork_child, ns, ok_or_errno};
 use nix::errno::Errno;
 use nix::mount::{MsFlags, mount};
 use nix::sched::{CloneFlags, unshare};
 use nix::sys::prctl;
 use nix::sys::signal::Signal;
-use nix::unistd::{Gid, Pid, Uid, getegid, geteuid, getuid, setgid, setgroups, setuid};
+use nix::unistd::{Gid, Uid, getegid, geteuid, getuid, setgid, setgroups, setuid};
 
 const EXPERIMENTS: &[Experiment] = &[
     Experiment {
@@ -103,52 +104,6 @@ fn main() -> std::process::ExitCode {
 }
 
 // ANCHOR: helpers
-/// The unprivileged user and group the demo becomes when started as root.
-const NOBODY: u32 = 65534;
-
-/// Runs `steps` in a child process that is not root: started as root, the
-/// child drops to 65534 first; started by an ordinary user, it already is one.
-fn as_unprivileged(lab: &Lab, steps: impl FnOnce() -> Result<Observed>) -> Result<Observed> {
-    let mut user = fork_child(|chan| {
-        if geteuid().is_root() {
-            drop_root()?;
-        }
-        ensure!(capeff()? == 0, "still holding capabilities after dropping root");
-        match user_namespaces_blocked() {
-            Some(why) if !lab.is_control() => chan.send(&Observed::skip(why)),
-            _ => chan.send(&steps()?),
-        }
-    })?;
-    // Its steps are bounded, except a --hold, which lasts as long as the
-    // reader likes; its report waits in the channel meanwhile.
-    let status = user.wait()?;
-    let observed = user.chan.recv::<Observed>()?;
-    ensure!(matches!(status, nix::sys::wait::WaitStatus::Exited(_, 0)), "ended with {status:?}");
-    Ok(observed)
-}
-
-/// Root becomes user and group 65534 for good (see user-demo for each step).
-fn drop_root() -> Result<()> {
-    setgroups(&[]).context("setgroups([])")?;
-    setgid(Gid::from_raw(NOBODY)).context("setgid(65534)")?;
-    setuid(Uid::from_raw(NOBODY)).context("setuid(65534)")?;
-    // setuid() reset both: "dumpable" (our /proc files would be root's) and
-    // lab's parent-death signal.
-    prctl::set_dumpable(true).context("prctl(PR_SET_DUMPABLE, 1)")?;
-    prctl::set_pdeathsig(Signal::SIGKILL).context("prctl(PR_SET_PDEATHSIG)")?;
-    Ok(())
-}
-
-/// Whether this machine stops an unprivileged user from creating a user
-/// namespace (a sysctl, AppArmor, seccomp): lab's own check, in a
-/// throwaway process. `Some(why)` names the setting and the fix.
-fn user_namespaces_blocked() -> Option<String> {
-    let mut probe = fork_child(|chan| chan.send(&lab::privilege::acquire(true).err())).ok()?;
-    let blocked = probe.chan.recv::<Option<String>>().ok().flatten();
-    let _ = probe.wait();
-    blocked
-}
-
 /// A process that has just unshared its user namespace maps its own UID and
 /// GID to 0 there: the one map an unprivileged process may write for itself.
 fn map_myself_to_root(uid: Uid, gid: Gid) -> Result<()> {
@@ -158,37 +113,9 @@ fn map_myself_to_root(uid: Uid, gid: Gid) -> Result<()> {
     Ok(())
 }
 
-/// The effective capability set (`CapEff:` in /proc/self/status) as a mask.
-fn capeff() -> Result<u64> {
-    let hex = ns::status_field(None, "CapEff")?;
-    u64::from_str_radix(&hex, 16).with_context(|| format!("parsing CapEff {hex}"))
-}
-
-/// Every capability this kernel knows, as /proc/PID/status prints it.
-fn full_capability_set() -> Result<String> {
-    let last = fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-        .context("reading /proc/sys/kernel/cap_last_cap")?;
-    let last: u32 = last.trim().parse().context("parsing cap_last_cap")?;
-    ensure!(last < 64, "cap_last_cap {last} does not fit CapEff's 64 bits");
-    Ok(format!("{:016x}", u64::MAX >> (63 - last)))
-}
-
 /// The errno of a failed file operation, for facts (`EACCES`).
 fn errno(e: std::io::Error) -> Errno {
     Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
-}
-
-/// Waits for the parent's go with no time limit: meanwhile the parent may
-/// hold the namespace open for the reader (`--hold`). Still bounded: the
-/// parent sends go or kills us, and if it dies, PR_SET_PDEATHSIG kills us.
-fn wait_go_while_held(chan: &mut Channel) -> Result<()> {
-    chan.set_timeout(None)?;
-    chan.wait_go()
-}
-
-/// `nsenter` into `pid`'s user namespace and `more` of its namespaces, for --hold.
-fn enter(lab: &Lab, pid: Pid, more: &str) -> String {
-    if lab.is_rootless() { lab.nsenter(pid, more) } else { lab.nsenter(pid, &format!("-U {more}")) }
 }
 // ANCHOR_END: helpers
 
@@ -310,13 +237,13 @@ fn surface_opens(lab: &Lab) -> Result<Observed> {
             &[
                 format!("grep CapEff /proc/{}/status", child.pid),
                 format!("lsns -p {}", child.pid),
-                enter(lab, child.pid, "-m findmnt /tmp"),
+                nsenter_user(lab, child.pid, "-m findmnt /tmp"),
             ],
         );
         child.chan.go()?;
         child.wait_success()?;
 
-        let all = full_capability_set()?;
+        let all = format!("{:016x}", full_capability_set()?);
         let said = |key: &str| inside.text(key).unwrap_or_default().to_owned();
         let ext4_parsed = !ext4_known()
             || (said("fsopen(ext4)") == "ok"
@@ -387,8 +314,8 @@ fn max_user_namespaces(lab: &Lab) -> Result<Observed> {
         lab.hold(
             child.pid,
             &[
-                enter(lab, child.pid, "cat /proc/sys/user/max_user_namespaces"),
-                enter(lab, child.pid, "unshare -U true   # No space left on device"),
+                nsenter_user(lab, child.pid, "cat /proc/sys/user/max_user_namespaces"),
+                nsenter_user(lab, child.pid, "unshare -U true   # No space left on device"),
                 "cat /proc/sys/user/max_user_namespaces   # on the host".into(),
             ],
         );
@@ -555,7 +482,7 @@ fn idmapped_mount(lab: &Lab) -> Result<Observed> {
             &[
                 format!("sudo findmnt -N {} -o TARGET,FSTYPE,VFS-OPTIONS /tmp/first", first.pid),
                 lab.nsenter(first.pid, "-m ls -ln /tmp/image /tmp/first"),
-                enter(lab, first.pid, "-m ls -ln /tmp/image /tmp/first"),
+                nsenter_user(lab, first.pid, "-m ls -ln /tmp/image /tmp/first"),
             ],
         );
     }
