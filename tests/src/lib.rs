@@ -74,8 +74,9 @@ macro_rules! as_root_and_rootless {
 /// - `control_run_flips_verdicts`: the same with `--control`, then
 ///   `$control(&report, who)`;
 /// - `text_output`: each experiment alone, its text redacted by `$text`
-///   (default [`Demo::text`]), asserted to PASS, then snapshotted as
-///   `<root|rootless>-<experiment>`;
+///   (default [`Demo::text`]; `None` leaves that experiment out), its
+///   verdict line asserted to be `$verdict(who, name)` (default `pass`),
+///   then snapshotted as `<root|rootless>-<experiment>`;
 ///
 /// each as root and rootless, and `bad_command_lines_exit_2`. The facts
 /// themselves stay in the demo's test file, where a reader looks for them.
@@ -90,6 +91,13 @@ macro_rules! demo_tests {
     };
     (demo: $demo:literal, bin: $bin:expr, experiments: $names:expr,
      facts: $facts:expr, control: $control:expr, text: $text:expr $(,)?) => {
+        $crate::demo_tests! {
+            demo: $demo, bin: $bin, experiments: $names, facts: $facts, control: $control,
+            text: $text, verdict: |_: $crate::As, _: &str| "pass",
+        }
+    };
+    (demo: $demo:literal, bin: $bin:expr, experiments: $names:expr,
+     facts: $facts:expr, control: $control:expr, text: $text:expr, verdict: $verdict:expr $(,)?) => {
         fn namespace_run(who: $crate::As) {
             let Some(report) = $crate::Demo::new($demo, $bin, who).report(&[], &$names) else {
                 return;
@@ -112,9 +120,10 @@ macro_rules! demo_tests {
             let demo = $crate::Demo::new($demo, $bin, who);
             for name in $names {
                 let Some(text) = ($text)(&demo, &["--only", name]) else {
-                    return;
+                    continue;
                 };
-                assert!(text.contains("verdict:    PASS"), "{name}: {text}");
+                let verdict = format!("verdict:    {}", ($verdict)(who, name).to_uppercase());
+                assert!(text.contains(&verdict), "{name}: {text}");
                 insta::assert_snapshot!(format!("{}-{name}", who.word()), text);
             }
         }
