@@ -16,7 +16,7 @@
 //! which corrects the article's picture.
 //!
 //! Read: man 7 namespaces, man 5 proc (`/proc/meminfo`, `/proc/loadavg`,
-//! `/proc/modules`, `/proc/sys/kernel/random/boot_id`), man 7 keyrings,
+//! `/proc/modules`), man 4 random (`/proc/sys/kernel/random/boot_id`), man 7 keyrings,
 //! man 7 user-keyring, man 7 session-keyring, man 7 time_namespaces, man 2 uname.
 //!
 //! Run: `cargo run -p shared-demo` (as root or not), `--list`, `--only NAME`,
