@@ -1,5 +1,6 @@
 //! The book cannot break silently when code moves: every `{{#include}}` in
-//! `book/src` must resolve, and every chapter `SUMMARY.md` links must exist.
+//! both editions (`book/src`, and the Chinese one in `book/zh/src`) must
+//! resolve, and every chapter `SUMMARY.md` links must exist.
 //!
 //! For each `{{#include PATH}}`, `{{#include PATH:ANCHOR}}`,
 //! `{{#include PATH:START:}}`, `{{#include PATH:START:END}}` (and the same
@@ -20,14 +21,15 @@ use std::path::{Path, PathBuf};
 
 use regex::Regex;
 
-/// `book/src`, from the `tests` crate's folder.
-fn book_src() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../book/src")
+/// The sources of both editions, from the `tests` crate's folder.
+fn book_sources() -> [PathBuf; 2] {
+    let book = Path::new(env!("CARGO_MANIFEST_DIR")).join("../book");
+    [book.join("src"), book.join("zh/src")]
 }
 
 #[test]
 fn every_include_resolves() {
-    let problems = check_book(&book_src());
+    let problems: Vec<String> = book_sources().iter().flat_map(|src| check_book(src)).collect();
     assert!(
         problems.is_empty(),
         "{} broken include(s) or chapter link(s) in the book:\n  {}",
@@ -107,13 +109,21 @@ fn check_summary(src: &Path) -> Vec<String> {
             let target = c[1].split('#').next().unwrap_or("").trim();
             if !target.is_empty() && !src.join(target).is_file() {
                 problems.push(format!(
-                    "SUMMARY.md:{}: chapter {target} does not exist (a draft is written `[title]()`)",
+                    "{}:{}: chapter {target} does not exist (a draft is written `[title]()`)",
+                    edition_path(src, &summary),
                     n + 1
                 ));
             }
         }
     }
     problems
+}
+
+/// `src/pid/README.md` or `zh/src/pid/README.md`: the page, and which edition.
+fn edition_path(src: &Path, page: &Path) -> String {
+    let book = Path::new(env!("CARGO_MANIFEST_DIR")).join("../book");
+    let shown = page.strip_prefix(&book).or(page.strip_prefix(src)).unwrap_or(page);
+    shown.display().to_string()
 }
 
 fn markdown_files(dir: &Path, out: &mut Vec<PathBuf>) {
@@ -142,7 +152,7 @@ fn check_page(src: &Path, page: &Path) -> Vec<String> {
     // mdBook's own syntax: `\{{#...}}` is escaped and left as text.
     let include =
         Regex::new(r"(\\?)\{\{\s*#(include|rustdoc_include)\s+([^}]*?)\s*\}\}").expect("re");
-    let shown = page.strip_prefix(src).unwrap_or(page).display().to_string();
+    let shown = edition_path(src, page);
     let dir = page.parent().expect("page has a folder");
     let mut problems = Vec::new();
     for (n, line) in text.lines().enumerate() {

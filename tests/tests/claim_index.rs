@@ -32,10 +32,10 @@ use std::process::Command;
 use regex::Regex;
 use serde_json::Value;
 
-/// Claims that no experiment shows yet, each with the issue whose work will
-/// show it. The index marks them "pending". Remove an entry as soon as an
-/// experiment names the ID: this test fails until you do.
-type Pending = [(&'static str, u32, &'static str)];
+/// Claims that no experiment shows yet, each with a few words on the work
+/// that will show it. The index marks them "pending". Remove an entry as
+/// soon as an experiment names the ID: this test fails until you do.
+type Pending = [(&'static str, &'static str)];
 
 const PENDING: &Pending = &[
     // (SEC-1, SEC-4, SEC-5 and SEC-6 left this list when mini-docker's
@@ -89,37 +89,139 @@ fn root() -> PathBuf {
 #[test]
 fn claim_index_is_current_and_complete() {
     let root = root();
-    let src = root.join("book/src");
-    let claims = read_claim_list(&src.join("appendix/claim-list.md"));
     let experiments = catalogue(&root);
-    let chapters = chapters(&src);
     let snapshots = root.join("tests/tests/snapshots");
-
-    let mut problems = check(&claims, &experiments, &chapters, PENDING);
-    let page = render(&claims, &experiments, &chapters, &snapshots);
-
-    let path = src.join("appendix/claims.md");
-    let committed = fs::read_to_string(&path).unwrap_or_default();
-    if std::env::var_os(BLESS).is_some() {
-        if committed != page {
-            fs::write(&path, &page).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
-            eprintln!("wrote {}", path.display());
+    let mut problems = Vec::new();
+    let mut english_claims = Vec::new();
+    for edition in [&ENGLISH, &CHINESE] {
+        let src = root.join(edition.src);
+        let claims = read_claim_list(&src.join("appendix/claim-list.md"), edition);
+        let chapters = chapters(&src);
+        let found = check(&claims, &experiments, &chapters, PENDING);
+        problems.extend(found.into_iter().map(|p| format!("{}: {p}", edition.src)));
+        if edition.src == ENGLISH.src {
+            english_claims = claims.iter().map(|c| (c.id.clone(), c.article.clone())).collect();
+        } else {
+            let these: Vec<_> = claims.iter().map(|c| (c.id.clone(), c.article.clone())).collect();
+            if these != english_claims {
+                problems.push(format!(
+                    "{}/appendix/claim-list.md lists other claims (or other verdicts) than the \
+                     English claim list: the two must hold the same IDs in the same order",
+                    edition.src
+                ));
+            }
         }
-    } else if committed != page {
-        // Next to the build, not in book/src, where mdBook would publish it.
-        let new = Path::new(env!("CARGO_TARGET_TMPDIR")).join("claims.md.new");
-        let _ = fs::write(&new, &page);
-        problems.push(format!(
-            "book/src/appendix/claims.md is not what the demos, the chapters and the snapshots \
-             give (the generated page is in {}; first difference at line {}). Regenerate it with \
-             `NSLAB_BLESS=1 cargo test -p nslab-tests --test claim_index` and review the diff \
-             (`git diff book/src/appendix/claims.md`)",
-            new.display(),
-            first_difference(&committed, &page)
-        ));
+        let page = render(&claims, &experiments, &chapters, &snapshots, edition);
+        let path = src.join("appendix/claims.md");
+        let committed = fs::read_to_string(&path).unwrap_or_default();
+        if std::env::var_os(BLESS).is_some() {
+            if committed != page {
+                fs::write(&path, &page).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+                eprintln!("wrote {}", path.display());
+            }
+        } else if committed != page {
+            // Next to the build, not in book/, where mdBook would publish it.
+            let new = Path::new(env!("CARGO_TARGET_TMPDIR"))
+                .join(format!("claims.md.{}.new", edition.language));
+            let _ = fs::write(&new, &page);
+            problems.push(format!(
+                "{}/appendix/claims.md is not what the demos, the chapters and the snapshots \
+                 give (the generated page is in {}; first difference at line {}). Regenerate it \
+                 with `NSLAB_BLESS=1 cargo test -p nslab-tests --test claim_index` and review \
+                 the diff (`git diff book`)",
+                edition.src,
+                new.display(),
+                first_difference(&committed, &page)
+            ));
+        }
     }
     assert!(problems.is_empty(), "claim index:\n  {}", problems.join("\n  "));
 }
+
+/// What differs between the editions' claim index pages: where they live,
+/// and their words. Claim IDs, experiment names and links are the same.
+struct Edition {
+    src: &'static str,
+    language: &'static str,
+    /// The page's title and the paragraphs above the first table.
+    header: &'static str,
+    /// Table columns, in order: claim, experiments, explained in, verdict.
+    columns: [&'static str; 4],
+    /// How the claim list spells "as stated", "corrected" and "beyond".
+    statuses: [&'static str; 3],
+    /// The tags shown after a corrected claim and a claim beyond the article.
+    tags: [&'static str; 2],
+    /// "none", "pending", "pass" and "pass, except".
+    none: &'static str,
+    pending: &'static str,
+    pass: &'static str,
+    pass_except: &'static str,
+    /// What ends a chapter's short title: "PID" of "PID: process numbers".
+    title_end: char,
+    /// What follows a claim's ID before its text.
+    colon: &'static str,
+}
+
+const ENGLISH: Edition = Edition {
+    src: "book/src",
+    language: "en",
+    header: "# Claim index\n\n\
+         <!-- Generated by tests/tests/claim_index.rs: do not edit. Regenerate with\n\
+         NSLAB_BLESS=1 cargo test -p nslab-tests --test claim_index -->\n\n\
+         Every claim of the article has an ID, and every ID is shown by at least one\n\
+         experiment and explained in at least one chapter. This page is generated from\n\
+         the demos' `--list --json` output, the chapters, and the tested snapshots, and a\n\
+         test fails when it is out of date or when a claim has no experiment or no\n\
+         chapter. The claims themselves are listed in `book/src/appendix/claim-list.md`.\n\n\
+         - **claim**: the ID and the claim. *(corrected)*: the article says it, and the\n\
+         \x20 lab shows it is wrong or incomplete; the chapters say what is true instead.\n\
+         \x20 *(beyond)*: not in the article, but needed to understand it.\n\
+         - **experiments**: each demo with the names of its experiments, which is what\n\
+         \x20 `cargo run -p DEMO -- --only NAME` takes; each name links to its section.\n\
+         - **verdict**: what the tests assert for those experiments (their snapshots in\n\
+         \x20 `tests/tests/snapshots/`): *pass* means every one passes as root and as an\n\
+         \x20 unprivileged user; any other verdict is named, with who got it. For a\n\
+         \x20 corrected claim, *pass* means the correction was observed.\n\
+         - **pending**: to be shown by the work named.\n",
+    columns: ["claim", "experiments", "explained in", "verdict"],
+    statuses: ["as stated", "corrected", "beyond"],
+    tags: [" **(corrected)**", " *(beyond)*"],
+    none: "none",
+    pending: "pending",
+    pass: "pass",
+    pass_except: "pass, except",
+    title_end: ':',
+    colon: ": ",
+};
+
+const CHINESE: Edition = Edition {
+    src: "book/zh/src",
+    language: "zh",
+    header: "# 论断索引\n\n\
+         <!-- 由 tests/tests/claim_index.rs 生成，请勿手工修改。重新生成：\n\
+         NSLAB_BLESS=1 cargo test -p nslab-tests --test claim_index -->\n\n\
+         文章里的每一条论断都有一个编号；每个编号至少由一个实验来验证，并至少在一章里讲清楚。\n\
+         本页由各个演示程序的 `--list --json` 输出、各章正文和经过测试的快照自动生成：\n\
+         页面过时，或者某条论断没有实验、没有章节，测试都会失败。论断本身列在\n\
+         `book/zh/src/appendix/claim-list.md` 中。\n\n\
+         - **论断**：编号和论断内容。**（已更正）**：文章这么说，但实验表明它错了或不完整，\n\
+         \x20 正确的说法见相应章节。*（文章之外）*：文章没有讲，但理解文章需要它。\n\
+         - **实验**：每个演示程序及其实验名，也就是 `cargo run -p DEMO -- --only NAME`\n\
+         \x20 里的 NAME；每个名字都链接到讲解它的小节。\n\
+         - **结论**：测试对这些实验断言的结果（快照在 `tests/tests/snapshots/`）。\n\
+         \x20 *通过* 表示每个实验以 root 和普通用户运行都通过；其他结果会写明是谁、得到了什么。\n\
+         \x20 对已更正的论断，*通过* 表示观察到的是更正后的事实。\n\
+         - **待定**：将由所注明的工作来验证。\n",
+    columns: ["论断", "实验", "讲解章节", "结论"],
+    statuses: ["原文正确", "已更正", "文章之外"],
+    tags: [" **（已更正）**", " *（文章之外）*"],
+    none: "无",
+    pending: "待定",
+    pass: "通过",
+    pass_except: "通过，除了",
+    title_end: '：',
+    colon: "：",
+};
 
 /// One claim of the list.
 #[derive(Debug)]
@@ -148,11 +250,13 @@ struct Chapter {
     text: String,
 }
 
-fn read_claim_list(path: &Path) -> Vec<Claim> {
+fn read_claim_list(path: &Path, edition: &Edition) -> Vec<Claim> {
     let text = fs::read_to_string(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-    let row =
-        Regex::new(r"^\| *([A-Z]+-[A-Z0-9]+) *\| *(.+?) *\| *(as stated|corrected|beyond) *\|$")
-            .expect("re");
+    let row = Regex::new(&format!(
+        r"^\| *([A-Z]+-[A-Z0-9]+) *\| *(.+?) *\| *({}) *\|$",
+        edition.statuses.join("|")
+    ))
+    .expect("re");
     let mut section = String::new();
     let mut claims: Vec<Claim> = Vec::new();
     for line in text.lines() {
@@ -165,10 +269,12 @@ fn read_claim_list(path: &Path) -> Vec<Claim> {
                 path.display(),
                 &c[1]
             );
+            // Stored in the English spelling, whatever the edition's.
+            let status = edition.statuses.iter().position(|s| *s == &c[3]).expect("matched");
             claims.push(Claim {
                 id: c[1].to_owned(),
                 text: c[2].to_owned(),
-                article: c[3].to_owned(),
+                article: ENGLISH.statuses[status].to_owned(),
                 section: section.clone(),
             });
         }
@@ -264,8 +370,8 @@ fn names(text: &str, id: &str) -> bool {
         .is_match(text)
 }
 
-fn pending(list: &Pending, id: &str) -> Option<(u32, &'static str)> {
-    list.iter().find(|(p, _, _)| *p == id).map(|&(_, issue, what)| (issue, what))
+fn pending(list: &Pending, id: &str) -> Option<&'static str> {
+    list.iter().find(|(p, _)| *p == id).map(|&(_, what)| what)
 }
 
 fn check(
@@ -286,23 +392,22 @@ fn check(
             }
         }
     }
-    for (id, issue, _) in pending_list {
+    for (id, _) in pending_list {
         if !known.contains(id) {
-            problems.push(format!("PENDING lists {id} (issue {issue}), which is not a claim"));
+            problems.push(format!("PENDING lists {id}, which is not a claim"));
         }
     }
     for claim in claims {
         let id = claim.id.as_str();
         let shown = experiments.iter().any(|e| e.claims.iter().any(|c| c == id));
         match (pending(pending_list, id), shown) {
-            (Some((issue, _)), true) => problems.push(format!(
-                "{id} has an experiment now: remove it from PENDING (issue {issue}) in \
-                 tests/tests/claim_index.rs"
+            (Some(_), true) => problems.push(format!(
+                "{id} has an experiment now: remove it from PENDING in tests/tests/claim_index.rs"
             )),
             (Some(_), false) => {}
             (None, false) => problems.push(format!(
                 "{id} has no experiment: no demo's --list --json names it (add one, or, if a \
-                 coming issue will show it, add it to PENDING with that issue)"
+                 coming change will show it, add it to PENDING with a word on that work)"
             )),
             (None, true) => {
                 if !chapters.iter().any(|ch| names(&ch.text, id)) {
@@ -359,9 +464,14 @@ fn experiment_link(e: &Experiment, chapters: &[Chapter]) -> Option<String> {
     })
 }
 
-/// mdBook's heading id: the text without markup, lower-cased, spaces to
-/// `-`, anything but letters, digits, `-` and `_` dropped.
+/// mdBook's heading id: the `{#id}` the heading gives itself (as the
+/// Chinese edition's do, keeping the English anchors), or else the text
+/// without markup, lower-cased, spaces to `-`, anything but letters, digits,
+/// `-` and `_` dropped.
 fn heading_id(title: &str) -> String {
+    if let Some(id) = title.strip_suffix('}').and_then(|t| t.rsplit_once("{#")).map(|(_, id)| id) {
+        return id.to_owned();
+    }
     title
         .chars()
         .filter_map(|c| {
@@ -386,7 +496,7 @@ fn snapshot_verdict(snapshots: &Path, demo: &str, who: &str, name: &str) -> Opti
 }
 
 /// "pass" (as root and rootless), or which experiment gave what, run by whom.
-fn verdict_cell(exps: &[&Experiment], snapshots: &Path) -> String {
+fn verdict_cell(exps: &[&Experiment], snapshots: &Path, edition: &Edition) -> String {
     let mut odd: Vec<String> = Vec::new();
     // mini-docker's tests have no snapshot per name: CI runs them, so a
     // failure fails the build rather than changing a verdict.
@@ -404,7 +514,11 @@ fn verdict_cell(exps: &[&Experiment], snapshots: &Path) -> String {
             odd.push(format!("{who}: {}", others.join(", ")));
         }
     }
-    if odd.is_empty() { "pass".to_owned() } else { format!("pass, except {}", odd.join("; ")) }
+    if odd.is_empty() {
+        edition.pass.to_owned()
+    } else {
+        format!("{} {}", edition.pass_except, odd.join("; "))
+    }
 }
 
 fn render(
@@ -412,51 +526,30 @@ fn render(
     experiments: &[Experiment],
     chapters: &[Chapter],
     snapshots: &Path,
+    edition: &Edition,
 ) -> String {
-    let mut out = String::new();
-    out.push_str(
-        "# Claim index\n\n\
-         <!-- Generated by tests/tests/claim_index.rs: do not edit. Regenerate with\n\
-         NSLAB_BLESS=1 cargo test -p nslab-tests --test claim_index -->\n\n\
-         Every claim of the article has an ID, and every ID is shown by at least one\n\
-         experiment and explained in at least one chapter. This page is generated from\n\
-         the demos' `--list --json` output, the chapters, and the tested snapshots, and a\n\
-         test fails when it is out of date or when a claim has no experiment or no\n\
-         chapter. The claims themselves are listed in `book/src/appendix/claim-list.md`.\n\n\
-         - **claim**: the ID and the claim. *(corrected)*: the article says it, and the\n\
-         \x20 lab shows it is wrong or incomplete; the chapters say what is true instead.\n\
-         \x20 *(beyond)*: not in the article, but needed to understand it.\n\
-         - **experiments**: each demo with the names of its experiments, which is what\n\
-         \x20 `cargo run -p DEMO -- --only NAME` takes; each name links to its section.\n\
-         - **verdict**: what the tests assert for those experiments (their snapshots in\n\
-         \x20 `tests/tests/snapshots/`): *pass* means every one passes as root and as an\n\
-         \x20 unprivileged user; any other verdict is named, with who got it. For a\n\
-         \x20 corrected claim, *pass* means the correction was observed.\n\
-         - **pending**: shown by work still in progress, in the issue named.\n",
-    );
+    let mut out = edition.header.to_owned();
+    let [c1, c2, c3, c4] = edition.columns;
     let mut section = "";
     for claim in claims {
         if claim.section != section {
             section = &claim.section;
-            let _ = write!(
-                out,
-                "\n## {section}\n\n| claim | experiments | explained in | verdict |\n\
-                 |---|---|---|---|\n"
-            );
+            let _ =
+                write!(out, "\n## {section}\n\n| {c1} | {c2} | {c3} | {c4} |\n|---|---|---|---|\n");
         }
         let id = claim.id.as_str();
         let exps: Vec<&Experiment> =
             experiments.iter().filter(|e| e.claims.iter().any(|c| c == id)).collect();
         let tag = match claim.article.as_str() {
-            "corrected" => " **(corrected)**",
-            "beyond" => " *(beyond)*",
+            "corrected" => edition.tags[0],
+            "beyond" => edition.tags[1],
             _ => "",
         };
         let (shown, verdict) = match pending(PENDING, id) {
-            Some((issue, what)) if exps.is_empty() => {
-                (format!("pending (issue {issue}): {what}"), format!("pending (issue {issue})"))
+            Some(what) if exps.is_empty() => {
+                (format!("{}{}{what}", edition.pending, edition.colon), edition.pending.to_owned())
             }
-            _ if exps.is_empty() => ("none".to_owned(), "none".to_owned()),
+            _ if exps.is_empty() => (edition.none.to_owned(), edition.none.to_owned()),
             _ => {
                 // One line per demo: `pid-demo: [a](…), [b](…)`.
                 let mut by_demo: Vec<(&str, Vec<String>)> = Vec::new();
@@ -474,7 +567,7 @@ fn render(
                     .iter()
                     .map(|(demo, names)| format!("{demo}: {}", names.join(", ")))
                     .collect();
-                (lines.join("<br>"), verdict_cell(&exps, snapshots))
+                (lines.join("<br>"), verdict_cell(&exps, snapshots, edition))
             }
         };
         // Chapter titles up to the colon: "PID", not "PID: process numbers".
@@ -482,14 +575,16 @@ fn render(
             .iter()
             .filter(|ch| names(&ch.text, id))
             .map(|ch| {
-                let short = ch.title.split(':').next().unwrap_or(&ch.title);
+                let short = ch.title.split(edition.title_end).next().unwrap_or(&ch.title);
                 format!("[{short}](../{})", ch.path)
             })
             .collect();
-        let explained = if explained.is_empty() { "none".to_owned() } else { explained.join(", ") };
+        let explained =
+            if explained.is_empty() { edition.none.to_owned() } else { explained.join(", ") };
         let _ = writeln!(
             out,
-            "| **{id}**{tag}: {} | {shown} | {explained} | {verdict} |",
+            "| **{id}**{tag}{}{} | {shown} | {explained} | {verdict} |",
+            edition.colon,
             claim.text.replace('|', "\\|")
         );
     }
@@ -527,7 +622,7 @@ fn gaps_are_reported() {
         text: "AA-1 is explained here; AA-22 and XAA-2 are other IDs.".to_owned(),
     }];
     // A pending list of its own: SEC-5 pending, and one ID that is no claim.
-    let pending_list: &Pending = &[("SEC-5", 7, "test"), ("QQ-1", 9, "test")];
+    let pending_list: &Pending = &[("SEC-5", "test"), ("QQ-1", "test")];
     let problems = check(&claims, &experiments, &chapters, pending_list);
     let expected = [
         "claim ZZ-9",
