@@ -14,6 +14,9 @@ use std::path::PathBuf;
 use nix::errno::Errno;
 use thiserror::Error;
 
+/// Exit status when mini-docker itself fails (Docker's convention).
+pub const EXIT_RUNTIME: u8 = 125;
+
 /// Bad input on the command line, found before anything is created.
 #[derive(Debug, Error)]
 pub enum UsageError {

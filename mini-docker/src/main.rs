@@ -54,8 +54,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// Exit status when mini-docker itself fails (Docker's convention).
-pub const EXIT_RUNTIME: u8 = 125;
+use error::EXIT_RUNTIME;
 
 /// A small container runtime for learning: namespaces, overlayfs,
 /// pivot_root and an init process, like `docker run`.

@@ -20,12 +20,11 @@ use nix::errno::Errno;
 use nix::sys::signal::Signal;
 use nix::unistd::{Gid, Uid, setgroups, sethostname, setresgid, setresuid};
 
-use crate::EXIT_RUNTIME;
 use crate::container::sharing::{IpcMode, NetMode};
 use crate::container::state::StateDir;
 use crate::container::sync::SyncChannel;
 use crate::container::{Config, init, tty};
-use crate::error::{Error, RootfsError};
+use crate::error::{EXIT_RUNTIME, Error, RootfsError};
 use crate::rootfs;
 
 /// The body of the cloned process; its return value is the exit status.

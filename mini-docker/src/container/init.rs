@@ -18,9 +18,9 @@ use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, sigprocmask};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Gid, Pid, Uid, execve, fork, setgroups, setresgid, setresuid};
 
-use crate::EXIT_RUNTIME;
 use crate::container::parent::waited_signals;
 use crate::container::{Config, monitor, tty};
+use crate::error::EXIT_RUNTIME;
 
 /// Docker's codes for a command that cannot be run.
 const EXIT_CANNOT_INVOKE: i32 = 126;

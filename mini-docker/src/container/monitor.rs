@@ -202,7 +202,7 @@ fn wait_started(
             "mini-docker: the container did not start within {START_LIMIT:?} (see {})",
             log_path(state).display()
         );
-        return crate::EXIT_RUNTIME;
+        return crate::error::EXIT_RUNTIME;
     };
     let status = match heard.as_slice() {
         [STARTING] => {
@@ -210,7 +210,7 @@ fn wait_started(
             return 0;
         }
         [STARTING, status] => *status,
-        _ => crate::EXIT_RUNTIME,
+        _ => crate::error::EXIT_RUNTIME,
     };
     // The monitor frees the cgroups and the address when its container
     // ends; then the rest goes (nothing ran, so nothing is worth keeping).

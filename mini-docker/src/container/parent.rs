@@ -213,7 +213,7 @@ unsafe fn clone_into_cgroup(
             // closes it twice or uses the number afterwards.
             unsafe { libc::close(cgroup.as_raw_fd()) };
             let status = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body))
-                .unwrap_or(crate::EXIT_RUNTIME.into());
+                .unwrap_or(crate::error::EXIT_RUNTIME.into());
             // SAFETY: ends the child at once, without running destructors
             // or atexit handlers of the parent's copied state.
             unsafe { libc::_exit(status as i32) }
