@@ -14,7 +14,7 @@ use crate::image;
 pub fn images(dirs: &Dirs) -> Result<(), Error> {
     say!("{:<20} SOURCE", "NAME");
     say!("{:<20} built-in: the host's /usr, /bin, /lib* read-only, a generated /etc", "host");
-    for (name, rootfs) in image::stored(dirs)? {
+    for (name, rootfs) in image::stored(&dirs.data)? {
         say!("{:<20} {}", name, rootfs.display());
     }
     Ok(())
@@ -22,7 +22,7 @@ pub fn images(dirs: &Dirs) -> Result<(), Error> {
 
 /// Imports a tarball or an OCI layout (see `image/import.rs`).
 pub fn import(dirs: &Dirs, file: &Path, name: &str) -> Result<(), Error> {
-    image::import::import(dirs, file, name)?;
+    image::import::import(&dirs.data, file, name)?;
     say!("{name}");
     Ok(())
 }
@@ -32,7 +32,7 @@ pub fn rmi(dirs: &Dirs, name: &str) -> Result<(), Error> {
     if name == image::HOST {
         return Err(ImageError::BuiltIn(name.to_owned()).into());
     }
-    let dir = image::store_dir(dirs).join(name);
+    let dir = image::store_dir(&dirs.data).join(name);
     if !image::valid_name(name) || !dir.is_dir() {
         return Err(ImageError::Unknown(name.to_owned()).into());
     }

@@ -28,7 +28,7 @@ pub fn info(dirs: &Dirs) -> Result<(), Error> {
         ("security", crate::security::defaults()),
         ("LSM", crate::security::lsm()),
         ("state", dirs.state.display().to_string()),
-        ("images", crate::image::store_dir(dirs).display().to_string()),
+        ("images", crate::image::store_dir(&dirs.data).display().to_string()),
     ];
     for (key, value) in rows {
         say!("{:<16} {value}", format!("{key}:"));

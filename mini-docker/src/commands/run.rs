@@ -171,7 +171,7 @@ fn config(dirs: &Dirs, args: RunArgs) -> Result<Config, Error> {
     {
         return Err(UsageError::BadName(name.clone()).into());
     }
-    let image = Image::resolve(&args.image, dirs)?;
+    let image = Image::resolve(&args.image, &dirs.data)?;
     let defaults = image.config();
     // Docker's rule: the arguments replace the image's Cmd, never its Entrypoint.
     let mut command = defaults.entrypoint.clone();
@@ -210,9 +210,9 @@ fn config(dirs: &Dirs, args: RunArgs) -> Result<Config, Error> {
         (Some(Userns::Auto), _) | (None, true) => Some(parent::id_map()),
         (_, false) => None,
     };
-    let ipc_mode = crate::container::sharing::IpcMode::parse(&args.ipc, dirs)?;
-    let pid_join = crate::container::sharing::parse_pid(&args.pid, dirs)?;
-    let net_mode = NetMode::parse(args.net.as_deref(), dirs)?;
+    let ipc_mode = crate::container::sharing::IpcMode::parse(&args.ipc, &dirs.state)?;
+    let pid_join = crate::container::sharing::parse_pid(&args.pid, &dirs.state)?;
+    let net_mode = NetMode::parse(args.net.as_deref(), &dirs.state)?;
     let namespaces = Namespaces {
         net: net_mode.new_namespace(),
         pid: args.pid == "private",

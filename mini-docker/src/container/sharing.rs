@@ -41,13 +41,13 @@
 
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
 
 use nix::fcntl::{OFlag, open};
 use nix::mount::{MsFlags, mount};
 use nix::sched::{CloneFlags, setns};
 use nix::sys::stat::Mode;
 
-use crate::commands::Dirs;
 use crate::container::Config;
 use crate::container::state::StateDir;
 use crate::container::tenant;
@@ -70,7 +70,8 @@ pub enum IpcMode {
 impl IpcMode {
     /// `private`, `shareable`, `host` or `container:NAME` (NAME running,
     /// shareable, without a user namespace).
-    pub fn parse(text: &str, dirs: &Dirs) -> Result<IpcMode, UsageError> {
+    /// `root` holds the containers' state directories (`--root`).
+    pub fn parse(text: &str, root: &Path) -> Result<IpcMode, UsageError> {
         let name = match text {
             "private" | "" => return Ok(IpcMode::Private),
             "shareable" => return Ok(IpcMode::Shareable),
@@ -80,7 +81,7 @@ impl IpcMode {
         if name.is_empty() {
             return Err(UsageError::BadIpc(text.to_owned()));
         }
-        let (state, ns, _) = joinable("IPC", name, dirs, "ipc")?;
+        let (state, ns, _) = joinable("IPC", name, root, "ipc")?;
         if tenant::recorded(&state)["ipc"] != "shareable" {
             let why = "it was not started with --ipc shareable".to_owned();
             return Err(UsageError::NotJoinable("IPC", name.to_owned(), why));
@@ -156,14 +157,14 @@ fn rootfs_error(e: RootfsError) -> ContainerError {
 
 /// `--pid container:NAME`: that container's PID namespace (running,
 /// without a user namespace); `None` for `private` and `host`.
-pub fn parse_pid(text: &str, dirs: &Dirs) -> Result<Option<Joined>, UsageError> {
+pub fn parse_pid(text: &str, root: &Path) -> Result<Option<Joined>, UsageError> {
     let Some(name) = text.strip_prefix("container:").filter(|n| !n.is_empty()) else {
         return match text {
             "private" | "host" => Ok(None),
             _ => Err(UsageError::BadPid(text.to_owned())),
         };
     };
-    Ok(Some(joinable("PID", name, dirs, "pid")?.1))
+    Ok(Some(joinable("PID", name, root, "pid")?.1))
 }
 
 /// Another container's namespace, held open from the moment its name was
@@ -180,19 +181,19 @@ impl std::os::fd::AsRawFd for Joined {
     }
 }
 
-/// The container `name`, if its namespaces may be joined: it runs, and has
+/// The container `name` (under `root`), if its namespaces may be joined: it runs, and has
 /// no user namespace of its own (joining needs CAP_SYS_ADMIN over the
 /// namespace's owner, see setns(2)). Returns it, its `kind` namespace and
 /// its init's host PID.
 fn joinable(
     label: &'static str,
     name: &str,
-    dirs: &Dirs,
+    root: &Path,
     kind: &str,
 ) -> Result<(StateDir, Joined, nix::unistd::Pid), UsageError> {
     let refuse = |why: &str| UsageError::NotJoinable(label, name.to_owned(), why.to_owned());
-    let state = StateDir::find(&dirs.state, name)
-        .ok_or_else(|| UsageError::NoSuchContainer(name.to_owned()))?;
+    let state =
+        StateDir::find(root, name).ok_or_else(|| UsageError::NoSuchContainer(name.to_owned()))?;
     let init = tenant::ready_init(&state).ok_or_else(|| refuse("it is not running"))?;
     if tenant::recorded(&state)["userns"] != false {
         return Err(refuse("it has a user namespace of its own"));
@@ -259,7 +260,7 @@ impl NetMode {
     /// `bridge`, `none`, `host` or `container:NAME`; without `--net`, Docker's
     /// default, the bridge, for root, and `none` rootless (a bridge needs
     /// CAP_NET_ADMIN in the host's network namespace).
-    pub fn parse(text: Option<&str>, dirs: &Dirs) -> Result<NetMode, UsageError> {
+    pub fn parse(text: Option<&str>, root: &Path) -> Result<NetMode, UsageError> {
         let default = if nix::unistd::geteuid().is_root() { "bridge" } else { "none" };
         let text = text.unwrap_or(default);
         let name = match text {
@@ -271,7 +272,7 @@ impl NetMode {
         if name.is_empty() {
             return Err(UsageError::BadNet(text.to_owned()));
         }
-        let (state, ns, init) = joinable("network", name, dirs, "net")?;
+        let (state, ns, init) = joinable("network", name, root, "net")?;
         Ok(NetMode::Container { ns, state: state.dir, name: name.to_owned(), init })
     }
 

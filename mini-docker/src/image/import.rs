@@ -27,18 +27,17 @@ use std::path::{Component, Path, PathBuf};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::commands::Dirs;
 use crate::container::state::remove_tree;
 use crate::error::ImageError;
 use crate::image::{ImageConfig, create_dir, store_dir, valid_name};
 
 /// Unpacks `file` into `<store>/NAME/rootfs` (and the OCI config into
-/// `<store>/NAME/config.json`).
-pub fn import(dirs: &Dirs, file: &Path, name: &str) -> Result<(), ImageError> {
+/// `<store>/NAME/config.json`), the store being under `data_root`.
+pub fn import(data_root: &Path, file: &Path, name: &str) -> Result<(), ImageError> {
     if !valid_name(name) || name == crate::image::HOST {
         return Err(ImageError::BadName(name.to_owned()));
     }
-    let store = store_dir(dirs);
+    let store = store_dir(data_root);
     let target = store.join(name);
     if target.exists() {
         return Err(ImageError::Exists(name.to_owned()));

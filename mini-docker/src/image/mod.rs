@@ -21,7 +21,6 @@ pub mod import;
 
 use std::path::{Path, PathBuf};
 
-use crate::commands::Dirs;
 use crate::error::ImageError;
 
 /// The built-in image's name.
@@ -91,16 +90,17 @@ impl ImageConfig {
 impl Image {
     /// `name` is `host`, a path (it contains a `/` or starts with `.`), or
     /// the name of a stored image.
-    pub fn resolve(name: &str, dirs: &Dirs) -> Result<Image, ImageError> {
+    /// Stored images are looked up under `data_root` (`--data-root`).
+    pub fn resolve(name: &str, data_root: &Path) -> Result<Image, ImageError> {
         if name == HOST {
             return Ok(Image::Host);
         }
         let mut config = ImageConfig::default();
         let dir = if name.contains('/') || name.starts_with('.') {
             PathBuf::from(name)
-        } else if valid_name(name) && store_dir(dirs).join(name).join("rootfs").is_dir() {
-            config = ImageConfig::load(&store_dir(dirs).join(name).join("config.json"));
-            store_dir(dirs).join(name).join("rootfs")
+        } else if valid_name(name) && store_dir(data_root).join(name).join("rootfs").is_dir() {
+            config = ImageConfig::load(&store_dir(data_root).join(name).join("config.json"));
+            store_dir(data_root).join(name).join("rootfs")
         } else {
             return Err(ImageError::Unknown(name.to_owned()));
         };
@@ -125,9 +125,9 @@ impl Image {
     }
 }
 
-/// The image store: one directory per image.
-pub fn store_dir(dirs: &Dirs) -> PathBuf {
-    dirs.data.join("images")
+/// The image store under `data_root` (`--data-root`): one directory per image.
+pub fn store_dir(data_root: &Path) -> PathBuf {
+    data_root.join("images")
 }
 
 /// A stored image's name: no path tricks.
@@ -137,9 +137,9 @@ pub fn valid_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
 }
 
-/// Every stored image, sorted by name.
-pub fn stored(dirs: &Dirs) -> Result<Vec<(String, PathBuf)>, ImageError> {
-    let store = store_dir(dirs);
+/// Every stored image under `data_root`, sorted by name.
+pub fn stored(data_root: &Path) -> Result<Vec<(String, PathBuf)>, ImageError> {
+    let store = store_dir(data_root);
     let entries = match std::fs::read_dir(&store) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
