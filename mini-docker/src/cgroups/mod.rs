@@ -56,8 +56,8 @@
 //!
 //! `cgroups/` owns the container's cgroups and imports nothing else of
 //! mini-docker: it takes an ID, [`Limits`], a state directory path and a
-//! PID. One known leak, to be removed: [`LimitArgs`] is `run`'s command
-//! line (clap's derive belongs in `commands/`).
+//! PID. `run`'s flags are parsed in `commands/run.rs` (clap stays there),
+//! with this module's parsers, into a plain [`LimitRequest`].
 
 pub mod v1;
 pub mod v2;
@@ -65,7 +65,6 @@ pub mod v2;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use clap::Args;
 use nix::unistd::{Pid, geteuid};
 use thiserror::Error;
 
@@ -158,27 +157,16 @@ fn mkdir_leaf(
     Err(io("creating", dir)(std::io::ErrorKind::NotFound.into()))
 }
 
-/// The `run` flags, as Docker spells them.
-#[derive(Debug, Clone, Default, Args)]
-pub struct LimitArgs {
-    /// Memory limit (bytes, or with a k, m or g suffix); over it the
-    /// kernel's OOM killer ends the process (exit status 137)
-    #[arg(short = 'm', long, value_name = "SIZE", value_parser = parse_size)]
+/// The limits asked for, each value checked alone (by the parsers below)
+/// but not yet together; `run`'s command line fills it (`commands/run.rs`).
+#[derive(Debug, Clone, Default)]
+pub struct LimitRequest {
     pub memory: Option<u64>,
-    /// Memory plus swap (SIZE, or -1: unlimited swap) [default: twice --memory]
-    #[arg(long, value_name = "SIZE", value_parser = parse_swap, allow_hyphen_values = true)]
     pub memory_swap: Option<Swap>,
-    /// Most processes (and threads) at once; 0 or -1: no limit
-    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    /// 0 or negative: no limit.
     pub pids_limit: Option<i64>,
-    /// CPU time, in CPUs (1.5 = one and a half CPUs' worth every 100 ms)
-    #[arg(long, value_name = "FLOAT", value_parser = parse_cpus)]
     pub cpus: Option<f64>,
-    /// Relative CPU weight when CPUs are busy (default 1024)
-    #[arg(short = 'c', long, value_name = "SHARES", value_parser = parse_shares)]
     pub cpu_shares: Option<u64>,
-    /// The CPUs the container may run on: 0-3, 0,2
-    #[arg(long, value_name = "LIST", value_parser = parse_cpuset)]
     pub cpuset_cpus: Option<String>,
 }
 
@@ -202,8 +190,8 @@ pub struct Limits {
 }
 
 impl Limits {
-    /// Checks the flags together (each alone was checked by clap).
-    pub fn from_args(args: &LimitArgs) -> Result<Limits, CgroupError> {
+    /// Checks the flags together (each alone was checked by its parser).
+    pub fn from_request(args: &LimitRequest) -> Result<Limits, CgroupError> {
         let memory_swap = match (args.memory, args.memory_swap) {
             (None, Some(_)) => return Err(CgroupError::SwapWithoutMemory),
             (Some(memory), Some(Swap::Total(swap))) if swap < memory => {
@@ -263,7 +251,7 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     Ok(bytes)
 }
 
-fn parse_swap(text: &str) -> Result<Swap, String> {
+pub fn parse_swap(text: &str) -> Result<Swap, String> {
     if text.trim() == "-1" { Ok(Swap::Unlimited) } else { parse_size(text).map(Swap::Total) }
 }
 
@@ -276,7 +264,7 @@ pub fn parse_cpus(text: &str) -> Result<f64, String> {
 }
 
 /// cgroup v1's `cpu.shares` accepts 2 to 262144.
-fn parse_shares(text: &str) -> Result<u64, String> {
+pub fn parse_shares(text: &str) -> Result<u64, String> {
     match text.trim().parse::<u64>() {
         Ok(shares) if (2..=262_144).contains(&shares) => Ok(shares),
         _ => Err(format!("{text:?} is not a CPU share: use a number from 2 to 262144")),
@@ -551,26 +539,26 @@ mod tests {
 
     #[test]
     fn limits_together() {
-        let args = |memory: Option<u64>, swap: Option<Swap>| LimitArgs {
+        let args = |memory: Option<u64>, swap: Option<Swap>| LimitRequest {
             memory,
             memory_swap: swap,
-            ..LimitArgs::default()
+            ..LimitRequest::default()
         };
         let m = 16 << 20;
         assert!(matches!(
-            Limits::from_args(&args(None, Some(Swap::Unlimited))),
+            Limits::from_request(&args(None, Some(Swap::Unlimited))),
             Err(CgroupError::SwapWithoutMemory)
         ));
         assert!(matches!(
-            Limits::from_args(&args(Some(m), Some(Swap::Total(m - 1)))),
+            Limits::from_request(&args(Some(m), Some(Swap::Total(m - 1)))),
             Err(CgroupError::SwapBelowMemory { .. })
         ));
-        let limits = Limits::from_args(&args(Some(m), None)).expect("valid");
+        let limits = Limits::from_request(&args(Some(m), None)).expect("valid");
         assert_eq!(limits.memory_swap, Some(2 * m));
-        assert!(Limits::from_args(&LimitArgs::default()).expect("none").is_empty());
-        let pids = LimitArgs { pids_limit: Some(-1), ..LimitArgs::default() };
-        assert!(Limits::from_args(&pids).expect("unlimited").is_empty());
-        let cpus = LimitArgs { cpus: Some(0.5), ..LimitArgs::default() };
-        assert_eq!(Limits::from_args(&cpus).expect("cpus").cpu_quota_us(), Some(50_000));
+        assert!(Limits::from_request(&LimitRequest::default()).expect("none").is_empty());
+        let pids = LimitRequest { pids_limit: Some(-1), ..LimitRequest::default() };
+        assert!(Limits::from_request(&pids).expect("unlimited").is_empty());
+        let cpus = LimitRequest { cpus: Some(0.5), ..LimitRequest::default() };
+        assert_eq!(Limits::from_request(&cpus).expect("cpus").cpu_quota_us(), Some(50_000));
     }
 }

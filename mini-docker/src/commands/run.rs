@@ -11,12 +11,16 @@ use std::path::{Path, PathBuf};
 use clap::{Args, ValueEnum};
 use nix::unistd::geteuid;
 
+use crate::cgroups::{self, LimitRequest, Swap};
 use crate::commands::Dirs;
 use crate::container::sharing::NetMode;
 use crate::container::state::StateDir;
 use crate::container::{Config, Namespaces, Volume, parent};
 use crate::error::{ContainerError, Error, ImageError, UsageError};
 use crate::image::{Image, host};
+use crate::network::ipam::{self, Subnet};
+use crate::network::publish::{self, Publish};
+use crate::security::SecurityRequest;
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -62,7 +66,7 @@ pub struct RunArgs {
     net: Option<String>,
     /// Published ports and the bridge's subnet (with --net bridge)
     #[command(flatten)]
-    network: crate::network::NetworkArgs,
+    network: NetworkArgs,
     /// PID namespace: private (the command is PID 2, init PID 1), host, or
     /// container:NAME, another container's (root only; see container/sharing.rs)
     #[arg(long, default_value = "private", value_name = "MODE")]
@@ -81,15 +85,98 @@ pub struct RunArgs {
     userns: Option<Userns>,
     /// Capabilities, seccomp, --privileged (see `security/`)
     #[command(flatten)]
-    security: crate::security::SecurityArgs,
+    security: SecurityArgs,
     /// Resource limits, enforced by cgroups (see `cgroups/`)
     #[command(flatten)]
-    limits: crate::cgroups::LimitArgs,
+    limits: LimitArgs,
     /// `host`, a directory (./rootfs), or a stored image's name
     image: String,
     /// The command and its arguments [default: the image's, /bin/sh for host]
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     command: Vec<String>,
+}
+
+/// The `run` flags for the bridge network.
+#[derive(Debug, Clone, Args)]
+pub struct NetworkArgs {
+    /// Publish a container port on every host address (--net bridge)
+    #[arg(short = 'p', long = "publish", value_name = "HOSTPORT:PORT[/tcp|udp]",
+          value_parser = publish::parse)]
+    pub publish: Vec<Publish>,
+    /// The bridge network's subnet (its first address is the bridge's)
+    #[arg(long, value_name = "CIDR", value_parser = ipam::parse_subnet,
+          default_value = "10.89.0.0/24")]
+    pub subnet: Subnet,
+}
+
+/// The security flags of `run`. `exec` has none: its process gets the
+/// container's settings, as `run` recorded them (container/tenant.rs).
+#[derive(Debug, Clone, Default, Args)]
+pub struct SecurityArgs {
+    /// Give the container every capability, no seccomp filter, the host's
+    /// devices and writable /proc/sys and /sys (dangerous: for learning)
+    #[arg(long)]
+    pub privileged: bool,
+    /// Add a capability to the default set (e.g. SYS_ADMIN, NET_ADMIN, ALL)
+    #[arg(long = "cap-add", value_name = "CAP")]
+    pub cap_add: Vec<String>,
+    /// Remove a capability from the default set (e.g. NET_RAW, ALL)
+    #[arg(long = "cap-drop", value_name = "CAP")]
+    pub cap_drop: Vec<String>,
+    /// seccomp=unconfined, seccomp=PROFILE.json (Docker's format), or
+    /// no-new-privileges[=true|false]
+    #[arg(long = "security-opt", value_name = "OPT")]
+    pub security_opt: Vec<String>,
+}
+
+/// The `run` flags, as Docker spells them.
+#[derive(Debug, Clone, Default, Args)]
+pub struct LimitArgs {
+    /// Memory limit (bytes, or with a k, m or g suffix); over it the
+    /// kernel's OOM killer ends the process (exit status 137)
+    #[arg(short = 'm', long, value_name = "SIZE", value_parser = cgroups::parse_size)]
+    pub memory: Option<u64>,
+    /// Memory plus swap (SIZE, or -1: unlimited swap) [default: twice --memory]
+    #[arg(long, value_name = "SIZE", value_parser = cgroups::parse_swap, allow_hyphen_values = true)]
+    pub memory_swap: Option<Swap>,
+    /// Most processes (and threads) at once; 0 or -1: no limit
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    /// CPU time, in CPUs (1.5 = one and a half CPUs' worth every 100 ms)
+    #[arg(long, value_name = "FLOAT", value_parser = cgroups::parse_cpus)]
+    pub cpus: Option<f64>,
+    /// Relative CPU weight when CPUs are busy (default 1024)
+    #[arg(short = 'c', long, value_name = "SHARES", value_parser = cgroups::parse_shares)]
+    pub cpu_shares: Option<u64>,
+    /// The CPUs the container may run on: 0-3, 0,2
+    #[arg(long, value_name = "LIST", value_parser = cgroups::parse_cpuset)]
+    pub cpuset_cpus: Option<String>,
+}
+
+impl SecurityArgs {
+    /// The plain values `security/` checks (clap stays up here).
+    fn request(&self) -> SecurityRequest {
+        SecurityRequest {
+            privileged: self.privileged,
+            cap_add: self.cap_add.clone(),
+            cap_drop: self.cap_drop.clone(),
+            security_opt: self.security_opt.clone(),
+        }
+    }
+}
+
+impl LimitArgs {
+    /// The plain values `cgroups/` checks (clap stays up here).
+    fn request(&self) -> LimitRequest {
+        LimitRequest {
+            memory: self.memory,
+            memory_swap: self.memory_swap,
+            pids_limit: self.pids_limit,
+            cpus: self.cpus,
+            cpu_shares: self.cpu_shares,
+            cpuset_cpus: self.cpuset_cpus.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -107,11 +194,11 @@ enum Userns {
 /// Runs the container; returns the command's exit status.
 pub fn run(dirs: &Dirs, args: RunArgs) -> Result<u8, Error> {
     let detach = args.detach;
-    let limits = crate::cgroups::Limits::from_args(&args.limits)?;
+    let limits = cgroups::Limits::from_request(&args.limits.request())?;
     let network = args.network.clone();
     let cfg = config(dirs, args)?;
-    let bridge =
-        crate::network::Plan::from_args(&network, matches!(cfg.net_mode, NetMode::Bridge))?;
+    let on_bridge = matches!(cfg.net_mode, NetMode::Bridge);
+    let bridge = crate::network::Plan::new(network.subnet, &network.publish, on_bridge)?;
     // Checking the name and creating the state, under the state lock.
     let lock = crate::container::lock::StateLock::acquire(&dirs.state)?;
     StateDir::sweep(&dirs.state);
@@ -221,7 +308,7 @@ fn config(dirs: &Dirs, args: RunArgs) -> Result<Config, Error> {
         user: user_ns,
     };
     let env = environment(&defaults.env, &args.env, &hostname, user.0)?;
-    let security = crate::security::Security::from_args(&args.security)?;
+    let security = crate::security::Security::from_request(&args.security.request())?;
     if security.privileged {
         say_err!("{}", crate::security::Security::PRIVILEGED_WARNING);
     }

@@ -35,8 +35,8 @@
 //! `network/` owns the bridge, the leases and the published ports, and
 //! imports nothing else of mini-docker (the netlink requests are the
 //! `rtnl` crate's): it takes an ID, a hostname, a state directory path and
-//! a PID. One known leak, to be removed: [`NetworkArgs`] is `run`'s
-//! command line (clap's derive belongs in `commands/`).
+//! a PID. `run`'s `-p` and `--subnet` are parsed in `commands/run.rs` (clap
+//! stays there) with [`publish::parse`] and [`ipam::parse_subnet`].
 
 pub mod ipam;
 pub mod publish;
@@ -44,7 +44,6 @@ pub mod publish;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
-use clap::Args;
 use nix::unistd::{Pid, geteuid};
 use thiserror::Error;
 
@@ -88,19 +87,6 @@ fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Network
     move |source| NetworkError::Io { what, path, source }
 }
 
-/// The `run` flags for the bridge network.
-#[derive(Debug, Clone, Args)]
-pub struct NetworkArgs {
-    /// Publish a container port on every host address (--net bridge)
-    #[arg(short = 'p', long = "publish", value_name = "HOSTPORT:PORT[/tcp|udp]",
-          value_parser = publish::parse)]
-    pub publish: Vec<Publish>,
-    /// The bridge network's subnet (its first address is the bridge's)
-    #[arg(long, value_name = "CIDR", value_parser = ipam::parse_subnet,
-          default_value = "10.89.0.0/24")]
-    pub subnet: Subnet,
-}
-
 /// What a `--net bridge` container gets, decided before anything exists.
 #[derive(Debug, Clone)]
 pub struct Plan {
@@ -109,10 +95,15 @@ pub struct Plan {
 }
 
 impl Plan {
-    /// `None` when the container is not on the bridge.
-    pub fn from_args(args: &NetworkArgs, bridge: bool) -> Result<Option<Plan>, NetworkError> {
+    /// `None` when the container is not on the bridge (`bridge` false);
+    /// `subnet` and `publish` are `run`'s `--subnet` and `-p`.
+    pub fn new(
+        subnet: Subnet,
+        publish: &[Publish],
+        bridge: bool,
+    ) -> Result<Option<Plan>, NetworkError> {
         if !bridge {
-            if !args.publish.is_empty() {
+            if !publish.is_empty() {
                 return Err(NetworkError::PublishWithoutBridge);
             }
             return Ok(None);
@@ -120,7 +111,7 @@ impl Plan {
         if !geteuid().is_root() {
             return Err(NetworkError::Rootless);
         }
-        Ok(Some(Plan { subnet: args.subnet, publish: args.publish.clone() }))
+        Ok(Some(Plan { subnet, publish: publish.to_vec() }))
     }
 }
 

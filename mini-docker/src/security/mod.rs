@@ -54,11 +54,11 @@
 //!
 //! `security/` owns these steps and the settings behind them ([`Security`]);
 //! it knows nothing of containers or commands and may not import
-//! `container/` or `commands/`. Two known leaks, to be removed:
-//! [`SecurityArgs`] is `run`'s command line (clap's derive belongs in
-//! `commands/`), and [`paths`] borrows `rootfs/`'s mount helpers while
-//! `rootfs/` still imports `container/`, which puts it in their import
-//! cycle.
+//! `container/` or `commands/`: `run`'s flags are parsed in
+//! `commands/run.rs` (clap stays there) into a plain [`SecurityRequest`].
+//! One known leak, to be removed: [`paths`] borrows `rootfs/`'s mount
+//! helpers while `rootfs/` still imports `container/`, which puts it in
+//! their import cycle.
 
 pub mod capabilities;
 pub mod paths;
@@ -67,27 +67,18 @@ mod syscall_table;
 
 use std::path::PathBuf;
 
-use clap::Args;
 use seccompiler::BpfProgram;
 use thiserror::Error;
 
-/// The security flags of `run`. `exec` has none: its process gets the
-/// container's settings, as `run` recorded them (container/tenant.rs).
-#[derive(Debug, Clone, Default, Args)]
-pub struct SecurityArgs {
-    /// Give the container every capability, no seccomp filter, the host's
-    /// devices and writable /proc/sys and /sys (dangerous: for learning)
-    #[arg(long)]
+/// The security settings asked for, unchecked: `--privileged`,
+/// `--cap-add`, `--cap-drop` and `--security-opt` of `run`, parsed in
+/// `commands/run.rs`. `exec` has none: its process gets the container's
+/// settings, as `run` recorded them (container/tenant.rs).
+#[derive(Debug, Clone, Default)]
+pub struct SecurityRequest {
     pub privileged: bool,
-    /// Add a capability to the default set (e.g. SYS_ADMIN, NET_ADMIN, ALL)
-    #[arg(long = "cap-add", value_name = "CAP")]
     pub cap_add: Vec<String>,
-    /// Remove a capability from the default set (e.g. NET_RAW, ALL)
-    #[arg(long = "cap-drop", value_name = "CAP")]
     pub cap_drop: Vec<String>,
-    /// seccomp=unconfined, seccomp=PROFILE.json (Docker's format), or
-    /// no-new-privileges[=true|false]
-    #[arg(long = "security-opt", value_name = "OPT")]
     pub security_opt: Vec<String>,
 }
 
@@ -127,7 +118,7 @@ pub enum SecurityError {
 
 impl Security {
     /// Checks the flags and compiles the seccomp filter.
-    pub fn from_args(args: &SecurityArgs) -> Result<Security, SecurityError> {
+    pub fn from_request(args: &SecurityRequest) -> Result<Security, SecurityError> {
         let mut profile = seccomp::Profile::Default;
         let mut no_new_privs = true;
         for opt in &args.security_opt {
