@@ -34,6 +34,7 @@ use std::path::{Path, PathBuf};
 
 use crate::container::Config;
 use crate::error::{ContainerError, UsageError};
+use crate::rootfs::remove_tree;
 
 #[derive(Debug)]
 pub struct StateDir {
@@ -265,35 +266,6 @@ fn start_time(pid: u32) -> Option<u64> {
         return None;
     }
     rest.nth(18)?.parse().ok()
-}
-
-/// `rm -rf`, also through the mode-000 directories overlayfs leaves in its
-/// work directory (owned by us, but unreadable until chmod'ed).
-pub fn remove_tree(path: &Path) {
-    match path.symlink_metadata() {
-        Err(_) => return,
-        Ok(meta) if !meta.is_dir() => {
-            let _ = std::fs::remove_file(path);
-            return;
-        }
-        Ok(_) => {}
-    }
-    if std::fs::remove_dir_all(path).is_ok() {
-        return;
-    }
-    fn open_up(path: &Path) {
-        let Ok(meta) = path.symlink_metadata() else { return };
-        if meta.is_dir() {
-            let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700));
-            if let Ok(entries) = std::fs::read_dir(path) {
-                for entry in entries.filter_map(Result::ok) {
-                    open_up(&entry.path());
-                }
-            }
-        }
-    }
-    open_up(path);
-    let _ = std::fs::remove_dir_all(path);
 }
 
 #[cfg(test)]

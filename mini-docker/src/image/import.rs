@@ -16,8 +16,8 @@
 //! entry. Everything is unpacked into a staging directory that is renamed
 //! into place only at the end, so a failed import leaves nothing behind.
 //!
-//! Known upward imports, to be removed: it takes `commands::Dirs` for the
-//! store's path and borrows `container::state::remove_tree`.
+//! It takes the data root as a plain path and imports `image/`, `error.rs`
+//! and `rootfs/`'s `remove_tree`.
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -27,9 +27,9 @@ use std::path::{Component, Path, PathBuf};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::container::state::remove_tree;
 use crate::error::ImageError;
 use crate::image::{ImageConfig, create_dir, store_dir, valid_name};
+use crate::rootfs::remove_tree;
 
 /// Unpacks `file` into `<store>/NAME/rootfs` (and the OCI config into
 /// `<store>/NAME/config.json`), the store being under `data_root`.

@@ -10,11 +10,12 @@
 //! - a directory given by path (`./rootfs`, `/srv/alpine`);
 //! - a stored image: `<data-root>/images/<name>/rootfs`.
 //!
-//! `image/` owns the image store and its imports; it knows nothing of
-//! commands or containers and should take the store's directory as a
-//! plain path. Known upward imports, to be removed: [`Image::resolve`],
-//! [`store_dir`], [`stored`] and `import.rs` take `commands::Dirs` (for its
-//! `data` path), and `import.rs` borrows `container::state::remove_tree`.
+//! Layer 2 of 4, the engine (see `tests/tests/layers.rs`): `image/` owns
+//! the image store and its imports, as Docker's engine does, and an OCI
+//! runtime never sees an image, only a root filesystem. It knows nothing
+//! of the command line or of containers: it takes the data root
+//! (`--data-root`) as a plain path, and imports only `error.rs` and
+//! `rootfs/` (for [`crate::rootfs::remove_tree`]).
 
 pub mod host;
 pub mod import;
