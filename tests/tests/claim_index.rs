@@ -160,6 +160,10 @@ struct Edition {
     title_end: char,
     /// What follows a claim's ID before its text.
     colon: &'static str,
+    /// How a verdict cell names who ran (`root`, `rootless`) and what a
+    /// snapshot showed (`fail`, `skip`, none at all), in that order.
+    who: [&'static str; 2],
+    verdicts: [&'static str; 3],
 }
 
 const ENGLISH: Edition = Edition {
@@ -192,6 +196,8 @@ const ENGLISH: Edition = Edition {
     pass_except: "pass, except",
     title_end: ':',
     colon: ": ",
+    who: ["root", "rootless"],
+    verdicts: ["fail", "skip", "not snapshotted"],
 };
 
 const CHINESE: Edition = Edition {
@@ -221,6 +227,8 @@ const CHINESE: Edition = Edition {
     pass_except: "通过，除了",
     title_end: '：',
     colon: "：",
+    who: ["root", "无 root"],
+    verdicts: ["失败", "跳过", "没有快照"],
 };
 
 /// One claim of the list.
@@ -501,17 +509,22 @@ fn verdict_cell(exps: &[&Experiment], snapshots: &Path, edition: &Edition) -> St
     // mini-docker's tests have no snapshot per name: CI runs them, so a
     // failure fails the build rather than changing a verdict.
     let exps: Vec<&&Experiment> = exps.iter().filter(|e| e.demo != MINI_DOCKER).collect();
-    for who in ["root", "rootless"] {
+    for (who, label) in ["root", "rootless"].into_iter().zip(edition.who) {
         let others: Vec<String> = exps
             .iter()
             .filter_map(|e| {
-                let v = snapshot_verdict(snapshots, &e.demo, who, &e.name)
-                    .unwrap_or_else(|| "not snapshotted".to_owned());
-                (v != "pass").then(|| format!("`{}` {v}", e.name))
+                let v = match snapshot_verdict(snapshots, &e.demo, who, &e.name).as_deref() {
+                    Some("pass") => return None,
+                    Some("fail") => edition.verdicts[0].to_owned(),
+                    Some("skip") => edition.verdicts[1].to_owned(),
+                    Some(other) => other.to_owned(),
+                    None => edition.verdicts[2].to_owned(),
+                };
+                Some(format!("`{}` {v}", e.name))
             })
             .collect();
         if !others.is_empty() {
-            odd.push(format!("{who}: {}", others.join(", ")));
+            odd.push(format!("{label}{}{}", edition.colon, others.join(", ")));
         }
     }
     if odd.is_empty() {
