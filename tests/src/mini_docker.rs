@@ -1,6 +1,12 @@
-//! The scratch world of a mini-docker end-to-end test: a directory with a
-//! copy of the binaries, a state root and a data root of its own, and, as
-//! root, a throwaway network namespace.
+//! The scratch world of a mini-docker end-to-end test, and how a test runs
+//! mini-docker in it. A [`Lab`] is a directory with a copy of the
+//! binaries, a state root and a data root of its own, and, as root, a
+//! throwaway network namespace. The commands it starts ([`Lab::run`],
+//! [`Lab::spawn`]) are bounded in time by [`LIMIT`], write their output to
+//! files of the lab and end in a [`Ran`]; [`Lab::container`] and
+//! [`Lab::probe`] run a container of the `host` image with the lab's
+//! binaries mounted at `/probe`, so that `/probe/probe` can report what it
+//! sees inside.
 //!
 //! As root, `mini-docker run` plugs containers into the bridge `minid0` by
 //! default, as Docker does with `docker0`. A test must not make that bridge
@@ -16,14 +22,22 @@
 //! Rootless labs run mini-docker as uid 65534, which cannot join the
 //! namespace (`setns` needs CAP_SYS_ADMIN), and needs not: a rootless
 //! container gets no bridge.
+//!
+//! Output goes to files, not pipes: a pipe is read only once the command
+//! has ended, so a chatty command could fill it and stall, and a process
+//! left holding it (a detached container's) would keep the read waiting.
 
+use std::ffi::OsStr;
 use std::fs::File;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
 
 use crate::{As, NOBODY, can_run, in_ci, skip_note};
 
@@ -122,6 +136,10 @@ fn loopback_up() -> std::io::Result<()> {
     Ok(())
 }
 
+/// No command a lab starts may run longer than this, and no test waits
+/// longer than this for anything.
+pub const LIMIT: Duration = Duration::from_secs(30);
+
 static LABS: AtomicUsize = AtomicUsize::new(0);
 
 /// One test's scratch directory, removed when dropped, and (as root) its
@@ -131,6 +149,8 @@ pub struct Lab {
     /// The user mini-docker runs as, on the host.
     pub host_uid: u32,
     netns: Option<Netns>,
+    /// Numbers the files the commands' output goes to.
+    runs: AtomicUsize,
 }
 
 impl Lab {
@@ -145,7 +165,7 @@ impl Lab {
         let euid = nix::unistd::geteuid();
         let host_uid = if who == As::Rootless && euid.is_root() { NOBODY } else { euid.as_raw() };
         let netns = (who == As::Root).then(Netns::new);
-        let lab = Lab { dir, host_uid, netns };
+        let lab = Lab { dir, host_uid, netns, runs: AtomicUsize::new(0) };
         std::fs::create_dir_all(lab.dir.join("bin")).expect("create the lab");
         for d in [&lab.dir, &lab.dir.join("bin")] {
             chmod(d, 0o755);
@@ -159,14 +179,7 @@ impl Lab {
         lab.scratch("state");
         lab.scratch("data");
         if who == As::Rootless {
-            let mut cmd = lab.command(&["info"]);
-            cmd.stdout(Stdio::piped()).stderr(Stdio::null());
-            let mut child = crate::spawn_retrying(&mut cmd);
-            crate::wait_bounded(&mut child, std::time::Duration::from_secs(30));
-            let mut info = String::new();
-            if let Some(mut out) = child.stdout.take() {
-                std::io::Read::read_to_string(&mut out, &mut info).expect("read info");
-            }
+            let info = lab.run(&["info"]).stdout;
             if let Some(line) = info.lines().find(|l| l.contains("user namespaces: blocked")) {
                 assert!(!in_ci(), "{test}: {line}; CI=true, so this is a failure, not a skip");
                 skip_note(&format!("skipped {test}: {}", line.trim()));
@@ -194,6 +207,16 @@ impl Lab {
         path
     }
 
+    /// `tar -C DIR -cf TARBALL .`, as a user would pack an image, the
+    /// tarball owned by the containers' user (who imports it).
+    pub fn tar(&self, dir: &Path, tarball: &Path) {
+        let mut tar = Command::new("tar");
+        tar.arg("-C").arg(dir).arg("-cf").arg(tarball).arg(".").stdin(Stdio::null());
+        let status = crate::wait_bounded(&mut tar.spawn().expect("tar"), LIMIT);
+        assert!(status.success(), "tar -C {} -cf {}: {status}", dir.display(), tarball.display());
+        std::os::unix::fs::chown(tarball, Some(self.host_uid), Some(self.host_uid)).expect("chown");
+    }
+
     /// The names in the state root: empty when everything was cleaned up.
     pub fn state_entries(&self) -> Vec<String> {
         let mut names: Vec<String> = std::fs::read_dir(self.state())
@@ -213,7 +236,7 @@ impl Lab {
     /// `mini-docker --root STATE --data-root DATA ARGS…`, from `/`, stdin
     /// `/dev/null`: as uid 65534 in a rootless lab, in the lab's network
     /// namespace as root. Not started yet.
-    pub fn command(&self, args: &[&str]) -> Command {
+    pub fn command<S: AsRef<OsStr>>(&self, args: &[S]) -> Command {
         let mut cmd = Command::new(self.bin("mini-docker"));
         cmd.arg("--root").arg(self.state()).arg("--data-root").arg(self.dir.join("data"));
         cmd.args(args).current_dir("/").stdin(Stdio::null());
@@ -225,6 +248,72 @@ impl Lab {
             netns.enter(&mut cmd);
         }
         cmd
+    }
+
+    /// Starts `mini-docker ARGS…` (see [`command`](Self::command)), its
+    /// output going to files of the lab.
+    pub fn spawn<S: AsRef<OsStr>>(&self, args: &[S]) -> Running {
+        self.spawn_command(self.command(args))
+    }
+
+    /// [`spawn`](Self::spawn), reading `input` on stdin (from a file of
+    /// the lab: what a user would type, all at once).
+    pub fn spawn_with_input<S: AsRef<OsStr>>(&self, args: &[S], input: &str) -> Running {
+        let mut cmd = self.command(args);
+        let files = self.next_files();
+        let path = files.with_extension("in");
+        std::fs::write(&path, input).expect("input file");
+        cmd.stdin(File::open(&path).expect("input"));
+        Running::start(cmd, &files)
+    }
+
+    /// Starts `cmd`, a [`command`](Self::command) a test changed further,
+    /// its output going to files of the lab.
+    pub fn spawn_command(&self, cmd: Command) -> Running {
+        Running::start(cmd, &self.next_files())
+    }
+
+    /// `run-N` in the lab: the next command's files are `run-N.out`,
+    /// `run-N.err` (and `run-N.in`).
+    fn next_files(&self) -> PathBuf {
+        self.dir.join(format!("run-{}", self.runs.fetch_add(1, Ordering::Relaxed)))
+    }
+
+    /// `mini-docker ARGS…` to its end, at most [`LIMIT`].
+    pub fn run<S: AsRef<OsStr>>(&self, args: &[S]) -> Ran {
+        self.spawn(args).finish()
+    }
+
+    /// `BIN:/probe:ro`: the lab's binaries, read-only at `/probe` in a
+    /// container (a `-v` value).
+    pub fn probe_volume(&self) -> String {
+        format!("{}:/probe:ro", self.dir.join("bin").display())
+    }
+
+    /// `run -v BIN:/probe:ro OPTIONS… host COMMAND…`: the arguments of a
+    /// container of the `host` image that can run `/probe/probe`.
+    pub fn run_args(&self, options: &[&str], command: &[&str]) -> Vec<String> {
+        let mut args = vec!["run".to_owned(), "-v".to_owned(), self.probe_volume()];
+        args.extend(options.iter().map(|o| o.to_string()));
+        args.push("host".to_owned());
+        args.extend(command.iter().map(|c| c.to_string()));
+        args
+    }
+
+    /// `run --rm -v BIN:/probe:ro OPTIONS… host COMMAND…` to its end, at
+    /// most [`LIMIT`].
+    pub fn container(&self, options: &[&str], command: &[&str]) -> Ran {
+        let mut all = vec!["--rm"];
+        all.extend_from_slice(options);
+        self.run(&self.run_args(&all, command))
+    }
+
+    /// The probe's report (its JSON) from a `--rm` container with
+    /// `options`; the probe must succeed.
+    pub fn probe(&self, options: &[&str]) -> Value {
+        let ran = self.container(options, &["/probe/probe"]);
+        assert_eq!(ran.code, 0, "probe failed: {}", ran.stderr);
+        ran.json()
     }
 }
 
@@ -255,34 +344,100 @@ impl Lab {
         let mut cmd = self.command(&args);
         cmd.stdout(Stdio::null()).stderr(Stdio::null());
         let Ok(mut child) = cmd.spawn() else { return };
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while std::time::Instant::now() < deadline {
-            if !matches!(child.try_wait(), Ok(None)) {
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
-        let _ = child.kill();
-        let _ = child.wait();
+        end_within(&mut child, Duration::from_secs(10));
     }
 }
 
-fn chmod(path: &Path, mode: u32) {
+/// Waits at most `limit` for `child`, then kills it; never panics (it runs
+/// while a panic unwinds, too).
+fn end_within(child: &mut Child, limit: Duration) {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if !matches!(child.try_wait(), Ok(None)) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+/// Sets the permission bits of `path` (a lab must let uid 65534 in).
+pub fn chmod(path: &Path, mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
 }
 
-/// What a finished mini-docker command gave: its exit status (-1 when a
-/// signal ended it), its standard output and its standard error.
+/// A mini-docker command a [`Lab`] started, its standard output and error
+/// going to two files of the lab. Dropped unfinished (a test failed
+/// first), it is killed: no `run … sleep 60` outlives its test.
+pub struct Running {
+    /// `None` once finished.
+    child: Option<Child>,
+    out: PathBuf,
+    err: PathBuf,
+}
+
+impl Running {
+    /// Spawns `cmd` with its output in `FILES.out` and `FILES.err`.
+    fn start(mut cmd: Command, files: &Path) -> Running {
+        let (out, err) = (files.with_extension("out"), files.with_extension("err"));
+        let create = |path: &Path| File::create(path).expect("output file");
+        cmd.stdout(create(&out)).stderr(create(&err));
+        Running { child: Some(crate::spawn_retrying(&mut cmd)), out, err }
+    }
+
+    /// mini-docker's PID (to send it a signal).
+    pub fn pid(&self) -> nix::unistd::Pid {
+        let child = self.child.as_ref().expect("a running command");
+        nix::unistd::Pid::from_raw(child.id() as i32)
+    }
+
+    /// Waits at most [`LIMIT`] for mini-docker to end (past that, kills it
+    /// and fails): what it gave.
+    pub fn finish(mut self) -> Ran {
+        let mut child = self.child.take().expect("a running command");
+        let status = crate::wait_bounded(&mut child, LIMIT);
+        let read = |path: &Path| std::fs::read_to_string(path).unwrap_or_default();
+        Ran { code: status.code().unwrap_or(-1), stdout: read(&self.out), stderr: read(&self.err) }
+    }
+
+    /// SIGKILL to mini-docker (not to its container), then
+    /// [`finish`](Self::finish).
+    pub fn kill(mut self) -> Ran {
+        self.child.as_mut().expect("a running command").kill().expect("SIGKILL");
+        self.finish()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.kill();
+            end_within(child, Duration::from_secs(10));
+        }
+    }
+}
+
+/// What a finished command gave: its exit status (-1 when a signal ended
+/// it), its standard output and its standard error.
 pub struct Ran {
     pub code: i32,
     pub stdout: String,
     pub stderr: String,
 }
 
-/// Waits at most `limit` for `child`, whose stdout and stderr are pipes,
-/// and collects them (the commands tested write a few lines: the pipes do
-/// not fill while it runs).
-pub fn finish(mut child: std::process::Child, limit: std::time::Duration) -> Ran {
+impl Ran {
+    /// The standard output as JSON (the probe's reports).
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {} {}", self.stdout, self.stderr))
+    }
+}
+
+/// Waits at most `limit` for `child`, a command other than mini-docker
+/// whose stdout and stderr are pipes, and collects them (the commands
+/// write a few lines: the pipes do not fill while it runs).
+pub fn finish(mut child: Child, limit: Duration) -> Ran {
     crate::wait_bounded(&mut child, limit);
     let out = child.wait_with_output().expect("output");
     Ran {
@@ -294,12 +449,7 @@ pub fn finish(mut child: std::process::Child, limit: std::time::Duration) -> Ran
 
 /// [`finish`] for a child whose stdout and stderr go to the files `out`
 /// and `err` (kept in the lab: a failing test's output can be read there).
-pub fn finish_to_files(
-    mut child: std::process::Child,
-    out: &Path,
-    err: &Path,
-    limit: std::time::Duration,
-) -> Ran {
+pub fn finish_to_files(mut child: Child, out: &Path, err: &Path, limit: Duration) -> Ran {
     let status = crate::wait_bounded(&mut child, limit);
     let read = |path: &Path| std::fs::read_to_string(path).unwrap_or_default();
     Ran { code: status.code().unwrap_or(-1), stdout: read(out), stderr: read(err) }
