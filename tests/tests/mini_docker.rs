@@ -6,85 +6,16 @@
 //! is bind-mounted into the container and reports what it sees; the test
 //! compares that with what the test process itself sees on the host.
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Child, Command};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use nslab_tests::mini_docker::{self, Ran};
+use nslab_tests::mini_docker::{LIMIT, Lab, chmod};
 use nslab_tests::{As, skip};
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_mini-docker");
-const PROBE: &str = env!("CARGO_BIN_EXE_probe");
-
-/// No container in these tests should live longer than this.
-const LIMIT: Duration = Duration::from_secs(30);
-
-/// The harness's lab (scratch directory, copied binaries, a throwaway
-/// network namespace as root); this file keeps each run's output in files.
-struct Lab(mini_docker::Lab);
-
-impl std::ops::Deref for Lab {
-    type Target = mini_docker::Lab;
-    fn deref(&self) -> &mini_docker::Lab {
-        &self.0
-    }
-}
-
-impl Lab {
-    /// `None` (after a skip line) when `who` cannot run containers here.
-    fn new(test: &str, who: As) -> Option<Lab> {
-        mini_docker::Lab::new(test, who, &[BIN, PROBE]).map(Lab)
-    }
-
-    /// `mini-docker --root STATE args…`, as root or as uid 65534.
-    fn spawn(&self, args: &[&str], out: &str) -> Child {
-        self.spawn_with_input(args, out, None)
-    }
-
-    /// [`spawn`](Self::spawn), reading `input` on stdin.
-    fn spawn_with_input(&self, args: &[&str], out: &str, input: Option<&str>) -> Child {
-        let mut cmd = self.command(args);
-        let file = |suffix: &str| {
-            std::fs::File::create(self.dir.join(format!("{out}.{suffix}"))).expect("output file")
-        };
-        if let Some(text) = input {
-            let path = self.dir.join(format!("{out}.in"));
-            std::fs::write(&path, text).expect("input file");
-            cmd.stdin(std::fs::File::open(&path).expect("input"));
-        }
-        cmd.stdout(file("out")).stderr(file("err"));
-        nslab_tests::spawn_retrying(&mut cmd)
-    }
-
-    /// Waits for a spawned run, at most [`LIMIT`].
-    fn finish(&self, child: Child, out: &str) -> Ran {
-        let file = |suffix: &str| self.dir.join(format!("{out}.{suffix}"));
-        mini_docker::finish_to_files(child, &file("out"), &file("err"), LIMIT)
-    }
-
-    fn run(&self, args: &[&str]) -> Ran {
-        let child = self.spawn(args, "run");
-        self.finish(child, "run")
-    }
-
-    /// Runs the probe in a `host` container with `options` and parses its report.
-    fn probe(&self, options: &[&str]) -> Value {
-        let volume = format!("{}:/probe:ro", self.dir.join("bin").display());
-        let mut args = vec!["run", "--rm", "-v", &volume];
-        args.extend_from_slice(options);
-        args.extend_from_slice(&["host", "/probe/probe"]);
-        let ran = self.run(&args);
-        assert_eq!(ran.code, 0, "probe failed: {}", ran.stderr);
-        serde_json::from_str(&ran.stdout).unwrap_or_else(|e| panic!("{e}: {}", ran.stdout))
-    }
-}
-
-fn chmod(path: &Path, mode: u32) {
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).expect("chmod");
-}
+/// The binaries each lab copies: mini-docker, and the probe it mounts.
+const BINARIES: [&str; 2] = [env!("CARGO_BIN_EXE_mini-docker"), env!("CARGO_BIN_EXE_probe")];
 
 fn strings(v: &Value) -> Vec<&str> {
     v.as_array().expect("array").iter().map(|s| s.as_str().expect("string")).collect()
@@ -96,7 +27,7 @@ fn host_ns(name: &str) -> String {
 }
 
 fn hello(who: As) {
-    let Some(lab) = Lab::new("mini-docker run host", who) else { return };
+    let Some(lab) = Lab::new("mini-docker run host", who, &BINARIES) else { return };
     let ran = lab.run(&["run", "--rm", "host", "sh", "-c", "echo hi"]);
     assert_eq!((ran.code, ran.stdout.as_str(), ran.stderr.as_str()), (0, "hi\n", ""));
     assert!(lab.state_entries().is_empty(), "--rm left {:?}", lab.state_entries());
@@ -104,7 +35,7 @@ fn hello(who: As) {
 
 /// What the probe sees inside, against what the test sees on the host.
 fn isolation(who: As) {
-    let Some(lab) = Lab::new("mini-docker isolation", who) else { return };
+    let Some(lab) = Lab::new("mini-docker isolation", who, &BINARIES) else { return };
     let inside = lab.probe(&["--hostname", "box"]);
     assert_eq!(inside["hostname"], "box");
     assert_eq!(inside["pid"], 2, "init is PID 1, the command its child");
@@ -178,7 +109,7 @@ fn isolation(who: As) {
 
 /// Docker's exit codes, one clear line for each runtime error.
 fn exit_codes(who: As) {
-    let Some(lab) = Lab::new("mini-docker exit codes", who) else { return };
+    let Some(lab) = Lab::new("mini-docker exit codes", who, &BINARIES) else { return };
     let long = "h".repeat(65);
     let cases: [(&[&str], i32, &str); 11] = [
         (&["run", "--rm", "host", "true"], 0, ""),
@@ -211,7 +142,7 @@ fn exit_codes(who: As) {
 
 /// A volume is the same directory on both sides; `:ro` and `--read-only` refuse writes.
 fn volumes_and_read_only(who: As) {
-    let Some(lab) = Lab::new("mini-docker volumes", who) else { return };
+    let Some(lab) = Lab::new("mini-docker volumes", who, &BINARIES) else { return };
     let shared = lab.scratch("shared");
     std::fs::write(shared.join("from-host"), "hello from the host\n").expect("write");
     let rw = format!("{}:/data", shared.display());
@@ -246,7 +177,7 @@ fn volumes_and_read_only(who: As) {
 /// A directory as the image: busybox-static as the only program.
 fn directory_image(who: As) {
     let test = "mini-docker directory image";
-    let Some(lab) = Lab::new(test, who) else { return };
+    let Some(lab) = Lab::new(test, who, &BINARIES) else { return };
     let busybox = Path::new("/bin/busybox");
     if !busybox.is_file() {
         return skip(test, "needs /bin/busybox (apt-get install busybox-static)");
@@ -296,9 +227,9 @@ fn directory_image(who: As) {
 /// SIGTERM or SIGINT to mini-docker reaches the command; everything is
 /// cleaned up.
 fn signals(who: As) {
-    let Some(lab) = Lab::new("mini-docker SIGTERM", who) else { return };
+    let Some(lab) = Lab::new("mini-docker SIGTERM", who, &BINARIES) else { return };
     for (signal, status) in [(nix::sys::signal::SIGTERM, 143), (nix::sys::signal::SIGINT, 130)] {
-        let child = lab.spawn(&["run", "--rm", "host", "sleep", "60"], "sleep");
+        let running = lab.spawn(&["run", "--rm", "host", "sleep", "60"]);
         let start = Instant::now();
         while lab.state_entries().is_empty() {
             assert!(start.elapsed() < LIMIT, "the container never started");
@@ -306,9 +237,8 @@ fn signals(who: As) {
         }
         // Let the container get to its command before the signal.
         std::thread::sleep(Duration::from_millis(300));
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), signal)
-            .expect("kill");
-        let ran = lab.finish(child, "sleep");
+        nix::sys::signal::kill(running.pid(), signal).expect("kill");
+        let ran = running.finish();
         assert!(start.elapsed() < Duration::from_secs(20), "sleep 60 was not stopped");
         assert_eq!(ran.code, status, "128 + {signal}: {}", ran.stderr);
         assert!(lab.state_entries().is_empty(), "left {:?}", lab.state_entries());
@@ -378,7 +308,7 @@ fn signals_rootless() {
 /// PID 1 is mini-docker's init: an orphan re-parented to it is reaped, and
 /// its status reaches the host.
 fn init_reaps_orphans(who: As) {
-    let Some(lab) = Lab::new("mini-docker init", who) else { return };
+    let Some(lab) = Lab::new("mini-docker init", who, &BINARIES) else { return };
     // The inner shell exits at once, so its background `true` becomes an
     // orphan; a zombie would show state Z in /proc.
     let script = r#"sh -c "true &"; sleep 0.3
@@ -401,7 +331,7 @@ fn init_reaps_orphans_rootless() {
 
 /// `-t`: the command's terminal is a pty of the container's own devpts.
 fn tty(who: As) {
-    let Some(lab) = Lab::new("mini-docker -t", who) else { return };
+    let Some(lab) = Lab::new("mini-docker -t", who, &BINARIES) else { return };
     let script = "tty; test -t 0 && test -t 1 && echo is-a-tty; ls /dev/pts; exit 4";
     let ran = lab.run(&["run", "--rm", "-t", "host", "sh", "-c", script]);
     assert_eq!(ran.code, 4, "{}", ran.stderr);
@@ -409,8 +339,7 @@ fn tty(who: As) {
     assert_eq!(ran.stdout, "/dev/pts/0\r\nis-a-tty\r\n0  ptmx\r\n");
     // -i: what we write reaches the command through the pty.
     let input = "echo from-stdin $((6 * 7))\nexit 5\n";
-    let child = lab.spawn_with_input(&["run", "--rm", "-it", "host", "sh"], "it", Some(input));
-    let ran = lab.finish(child, "it");
+    let ran = lab.spawn_with_input(&["run", "--rm", "-it", "host", "sh"], input).finish();
     assert_eq!(ran.code, 5, "{}", ran.stderr);
     assert!(ran.stdout.contains("from-stdin 42\r\n"), "{:?}", ran.stdout);
     assert!(lab.state_entries().is_empty());
@@ -429,7 +358,7 @@ fn tty_rootless() {
 /// mini-docker killed with SIGKILL: its container dies with it (no
 /// process left), no mount is left, and the next run sweeps the state.
 fn killed(who: As) {
-    let Some(lab) = Lab::new("mini-docker SIGKILL", who) else { return };
+    let Some(lab) = Lab::new("mini-docker SIGKILL", who, &BINARIES) else { return };
     let before = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
     // In the host's PID namespace the command is not killed with PID 1:
     // mini-docker's init must take it along by itself.
@@ -439,14 +368,13 @@ fn killed(who: As) {
         let number = MARKERS.fetch_add(1, Ordering::Relaxed);
         let marker = format!("60.{}{number:03}{n}", std::process::id());
         let args = ["run", "--rm", "--pid", pid_ns, "host", "sleep", &marker];
-        let mut child = lab.spawn(&args, "killed");
+        let running = lab.spawn(&args);
         let start = Instant::now();
         while sleepers(&marker) == 0 {
             assert!(start.elapsed() < LIMIT, "the container never started");
             std::thread::sleep(Duration::from_millis(5));
         }
-        child.kill().expect("SIGKILL");
-        child.wait().expect("wait");
+        running.kill();
         while sleepers(&marker) > 0 {
             assert!(start.elapsed() < LIMIT, "--pid {pid_ns}: the command outlived mini-docker");
             std::thread::sleep(Duration::from_millis(5));
@@ -489,7 +417,7 @@ fn killed_rootless() {
 /// All mounts live in the containers' own mount namespaces.
 #[test]
 fn no_mounts_left_behind() {
-    let Some(lab) = Lab::new("mini-docker mounts", As::Root) else { return };
+    let Some(lab) = Lab::new("mini-docker mounts", As::Root, &BINARIES) else { return };
     let before = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
     for args in [
         &["run", "--rm", "host", "true"][..],
@@ -508,7 +436,7 @@ fn no_mounts_left_behind() {
 /// Without --rm the upper layer (and the name) stay; a name is unique.
 #[test]
 fn kept_container_and_names() {
-    let Some(lab) = Lab::new("mini-docker --name", As::Root) else { return };
+    let Some(lab) = Lab::new("mini-docker --name", As::Root, &BINARIES) else { return };
     let ran = lab.run(&["run", "--name", "keep", "host", "sh", "-c", "echo data > /kept"]);
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     let kept = lab.state_entries();
@@ -542,7 +470,7 @@ fn kept_container_and_names() {
 /// As root, --userns auto maps container root to an unprivileged range.
 #[test]
 fn userns_auto_as_root() {
-    let Some(lab) = Lab::new("mini-docker --userns auto", As::Root) else { return };
+    let Some(lab) = Lab::new("mini-docker --userns auto", As::Root, &BINARIES) else { return };
     let inside = lab.probe(&["--userns", "auto"]);
     let map = strings(&inside["uid_map"]);
     let fields: Vec<&str> = map[0].split(' ').collect();
@@ -554,7 +482,7 @@ fn userns_auto_as_root() {
 
 #[test]
 fn info_and_images() {
-    let Some(lab) = Lab::new("mini-docker info", As::Rootless) else { return };
+    let Some(lab) = Lab::new("mini-docker info", As::Rootless, &BINARIES) else { return };
     let info = lab.run(&["info"]);
     assert_eq!(info.code, 0);
     for key in ["kernel:", "privilege:", "user namespaces:", "cgroups:", "overlayfs:"] {
@@ -697,7 +625,7 @@ fn stored(lab: &Lab) -> Vec<String> {
 /// A `docker export`-style tarball and an OCI layout (directory and tar).
 fn import(who: As) {
     let test = "mini-docker import";
-    let Some(lab) = Lab::new(test, who) else { return };
+    let Some(lab) = Lab::new(test, who, &BINARIES) else { return };
     let Some(busybox) = busybox_bytes(test) else { return };
     let files = lab.scratch("files");
 
@@ -726,18 +654,7 @@ fn import(who: As) {
     assert_eq!(ran.stdout, "hello from the image again\n", "{}", ran.stderr);
 
     let layout_tar = files.join("layout.tar");
-    let status = Command::new("tar")
-        .arg("-C")
-        .arg(&layout)
-        .arg("-cf")
-        .arg(&layout_tar)
-        .arg(".")
-        .status()
-        .expect("tar");
-    assert!(status.success());
-    if lab.host_uid != nix::unistd::geteuid().as_raw() {
-        std::os::unix::fs::chown(&layout_tar, Some(lab.host_uid), None).expect("chown");
-    }
+    lab.tar(&layout, &layout_tar);
     let ran = lab.run(&["import", layout_tar.to_str().expect("path"), "oci-tar"]);
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     let ran = lab.run(&["run", "--rm", "oci-tar"]);
@@ -756,7 +673,7 @@ fn import(who: As) {
 /// Entries that would write outside the image are refused, and a refused
 /// import leaves nothing behind.
 fn hostile_tarballs(who: As) {
-    let Some(lab) = Lab::new("mini-docker import (hostile)", who) else { return };
+    let Some(lab) = Lab::new("mini-docker import (hostile)", who, &BINARIES) else { return };
     let files = lab.scratch("files");
     let outside = lab.scratch("outside");
     let link_target = outside.to_str().expect("path");
@@ -817,7 +734,7 @@ fn hostile_tarballs_rootless() {
 /// container nor its cgroups behind.
 #[test]
 fn dropped_lab_leaves_no_container() {
-    let Some(lab) = Lab::new("mini-docker lab cleanup", As::Root) else { return };
+    let Some(lab) = Lab::new("mini-docker lab cleanup", As::Root, &BINARIES) else { return };
     let ran = lab.run(&["run", "-d", "--pids-limit", "20", "host", "sleep", "30"]);
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     let id = ran.stdout.trim().to_owned();
