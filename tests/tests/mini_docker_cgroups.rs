@@ -11,86 +11,44 @@
 //! directory of its own and is killed after [`LIMIT`].
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use nslab_tests::As;
-use nslab_tests::mini_docker::{self, Ran};
+use nslab_tests::mini_docker::{LIMIT, Lab, Ran};
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_mini-docker");
-const PROBE: &str = env!("CARGO_BIN_EXE_probe");
-
-/// No container in these tests should live longer than this.
-const LIMIT: Duration = Duration::from_secs(30);
+/// The binaries each lab copies: mini-docker, and the probe it mounts.
+const BINARIES: [&str; 2] = [env!("CARGO_BIN_EXE_mini-docker"), env!("CARGO_BIN_EXE_probe")];
 
 /// The v1 hierarchies mini-docker limits in (on v2: the unified tree).
 const CONTROLLERS: [&str; 4] = ["memory", "pids", "cpu", "cpuset"];
 
-/// The harness's lab (scratch directory, copied binaries, a throwaway
-/// network namespace as root); this file reads each run's output by pipe.
-struct Lab(mini_docker::Lab);
-
-impl std::ops::Deref for Lab {
-    type Target = mini_docker::Lab;
-    fn deref(&self) -> &mini_docker::Lab {
-        &self.0
-    }
+/// `run` (kept, not `--rm`: the state directory names the container's ID
+/// afterwards) with `options`, then `CMD…` in a `host` container.
+fn run(lab: &Lab, options: &[&str], command: &[&str]) -> Ran {
+    lab.run(&lab.run_args(options, command))
 }
 
-impl Lab {
-    fn new(test: &str, who: As) -> Option<Lab> {
-        mini_docker::Lab::new(test, who, &[BIN, PROBE]).map(Lab)
-    }
+/// The probe's JSON answer to `probe ARGS…` under `options`.
+fn probe(lab: &Lab, options: &[&str], probe_args: &[&str]) -> (i32, Value) {
+    let mut command = vec!["/probe/probe"];
+    command.extend_from_slice(probe_args);
+    let ran = run(lab, options, &command);
+    let value = serde_json::from_str(&ran.stdout).unwrap_or(Value::Null);
+    (ran.code, value)
+}
 
-    /// `mini-docker --root STATE run …`, the probe mounted at /probe.
-    fn spawn(&self, args: &[String]) -> Child {
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let mut cmd = self.command(&args);
-        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-        nslab_tests::spawn_retrying(&mut cmd)
-    }
+/// Every container this lab ran (kept ones stay listed by ID; the state
+/// root also holds the bridge's `lease-ADDRESS` files).
+fn ids(lab: &Lab) -> Vec<String> {
+    lab.state_entries().into_iter().filter(|n| !n.starts_with("lease-")).collect()
+}
 
-    fn finish(&self, child: Child) -> Ran {
-        mini_docker::finish(child, LIMIT)
-    }
-
-    /// `run` (kept, not `--rm`: the state directory names the container's
-    /// ID afterwards) with `options`, then `CMD…` in a `host` container.
-    fn run(&self, options: &[&str], command: &[&str]) -> Ran {
-        self.finish(self.spawn(&self.run_args(options, command)))
-    }
-
-    fn run_args(&self, options: &[&str], command: &[&str]) -> Vec<String> {
-        let volume = format!("{}:/probe:ro", self.dir.join("bin").display());
-        let mut args: Vec<String> = ["run", "-v", &volume].map(String::from).to_vec();
-        args.extend(options.iter().map(|s| s.to_string()));
-        args.push("host".into());
-        args.extend(command.iter().map(|s| s.to_string()));
-        args
-    }
-
-    /// The probe's JSON answer to `probe ARGS…` under `options`.
-    fn probe(&self, options: &[&str], probe_args: &[&str]) -> (i32, Value) {
-        let mut command = vec!["/probe/probe"];
-        command.extend_from_slice(probe_args);
-        let ran = self.run(options, &command);
-        let value = serde_json::from_str(&ran.stdout).unwrap_or(Value::Null);
-        (ran.code, value)
-    }
-
-    /// Every container this lab ran (kept ones stay listed by ID; the
-    /// state root also holds the bridge's `lease-ADDRESS` files).
-    fn ids(&self) -> Vec<String> {
-        self.state_entries().into_iter().filter(|n| !n.starts_with("lease-")).collect()
-    }
-
-    /// Fails if a cgroup directory of one of this lab's containers exists.
-    fn assert_no_cgroups_left(&self) {
-        for id in self.ids() {
-            let left = cgroup_dirs(&id);
-            assert!(left.is_empty(), "cgroups left behind: {left:?}");
-        }
+/// Fails if a cgroup directory of one of this lab's containers exists.
+fn assert_no_cgroups_left(lab: &Lab) {
+    for id in ids(lab) {
+        let left = cgroup_dirs(&id);
+        assert!(left.is_empty(), "cgroups left behind: {left:?}");
     }
 }
 
@@ -118,29 +76,29 @@ fn is_v1() -> bool {
 /// ends the allocation, and the shell's convention 128 + SIGKILL is 137.
 #[test]
 fn memory_limit_oom_kill() {
-    let Some(lab) = Lab::new("cgroups memory", As::Root) else { return };
-    let (code, free) = lab.probe(&[], &["alloc", "64"]);
+    let Some(lab) = Lab::new("cgroups memory", As::Root, &BINARIES) else { return };
+    let (code, free) = probe(&lab, &[], &["alloc", "64"]);
     assert_eq!((code, &free["allocated_mib"]), (0, &Value::from(64)), "control run");
-    let (code, limited) = lab.probe(&["--memory", "16m"], &["alloc", "64"]);
+    let (code, limited) = probe(&lab, &["--memory", "16m"], &["alloc", "64"]);
     assert_eq!(code, 137, "expected an OOM kill, got {limited}");
     assert_eq!(limited, Value::Null, "killed before it could report");
-    lab.assert_no_cgroups_left();
+    assert_no_cgroups_left(&lab);
 }
 
 /// SEC-4: without a limit 20 processes start; with `--pids-limit 10` the
 /// loop stops early with EAGAIN (init and the probe count too).
 #[test]
 fn pids_limit_stops_fork_loop() {
-    let Some(lab) = Lab::new("cgroups pids", As::Root) else { return };
-    let (code, free) = lab.probe(&[], &["forks", "20"]);
+    let Some(lab) = Lab::new("cgroups pids", As::Root, &BINARIES) else { return };
+    let (code, free) = probe(&lab, &[], &["forks", "20"]);
     assert_eq!((code, &free["started"]), (0, &Value::from(20)), "control run");
-    let (code, limited) = lab.probe(&["--pids-limit", "10"], &["forks", "100"]);
+    let (code, limited) = probe(&lab, &["--pids-limit", "10"], &["forks", "100"]);
     assert_eq!(code, 0, "{limited}");
     let started = limited["started"].as_u64().expect("started");
     assert!(started < 10, "{limited}");
     let error = limited["error"].as_str().expect("error");
     assert!(error.contains("os error 11"), "EAGAIN expected: {limited}");
-    lab.assert_no_cgroups_left();
+    assert_no_cgroups_left(&lab);
 }
 
 /// SEC-4: two busy loops spin for the same second side by side, one under
@@ -149,11 +107,11 @@ fn pids_limit_stops_fork_loop() {
 /// where a wall-clock threshold would not.
 #[test]
 fn cpu_quota_slows_busy_loop() {
-    let Some(lab) = Lab::new("cgroups cpu", As::Root) else { return };
+    let Some(lab) = Lab::new("cgroups cpu", As::Root, &BINARIES) else { return };
     let spin = ["/probe/probe", "spin", "1"];
     let free = lab.spawn(&lab.run_args(&[], &spin));
     let limited = lab.spawn(&lab.run_args(&["--cpus", "0.1"], &spin));
-    let (free, limited) = (lab.finish(free), lab.finish(limited));
+    let (free, limited) = (free.finish(), limited.finish());
     assert_eq!((free.code, limited.code), (0, 0), "{} {}", free.stderr, limited.stderr);
     let count = |ran: &Ran| {
         let v: Value = serde_json::from_str(&ran.stdout).expect("json");
@@ -161,7 +119,7 @@ fn cpu_quota_slows_busy_loop() {
     };
     let ratio = count(&limited) / count(&free);
     assert!(ratio < 0.5, "--cpus 0.1 did {ratio:.2} of the unlimited loop's work");
-    lab.assert_no_cgroups_left();
+    assert_no_cgroups_left(&lab);
 }
 
 /// CG-NS: inside, every hierarchy's line of /proc/self/cgroup ends in
@@ -169,9 +127,9 @@ fn cpu_quota_slows_busy_loop() {
 /// made, so they are its root.
 #[test]
 fn cgroup_namespace_shows_root() {
-    let Some(lab) = Lab::new("cgroups namespace", As::Root) else { return };
+    let Some(lab) = Lab::new("cgroups namespace", As::Root, &BINARIES) else { return };
     let options = ["--memory", "32m", "--pids-limit", "50", "--cpus", "0.5"];
-    let (code, report) = lab.probe(&options, &[]);
+    let (code, report) = probe(&lab, &options, &[]);
     assert_eq!(code, 0, "{report}");
     let lines: Vec<&str> =
         report["cgroup"].as_array().expect("cgroup").iter().filter_map(Value::as_str).collect();
@@ -179,7 +137,7 @@ fn cgroup_namespace_shows_root() {
     for line in lines {
         assert!(line.ends_with(":/"), "{line}: not the namespace's root");
     }
-    lab.assert_no_cgroups_left();
+    assert_no_cgroups_left(&lab);
 }
 
 /// The limits as the host sees them while the container runs; then
@@ -187,18 +145,18 @@ fn cgroup_namespace_shows_root() {
 /// cgroups stay: nobody could remove them) and the next run removes them.
 #[test]
 fn limits_on_the_host_and_killed_cleanup() {
-    let Some(lab) = Lab::new("cgroups files", As::Root) else { return };
+    let Some(lab) = Lab::new("cgroups files", As::Root, &BINARIES) else { return };
     if !is_v1() {
         nslab_tests::not_here("limits_on_the_host", "checks the v1 file names; this host has v2");
         return;
     }
     let options =
         ["--rm", "-m", "16m", "--pids-limit", "20", "--cpus", "0.5", "--cpuset-cpus", "0"];
-    let mut child = lab.spawn(&lab.run_args(&options, &["sleep", "30"]));
+    let running = lab.spawn(&lab.run_args(&options, &["sleep", "30"]));
     let start = Instant::now();
     let id = loop {
         assert!(start.elapsed() < LIMIT, "the container never joined its cgroup");
-        if let Some(id) = lab.ids().pop()
+        if let Some(id) = ids(&lab).pop()
             && std::fs::read_to_string(
                 Path::new("/sys/fs/cgroup/pids/mini-docker").join(&id).join("cgroup.procs"),
             )
@@ -213,8 +171,7 @@ fn limits_on_the_host_and_killed_cleanup() {
     assert_eq!(v1_file("cpu", &id, "cpu.cfs_quota_us"), "50000");
     assert_eq!(v1_file("cpu", &id, "cpu.cfs_period_us"), "100000");
     assert_eq!(v1_file("cpuset", &id, "cpuset.cpus"), "0");
-    child.kill().expect("SIGKILL");
-    child.wait().expect("wait");
+    running.kill();
     // The container dies with mini-docker (PR_SET_PDEATHSIG): its cgroups empty.
     let procs = Path::new("/sys/fs/cgroup/pids/mini-docker").join(&id).join("cgroup.procs");
     while std::fs::read_to_string(&procs).is_ok_and(|p| !p.trim().is_empty()) {
@@ -222,10 +179,10 @@ fn limits_on_the_host_and_killed_cleanup() {
         std::thread::sleep(Duration::from_millis(5));
     }
     assert_eq!(cgroup_dirs(&id).len(), 4, "nothing could remove them yet");
-    let ran = lab.finish(lab.spawn(&["run".into(), "--rm".into(), "host".into(), "true".into()]));
+    let ran = lab.run(&["run", "--rm", "host", "true"]);
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     assert!(cgroup_dirs(&id).is_empty(), "not swept: {:?}", cgroup_dirs(&id));
-    assert!(lab.ids().is_empty(), "state not swept: {:?}", lab.ids());
+    assert!(ids(&lab).is_empty(), "state not swept: {:?}", ids(&lab));
 }
 
 /// A start that fails after the cgroups were made removes them: a CPU the
@@ -233,20 +190,20 @@ fn limits_on_the_host_and_killed_cleanup() {
 /// and a command that does not exist (127).
 #[test]
 fn failed_starts_leave_no_cgroup() {
-    let Some(lab) = Lab::new("cgroups failed start", As::Root) else { return };
-    let ran = lab.run(&["-m", "16m", "--cpuset-cpus", "4000"], &["true"]);
+    let Some(lab) = Lab::new("cgroups failed start", As::Root, &BINARIES) else { return };
+    let ran = run(&lab, &["-m", "16m", "--cpuset-cpus", "4000"], &["true"]);
     assert_eq!(ran.code, 125);
     assert!(ran.stderr.contains("--cpuset-cpus 4000: the kernel refused it"), "{}", ran.stderr);
-    assert!(lab.ids().is_empty(), "a failed start left state: {:?}", lab.ids());
-    let ran = lab.run(&["-m", "16m", "--pids-limit", "10"], &["/no/such/command"]);
+    assert!(ids(&lab).is_empty(), "a failed start left state: {:?}", ids(&lab));
+    let ran = run(&lab, &["-m", "16m", "--pids-limit", "10"], &["/no/such/command"]);
     assert_eq!(ran.code, 127, "{}", ran.stderr);
-    lab.assert_no_cgroups_left();
+    assert_no_cgroups_left(&lab);
 }
 
 /// Invalid values: one line, exit 125, nothing created.
 #[test]
 fn invalid_limits() {
-    let Some(lab) = Lab::new("cgroups invalid values", As::Root) else { return };
+    let Some(lab) = Lab::new("cgroups invalid values", As::Root, &BINARIES) else { return };
     for (flags, message) in [
         (&["--memory", "16x"][..], "\"16x\" is not a size"),
         (&["--memory", "1m"], "below the minimum of 6m"),
@@ -258,29 +215,29 @@ fn invalid_limits() {
         (&["--cpuset-cpus", "1-0"], "is not a CPU list"),
         (&["--pids-limit", "many"], "--pids-limit"),
     ] {
-        let ran = lab.run(flags, &["true"]);
+        let ran = run(&lab, flags, &["true"]);
         assert_eq!(ran.code, 125, "{flags:?}: {}", ran.stderr);
         assert_eq!(ran.stderr.lines().count(), 1, "{flags:?}: {}", ran.stderr);
         assert!(ran.stderr.contains(message), "{flags:?}: {}", ran.stderr);
     }
-    assert!(lab.ids().is_empty(), "{:?}", lab.ids());
+    assert!(ids(&lab).is_empty(), "{:?}", ids(&lab));
 }
 
 /// Rootless on v1 the limits are refused with the reason; on v2 they need
 /// a delegated subtree, which this test cannot arrange.
 #[test]
 fn rootless_limits_refused() {
-    let Some(lab) = Lab::new("cgroups rootless", As::Rootless) else { return };
+    let Some(lab) = Lab::new("cgroups rootless", As::Rootless, &BINARIES) else { return };
     if !is_v1() {
         nslab_tests::not_here("rootless_limits_refused", "cgroup v2 here: delegation not tested");
         return;
     }
-    let ran = lab.run(&["--rm", "-m", "16m"], &["true"]);
+    let ran = run(&lab, &["--rm", "-m", "16m"], &["true"]);
     assert_eq!(ran.code, 125, "{}", ran.stderr);
     assert!(ran.stderr.contains("resource limits need root on cgroup v1"), "{}", ran.stderr);
-    assert!(lab.ids().is_empty(), "{:?}", lab.ids());
+    assert!(ids(&lab).is_empty(), "{:?}", ids(&lab));
     // Without limits a rootless container needs no cgroup at all.
-    let ran = lab.run(&["--rm"], &["true"]);
+    let ran = run(&lab, &["--rm"], &["true"]);
     assert_eq!(ran.code, 0, "{}", ran.stderr);
 }
 
@@ -330,7 +287,7 @@ fn mem_total(meminfo: &str) -> u64 {
 /// system is mounted, and /proc/meminfo is the host's.
 #[test]
 fn limits_seen_from_both_sides() {
-    let Some(lab) = Lab::new("cgroups from both sides", As::Root) else { return };
+    let Some(lab) = Lab::new("cgroups from both sides", As::Root, &BINARIES) else { return };
     if !is_v1() {
         nslab_tests::not_here("limits_seen_from_both_sides", "shows v1 files; this host has v2");
         return;
@@ -338,14 +295,13 @@ fn limits_seen_from_both_sides() {
     let limits = ["--memory", "64m", "--pids-limit", "50", "--cpus", "0.5"];
     let mut options = vec!["-d", "--rm", "--name", "limited"];
     options.extend_from_slice(&limits);
-    let started = lab.run(&options, &["sleep", "30"]);
+    let started = run(&lab, &options, &["sleep", "30"]);
     assert_eq!(started.code, 0, "{}", started.stderr);
     let id = started.stdout.trim().to_owned();
     let init = init_of(&id);
     let on_host = std::fs::read_to_string(format!("/proc/{init}/cgroup")).expect("cgroup");
     let script = "cat /proc/1/cgroup; echo ==; ls -A /sys/fs/cgroup; echo ==; cat /proc/meminfo";
-    let exec = ["exec", "limited", "sh", "-c", script].map(String::from);
-    let ran = lab.finish(lab.spawn(&exec));
+    let ran = lab.run(&["exec", "limited", "sh", "-c", script]);
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     let parts: Vec<&str> = ran.stdout.split("==\n").collect();
     let [inside, listing, meminfo] = parts[..] else { panic!("{}", ran.stdout) };
@@ -371,10 +327,10 @@ fn limits_seen_from_both_sides() {
     assert_eq!(mem_total(meminfo), mem_total(&host_meminfo), "the host's /proc/meminfo");
     assert!(mem_total(meminfo) > 64 << 10, "more than the limit");
 
-    let killed = lab.finish(lab.spawn(&["kill".into(), "limited".into()]));
+    let killed = lab.run(&["kill", "limited"]);
     assert_eq!(killed.code, 0, "{}", killed.stderr);
     let start = Instant::now();
-    while lab.ids().contains(&id) {
+    while ids(&lab).contains(&id) {
         assert!(start.elapsed() < LIMIT, "the container never ended");
         std::thread::sleep(Duration::from_millis(10));
     }
