@@ -8,139 +8,97 @@
 //! mini-docker takes for "the host" (see `nslab_tests::mini_docker`). The
 //! test's own checks from "the host" run on a thread that has joined it.
 
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::net::{Ipv4Addr, TcpListener, TcpStream, UdpSocket};
 use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use nslab_tests::mini_docker::{self, Ran};
+use nslab_tests::mini_docker::{self, LIMIT, Lab, Netns, Ran, Running};
 use nslab_tests::{As, NOBODY};
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_mini-docker");
-const PROBE: &str = env!("CARGO_BIN_EXE_probe");
+/// The binaries each lab copies: mini-docker, and the probe it mounts.
+const BINARIES: [&str; 2] = [env!("CARGO_BIN_EXE_mini-docker"), env!("CARGO_BIN_EXE_probe")];
 
-/// No container in these tests should live longer than this.
-const LIMIT: Duration = Duration::from_secs(30);
+/// "The host" of the lab's containers (see [`mini_docker::Netns::on_host`]).
+fn host(lab: &Lab) -> &Netns {
+    lab.netns().expect("a root lab has a network namespace")
+}
 
-/// The harness's lab: a scratch directory and, since these tests run as
-/// root, a network namespace of its own that mini-docker takes for the host.
-struct NetLab(mini_docker::Lab);
+/// Starts `run --rm --net bridge -v BIN:/probe:ro OPTIONS… host CMD…`.
+fn spawn_run(lab: &Lab, options: &[&str], command: &[&str]) -> Running {
+    let mut all = vec!["--rm", "--net", "bridge"];
+    all.extend_from_slice(options);
+    lab.spawn(&lab.run_args(&all, command))
+}
 
-impl std::ops::Deref for NetLab {
-    type Target = mini_docker::Lab;
-    fn deref(&self) -> &mini_docker::Lab {
-        &self.0
+/// [`spawn_run`] to its end, at most [`LIMIT`].
+fn run(lab: &Lab, options: &[&str], command: &[&str]) -> Ran {
+    spawn_run(lab, options, command).finish()
+}
+
+/// The addresses leased now (`lease-A.B.C.D` files in the state root).
+fn leases(lab: &Lab) -> Vec<String> {
+    let mut leases: Vec<String> = std::fs::read_dir(lab.state())
+        .expect("state")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter_map(|n| n.strip_prefix("lease-").map(str::to_owned))
+        .collect();
+    leases.sort();
+    leases
+}
+
+/// Waits until `n` addresses are leased.
+fn wait_for_leases(lab: &Lab, n: usize) -> Vec<String> {
+    let start = Instant::now();
+    loop {
+        let leases = leases(lab);
+        if leases.len() >= n {
+            return leases;
+        }
+        assert!(start.elapsed() < LIMIT, "only {leases:?} leased");
+        std::thread::sleep(Duration::from_millis(5));
     }
 }
 
-impl NetLab {
-    fn new(test: &str) -> Option<NetLab> {
-        mini_docker::Lab::new(test, As::Root, &[BIN, PROBE]).map(NetLab)
-    }
-
-    fn host(&self) -> &mini_docker::Netns {
-        self.netns().expect("a root lab has a network namespace")
-    }
-
-    /// `mini-docker --root STATE ARGS…` inside the lab's namespace.
-    fn spawn(&self, args: &[&str]) -> Child {
-        let mut cmd = self.command(args);
-        cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-        nslab_tests::spawn_retrying(&mut cmd)
-    }
-
-    /// `run --rm --net bridge -v BIN:/probe:ro OPTIONS… host CMD…`.
-    fn spawn_run(&self, options: &[&str], command: &[&str]) -> Child {
-        let volume = format!("{}:/probe:ro", self.dir.join("bin").display());
-        let mut args = vec!["run", "--rm", "--net", "bridge", "-v", &volume];
-        args.extend_from_slice(options);
-        args.push("host");
-        args.extend_from_slice(command);
-        self.spawn(&args)
-    }
-
-    fn finish(&self, child: Child) -> Ran {
-        mini_docker::finish(child, LIMIT)
-    }
-
-    fn run(&self, options: &[&str], command: &[&str]) -> Ran {
-        self.finish(self.spawn_run(options, command))
-    }
-
-    /// The addresses leased now (`lease-A.B.C.D` files in the state root).
-    fn leases(&self) -> Vec<String> {
-        let mut leases: Vec<String> = std::fs::read_dir(self.state())
-            .expect("state")
-            .filter_map(|e| e.ok()?.file_name().into_string().ok())
-            .filter_map(|n| n.strip_prefix("lease-").map(str::to_owned))
-            .collect();
-        leases.sort();
-        leases
-    }
-
-    /// Waits until `n` addresses are leased.
-    fn wait_for_leases(&self, n: usize) -> Vec<String> {
-        let start = Instant::now();
-        loop {
-            let leases = self.leases();
-            if leases.len() >= n {
-                return leases;
-            }
-            assert!(start.elapsed() < LIMIT, "only {leases:?} leased");
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    }
-
-    /// Runs `f` on "the host" (see [`mini_docker::Netns::on_host`]).
-    fn on_host<T: Send + 'static>(&self, f: impl FnOnce() -> T + Send + 'static) -> T {
-        self.host().on_host(f)
-    }
-
-    fn interfaces(&self) -> Vec<String> {
-        self.host().interfaces()
-    }
-
-    /// Nothing left but `lo` and the bridge, and no lease (veth pairs go
-    /// with their namespace, which the kernel tears down asynchronously).
-    fn assert_clean(&self) {
-        self.assert_clean_with(&["lo", "minid0"]);
-    }
-
-    /// [`assert_clean`](Self::assert_clean), with these interfaces left.
-    fn assert_clean_with(&self, interfaces: &[&str]) {
-        let start = Instant::now();
-        while self.interfaces() != interfaces {
-            assert!(start.elapsed() < LIMIT, "left behind: {:?}", self.interfaces());
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        assert!(self.leases().is_empty(), "leases left: {:?}", self.leases());
-        let state: Vec<_> = std::fs::read_dir(self.state()).expect("state").collect();
-        assert!(state.is_empty(), "state left: {state:?}");
-    }
+/// Nothing left but `lo` and the bridge, and no lease (veth pairs go with
+/// their namespace, which the kernel tears down asynchronously).
+fn assert_clean(lab: &Lab) {
+    assert_clean_with(lab, &["lo", "minid0"]);
 }
 
-fn json(ran: &Ran) -> Value {
-    serde_json::from_str(&ran.stdout)
-        .unwrap_or_else(|e| panic!("{e}: {} {}", ran.stdout, ran.stderr))
+/// [`assert_clean`], with these interfaces left.
+fn assert_clean_with(lab: &Lab, interfaces: &[&str]) {
+    let start = Instant::now();
+    while host(lab).interfaces() != interfaces {
+        assert!(start.elapsed() < LIMIT, "left behind: {:?}", host(lab).interfaces());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(leases(lab).is_empty(), "leases left: {:?}", leases(lab));
+    let state: Vec<_> = std::fs::read_dir(lab.state()).expect("state").collect();
+    assert!(state.is_empty(), "state left: {state:?}");
 }
 
 /// NET-3, NET-4: a server container answers another container through the
 /// bridge, and the host through its published port (127.0.0.1 included).
 #[test]
 fn bridge_traffic_and_published_port() {
-    let Some(lab) = NetLab::new("mini-docker --net bridge traffic") else { return };
-    let server = lab.spawn_run(
+    let Some(lab) = Lab::new("mini-docker --net bridge traffic", As::Root, &BINARIES) else {
+        return;
+    };
+    let server = spawn_run(
+        &lab,
         &["--hostname", "srv", "-p", "18080:8000"],
         &["/probe/probe", "serve", "8000", "2"],
     );
-    let address = lab.wait_for_leases(1).remove(0);
+    let address = wait_for_leases(&lab, 1).remove(0);
     let target = format!("{address}:8000");
-    let client = lab.run(&[], &["/probe/probe", "connect", &target]);
+    let client = run(&lab, &[], &["/probe/probe", "connect", &target]);
     assert_eq!(client.code, 0, "{}", client.stderr);
-    assert_eq!(json(&client)["answer"], "hello from srv");
-    let answer = lab.on_host(|| {
+    assert_eq!(client.json()["answer"], "hello from srv");
+    let answer = host(&lab).on_host(|| {
         let deadline = Instant::now() + Duration::from_secs(10);
         let stream = loop {
             match TcpStream::connect((Ipv4Addr::LOCALHOST, 18080)) {
@@ -155,26 +113,26 @@ fn bridge_traffic_and_published_port() {
         line
     });
     assert_eq!(answer, "hello from srv\n");
-    let server = lab.finish(server);
-    assert_eq!((server.code, json(&server)["served"].as_u64()), (0, Some(2)), "{}", server.stderr);
-    let hosts = lab.run(&["--hostname", "named"], &["cat", "/etc/hosts"]);
+    let server = server.finish();
+    assert_eq!((server.code, server.json()["served"].as_u64()), (0, Some(2)), "{}", server.stderr);
+    let hosts = run(&lab, &["--hostname", "named"], &["cat", "/etc/hosts"]);
     assert!(
         hosts.stdout.contains("\tnamed\n") && hosts.stdout.contains("10.89.0."),
         "{}",
         hosts.stdout
     );
-    lab.assert_clean();
+    assert_clean(&lab);
 }
 
 /// `-p HOSTPORT:PORT/udp`: a datagram to the host's port reaches the
 /// container, and its answer comes back to the sender.
 #[test]
 fn published_udp_port() {
-    let Some(lab) = NetLab::new("mini-docker -p …/udp") else { return };
+    let Some(lab) = Lab::new("mini-docker -p …/udp", As::Root, &BINARIES) else { return };
     let server =
-        lab.spawn_run(&["-p", "15353:5353/udp"], &["/probe/probe", "udp-echo", "5353", "1"]);
-    lab.wait_for_leases(1);
-    let answer = lab.on_host(|| {
+        spawn_run(&lab, &["-p", "15353:5353/udp"], &["/probe/probe", "udp-echo", "5353", "1"]);
+    wait_for_leases(&lab, 1);
+    let answer = host(&lab).on_host(|| {
         let socket = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).expect("bind");
         socket.set_read_timeout(Some(Duration::from_millis(200))).expect("timeout");
         let deadline = Instant::now() + Duration::from_secs(10);
@@ -190,22 +148,24 @@ fn published_udp_port() {
         }
     });
     assert_eq!(answer, "echo ping");
-    let server = lab.finish(server);
+    let server = server.finish();
     assert_eq!(server.code, 0, "{} {}", server.stdout, server.stderr);
-    lab.assert_clean();
+    assert_clean(&lab);
 }
 
 /// 20 `run`s at once: 20 different addresses (the O_EXCL leases), each
 /// with a default route through the bridge.
 #[test]
 fn twenty_concurrent_containers_get_distinct_addresses() {
-    let Some(lab) = NetLab::new("mini-docker --net bridge concurrency") else { return };
+    let Some(lab) = Lab::new("mini-docker --net bridge concurrency", As::Root, &BINARIES) else {
+        return;
+    };
     let command =
         ["sh", "-c", "/probe/probe ip && grep -c '^eth0\t00000000' /proc/net/route && sleep 1"];
-    let children: Vec<Child> = (0..20).map(|_| lab.spawn_run(&[], &command)).collect();
+    let children: Vec<Running> = (0..20).map(|_| spawn_run(&lab, &[], &command)).collect();
     let mut addresses = Vec::new();
     for child in children {
-        let ran = lab.finish(child);
+        let ran = child.finish();
         assert_eq!(ran.code, 0, "{}", ran.stderr);
         let mut lines = ran.stdout.lines();
         let report: Value = serde_json::from_str(lines.next().expect("ip")).expect("json");
@@ -218,7 +178,7 @@ fn twenty_concurrent_containers_get_distinct_addresses() {
     addresses.dedup();
     assert_eq!(addresses.len(), 20, "{addresses:?}");
     assert!(addresses.iter().all(|a| a.starts_with("10.89.0.")), "{addresses:?}");
-    lab.assert_clean();
+    assert_clean(&lab);
 }
 
 /// A failing command, a port already in use (a start that fails after the
@@ -226,35 +186,41 @@ fn twenty_concurrent_containers_get_distinct_addresses() {
 /// lease): nothing is left.
 #[test]
 fn nothing_left_after_failure_or_kill() {
-    let Some(lab) = NetLab::new("mini-docker --net bridge cleanup") else { return };
-    let failed = lab.run(&[], &["sh", "-c", "exit 3"]);
+    let Some(lab) = Lab::new("mini-docker --net bridge cleanup", As::Root, &BINARIES) else {
+        return;
+    };
+    let failed = run(&lab, &[], &["sh", "-c", "exit 3"]);
     assert_eq!(failed.code, 3, "{}", failed.stderr);
 
-    let busy = lab.on_host(|| TcpListener::bind((Ipv4Addr::UNSPECIFIED, 18081)).expect("bind"));
-    let refused = lab.run(&["-p", "18081:80"], &["true"]);
+    let busy =
+        host(&lab).on_host(|| TcpListener::bind((Ipv4Addr::UNSPECIFIED, 18081)).expect("bind"));
+    let refused = run(&lab, &["-p", "18081:80"], &["true"]);
     assert_eq!(refused.code, 125, "{}", refused.stderr);
     assert!(refused.stderr.contains("cannot publish 18081:80/tcp"), "{}", refused.stderr);
     drop(busy);
-    assert!(lab.leases().is_empty(), "a failed start kept {:?}", lab.leases());
+    assert!(leases(&lab).is_empty(), "a failed start kept {:?}", leases(&lab));
 
-    let mut killed = lab.spawn_run(&[], &["sleep", "30"]);
-    lab.wait_for_leases(1);
+    let killed = spawn_run(&lab, &[], &["sleep", "30"]);
+    wait_for_leases(&lab, 1);
     let start = Instant::now();
-    while lab.interfaces().len() < 3 {
+    while host(&lab).interfaces().len() < 3 {
         assert!(start.elapsed() < LIMIT, "no veth appeared");
         std::thread::sleep(Duration::from_millis(5));
     }
-    killed.kill().expect("SIGKILL");
-    killed.wait().expect("wait");
+    killed.kill();
     // The container dies with mini-docker; its namespace takes the veth pair.
-    while lab.interfaces() != ["lo", "minid0"] {
-        assert!(start.elapsed() < LIMIT, "veth outlived the container: {:?}", lab.interfaces());
+    while host(&lab).interfaces() != ["lo", "minid0"] {
+        assert!(
+            start.elapsed() < LIMIT,
+            "veth outlived the container: {:?}",
+            host(&lab).interfaces()
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
-    assert_eq!(lab.leases().len(), 1, "nobody could free the lease yet");
-    let next = lab.run(&[], &["true"]);
+    assert_eq!(leases(&lab).len(), 1, "nobody could free the lease yet");
+    let next = run(&lab, &[], &["true"]);
     assert_eq!(next.code, 0, "{}", next.stderr);
-    lab.assert_clean();
+    assert_clean(&lab);
 }
 
 /// `--net container:NAME`, a Kubernetes pod's shared network: the second
@@ -262,50 +228,41 @@ fn nothing_left_after_failure_or_kill() {
 /// 127.0.0.1; it takes no lease and no veth of its own.
 #[test]
 fn joined_network_namespace() {
-    let Some(lab) = NetLab::new("mini-docker --net container:NAME") else { return };
-    let volume = format!("{}:/probe:ro", lab.dir.join("bin").display());
+    let Some(lab) = Lab::new("mini-docker --net container:NAME", As::Root, &BINARIES) else {
+        return;
+    };
     let serve = ["/probe/probe", "serve", "8000", "2"];
-    let mut args = vec!["run", "-d", "--rm", "--name", "pod", "--hostname", "srv", "-v", &volume];
-    args.extend_from_slice(&["host"]);
-    args.extend_from_slice(&serve);
-    let started = lab.finish(lab.spawn(&args));
+    let pod = ["-d", "--rm", "--name", "pod", "--hostname", "srv"];
+    let started = lab.run(&lab.run_args(&pod, &serve));
     assert_eq!(started.code, 0, "{}", started.stderr);
-    let leased = lab.wait_for_leases(1);
-    let joined = lab.finish(lab.spawn(&[
-        "run",
-        "--rm",
-        "--net",
-        "container:pod",
-        "-v",
-        &volume,
-        "host",
-        "sh",
-        "-c",
-        "/probe/probe ip && /probe/probe connect 127.0.0.1:8000",
-    ]));
+    let leased = wait_for_leases(&lab, 1);
+    let joined = lab.run(&lab.run_args(
+        &["--rm", "--net", "container:pod"],
+        &["sh", "-c", "/probe/probe ip && /probe/probe connect 127.0.0.1:8000"],
+    ));
     assert_eq!(joined.code, 0, "{}", joined.stderr);
     let mut lines = joined.stdout.lines();
     let ip: Value = serde_json::from_str(lines.next().unwrap_or("")).expect("probe ip");
     assert_eq!(ip["addresses"], serde_json::json!(leased), "the pod's address");
     let answer: Value = serde_json::from_str(lines.next().unwrap_or("")).expect("probe connect");
     assert_eq!(answer["answer"], "hello from srv", "localhost is shared");
-    assert_eq!(lab.leases(), leased, "the joined container takes no lease");
+    assert_eq!(leases(&lab), leased, "the joined container takes no lease");
     // The pod's second answer, to a container on the bridge; then it ends.
     let target = format!("{}:8000", leased[0]);
-    let neighbour = lab.run(&[], &["/probe/probe", "connect", &target]);
-    assert_eq!(json(&neighbour)["answer"], "hello from srv");
+    let neighbour = run(&lab, &[], &["/probe/probe", "connect", &target]);
+    assert_eq!(neighbour.json()["answer"], "hello from srv");
     let start = Instant::now();
     while !lab.state_entries().is_empty() {
         assert!(start.elapsed() < LIMIT, "the pod never ended: {:?}", lab.state_entries());
         std::thread::sleep(Duration::from_millis(10));
     }
-    lab.assert_clean();
+    assert_clean(&lab);
 }
 
 /// Bad network flags: one line, exit 125.
 #[test]
 fn invalid_network_flags() {
-    let Some(lab) = NetLab::new("mini-docker network flags") else { return };
+    let Some(lab) = Lab::new("mini-docker network flags", As::Root, &BINARIES) else { return };
     for (args, message) in [
         (&["run", "-p", "80", "host", "true"][..], "is not a port mapping"),
         (&["run", "-p", "8080:80/sctp", "host", "true"], "is not a port mapping"),
@@ -315,7 +272,7 @@ fn invalid_network_flags() {
         (&["run", "--net", "container:", "host", "true"], "use bridge, none, host or container"),
         (&["run", "--net", "container:nope", "host", "true"], "no such container \"nope\""),
     ] {
-        let ran = lab.finish(lab.spawn(args));
+        let ran = lab.run(args);
         assert_eq!(ran.code, 125, "{args:?}: {}", ran.stderr);
         assert_eq!(ran.stderr.lines().count(), 1, "{args:?}: {}", ran.stderr);
         assert!(ran.stderr.contains(message), "{args:?}: {}", ran.stderr);
@@ -392,59 +349,57 @@ impl Inside {
     }
 }
 
-impl NetLab {
-    /// `mini-docker ARGS…`, which must succeed; its standard output.
-    fn ok(&self, args: &[&str]) -> String {
-        let ran = self.finish(self.spawn(args));
-        assert_eq!(ran.code, 0, "{args:?}: {}", ran.stderr);
-        ran.stdout
-    }
+/// `mini-docker ARGS…`, which must succeed; its standard output.
+fn ok<S: AsRef<OsStr> + std::fmt::Debug>(lab: &Lab, args: &[S]) -> String {
+    let ran = lab.run(args);
+    assert_eq!(ran.code, 0, "{args:?}: {}", ran.stderr);
+    ran.stdout
+}
 
-    /// `exec NAME sh -c …`: the interfaces, addresses, routes and
-    /// /etc/hosts of a running container (with the `host` image's own
-    /// programs and the probe, no `ip` needed).
-    fn inside(&self, name: &str) -> Inside {
-        let script = "ls /sys/class/net; echo ==; /probe/probe ip; echo ==; \
-                      cat /proc/net/route; echo ==; cat /etc/hosts; echo ==; \
-                      cat /proc/sys/kernel/hostname";
-        let out = self.ok(&["exec", name, "sh", "-c", script]);
-        let parts: Vec<&str> = out.split("==\n").collect();
-        assert_eq!(parts.len(), 5, "{out}");
-        let lines = |s: &str| s.lines().map(str::to_owned).collect::<Vec<_>>();
-        let ip: Value = serde_json::from_str(parts[1]).expect("probe ip");
-        let addresses = ip["addresses"].as_array().expect("addresses");
-        Inside {
-            hostname: parts[4].trim().to_owned(),
-            interfaces: lines(parts[0]),
-            addresses: addresses.iter().filter_map(|a| Some(a.as_str()?.to_owned())).collect(),
-            routes: routes(parts[2]),
-            hosts: lines(parts[3]),
-        }
+/// `exec NAME sh -c …`: the interfaces, addresses, routes and /etc/hosts
+/// of a running container (with the `host` image's own programs and the
+/// probe, no `ip` needed).
+fn inside(lab: &Lab, name: &str) -> Inside {
+    let script = "ls /sys/class/net; echo ==; /probe/probe ip; echo ==; \
+                  cat /proc/net/route; echo ==; cat /etc/hosts; echo ==; \
+                  cat /proc/sys/kernel/hostname";
+    let out = ok(lab, &["exec", name, "sh", "-c", script]);
+    let parts: Vec<&str> = out.split("==\n").collect();
+    assert_eq!(parts.len(), 5, "{out}");
+    let lines = |s: &str| s.lines().map(str::to_owned).collect::<Vec<_>>();
+    let ip: Value = serde_json::from_str(parts[1]).expect("probe ip");
+    let addresses = ip["addresses"].as_array().expect("addresses");
+    Inside {
+        hostname: parts[4].trim().to_owned(),
+        interfaces: lines(parts[0]),
+        addresses: addresses.iter().filter_map(|a| Some(a.as_str()?.to_owned())).collect(),
+        routes: routes(parts[2]),
+        hosts: lines(parts[3]),
     }
+}
 
-    /// The host's addresses (`probe ip`, the containers' own reader, run in
-    /// the lab's namespace) and routes (read on a thread in it).
-    fn host_addresses_and_routes(&self) -> (Vec<String>, Vec<String>) {
-        let mut probe = Command::new(self.bin("probe"));
-        probe.arg("ip").stdout(Stdio::piped());
-        self.host().enter(&mut probe);
-        let out = nslab_tests::spawn_retrying(&mut probe).wait_with_output().expect("probe ip");
-        let ip: Value = serde_json::from_slice(&out.stdout).expect("probe ip's JSON");
-        let addresses = ip["addresses"].as_array().expect("addresses");
-        let addresses = addresses.iter().filter_map(|a| Some(a.as_str()?.to_owned())).collect();
-        let route = self.on_host(|| {
-            std::fs::read_to_string("/proc/thread-self/net/route").expect("/proc/net/route")
-        });
-        (addresses, routes(&route))
-    }
+/// The host's addresses (`probe ip`, the containers' own reader, run in
+/// the lab's namespace) and routes (read on a thread in it).
+fn host_addresses_and_routes(lab: &Lab) -> (Vec<String>, Vec<String>) {
+    let mut probe = Command::new(lab.bin("probe"));
+    probe.arg("ip").stdout(Stdio::piped()).stderr(Stdio::piped());
+    host(lab).enter(&mut probe);
+    let ran = mini_docker::finish(nslab_tests::spawn_retrying(&mut probe), LIMIT);
+    let ip = ran.json();
+    let addresses = ip["addresses"].as_array().expect("addresses");
+    let addresses = addresses.iter().filter_map(|a| Some(a.as_str()?.to_owned())).collect();
+    let route = host(lab).on_host(|| {
+        std::fs::read_to_string("/proc/thread-self/net/route").expect("/proc/net/route")
+    });
+    (addresses, routes(&route))
+}
 
-    /// Waits until the container `id` has ended and its state is gone.
-    fn wait_gone(&self, id: &str) {
-        let start = Instant::now();
-        while self.state_entries().iter().any(|e| e == id) {
-            assert!(start.elapsed() < LIMIT, "{id} never ended");
-            std::thread::sleep(Duration::from_millis(10));
-        }
+/// Waits until the container `id` has ended and its state is gone.
+fn wait_gone(lab: &Lab, id: &str) {
+    let start = Instant::now();
+    while lab.state_entries().iter().any(|e| e == id) {
+        assert!(start.elapsed() < LIMIT, "{id} never ended");
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 
@@ -455,25 +410,22 @@ impl NetLab {
 /// container gets another address.
 #[test]
 fn bridge_and_joined_views() {
-    let Some(lab) = NetLab::new("mini-docker network views") else { return };
-    let volume = format!("{}:/probe:ro", lab.dir.join("bin").display());
+    let Some(lab) = Lab::new("mini-docker network views", As::Root, &BINARIES) else { return };
     let detached = |name: &str, options: &[&str], command: &[&str]| {
-        let mut args = vec!["run", "-d", "--rm", "--name", name, "--hostname", name];
-        args.extend_from_slice(options);
-        args.extend_from_slice(&["-v", &volume, "host"]);
-        args.extend_from_slice(command);
-        lab.ok(&args).trim().to_owned()
+        let mut all = vec!["-d", "--rm", "--name", name, "--hostname", name];
+        all.extend_from_slice(options);
+        ok(&lab, &lab.run_args(&all, command)).trim().to_owned()
     };
     // Without --net: as root, the bridge (Docker's default).
     let web = detached("web", &[], &["/probe/probe", "serve", "8000", "1"]);
     let veth = format!("md{}", &web[..10]);
-    let host_interfaces = lab.interfaces();
+    let host_interfaces = host(&lab).interfaces();
     assert_eq!(host_interfaces, ["lo", veth.as_str(), "minid0"]);
-    let (host_addresses, host_routes) = lab.host_addresses_and_routes();
+    let (host_addresses, host_routes) = host_addresses_and_routes(&lab);
     assert_eq!(host_addresses, ["10.89.0.1"], "the bridge's address");
     assert_eq!(host_routes, ["10.89.0.0/24 dev minid0"]);
-    assert_eq!(lab.leases(), ["10.89.0.2"]);
-    let in_web = lab.inside("web");
+    assert_eq!(leases(&lab), ["10.89.0.2"]);
+    let in_web = inside(&lab, "web");
     assert_eq!(in_web.hostname, "web");
     assert_eq!(in_web.interfaces, ["eth0", "lo"]);
     assert_eq!(in_web.addresses, ["10.89.0.2"]);
@@ -481,40 +433,40 @@ fn bridge_and_joined_views() {
     assert!(in_web.hosts.contains(&"10.89.0.2\tweb".to_owned()), "{:?}", in_web.hosts);
 
     let sidecar = detached("sidecar", &["--net", "container:web"], &["sleep", "30"]);
-    let in_sidecar = lab.inside("sidecar");
+    let in_sidecar = inside(&lab, "sidecar");
     assert_eq!(in_sidecar.hostname, "sidecar", "a UTS namespace of its own");
     assert_eq!(in_sidecar.interfaces, in_web.interfaces, "the same interfaces");
     assert_eq!(in_sidecar.addresses, in_web.addresses, "the same address");
     assert_eq!(in_sidecar.routes, in_web.routes);
     assert_eq!(in_sidecar.hosts, in_web.hosts, "web's /etc/hosts, copied");
-    let both_interfaces = lab.interfaces();
+    let both_interfaces = host(&lab).interfaces();
     assert_eq!(both_interfaces, host_interfaces, "no veth of its own");
-    assert_eq!(lab.leases(), ["10.89.0.2"], "no lease of its own");
-    let inspected: Value = serde_json::from_str(&lab.ok(&["inspect", "sidecar"])).expect("json");
+    assert_eq!(leases(&lab), ["10.89.0.2"], "no lease of its own");
+    let inspected: Value = serde_json::from_str(&ok(&lab, &["inspect", "sidecar"])).expect("json");
     let network = &inspected[0]["network"];
     let mode = format!("container:{web}");
     assert_eq!((&network["mode"], &network["address"]), (&mode.into(), &"10.89.0.2".into()));
-    let answer = lab.ok(&["exec", "sidecar", "/probe/probe", "connect", "127.0.0.1:8000"]);
+    let answer = ok(&lab, &["exec", "sidecar", "/probe/probe", "connect", "127.0.0.1:8000"]);
     let answer: Value = serde_json::from_str(&answer).expect("probe connect");
     assert_eq!(answer["answer"], "hello from web", "127.0.0.1 is web's too");
 
     // web has answered once and ends; sidecar keeps the namespace alive.
-    lab.wait_gone(&web);
-    let after_interfaces = lab.interfaces();
+    wait_gone(&lab, &web);
+    let after_interfaces = host(&lab).interfaces();
     assert_eq!(after_interfaces, host_interfaces, "web's veth outlives web");
-    let after_leases = lab.leases();
+    let after_leases = leases(&lab);
     assert_eq!(after_leases, ["10.89.0.2"], "sidecar holds web's lease");
-    let still = lab.inside("sidecar");
+    let still = inside(&lab, "sidecar");
     assert_eq!(still.addresses, ["10.89.0.2"], "sidecar still uses it");
-    let newcomer = lab.ok(&["run", "--rm", "-v", &volume, "host", "/probe/probe", "ip"]);
+    let newcomer = ok(&lab, &lab.run_args(&["--rm"], &["/probe/probe", "ip"]));
     let newcomer: Value = serde_json::from_str(&newcomer).expect("probe ip");
     assert_eq!(newcomer["addresses"], serde_json::json!(["10.89.0.3"]), "not given out twice");
 
     // (Not an exec'd client of a server in sidecar: when that server ends,
     // so does sidecar's PID namespace, and the client may die with it.)
-    lab.ok(&["kill", "sidecar"]);
-    lab.wait_gone(&sidecar);
-    lab.assert_clean();
+    ok(&lab, &["kill", "sidecar"]);
+    wait_gone(&lab, &sidecar);
+    assert_clean(&lab);
 
     // The snapshots; the veth is named after web's random ID.
     let redact = |names: &[String]| names.join(" ").replace(&veth, "md[ID]");
@@ -563,8 +515,8 @@ fn bridge_and_joined_views() {
 /// VPN's), which has no local address in it.
 #[test]
 fn subnet_in_use_is_refused() {
-    let Some(lab) = NetLab::new("mini-docker --subnet in use") else { return };
-    lab.on_host(|| {
+    let Some(lab) = Lab::new("mini-docker --subnet in use", As::Root, &BINARIES) else { return };
+    host(&lab).on_host(|| {
         rtnl::create_bridge("lan0").expect("a stand-in for the host's LAN");
         rtnl::add_address("lan0", Ipv4Addr::new(10, 77, 3, 1), 24).expect("its address");
         rtnl::set_up("lan0").expect("up");
@@ -572,7 +524,7 @@ fn subnet_in_use_is_refused() {
         rtnl::add_route(vpn, 16, Ipv4Addr::new(10, 77, 3, 254)).expect("a route via the LAN");
     });
     for (subnet, network) in [("10.77.0.0/16", "10.77.3.0/24"), ("10.66.5.0/24", "10.66.0.0/16")] {
-        let refused = lab.run(&["--subnet", subnet], &["true"]);
+        let refused = run(&lab, &["--subnet", subnet], &["true"]);
         assert_eq!(refused.code, 125, "{}", refused.stderr);
         assert_eq!(
             refused.stderr,
@@ -581,18 +533,18 @@ fn subnet_in_use_is_refused() {
                  routes: choose another\n"
             )
         );
-        assert_eq!(lab.interfaces(), ["lan0", "lo"], "the new bridge was taken away");
+        assert_eq!(host(&lab).interfaces(), ["lan0", "lo"], "the new bridge was taken away");
     }
-    let next = lab.run(&["--subnet", "10.78.0.0/24"], &["true"]);
+    let next = run(&lab, &["--subnet", "10.78.0.0/24"], &["true"]);
     assert_eq!(next.code, 0, "{}", next.stderr);
     // With minid0 there (made by the run above), every run still checks,
     // and a refused one leaves the bridge to the others.
-    let refused = lab.run(&["--subnet", "10.66.5.0/24"], &["true"]);
+    let refused = run(&lab, &["--subnet", "10.66.5.0/24"], &["true"]);
     assert_eq!(refused.code, 125, "{}", refused.stderr);
     assert!(refused.stderr.contains("overlaps 10.66.0.0/16"), "{}", refused.stderr);
-    let (addresses, _) = lab.host_addresses_and_routes();
+    let (addresses, _) = host_addresses_and_routes(&lab);
     assert!(!addresses.contains(&"10.66.5.1".to_owned()), "minid0 got it: {addresses:?}");
-    lab.assert_clean_with(&["lan0", "lo", "minid0"]);
+    assert_clean_with(&lab, &["lan0", "lo", "minid0"]);
 }
 
 /// The container's init is a copy of mini-docker and never calls execve,
@@ -601,17 +553,16 @@ fn subnet_in_use_is_refused() {
 /// the host's namespace; init must keep only stdio and its sync channel.
 #[test]
 fn init_holds_no_host_descriptor() {
-    let Some(lab) = NetLab::new("mini-docker init's descriptors") else { return };
-    let volume = format!("{}:/probe:ro", lab.dir.join("bin").display());
-    let args = ["run", "-d", "--rm", "--name", "fds", "-p", "18090:8000", "-v", &volume, "host"];
-    let started = lab.finish(lab.spawn(&[&args[..], &["sleep", "30"]].concat()));
+    let Some(lab) = Lab::new("mini-docker init's descriptors", As::Root, &BINARIES) else { return };
+    let fds = ["-d", "--rm", "--name", "fds", "-p", "18090:8000"];
+    let started = lab.run(&lab.run_args(&fds, &["sleep", "30"]));
     assert_eq!(started.code, 0, "{}", started.stderr);
     // And one in fds's network namespace: it held it open to join it.
     let joiner = ["run", "-d", "--rm", "--name", "side", "--net", "container:fds"];
-    let joined = lab.finish(lab.spawn(&[&joiner[..], &["host", "sleep", "30"]].concat()));
+    let joined = lab.run(&[&joiner[..], &["host", "sleep", "30"]].concat());
     assert_eq!(joined.code, 0, "{}", joined.stderr);
     let pids_of = |name: &str| {
-        let inspected = lab.finish(lab.spawn(&["inspect", name]));
+        let inspected = lab.run(&["inspect", name]);
         let inspected: Value = serde_json::from_str(&inspected.stdout).expect("inspect");
         inspected[0]["pids"].clone()
     };
@@ -643,7 +594,6 @@ fn init_holds_no_host_descriptor() {
     let leaked = std::fs::File::open(&lab.dir).expect("a host directory");
     let fd = std::os::fd::AsRawFd::as_raw_fd(&leaked);
     let mut exec = lab.command(&["exec", "fds", "ls", "/proc/self/fd"]);
-    exec.stdout(Stdio::piped()).stderr(Stdio::piped());
     // SAFETY: after fork, before exec: dup2 only (it clears close-on-exec).
     unsafe {
         exec.pre_exec(move || match libc::dup2(fd, 7) {
@@ -651,10 +601,10 @@ fn init_holds_no_host_descriptor() {
             _ => Ok(()),
         });
     }
-    let ran = lab.finish(nslab_tests::spawn_retrying(&mut exec));
+    let ran = lab.spawn_command(exec).finish();
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     let open: Vec<&str> = ran.stdout.split_whitespace().collect();
     // ls itself has the directory it lists open as 3.
     assert_eq!(open, ["0", "1", "2", "3"], "the command in the container holds {open:?}");
-    assert_eq!(lab.finish(lab.spawn(&["rm", "-f", "side", "fds"])).code, 0);
+    assert_eq!(lab.run(&["rm", "-f", "side", "fds"]).code, 0);
 }
