@@ -15,59 +15,31 @@
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixListener;
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use nslab_tests::As;
-use nslab_tests::mini_docker::{self, Ran};
+use nslab_tests::mini_docker::{LIMIT, Lab};
 use serde_json::Value;
 
-const BIN: &str = env!("CARGO_BIN_EXE_mini-docker");
-const PROBE: &str = env!("CARGO_BIN_EXE_probe");
+/// The binaries each lab copies: mini-docker, and the probe it mounts.
+const BINARIES: [&str; 2] = [env!("CARGO_BIN_EXE_mini-docker"), env!("CARGO_BIN_EXE_probe")];
 
-/// No container in these tests should live longer than this.
-const LIMIT: Duration = Duration::from_secs(30);
+/// `run --rm -v BIN:/probe:ro --net none OPTIONS host /probe/probe escape
+/// ARGS…`: the probe's one-line report. `--net none`: the network plays
+/// no part in these escapes.
+fn escape(lab: &Lab, options: &[&str], args: &[&str]) -> Value {
+    let mut all = vec!["--net", "none"];
+    all.extend_from_slice(options);
+    let mut command = vec!["/probe/probe", "escape"];
+    command.extend_from_slice(args);
+    let ran = lab.container(&all, &command);
+    assert_eq!(ran.code, 0, "{options:?} {args:?}: {}", ran.stderr);
+    ran.json()
+}
 
-static RUNS: AtomicUsize = AtomicUsize::new(0);
-
-struct Lab(mini_docker::Lab);
-
-impl Lab {
-    fn new(test: &str) -> Option<Lab> {
-        mini_docker::Lab::new(test, As::Root, &[BIN, PROBE]).map(Lab)
-    }
-
-    /// `run --rm --net none -v BIN:/probe:ro OPTIONS host /probe/probe
-    /// escape ARGS…`: the probe's one-line report. `--net none`: the
-    /// network plays no part in these escapes.
-    fn escape(&self, options: &[&str], args: &[&str]) -> Value {
-        let volume = format!("{}:/probe:ro", self.0.dir.join("bin").display());
-        let mut all = vec!["run", "--rm", "--net", "none", "-v", &volume];
-        all.extend_from_slice(options);
-        all.extend_from_slice(&["host", "/probe/probe", "escape"]);
-        all.extend_from_slice(args);
-        let ran = self.run(&all);
-        assert_eq!(ran.code, 0, "{options:?} {args:?}: {}", ran.stderr);
-        serde_json::from_str(ran.stdout.trim()).unwrap_or_else(|e| panic!("{e}: {}", ran.stdout))
-    }
-
-    /// `mini-docker --root STATE ARGS…`, at most [`LIMIT`], its output kept
-    /// in the lab's files.
-    fn run(&self, args: &[&str]) -> Ran {
-        let n = RUNS.fetch_add(1, Ordering::Relaxed);
-        let (out, err) =
-            (self.0.dir.join(format!("run-{n}.out")), self.0.dir.join(format!("run-{n}.err")));
-        let mut cmd = self.0.command(args);
-        let file = |path: &Path| std::fs::File::create(path).expect("output file");
-        cmd.stdout(file(&out)).stderr(file(&err));
-        let child = nslab_tests::spawn_retrying(&mut cmd);
-        mini_docker::finish_to_files(child, &out, &err, LIMIT)
-    }
-
-    /// Every container removed itself (`--rm`).
-    fn assert_clean(&self) {
-        assert_eq!(self.0.state_entries(), Vec::<String>::new(), "containers left behind");
-    }
+/// Every container removed itself (`--rm`).
+fn assert_clean(lab: &Lab) {
+    assert_eq!(lab.state_entries(), Vec::<String>::new(), "containers left behind");
 }
 
 /// A field of a probe report, as text (`ok`, `EROFS`, …).
@@ -108,9 +80,11 @@ fn side_by_side(columns: &[&str], rows: &[(&str, Vec<String>)]) -> String {
 /// hierarchies there is no `release_agent` at all: the test says so.
 #[test]
 fn cgroup_v1_release_agent() {
-    let Some(lab) = Lab::new("mini-docker escapes: release_agent") else { return };
-    let default = lab.escape(&[], &["cgroup-v1"]);
-    let privileged = lab.escape(&["--privileged"], &["cgroup-v1"]);
+    let Some(lab) = Lab::new("mini-docker escapes: release_agent", As::Root, &BINARIES) else {
+        return;
+    };
+    let default = escape(&lab, &[], &["cgroup-v1"]);
+    let privileged = escape(&lab, &["--privileged"], &["cgroup-v1"]);
     // The v1 controllers bound to a hierarchy (/proc/cgroups, cgroups(7)).
     let v1: Vec<String> = std::fs::read_to_string("/proc/cgroups")
         .expect("/proc/cgroups")
@@ -124,7 +98,7 @@ fn cgroup_v1_release_agent() {
             assert_eq!(field(report, "mount"), "no v1 hierarchy", "{report}");
         }
         nslab_tests::not_here("release_agent", "cgroup v2 only: there is no release_agent");
-        lab.assert_clean();
+        assert_clean(&lab);
         return;
     }
     // A container without limits stays in mini-docker's cgroups, which are
@@ -141,7 +115,7 @@ fn cgroup_v1_release_agent() {
         assert_eq!(field(&default, "mount"), "EPERM", "{default}");
         assert_ne!(field(&privileged, "mount"), "ok", "no release_agent found: {privileged}");
         nslab_tests::not_here("release_agent", "no v1 hierarchy whose root cgroup holds this test");
-        lab.assert_clean();
+        assert_clean(&lab);
         return;
     }
     assert_eq!(field(&default, "mount"), "EPERM", "{default}");
@@ -155,7 +129,7 @@ fn cgroup_v1_release_agent() {
         ],
     );
     insta::assert_snapshot!("release_agent", text);
-    lab.assert_clean();
+    assert_clean(&lab);
 }
 
 /// `/proc/sys/kernel/core_pattern` (proc(5)): /proc/sys is mounted
@@ -163,16 +137,18 @@ fn cgroup_v1_release_agent() {
 /// under --privileged it is writable.
 #[test]
 fn core_pattern() {
-    let Some(lab) = Lab::new("mini-docker escapes: core_pattern") else { return };
-    let default = field(&lab.escape(&[], &["core-pattern"]), "open_write");
-    let privileged = field(&lab.escape(&["--privileged"], &["core-pattern"]), "open_write");
+    let Some(lab) = Lab::new("mini-docker escapes: core_pattern", As::Root, &BINARIES) else {
+        return;
+    };
+    let default = field(&escape(&lab, &[], &["core-pattern"]), "open_write");
+    let privileged = field(&escape(&lab, &["--privileged"], &["core-pattern"]), "open_write");
     assert_eq!((default.as_str(), privileged.as_str()), ("EROFS", "ok"));
     let text = side_by_side(
         &["default", "--privileged"],
         &[("open(/proc/sys/kernel/core_pattern, O_WRONLY)", vec![default, privileged])],
     );
     insta::assert_snapshot!("core_pattern", text);
-    lab.assert_clean();
+    assert_clean(&lab);
 }
 
 /// Files of /sys/kernel that root may write and whose writes change the
@@ -189,20 +165,20 @@ const SYSFS_FILES: [&str; 4] = [
 /// under --privileged.
 #[test]
 fn writable_sys() {
-    let Some(lab) = Lab::new("mini-docker escapes: /sys") else { return };
+    let Some(lab) = Lab::new("mini-docker escapes: /sys", As::Root, &BINARIES) else { return };
     let Some(path) = SYSFS_FILES.iter().find(|p| Path::new(p).exists()) else {
         nslab_tests::skip("/sys escape", "none of the /sys/kernel files this test knows");
         return;
     };
-    let default = field(&lab.escape(&[], &["sysfs", path]), "open_write");
-    let privileged = field(&lab.escape(&["--privileged"], &["sysfs", path]), "open_write");
+    let default = field(&escape(&lab, &[], &["sysfs", path]), "open_write");
+    let privileged = field(&escape(&lab, &["--privileged"], &["sysfs", path]), "open_write");
     assert_eq!((default.as_str(), privileged.as_str()), ("EROFS", "ok"), "{path}");
     let text = side_by_side(
         &["default", "--privileged"],
         &[("open(/sys/kernel/..., O_WRONLY)", vec![default, privileged])],
     );
     insta::assert_snapshot!("sysfs", text);
-    lab.assert_clean();
+    assert_clean(&lab);
 }
 
 /// A host socket mounted in (the `docker.sock` mistake): the test serves a
@@ -211,8 +187,10 @@ fn writable_sys() {
 /// `-v` connects and gets the host process's answer.
 #[test]
 fn mounted_host_socket() {
-    let Some(lab) = Lab::new("mini-docker escapes: mounted socket") else { return };
-    let socket = lab.0.dir.join("host.sock");
+    let Some(lab) = Lab::new("mini-docker escapes: mounted socket", As::Root, &BINARIES) else {
+        return;
+    };
+    let socket = lab.dir.join("host.sock");
     let listener = UnixListener::bind(&socket).expect("bind the host's socket");
     listener.set_nonblocking(true).expect("non-blocking");
     // The host side: one connection at most, for at most LIMIT; it answers
@@ -235,9 +213,9 @@ fn mounted_host_socket() {
         Some(heard.trim_end().to_owned())
     });
     let host_path = socket.display().to_string();
-    let default = lab.escape(&[], &["unix-connect", &host_path]);
+    let default = escape(&lab, &[], &["unix-connect", &host_path]);
     let volume = format!("{host_path}:/var/run/host.sock");
-    let mistake = lab.escape(&["-v", &volume], &["unix-connect", "/var/run/host.sock"]);
+    let mistake = escape(&lab, &["-v", &volume], &["unix-connect", "/var/run/host.sock"]);
     let heard = server.join().expect("the server thread");
     let _ = std::fs::remove_file(&socket);
     assert_eq!(field(&default, "connect"), "ENOENT", "{default}");
@@ -253,7 +231,7 @@ fn mounted_host_socket() {
         ],
     );
     insta::assert_snapshot!("host_socket", nslab_tests::redact(&text));
-    lab.assert_clean();
+    assert_clean(&lab);
 }
 
 /// `--pid host` and ptrace (ptrace(2), "Ptrace access mode checking"): a
@@ -263,13 +241,13 @@ fn mounted_host_socket() {
 /// CAP_SYS_PTRACE lets the attach through (the probe detaches at once).
 #[test]
 fn host_pid_and_ptrace() {
-    let Some(lab) = Lab::new("mini-docker escapes: ptrace") else { return };
+    let Some(lab) = Lab::new("mini-docker escapes: ptrace", As::Root, &BINARIES) else { return };
     let mut sleeper = std::process::Command::new("sleep").arg("30").spawn().expect("sleep");
     let pid = sleeper.id().to_string();
     let runs = [
-        lab.escape(&[], &["ptrace", &pid]),
-        lab.escape(&["--pid", "host"], &["ptrace", &pid]),
-        lab.escape(&["--pid", "host", "--cap-add", "SYS_PTRACE"], &["ptrace", &pid]),
+        escape(&lab, &[], &["ptrace", &pid]),
+        escape(&lab, &["--pid", "host"], &["ptrace", &pid]),
+        escape(&lab, &["--pid", "host", "--cap-add", "SYS_PTRACE"], &["ptrace", &pid]),
     ];
     // The sleep is still there, running on: the attach changed nothing.
     let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
@@ -290,7 +268,7 @@ fn host_pid_and_ptrace() {
         ],
     );
     insta::assert_snapshot!("ptrace", text);
-    lab.assert_clean();
+    assert_clean(&lab);
 }
 
 /// `/proc/1/exe` (CVE-2019-5736): a container's init is a fork of the
@@ -300,17 +278,19 @@ fn host_pid_and_ptrace() {
 /// for writing while any process runs it (ETXTBSY).
 #[test]
 fn proc_exe_of_init() {
-    let Some(lab) = Lab::new("mini-docker escapes: /proc/1/exe") else { return };
-    let default = lab.escape(&[], &["exe", "/proc/1/exe"]);
-    let privileged = lab.escape(&["--privileged"], &["exe", "/proc/1/exe"]);
+    let Some(lab) = Lab::new("mini-docker escapes: /proc/1/exe", As::Root, &BINARIES) else {
+        return;
+    };
+    let default = escape(&lab, &[], &["exe", "/proc/1/exe"]);
+    let privileged = escape(&lab, &["--privileged"], &["exe", "/proc/1/exe"]);
     for key in ["readlink", "open_path", "open_write"] {
         assert_eq!(field(&default, key), "EACCES", "{key}: {default}");
     }
-    let host_binary = lab.0.bin("mini-docker").display().to_string();
+    let host_binary = lab.bin("mini-docker").display().to_string();
     assert_eq!(field(&privileged, "readlink"), host_binary, "the host's binary");
     assert_eq!(field(&privileged, "open_path"), "ok");
     assert_eq!(field(&privileged, "open_write"), "ETXTBSY");
-    let link = |r: &Value| field(r, "readlink").replace(&lab.0.dir.display().to_string(), "[LAB]");
+    let link = |r: &Value| field(r, "readlink").replace(&lab.dir.display().to_string(), "[LAB]");
     let text = side_by_side(
         &["default", "--privileged"],
         &[
@@ -320,5 +300,5 @@ fn proc_exe_of_init() {
         ],
     );
     insta::assert_snapshot!("proc_exe", text);
-    lab.assert_clean();
+    assert_clean(&lab);
 }
