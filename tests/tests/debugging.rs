@@ -18,15 +18,12 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use nslab_tests::mini_docker::{self, Lab, Ran};
+use nslab_tests::mini_docker::{self, LIMIT, Lab, Ran};
 use nslab_tests::{As, can_run, skip};
 use regex::Regex;
 use serde_json::Value;
-
-/// No command of these tests may run longer than this.
-const LIMIT: Duration = Duration::from_secs(30);
 
 /// The tools the chapter teaches; a machine without one skips (util-linux,
 /// iproute2 and coreutils provide them).
@@ -215,25 +212,10 @@ fn import_busybox(test: &str, lab: &Lab) -> bool {
         std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet)).expect("symlink");
     }
     let tarball = files.join("bb.tar");
-    let status = Command::new("tar")
-        .arg("-C")
-        .arg(&rootfs)
-        .arg("-cf")
-        .arg(&tarball)
-        .arg(".")
-        .status()
-        .expect("tar");
-    assert!(status.success());
-    std::os::unix::fs::chown(&tarball, Some(lab.host_uid), Some(lab.host_uid)).expect("chown");
-    let ran = run_in(lab, &["import", tarball.to_str().expect("path"), "bb"]);
+    lab.tar(&rootfs, &tarball);
+    let ran = lab.run(&["import", tarball.to_str().expect("path"), "bb"]);
     assert_eq!((ran.code, ran.stdout.as_str()), (0, "bb\n"), "{}", ran.stderr);
     true
-}
-
-fn run_in(lab: &Lab, args: &[&str]) -> Ran {
-    let mut cmd = lab.command(args);
-    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
-    mini_docker::finish(nslab_tests::spawn_retrying(&mut cmd), LIMIT)
 }
 
 /// `run -d --net none --hostname HOSTNAME bb sleep 60`; returns the
@@ -242,9 +224,9 @@ fn start(lab: &Lab, hostname: &str) -> (u32, u32) {
     let args = ["run", "-d", "--net", "none", "--name", "dbg", "--hostname", hostname];
     let mut all = args.to_vec();
     all.extend_from_slice(&["bb", "sleep", "60"]);
-    let ran = run_in(lab, &all);
+    let ran = lab.run(&all);
     assert_eq!(ran.code, 0, "run -d: {}", ran.stderr);
-    let ran = run_in(lab, &["inspect", "dbg"]);
+    let ran = lab.run(&["inspect", "dbg"]);
     let info: Value = serde_json::from_str(&ran.stdout).expect("inspect prints JSON");
     let pid = |key: &str| info[0]["pids"][key].as_u64().expect("a PID") as u32;
     (pid("init"), pid("command"))
@@ -252,22 +234,26 @@ fn start(lab: &Lab, hostname: &str) -> (u32, u32) {
 
 /// Stops the container and checks nothing is left.
 fn stop(lab: &Lab) {
-    assert_eq!(run_in(lab, &["rm", "-f", "dbg"]).code, 0);
+    assert_eq!(lab.run(&["rm", "-f", "dbg"]).code, 0);
     assert!(lab.state_entries().iter().all(|e| e.len() != 64), "{:?}", lab.state_entries());
+}
+
+/// A lab whose mini-docker runs as `who` and holds the image `bb`; `None`
+/// (after a line saying why) without root (the tools look from the host,
+/// as root), one of the tools, or busybox.
+fn busybox_lab(test: &str, who: As) -> Option<Lab> {
+    if can_run(test, As::Root).is_none() || !tools_present(test) {
+        return None;
+    }
+    let bin = nslab_tests::workspace_binary("mini-docker");
+    let lab = Lab::new(test, who, &[&bin.to_string_lossy()])?;
+    import_busybox(test, &lab).then_some(lab)
 }
 
 /// A root container, looked at with every tool of the chapter.
 #[test]
 fn container_from_outside() {
-    let test = "debugging: a container from outside";
-    if can_run(test, As::Root).is_none() || !tools_present(test) {
-        return;
-    }
-    let bin = nslab_tests::workspace_binary("mini-docker");
-    let Some(lab) = Lab::new(test, As::Root, &[&bin.to_string_lossy()]) else { return };
-    if !import_busybox(test, &lab) {
-        return;
-    }
+    let Some(lab) = busybox_lab("debugging: a container from outside", As::Root) else { return };
     let (init, command) = start(&lab, "dbgbox");
     let mut t = Transcript::new();
     t.name(lab.dir.display(), "LAB");
@@ -348,14 +334,7 @@ fn container_from_outside() {
 #[test]
 fn rootless_container_from_outside() {
     let test = "debugging: a rootless container from outside";
-    if can_run(test, As::Root).is_none() || !tools_present(test) {
-        return;
-    }
-    let bin = nslab_tests::workspace_binary("mini-docker");
-    let Some(lab) = Lab::new(test, As::Rootless, &[&bin.to_string_lossy()]) else { return };
-    if !import_busybox(test, &lab) {
-        return;
-    }
+    let Some(lab) = busybox_lab(test, As::Rootless) else { return };
     let (init, _) = start(&lab, "rootless");
     let mut t = Transcript::new();
     t.name(lab.dir.display(), "LAB");
