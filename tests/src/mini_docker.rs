@@ -446,11 +446,3 @@ pub fn finish(mut child: Child, limit: Duration) -> Ran {
         stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
     }
 }
-
-/// [`finish`] for a child whose stdout and stderr go to the files `out`
-/// and `err` (kept in the lab: a failing test's output can be read there).
-pub fn finish_to_files(mut child: Child, out: &Path, err: &Path, limit: Duration) -> Ran {
-    let status = crate::wait_bounded(&mut child, limit);
-    let read = |path: &Path| std::fs::read_to_string(path).unwrap_or_default();
-    Ran { code: status.code().unwrap_or(-1), stdout: read(out), stderr: read(err) }
-}
