@@ -13,13 +13,13 @@ use nix::unistd::geteuid;
 
 use crate::cgroups::{self, LimitRequest, Swap};
 use crate::commands::Dirs;
-use crate::container::sharing::NetMode;
 use crate::container::state::StateDir;
-use crate::container::{Config, Namespaces, Volume, parent};
+use crate::container::{Config, Lower, Namespaces, NetMode, parent, sharing};
 use crate::error::{ContainerError, Error, ImageError, UsageError};
 use crate::image::{Image, host};
 use crate::network::ipam::{self, Subnet};
 use crate::network::publish::{self, Publish};
+use crate::rootfs::Volume;
 use crate::security::SecurityRequest;
 
 #[derive(Debug, Args)]
@@ -232,7 +232,7 @@ pub fn run(dirs: &Dirs, args: RunArgs) -> Result<u8, Error> {
         .and_then(|()| {
             let (id, host) = (&cfg.id, &cfg.hostname);
             crate::network::create(id, host, bridge.as_ref(), &dirs.state, &state.dir)?;
-            crate::container::sharing::share_network(&cfg, &state)
+            sharing::share_network(&cfg, &state)
         })
         .and_then(|()| start(&cfg, &state));
     crate::network::remove(&state.dir);
@@ -245,7 +245,7 @@ pub fn run(dirs: &Dirs, args: RunArgs) -> Result<u8, Error> {
 }
 
 fn start(cfg: &Config, state: &StateDir) -> Result<u8, Error> {
-    if let Image::Host = cfg.image {
+    if let Lower::Skeleton(_) = cfg.lower {
         host::build_skeleton(&state.lower())?;
     }
     Ok(parent::run(cfg, state)?)
@@ -260,6 +260,10 @@ fn config(dirs: &Dirs, args: RunArgs) -> Result<Config, Error> {
     }
     let image = Image::resolve(&args.image, &dirs.data)?;
     let defaults = image.config();
+    let lower = match image {
+        Image::Host => Lower::Skeleton(host::bound_dirs()),
+        Image::Directory(dir, _) => Lower::Directory(dir),
+    };
     // Docker's rule: the arguments replace the image's Cmd, never its Entrypoint.
     let mut command = defaults.entrypoint.clone();
     command.extend(if args.command.is_empty() { defaults.cmd.clone() } else { args.command });
@@ -297,9 +301,9 @@ fn config(dirs: &Dirs, args: RunArgs) -> Result<Config, Error> {
         (Some(Userns::Auto), _) | (None, true) => Some(parent::id_map()),
         (_, false) => None,
     };
-    let ipc_mode = crate::container::sharing::IpcMode::parse(&args.ipc, &dirs.state)?;
-    let pid_join = crate::container::sharing::parse_pid(&args.pid, &dirs.state)?;
-    let net_mode = NetMode::parse(args.net.as_deref(), &dirs.state)?;
+    let ipc_mode = sharing::parse_ipc(&args.ipc, &dirs.state)?;
+    let pid_join = sharing::parse_pid(&args.pid, &dirs.state)?;
+    let net_mode = sharing::parse_net(args.net.as_deref(), &dirs.state)?;
     let namespaces = Namespaces {
         net: net_mode.new_namespace(),
         pid: args.pid == "private",
@@ -315,7 +319,7 @@ fn config(dirs: &Dirs, args: RunArgs) -> Result<Config, Error> {
     Ok(Config {
         id,
         name: args.name,
-        image,
+        lower,
         hostname,
         command,
         env,

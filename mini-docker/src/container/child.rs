@@ -20,10 +20,9 @@ use nix::errno::Errno;
 use nix::sys::signal::Signal;
 use nix::unistd::{Gid, Uid, setgroups, sethostname, setresgid, setresuid};
 
-use crate::container::sharing::{IpcMode, NetMode};
 use crate::container::state::StateDir;
 use crate::container::sync::SyncChannel;
-use crate::container::{Config, init, tty};
+use crate::container::{Config, IpcMode, Lower, NetMode, init, start_report, tty};
 use crate::error::{EXIT_RUNTIME, Error, RootfsError};
 use crate::rootfs;
 
@@ -36,7 +35,7 @@ pub fn main(cfg: &Config, state: &StateDir, chan: &mut SyncChannel) -> isize {
     // container's namespaces this process joins itself (--ipc and --net
     // container:NAME; mini-docker joined --pid's before the clone).
     let mut keep = vec![chan.as_raw_fd()];
-    keep.extend(crate::container::monitor::report_fd());
+    keep.extend(start_report::write_end());
     if let IpcMode::Container { ns, .. } = &cfg.ipc_mode {
         keep.push(ns.as_raw_fd());
     }
@@ -79,7 +78,7 @@ pub fn main(cfg: &Config, state: &StateDir, chan: &mut SyncChannel) -> isize {
     // dropped here: this process ends by an exit system call, never by
     // unwinding.)
     let mut keep = vec![chan.as_raw_fd()];
-    keep.extend(crate::container::monitor::report_fd());
+    keep.extend(start_report::write_end());
     if let Err(errno) = close_inherited(&keep) {
         chan.error(&format!("closing descriptors: {errno}"));
         return EXIT_RUNTIME.into();
@@ -159,7 +158,7 @@ fn set_up(cfg: &Config, state: &StateDir) -> Result<(), Error> {
     if let Some(map) = cfg.namespaces.user {
         become_root(map.single())?;
     }
-    let root = rootfs::prepare(cfg, state)?;
+    let root = rootfs::prepare(&rootfs_spec(cfg, state))?;
     // --ipc shareable or container:NAME: /dev/shm (and the IPC namespace).
     crate::container::sharing::share_ipc(&root, cfg, state)?;
     if cfg.security.privileged {
@@ -182,6 +181,33 @@ fn set_up(cfg: &Config, state: &StateDir) -> Result<(), Error> {
     Ok(())
 }
 // ANCHOR_END: set-up
+
+/// What `rootfs/` builds, in plain paths and flags: the container's
+/// settings and its state directory's layout.
+fn rootfs_spec(cfg: &Config, state: &StateDir) -> rootfs::Spec {
+    let (lower, host_dirs) = match &cfg.lower {
+        Lower::Skeleton(host_dirs) => (state.lower(), host_dirs.clone()),
+        Lower::Directory(dir) => (dir.clone(), Vec::new()),
+    };
+    rootfs::Spec {
+        lower,
+        host_dirs,
+        upper: state.upper(),
+        work: state.work(),
+        target: state.rootfs(),
+        user_namespace: cfg.namespaces.user.is_some(),
+        single_id: cfg.namespaces.user.is_some_and(|m| m.single()),
+        // --pid container:NAME: no new namespace, but not the host's either.
+        pid_namespace: cfg.namespaces.pid || cfg.pid_join.is_some(),
+        // --net container:NAME: joined already (see `main`).
+        net_namespace: cfg.namespaces.net || matches!(cfg.net_mode, NetMode::Container { .. }),
+        ipc_namespace: cfg.namespaces.ipc,
+        sys_writable: cfg.security.privileged,
+        etc: state.etc(),
+        volumes: cfg.volumes.clone(),
+        workdir: cfg.workdir.clone(),
+    }
+}
 
 /// Our UIDs are still the caller's (with `--userns auto` as root, host
 /// root, which is not mapped); switch to the namespace's root so that files

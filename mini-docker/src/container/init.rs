@@ -18,8 +18,8 @@ use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, sigprocmask};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Gid, Pid, Uid, execve, fork, setgroups, setresgid, setresuid};
 
-use crate::container::parent::waited_signals;
-use crate::container::{Config, monitor, tty};
+use crate::container::signals::waited_signals;
+use crate::container::{Config, start_report, tty};
 use crate::error::EXIT_RUNTIME;
 
 /// Docker's codes for a command that cannot be run.
@@ -35,7 +35,7 @@ pub fn run(cfg: &Config, slave: Option<OwnedFd>) -> u8 {
     let waited = waited_signals(); // already blocked: inherited from mini-docker
     // run -d: tell the waiting foreground that the command starts now; the
     // command's execve will close the report's last write end.
-    monitor::report_starting();
+    start_report::starting();
     // SAFETY: init has one thread (it was cloned from a process with no
     // other thread and starts none), so the child's copy of memory holds no
     // lock another thread took: it may allocate, as `exec_command` does,
@@ -45,11 +45,11 @@ pub fn run(cfg: &Config, slave: Option<OwnedFd>) -> u8 {
         Ok(ForkResult::Parent { child }) => child,
         Err(errno) => {
             say_err!("mini-docker: fork the command: {errno}");
-            monitor::report_failed(EXIT_RUNTIME);
+            start_report::failed(EXIT_RUNTIME);
             return EXIT_RUNTIME;
         }
     };
-    monitor::close_report(); // only the command holds it now
+    start_report::close(); // only the command holds it now
     drop(slave); // only the command holds the terminal now
     loop {
         let Ok(sig) = waited.wait() else { return EXIT_RUNTIME };
@@ -169,7 +169,7 @@ fn find_program(program: &str, env: &[String]) -> String {
 fn fail(code: i32, message: &str) -> ! {
     say_err!("mini-docker: {message}");
     // run -d: the status, for the foreground still waiting (monitor.rs).
-    monitor::report_failed(code as u8);
+    start_report::failed(code as u8);
     // SAFETY: ends this process at once, without running the parent's
     // atexit handlers or flushing its copies of buffers.
     unsafe { libc::_exit(code) }

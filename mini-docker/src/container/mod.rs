@@ -55,14 +55,17 @@ pub mod lock;
 pub mod monitor;
 pub mod parent;
 pub mod sharing;
+mod signals;
+mod start_report;
 pub mod state;
 mod sync;
 pub mod tenant;
 mod tty;
 
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
 
-use crate::image::Image;
+use crate::rootfs::Volume;
 
 /// A container's ID mapping when it has a user namespace: container IDs
 /// `0..count` are host IDs `host_uid..` and `host_gid..`.
@@ -92,15 +95,16 @@ pub struct Namespaces {
     pub user: Option<IdMap>,
 }
 
-/// A bind mount from the host into the container.
+/// The image, as the process model needs it: the overlay's read-only
+/// lower layer (`commands/run.rs` makes it from an `image::Image`).
 #[derive(Debug, Clone)]
-pub struct Volume {
-    pub source: PathBuf,
-    /// Absolute, as seen inside the container; resolved inside its root
-    /// when mounted (see `rootfs/resolve.rs`).
-    pub target: String,
-    pub read_only: bool,
-    pub source_is_dir: bool,
+pub enum Lower {
+    /// A skeleton written into the state directory before the start
+    /// (`<state>/lower`, see `image/host.rs`), with these host directories
+    /// bound read-only over it: the built-in `host` image.
+    Skeleton(Vec<&'static str>),
+    /// A directory holding a root filesystem.
+    Directory(PathBuf),
 }
 
 /// Everything the container needs, decided before `clone`.
@@ -108,7 +112,7 @@ pub struct Volume {
 pub struct Config {
     pub id: String,
     pub name: Option<String>,
-    pub image: Image,
+    pub lower: Lower,
     pub hostname: String,
     pub command: Vec<String>,
     /// `KEY=VALUE` entries, the final environment.
@@ -126,9 +130,109 @@ pub struct Config {
     /// Capabilities, seccomp, masked paths, --privileged.
     pub security: crate::security::Security,
     /// --ipc: private, shareable, host or container:NAME (see sharing.rs).
-    pub ipc_mode: sharing::IpcMode,
+    pub ipc_mode: IpcMode,
     /// --pid container:NAME: that container's PID namespace.
-    pub pid_join: Option<sharing::Joined>,
+    pub pid_join: Option<Joined>,
     /// --net: bridge, none, host or container:NAME (see sharing.rs).
-    pub net_mode: sharing::NetMode,
+    pub net_mode: NetMode,
+}
+
+/// The `--ipc` of `run` (parsed by [`sharing::parse_ipc`]).
+#[derive(Debug, Clone)]
+pub enum IpcMode {
+    Private,
+    Shareable,
+    Host,
+    /// The container's IPC namespace, and its shared `/dev/shm`.
+    Container {
+        ns: Joined,
+        shm: std::path::PathBuf,
+    },
+}
+
+impl IpcMode {
+    /// Whether `clone` makes a new IPC namespace (`container:` leaves it for
+    /// the other container's once the root filesystem is built, see
+    /// [`sharing::share_ipc`]).
+    pub fn new_namespace(&self) -> bool {
+        !matches!(self, IpcMode::Host)
+    }
+
+    /// As `exec.json` records it.
+    pub fn word(&self) -> &'static str {
+        match self {
+            IpcMode::Private => "private",
+            IpcMode::Shareable => "shareable",
+            IpcMode::Host => "host",
+            IpcMode::Container { .. } => "container",
+        }
+    }
+}
+
+/// The `--net` of `run` (parsed by [`sharing::parse_net`]).
+#[derive(Debug, Clone)]
+pub enum NetMode {
+    /// A new namespace plugged into the bridge (see `network/`).
+    Bridge,
+    /// A new namespace with only `lo`.
+    None,
+    Host,
+    /// Another container's namespace, and that container's state
+    /// directory (its lease, its `/etc/hosts` and `resolv.conf`, which
+    /// Docker shares too).
+    Container {
+        ns: Joined,
+        state: std::path::PathBuf,
+        name: String,
+        init: nix::unistd::Pid,
+    },
+}
+
+impl NetMode {
+    /// Whether `clone` makes a new network namespace (`container:` joins
+    /// the other one instead, see [`sharing::join_network`]).
+    pub fn new_namespace(&self) -> bool {
+        matches!(self, NetMode::Bridge | NetMode::None)
+    }
+
+    /// As `exec.json` records it (and `inspect` shows it): `container:ID`
+    /// names the container whose namespace was joined.
+    pub fn describe(&self) -> String {
+        match self {
+            NetMode::Bridge => "bridge".to_owned(),
+            NetMode::None => "none".to_owned(),
+            NetMode::Host => "host".to_owned(),
+            NetMode::Container { state, .. } => {
+                let id = state.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
+                format!("container:{id}")
+            }
+        }
+    }
+}
+
+/// Another container's namespace, held open from the moment its name was
+/// checked: an open `/proc/PID/ns/KIND` names that namespace for as long
+/// as the descriptor lives, even if the container ends and its PID goes to
+/// another process before the join (a path would then name *that*
+/// process's namespace). Shared, because a [`Config`] is cloned.
+#[derive(Debug, Clone)]
+pub struct Joined(std::sync::Arc<OwnedFd>);
+
+impl Joined {
+    /// An open `/proc/PID/ns/KIND` of the container to join.
+    pub fn new(fd: OwnedFd) -> Joined {
+        Joined(std::sync::Arc::new(fd))
+    }
+}
+
+impl AsFd for Joined {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.0.as_fd()
+    }
+}
+
+impl std::os::fd::AsRawFd for Joined {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.0.as_raw_fd()
+    }
 }

@@ -52,8 +52,7 @@
 //! failed start's records), never `commands/`.
 
 use std::io::Read;
-use std::os::fd::{AsFd, AsRawFd, IntoRawFd, OwnedFd};
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -62,22 +61,12 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, fork, pipe2, setsid};
 
-use crate::container::Config;
 use crate::container::state::StateDir;
+use crate::container::{Config, start_report};
 use crate::error::{ContainerError, Error};
 
 /// How long `run -d` waits for the container's command to start.
 const START_LIMIT: Duration = Duration::from_secs(10);
-
-/// The start report's first byte, written by init just before it forks
-/// the command.
-const STARTING: u8 = b'S';
-
-/// This process's write end of the start report, or -1 (a foreground
-/// `run` has none). A global, not a [`Config`] field: `clone` and `fork`
-/// copy it together with the descriptor it names, so init and the command
-/// find their own copies here.
-static REPORT: AtomicI32 = AtomicI32::new(-1);
 
 /// Which process returned from [`detach`].
 #[derive(Debug)]
@@ -118,7 +107,7 @@ pub fn detach(state: &StateDir, cfg: &Config) -> Result<Side, Error> {
     match unsafe { fork() }.map_err(ContainerError::sys("fork (the monitor)"))? {
         ForkResult::Child => {
             drop(report_reader);
-            REPORT.store(report_writer.into_raw_fd(), Ordering::Relaxed);
+            start_report::hold(report_writer);
             let _ = setsid();
             // SAFETY: dup2 from descriptors open here (the log, /dev/null)
             // onto 0, 1 and 2, which no `OwnedFd` owns: replacing them
@@ -143,50 +132,6 @@ pub fn detach(state: &StateDir, cfg: &Config) -> Result<Side, Error> {
 }
 // ANCHOR_END: detach
 
-/// Init, just before it forks the command: "the command is starting".
-pub fn report_starting() {
-    report(STARTING);
-}
-
-/// The command's process, when it cannot be run: its exit status (after
-/// its error line, so that the foreground finds that line in the log).
-pub fn report_failed(status: u8) {
-    report(status);
-}
-
-/// This process's write end of the start report, if it has one.
-pub fn report_fd() -> Option<std::os::fd::RawFd> {
-    Some(REPORT.load(Ordering::Relaxed)).filter(|&fd| fd >= 0)
-}
-
-/// Closes this process's write end: the monitor once init has a copy
-/// (after `clone`), init once the command has one (after `fork`).
-pub fn close_report() {
-    let fd = REPORT.swap(-1, Ordering::Relaxed);
-    if fd >= 0 {
-        // SAFETY: the descriptor is ours, and no one else uses it.
-        unsafe { libc::close(fd) };
-    }
-}
-
-fn report(byte: u8) {
-    let fd = REPORT.load(Ordering::Relaxed);
-    if fd >= 0 {
-        // If the foreground is gone (killed, or it gave up waiting), the
-        // write fails with EPIPE, which changes nothing; but it would also
-        // raise SIGPIPE, killing init (and its container) or turning a
-        // command's 127 into 141. So SIGPIPE is ignored around the write.
-        // SAFETY: `fd` is this process's write end, which only
-        // `close_report` closes (after taking it out of `REPORT`); the
-        // buffer is a live one-byte array; the old disposition is put back.
-        unsafe {
-            let old = libc::signal(libc::SIGPIPE, libc::SIG_IGN);
-            libc::write(fd, [byte].as_ptr().cast(), 1);
-            libc::signal(libc::SIGPIPE, old);
-        }
-    }
-}
-
 /// The foreground's wait (see the module's comment): the ID once the
 /// command runs; else the error line, the status, and no state left.
 fn wait_started(
@@ -205,11 +150,11 @@ fn wait_started(
         return crate::error::EXIT_RUNTIME;
     };
     let status = match heard.as_slice() {
-        [STARTING] => {
+        [start_report::STARTING] => {
             say!("{}", cfg.id);
             return 0;
         }
-        [STARTING, status] => *status,
+        [start_report::STARTING, status] => *status,
         _ => crate::error::EXIT_RUNTIME,
     };
     // The monitor frees the cgroups and the address when its container

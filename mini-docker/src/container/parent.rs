@@ -15,9 +15,10 @@ use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, sigprocmask};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{Pid, getegid, geteuid};
 
+use crate::container::signals::waited_signals;
 use crate::container::state::StateDir;
 use crate::container::sync::SyncChannel;
-use crate::container::{Config, IdMap, Namespaces, child, tty};
+use crate::container::{Config, IdMap, Namespaces, child, start_report, tty};
 use crate::error::ContainerError;
 
 /// The stack `clone(2)` gives the child. The child, the container's init,
@@ -26,30 +27,6 @@ use crate::error::ContainerError;
 /// 1 MiB is plenty (pages it never touches cost nothing). `clone3` needs
 /// none: there the child goes on with a copy of the caller's stack.
 const STACK_SIZE: usize = 1024 * 1024;
-
-/// Signals mini-docker passes on to the container, as `docker run` does.
-/// They are blocked (not handled) and collected with `sigwait`, so no code
-/// runs in a signal handler; the child inherits the blocked mask, so a
-/// signal sent to PID 1 before it is ready waits instead of being lost.
-pub const FORWARDED: [Signal; 7] = [
-    Signal::SIGINT,
-    Signal::SIGTERM,
-    Signal::SIGHUP,
-    Signal::SIGQUIT,
-    Signal::SIGUSR1,
-    Signal::SIGUSR2,
-    Signal::SIGWINCH,
-];
-
-/// The forwarded signals plus SIGCHLD, which says "a child ended".
-pub fn waited_signals() -> SigSet {
-    let mut set = SigSet::empty();
-    for sig in FORWARDED {
-        set.add(sig);
-    }
-    set.add(Signal::SIGCHLD);
-    set
-}
 
 impl Namespaces {
     /// The `clone` flags: a mount namespace always, the others unless the
@@ -102,7 +79,7 @@ fn start_and_wait(cfg: &Config, state: &StateDir, waited: &SigSet) -> Result<u8,
     drop(child_end); // so a dead child reads as end-of-file, not a hang
     // ANCHOR_END: clone
     // run -d: the child has its copy of the start report (see monitor.rs).
-    crate::container::monitor::close_report();
+    start_report::close();
 
     let started = write_id_maps(pid, cfg.namespaces.user)
         .and_then(|()| {

@@ -48,63 +48,31 @@ use nix::mount::{MsFlags, mount};
 use nix::sched::{CloneFlags, setns};
 use nix::sys::stat::Mode;
 
-use crate::container::Config;
 use crate::container::state::StateDir;
 use crate::container::tenant;
+use crate::container::{Config, IpcMode, Joined, NetMode};
 use crate::error::{ContainerError, RootfsError, UsageError};
 use crate::rootfs::resolve::{Create, fd_path, open_in_root};
 
-/// The `--ipc` of `run`.
-#[derive(Debug, Clone)]
-pub enum IpcMode {
-    Private,
-    Shareable,
-    Host,
-    /// The container's IPC namespace, and its shared `/dev/shm`.
-    Container {
-        ns: Joined,
-        shm: std::path::PathBuf,
-    },
-}
-
-impl IpcMode {
-    /// `private`, `shareable`, `host` or `container:NAME` (NAME running,
-    /// shareable, without a user namespace).
-    /// `root` holds the containers' state directories (`--root`).
-    pub fn parse(text: &str, root: &Path) -> Result<IpcMode, UsageError> {
-        let name = match text {
-            "private" | "" => return Ok(IpcMode::Private),
-            "shareable" => return Ok(IpcMode::Shareable),
-            "host" => return Ok(IpcMode::Host),
-            other => other.strip_prefix("container:").unwrap_or(""),
-        };
-        if name.is_empty() {
-            return Err(UsageError::BadIpc(text.to_owned()));
-        }
-        let (state, ns, _) = joinable("IPC", name, root, "ipc")?;
-        if tenant::recorded(&state)["ipc"] != "shareable" {
-            let why = "it was not started with --ipc shareable".to_owned();
-            return Err(UsageError::NotJoinable("IPC", name.to_owned(), why));
-        }
-        Ok(IpcMode::Container { ns, shm: shm_dir(&state) })
+/// The `--ipc` of `run`: `private`, `shareable`, `host` or
+/// `container:NAME` (NAME running, shareable, without a user namespace).
+/// `root` holds the containers' state directories (`--root`).
+pub fn parse_ipc(text: &str, root: &Path) -> Result<IpcMode, UsageError> {
+    let name = match text {
+        "private" | "" => return Ok(IpcMode::Private),
+        "shareable" => return Ok(IpcMode::Shareable),
+        "host" => return Ok(IpcMode::Host),
+        other => other.strip_prefix("container:").unwrap_or(""),
+    };
+    if name.is_empty() {
+        return Err(UsageError::BadIpc(text.to_owned()));
     }
-
-    /// Whether `clone` makes a new IPC namespace (`container:` leaves it for
-    /// the other container's once the root filesystem is built, see
-    /// [`share_ipc`]).
-    pub fn new_namespace(&self) -> bool {
-        !matches!(self, IpcMode::Host)
+    let (state, ns, _) = joinable("IPC", name, root, "ipc")?;
+    if tenant::recorded(&state)["ipc"] != "shareable" {
+        let why = "it was not started with --ipc shareable".to_owned();
+        return Err(UsageError::NotJoinable("IPC", name.to_owned(), why));
     }
-
-    /// As `exec.json` records it.
-    pub fn word(&self) -> &'static str {
-        match self {
-            IpcMode::Private => "private",
-            IpcMode::Shareable => "shareable",
-            IpcMode::Host => "host",
-            IpcMode::Container { .. } => "container",
-        }
-    }
+    Ok(IpcMode::Container { ns, shm: shm_dir(&state) })
 }
 
 /// The directory a shareable container's `/dev/shm` is.
@@ -167,20 +135,6 @@ pub fn parse_pid(text: &str, root: &Path) -> Result<Option<Joined>, UsageError> 
     Ok(Some(joinable("PID", name, root, "pid")?.1))
 }
 
-/// Another container's namespace, held open from the moment its name was
-/// checked: an open `/proc/PID/ns/KIND` names that namespace for as long
-/// as the descriptor lives, even if the container ends and its PID goes to
-/// another process before the join (a path would then name *that*
-/// process's namespace). Shared, because a [`Config`] is cloned.
-#[derive(Debug, Clone)]
-pub struct Joined(std::sync::Arc<OwnedFd>);
-
-impl std::os::fd::AsRawFd for Joined {
-    fn as_raw_fd(&self) -> std::os::fd::RawFd {
-        self.0.as_raw_fd()
-    }
-}
-
 /// The container `name` (under `root`), if its namespaces may be joined: it runs, and has
 /// no user namespace of its own (joining needs CAP_SYS_ADMIN over the
 /// namespace's owner, see setns(2)). Returns it, its `kind` namespace and
@@ -206,7 +160,7 @@ fn joinable(
     if tenant::ready_init(&state) != Some(init) {
         return Err(refuse("it is not running"));
     }
-    Ok((state, Joined(std::sync::Arc::new(fd)), init))
+    Ok((state, Joined::new(fd), init))
 }
 
 // ANCHOR: enter-pid
@@ -233,68 +187,27 @@ fn join(cfg: &Config, option: &str, ns: &Joined, flag: CloneFlags) -> Result<(),
              (root, --userns host)"
         )));
     }
-    setns(&*ns.0, flag).map_err(ContainerError::sys(format!("setns({option} container:NAME)")))
+    setns(ns, flag).map_err(ContainerError::sys(format!("setns({option} container:NAME)")))
 }
 // ANCHOR_END: join
 
-/// The `--net` of `run`.
-#[derive(Debug, Clone)]
-pub enum NetMode {
-    /// A new namespace plugged into the bridge (see `network/`).
-    Bridge,
-    /// A new namespace with only `lo`.
-    None,
-    Host,
-    /// Another container's namespace, and that container's state
-    /// directory (its lease, its `/etc/hosts` and `resolv.conf`, which
-    /// Docker shares too).
-    Container {
-        ns: Joined,
-        state: std::path::PathBuf,
-        name: String,
-        init: nix::unistd::Pid,
-    },
-}
-
-impl NetMode {
-    /// `bridge`, `none`, `host` or `container:NAME`; without `--net`, Docker's
-    /// default, the bridge, for root, and `none` rootless (a bridge needs
-    /// CAP_NET_ADMIN in the host's network namespace).
-    pub fn parse(text: Option<&str>, root: &Path) -> Result<NetMode, UsageError> {
-        let default = if nix::unistd::geteuid().is_root() { "bridge" } else { "none" };
-        let text = text.unwrap_or(default);
-        let name = match text {
-            "bridge" => return Ok(NetMode::Bridge),
-            "none" => return Ok(NetMode::None),
-            "host" => return Ok(NetMode::Host),
-            other => other.strip_prefix("container:").unwrap_or(""),
-        };
-        if name.is_empty() {
-            return Err(UsageError::BadNet(text.to_owned()));
-        }
-        let (state, ns, init) = joinable("network", name, root, "net")?;
-        Ok(NetMode::Container { ns, state: state.dir, name: name.to_owned(), init })
+/// The `--net` of `run`: `bridge`, `none`, `host` or `container:NAME`;
+/// without `--net`, Docker's default, the bridge, for root, and `none`
+/// rootless (a bridge needs CAP_NET_ADMIN in the host's network namespace).
+pub fn parse_net(text: Option<&str>, root: &Path) -> Result<NetMode, UsageError> {
+    let default = if nix::unistd::geteuid().is_root() { "bridge" } else { "none" };
+    let text = text.unwrap_or(default);
+    let name = match text {
+        "bridge" => return Ok(NetMode::Bridge),
+        "none" => return Ok(NetMode::None),
+        "host" => return Ok(NetMode::Host),
+        other => other.strip_prefix("container:").unwrap_or(""),
+    };
+    if name.is_empty() {
+        return Err(UsageError::BadNet(text.to_owned()));
     }
-
-    /// Whether `clone` makes a new network namespace (`container:` joins
-    /// the other one instead, see [`join_network`]).
-    pub fn new_namespace(&self) -> bool {
-        matches!(self, NetMode::Bridge | NetMode::None)
-    }
-
-    /// As `exec.json` records it (and `inspect` shows it): `container:ID`
-    /// names the container whose namespace was joined.
-    pub fn describe(&self) -> String {
-        match self {
-            NetMode::Bridge => "bridge".to_owned(),
-            NetMode::None => "none".to_owned(),
-            NetMode::Host => "host".to_owned(),
-            NetMode::Container { state, .. } => {
-                let id = state.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
-                format!("container:{id}")
-            }
-        }
-    }
+    let (state, ns, init) = joinable("network", name, root, "net")?;
+    Ok(NetMode::Container { ns, state: state.dir, name: name.to_owned(), init })
 }
 
 // ANCHOR: join-net

@@ -32,7 +32,7 @@
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::container::Config;
+use crate::container::{Config, NetMode};
 use crate::error::{ContainerError, UsageError};
 use crate::rootfs::remove_tree;
 
@@ -115,7 +115,7 @@ impl StateDir {
             std::fs::write(&path, text).map_err(io("writing", &path))?;
         }
         // --net container:NAME: the other container's names and resolvers.
-        if let crate::container::sharing::NetMode::Container { state, .. } = &cfg.net_mode {
+        if let NetMode::Container { state, .. } = &cfg.net_mode {
             let other = StateDir { dir: state.clone() };
             for name in ["hosts", "resolv.conf"] {
                 let (from, to) = (other.etc().join(name), self.etc().join(name));

@@ -53,7 +53,7 @@ use nix::unistd::{ForkResult, Gid, Pid, Uid, execve, fork, setgroups, setresgid,
 use serde_json::{Value, json};
 
 use crate::container::Config;
-use crate::container::parent::waited_signals;
+use crate::container::signals::waited_signals;
 use crate::container::state::StateDir;
 use crate::error::{ContainerError, Error, UsageError};
 use crate::security::{Security, seccomp};

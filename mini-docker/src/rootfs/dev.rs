@@ -12,8 +12,8 @@
 //! - the links `/dev/fd`, `/dev/stdin`, `/dev/stdout`, `/dev/stderr` into
 //!   `/proc/self/fd`.
 //!
-//! Known upward import, to be removed: it reads `container::Config` for
-//! two flags (a single-ID user namespace, a new IPC namespace).
+//! It reads two flags of [`Spec`] (a single-ID user namespace, an IPC
+//! namespace of its own) and imports only `rootfs/` and `error.rs`.
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -21,10 +21,9 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use nix::errno::Errno;
 use nix::mount::MsFlags;
 
-use crate::container::Config;
 use crate::error::RootfsError;
 use crate::rootfs::resolve::{Create, open_in_root};
-use crate::rootfs::{bind, mount_in_root};
+use crate::rootfs::{Spec, bind, mount_in_root};
 
 const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
 
@@ -37,7 +36,7 @@ const LINKS: [(&str, &str); 5] = [
 ];
 
 // ANCHOR: dev
-pub fn mount_dev(root: &OwnedFd, cfg: &Config) -> Result<(), RootfsError> {
+pub fn mount_dev(root: &OwnedFd, spec: &Spec) -> Result<(), RootfsError> {
     let nosuid = MsFlags::MS_NOSUID;
     let quiet = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     mount_in_root(
@@ -53,8 +52,7 @@ pub fn mount_dev(root: &OwnedFd, cfg: &Config) -> Result<(), RootfsError> {
         bind(root, &path, &path, Create::File)?;
     }
     // gid=5 (tty) only when the container has that group mapped.
-    let single_id = cfg.namespaces.user.is_some_and(|m| m.single());
-    let pts = if single_id {
+    let pts = if spec.single_id {
         "newinstance,ptmxmode=0666,mode=0620"
     } else {
         "newinstance,ptmxmode=0666,mode=0620,gid=5"
@@ -68,7 +66,7 @@ pub fn mount_dev(root: &OwnedFd, cfg: &Config) -> Result<(), RootfsError> {
         Some(pts),
     )?;
     mount_in_root(root, "shm", "/dev/shm", "tmpfs", quiet, Some("mode=1777,size=65536k"))?;
-    if cfg.namespaces.ipc {
+    if spec.ipc_namespace {
         // An mqueue instance belongs to the mounter's IPC namespace.
         mount_in_root(root, "mqueue", "/dev/mqueue", "mqueue", quiet, None)?;
     }

@@ -31,7 +31,7 @@ mod dev;
 pub mod resolve;
 
 use std::os::fd::OwnedFd;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use nix::fcntl::{OFlag, open};
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
@@ -39,61 +39,103 @@ use nix::sys::stat::Mode;
 use nix::sys::statvfs::{FsFlags, statvfs};
 use nix::unistd::{chdir, fchdir};
 
-use crate::container::Config;
-use crate::container::state::StateDir;
-use crate::error::{Error, RootfsError};
-use crate::image::{Image, host};
+use crate::error::RootfsError;
 use resolve::{Create, fd_path, open_in_root};
 
-/// Builds the root filesystem under `<state>/rootfs` and returns a
-/// descriptor of its top directory, ready for [`pivot_root`].
-pub fn prepare(cfg: &Config, state: &StateDir) -> Result<OwnedFd, Error> {
+/// What [`prepare`] builds, as plain paths and flags. The container's
+/// process model fills it in (`container/child.rs`), much as an OCI runtime
+/// reads `root` and `mounts` from a bundle's `config.json`.
+#[derive(Debug, Clone)]
+pub struct Spec {
+    /// The overlay's read-only lower layer: the image.
+    pub lower: PathBuf,
+    /// Host directories (relative to `/`) bound read-only over it: the
+    /// `host` image's `/usr`, `/lib*`… (none for any other image).
+    pub host_dirs: Vec<&'static str>,
+    /// The overlay's upper layer (everything the container writes).
+    pub upper: PathBuf,
+    /// The overlay's work directory (the kernel's scratch space).
+    pub work: PathBuf,
+    /// Where the overlay is mounted: the future root.
+    pub target: PathBuf,
+    /// The mounts are made from a user namespace of its own.
+    pub user_namespace: bool,
+    /// That user namespace maps one ID only (rootless).
+    pub single_id: bool,
+    /// A PID namespace other than the host's (its own, or another
+    /// container's): a new `/proc` instance shows it.
+    pub pid_namespace: bool,
+    /// A network namespace other than the host's (its own, or another
+    /// container's, already joined): a new `/sys` shows its interfaces.
+    pub net_namespace: bool,
+    /// An IPC namespace of its own: a new `/dev/mqueue` instance.
+    pub ipc_namespace: bool,
+    /// `/sys` stays writable (`--privileged`).
+    pub sys_writable: bool,
+    /// The directory holding `hostname`, `hosts` and `resolv.conf`, bound
+    /// over the container's `/etc/…`.
+    pub etc: PathBuf,
+    pub volumes: Vec<Volume>,
+    /// Created inside the root if missing.
+    pub workdir: String,
+}
+
+/// A bind mount from the host into the container.
+#[derive(Debug, Clone)]
+pub struct Volume {
+    pub source: PathBuf,
+    /// Absolute, as seen inside the container; resolved inside its root
+    /// when mounted (see `rootfs/resolve.rs`).
+    pub target: String,
+    pub read_only: bool,
+    pub source_is_dir: bool,
+}
+
+/// Builds the root filesystem on `spec.target` and returns a descriptor of
+/// its top directory, ready for [`pivot_root`].
+pub fn prepare(spec: &Spec) -> Result<OwnedFd, RootfsError> {
     // ANCHOR: make-private
     mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
         .map_err(RootfsError::sys("mount(\"/\", MS_REC | MS_PRIVATE)"))?;
     // ANCHOR_END: make-private
 
-    let (lower, host_dirs) = match &cfg.image {
-        Image::Host => (state.lower(), host::bound_dirs()),
-        Image::Directory(dir, _) => (dir.clone(), Vec::new()),
-    };
     // ANCHOR: overlay
-    let rootfs = state.rootfs();
+    let rootfs = &spec.target;
     let mut options = format!(
         "lowerdir={},upperdir={},workdir={}",
-        lower.display(),
-        state.upper().display(),
-        state.work().display()
+        spec.lower.display(),
+        spec.upper.display(),
+        spec.work.display()
     );
-    if cfg.namespaces.user.is_some() {
+    if spec.user_namespace {
         // In a user namespace overlayfs may not write its trusted.overlay.*
         // attributes; user.overlay.* is allowed (kernel 5.11+).
         options.push_str(",userxattr");
     }
-    mount(Some("overlay"), &rootfs, Some("overlay"), MsFlags::empty(), Some(options.as_str()))
-        .map_err(|errno| overlay_failed(errno, &rootfs, &options))?;
-    let root = open(&rootfs, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+    mount(Some("overlay"), rootfs, Some("overlay"), MsFlags::empty(), Some(options.as_str()))
+        .map_err(|errno| overlay_failed(errno, rootfs, &options))?;
+    let root = open(rootfs, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
         .map_err(RootfsError::sys(format!("open({rootfs:?})")))?;
     // ANCHOR_END: overlay
 
-    for dir in host_dirs {
+    for dir in &spec.host_dirs {
         let path = format!("/{dir}");
         bind(&root, &path, &path, Create::Dir)?;
         read_only_in_root(&root, &path)?;
     }
-    mount_proc_sys(&root, cfg)?;
-    dev::mount_dev(&root, cfg)?;
+    mount_proc_sys(&root, spec)?;
+    dev::mount_dev(&root, spec)?;
     for name in ["hostname", "hosts", "resolv.conf"] {
-        bind(&root, state.etc().join(name), &format!("/etc/{name}"), Create::File)?;
+        bind(&root, spec.etc.join(name), &format!("/etc/{name}"), Create::File)?;
     }
-    for volume in &cfg.volumes {
+    for volume in &spec.volumes {
         let create = if volume.source_is_dir { Create::Dir } else { Create::File };
         bind(&root, &volume.source, &volume.target, create)?;
         if volume.read_only {
             read_only_in_root(&root, &volume.target)?;
         }
     }
-    open_in_root(&root, &cfg.workdir, Create::Dir)?;
+    open_in_root(&root, &spec.workdir, Create::Dir)?;
     Ok(root)
 }
 
@@ -114,23 +156,22 @@ fn overlay_failed(errno: nix::errno::Errno, rootfs: &Path, options: &str) -> Roo
 /// host's, the host's `/proc` bound as it is, and the host's `/sys` bound
 /// read-only (writable with `--privileged`).
 // ANCHOR: proc-sys
-fn mount_proc_sys(root: &OwnedFd, cfg: &Config) -> Result<(), RootfsError> {
+fn mount_proc_sys(root: &OwnedFd, spec: &Spec) -> Result<(), RootfsError> {
     let quiet = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     // (--pid container:NAME: a new /proc shows the joined namespace.)
-    if cfg.namespaces.pid || cfg.pid_join.is_some() {
+    if spec.pid_namespace {
         mount_in_root(root, "proc", "/proc", "proc", quiet, None)?;
     } else {
         bind(root, "/proc", "/proc", Create::Dir)?;
     }
-    let joined = matches!(cfg.net_mode, crate::container::sharing::NetMode::Container { .. });
-    if cfg.namespaces.net || joined {
+    if spec.net_namespace {
         // sysfs shows the network devices of the mounter's net namespace.
         // --privileged: a writable /sys (see security/).
-        let ro = if cfg.security.privileged { MsFlags::empty() } else { MsFlags::MS_RDONLY };
+        let ro = if spec.sys_writable { MsFlags::empty() } else { MsFlags::MS_RDONLY };
         mount_in_root(root, "sysfs", "/sys", "sysfs", quiet | ro, None)?;
     } else {
         bind(root, "/sys", "/sys", Create::Dir)?;
-        if !cfg.security.privileged {
+        if !spec.sys_writable {
             read_only_in_root(root, "/sys")?;
         }
     }
