@@ -6,8 +6,10 @@
 //! Every error here ends the run with exit status 125, Docker's code for
 //! "the runtime failed, the command never ran".
 //!
-//! Every module may use these types; `error.rs` imports only the error
-//! enums that `cgroups/`, `network/` and `security/` define themselves.
+//! Layer 4 of 4, the bottom (see `tests/tests/layers.rs`), so that every
+//! module may use these types and [`EXIT_RUNTIME`]; it imports only the
+//! error enums that its layer-mates `cgroups/`, `network/` and `security/`
+//! define themselves (none of which imports [`enum@Error`] back).
 
 use std::path::PathBuf;
 

@@ -11,11 +11,23 @@
 //!    /sys, /dev) and `pivot_root`s into it, `security/` confines it, then
 //!    `container/init.rs` forks the command (PID 2) and waits for it.
 //!
-//! The modules, top to bottom: `commands/` (one file per verb) may use all
-//! the others; `container/` (the process model) uses `rootfs/`, `image/`,
-//! `cgroups/`, `network/` and `security/`, which should know nothing of
-//! commands or containers (each module's documentation names the imports
-//! that still point upward); `error.rs` gathers every module's error.
+//! The modules form four layers, and a module imports only from its own
+//! layer or a lower one, never in a cycle (`tests/tests/layers.rs` checks
+//! both), so that mini-docker can one day be cut into an engine over an
+//! OCI runtime by moving files, not by untangling them:
+//! 1. the command line: `main.rs` and `commands/` (one file per verb);
+//!    clap's structs live here and nowhere below;
+//! 2. the engine: `image/` (the store, imports) and `container/monitor.rs`
+//!    (the monitor of `run -d`, its log);
+//! 3. the process model, what an OCI runtime does: the rest of
+//!    `container/` (parent, child, init, tenant, state, lock, sharing…);
+//! 4. the parts that talk to the kernel and know nothing of containers:
+//!    `rootfs/`, `cgroups/`, `network/`, `security/`, and `error.rs`, the
+//!    errors every layer shares.
+//!
+//! What crosses a line downward is plain values: paths, flags, IDs, PIDs
+//! and small structs the lower layer defines (`rootfs::Spec`,
+//! `cgroups::LimitRequest`, `security::SecurityRequest`).
 //!
 //! Exit status, as Docker's: the command's own; 125 when mini-docker itself
 //! failed (bad flag, unknown image, a mount refused); 126 when the command

@@ -54,9 +54,9 @@
 //! killed one (`StateDir::sweep`), can remove them. The limits asked for
 //! are listed there too, for `inspect` ([`read_record`]).
 //!
-//! `cgroups/` owns the container's cgroups and imports nothing else of
-//! mini-docker: it takes an ID, [`Limits`], a state directory path and a
-//! PID. `run`'s flags are parsed in `commands/run.rs` (clap stays there),
+//! Layer 4 of 4, kernel-facing (see `tests/tests/layers.rs`): `cgroups/`
+//! owns the container's cgroups and imports nothing else of mini-docker:
+//! it takes an ID, [`Limits`], a state directory path and a PID. `run`'s flags are parsed in `commands/run.rs` (clap stays there),
 //! with this module's parsers, into a plain [`LimitRequest`].
 
 pub mod v1;

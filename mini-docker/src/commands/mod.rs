@@ -2,9 +2,12 @@
 //! arguments into calls on `container/`, `image/`, `cgroups/`, `network/`
 //! and `security/`, prints, and picks the exit status.
 //!
-//! `commands/` is the top: it may import every other module, and none may
-//! import it. Known upward imports of [`Dirs`], to be removed: `image/` and
-//! `container/sharing.rs` take it where a plain path would do.
+//! Layer 1 of 4, the top (see `main.rs` and `tests/tests/layers.rs`): it
+//! may import every other module, and none may import it. It is the only
+//! place that knows clap: `run`'s flags for `security/`, `cgroups/` and
+//! `network/` are clap structs here (`run.rs`), turned into those modules'
+//! plain structs. [`Dirs`] stays here too: the layers below get its two
+//! paths, `--root` and `--data-root`, as plain paths.
 
 pub mod exec;
 pub mod images;

@@ -11,8 +11,9 @@
 //! itself (`security/`), opens the pty (`-t`), reports "ready", and stays
 //! as the container's init (see `init.rs`).
 //!
-//! It imports its `container/` siblings, `rootfs/`, `network/` and
-//! `security/`, never `commands/`.
+//! It imports its `container/` siblings below it (init, sharing, state,
+//! sync, tty, the start report), `rootfs/` (which it hands a plain
+//! `rootfs::Spec`, see [`rootfs_spec`]), `network/` and `security/`.
 
 use std::os::fd::{AsRawFd, RawFd};
 

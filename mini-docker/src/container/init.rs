@@ -7,7 +7,8 @@
 //! it (PID 2), forwards the signals mini-docker passes on, reaps whatever
 //! ends, and exits with the command's status when the command ends.
 //!
-//! It imports its `container/` siblings and `security/`, never `commands/`.
+//! It imports `container/`'s `Config`, `signals.rs`, `start_report.rs` and
+//! `tty.rs`, and `security/`: nothing that imports it back.
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd};

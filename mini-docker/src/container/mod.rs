@@ -40,14 +40,23 @@
 //! caller of [`parent::run`]: `commands/run.rs`, in the foreground or, with
 //! `run -d`, in the monitor (see [`monitor`]).
 //!
-//! `container/` owns the process model. It may use `rootfs/`, `image/`,
-//! `cgroups/`, `network/` and `security/`, and may not import `commands/`;
-//! one known upward import is left, to be removed: `sharing.rs` takes
-//! `commands::Dirs` to find the container it joins. Inside, parent.rs,
-//! child.rs, init.rs, monitor.rs, tenant.rs and sharing.rs import one
-//! another (init and tenant take parent's `waited_signals`), and `rootfs/`
-//! imports [`Config`] and [`state::StateDir`] back: together one import
-//! cycle (`python3 ../shared/tools/modcycles.py mini-docker/src`).
+//! Layer 3 of 4 (see `tests/tests/layers.rs`): `container/` owns the
+//! process model, what an OCI runtime such as runc does with a bundle. It
+//! imports only `rootfs/`, `cgroups/`, `network/`, `security/` and
+//! `error.rs` below it, and hands them plain values (`rootfs::Spec`, a
+//! state directory path, a PID). It knows no image and no command line:
+//! [`Config`] holds a [`Lower`] directory, not an `image::Image`, and the
+//! `--root` path, not `commands::Dirs`. One file of the folder sits a
+//! layer higher, in the engine: [`monitor`] (`run -d`), which uses the
+//! process model; what the process model needs of it (the start report's
+//! write end) is in [`start_report`], below both.
+//!
+//! Inside, the files import each other in one direction only, from the
+//! top of the start down: `parent` → `child` → `init`; `parent` and
+//! `child` → `sharing` → `tenant` → `state`; and all of them → this file's
+//! types ([`Config`], [`IpcMode`], [`NetMode`], [`Joined`]) and the files
+//! that import no sibling: `signals`, `start_report`, `sync`, `tty`,
+//! `lock`.
 
 mod child;
 mod init;

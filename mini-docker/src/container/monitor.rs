@@ -48,8 +48,12 @@
 //! `PR_SET_PDEATHSIG`), and the next `run` sweeps its state (`ps` shows it
 //! dead until then; `rm` cleans it).
 //!
-//! It imports `container/` siblings, `cgroups/` and `network/` (to free a
-//! failed start's records), never `commands/`.
+//! Layer 2 of 4, the engine (see `tests/tests/layers.rs`), although it
+//! lives in `container/`: it is Docker's `containerd-shim`, not runc, and
+//! it uses the process model (`Config`, `StateDir`) and `cgroups/` and
+//! `network/` (to free a failed start's records). The one piece of it the
+//! process model needs, the write end of the start report, is in
+//! `start_report.rs` below it, so nothing in layer 3 imports this file.
 
 use std::io::Read;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};

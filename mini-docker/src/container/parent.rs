@@ -3,8 +3,9 @@
 //! then wait for it, forwarding signals. If the start fails it kills the
 //! child; the rest of the cleanup is its caller's (`commands/run.rs`).
 //!
-//! It imports its `container/` siblings, `cgroups/` and `network/`, never
-//! `commands/`.
+//! It imports its `container/` siblings below it (child, sharing, state,
+//! signals, sync, tty, the start report), `cgroups/` and `network/`; no
+//! sibling imports it.
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;

@@ -34,10 +34,11 @@
 //! which a container in a user namespace of its own does not have: both
 //! containers must run as root without `--userns` (Docker's default too).
 //!
-//! It imports its `container/` siblings, `network/` (the shared lease) and
-//! `rootfs/resolve.rs`. Known upward import, to be removed: the parsers
-//! take `commands::Dirs` to find the other container's state directory
-//! (a plain path would do).
+//! It imports `container/`'s types ([`Config`], [`IpcMode`], [`NetMode`],
+//! [`Joined`], defined in `mod.rs` so that `state.rs` and `child.rs` need
+//! not import this file), `state.rs` and `tenant.rs` (to find the other
+//! container, under the `--root` path its parsers take), `network/` (the
+//! shared lease) and `rootfs/resolve.rs`.
 
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::PermissionsExt;

@@ -26,8 +26,9 @@
 //! mount namespace). The next `run` notices that the `owner` process is
 //! gone and finishes the cleanup ([`StateDir::sweep`]).
 //!
-//! It imports `container/`'s [`Config`] and sharing's `NetMode`, and
-//! `cgroups/` and `network/` for the sweep, never `commands/`.
+//! It imports `container/`'s [`Config`] and [`NetMode`], `rootfs/`'s
+//! `remove_tree`, and `cgroups/` and `network/` for the sweep; no other
+//! file of `container/` and nothing above it.
 
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};

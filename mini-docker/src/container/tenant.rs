@@ -36,8 +36,9 @@
 //! user, working directory, environment and security settings) is written
 //! by `run` into `<state>/exec.json`.
 //!
-//! It imports its `container/` siblings, `cgroups/` and `security/`, never
-//! `commands/`.
+//! It imports `container/`'s `Config`, `signals.rs`, `state.rs` and
+//! `tty.rs`, `cgroups/` and `security/`; `sharing.rs` imports it (to check
+//! the container it joins), never the other way round.
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd};

@@ -15,7 +15,9 @@
 //! runtime never sees an image, only a root filesystem. It knows nothing
 //! of the command line or of containers: it takes the data root
 //! (`--data-root`) as a plain path, and imports only `error.rs` and
-//! `rootfs/` (for [`crate::rootfs::remove_tree`]).
+//! `rootfs/` (for [`crate::rootfs::remove_tree`]). The process model below
+//! gets from an image only a directory and the host directories to bind
+//! over it (`container::Lower`, made in `commands/run.rs`).
 
 pub mod host;
 pub mod import;

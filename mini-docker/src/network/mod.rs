@@ -35,7 +35,13 @@
 //! `network/` owns the bridge, the leases and the published ports, and
 //! imports nothing else of mini-docker (the netlink requests are the
 //! `rtnl` crate's): it takes an ID, a hostname, a state directory path and
-//! a PID. `run`'s `-p` and `--subnet` are parsed in `commands/run.rs` (clap
+//! a PID. So it sits in layer 4 of 4, with the kernel-facing parts (see
+//! `tests/tests/layers.rs`), and not in the engine where Docker keeps its
+//! networks: the process model calls it in the middle of a start
+//! ([`attach`] between `clone` and "go", [`configure_inside`] in the
+//! child, [`forward`] once it runs), so it must lie below `container/`.
+//! Once an OCI runtime is split off, those three become hooks run at the
+//! runtime's steps, and the rest (bridge, leases, ports) can move up. `run`'s `-p` and `--subnet` are parsed in `commands/run.rs` (clap
 //! stays there) with [`publish::parse`] and [`ipam::parse_subnet`].
 
 pub mod ipam;

@@ -19,13 +19,12 @@
 //!
 //! Every mount target is resolved *inside* the new root (see [`resolve`]).
 //!
-//! `rootfs/` owns the mounts and `pivot_root`. It should know nothing of
-//! commands, containers or images and take plain paths and flags; it may
-//! not import `commands/`. Known upward imports, to be removed: [`prepare`]
-//! and `dev.rs` read `container::Config` (and `container::sharing`'s
-//! `NetMode`), [`prepare`] takes `container::state::StateDir` for its
-//! paths and `image::Image` and `image::host` for the lower layer. They
-//! make `rootfs/` and `container/` one import cycle.
+//! Layer 4 of 4, kernel-facing (see `tests/tests/layers.rs`): `rootfs/`
+//! owns the mounts, `/dev`, `pivot_root` and the resolution of paths inside
+//! the new root, and knows nothing of commands, containers or images. It
+//! takes a [`Spec`] of plain paths and flags (and defines [`Volume`], a
+//! bind mount), and imports only `error.rs`; `container/`, `image/` and
+//! `security/paths.rs` use it.
 
 mod dev;
 pub mod resolve;

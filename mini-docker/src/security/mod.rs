@@ -56,9 +56,9 @@
 //! it knows nothing of containers or commands and may not import
 //! `container/` or `commands/`: `run`'s flags are parsed in
 //! `commands/run.rs` (clap stays there) into a plain [`SecurityRequest`].
-//! One known leak, to be removed: [`paths`] borrows `rootfs/`'s mount
-//! helpers while `rootfs/` still imports `container/`, which puts it in
-//! their import cycle.
+//! Layer 4 of 4, kernel-facing (see `tests/tests/layers.rs`), beside
+//! `rootfs/`, whose mount helpers [`paths`] uses (`rootfs/` imports
+//! nothing of `security/`, so the two never form a cycle).
 
 pub mod capabilities;
 pub mod paths;

@@ -19,10 +19,9 @@
 //! refuses `umount2` too; `--cap-add SYS_ADMIN` lifts both). With
 //! `--privileged` nothing is covered: that is the point of the flag.
 //!
-//! It imports `rootfs/`'s mount helpers (`remount_read_only`, `resolve`):
-//! a sideways import, and while `rootfs/` still imports `container/` it
-//! puts this file in their import cycle; the helpers belong in a module
-//! below both.
+//! It imports `rootfs/`'s mount helpers (`remount_read_only`, `resolve`),
+//! a module of the same layer that imports nothing of `security/`, and
+//! `error.rs`.
 
 use std::os::fd::OwnedFd;
 
