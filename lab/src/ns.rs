@@ -4,6 +4,8 @@
 //! its text names the type and the namespace's inode number, e.g.
 //! `uts:[4026531838]`. Two processes are in the same namespace exactly when
 //! these links are equal.
+//!
+//! A leaf of this crate: it reads `/proc` and imports nothing of lab.
 
 use std::fs;
 

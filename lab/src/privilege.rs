@@ -5,6 +5,9 @@
 //! that user namespace it holds every capability over the namespaces it
 //! creates, which is enough for most lessons. `user-demo` shows these steps
 //! one by one; here they are plumbing.
+//!
+//! A leaf of this crate: it imports nothing of lab, so the model, the CLI
+//! and the spawner can all ask it who the demo runs as.
 
 use std::fs;
 

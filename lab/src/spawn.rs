@@ -14,6 +14,9 @@
 //! - the parent's reads have a timeout, so a stuck child cannot hang a demo;
 //!   the child's reads have none (a child may wait as long as a reader
 //!   holds a namespace open with `--hold`): its parent bounds its life.
+//!
+//! It knows nothing of experiments or their rendering: it imports nothing
+//! of lab, and the model and the CLI build on it.
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixStream;
