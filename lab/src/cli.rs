@@ -27,7 +27,7 @@ pub mod exit {
     pub const UNEXPECTED: u8 = 1;
     /// Bad command line: unknown flag or experiment name.
     pub const USAGE: u8 = 2;
-    /// Not root, and this machine does not allow unprivileged user namespaces.
+    /// Not root, and the host does not allow unprivileged user namespaces.
     pub const NO_PRIVILEGE: u8 = 3;
 }
 

@@ -64,7 +64,7 @@ pub fn drop_root() -> Result<()> {
     Ok(())
 }
 
-/// Whether this machine stops an unprivileged user from creating a user
+/// Whether the host stops an unprivileged user from creating a user
 /// namespace (a sysctl, AppArmor, a seccomp filter): lab's own check, made
 /// in a throwaway process. `Some(why)` names the setting and the fix.
 pub fn user_namespaces_blocked() -> Option<String> {

@@ -168,7 +168,7 @@ pub fn skip(test: &str, why: &str) {
     skip_note(&format!("skipped {test}: {why}"));
 }
 
-/// Skips a test that does not apply to this machine's kind (a cgroup v1
+/// Skips a test that does not apply to the host's kind (a cgroup v1
 /// check on a v2 host): one line, seen even when the tests pass, and no
 /// failure under CI, which runs on one kind of machine.
 pub fn not_here(test: &str, why: &str) {
@@ -201,7 +201,7 @@ impl Demo {
 
     /// Runs the demo with `args` and returns its output. `NO_COLOR` keeps
     /// the text plain. Returns `None` (skip) when rootless mode is blocked on
-    /// this machine and this is not CI.
+    /// the host and this is not CI.
     pub fn run(&self, args: &[&str]) -> Option<Output> {
         let built = &self.path;
         let copy;

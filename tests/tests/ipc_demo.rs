@@ -140,7 +140,7 @@ fn assert_control_flips(report: &Value) {
     );
 }
 
-/// What this machine's real IPC namespace and shared memory mounts hold:
+/// What the host's real IPC namespace and shared memory mounts hold:
 /// the three /proc/sysvipc files, and the names in /dev/shm and /dev/mqueue
 /// (when mounted). A demo run must leave all of it as it found it.
 fn machine_ipc_state() -> Vec<(String, String)> {

@@ -118,7 +118,7 @@ fn numbered(text: &str, re: &Regex, label: &str) -> String {
     .into_owned()
 }
 
-/// The harness's redaction, then this machine's own values.
+/// The harness's redaction, then the host's own values.
 fn shared_text(demo: &Demo, args: &[&str]) -> Option<String> {
     let mut text = demo.text(args)?;
     for (value, name) in
