@@ -282,10 +282,11 @@ fn invalid_network_flags() {
     let state = std::env::temp_dir().join(format!("md-net-rootless-{}", std::process::id()));
     cmd.arg("--root").arg(&state).args(["run", "--rm", "--net", "bridge", "host", "true"]);
     cmd.uid(NOBODY).gid(NOBODY).env_remove("XDG_RUNTIME_DIR").current_dir("/");
-    let out = cmd.output().expect("rootless run");
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let ran = mini_docker::finish(nslab_tests::spawn_retrying(&mut cmd), LIMIT);
     let _ = std::fs::remove_dir_all(&state);
-    assert_eq!(out.status.code(), Some(125));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--net bridge needs root"));
+    assert_eq!(ran.code, 125);
+    assert!(ran.stderr.contains("--net bridge needs root"));
 }
 
 /// `/proc/net/route` as `ip route` would print it (the kernel writes each
