@@ -17,7 +17,7 @@
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{Mutex, MutexGuard, PoisonError, mpsc};
 use std::time::Instant;
 
 use nslab_tests::mini_docker::{self, LIMIT, Lab, Ran};
@@ -31,16 +31,13 @@ const TOOLS: [&str; 5] = ["lsns", "nsenter", "findmnt", "ip", "stat"];
 
 fn tools_present(test: &str) -> bool {
     for tool in TOOLS {
-        let found = Command::new(tool)
-            .arg("--version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok();
-        if !found {
+        let mut version = Command::new(tool);
+        version.arg("--version").stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+        let Ok(mut found) = version.spawn() else {
             skip(test, &format!("needs {tool} (util-linux, iproute2, coreutils)"));
             return false;
-        }
+        };
+        nslab_tests::wait_bounded(&mut found, LIMIT);
     }
     true
 }
@@ -250,9 +247,22 @@ fn busybox_lab(test: &str, who: As) -> Option<Lab> {
     import_busybox(test, &lab).then_some(lab)
 }
 
+/// The tests of this file run one at a time. `lsns` lists namespaces in
+/// the order of their inode numbers, and the kernel gives those out
+/// lowest-free-first (`proc_alloc_inum`, an IDA): a namespace another
+/// test frees while a container is being made (its cgroup namespace comes
+/// last, after it joined its cgroups) could take a lower number than the
+/// container's first ones, and reorder the rows of a transcript.
+fn one_at_a_time() -> MutexGuard<'static, ()> {
+    static ONE: Mutex<()> = Mutex::new(());
+    // A test that failed while it held the lock leaves nothing to repair.
+    ONE.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 /// A root container, looked at with every tool of the chapter.
 #[test]
 fn container_from_outside() {
+    let _alone = one_at_a_time();
     let Some(lab) = busybox_lab("debugging: a container from outside", As::Root) else { return };
     let (init, command) = start(&lab, "dbgbox");
     let mut t = Transcript::new();
@@ -333,6 +343,7 @@ fn container_from_outside() {
 /// seen from outside.
 #[test]
 fn rootless_container_from_outside() {
+    let _alone = one_at_a_time();
     let test = "debugging: a rootless container from outside";
     let Some(lab) = busybox_lab(test, As::Rootless) else { return };
     let (init, _) = start(&lab, "rootless");
@@ -376,6 +387,7 @@ fn rootless_container_from_outside() {
 /// A demo held open with `--hold`: the commands it prints work, from outside.
 #[test]
 fn held_demo_from_outside() {
+    let _alone = one_at_a_time();
     let test = "debugging: uts-demo --hold from outside";
     if can_run(test, As::Root).is_none() || !tools_present(test) {
         return;
