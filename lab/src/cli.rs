@@ -180,10 +180,16 @@ fn run_in_own_process(exp: &Experiment, lab: &Lab) -> anyhow::Result<Observed> {
         // The reader decides how long to look around.
         runner.chan.set_timeout(None)?;
     }
-    let observed = runner.chan.recv::<Observed>();
-    let status = runner.wait();
-    let observed = observed?;
-    status?;
+    let observed = match runner.chan.recv::<Observed>() {
+        Ok(observed) => observed,
+        // No answer in time (or none at all): the runner is stuck or gone.
+        // Dropping it kills and reaps it, where a wait could block forever.
+        Err(e) => {
+            drop(runner);
+            return Err(e);
+        }
+    };
+    runner.wait()?;
     Ok(observed)
 }
 

@@ -9,7 +9,8 @@
 //!
 //! This module owns the model only. It imports nothing else of this crate
 //! but [`Privilege`]; the text report (`render`) and the command line (`cli`)
-//! both build on it, and neither imports the other's types.
+//! both build on it, and the model's types come from here alone (`cli`
+//! calls `render` to print, `render` knows nothing of the command line).
 
 use std::io::{BufRead, Write};
 

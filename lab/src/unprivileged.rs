@@ -7,7 +7,7 @@
 //! goes on. This module is that plumbing; the namespaces and ID maps, the
 //! lessons, stay in the demos.
 //!
-//! It builds on the model (`experiment`), `spawn` and `privilege`, and
+//! It builds on the model (`experiment`), `spawn`, `privilege` and `ns`, and
 //! nothing above them.
 
 use anyhow::{Context, Result, ensure};

@@ -365,7 +365,7 @@ fn chapters(src: &Path) -> Vec<Chapter> {
             continue;
         }
         let text = fs::read_to_string(src.join(&path))
-            .unwrap_or_else(|e| panic!("read book/src/{path}: {e}"));
+            .unwrap_or_else(|e| panic!("read {}: {e}", src.join(&path).display()));
         pages.push(Chapter { title: c[1].to_owned(), path, text });
     }
     pages
@@ -660,5 +660,10 @@ fn heading_ids_follow_mdbook() {
     assert_eq!(
         heading_id("`init-adopts-orphans` (PID-3, first half)"),
         "init-adopts-orphans-pid-3-first-half"
+    );
+    // A Chinese heading keeps its English twin's anchor.
+    assert_eq!(
+        heading_id("`first-pid-is-1`（PID-1、MECH-2） {#first-pid-is-1-pid-1-mech-2}"),
+        "first-pid-is-1-pid-1-mech-2"
     );
 }
