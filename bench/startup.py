@@ -90,7 +90,7 @@ def oci_bundle(top, limits=False):
 def timed(argv):
     """Milliseconds of one run."""
     start = time.perf_counter()
-    done = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    done = subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=30)
     elapsed = (time.perf_counter() - start) * 1000
     if done.returncode != 0:
         sys.exit(f"{argv[0]} failed ({done.returncode}): {done.stderr.decode(errors='replace')}")
@@ -103,7 +103,7 @@ def peak_rss(argv):
     if not os.access("/usr/bin/time", os.X_OK):
         return None
     done = subprocess.run(["/usr/bin/time", "-f", "%M"] + argv,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=True)
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=True, timeout=30)
     return int(done.stderr.decode().strip().splitlines()[-1])
 
 
@@ -130,14 +130,18 @@ def main():
         tools = {
             "mini-docker": lambda i: [MINI_DOCKER, "--root", state, "run", "--rm", "--net", "none",
                                       rootfs, "/bin/true"],
-            "crun": lambda i: ["crun", "run", "--bundle", bundle, f"bench-crun-{os.getpid()}-{i}"],
+            # crun and runc keep their state on the same tmpfs as mini-docker's,
+            # not in the host's /run: an interrupted run leaves nothing there.
+            "crun": lambda i: ["crun", "--root", state, "run", "--bundle", bundle,
+                               f"bench-crun-{os.getpid()}-{i}"],
             "md --net bridge": lambda i: [MINI_DOCKER, "--root", state, "run", "--rm",
                                           "--net", "bridge", rootfs, "/bin/true"],
             "md limits": lambda i: [MINI_DOCKER, "--root", state, "run", "--rm", "--net", "none",
                                     "-m", "64m", "--pids-limit", "100", rootfs, "/bin/true"],
-            "crun-limits": lambda i: ["crun", "run", "--bundle", limited_bundle,
+            "crun-limits": lambda i: ["crun", "--root", state, "run", "--bundle", limited_bundle,
                                       f"bench-crunl-{os.getpid()}-{i}"],
-            "runc": lambda i: ["runc", "run", "--bundle", bundle, f"bench-runc-{os.getpid()}-{i}"],
+            "runc": lambda i: ["runc", "--root", state, "run", "--bundle", bundle,
+                               f"bench-runc-{os.getpid()}-{i}"],
             "bwrap": lambda i: ["bwrap", "--unshare-all", "--bind", rootfs, "/", "--proc", "/proc",
                                 "--dev", "/dev", "/bin/true"],
             # -C: a cgroup namespace too, as every other row makes.
