@@ -236,7 +236,7 @@ fn mounted_host_socket() {
 
 /// `--pid host` and ptrace (ptrace(2), "Ptrace access mode checking"): a
 /// `sleep` the test started is invisible to a default container; with
-/// `--pid host` it is visible but PTRACE_ATTACH is refused (its permitted
+/// `--pid host` it is visible but PTRACE_SEIZE (the attach check) is refused (its permitted
 /// capabilities are not a subset of the container's); adding
 /// CAP_SYS_PTRACE lets the attach through (the probe detaches at once).
 #[test]
@@ -264,7 +264,7 @@ fn host_pid_and_ptrace() {
         &["default", "--pid host", "--pid host --cap-add SYS_PTRACE"],
         &[
             ("/proc/PID exists", seen.iter().map(|s| s.0.clone()).collect()),
-            ("ptrace(PTRACE_ATTACH, PID)", seen.iter().map(|s| s.1.clone()).collect()),
+            ("ptrace(PTRACE_SEIZE, PID)", seen.iter().map(|s| s.1.clone()).collect()),
         ],
     );
     insta::assert_snapshot!("ptrace", text);

@@ -28,6 +28,33 @@ mod net;
 #[path = "probe/syscalls.rs"]
 mod syscalls;
 
+/// The name of an errno the tests look for (`EROFS`), or its number.
+fn errno_name(errno: i32) -> String {
+    let known = [
+        (libc::EPERM, "EPERM"),
+        (libc::ENOENT, "ENOENT"),
+        (libc::ESRCH, "ESRCH"),
+        (libc::EBADF, "EBADF"),
+        (libc::EACCES, "EACCES"),
+        (libc::EFAULT, "EFAULT"),
+        (libc::EBUSY, "EBUSY"),
+        (libc::EEXIST, "EEXIST"),
+        (libc::ENODEV, "ENODEV"),
+        (libc::ENOTDIR, "ENOTDIR"),
+        (libc::EINVAL, "EINVAL"),
+        (libc::ETXTBSY, "ETXTBSY"),
+        (libc::EROFS, "EROFS"),
+        (libc::ENOSYS, "ENOSYS"),
+        (libc::ENOEXEC, "ENOEXEC"),
+        (libc::ECONNREFUSED, "ECONNREFUSED"),
+        (libc::ENOKEY, "ENOKEY"),
+    ];
+    known
+        .iter()
+        .find(|(n, _)| *n == errno)
+        .map_or_else(|| format!("errno {errno}"), |(_, name)| (*name).to_owned())
+}
+
 fn read(path: &str) -> String {
     fs::read_to_string(path).map(|s| s.trim_end().to_owned()).unwrap_or_default()
 }

@@ -12,8 +12,9 @@
 //! - `sysfs PATH` opens a file of `/sys` for writing and closes it (sysfs(5));
 //! - `unix-connect PATH` connects to a Unix socket, sends one line and
 //!   reads one line back (the mounted `docker.sock`);
-//! - `ptrace PID` looks for the process in `/proc`, attaches to it, waits
-//!   for it to stop, and detaches at once (ptrace(2));
+//! - `ptrace PID` looks for the process in `/proc`, seizes it (the attach
+//!   permission check, without a stop signal), stops it, and detaches at
+//!   once (ptrace(2));
 //! - `exe PATH` reads where a `/proc/PID/exe` link points and opens it,
 //!   first as `O_PATH`, then for writing (CVE-2019-5736); a file opened for
 //!   writing is closed untouched (no `O_TRUNC`, no `write`).
@@ -45,7 +46,13 @@ pub fn main_if_asked(args: &[String]) -> Option<i32> {
                 ("unix-connect", Some(path)) => unix_connect(path),
                 ("ptrace", Some(pid)) => attach_detach(pid),
                 ("exe", Some(path)) => exe(path),
-                _ => json!({ "check": check, "result": "unknown check" }),
+                _ => {
+                    eprintln!(
+                        "probe escape: unknown check {check:?} (cgroup-v1, core-pattern, sysfs PATH, \
+                     unix-connect PATH, ptrace PID, exe PATH)"
+                    );
+                    return Some(2);
+                }
             };
             let text = format!("{report}\n");
             let _ = std::io::Write::write_all(&mut std::io::stdout(), text.as_bytes());
@@ -62,25 +69,7 @@ fn last_errno() -> String {
 
 /// The name of an error's errno, or its text when it has none.
 fn io_errno(error: &std::io::Error) -> String {
-    let Some(errno) = error.raw_os_error() else { return error.to_string() };
-    let known = [
-        (libc::EPERM, "EPERM"),
-        (libc::ENOENT, "ENOENT"),
-        (libc::ESRCH, "ESRCH"),
-        (libc::EACCES, "EACCES"),
-        (libc::EBUSY, "EBUSY"),
-        (libc::ENODEV, "ENODEV"),
-        (libc::ENOTDIR, "ENOTDIR"),
-        (libc::EINVAL, "EINVAL"),
-        (libc::ETXTBSY, "ETXTBSY"),
-        (libc::EROFS, "EROFS"),
-        (libc::ECONNREFUSED, "ECONNREFUSED"),
-        (libc::ENOSYS, "ENOSYS"),
-    ];
-    known
-        .iter()
-        .find(|(n, _)| *n == errno)
-        .map_or_else(|| format!("errno {errno}"), |(_, name)| (*name).to_owned())
+    error.raw_os_error().map_or_else(|| error.to_string(), crate::errno_name)
 }
 
 fn c(s: &str) -> CString {
@@ -93,14 +82,14 @@ fn c(s: &str) -> CString {
 /// and some files check again on `write`.
 fn open_write_only(path: &str) -> String {
     let path = c(path);
-    // SAFETY: a NUL-terminated path; the descriptor is closed at once.
-    unsafe {
-        let fd = libc::open(path.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC | libc::O_NOCTTY);
-        if fd < 0 {
-            return last_errno();
-        }
-        libc::close(fd);
+    let flags = libc::O_WRONLY | libc::O_CLOEXEC | libc::O_NOCTTY;
+    // SAFETY: a NUL-terminated path that lives across the call.
+    let fd = unsafe { libc::open(path.as_ptr(), flags) };
+    if fd < 0 {
+        return last_errno();
     }
+    // SAFETY: the descriptor was just opened here and is closed once.
+    unsafe { libc::close(fd) };
     "ok".to_owned()
 }
 // ANCHOR_END: open_write_only
@@ -136,42 +125,49 @@ fn cgroup_v1() -> Value {
     let target = c(&dir);
     let cgroup = c("cgroup");
     let mut first_error = None;
-    // SAFETY: NUL-terminated strings; the mount lives in this container's
-    // mount namespace and is detached before the directory is removed.
-    unsafe {
-        if libc::mkdir(target.as_ptr(), 0o700) != 0 {
-            return json!({ "check": "cgroup-v1", "mount": format!("mkdir: {}", last_errno()) });
-        }
-        for controller in &controllers {
-            let data = c(controller);
-            let mounted = libc::mount(
+    // The probe runs inside a container: this directory, and the mounts on
+    // it, are in the container's own mount namespace.
+    // SAFETY: a NUL-terminated path that lives across the call.
+    if unsafe { libc::mkdir(target.as_ptr(), 0o700) } != 0 {
+        return json!({ "check": "cgroup-v1", "mount": format!("mkdir: {}", last_errno()) });
+    }
+    for controller in &controllers {
+        let data = c(controller);
+        let flags = libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+        // SAFETY: NUL-terminated strings that live across the call; the data
+        // argument of a cgroup mount is a string too (the controller).
+        let mounted = unsafe {
+            libc::mount(
                 cgroup.as_ptr(),
                 target.as_ptr(),
                 cgroup.as_ptr(),
-                libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+                flags,
                 data.as_ptr().cast(),
-            );
-            if mounted != 0 {
-                first_error.get_or_insert_with(last_errno);
-                continue;
-            }
-            let agent = format!("{dir}/release_agent");
-            let found = std::path::Path::new(&agent).exists();
-            let report = json!({
-                "check": "cgroup-v1",
-                "mount": "ok",
-                "controller": controller,
-                "release_agent": if found { open_write_only(&agent) } else { "absent".into() },
-            });
-            libc::umount2(target.as_ptr(), libc::MNT_DETACH);
-            if found {
-                libc::rmdir(target.as_ptr());
-                return report;
-            }
-            first_error.get_or_insert_with(|| "mounted, no release_agent".to_owned());
+            )
+        };
+        if mounted != 0 {
+            first_error.get_or_insert_with(last_errno);
+            continue;
         }
-        libc::rmdir(target.as_ptr());
+        let agent = format!("{dir}/release_agent");
+        let found = std::path::Path::new(&agent).exists();
+        let report = json!({
+            "check": "cgroup-v1",
+            "mount": "ok",
+            "controller": controller,
+            "release_agent": if found { open_write_only(&agent) } else { "absent".into() },
+        });
+        // SAFETY: the same NUL-terminated path; a lazy unmount of our mount.
+        unsafe { libc::umount2(target.as_ptr(), libc::MNT_DETACH) };
+        if found {
+            // SAFETY: the same path, now an empty directory again.
+            unsafe { libc::rmdir(target.as_ptr()) };
+            return report;
+        }
+        first_error.get_or_insert_with(|| "mounted, no release_agent".to_owned());
     }
+    // SAFETY: the same path, an empty directory.
+    unsafe { libc::rmdir(target.as_ptr()) };
     json!({ "check": "cgroup-v1", "mount": first_error.unwrap_or_default() })
 }
 // ANCHOR_END: cgroup_v1
@@ -196,32 +192,38 @@ fn unix_connect(path: &str) -> Value {
 // ANCHOR_END: unix_connect
 
 // ANCHOR: attach_detach
-/// `PTRACE_ATTACH` to `pid`, wait (at most five seconds) for the stop it
-/// causes, `PTRACE_DETACH` with no signal: the process goes on as before.
+/// `PTRACE_SEIZE` on `pid`: the permission check of `PTRACE_ATTACH`
+/// (ptrace(2), "Ptrace access mode checking") without the `SIGSTOP` an
+/// attach sends. Then `PTRACE_INTERRUPT`, a wait for that stop (five seconds
+/// at most) and `PTRACE_DETACH`: the process goes on as before. Should the
+/// wait give up, the probe's exit detaches the process all the same, and no
+/// stop signal was ever queued for it.
 fn attach_detach(pid: &str) -> Value {
     let visible = std::path::Path::new(&format!("/proc/{pid}")).exists();
     let Ok(pid) = pid.parse::<libc::pid_t>() else {
         return json!({ "check": "ptrace", "result": "not a PID" });
     };
-    // SAFETY: ptrace on a PID; a null address and data; waitpid on a tracee.
-    let attach = unsafe {
-        let null = std::ptr::null_mut::<libc::c_void>();
-        if libc::ptrace(libc::PTRACE_ATTACH, pid, null, null) != 0 {
-            last_errno()
-        } else {
-            let start = Instant::now();
-            let mut status = 0;
-            while libc::waitpid(pid, &mut status, libc::__WALL | libc::WNOHANG) == 0
-                && start.elapsed() < Duration::from_secs(5)
-            {
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            if libc::ptrace(libc::PTRACE_DETACH, pid, null, null) != 0 {
-                format!("attached; detach: {}", last_errno())
-            } else {
-                "ok".to_owned()
-            }
+    let null = std::ptr::null_mut::<libc::c_void>();
+    // SAFETY: ptrace with a PID and null address and data (no options).
+    if unsafe { libc::ptrace(libc::PTRACE_SEIZE, pid, null, null) } != 0 {
+        return json!({ "check": "ptrace", "visible": visible, "attach": last_errno() });
+    }
+    // SAFETY: the same, on our tracee.
+    let interrupted = unsafe { libc::ptrace(libc::PTRACE_INTERRUPT, pid, null, null) } == 0;
+    let start = Instant::now();
+    let mut status = 0;
+    while interrupted && start.elapsed() < Duration::from_secs(5) {
+        // SAFETY: `status` is a live integer the kernel writes.
+        match unsafe { libc::waitpid(pid, &mut status, libc::__WALL | libc::WNOHANG) } {
+            0 => std::thread::sleep(Duration::from_millis(5)),
+            _ => break,
         }
+    }
+    // SAFETY: ptrace on our tracee, null address and no signal to deliver.
+    let attach = if unsafe { libc::ptrace(libc::PTRACE_DETACH, pid, null, null) } == 0 {
+        "ok".to_owned()
+    } else {
+        format!("attached; detach: {}", last_errno())
     };
     json!({ "check": "ptrace", "visible": visible, "attach": attach })
 }
@@ -236,15 +238,14 @@ fn exe(path: &str) -> Value {
         Err(e) => io_errno(&e),
     };
     let cpath = c(path);
-    // SAFETY: a NUL-terminated path; the descriptor is closed at once.
-    let o_path = unsafe {
-        let fd = libc::open(cpath.as_ptr(), libc::O_PATH | libc::O_CLOEXEC);
-        if fd < 0 {
-            last_errno()
-        } else {
-            libc::close(fd);
-            "ok".to_owned()
-        }
+    // SAFETY: a NUL-terminated path that lives across the call.
+    let fd = unsafe { libc::open(cpath.as_ptr(), libc::O_PATH | libc::O_CLOEXEC) };
+    let o_path = if fd < 0 {
+        last_errno()
+    } else {
+        // SAFETY: the descriptor was just opened here and is closed once.
+        unsafe { libc::close(fd) };
+        "ok".to_owned()
     };
     json!({
         "check": "exe",

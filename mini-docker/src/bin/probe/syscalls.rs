@@ -27,29 +27,6 @@ pub fn main_if_asked(args: &[String]) -> Option<i32> {
     }
 }
 
-/// The errno names the security tests look for.
-fn errno_name(errno: i32) -> String {
-    let known = [
-        (libc::EPERM, "EPERM"),
-        (libc::ENOENT, "ENOENT"),
-        (libc::ESRCH, "ESRCH"),
-        (libc::EBADF, "EBADF"),
-        (libc::EACCES, "EACCES"),
-        (libc::EFAULT, "EFAULT"),
-        (libc::EBUSY, "EBUSY"),
-        (libc::EEXIST, "EEXIST"),
-        (libc::EINVAL, "EINVAL"),
-        (libc::EROFS, "EROFS"),
-        (libc::ENOSYS, "ENOSYS"),
-        (libc::ENOEXEC, "ENOEXEC"),
-        (libc::ENOKEY, "ENOKEY"),
-    ];
-    known
-        .iter()
-        .find(|(n, _)| *n == errno)
-        .map_or_else(|| format!("errno {errno}"), |(_, name)| (*name).to_owned())
-}
-
 /// One system call by name; see the module's documentation.
 fn try_call(call: &str, arg: Option<&str>) -> Value {
     use std::ffi::CString;
@@ -121,7 +98,7 @@ fn try_call(call: &str, arg: Option<&str>) -> Value {
         }
     };
     let result = if result < 0 {
-        errno_name(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
+        crate::errno_name(std::io::Error::last_os_error().raw_os_error().unwrap_or(0))
     } else {
         "ok".to_owned()
     };
