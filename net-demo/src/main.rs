@@ -348,7 +348,8 @@ fn veth_pair(lab: &Lab) -> Result<Observed> {
     // 1. The pair: two linked interfaces, both in the host's namespace for now (man 4 veth).
     netlink::create_veth(&host_end, &container_end)?;
     // 2. One end into the container's namespace, named by an open /proc/PID/ns/net
-    //    (RTM_SETLINK with IFLA_NET_NS_FD, man 7 rtnetlink; `ip link set DEV netns PID`).
+    //    (RTM_NEWLINK on an existing link, with IFLA_NET_NS_FD, man 7 rtnetlink;
+    //    what `ip link set DEV netns PID` sends).
     let path = format!("/proc/{}/ns/net", child.pid);
     let container_ns = File::open(&path).with_context(|| format!("open {path}"))?;
     netlink::move_to_netns(&container_end, &container_ns)?;

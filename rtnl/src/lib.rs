@@ -50,9 +50,9 @@ pub enum Error {
     /// The kernel answered the request with an errno (`EEXIST`, `EPERM`, ...).
     #[error("{request}: {errno}")]
     Refused { request: String, errno: Errno },
-    /// A system call on the netlink socket itself failed.
-    #[error("{call}: {source}")]
-    Socket { call: &'static str, source: std::io::Error },
+    /// A system call on the netlink socket failed, while making `request`.
+    #[error("{request}: {call}: {source}")]
+    Socket { request: String, call: &'static str, source: std::io::Error },
     /// `if_nametoindex(3)` found no interface of that name here.
     #[error("no interface named {name} in this network namespace: {errno}")]
     NoSuchInterface { name: String, errno: Errno },
@@ -443,7 +443,7 @@ fn get_ipv4_routes() -> Request {
 
 /// Sends one request and waits for its acknowledgement: `Ok` or the errno.
 fn request(req: Request) -> Result<()> {
-    let socket = open()?;
+    let socket = open(&req)?;
     send(&socket, &req, NLM_F_ACK)?;
     for _ in 0..MAX_DATAGRAMS {
         for answer in receive(&socket, &req)? {
@@ -462,7 +462,7 @@ fn request(req: Request) -> Result<()> {
 
 /// Sends one dump request and collects every answer up to `NLMSG_DONE`.
 fn dump(req: Request) -> Result<Vec<RouteNetlinkMessage>> {
-    let socket = open()?;
+    let socket = open(&req)?;
     send(&socket, &req, 0)?;
     let mut answers = Vec::new();
     for _ in 0..MAX_DATAGRAMS {
@@ -482,9 +482,10 @@ fn dump(req: Request) -> Result<Vec<RouteNetlinkMessage>> {
     Err(Error::Protocol { request: req.what, problem })
 }
 
-/// A `NETLINK_ROUTE` socket in the caller's current network namespace.
-fn open() -> Result<Socket> {
-    let failed = |call| move |source| Error::Socket { call, source };
+/// A `NETLINK_ROUTE` socket in the caller's current network namespace,
+/// for `req`.
+fn open(req: &Request) -> Result<Socket> {
+    let failed = |call| move |source| Error::Socket { request: req.what.clone(), call, source };
     let mut socket = Socket::new(NETLINK_ROUTE).map_err(failed("socket(AF_NETLINK)"))?;
     socket.bind_auto().map_err(failed("bind(AF_NETLINK)"))?;
     socket.connect(&SocketAddr::new(0, 0)).map_err(failed("connect(AF_NETLINK)"))?;
@@ -522,15 +523,17 @@ fn encode(req: &Request, extra_flags: u16) -> Vec<u8> {
 
 fn send(socket: &Socket, req: &Request, extra_flags: u16) -> Result<()> {
     let bytes = encode(req, extra_flags);
-    socket.send(&bytes, 0).map_err(|source| Error::Socket { call: "send(AF_NETLINK)", source })?;
+    let failed =
+        |source| Error::Socket { request: req.what.clone(), call: "send(AF_NETLINK)", source };
+    socket.send(&bytes, 0).map_err(failed)?;
     Ok(())
 }
 
 /// One datagram from the kernel, split into its netlink messages.
 fn receive(socket: &Socket, req: &Request) -> Result<Vec<NetlinkMessage<RouteNetlinkMessage>>> {
-    let (datagram, _) = socket
-        .recv_from_full()
-        .map_err(|source| Error::Socket { call: "recv(AF_NETLINK)", source })?;
+    let failed =
+        |source| Error::Socket { request: req.what.clone(), call: "recv(AF_NETLINK)", source };
+    let (datagram, _) = socket.recv_from_full().map_err(failed)?;
     let mut messages = Vec::new();
     let mut offset = 0;
     while offset < datagram.len() {
@@ -553,7 +556,8 @@ fn receive(socket: &Socket, req: &Request) -> Result<Vec<NetlinkMessage<RouteNet
 mod tests {
     //! Every request this crate builds, byte for byte, beside what `ip` sent
     //! for the same command (`captured/ip-requests.txt`, and the notes there
-    //! on how it was captured). No socket is opened: these run without root.
+    //! on how it was captured). No netlink socket is opened: these run
+    //! without root.
 
     use super::*;
 
@@ -591,38 +595,59 @@ mod tests {
     /// bytes) where `ip` does not (8). The kernel accepts both: the
     /// attribute's policy is `NLA_STRING`, and `nla_strscpy`, which reads
     /// the kind, stops at a NUL or at the attribute's end (lib/nlattr.c). So
-    /// for these requests the bytes differ by that NUL and its padding only,
-    /// and `ip`'s bytes, parsed, are the same message as ours.
-    fn same_message_but_kind_nul(req: &Request, command: &str, padding: usize) {
-        let ours = encode(req, NLM_F_ACK);
+    /// these requests are compared with `ip`'s bytes after [`with_kind_nul`],
+    /// byte for byte, and `ip`'s own bytes must parse to the same message.
+    fn same_message_but_kind_nul(req: &Request, command: &str) {
         let ip = ip_sent(command);
-        assert_eq!(ours.len(), ip.len() + padding, "{} vs `{command}`", req.what);
-        let parsed =
-            NetlinkMessage::<RouteNetlinkMessage>::deserialize(&ip).expect("ip's bytes parse");
+        assert_eq!(hex(&encode(req, NLM_F_ACK)), hex(&with_kind_nul(&ip)), "{command}");
+        let parsed = NetlinkMessage::<RouteNetlinkMessage>::deserialize(&ip).expect("ip's bytes");
         assert_eq!(parsed.header.flags, NLM_F_REQUEST | NLM_F_ACK | req.flags);
-        assert_eq!(
-            parsed.payload,
-            NetlinkPayload::InnerMessage(req.message.clone()),
-            "`{command}`"
-        );
+        assert_eq!(parsed.payload, NetlinkPayload::InnerMessage(req.message.clone()), "{command}");
+    }
+
+    /// `ip`'s `RTM_NEWLINK` with a NUL after the kind string: that attribute
+    /// (`IFLA_INFO_KIND`, 1, nested in `IFLA_LINKINFO`, 18, after the 16-byte
+    /// `nlmsghdr` and the 16-byte `ifinfomsg`) is rewritten, padded to four
+    /// bytes, and the two lengths that hold it grow by what it grew.
+    fn with_kind_nul(ip: &[u8]) -> Vec<u8> {
+        let u16_at = |b: &[u8], at: usize| u16::from_ne_bytes([b[at], b[at + 1]]) as usize;
+        let mut at = 32;
+        while u16_at(ip, at + 2) != 18 {
+            at += u16_at(ip, at).next_multiple_of(4);
+        }
+        let (info, kind) = (at, at + 4);
+        assert_eq!(u16_at(ip, kind + 2), 1, "IFLA_INFO_KIND comes first in IFLA_LINKINFO");
+        let old_len = u16_at(ip, kind);
+        let mut attr = ip[kind..kind + old_len].to_vec();
+        attr.push(0);
+        let new_len = attr.len() as u16;
+        attr[..2].copy_from_slice(&new_len.to_ne_bytes());
+        attr.resize(attr.len().next_multiple_of(4), 0);
+        let grew = attr.len() - old_len.next_multiple_of(4);
+        let mut out = [&ip[..kind], &attr, &ip[kind + old_len.next_multiple_of(4)..]].concat();
+        let info_len = u16_at(&out, info) + grew;
+        out[info..info + 2].copy_from_slice(&(info_len as u16).to_ne_bytes());
+        let total = u32::from_ne_bytes([out[0], out[1], out[2], out[3]]) + grew as u32;
+        out[..4].copy_from_slice(&total.to_ne_bytes());
+        out
     }
 
     #[test]
     fn veth_pair() {
         let command = "ip link add nsl1 type veth peer name nsl2";
-        same_message_but_kind_nul(&new_veth("nsl1", "nsl2", None), command, 4);
+        same_message_but_kind_nul(&new_veth("nsl1", "nsl2", None), command);
     }
 
     #[test]
     fn veth_pair_born_in_another_namespace() {
         let command = "ip link add nsl3 type veth peer name nsl4 netns 26037";
-        same_message_but_kind_nul(&new_veth("nsl3", "nsl4", Some(NETNS_HOLDER)), command, 4);
+        same_message_but_kind_nul(&new_veth("nsl3", "nsl4", Some(NETNS_HOLDER)), command);
     }
 
     #[test]
     fn bridge() {
-        // `bridge\0` is 7 bytes, `bridge` 6: both pad to 8.
-        same_message_but_kind_nul(&new_bridge("br0"), "ip link add br0 type bridge", 0);
+        // `bridge\0` is 7 bytes, `bridge` 6: both pad to 8, only nla_len differs.
+        same_message_but_kind_nul(&new_bridge("br0"), "ip link add br0 type bridge");
     }
 
     #[test]
