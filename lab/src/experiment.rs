@@ -225,19 +225,24 @@ impl Verdict {
     }
 }
 
-/// What an experiment's run returns.
+/// What an experiment's run returns. Made by [`Observed::new`] or
+/// [`Observed::skip`], so a skip always carries its reason.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Observed {
-    pub verdict: Verdict,
+    verdict: Verdict,
     /// Why it was skipped (only with [`Verdict::Skip`]).
-    pub skip_reason: Option<String>,
-    pub host: Facts,
-    pub namespace: Facts,
+    skip_reason: Option<String>,
+    host: Facts,
+    namespace: Facts,
 }
 
 impl Observed {
+    /// The facts of a run and its verdict. A skip belongs in
+    /// [`Observed::skip`], which says why; one made here says that it
+    /// gave no reason.
     pub fn new(verdict: Verdict, host: Facts, namespace: Facts) -> Self {
-        Self { verdict, skip_reason: None, host, namespace }
+        let skip_reason = (verdict == Verdict::Skip).then(|| "skipped, no reason given".to_owned());
+        Self { verdict, skip_reason, host, namespace }
     }
 
     /// The experiment cannot run here; `reason` says why, in one line.
