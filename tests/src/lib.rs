@@ -395,12 +395,11 @@ pub fn redact(text: &str) -> String {
     // A full capability set (`CapEff` of root, or of a user namespace's
     // root) has one bit per capability the kernel knows: its hex depends on
     // the kernel version (`/proc/sys/kernel/cap_last_cap`).
-    let last_cap = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap").ok();
-    let out = match last_cap.and_then(|l| l.trim().parse::<u32>().ok()).filter(|l| *l < 64) {
-        Some(last) => {
-            let full = format!(r"\b{:016x}\b", u64::MAX >> (63 - last));
-            Regex::new(&full).expect("re").replace_all(&out, "[ALL_CAPABILITIES]").into_owned()
-        }
+    let out = match full_capeff() {
+        Some(full) => Regex::new(&format!(r"\b{full}\b"))
+            .expect("re")
+            .replace_all(&out, "[ALL_CAPABILITIES]")
+            .into_owned(),
         None => out,
     };
 
@@ -419,6 +418,28 @@ pub fn redact(text: &str) -> String {
     // across runs at the same time. It is a host PID, numbered like the others.
     let ifname = Regex::new(r"\bnsl(\d+)-").expect("re");
     ifname.replace_all(&out, |c: &regex::Captures| format!("nsl{}-", pids.name(&c[1]))).into_owned()
+}
+
+/// Every capability this kernel knows (bits 0 ..= `cap_last_cap`) as
+/// `/proc/PID/status` prints a `CapEff` that holds them all; `None` where
+/// the kernel does not say.
+pub fn full_capeff() -> Option<String> {
+    let last = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap").ok()?;
+    let last = last.trim().parse::<u32>().ok().filter(|l| *l < 64)?;
+    Some(format!("{:016x}", u64::MAX >> (63 - last)))
+}
+
+/// A checker's own test: each of `expected` is part of some report in
+/// `problems`, and there are no other reports.
+pub fn assert_reports(problems: &[String], expected: &[&str]) {
+    for what in expected {
+        assert!(
+            problems.iter().any(|p| p.contains(what)),
+            "no report mentions `{what}`; reports:\n  {}",
+            problems.join("\n  ")
+        );
+    }
+    assert_eq!(problems.len(), expected.len(), "reports:\n  {}", problems.join("\n  "));
 }
 
 /// Gives each distinct value a numbered placeholder, in order of appearance.

@@ -74,14 +74,7 @@ fn broken_includes_are_reported() {
         "out.snap}}",
         "code.rs:9:12",
     ];
-    for what in expected {
-        assert!(
-            problems.iter().any(|p| p.contains(what)),
-            "no report mentions `{what}`; reports:\n  {}",
-            problems.join("\n  ")
-        );
-    }
-    assert_eq!(problems.len(), expected.len(), "reports:\n  {}", problems.join("\n  "));
+    nslab_tests::assert_reports(&problems, &expected);
 }
 
 /// Every problem in the book rooted at `src`, one line each.

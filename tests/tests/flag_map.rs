@@ -404,12 +404,5 @@ fn mismatches_are_reported() {
         "`mini-docker run --memory-swap` has no row",
         "`mini-docker run --rm` has no row",
     ];
-    for what in expected {
-        assert!(
-            problems.iter().any(|p| p.contains(what)),
-            "no report mentions `{what}`; reports:\n  {}",
-            problems.join("\n  ")
-        );
-    }
-    assert_eq!(problems.len(), expected.len(), "reports:\n  {}", problems.join("\n  "));
+    nslab_tests::assert_reports(&problems, &expected);
 }

@@ -29,16 +29,6 @@ fn real_hostname() -> String {
     nix::unistd::gethostname().expect("gethostname").to_string_lossy().into_owned()
 }
 
-/// Every capability this kernel knows, as /proc/PID/status prints it.
-fn full_capeff() -> String {
-    let last: u32 = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-        .expect("cap_last_cap")
-        .trim()
-        .parse()
-        .expect("a number");
-    format!("{:016x}", u64::MAX >> (63 - last))
-}
-
 /// What the scratch directories look like; none may be left behind.
 fn leftovers() -> Vec<String> {
     let tmp = std::env::temp_dir();
@@ -80,7 +70,11 @@ fn assert_user_facts(report: &Value, who: As) {
     let e = experiment(report, "root-inside");
     assert_eq!(int(e, "namespace", "getuid"), 0, "root inside");
     assert_eq!(int(e, "namespace", "getgid"), 0);
-    assert_eq!(text(e, "namespace", "CapEff"), full_capeff(), "every capability inside");
+    assert_eq!(
+        text(e, "namespace", "CapEff"),
+        nslab_tests::full_capeff().expect("cap_last_cap"),
+        "every capability inside"
+    );
     assert_eq!(int(e, "host", "getuid"), me, "an ordinary user outside");
     assert_eq!(text(e, "host", "CapEff"), "0000000000000000", "no capability outside");
     assert_ne!(text(e, "namespace", "user_ns"), text(e, "host", "user_ns"));
@@ -112,7 +106,7 @@ fn assert_user_facts(report: &Value, who: As) {
 
     let e = experiment(report, "root-only-file-refused");
     assert_eq!(int(e, "namespace", "getuid"), 0);
-    assert_eq!(text(e, "namespace", "CapEff"), full_capeff());
+    assert_eq!(text(e, "namespace", "CapEff"), nslab_tests::full_capeff().expect("cap_last_cap"));
     assert_eq!(text(e, "namespace", "open(file)"), "EACCES", "root inside, refused");
     assert_eq!(text(e, "host", "open(file)"), "EACCES");
     assert_eq!(int(e, "host", "file_owner"), 0);

@@ -12,16 +12,6 @@ const BIN: &str = env!("CARGO_BIN_EXE_userns-demo");
 
 const EXPERIMENTS: [&str; 3] = ["surface-opens", "max-user-namespaces", "idmapped-mount"];
 
-/// Every capability this kernel knows, as /proc/PID/status prints it.
-fn full_capeff() -> String {
-    let last: u32 = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-        .expect("cap_last_cap")
-        .trim()
-        .parse()
-        .expect("a number");
-    format!("{:016x}", u64::MAX >> (63 - last))
-}
-
 fn host_limit() -> String {
     std::fs::read_to_string("/proc/sys/user/max_user_namespaces").expect("the host's limit")
 }
@@ -67,7 +57,11 @@ fn assert_facts(report: &Value, who: As) {
     assert_eq!(text(e, "host", "fsopen(tmpfs)"), "EPERM", "outside, the mount API is closed");
     assert_eq!(text(e, "namespace", "unshare(NEWUSER|NEWNS)"), "ok");
     assert_eq!(int(e, "namespace", "getuid"), 0);
-    assert_eq!(text(e, "namespace", "CapEff"), full_capeff(), "every capability inside");
+    assert_eq!(
+        text(e, "namespace", "CapEff"),
+        nslab_tests::full_capeff().expect("cap_last_cap"),
+        "every capability inside"
+    );
     assert_eq!(text(e, "namespace", "mount(tmpfs on /tmp)"), "ok");
     assert_eq!(text(e, "namespace", "fsopen(tmpfs)"), "ok");
     assert_eq!(text(e, "namespace", "fsconfig(tmpfs, size=16k)"), "ok");
