@@ -8,8 +8,10 @@
 //!
 //! Layer 4 of 4, the bottom (see `tests/tests/layers.rs`), so that every
 //! module may use these types and [`EXIT_RUNTIME`]; it imports only the
-//! error enums that its layer-mates `cgroups/`, `network/` and `security/`
-//! define themselves (none of which imports [`enum@Error`] back).
+//! error enums that its layer-mates `cgroups/` and `security/` define
+//! themselves (neither imports [`enum@Error`] back). The engine's modules
+//! define theirs (`image::ImageError`, `network::NetworkError`), and
+//! `commands/` gathers them all into the one error a command returns.
 
 use std::path::PathBuf;
 
@@ -65,38 +67,6 @@ pub enum UsageError {
     RootlessNeedsUserns,
 }
 
-/// Finding or managing an image.
-#[derive(Debug, Error)]
-pub enum ImageError {
-    #[error(
-        "unknown image {0:?} (see `mini-docker images`; a directory image is a path like ./rootfs)"
-    )]
-    Unknown(String),
-    #[error("image directory {path:?} cannot be used: {source}")]
-    BadDirectory { path: PathBuf, source: std::io::Error },
-    #[error("image directory {0:?} is not a directory")]
-    NotADirectory(PathBuf),
-    #[error("image path {0:?} contains ',' or ':', which overlayfs options cannot carry")]
-    UnusablePath(PathBuf),
-    #[error("image {0:?} has no default command: give one after the image name")]
-    NoCommand(String),
-    #[error("the built-in image {0:?} cannot be removed")]
-    BuiltIn(String),
-    #[error("{what} {path:?}: {source}")]
-    Io { what: &'static str, path: PathBuf, source: std::io::Error },
-    #[error("image name {0:?} is not valid: use [a-zA-Z0-9][a-zA-Z0-9_.-]*")]
-    BadName(String),
-    #[error("an image named {0:?} already exists (remove it with `mini-docker rmi {0}`)")]
-    Exists(String),
-    #[error("cannot import {file:?}: {why}")]
-    BadArchive { file: PathBuf, why: String },
-    /// A layer entry that would land outside the image, refused.
-    #[error("refused layer entry {entry:?}: {why}")]
-    Refused { entry: String, why: String },
-    #[error("image user {0:?} is not numeric (user names are not supported yet)")]
-    NamedUser(String),
-}
-
 /// Setting the container up inside its first process (becoming root of its
 /// user namespace, the root filesystem, `pivot_root`, the hostname, the
 /// pty); the message travels to the parent over the sync channel.
@@ -136,21 +106,19 @@ impl ContainerError {
     }
 }
 
-/// Any of the above: what a command returns to `main`.
+/// Any of the above, or of the kernel-facing parts: what the process
+/// model returns when a step may fail in more than one of them (the
+/// commands add the engine's errors, see `commands/mod.rs`).
 #[derive(Debug, Error)]
 pub enum Error {
     #[error(transparent)]
     Usage(#[from] UsageError),
-    #[error(transparent)]
-    Image(#[from] ImageError),
     #[error(transparent)]
     Rootfs(#[from] RootfsError),
     #[error(transparent)]
     Container(#[from] ContainerError),
     #[error(transparent)]
     Cgroup(#[from] crate::cgroups::CgroupError),
-    #[error(transparent)]
-    Network(#[from] crate::network::NetworkError),
     #[error(transparent)]
     Security(#[from] crate::security::SecurityError),
 }

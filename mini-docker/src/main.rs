@@ -17,17 +17,22 @@
 //! OCI runtime by moving files, not by untangling them:
 //! 1. the command line: `main.rs` and `commands/` (one file per verb);
 //!    clap's structs live here and nowhere below;
-//! 2. the engine: `image/` (the store, imports) and `container/monitor.rs`
-//!    (the monitor of `run -d`, its log);
+//! 2. the engine: `image/` (the store, imports), `network/` (the bridge,
+//!    leases, published ports) and `container/monitor.rs` (the monitor of
+//!    `run -d`, its log);
 //! 3. the process model, what an OCI runtime does: the rest of
 //!    `container/` (parent, child, init, tenant, state, lock, sharing…);
 //! 4. the parts that talk to the kernel and know nothing of containers:
-//!    `rootfs/`, `cgroups/`, `network/`, `security/`, and `error.rs`, the
-//!    errors every layer shares.
+//!    `rootfs/`, `cgroups/`, `security/`, and `error.rs`, the errors every
+//!    layer shares.
 //!
 //! What crosses a line downward is plain values: paths, flags, IDs, PIDs
 //! and small structs the lower layer defines (`rootfs::Spec`,
-//! `cgroups::LimitRequest`, `security::SecurityRequest`).
+//! `cgroups::LimitRequest`, `security::SecurityRequest`). What the engine
+//! does in the middle of a start (the network's veth pair, `eth0`'s
+//! address, the port relays) crosses as `container::Hooks`: closures the
+//! process model runs at the steps the OCI runtime specification names
+//! (createRuntime, createContainer, poststart).
 //!
 //! Exit status, as Docker's: the command's own; 125 when mini-docker itself
 //! failed (bad flag, unknown image, a mount refused); 126 when the command

@@ -4,10 +4,10 @@
 
 use clap::Args;
 
-use crate::commands::Dirs;
+use crate::commands::{Dirs, Error};
 use crate::container::state::StateDir;
 use crate::container::tenant::{self, Tenant};
-use crate::error::{Error, UsageError};
+use crate::error::UsageError;
 
 #[derive(Debug, Args)]
 pub struct ExecArgs {
@@ -60,5 +60,5 @@ pub fn exec(dirs: &Dirs, args: ExecArgs) -> Result<u8, Error> {
         tenant.env.retain(|e| e.split('=').next() != Some(key.as_str()));
         tenant.env.push(entry);
     }
-    tenant::exec(init, &tenant)
+    Ok(tenant::exec(init, &tenant)?)
 }

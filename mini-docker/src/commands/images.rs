@@ -6,9 +6,8 @@
 
 use std::path::Path;
 
-use crate::commands::Dirs;
-use crate::error::{Error, ImageError};
-use crate::image;
+use crate::commands::{Dirs, Error};
+use crate::image::{self, ImageError};
 
 /// Lists the built-in image and every stored one.
 pub fn images(dirs: &Dirs) -> Result<(), Error> {

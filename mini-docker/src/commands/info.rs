@@ -7,8 +7,7 @@ use nix::sched::{CloneFlags, unshare};
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::{ForkResult, fork, geteuid};
 
-use crate::commands::Dirs;
-use crate::error::Error;
+use crate::commands::{Dirs, Error};
 
 pub fn info(dirs: &Dirs) -> Result<(), Error> {
     let uts = nix::sys::utsname::uname().ok();

@@ -10,10 +10,10 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::commands::Dirs;
+use crate::commands::{Dirs, Error};
 use crate::container::state::StateDir;
 use crate::container::tenant;
-use crate::error::{Error, UsageError};
+use crate::error::UsageError;
 
 pub fn inspect(dirs: &Dirs, containers: &[String]) -> Result<(), Error> {
     let mut all = Vec::new();

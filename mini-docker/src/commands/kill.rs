@@ -13,10 +13,10 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, kill as send};
 use nix::unistd::Pid;
 
-use crate::commands::Dirs;
+use crate::commands::{Dirs, Error};
 use crate::container::state::StateDir;
 use crate::container::tenant;
-use crate::error::{ContainerError, Error, UsageError};
+use crate::error::{ContainerError, UsageError};
 
 /// The running container `key`: its state and its init.
 fn running(dirs: &Dirs, key: &str) -> Result<(StateDir, Pid), Error> {

@@ -4,10 +4,10 @@
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::time::Duration;
 
-use crate::commands::Dirs;
+use crate::commands::{Dirs, Error};
 use crate::container::monitor::log_path;
 use crate::container::state::StateDir;
-use crate::error::{ContainerError, Error, UsageError};
+use crate::error::{ContainerError, UsageError};
 
 pub fn logs(dirs: &Dirs, key: &str, follow: bool) -> Result<(), Error> {
     let state = StateDir::find(&dirs.state, key)

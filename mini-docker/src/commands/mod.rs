@@ -7,7 +7,8 @@
 //! place that knows clap: `run`'s flags for `security/`, `cgroups/` and
 //! `network/` are clap structs here (`run.rs`), turned into those modules'
 //! plain structs. [`Dirs`] stays here too: the layers below get its two
-//! paths, `--root` and `--data-root`, as plain paths.
+//! paths, `--root` and `--data-root`, as plain paths. So does [`enum@Error`],
+//! every module's error in one type, which only `main` needs.
 
 pub mod exec;
 pub mod images;
@@ -22,6 +23,37 @@ pub mod run;
 use std::path::PathBuf;
 
 use nix::unistd::geteuid;
+
+use crate::cgroups::CgroupError;
+use crate::error::{ContainerError, RootfsError, UsageError};
+use crate::image::ImageError;
+use crate::network::NetworkError;
+use crate::security::SecurityError;
+
+/// What a command returns to `main`: an error of the engine (an image, the
+/// network) or of the layers below it, printed as its one line, and exit
+/// status 125.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Usage(#[from] UsageError),
+    #[error(transparent)]
+    Image(#[from] ImageError),
+    #[error(transparent)]
+    Network(#[from] NetworkError),
+    #[error(transparent)]
+    Rootfs(#[from] RootfsError),
+    #[error(transparent)]
+    Container(#[from] ContainerError),
+    #[error(transparent)]
+    Cgroup(#[from] CgroupError),
+    #[error(transparent)]
+    Security(#[from] SecurityError),
+    /// Of the process model, where one step may fail in several of the
+    /// kinds above (see `error.rs`).
+    #[error(transparent)]
+    Runtime(#[from] crate::error::Error),
+}
 
 /// Where mini-docker keeps its files: per-container state (upper layers,
 /// generated /etc files, mount points) and imported images.

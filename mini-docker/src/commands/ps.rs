@@ -6,9 +6,8 @@
 //! As with `docker ps`, plain `ps` lists the running containers and
 //! `ps -a` (`--all`) every one.
 
-use crate::commands::Dirs;
+use crate::commands::{Dirs, Error};
 use crate::container::state::StateDir;
-use crate::error::Error;
 
 pub fn ps(dirs: &Dirs, all: bool) -> Result<(), Error> {
     say!("{:<14} {:<20} STATUS", "CONTAINER ID", "NAME");

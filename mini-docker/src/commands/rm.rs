@@ -1,8 +1,8 @@
 //! `mini-docker rm NAME|ID…`: remove kept containers and their upper layer.
 
-use crate::commands::Dirs;
+use crate::commands::{Dirs, Error};
 use crate::container::state::StateDir;
-use crate::error::{Error, UsageError};
+use crate::error::UsageError;
 
 pub fn rm(dirs: &Dirs, containers: &[String], force: bool) -> Result<(), Error> {
     // Not while `run` creates a container (see container/lock.rs).

@@ -7,18 +7,20 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
 use nix::unistd::geteuid;
 
 use crate::cgroups::{self, LimitRequest, Swap};
-use crate::commands::Dirs;
+use crate::commands::{Dirs, Error};
 use crate::container::state::StateDir;
-use crate::container::{Config, Lower, Namespaces, NetMode, parent, sharing};
-use crate::error::{ContainerError, Error, ImageError, UsageError};
-use crate::image::{Image, host};
+use crate::container::{Config, Hooks, Lower, Namespaces, NetMode, parent, sharing, tenant};
+use crate::error::{ContainerError, UsageError};
+use crate::image::{Image, ImageError, host};
 use crate::network::ipam::{self, Subnet};
 use crate::network::publish::{self, Publish};
+use crate::network::{self, NetworkError};
 use crate::rootfs::Volume;
 use crate::security::SecurityRequest;
 
@@ -196,17 +198,21 @@ pub fn run(dirs: &Dirs, args: RunArgs) -> Result<u8, Error> {
     let detach = args.detach;
     let limits = cgroups::Limits::from_request(&args.limits.request())?;
     let network = args.network.clone();
-    let cfg = config(dirs, args)?;
+    let mut cfg = config(dirs, args)?;
     let on_bridge = matches!(cfg.net_mode, NetMode::Bridge);
-    let bridge = crate::network::Plan::new(network.subnet, &network.publish, on_bridge)?;
+    let bridge = network::Plan::new(network.subnet, &network.publish, on_bridge)?;
     // Checking the name and creating the state, under the state lock.
     let lock = crate::container::lock::StateLock::acquire(&dirs.state)?;
-    StateDir::sweep(&dirs.state);
+    StateDir::sweep(&dirs.state, |dead| network::remove(&dead.dir));
+    network::ipam::sweep(&dirs.state);
     if let Some(name) = &cfg.name {
         StateDir::check_name(&dirs.state, name)?;
     }
     let state = StateDir::create(&dirs.state, &cfg)?;
     drop(lock);
+    if bridge.is_some() {
+        cfg.hooks = network_hooks(&state);
+    }
     // What a later `mini-docker exec` needs (see container/tenant.rs).
     if let Err(e) = crate::container::tenant::record(&state, &cfg) {
         state.remove();
@@ -220,7 +226,7 @@ pub fn run(dirs: &Dirs, args: RunArgs) -> Result<u8, Error> {
             Ok(Side::Foreground(code)) => return Ok(code),
             Err(e) => {
                 state.remove();
-                return Err(e);
+                return Err(e.into());
             }
         }
     }
@@ -231,17 +237,50 @@ pub fn run(dirs: &Dirs, args: RunArgs) -> Result<u8, Error> {
         .map_err(Error::from)
         .and_then(|()| {
             let (id, host) = (&cfg.id, &cfg.hostname);
-            crate::network::create(id, host, bridge.as_ref(), &dirs.state, &state.dir)?;
-            sharing::share_network(&cfg, &state)
+            network::create(id, host, bridge.as_ref(), &dirs.state, &state.dir)?;
+            share_network(&cfg, &state)
         })
         .and_then(|()| start(&cfg, &state));
-    crate::network::remove(&state.dir);
+    network::remove(&state.dir);
     crate::cgroups::remove(&state.dir);
     match result {
         Ok(_) if !cfg.remove => state.remove_runtime_parts(),
         _ => state.remove(),
     }
     result
+}
+
+/// `--net bridge`: the network's steps that fall in the middle of the
+/// start, handed to the process model as hooks (see `network/`): the veth
+/// pair once the child exists, `eth0`'s address and route inside it, and
+/// the published ports' relays once it runs.
+fn network_hooks(state: &StateDir) -> Hooks {
+    let (dir, inside) = (state.dir.clone(), state.dir.clone());
+    Hooks {
+        create_runtime: Some(Arc::new(move |pid| Ok(network::attach(&dir, pid)?))),
+        create_container: Some(Arc::new(move || Ok(network::configure_inside(&inside)?))),
+        poststart: Some(Arc::new(network::forward)),
+    }
+}
+
+/// `--net container:NAME`, once this container's state exists: it holds
+/// the other one's address lease (see `network::share`), and only then is
+/// the other one checked to be still running. Held descriptor or not, a
+/// namespace whose container has ended is not to be joined: its address
+/// was freed and may already be someone else's. (A container's lease is
+/// released only after its init is gone, so a check after the hold is
+/// enough: the hold keeps the address from then on.)
+fn share_network(cfg: &Config, state: &StateDir) -> Result<(), Error> {
+    let NetMode::Container { state: other, name, init, .. } = &cfg.net_mode else { return Ok(()) };
+    let ended = || UsageError::NotJoinable("network", name.clone(), "it has ended".to_owned());
+    match network::share(other, &state.dir) {
+        Err(NetworkError::Ended) => return Err(ended().into()),
+        shared => shared?,
+    }
+    if tenant::ready_init(&StateDir { dir: other.clone() }) != Some(*init) {
+        return Err(ended().into());
+    }
+    Ok(())
 }
 
 fn start(cfg: &Config, state: &StateDir) -> Result<u8, Error> {
@@ -335,6 +374,7 @@ fn config(dirs: &Dirs, args: RunArgs) -> Result<Config, Error> {
         ipc_mode,
         pid_join,
         net_mode,
+        hooks: Hooks::default(),
     })
 }
 

@@ -3,9 +3,10 @@
 //!
 //! In order: it asks to die with mini-docker, closes the descriptors it
 //! inherited, and waits for the parent's "go" (its ID maps written, its
-//! cgroups and veth in place). Then it unshares its cgroup namespace, joins
-//! another container's network namespace (`--net container:NAME`) or
-//! configures `eth0` (`--net bridge`), becomes root of its user namespace,
+//! cgroups joined, the createRuntime hook run). Then it unshares its cgroup
+//! namespace, joins another container's network namespace (`--net
+//! container:NAME`), runs the engine's createContainer hook (`--net bridge`:
+//! `eth0`'s address and route), becomes root of its user namespace,
 //! builds the root filesystem (`rootfs/`), shares IPC (`sharing.rs`), sets
 //! the hostname, brings up `lo`, switches root with `pivot_root`, confines
 //! itself (`security/`), opens the pty (`-t`), reports "ready", and stays
@@ -13,7 +14,7 @@
 //!
 //! It imports its `container/` siblings below it (init, sharing, state,
 //! sync, tty, the start report), `rootfs/` (which it hands a plain
-//! `rootfs::Spec`, see [`rootfs_spec`]), `network/` and `security/`.
+//! `rootfs::Spec`, see [`rootfs_spec`]) and `security/`.
 
 use std::os::fd::{AsRawFd, RawFd};
 
@@ -65,8 +66,11 @@ pub fn main(cfg: &Config, state: &StateDir, chan: &mut SyncChannel) -> isize {
         chan.error(&e.to_string());
         return EXIT_RUNTIME.into();
     }
-    // --net bridge: eth0's address and route, while the state is in reach.
-    if let Err(e) = crate::network::configure_inside(&state.dir) {
+    // The engine's createContainer hook, inside the namespaces and while
+    // the host's paths are in reach (--net bridge: eth0's address and route).
+    if let Some(hook) = &cfg.hooks.create_container
+        && let Err(e) = hook()
+    {
         chan.error(&e.to_string());
         return EXIT_RUNTIME.into();
     }

@@ -17,17 +17,20 @@
 //!  limits: writes its PID into each
 //!    cgroup.procs (unless clone3 put it
 //!    there)
-//!  --net bridge: a veth pair into it
+//!  hooks.create_runtime(PID) (the
+//!    engine's: a veth pair into it)
 //!  sends "go" ───────────────────────────▶ unshare(NEWCGROUP); --net container:
-//!                                          setns(net); --net bridge: eth0's
-//!                                          address and route; user namespace:
+//!                                          setns(net); hooks.create_container
+//!                                          (the engine's: eth0's address and
+//!                                          route); user namespace:
 //!                                          setresuid(0); builds the rootfs
 //!                                          (rootfs/); --ipc sharing; sethostname;
 //!                                          lo up; pivot_root; masked paths,
 //!                                          capabilities, no_new_privs (security/)
 //!  receives the pty master (-t) ◀───────── opens /dev/ptmx (-t)
 //!  waits for "ready" or "error" ◀───────── sends "ready" (or the error)
-//!  -p: starts the port relays
+//!  hooks.poststart (the engine's: the
+//!    port relays of -p)
 //!  relays the pty (-t) or forwards         init.rs: forks the command (PID 2),
 //!  signals, and waits ◀─────────────────── forwards signals, reaps orphans,
 //!  returns the command's status            exits with the command's status
@@ -40,21 +43,29 @@
 //! caller of [`parent::run`]: `commands/run.rs`, in the foreground or, with
 //! `run -d`, in the monitor (see [`monitor`]).
 //!
+//! The network is the engine's, not the process model's: a bridge, an
+//! address lease and published ports are Docker's business, not runc's.
+//! The engine does its part at three steps of the start, which it hands
+//! over as [`Hooks`] in the [`Config`], named and timed as the hooks of
+//! the OCI runtime specification (createRuntime, createContainer,
+//! poststart): the process model runs them without knowing what they do.
+//!
 //! Layer 3 of 4 (see `tests/tests/layers.rs`): `container/` owns the
 //! process model, what an OCI runtime such as runc does with a bundle. It
-//! imports only `rootfs/`, `cgroups/`, `network/`, `security/` and
-//! `error.rs` below it, and hands them plain values (`rootfs::Spec`, a
-//! state directory path, a PID). It knows no image and no command line:
-//! [`Config`] holds a [`Lower`] directory, not an `image::Image`, and the
-//! `--root` path, not `commands::Dirs`. One file of the folder sits a
-//! layer higher, in the engine: [`monitor`] (`run -d`), which uses the
-//! process model; what the process model needs of it (the start report's
-//! write end) is in [`start_report`], below both.
+//! imports only `rootfs/`, `cgroups/`, `security/` and `error.rs` below
+//! it, and hands them plain values (`rootfs::Spec`, a state directory
+//! path, a PID). It knows no image, no network and no command line:
+//! [`Config`] holds a [`Lower`] directory, not an `image::Image`, the
+//! `--root` path, not `commands::Dirs`, and [`Hooks`], not `network/`'s
+//! steps. One file of the folder sits a layer higher, in the engine:
+//! [`monitor`] (`run -d`), which uses the process model; what the process
+//! model needs of it (the start report's write end) is in
+//! [`start_report`], below both.
 //!
 //! Inside, the files import each other in one direction only, from the
 //! top of the start down: `parent` → `child` → `init`; `parent` and
 //! `child` → `sharing` → `tenant` → `state`; and all of them → this file's
-//! types ([`Config`], [`IpcMode`], [`NetMode`], [`Joined`]) and the files
+//! types ([`Config`], [`Hooks`], [`IpcMode`], [`NetMode`], [`Joined`]) and the files
 //! that import no sibling: `signals`, `start_report`, `sync`, `tty`,
 //! `lock`.
 
@@ -73,6 +84,9 @@ mod tty;
 
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::PathBuf;
+use std::sync::Arc;
+
+use nix::unistd::Pid;
 
 use crate::rootfs::Volume;
 
@@ -144,6 +158,50 @@ pub struct Config {
     pub pid_join: Option<Joined>,
     /// --net: bridge, none, host or container:NAME (see sharing.rs).
     pub net_mode: NetMode,
+    /// The engine's work at the steps of the start (its network).
+    pub hooks: Hooks,
+}
+
+/// What a hook that may fail returns: the engine's own error, which the
+/// process model only prints (it stops the start).
+pub type HookError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A createRuntime hook: given the child's PID.
+pub type CreateRuntime = Arc<dyn Fn(Pid) -> Result<(), HookError>>;
+/// A createContainer hook: runs in the child.
+pub type CreateContainer = Arc<dyn Fn() -> Result<(), HookError>>;
+/// A poststart hook.
+pub type Poststart = Arc<dyn Fn()>;
+
+/// Work the engine does at three steps of a container's start, named and
+/// timed as the hooks of the OCI runtime specification (config.md,
+/// "POSIX-platform Hooks"). There they are programs the runtime executes;
+/// here they are closures, since the engine and the process model are one
+/// program. `None`: nothing to do at that step.
+#[derive(Clone, Default)]
+pub struct Hooks {
+    /// createRuntime: in the parent, after `clone`, while the child waits
+    /// for "go" (its ID maps written, its cgroups joined), given the
+    /// child's PID. An error stops the start.
+    pub create_runtime: Option<CreateRuntime>,
+    /// createContainer: in the child, inside its namespaces, before its
+    /// root filesystem is built and `pivot_root` hides the host's paths.
+    /// An error stops the start.
+    pub create_container: Option<CreateContainer>,
+    /// poststart: in the parent, once the container has reported "ready",
+    /// before it waits for it. It cannot fail: the container runs already.
+    pub poststart: Option<Poststart>,
+}
+
+/// Says which hooks are set (a closure has nothing else to show).
+impl std::fmt::Debug for Hooks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hooks")
+            .field("create_runtime", &self.create_runtime.is_some())
+            .field("create_container", &self.create_container.is_some())
+            .field("poststart", &self.poststart.is_some())
+            .finish()
+    }
 }
 
 /// The `--ipc` of `run` (parsed by [`sharing::parse_ipc`]).

@@ -67,7 +67,7 @@ use nix::unistd::{ForkResult, Pid, fork, pipe2, setsid};
 
 use crate::container::state::StateDir;
 use crate::container::{Config, start_report};
-use crate::error::{ContainerError, Error};
+use crate::error::ContainerError;
 
 /// How long `run -d` waits for the container's command to start.
 const START_LIMIT: Duration = Duration::from_secs(10);
@@ -90,7 +90,7 @@ pub fn log_path(state: &StateDir) -> std::path::PathBuf {
 /// Forks the monitor. In the monitor, returns [`Side::Monitor`]; in the
 /// foreground, waits until the container's command runs (or cannot run, or
 /// the monitor failed) and returns the status to exit with.
-pub fn detach(state: &StateDir, cfg: &Config) -> Result<Side, Error> {
+pub fn detach(state: &StateDir, cfg: &Config) -> Result<Side, ContainerError> {
     let log = log_path(state);
     let file = std::fs::File::create(&log).map_err(|source| ContainerError::Io {
         what: "creating",

@@ -1,11 +1,12 @@
 //! The parent side: clone the container's first process into its new
-//! namespaces, write its ID maps, put it in its cgroups and on the bridge,
-//! then wait for it, forwarding signals. If the start fails it kills the
-//! child; the rest of the cleanup is its caller's (`commands/run.rs`).
+//! namespaces, write its ID maps, put it in its cgroups, run the engine's
+//! createRuntime hook (its veth pair), then wait for it, forwarding
+//! signals. If the start fails it kills the child; the rest of the cleanup
+//! is its caller's (`commands/run.rs`).
 //!
 //! It imports its `container/` siblings below it (child, sharing, state,
-//! signals, sync, tty, the start report), `cgroups/` and `network/`; no
-//! sibling imports it.
+//! signals, sync, tty, the start report) and `cgroups/`; no sibling
+//! imports it.
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
@@ -73,7 +74,7 @@ fn start_and_wait(cfg: &Config, state: &StateDir, waited: &SigSet) -> Result<u8,
     // cgroup v2 with limits: the child is born in its cgroup (see below).
     let cgroup = crate::cgroups::clone_target(&state.dir);
     // SAFETY: mini-docker has no other thread yet: the -p relays start
-    // once the container runs (network::forward below), and a `run -d`
+    // once the container runs (the poststart hook below), and a `run -d`
     // monitor is a fork of a single-threaded process.
     let (pid, in_cgroup) =
         unsafe { spawn_child(flags, cgroup.as_ref(), || child::main(cfg, state, &mut child_end)) }?;
@@ -92,9 +93,10 @@ fn start_and_wait(cfg: &Config, state: &StateDir, waited: &SigSet) -> Result<u8,
             crate::cgroups::join(&state.dir, pid).map_err(|e| ContainerError::Setup(e.to_string()))
         })
         .and_then(|()| {
-            // --net bridge: its veth pair, born inside its namespace.
-            crate::network::attach(&state.dir, pid)
-                .map_err(|e| ContainerError::Setup(e.to_string()))
+            // The engine's createRuntime hook (--net bridge: its veth pair,
+            // born inside its namespace).
+            let Some(hook) = &cfg.hooks.create_runtime else { return Ok(()) };
+            hook(pid).map_err(|e| ContainerError::Setup(e.to_string()))
         })
         .and_then(|()| parent_end.go())
         .and_then(|()| if cfg.tty { parent_end.recv_fd().map(Some) } else { Ok(None) })
@@ -108,7 +110,10 @@ fn start_and_wait(cfg: &Config, state: &StateDir, waited: &SigSet) -> Result<u8,
         }
     };
     drop(parent_end);
-    crate::network::forward(); // -p: relay the published ports from now on
+    // The engine's poststart hook (-p: relay the published ports from now on).
+    if let Some(hook) = &cfg.hooks.poststart {
+        hook();
+    }
     match master {
         Some(master) => tty::relay(pid, master, cfg.interactive, waited),
         None => wait_forwarding(pid, waited),

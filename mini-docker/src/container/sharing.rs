@@ -37,8 +37,9 @@
 //! It imports `container/`'s types ([`Config`], [`IpcMode`], [`NetMode`],
 //! [`Joined`], defined in `mod.rs` so that `state.rs` and `child.rs` need
 //! not import this file), `state.rs` and `tenant.rs` (to find the other
-//! container, under the `--root` path its parsers take), `network/` (the
-//! shared lease) and `rootfs/resolve.rs`.
+//! container, under the `--root` path its parsers take) and
+//! `rootfs/resolve.rs`. The shared address lease is the engine's business
+//! (`commands/run.rs`, with `network/`).
 
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::PermissionsExt;
@@ -222,23 +223,3 @@ pub fn join_network(cfg: &Config) -> Result<(), ContainerError> {
     join(cfg, "--net", ns, CloneFlags::CLONE_NEWNET)
 }
 // ANCHOR_END: join-net
-
-/// `--net container:NAME`, once this container's state exists: it holds
-/// the other one's address lease (see `network::share`), and only then is
-/// the other one checked to be still running. Held descriptor or not, a
-/// namespace whose container has ended is not to be joined: its address
-/// was freed and may already be someone else's. (A container's lease is
-/// released only after its init is gone, so a check after the hold is
-/// enough: the hold keeps the address from then on.)
-pub fn share_network(cfg: &Config, state: &StateDir) -> Result<(), crate::error::Error> {
-    let NetMode::Container { state: other, name, init, .. } = &cfg.net_mode else { return Ok(()) };
-    let ended = || UsageError::NotJoinable("network", name.clone(), "it has ended".to_owned());
-    match crate::network::share(other, &state.dir) {
-        Err(crate::network::NetworkError::Ended) => return Err(ended().into()),
-        shared => shared?,
-    }
-    if tenant::ready_init(&StateDir { dir: other.clone() }) != Some(*init) {
-        return Err(ended().into());
-    }
-    Ok(())
-}

@@ -27,8 +27,9 @@
 //! gone and finishes the cleanup ([`StateDir::sweep`]).
 //!
 //! It imports `container/`'s [`Config`] and [`NetMode`], `rootfs/`'s
-//! `remove_tree`, and `cgroups/` and `network/` for the sweep; no other
-//! file of `container/` and nothing above it.
+//! `remove_tree`, and `cgroups/` for the sweep (whose caller frees the
+//! network records, see [`StateDir::sweep`]); no other file of
+//! `container/` and nothing above it.
 
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -236,8 +237,10 @@ impl StateDir {
 
     /// Finishes the cleanup of containers whose mini-docker was killed:
     /// their `owner` process no longer exists (or is another process that
-    /// got the same PID: the start time differs).
-    pub fn sweep(root: &Path) {
+    /// got the same PID: the start time differs). `free` is the engine's
+    /// share of each one's cleanup (its network records), run after its
+    /// cgroups are removed and before its state directory goes.
+    pub fn sweep(root: &Path, free: impl Fn(&StateDir)) {
         let Ok(entries) = std::fs::read_dir(root) else { return };
         for entry in entries.filter_map(Result::ok) {
             let state = StateDir { dir: entry.path() };
@@ -245,14 +248,13 @@ impl StateDir {
                 continue;
             }
             crate::cgroups::remove(&state.dir);
-            crate::network::remove(&state.dir);
+            free(&state);
             if state.dir.join("remove").exists() {
                 state.remove();
             } else {
                 state.remove_runtime_parts();
             }
         }
-        crate::network::ipam::sweep(root);
     }
 }
 

@@ -11,12 +11,11 @@
 //! the rest of the host (`/home`, `/root`, the rest of `/etc` but a copy of
 //! `ld.so.cache`) is not there at all.
 //!
-//! It imports only `image/` and `error.rs`.
+//! It imports only `image/` (its error type among them).
 
 use std::path::Path;
 
-use crate::error::ImageError;
-use crate::image::create_dir;
+use crate::image::{ImageError, create_dir};
 
 /// Top-level host paths the image is made of. On a merged-/usr system most
 /// are symbolic links into `/usr`, which the skeleton copies as links.

@@ -16,8 +16,8 @@
 //! entry. Everything is unpacked into a staging directory that is renamed
 //! into place only at the end, so a failed import leaves nothing behind.
 //!
-//! It takes the data root as a plain path and imports `image/`, `error.rs`
-//! and `rootfs/`'s `remove_tree`.
+//! It takes the data root as a plain path and imports `image/` (its error
+//! type among them) and `rootfs/`'s `remove_tree`.
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -27,8 +27,7 @@ use std::path::{Component, Path, PathBuf};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use crate::error::ImageError;
-use crate::image::{ImageConfig, create_dir, store_dir, valid_name};
+use crate::image::{ImageConfig, ImageError, create_dir, store_dir, valid_name};
 use crate::rootfs::remove_tree;
 
 /// Unpacks `file` into `<store>/NAME/rootfs` (and the OCI config into

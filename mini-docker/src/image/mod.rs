@@ -14,8 +14,9 @@
 //! the image store and its imports, as Docker's engine does, and an OCI
 //! runtime never sees an image, only a root filesystem. It knows nothing
 //! of the command line or of containers: it takes the data root
-//! (`--data-root`) as a plain path, and imports only `error.rs` and
-//! `rootfs/` (for [`crate::rootfs::remove_tree`]). The process model below
+//! (`--data-root`) as a plain path, defines its own error ([`ImageError`]),
+//! and imports only `rootfs/` (for [`crate::rootfs::remove_tree`]). The
+//! process model below
 //! gets from an image only a directory and the host directories to bind
 //! over it (`container::Lower`, made in `commands/run.rs`).
 
@@ -24,10 +25,42 @@ pub mod import;
 
 use std::path::{Path, PathBuf};
 
-use crate::error::ImageError;
+use thiserror::Error;
 
 /// The built-in image's name.
 pub const HOST: &str = "host";
+
+/// Finding or managing an image.
+#[derive(Debug, Error)]
+pub enum ImageError {
+    #[error(
+        "unknown image {0:?} (see `mini-docker images`; a directory image is a path like ./rootfs)"
+    )]
+    Unknown(String),
+    #[error("image directory {path:?} cannot be used: {source}")]
+    BadDirectory { path: PathBuf, source: std::io::Error },
+    #[error("image directory {0:?} is not a directory")]
+    NotADirectory(PathBuf),
+    #[error("image path {0:?} contains ',' or ':', which overlayfs options cannot carry")]
+    UnusablePath(PathBuf),
+    #[error("image {0:?} has no default command: give one after the image name")]
+    NoCommand(String),
+    #[error("the built-in image {0:?} cannot be removed")]
+    BuiltIn(String),
+    #[error("{what} {path:?}: {source}")]
+    Io { what: &'static str, path: PathBuf, source: std::io::Error },
+    #[error("image name {0:?} is not valid: use [a-zA-Z0-9][a-zA-Z0-9_.-]*")]
+    BadName(String),
+    #[error("an image named {0:?} already exists (remove it with `mini-docker rmi {0}`)")]
+    Exists(String),
+    #[error("cannot import {file:?}: {why}")]
+    BadArchive { file: PathBuf, why: String },
+    /// A layer entry that would land outside the image, refused.
+    #[error("refused layer entry {entry:?}: {why}")]
+    Refused { entry: String, why: String },
+    #[error("image user {0:?} is not numeric (user names are not supported yet)")]
+    NamedUser(String),
+}
 
 /// A resolved image.
 #[derive(Debug, Clone)]

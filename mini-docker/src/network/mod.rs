@@ -32,17 +32,19 @@
 //! host's namespace needs CAP_NET_ADMIN there (rootless runtimes use a
 //! user-mode network stack such as slirp4netns or pasta instead).
 //!
-//! `network/` owns the bridge, the leases and the published ports, and
-//! imports nothing else of mini-docker (the netlink requests are the
-//! `rtnl` crate's): it takes an ID, a hostname, a state directory path and
-//! a PID. So it sits in layer 4 of 4, with the kernel-facing parts (see
-//! `tests/tests/layers.rs`), and not in the engine where Docker keeps its
-//! networks: the process model calls it in the middle of a start
-//! ([`attach`] between `clone` and "go", [`configure_inside`] in the
-//! child, [`forward`] once it runs), so it must lie below `container/`.
-//! Once an OCI runtime is split off, those three become hooks run at the
-//! runtime's steps, and the rest (bridge, leases, ports) can move up. `run`'s `-p` and `--subnet` are parsed in `commands/run.rs` (clap
-//! stays there) with [`publish::parse`] and [`ipam::parse_subnet`].
+//! `network/` owns the bridge, the leases and the published ports, as
+//! Docker's engine does (an OCI runtime such as runc knows no network but
+//! the namespace it is given). It imports nothing else of mini-docker (the
+//! netlink requests are the `rtnl` crate's): it takes an ID, a hostname, a
+//! state directory path and a PID. It sits in layer 2 of 4, the engine
+//! (see `tests/tests/layers.rs`), and is called only from there: steps 1
+//! and 5 by `commands/run.rs`, `rm` and the monitor; steps 2 to 4, which
+//! fall in the middle of a start, are handed to the process model by
+//! `commands/run.rs` as hooks in its `Config`, named as the OCI runtime
+//! specification names the moments they run at: [`attach`] is
+//! createRuntime, [`configure_inside`] createContainer, [`forward`]
+//! poststart. `run`'s `-p` and `--subnet` are parsed in `commands/run.rs`
+//! (clap stays there) with [`publish::parse`] and [`ipam::parse_subnet`].
 
 pub mod ipam;
 pub mod publish;
@@ -281,8 +283,9 @@ fn write_etc(state_dir: &Path, hostname: &str, address: Ipv4Addr) -> Result<(), 
     Ok(())
 }
 
-/// Step 2, in the parent while the child waits: the veth pair, born with
-/// its `eth0` end in the child's namespace, the host end on the bridge.
+/// Step 2 (createRuntime), in the parent while the child waits: the veth
+/// pair, born with its `eth0` end in the child's namespace, the host end on
+/// the bridge.
 // ANCHOR: attach
 pub fn attach(state_dir: &Path, pid: Pid) -> Result<(), NetworkError> {
     let record = Record::read(state_dir);
@@ -293,8 +296,8 @@ pub fn attach(state_dir: &Path, pid: Pid) -> Result<(), NetworkError> {
 }
 // ANCHOR_END: attach
 
-/// Step 3, in the child (inside its network namespace, before
-/// `pivot_root` hides the state directory): address and route.
+/// Step 3 (createContainer), in the child (inside its network namespace,
+/// before `pivot_root` hides the state directory): address and route.
 // ANCHOR: configure-inside
 pub fn configure_inside(state_dir: &Path) -> Result<(), NetworkError> {
     let record = Record::read(state_dir);
@@ -305,7 +308,8 @@ pub fn configure_inside(state_dir: &Path) -> Result<(), NetworkError> {
 }
 // ANCHOR_END: configure-inside
 
-/// Step 4, in the parent once the container runs: relays published ports.
+/// Step 4 (poststart), in the parent once the container runs: relays
+/// published ports.
 pub fn forward() {
     publish::start();
 }
