@@ -1,30 +1,38 @@
-//! mini-docker: a small container runtime built from the namespaces the
-//! demos teach, one at a time, composed the way runc, crun and youki do it.
+//! mini-docker: a small Docker-like engine built from the namespaces the
+//! demos teach, one at a time, over mini-runc, a small container runtime
+//! composed the way runc, crun and youki do it. Docker is layered the same
+//! way: its engine keeps images, names, networks and logs, and hands each
+//! container to an OCI runtime (runc) that turns it into a process.
 //!
 //! Read it in the order a container starts:
-//! 1. `commands/run.rs`: the command line becomes a [`container::Config`];
-//! 2. `container/parent.rs`: one `clone` with the new namespaces (on
-//!    cgroup v2 with limits, `clone3` straight into its cgroup), the ID
-//!    maps written by the parent while the child waits on the sync channel;
-//! 3. `container/child.rs`: in the child (by default PID 1 of a new PID
-//!    namespace), `rootfs/` builds the root filesystem (overlayfs, volumes, /proc,
-//!    /sys, /dev) and `pivot_root`s into it, `security/` confines it, then
-//!    `container/init.rs` forks the command (PID 2) and waits for it.
+//! 1. `commands/run.rs`: the command line becomes a
+//!    [`mini_runc::container::Config`], with the image as a lower directory
+//!    and the network's steps as hooks;
+//! 2. mini-runc's `container/parent.rs`: one `clone` with the new
+//!    namespaces (on cgroup v2 with limits, `clone3` straight into its
+//!    cgroup), the ID maps written by the parent while the child waits on
+//!    the sync channel;
+//! 3. mini-runc's `container/child.rs`: in the child (by default PID 1 of
+//!    a new PID namespace), `rootfs/` builds the root filesystem (overlayfs,
+//!    volumes, /proc, /sys, /dev) and `pivot_root`s into it, `security/`
+//!    confines it, then `container/init.rs` forks the command (PID 2) and
+//!    waits for it.
 //!
-//! The modules form four layers, and a module imports only from its own
-//! layer or a lower one, never in a cycle (`tests/tests/layers.rs` checks
-//! both), so that mini-docker can one day be cut into an engine over an
-//! OCI runtime by moving files, not by untangling them:
-//! 1. the command line: `main.rs` and `commands/` (one file per verb);
-//!    clap's structs live here and nowhere below;
-//! 2. the engine: `image/` (the store, imports), `network/` (the bridge,
-//!    leases, published ports) and `container/monitor.rs` (the monitor of
-//!    `run -d`, its log);
-//! 3. the process model, what an OCI runtime does: the rest of
-//!    `container/` (parent, child, init, tenant, state, lock, sharing…);
-//! 4. the parts that talk to the kernel and know nothing of containers:
-//!    `rootfs/`, `cgroups/`, `security/`, and `error.rs`, the errors every
-//!    layer shares.
+//! Two crates, each in layers; a module imports only from its own layer or
+//! a lower one, never in a cycle (`tests/tests/layers.rs` checks both):
+//! - mini-docker, the engine (this crate):
+//!   1. the command line: `main.rs` and `commands/` (one file per verb);
+//!      clap's structs live here and nowhere below;
+//!   2. the engine: `image/` (the store, imports), `network/` (the bridge,
+//!      leases, published ports) and `monitor.rs` (the monitor of `run -d`,
+//!      its log);
+//! - mini-runc, the runtime (`mini-runc/`), which this crate depends on
+//!   and which cannot import it back (it would not compile):
+//!   1. the process model, what an OCI runtime does: `container/` (parent,
+//!      child, init, tenant, state, lock, sharing…);
+//!   2. the parts that talk to the kernel and know nothing of containers:
+//!      `rootfs/`, `cgroups/`, `security/`, and `error.rs`, the errors
+//!      both crates share.
 //!
 //! What crosses a line downward is plain values: paths, flags, IDs, PIDs
 //! and small structs the lower layer defines (`rootfs::Spec`,
@@ -57,21 +65,16 @@ macro_rules! say_err {
     }};
 }
 
-mod cgroups;
 mod commands;
-mod container;
-mod error;
 mod image;
+mod monitor;
 mod network;
-mod rootfs;
-mod security;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-
-use error::EXIT_RUNTIME;
+use mini_runc::error::EXIT_RUNTIME;
 
 /// A small container runtime for learning: namespaces, overlayfs,
 /// pivot_root and an init process, like `docker run`.

@@ -1,13 +1,16 @@
-//! mini-docker's modules form layers, and every import points down.
+//! mini-docker and mini-runc form layers, and every import points down.
 //!
-//! mini-docker is meant to split one day into an engine (names, images,
-//! networks, logs) over an OCI runtime (the process model) over the parts
-//! that talk to the kernel. That split is only a move of files if no module
-//! already reaches up, and if no two files need each other. This test keeps
-//! it so, from the text of `mini-docker/src/**/*.rs` (`bin/` excepted: those
-//! are crates of their own):
-//! - every file gets a layer from [`LAYERS`] (a file not in the table is an
-//!   error: a new module must say where it belongs);
+//! mini-docker is an engine (the command line, images, networks, logs, the
+//! monitor of `run -d`) over mini-runc, an OCI-style runtime (the process
+//! model) whose bottom layer talks to the kernel. Between the two crates
+//! the direction is the compiler's business: mini-docker depends on
+//! mini-runc, so mini-runc cannot name anything of mini-docker (this test
+//! checks that the dependency goes that way only, and that the runtime
+//! needs none of the engine's crates). Inside each crate it is this test's,
+//! from the text of its `src/**/*.rs` (`bin/` excepted: those are crates
+//! of their own):
+//! - every file gets a layer from the crate's table (a file not in the
+//!   table is an error: a new module must say where it belongs);
 //! - every `crate::…` and `super::…` path in the code (comments and string
 //!   literals left out; `use` groups like `crate::a::{b, c::d}` followed
 //!   leaf by leaf; `super` taken from inside any inline `mod tests { … }`)
@@ -17,51 +20,105 @@
 //!   longer loop (an import cycle), with the import behind each step.
 //!
 //! Paths that do not start with `crate` or `super` (a module reaching its
-//! own children as `dev::mount_dev`) are not imports between layers and are
-//! not followed.
+//! own children as `dev::mount_dev`, or mini-docker naming `mini_runc::…`)
+//! are not imports between layers of one crate and are not followed.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-/// The layers, top (1) to bottom (4). A file takes the layer of the
-/// longest entry its path (relative to `src/`) starts with; it may import
-/// only from its own layer or a lower one (a higher number).
-const LAYERS: &[(&str, u8)] = &[
+/// mini-docker's layers, top (1) to bottom (2). A file takes the layer of
+/// the longest entry its path (relative to `src/`) starts with; it may
+/// import only from its own layer or a lower one (a higher number).
+const ENGINE_LAYERS: &[(&str, u8)] = &[
     // 1. The command line: clap's structs live here and nowhere below.
     ("main.rs", 1),
     ("commands/", 1),
     // 2. The engine: images, networks, and the monitor that looks after
     //    `run -d`. The network's steps in the middle of a start reach the
-    //    process model as hooks in its `Config`, so it never imports them.
+    //    runtime as hooks in its `Config`, so the runtime never imports them.
     ("image/", 2),
     ("network/", 2),
-    ("container/monitor.rs", 2),
-    // 3. The process model: what an OCI runtime does with a bundle.
-    ("container/", 3),
-    // 4. Kernel-facing parts that know nothing of containers, and the
-    //    errors every layer shares.
-    ("rootfs/", 4),
-    ("cgroups/", 4),
-    ("security/", 4),
-    ("error.rs", 4),
+    ("monitor.rs", 2),
+];
+
+/// mini-runc's layers, the same way.
+const RUNTIME_LAYERS: &[(&str, u8)] = &[
+    // 1. The process model: what an OCI runtime does with a bundle.
+    ("lib.rs", 1),
+    ("container/", 1),
+    // 2. Kernel-facing parts that know nothing of containers, and the
+    //    errors both crates share.
+    ("rootfs/", 2),
+    ("cgroups/", 2),
+    ("security/", 2),
+    ("error.rs", 2),
 ];
 
 /// Fewer files or imports than this means the walk found the wrong tree.
-const MIN_FILES: usize = 30;
-const MIN_IMPORTS: usize = 80;
+const ENGINE_MIN: (usize, usize) = (15, 40);
+const RUNTIME_MIN: (usize, usize) = (22, 90);
+
+/// Crates only the engine may use: the engine itself, netlink for its
+/// networks (`rtnl`), and what reads images (tarballs, gzip, digests).
+const ENGINE_ONLY_CRATES: &[&str] = &["mini-docker", "rtnl", "tar", "flate2", "sha2"];
 
 #[test]
 fn mini_docker_imports_point_down() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../mini-docker/src");
+    check_crate("mini-docker", ENGINE_LAYERS, ENGINE_MIN);
+}
+
+#[test]
+fn mini_runc_imports_point_down() {
+    check_crate("mini-runc", RUNTIME_LAYERS, RUNTIME_MIN);
+}
+
+/// The arrow between the crates: mini-docker depends on mini-runc, and
+/// mini-runc on none of the engine's crates (so an import of the engine
+/// from the runtime cannot compile).
+#[test]
+fn the_engine_depends_on_the_runtime_never_the_reverse() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let engine = dependencies(&root.join("mini-docker/Cargo.toml"));
+    assert!(
+        engine.contains(&"mini-runc".to_owned()),
+        "mini-docker does not use mini-runc: {engine:?}"
+    );
+    let runtime = dependencies(&root.join("mini-runc/Cargo.toml"));
+    assert!(runtime.contains(&"nix".to_owned()), "mini-runc's dependencies not found: {runtime:?}");
+    let wrong: Vec<&String> =
+        runtime.iter().filter(|d| ENGINE_ONLY_CRATES.contains(&d.as_str())).collect();
+    assert!(wrong.is_empty(), "mini-runc depends on the engine's crates {wrong:?}");
+}
+
+/// The names in a manifest's `[dependencies]` table (`name = …` or
+/// `name.workspace = true`), without a TOML parser: one per line.
+fn dependencies(manifest: &Path) -> Vec<String> {
+    let text = fs::read_to_string(manifest).unwrap_or_else(|e| panic!("{manifest:?}: {e}"));
+    let mut in_table = false;
+    let mut names = Vec::new();
+    for line in text.lines().map(str::trim) {
+        if line.starts_with('[') {
+            in_table = line == "[dependencies]";
+        } else if in_table && !line.is_empty() && !line.starts_with('#') {
+            let name = line.split(['=', '.', ' ']).next().unwrap_or("");
+            names.push(name.to_owned());
+        }
+    }
+    names
+}
+
+/// Reads `../<name>/src` and asserts it has no layering problem.
+fn check_crate(name: &str, table: &[(&str, u8)], (min_files, min_imports): (usize, usize)) {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(name).join("src");
     let tree = Tree::read(&src);
-    assert!(tree.files.len() >= MIN_FILES, "only {} files under {src:?}", tree.files.len());
+    assert!(tree.files.len() >= min_files, "only {} files under {src:?}", tree.files.len());
     let imports: usize = tree.files.values().map(|f| f.imports.len()).sum();
-    assert!(imports >= MIN_IMPORTS, "only {imports} imports found under {src:?}");
-    let problems = tree.check(LAYERS);
+    assert!(imports >= min_imports, "only {imports} imports found under {src:?}");
+    let problems = tree.check(table);
     assert!(
         problems.is_empty(),
-        "{} layering problem(s) in mini-docker/src (see tests/tests/layers.rs):\n  {}",
+        "{} layering problem(s) in {name}/src (see tests/tests/layers.rs):\n  {}",
         problems.len(),
         problems.join("\n  ")
     );

@@ -1,13 +1,13 @@
 //! `mini-docker exec [-it] [-u UID[:GID]] [-w DIR] [-e K=V]… NAME CMD…`: run
 //! a command in a running container, joining its namespaces with `setns`
-//! (see `container/tenant.rs`).
+//! (see mini-runc's `container/tenant.rs`).
 
 use clap::Args;
+use mini_runc::container::state::StateDir;
+use mini_runc::container::tenant::{self, Tenant};
+use mini_runc::error::UsageError;
 
 use crate::commands::{Dirs, Error};
-use crate::container::state::StateDir;
-use crate::container::tenant::{self, Tenant};
-use crate::error::UsageError;
 
 #[derive(Debug, Args)]
 pub struct ExecArgs {

@@ -22,10 +22,10 @@ pub fn info(dirs: &Dirs) -> Result<(), Error> {
         ("privilege", privilege),
         ("user namespaces", user_namespaces()),
         ("cgroups", cgroups()),
-        ("limits", crate::cgroups::describe()),
+        ("limits", mini_runc::cgroups::describe()),
         ("overlayfs", overlayfs()),
-        ("security", crate::security::defaults()),
-        ("LSM", crate::security::lsm()),
+        ("security", mini_runc::security::defaults()),
+        ("LSM", mini_runc::security::lsm()),
         ("state", dirs.state.display().to_string()),
         ("images", crate::image::store_dir(&dirs.data).display().to_string()),
     ];

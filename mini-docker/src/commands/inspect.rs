@@ -3,17 +3,17 @@
 //! every container's processes and namespaces: claim SEC-3).
 //!
 //! From the state directory: the settings `run` recorded (`exec.json`, see
-//! container/tenant.rs), the bridge address and published ports
-//! (`network`, see network/mod.rs), the limits and their cgroups
-//! (`cgroups`, see cgroups/mod.rs). The last two exist while the container
-//! runs; a field it does not have is `null`.
+//! mini-runc's container/tenant.rs), the bridge address and published
+//! ports (`network`, see network/mod.rs), the limits and their cgroups
+//! (`cgroups`, see mini-runc's cgroups/mod.rs). The last two exist while
+//! the container runs; a field it does not have is `null`.
 
+use mini_runc::container::state::StateDir;
+use mini_runc::container::tenant;
+use mini_runc::error::UsageError;
 use serde_json::{Map, Value, json};
 
 use crate::commands::{Dirs, Error};
-use crate::container::state::StateDir;
-use crate::container::tenant;
-use crate::error::UsageError;
 
 pub fn inspect(dirs: &Dirs, containers: &[String]) -> Result<(), Error> {
     let mut all = Vec::new();
@@ -62,7 +62,7 @@ fn describe(state: &StateDir) -> Value {
     let recorded = tenant::recorded(state);
     let caps = recorded["caps"].as_u64().unwrap_or(0);
     let cap_names: Vec<String> =
-        crate::security::capabilities::list(caps).iter().map(|c| c.to_string()).collect();
+        mini_runc::security::capabilities::list(caps).iter().map(|c| c.to_string()).collect();
     json!({
         "id": id,
         "name": read("name").trim(),
@@ -110,7 +110,7 @@ fn network(state: &StateDir, mode: &Value) -> Value {
 /// for them; `null` when the container has no limit (it has no cgroup of
 /// its own then).
 fn limits(state: &StateDir) -> Value {
-    let Some(recorded) = crate::cgroups::read_record(&state.dir) else { return Value::Null };
+    let Some(recorded) = mini_runc::cgroups::read_record(&state.dir) else { return Value::Null };
     let limits = &recorded.limits;
     // With --memory, no total of memory and swap means unlimited swap: -1.
     let memory_swap = match (limits.memory, limits.memory_swap) {

@@ -1,22 +1,22 @@
 //! `mini-docker kill [-s SIG] NAME…` and `stop [-t SECS] NAME…`.
 //!
-//! The container's command is not PID 1 (init is, see `container/init.rs`),
-//! so a signal goes to the command, as Docker's goes to the container's
-//! main process; SIGKILL goes to init, and the kernel then kills every
-//! process of the PID namespace (pid_namespaces(7)); with `--pid host` or
-//! `container:NAME` init is not PID 1 there, and the command goes by its
-//! `PR_SET_PDEATHSIG`. `stop` is SIGTERM, a grace period, then SIGKILL,
-//! like `docker stop`.
+//! The container's command is not PID 1 (init is, see mini-runc's
+//! `container/init.rs`), so a signal goes to the command, as Docker's goes
+//! to the container's main process; SIGKILL goes to init, and the kernel
+//! then kills every process of the PID namespace (pid_namespaces(7)); with
+//! `--pid host` or `container:NAME` init is not PID 1 there, and the
+//! command goes by its `PR_SET_PDEATHSIG`. `stop` is SIGTERM, a grace
+//! period, then SIGKILL, like `docker stop`.
 
 use std::time::{Duration, Instant};
 
+use mini_runc::container::state::StateDir;
+use mini_runc::container::tenant;
+use mini_runc::error::{ContainerError, UsageError};
 use nix::sys::signal::{Signal, kill as send};
 use nix::unistd::Pid;
 
 use crate::commands::{Dirs, Error};
-use crate::container::state::StateDir;
-use crate::container::tenant;
-use crate::error::{ContainerError, UsageError};
 
 /// The running container `key`: its state and its init.
 fn running(dirs: &Dirs, key: &str) -> Result<(StateDir, Pid), Error> {

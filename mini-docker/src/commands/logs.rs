@@ -4,10 +4,11 @@
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::time::Duration;
 
+use mini_runc::container::state::StateDir;
+use mini_runc::error::{ContainerError, UsageError};
+
 use crate::commands::{Dirs, Error};
-use crate::container::monitor::log_path;
-use crate::container::state::StateDir;
-use crate::error::{ContainerError, UsageError};
+use crate::monitor::log_path;
 
 pub fn logs(dirs: &Dirs, key: &str, follow: bool) -> Result<(), Error> {
     let state = StateDir::find(&dirs.state, key)

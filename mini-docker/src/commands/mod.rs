@@ -1,14 +1,16 @@
 //! One file per command-line verb, like youki's `commands/`: each turns its
-//! arguments into calls on `container/`, `image/`, `cgroups/`, `network/`
-//! and `security/`, prints, and picks the exit status.
+//! arguments into calls on the engine (`image/`, `network/`, the monitor)
+//! and on mini-runc (`container/`, `cgroups/`, `security/`), prints, and
+//! picks the exit status.
 //!
-//! Layer 1 of 4, the top (see `main.rs` and `tests/tests/layers.rs`): it
-//! may import every other module, and none may import it. It is the only
-//! place that knows clap: `run`'s flags for `security/`, `cgroups/` and
-//! `network/` are clap structs here (`run.rs`), turned into those modules'
-//! plain structs. [`Dirs`] stays here too: the layers below get its two
-//! paths, `--root` and `--data-root`, as plain paths. So does [`enum@Error`],
-//! every module's error in one type, which only `main` needs.
+//! mini-docker's layer 1 of 2, the top (see `main.rs` and
+//! `tests/tests/layers.rs`): it may import every other module, and none
+//! may import it. It is the only place that knows clap: `run`'s flags for
+//! `security/`, `cgroups/` and `network/` are clap structs here
+//! (`run.rs`), turned into those modules' plain structs. [`Dirs`] stays
+//! here too: the layers below get its two paths, `--root` and
+//! `--data-root`, as plain paths. So does [`enum@Error`], every module's
+//! error in one type, which only `main` needs.
 
 pub mod exec;
 pub mod images;
@@ -22,13 +24,13 @@ pub mod run;
 
 use std::path::PathBuf;
 
+use mini_runc::cgroups::CgroupError;
+use mini_runc::error::{ContainerError, RootfsError, UsageError};
+use mini_runc::security::SecurityError;
 use nix::unistd::geteuid;
 
-use crate::cgroups::CgroupError;
-use crate::error::{ContainerError, RootfsError, UsageError};
 use crate::image::ImageError;
 use crate::network::NetworkError;
-use crate::security::SecurityError;
 
 /// What a command returns to `main`: an error of the engine (an image, the
 /// network) or of the layers below it, printed as its one line, and exit
@@ -50,9 +52,9 @@ pub enum Error {
     #[error(transparent)]
     Security(#[from] SecurityError),
     /// Of the process model, where one step may fail in several of the
-    /// kinds above (see `error.rs`).
+    /// kinds above (see mini-runc's `error.rs`).
     #[error(transparent)]
-    Runtime(#[from] crate::error::Error),
+    Runtime(#[from] mini_runc::error::Error),
 }
 
 /// Where mini-docker keeps its files: per-container state (upper layers,

@@ -6,8 +6,9 @@
 //! As with `docker ps`, plain `ps` lists the running containers and
 //! `ps -a` (`--all`) every one.
 
+use mini_runc::container::state::StateDir;
+
 use crate::commands::{Dirs, Error};
-use crate::container::state::StateDir;
 
 pub fn ps(dirs: &Dirs, all: bool) -> Result<(), Error> {
     say!("{:<14} {:<20} STATUS", "CONTAINER ID", "NAME");

@@ -1,12 +1,13 @@
 //! `mini-docker rm NAME|ID…`: remove kept containers and their upper layer.
 
+use mini_runc::container::state::StateDir;
+use mini_runc::error::UsageError;
+
 use crate::commands::{Dirs, Error};
-use crate::container::state::StateDir;
-use crate::error::UsageError;
 
 pub fn rm(dirs: &Dirs, containers: &[String], force: bool) -> Result<(), Error> {
-    // Not while `run` creates a container (see container/lock.rs).
-    let _lock = crate::container::lock::StateLock::acquire(&dirs.state)?;
+    // Not while `run` creates a container (see mini-runc's container/lock.rs).
+    let _lock = mini_runc::container::lock::StateLock::acquire(&dirs.state)?;
     for key in containers {
         let state = StateDir::find(&dirs.state, key)
             .ok_or_else(|| UsageError::NoSuchContainer(key.clone()))?;
@@ -20,7 +21,7 @@ pub fn rm(dirs: &Dirs, containers: &[String], force: bool) -> Result<(), Error> 
         if state.dir.join("owner").exists() {
             // Dead: its mini-docker was killed before it could clean up
             // what lives outside the state directory.
-            crate::cgroups::remove(&state.dir);
+            mini_runc::cgroups::remove(&state.dir);
             crate::network::remove(&state.dir);
         }
         state.remove();

@@ -10,19 +10,19 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
+use mini_runc::cgroups::{self, LimitRequest, Swap};
+use mini_runc::container::state::StateDir;
+use mini_runc::container::{Config, Hooks, Lower, Namespaces, NetMode, parent, sharing, tenant};
+use mini_runc::error::{ContainerError, UsageError};
+use mini_runc::rootfs::Volume;
+use mini_runc::security::SecurityRequest;
 use nix::unistd::geteuid;
 
-use crate::cgroups::{self, LimitRequest, Swap};
 use crate::commands::{Dirs, Error};
-use crate::container::state::StateDir;
-use crate::container::{Config, Hooks, Lower, Namespaces, NetMode, parent, sharing, tenant};
-use crate::error::{ContainerError, UsageError};
 use crate::image::{Image, ImageError, host};
 use crate::network::ipam::{self, Subnet};
 use crate::network::publish::{self, Publish};
 use crate::network::{self, NetworkError};
-use crate::rootfs::Volume;
-use crate::security::SecurityRequest;
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -57,7 +57,7 @@ pub struct RunArgs {
     #[arg(short = 't', long)]
     tty: bool,
     /// Run in the background: print the container's ID; its output goes to
-    /// `mini-docker logs` (see container/monitor.rs)
+    /// `mini-docker logs` (see monitor.rs)
     #[arg(short = 'd', long, conflicts_with_all = ["tty", "interactive"])]
     detach: bool,
     /// Network: bridge (a new namespace plugged into the bridge minid0; root
@@ -70,12 +70,12 @@ pub struct RunArgs {
     #[command(flatten)]
     network: NetworkArgs,
     /// PID namespace: private (the command is PID 2, init PID 1), host, or
-    /// container:NAME, another container's (root only; see container/sharing.rs)
+    /// container:NAME, another container's (root only; see mini-runc/src/container/sharing.rs)
     #[arg(long, default_value = "private", value_name = "MODE")]
     pid: String,
     /// IPC namespace (System V IPC, POSIX message queues, with /dev/shm):
     /// private, shareable (others may join it), host, or container:NAME
-    /// (the namespace of a shareable container; see container/sharing.rs)
+    /// (the namespace of a shareable container; see mini-runc/src/container/sharing.rs)
     #[arg(long, default_value = "private", value_name = "MODE")]
     ipc: String,
     /// UTS namespace (hostname)
@@ -112,7 +112,7 @@ pub struct NetworkArgs {
 }
 
 /// The security flags of `run`. `exec` has none: its process gets the
-/// container's settings, as `run` recorded them (container/tenant.rs).
+/// container's settings, as `run` recorded them (mini-runc/src/container/tenant.rs).
 #[derive(Debug, Clone, Default, Args)]
 pub struct SecurityArgs {
     /// Give the container every capability, no seccomp filter, the host's
@@ -202,7 +202,7 @@ pub fn run(dirs: &Dirs, args: RunArgs) -> Result<u8, Error> {
     let on_bridge = matches!(cfg.net_mode, NetMode::Bridge);
     let bridge = network::Plan::new(network.subnet, &network.publish, on_bridge)?;
     // Checking the name and creating the state, under the state lock.
-    let lock = crate::container::lock::StateLock::acquire(&dirs.state)?;
+    let lock = mini_runc::container::lock::StateLock::acquire(&dirs.state)?;
     StateDir::sweep(&dirs.state, |dead| network::remove(&dead.dir));
     network::ipam::sweep(&dirs.state);
     if let Some(name) = &cfg.name {
@@ -213,14 +213,14 @@ pub fn run(dirs: &Dirs, args: RunArgs) -> Result<u8, Error> {
     if bridge.is_some() {
         cfg.hooks = network_hooks(&state);
     }
-    // What a later `mini-docker exec` needs (see container/tenant.rs).
-    if let Err(e) = crate::container::tenant::record(&state, &cfg) {
+    // What a later `mini-docker exec` needs (see mini-runc's container/tenant.rs).
+    if let Err(e) = mini_runc::container::tenant::record(&state, &cfg) {
         state.remove();
         return Err(e.into());
     }
     // -d: from here on a monitor process runs the container and cleans up.
     if detach {
-        use crate::container::monitor::{Side, detach};
+        use crate::monitor::{Side, detach};
         match detach(&state, &cfg) {
             Ok(Side::Monitor) => {}
             Ok(Side::Foreground(code)) => return Ok(code),
@@ -233,7 +233,7 @@ pub fn run(dirs: &Dirs, args: RunArgs) -> Result<u8, Error> {
     // The cgroups exist before the container's first process (it is born
     // in them, or moved into them before its setup runs) and go when it
     // has ended, whatever the outcome (an OOM kill included).
-    let result = crate::cgroups::create(&cfg.id, &limits, &state.dir)
+    let result = mini_runc::cgroups::create(&cfg.id, &limits, &state.dir)
         .map_err(Error::from)
         .and_then(|()| {
             let (id, host) = (&cfg.id, &cfg.hostname);
@@ -242,7 +242,7 @@ pub fn run(dirs: &Dirs, args: RunArgs) -> Result<u8, Error> {
         })
         .and_then(|()| start(&cfg, &state));
     network::remove(&state.dir);
-    crate::cgroups::remove(&state.dir);
+    mini_runc::cgroups::remove(&state.dir);
     match result {
         Ok(_) if !cfg.remove => state.remove_runtime_parts(),
         _ => state.remove(),
@@ -351,9 +351,9 @@ fn config(dirs: &Dirs, args: RunArgs) -> Result<Config, Error> {
         user: user_ns,
     };
     let env = environment(&defaults.env, &args.env, &hostname, user.0)?;
-    let security = crate::security::Security::from_request(&args.security.request())?;
+    let security = mini_runc::security::Security::from_request(&args.security.request())?;
     if security.privileged {
-        say_err!("{}", crate::security::Security::PRIVILEGED_WARNING);
+        say_err!("{}", mini_runc::security::Security::PRIVILEGED_WARNING);
     }
     Ok(Config {
         id,

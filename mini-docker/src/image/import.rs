@@ -17,18 +17,18 @@
 //! into place only at the end, so a failed import leaves nothing behind.
 //!
 //! It takes the data root as a plain path and imports `image/` (its error
-//! type among them) and `rootfs/`'s `remove_tree`.
+//! type among them) and mini-runc's `rootfs::remove_tree`.
 
 use std::collections::HashSet;
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Component, Path, PathBuf};
 
+use mini_runc::rootfs::remove_tree;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::image::{ImageConfig, ImageError, create_dir, store_dir, valid_name};
-use crate::rootfs::remove_tree;
 
 /// Unpacks `file` into `<store>/NAME/rootfs` (and the OCI config into
 /// `<store>/NAME/config.json`), the store being under `data_root`.

@@ -10,15 +10,15 @@
 //! - a directory given by path (`./rootfs`, `/srv/alpine`);
 //! - a stored image: `<data-root>/images/<name>/rootfs`.
 //!
-//! Layer 2 of 4, the engine (see `tests/tests/layers.rs`): `image/` owns
-//! the image store and its imports, as Docker's engine does, and an OCI
-//! runtime never sees an image, only a root filesystem. It knows nothing
-//! of the command line or of containers: it takes the data root
-//! (`--data-root`) as a plain path, defines its own error ([`ImageError`]),
-//! and imports only `rootfs/` (for [`crate::rootfs::remove_tree`]). The
-//! process model below
+//! mini-docker's layer 2 of 2, the engine (see `tests/tests/layers.rs`):
+//! `image/` owns the image store and its imports, as Docker's engine does,
+//! and an OCI runtime never sees an image, only a root filesystem. It
+//! knows nothing of the command line or of containers: it takes the data
+//! root (`--data-root`) as a plain path, defines its own error
+//! ([`ImageError`]), and imports nothing else of mini-docker, and of
+//! mini-runc only [`mini_runc::rootfs::remove_tree`]. The process model
 //! gets from an image only a directory and the host directories to bind
-//! over it (`container::Lower`, made in `commands/run.rs`).
+//! over it (`mini_runc::container::Lower`, made in `commands/run.rs`).
 
 pub mod host;
 pub mod import;

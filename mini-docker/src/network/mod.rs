@@ -36,11 +36,12 @@
 //! Docker's engine does (an OCI runtime such as runc knows no network but
 //! the namespace it is given). It imports nothing else of mini-docker (the
 //! netlink requests are the `rtnl` crate's): it takes an ID, a hostname, a
-//! state directory path and a PID. It sits in layer 2 of 4, the engine
-//! (see `tests/tests/layers.rs`), and is called only from there: steps 1
-//! and 5 by `commands/run.rs`, `rm` and the monitor; steps 2 to 4, which
-//! fall in the middle of a start, are handed to the process model by
-//! `commands/run.rs` as hooks in its `Config`, named as the OCI runtime
+//! state directory path and a PID. It sits in mini-docker's layer 2 of 2,
+//! the engine (see `tests/tests/layers.rs`), and is called only from
+//! there: steps 1 and 5 by `commands/run.rs`, `rm` and the monitor; steps
+//! 2 to 4, which fall in the middle of a start, are handed to mini-runc's
+//! process model by `commands/run.rs` as hooks in its `Config` (mini-runc
+//! knows no network), named as the OCI runtime
 //! specification names the moments they run at: [`attach`] is
 //! createRuntime, [`configure_inside`] createContainer, [`forward`]
 //! poststart. `run`'s `-p` and `--subnet` are parsed in `commands/run.rs`

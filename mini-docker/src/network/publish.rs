@@ -104,9 +104,10 @@ pub fn bind(publish: &[Publish], container: Ipv4Addr) -> Result<(), NetworkError
 /// Serves the bound ports from threads of their own. The threads are
 /// started only now, after `clone`: the clone's child gets a copy of this
 /// process's memory, which is only safe while no other thread can hold a
-/// lock in it (see `container/parent.rs`), and a process with threads may
-/// not enter some namespaces (setns(2): user and mount). They inherit the
-/// blocked signal mask, so signals still reach the main thread's `sigwait`.
+/// lock in it (see mini-runc's `container/parent.rs`), and a process with
+/// threads may not enter some namespaces (setns(2): user and mount). They
+/// inherit the blocked signal mask, so signals still reach the main
+/// thread's `sigwait`.
 // ANCHOR: forward
 pub fn start() {
     let bound = std::mem::take(&mut *BOUND.lock().unwrap_or_else(|e| e.into_inner()));

@@ -39,7 +39,7 @@
 //! not import this file), `state.rs` and `tenant.rs` (to find the other
 //! container, under the `--root` path its parsers take) and
 //! `rootfs/resolve.rs`. The shared address lease is the engine's business
-//! (`commands/run.rs`, with `network/`).
+//! (mini-docker's `commands/run.rs`, with its `network/`).
 
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::PermissionsExt;

@@ -1,6 +1,6 @@
 //! The container's processes: the parent that starts it, the child that
-//! becomes its init, the monitor of `run -d`, the tenant of `exec`, and the
-//! state directory and lock they share.
+//! becomes its init, the tenant of `exec`, and the state directory and lock
+//! they share (with the engine's monitor of `run -d`, in mini-docker).
 //!
 //! ```text
 //!  mini-docker (parent.rs)                 the child, the container's init
@@ -40,8 +40,8 @@
 //! last process in it ends the kernel takes all of them away: the host's
 //! mount table is never touched. What is left to clean up (the cgroups, the
 //! address lease, the state directory, see [`state`]) is cleaned up by the
-//! caller of [`parent::run`]: `commands/run.rs`, in the foreground or, with
-//! `run -d`, in the monitor (see [`monitor`]).
+//! caller of [`parent::run`], the engine: mini-docker's `commands/run.rs`,
+//! in the foreground or, with `run -d`, in its monitor (`monitor.rs`).
 //!
 //! The network is the engine's, not the process model's: a bridge, an
 //! address lease and published ports are Docker's business, not runc's.
@@ -50,33 +50,31 @@
 //! the OCI runtime specification (createRuntime, createContainer,
 //! poststart): the process model runs them without knowing what they do.
 //!
-//! Layer 3 of 4 (see `tests/tests/layers.rs`): `container/` owns the
-//! process model, what an OCI runtime such as runc does with a bundle. It
-//! imports only `rootfs/`, `cgroups/`, `security/` and `error.rs` below
-//! it, and hands them plain values (`rootfs::Spec`, a state directory
-//! path, a PID). It knows no image, no network and no command line:
-//! [`Config`] holds a [`Lower`] directory, not an `image::Image`, the
-//! `--root` path, not `commands::Dirs`, and [`Hooks`], not `network/`'s
-//! steps. One file of the folder sits a layer higher, in the engine:
-//! [`monitor`] (`run -d`), which uses the process model; what the process
-//! model needs of it (the start report's write end) is in
-//! [`start_report`], below both.
+//! mini-runc's layer 1 of 2 (see `tests/tests/layers.rs`): `container/`
+//! owns the process model, what an OCI runtime such as runc does with a
+//! bundle. It imports only `rootfs/`, `cgroups/`, `security/` and
+//! `error.rs` below it, and hands them plain values (`rootfs::Spec`, a
+//! state directory path, a PID). It knows no image, no network and no
+//! command line (those are mini-docker's, a crate above): [`Config`] holds
+//! a [`Lower`] directory, not an `image::Image`, the `--root` path, not
+//! `commands::Dirs`, and [`Hooks`], not `network/`'s steps. What the
+//! engine's monitor of `run -d` shares with the process model (the start
+//! report's write end) is here, in [`start_report`].
 //!
 //! Inside, the files import each other in one direction only, from the
 //! top of the start down: `parent` → `child` → `init`; `parent` and
 //! `child` → `sharing` → `tenant` → `state`; and all of them → this file's
-//! types ([`Config`], [`Hooks`], [`IpcMode`], [`NetMode`], [`Joined`]) and the files
-//! that import no sibling: `signals`, `start_report`, `sync`, `tty`,
-//! `lock`.
+//! types ([`Config`], [`Hooks`], [`IpcMode`], [`NetMode`], [`Joined`])
+//! and the files that import no sibling: `signals`, `start_report`,
+//! `sync`, `tty`, `lock`.
 
 mod child;
 mod init;
 pub mod lock;
-pub mod monitor;
 pub mod parent;
 pub mod sharing;
 mod signals;
-mod start_report;
+pub mod start_report;
 pub mod state;
 mod sync;
 pub mod tenant;
@@ -119,12 +117,13 @@ pub struct Namespaces {
 }
 
 /// The image, as the process model needs it: the overlay's read-only
-/// lower layer (`commands/run.rs` makes it from an `image::Image`).
+/// lower layer (mini-docker's `commands/run.rs` makes it from an
+/// `image::Image`).
 #[derive(Debug, Clone)]
 pub enum Lower {
     /// A skeleton written into the state directory before the start
-    /// (`<state>/lower`, see `image/host.rs`), with these host directories
-    /// bound read-only over it: the built-in `host` image.
+    /// (`<state>/lower`, see mini-docker's `image/host.rs`), with these
+    /// host directories bound read-only over it: the built-in `host` image.
     Skeleton(Vec<&'static str>),
     /// A directory holding a root filesystem.
     Directory(PathBuf),
@@ -239,7 +238,8 @@ impl IpcMode {
 /// The `--net` of `run` (parsed by [`sharing::parse_net`]).
 #[derive(Debug, Clone)]
 pub enum NetMode {
-    /// A new namespace plugged into the bridge (see `network/`).
+    /// A new namespace plugged into the bridge (mini-docker's `network/`,
+    /// through [`Hooks`]).
     Bridge,
     /// A new namespace with only `lo`.
     None,

@@ -169,7 +169,7 @@ fn find_program(program: &str, env: &[String]) -> String {
 
 fn fail(code: i32, message: &str) -> ! {
     say_err!("mini-docker: {message}");
-    // run -d: the status, for the foreground still waiting (monitor.rs).
+    // run -d: the status, for the foreground still waiting (mini-docker's monitor.rs).
     start_report::failed(code as u8);
     // SAFETY: ends this process at once, without running the parent's
     // atexit handlers or flushing its copies of buffers.

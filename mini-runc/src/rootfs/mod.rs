@@ -9,7 +9,7 @@
 //! 3. the host image's `/usr`, `/lib*`… bind-mounted read-only;
 //! 4. `/proc` (a new instance, which shows the container's PID namespace;
 //!    the host's, bound, when it shares the host's), `/sys` read-only
-//!    (unless `--privileged`), a minimal `/dev` (see [`dev`]),
+//!    (unless `--privileged`), a minimal `/dev` (see `dev.rs`),
 //!    `/etc/hostname`, `/etc/hosts`, `/etc/resolv.conf`;
 //! 5. the volumes, last, so they can cover anything above;
 //! 6. later, once the child has also set up IPC sharing, the hostname and
@@ -19,12 +19,12 @@
 //!
 //! Every mount target is resolved *inside* the new root (see [`resolve`]).
 //!
-//! Layer 4 of 4, kernel-facing (see `tests/tests/layers.rs`): `rootfs/`
-//! owns the mounts, `/dev`, `pivot_root` and the resolution of paths inside
-//! the new root, and knows nothing of commands, containers or images. It
-//! takes a [`Spec`] of plain paths and flags (and defines [`Volume`], a
-//! bind mount), and imports only `error.rs`; `container/`, `image/` and
-//! `security/paths.rs` use it.
+//! mini-runc's layer 2 of 2, kernel-facing (see `tests/tests/layers.rs`):
+//! `rootfs/` owns the mounts, `/dev`, `pivot_root` and the resolution of
+//! paths inside the new root, and knows nothing of commands, containers or
+//! images. It takes a [`Spec`] of plain paths and flags (and defines
+//! [`Volume`], a bind mount), and imports only `error.rs`; `container/`,
+//! `security/paths.rs` and mini-docker's `image/` use it.
 
 mod dev;
 pub mod resolve;
@@ -289,7 +289,7 @@ pub fn loopback_up() -> Result<(), RootfsError> {
 /// `rm -rf`, also through the mode-000 directories overlayfs leaves in its
 /// work directory (owned by us, but unreadable until chmod'ed). Here, with
 /// the overlay, because both the state directory (`container/state.rs`)
-/// and a failed image import (`image/import.rs`) need it.
+/// and a failed image import (mini-docker's `image/import.rs`) need it.
 pub fn remove_tree(path: &Path) {
     use std::os::unix::fs::PermissionsExt;
     match path.symlink_metadata() {

@@ -29,7 +29,7 @@
 //!   reach the same kernel code under other numbers, so a second small
 //!   filter refuses them;
 //! - names are turned into numbers with this architecture's table
-//!   ([`syscall_table`], x86_64 and arm64), and a name the architecture lacks
+//!   (`syscall_table.rs`, x86_64 and arm64), and a name the architecture lacks
 //!   is skipped: arm64 has none of x86's relics (`iopl`, `uselib`, …).
 //!
 //! `--security-opt seccomp=PROFILE.json` reads Docker's profile format
@@ -302,7 +302,7 @@ fn add_call(calls: &mut Calls, nr: i64, args: &[Arg]) -> Result<(), SecurityErro
 }
 
 /// The architecture the filters accept (`seccomp_data.arch`): the one
-/// mini-docker was built for, where [`syscall_table`] has its numbers.
+/// mini-docker was built for, where `syscall_table.rs` has its numbers.
 fn target_arch() -> Result<TargetArch, SecurityError> {
     if cfg!(target_arch = "x86_64") {
         Ok(TargetArch::x86_64)

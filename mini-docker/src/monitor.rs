@@ -48,26 +48,25 @@
 //! `PR_SET_PDEATHSIG`), and the next `run` sweeps its state (`ps` shows it
 //! dead until then; `rm` cleans it).
 //!
-//! Layer 2 of 4, the engine (see `tests/tests/layers.rs`), although it
-//! lives in `container/`: it is Docker's `containerd-shim`, not runc, and
-//! it uses the process model (`Config`, `StateDir`) and `cgroups/` and
-//! `network/` (to free a failed start's records). The one piece of it the
-//! process model needs, the write end of the start report, is in
-//! `start_report.rs` below it, so nothing in layer 3 imports this file.
+//! mini-docker's layer 2 of 2, the engine (see `tests/tests/layers.rs`):
+//! it is Docker's `containerd-shim`, not runc, and it uses mini-runc's
+//! process model (`Config`, `StateDir`) and `cgroups/`, and `network/` (to
+//! free a failed start's records). The one piece of it the process model
+//! needs, the write end of the start report, is mini-runc's
+//! `container/start_report.rs`, so the runtime needs nothing of this file.
 
 use std::io::Read;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
+use mini_runc::container::state::StateDir;
+use mini_runc::container::{Config, start_report};
+use mini_runc::error::ContainerError;
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Pid, fork, pipe2, setsid};
-
-use crate::container::state::StateDir;
-use crate::container::{Config, start_report};
-use crate::error::ContainerError;
 
 /// How long `run -d` waits for the container's command to start.
 const START_LIMIT: Duration = Duration::from_secs(10);
@@ -151,7 +150,7 @@ fn wait_started(
             "mini-docker: the container did not start within {START_LIMIT:?} (see {})",
             log_path(state).display()
         );
-        return crate::error::EXIT_RUNTIME;
+        return mini_runc::error::EXIT_RUNTIME;
     };
     let status = match heard.as_slice() {
         [start_report::STARTING] => {
@@ -159,13 +158,13 @@ fn wait_started(
             return 0;
         }
         [start_report::STARTING, status] => *status,
-        _ => crate::error::EXIT_RUNTIME,
+        _ => mini_runc::error::EXIT_RUNTIME,
     };
     // The monitor frees the cgroups and the address when its container
     // ends; then the rest goes (nothing ran, so nothing is worth keeping).
     // A monitor killed before that left its records: free them here.
     if reaped_by(monitor, Instant::now() + START_LIMIT) {
-        crate::cgroups::remove(&state.dir);
+        mini_runc::cgroups::remove(&state.dir);
         crate::network::remove(&state.dir);
         state.remove();
     }

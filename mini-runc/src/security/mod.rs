@@ -54,11 +54,12 @@
 //!
 //! `security/` owns these steps and the settings behind them ([`Security`]);
 //! it knows nothing of containers or commands and may not import
-//! `container/` or `commands/`: `run`'s flags are parsed in
-//! `commands/run.rs` (clap stays there) into a plain [`SecurityRequest`].
-//! Layer 4 of 4, kernel-facing (see `tests/tests/layers.rs`), beside
-//! `rootfs/`, whose mount helpers [`paths`] uses (`rootfs/` imports
-//! nothing of `security/`, so the two never form a cycle).
+//! `container/` (nor mini-docker's `commands/`, a crate above): `run`'s
+//! flags are parsed in mini-docker's `commands/run.rs` (clap stays there)
+//! into a plain [`SecurityRequest`]. mini-runc's layer 2 of 2,
+//! kernel-facing (see `tests/tests/layers.rs`), beside `rootfs/`, whose
+//! mount helpers [`paths`] uses (`rootfs/` imports nothing of
+//! `security/`, so the two never form a cycle).
 
 pub mod capabilities;
 pub mod paths;
@@ -72,7 +73,7 @@ use thiserror::Error;
 
 /// The security settings asked for, unchecked: `--privileged`,
 /// `--cap-add`, `--cap-drop` and `--security-opt` of `run`, parsed in
-/// `commands/run.rs`. `exec` has none: its process gets the container's
+/// mini-docker's `commands/run.rs`. `exec` has none: its process gets the container's
 /// settings, as `run` recorded them (container/tenant.rs).
 #[derive(Debug, Clone, Default)]
 pub struct SecurityRequest {

@@ -10,11 +10,11 @@
 //! <id>/rootfs/     the mount point of the overlay, then of pivot_root
 //! <id>/etc/        hostname, hosts, resolv.conf, bind-mounted into /etc
 //! <id>/exec.json   what `exec` needs to know (see tenant.rs)
-//! <id>/log         run -d: what the container wrote (see monitor.rs)
+//! <id>/log         run -d: what the container wrote (mini-docker's monitor.rs)
 //! <id>/shm/        --ipc shareable: its /dev/shm (see sharing.rs)
 //! <id>/cgroups     the cgroups made and the limits (see cgroups/)
-//! <id>/network     the address, veth and ports (see network/)
-//! <id>/lease       a link to the address's lease (see network/ipam.rs)
+//! <id>/network     the address, veth and ports (mini-docker's network/)
+//! <id>/lease       a link to the address's lease (its network/ipam.rs)
 //! ```
 //! Only files live here; the mounts on `rootfs/` exist in the container's
 //! mount namespace alone. With `--rm` the whole directory goes when the

@@ -2,7 +2,7 @@
 //! namespaces, write its ID maps, put it in its cgroups, run the engine's
 //! createRuntime hook (its veth pair), then wait for it, forwarding
 //! signals. If the start fails it kills the child; the rest of the cleanup
-//! is its caller's (`commands/run.rs`).
+//! is its caller's (mini-docker's `commands/run.rs`).
 //!
 //! It imports its `container/` siblings below it (child, sharing, state,
 //! signals, sync, tty, the start report) and `cgroups/`; no sibling
@@ -80,7 +80,7 @@ fn start_and_wait(cfg: &Config, state: &StateDir, waited: &SigSet) -> Result<u8,
         unsafe { spawn_child(flags, cgroup.as_ref(), || child::main(cfg, state, &mut child_end)) }?;
     drop(child_end); // so a dead child reads as end-of-file, not a hang
     // ANCHOR_END: clone
-    // run -d: the child has its copy of the start report (see monitor.rs).
+    // run -d: the child has its copy of the start report (see mini-docker's monitor.rs).
     start_report::close();
 
     let started = write_id_maps(pid, cfg.namespaces.user)

@@ -54,10 +54,11 @@
 //! killed one (`StateDir::sweep`), can remove them. The limits asked for
 //! are listed there too, for `inspect` ([`read_record`]).
 //!
-//! Layer 4 of 4, kernel-facing (see `tests/tests/layers.rs`): `cgroups/`
-//! owns the container's cgroups and imports nothing else of mini-docker:
-//! it takes an ID, [`Limits`], a state directory path and a PID. `run`'s flags are parsed in `commands/run.rs` (clap stays there),
-//! with this module's parsers, into a plain [`LimitRequest`].
+//! mini-runc's layer 2 of 2, kernel-facing (see `tests/tests/layers.rs`):
+//! `cgroups/` owns the container's cgroups and imports nothing else of
+//! mini-runc: it takes an ID, [`Limits`], a state directory path and a
+//! PID. `run`'s flags are parsed in mini-docker's `commands/run.rs` (clap
+//! stays there), with this module's parsers, into a plain [`LimitRequest`].
 
 pub mod v1;
 pub mod v2;
@@ -158,7 +159,8 @@ fn mkdir_leaf(
 }
 
 /// The limits asked for, each value checked alone (by the parsers below)
-/// but not yet together; `run`'s command line fills it (`commands/run.rs`).
+/// but not yet together; `run`'s command line fills it (mini-docker's
+/// `commands/run.rs`).
 #[derive(Debug, Clone, Default)]
 pub struct LimitRequest {
     pub memory: Option<u64>,

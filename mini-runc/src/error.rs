@@ -6,12 +6,13 @@
 //! Every error here ends the run with exit status 125, Docker's code for
 //! "the runtime failed, the command never ran".
 //!
-//! Layer 4 of 4, the bottom (see `tests/tests/layers.rs`), so that every
-//! module may use these types and [`EXIT_RUNTIME`]; it imports only the
-//! error enums that its layer-mates `cgroups/` and `security/` define
-//! themselves (neither imports [`enum@Error`] back). The engine's modules
-//! define theirs (`image::ImageError`, `network::NetworkError`), and
-//! `commands/` gathers them all into the one error a command returns.
+//! mini-runc's layer 2 of 2, the bottom (see `tests/tests/layers.rs`), so
+//! that every module may use these types and [`EXIT_RUNTIME`]; it imports
+//! only the error enums that its layer-mates `cgroups/` and `security/`
+//! define themselves (neither imports [`enum@Error`] back). The engine's
+//! modules define theirs (mini-docker's `image::ImageError` and
+//! `network::NetworkError`), and mini-docker's `commands/` gathers them
+//! all into the one error a command returns.
 
 use std::path::PathBuf;
 
@@ -108,7 +109,7 @@ impl ContainerError {
 
 /// Any of the above, or of the kernel-facing parts: what the process
 /// model returns when a step may fail in more than one of them (the
-/// commands add the engine's errors, see `commands/mod.rs`).
+/// commands add the engine's errors, see mini-docker's `commands/mod.rs`).
 #[derive(Debug, Error)]
 pub enum Error {
     #[error(transparent)]

@@ -1,12 +1,13 @@
 //! The start report of `run -d`: a pipe whose write end is close-on-exec
-//! (see `monitor.rs` for the whole story). The monitor holds the write
+//! (see mini-docker's `monitor.rs` for the whole story). The monitor holds the write
 //! end ([`hold`]); `clone` and init's `fork` copy it into the container's
 //! init and command, which say "starting" or their exit status through it,
 //! and each holder closes its copy once the next one has it.
 //!
 //! It is the part of the monitor the process model needs (`child.rs`,
-//! `parent.rs`, `init.rs`), kept here so that the process model does not
-//! import the monitor above it. It imports nothing of mini-docker.
+//! `parent.rs`, `init.rs`), kept here, in the runtime, so that the process
+//! model needs nothing of the engine above it. It imports nothing else of
+//! mini-runc.
 
 use std::os::fd::{IntoRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicI32, Ordering};
