@@ -21,7 +21,7 @@ use serde_json::Value;
 const BINARIES: [&str; 2] = [env!("CARGO_BIN_EXE_mini-docker"), env!("CARGO_BIN_EXE_probe")];
 
 /// Docker's default capabilities without CAP_MKNOD (see
-/// `mini-docker/src/security/capabilities.rs`), as /proc/PID/status shows them.
+/// `mini-runc/src/security/capabilities.rs`), as /proc/PID/status shows them.
 const DEFAULT_CAPS: &str = "00000000a00425fb";
 
 /// `probe try CALL` for each call, in one `--rm` container with `options`:
