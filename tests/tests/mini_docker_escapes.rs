@@ -133,8 +133,9 @@ fn cgroup_v1_release_agent() {
 }
 
 /// `/proc/sys/kernel/core_pattern` (proc(5)): /proc/sys is mounted
-/// read-only in a default container (EROFS before any permission check);
-/// under --privileged it is writable.
+/// read-only in a default container: root passes the permission check
+/// (`may_open`), then the read-only mount refuses the write (EROFS); under
+/// --privileged it is writable.
 #[test]
 fn core_pattern() {
     let Some(lab) = Lab::new("mini-docker escapes: core_pattern", As::Root, &BINARIES) else {
