@@ -74,6 +74,7 @@ pub mod lock;
 pub mod parent;
 pub mod sharing;
 mod signals;
+pub mod spec;
 pub mod start_report;
 pub mod state;
 mod sync;

@@ -1,0 +1,726 @@
+//! A bundle's `config.json`, turned into the process model's plan.
+//!
+//! An OCI bundle is a directory holding a root filesystem and a
+//! `config.json` (the OCI runtime specification, config.md and
+//! config-linux.md). The file is read into the `oci-spec` crate's types
+//! ([`Spec`]), then translated, one straight function per part of the
+//! file, into what the process model already knows how to do: a
+//! [`Config`] (the same one mini-docker builds from its command line), the
+//! cgroup [`Limits`], and the few settings a process inherits across
+//! `clone` and `execve` (rlimits, the umask), which the caller applies to
+//! itself before the start.
+//!
+//! Every field the process model cannot honour is refused with one line
+//! that names it (`config.json: linux.sysctl: not supported`); nothing is
+//! silently ignored. That includes the fields `oci-spec` itself does not
+//! know: the raw JSON is compared with what the typed value writes back
+//! ([`unknown_fields`]), so a newer field, or a typo, is refused too.
+//!
+//! Where the process model is stricter than the file asks, the file is
+//! accepted and the module says so: a cgroup namespace is always made
+//! (cgroup_namespaces(7)), the masked and read-only paths are always the
+//! whole of Docker's lists (the file's must be among them), and the mounts
+//! of `/proc`, `/sys` and `/dev` are the model's own (the file's must be
+//! the usual ones, with options the model applies itself).
+//!
+//! It imports `container/`'s [`Config`] and its parts, and `cgroups/`'s
+//! [`Limits`]; nothing imports it but the binary.
+
+use std::collections::HashSet;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use oci_spec::runtime::{
+    LinuxCapabilities, LinuxIdMapping, LinuxNamespaceType, Mount, PosixRlimitType, Process, Spec,
+};
+use serde_json::Value;
+use thiserror::Error;
+
+use crate::cgroups::Limits;
+use crate::container::{Config, Hooks, IdMap, IpcMode, Joined, Lower, Namespaces, NetMode};
+use crate::rootfs::Volume;
+use crate::security::{Security, paths, seccomp};
+
+/// A `config.json` that cannot be read, or asks for what the process model
+/// cannot do.
+#[derive(Debug, Error)]
+pub enum SpecError {
+    #[error("reading {path:?}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{path:?} is not a valid config.json: {why}")]
+    Invalid { path: PathBuf, why: String },
+    /// The field, as config.md names it, and why.
+    #[error("config.json: {field}: {why}")]
+    Unsupported { field: String, why: String },
+}
+
+fn refuse(field: impl Into<String>, why: impl Into<String>) -> SpecError {
+    SpecError::Unsupported { field: field.into(), why: why.into() }
+}
+
+/// Refuses `field` when it is set.
+fn absent<T>(field: &str, value: &Option<T>) -> Result<(), SpecError> {
+    match value {
+        Some(_) => Err(refuse(field, "not supported by mini-runc")),
+        None => Ok(()),
+    }
+}
+
+/// What a bundle asks for, as the process model takes it.
+#[derive(Debug)]
+pub struct Plan {
+    pub config: Config,
+    pub limits: Limits,
+    /// `(resource, soft, hard)`: set on the caller itself before `clone`,
+    /// so the container's processes inherit them (getrlimit(2)).
+    pub rlimits: Vec<(libc::c_int, u64, u64)>,
+    /// `process.user.umask`: inherited the same way (umask(2)).
+    pub umask: Option<u32>,
+    /// `linux.seccomp`, as JSON for `security/seccomp.rs`'s profile reader
+    /// (the caller writes it into the state directory and compiles it).
+    pub seccomp: Option<String>,
+}
+
+// ANCHOR: default-spec
+/// The `config.json` that `mini-runc spec` writes: `oci-spec`'s default
+/// (runc's: `sh` in new PID, network, IPC, UTS and mount namespaces), less
+/// what this translation refuses (the cgroup filesystem mount, inheritable
+/// and ambient capabilities). `rootless`: a user namespace mapping the
+/// caller's IDs, and no network namespace (as `runc spec --rootless`).
+pub fn default_spec(rootless: bool) -> Spec {
+    let mut spec = if rootless {
+        Spec::rootless(nix::unistd::geteuid().as_raw(), nix::unistd::getegid().as_raw())
+    } else {
+        Spec::default()
+    };
+    spec.set_hostname(Some("mini-runc".to_owned()));
+    let mounts: Vec<Mount> = spec
+        .mounts()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|m| m.destination() != Path::new("/sys/fs/cgroup"))
+        .collect();
+    spec.set_mounts(Some(mounts));
+    if let Some(process) = spec.process_mut()
+        && let Some(mut caps) = process.capabilities().clone()
+    {
+        caps.set_inheritable(None);
+        caps.set_ambient(None);
+        process.set_capabilities(Some(caps));
+    }
+    spec
+}
+// ANCHOR_END: default-spec
+
+// ANCHOR: load
+/// Reads `<bundle>/config.json` into `oci-spec`'s [`Spec`], refusing the
+/// fields that type does not know.
+pub fn load(bundle: &Path) -> Result<Spec, SpecError> {
+    let path = bundle.join("config.json");
+    let text = std::fs::read_to_string(&path)
+        .map_err(|source| SpecError::Read { path: path.clone(), source })?;
+    let invalid =
+        |e: serde_json::Error| SpecError::Invalid { path: path.clone(), why: e.to_string() };
+    let raw: Value = serde_json::from_str(&text).map_err(invalid)?;
+    let spec: Spec = serde_json::from_value(raw.clone()).map_err(invalid)?;
+    let typed = serde_json::to_value(&spec).map_err(invalid)?;
+    if let Some(field) = unknown_fields(&raw, &typed, "").into_iter().next() {
+        return Err(refuse(
+            field,
+            "unknown field (not in the OCI runtime specification oci-spec 0.10 reads)",
+        ));
+    }
+    Ok(spec)
+}
+// ANCHOR_END: load
+
+/// The keys of `raw` (with a non-null value) that `typed` lacks, as
+/// dotted paths (`process.foo`, `mounts[2].bar`).
+fn unknown_fields(raw: &Value, typed: &Value, at: &str) -> Vec<String> {
+    let join = |key: &str| if at.is_empty() { key.to_owned() } else { format!("{at}.{key}") };
+    match (raw, typed) {
+        (Value::Object(raw), Value::Object(typed)) => raw
+            .iter()
+            .filter(|(_, v)| !v.is_null())
+            .flat_map(|(key, v)| match typed.get(key) {
+                None => vec![join(key)],
+                // Annotations and sysctls are free-form maps.
+                Some(t) if key != "annotations" => unknown_fields(v, t, &join(key)),
+                Some(_) => Vec::new(),
+            })
+            .collect(),
+        (Value::Array(raw), Value::Array(typed)) => raw
+            .iter()
+            .zip(typed)
+            .enumerate()
+            .flat_map(|(i, (r, t))| unknown_fields(r, t, &format!("{at}[{i}]")))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+// ANCHOR: plan
+/// The whole translation, in the order of config.md.
+pub fn plan(spec: &Spec, bundle: &Path, id: &str) -> Result<Plan, SpecError> {
+    check_platform(spec)?;
+    let root = spec.root().as_ref().ok_or_else(|| refuse("root", "missing"))?;
+    let rootfs =
+        if root.path().is_absolute() { root.path().clone() } else { bundle.join(root.path()) };
+    if !rootfs.is_dir() {
+        return Err(refuse("root.path", format!("{rootfs:?} is not a directory")));
+    }
+    let process = spec.process().as_ref().ok_or_else(|| refuse("process", "missing"))?;
+    let (command, env, workdir, user, tty, umask) = process_parts(process)?;
+    let security = security(process)?;
+    let rlimits = rlimits(process)?;
+    let linux = spec.linux().as_ref().ok_or_else(|| refuse("linux", "missing"))?;
+    let (namespaces, ipc_mode, net_mode, pid_join, hooks) = namespaces(linux)?;
+    let hostname = hostname(spec, &namespaces)?;
+    let volumes = mounts(spec.mounts().as_deref().unwrap_or_default())?;
+    check_linux(linux, id)?;
+    let limits = limits(linux)?;
+    let seccomp = linux
+        .seccomp()
+        .as_ref()
+        .map(|s| {
+            absent("linux.seccomp.flags", s.flags())?;
+            absent("linux.seccomp.listenerPath", s.listener_path())?;
+            absent("linux.seccomp.listenerMetadata", s.listener_metadata())?;
+            serde_json::to_string(s).map_err(|e| refuse("linux.seccomp", e.to_string()))
+        })
+        .transpose()?;
+    absent("hooks", spec.hooks())?;
+    absent("domainname", spec.domainname())?;
+    let config = Config {
+        id: id.to_owned(),
+        name: None,
+        lower: Lower::Directory(rootfs),
+        hostname,
+        command,
+        env,
+        workdir,
+        user,
+        volumes,
+        read_only: root.readonly().unwrap_or(false),
+        // The container's stdin is the caller's, as runc passes it on.
+        interactive: true,
+        tty,
+        remove: false,
+        namespaces,
+        security,
+        ipc_mode,
+        pid_join,
+        net_mode,
+        hooks,
+    };
+    Ok(Plan { config, limits, rlimits, umask, seccomp })
+}
+// ANCHOR_END: plan
+
+/// Only Linux: the other platforms' sections are refused.
+fn check_platform(spec: &Spec) -> Result<(), SpecError> {
+    absent("solaris", spec.solaris())?;
+    absent("windows", spec.windows())?;
+    absent("vm", spec.vm())?;
+    absent("zos", spec.zos())
+}
+
+type ProcessParts = (Vec<String>, Vec<String>, String, (u32, u32), bool, Option<u32>);
+
+/// `process`: args, env, cwd, user, terminal.
+fn process_parts(p: &Process) -> Result<ProcessParts, SpecError> {
+    let command = p.args().clone().unwrap_or_default();
+    if command.is_empty() {
+        return Err(refuse("process.args", "empty: there is no program to run"));
+    }
+    absent("process.commandLine", p.command_line())?;
+    absent("process.consoleSize", &p.console_size())?;
+    absent("process.oomScoreAdj", &p.oom_score_adj())?;
+    absent("process.selinuxLabel", p.selinux_label())?;
+    absent("process.ioPriority", p.io_priority())?;
+    absent("process.scheduler", p.scheduler())?;
+    absent("process.execCPUAffinity", p.exec_cpu_affinity())?;
+    if p.apparmor_profile().as_deref().is_some_and(|s| !s.is_empty()) {
+        return Err(refuse("process.apparmorProfile", "not supported by mini-runc"));
+    }
+    let env = p.env().clone().unwrap_or_default();
+    if let Some(bad) = env.iter().find(|e| !e.contains('=') || e.contains('\0')) {
+        return Err(refuse("process.env", format!("{bad:?} is not KEY=VALUE")));
+    }
+    let cwd = p.cwd().to_string_lossy().into_owned();
+    if !cwd.starts_with('/') {
+        return Err(refuse("process.cwd", format!("{cwd:?} is not absolute")));
+    }
+    let user = p.user();
+    absent("process.user.username", user.username())?;
+    let gids = user.additional_gids().clone().unwrap_or_default();
+    if gids.iter().any(|&g| g != user.gid()) {
+        return Err(refuse(
+            "process.user.additionalGids",
+            "only the primary gid is supported (the process model calls setgroups([gid]))",
+        ));
+    }
+    let terminal = p.terminal().unwrap_or(false);
+    Ok((command, env, cwd, (user.uid(), user.gid()), terminal, user.umask()))
+}
+
+/// `process.capabilities` and `noNewPrivileges`: the process model keeps
+/// one set as bounding, permitted and effective (capabilities(7)), so the
+/// three must be equal, with no inheritable or ambient capability.
+fn security(p: &Process) -> Result<Security, SpecError> {
+    let caps = match p.capabilities() {
+        None => 0,
+        Some(c) => capability_mask(c)?,
+    };
+    Ok(Security {
+        privileged: false,
+        caps,
+        no_new_privs: p.no_new_privileges().unwrap_or(false),
+        // linux.seccomp is compiled once the state directory exists.
+        seccomp: seccomp::Profile::Unconfined,
+        filters: Vec::new(),
+    })
+}
+
+fn capability_mask(c: &LinuxCapabilities) -> Result<u64, SpecError> {
+    let mask = |field: &str, set: &Option<oci_spec::runtime::Capabilities>| {
+        let mut mask = 0u64;
+        for cap in set.iter().flatten() {
+            let name = cap.to_string();
+            let name = if name.starts_with("CAP_") { name } else { format!("CAP_{name}") };
+            let parsed: caps::Capability = name
+                .parse()
+                .map_err(|_| refuse(field, format!("{name} is not known to this kernel's list")))?;
+            mask |= parsed.bitmask();
+        }
+        Ok::<u64, SpecError>(mask)
+    };
+    let bounding = mask("process.capabilities.bounding", c.bounding())?;
+    for (field, set) in [
+        ("process.capabilities.effective", c.effective()),
+        ("process.capabilities.permitted", c.permitted()),
+    ] {
+        if mask(field, set)? != bounding {
+            return Err(refuse(field, "must equal the bounding set (mini-runc keeps one set)"));
+        }
+    }
+    for (field, set) in [
+        ("process.capabilities.inheritable", c.inheritable()),
+        ("process.capabilities.ambient", c.ambient()),
+    ] {
+        if mask(field, set)? != 0 {
+            return Err(refuse(field, "must be empty (mini-runc keeps one set)"));
+        }
+    }
+    Ok(bounding)
+}
+
+/// `process.rlimits`, as setrlimit(2) resources.
+fn rlimits(p: &Process) -> Result<Vec<(libc::c_int, u64, u64)>, SpecError> {
+    let mut out = Vec::new();
+    for limit in p.rlimits().iter().flatten() {
+        let resource = match limit.typ() {
+            PosixRlimitType::RlimitCpu => libc::RLIMIT_CPU,
+            PosixRlimitType::RlimitFsize => libc::RLIMIT_FSIZE,
+            PosixRlimitType::RlimitData => libc::RLIMIT_DATA,
+            PosixRlimitType::RlimitStack => libc::RLIMIT_STACK,
+            PosixRlimitType::RlimitCore => libc::RLIMIT_CORE,
+            PosixRlimitType::RlimitRss => libc::RLIMIT_RSS,
+            PosixRlimitType::RlimitNproc => libc::RLIMIT_NPROC,
+            PosixRlimitType::RlimitNofile => libc::RLIMIT_NOFILE,
+            PosixRlimitType::RlimitMemlock => libc::RLIMIT_MEMLOCK,
+            PosixRlimitType::RlimitAs => libc::RLIMIT_AS,
+            PosixRlimitType::RlimitLocks => libc::RLIMIT_LOCKS,
+            PosixRlimitType::RlimitSigpending => libc::RLIMIT_SIGPENDING,
+            PosixRlimitType::RlimitMsgqueue => libc::RLIMIT_MSGQUEUE,
+            PosixRlimitType::RlimitNice => libc::RLIMIT_NICE,
+            PosixRlimitType::RlimitRtprio => libc::RLIMIT_RTPRIO,
+            PosixRlimitType::RlimitRttime => libc::RLIMIT_RTTIME,
+        };
+        if limit.soft() > limit.hard() {
+            return Err(refuse("process.rlimits", format!("{}: soft above hard", limit.typ())));
+        }
+        out.push((resource as libc::c_int, limit.soft(), limit.hard()));
+    }
+    Ok(out)
+}
+
+type NamespaceParts = (Namespaces, IpcMode, NetMode, Option<Joined>, Hooks);
+
+// ANCHOR: namespaces
+/// `linux.namespaces` and the ID mappings. A namespace listed without a
+/// path is new, one left out is the host's; a `path` joins an existing
+/// one: the PID namespace before `clone` (the process model's
+/// `pid_join`), the network, IPC and UTS namespaces by `setns(2)` in the
+/// child, before its root filesystem is built (a createContainer hook).
+pub fn namespaces(linux: &oci_spec::runtime::Linux) -> Result<NamespaceParts, SpecError> {
+    let mut seen = HashSet::new();
+    let (mut net, mut pid, mut ipc, mut uts, mut user, mut mount) =
+        (false, false, false, false, false, false);
+    let mut pid_join = None;
+    let mut joins: Vec<(PathBuf, nix::sched::CloneFlags)> = Vec::new();
+    for ns in linux.namespaces().iter().flatten() {
+        let field = format!("linux.namespaces ({})", ns.typ());
+        if !seen.insert(ns.typ()) {
+            return Err(refuse(field, "listed twice"));
+        }
+        let path = ns.path().clone();
+        match (ns.typ(), path) {
+            (LinuxNamespaceType::Mount, None) => mount = true,
+            (LinuxNamespaceType::Cgroup, None) => {}
+            (LinuxNamespaceType::User, None) => user = true,
+            (LinuxNamespaceType::Pid, None) => pid = true,
+            (LinuxNamespaceType::Network, None) => net = true,
+            (LinuxNamespaceType::Ipc, None) => ipc = true,
+            (LinuxNamespaceType::Uts, None) => uts = true,
+            (LinuxNamespaceType::Pid, Some(path)) => {
+                let fd = nix::fcntl::open(
+                    &path,
+                    nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
+                    nix::sys::stat::Mode::empty(),
+                )
+                .map_err(|errno| {
+                    refuse(format!("{field}.path"), format!("open({path:?}): {errno}"))
+                })?;
+                pid_join = Some(Joined::new(fd));
+            }
+            (
+                kind @ (LinuxNamespaceType::Network
+                | LinuxNamespaceType::Ipc
+                | LinuxNamespaceType::Uts),
+                Some(path),
+            ) => {
+                if !path.exists() {
+                    return Err(refuse(
+                        format!("{field}.path"),
+                        format!("{path:?} does not exist"),
+                    ));
+                }
+                let flag = match kind {
+                    LinuxNamespaceType::Network => {
+                        net = true;
+                        nix::sched::CloneFlags::CLONE_NEWNET
+                    }
+                    LinuxNamespaceType::Ipc => {
+                        ipc = true;
+                        nix::sched::CloneFlags::CLONE_NEWIPC
+                    }
+                    _ => {
+                        uts = true;
+                        nix::sched::CloneFlags::CLONE_NEWUTS
+                    }
+                };
+                joins.push((path, flag));
+            }
+            (_, Some(_)) => {
+                return Err(refuse(format!("{field}.path"), "joining it is not supported"));
+            }
+            (LinuxNamespaceType::Time, None) => {
+                return Err(refuse(field, "a time namespace is not supported"));
+            }
+        }
+    }
+    if !mount {
+        return Err(refuse(
+            "linux.namespaces",
+            "a mount namespace is required (the process model always builds the root in one)",
+        ));
+    }
+    let map = id_map(linux, user)?;
+    let namespaces = Namespaces { net, pid, ipc, uts, user: map };
+    let ipc_mode = if ipc { IpcMode::Private } else { IpcMode::Host };
+    let net_mode = if net { NetMode::None } else { NetMode::Host };
+    let mut hooks = Hooks::default();
+    if !joins.is_empty() {
+        hooks.create_container = Some(Arc::new(move || join_namespaces(&joins)));
+    }
+    Ok((namespaces, ipc_mode, net_mode, pid_join, hooks))
+}
+// ANCHOR_END: namespaces
+
+/// In the child, inside its new namespaces: `setns(2)` into each one the
+/// bundle named by path (the new one `clone` made is dropped).
+fn join_namespaces(
+    joins: &[(PathBuf, nix::sched::CloneFlags)],
+) -> Result<(), crate::container::HookError> {
+    for (path, flag) in joins {
+        let file = std::fs::File::open(path).map_err(|e| format!("open({path:?}): {e}"))?;
+        nix::sched::setns(&file, *flag).map_err(|errno| {
+            format!("setns({path:?}, {flag:?}) (fd {}): {errno}", file.as_raw_fd())
+        })?;
+    }
+    Ok(())
+}
+
+/// `linux.uidMappings` and `gidMappings`: the process model maps one range,
+/// container ID 0 upwards, the same size for users and groups.
+fn id_map(linux: &oci_spec::runtime::Linux, user: bool) -> Result<Option<IdMap>, SpecError> {
+    let one = |field: &str,
+               maps: &Option<Vec<LinuxIdMapping>>|
+     -> Result<Option<LinuxIdMapping>, SpecError> {
+        match maps.as_deref() {
+            None | Some([]) => Ok(None),
+            Some([m]) if m.container_id() == 0 && m.size() > 0 => Ok(Some(*m)),
+            Some(_) => Err(refuse(field, "only one range starting at container ID 0 is supported")),
+        }
+    };
+    let uid = one("linux.uidMappings", linux.uid_mappings())?;
+    let gid = one("linux.gidMappings", linux.gid_mappings())?;
+    match (user, uid, gid) {
+        (false, None, None) => Ok(None),
+        (false, _, _) => Err(refuse("linux.uidMappings", "given without a user namespace")),
+        (true, Some(u), Some(g)) if u.size() == g.size() => {
+            Ok(Some(IdMap { host_uid: u.host_id(), host_gid: g.host_id(), count: u.size() }))
+        }
+        (true, Some(_), Some(_)) => {
+            Err(refuse("linux.gidMappings", "must be the size of linux.uidMappings"))
+        }
+        (true, _, _) => Err(refuse("linux.uidMappings", "a user namespace needs both mappings")),
+    }
+}
+
+/// `hostname`: set in a UTS namespace of the container's own (runc
+/// refuses it without one as well).
+fn hostname(spec: &Spec, ns: &Namespaces) -> Result<String, SpecError> {
+    match spec.hostname().as_deref() {
+        None | Some("") if ns.uts => Ok(String::new()),
+        None | Some("") => Ok(String::new()),
+        Some(name) if !ns.uts => Err(refuse("hostname", format!("{name:?} needs a UTS namespace"))),
+        Some(name) if name.len() > 64 => Err(refuse("hostname", "longer than 64 bytes")),
+        Some(name) => Ok(name.to_owned()),
+    }
+}
+
+/// The mounts the process model makes itself, with the options it uses
+/// (rootfs/mod.rs and rootfs/dev.rs): the file may list them, with these
+/// options or fewer, and gets them as the model makes them.
+const BUILT_IN: &[(&str, &str, &[&str])] = &[
+    ("/proc", "proc", &["nosuid", "noexec", "nodev"]),
+    ("/sys", "sysfs", &["nosuid", "noexec", "nodev", "ro"]),
+    ("/dev", "tmpfs", &["nosuid", "strictatime", "mode=755", "size=65536k"]),
+    (
+        "/dev/pts",
+        "devpts",
+        &["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"],
+    ),
+    ("/dev/shm", "tmpfs", &["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]),
+    ("/dev/mqueue", "mqueue", &["nosuid", "noexec", "nodev"]),
+];
+
+/// Options a bind mount may carry: what [`Volume`] does (a recursive bind,
+/// read-only or not) and the propagation the model gives every mount
+/// (private: it makes `/` `MS_REC | MS_PRIVATE` first).
+const BIND_OPTIONS: &[&str] = &["bind", "rbind", "ro", "rw", "private", "rprivate"];
+
+// ANCHOR: mounts
+/// `mounts`: the usual ones are the model's own ([`BUILT_IN`]); a bind
+/// mount becomes a [`Volume`]; anything else is refused.
+fn mounts(mounts: &[Mount]) -> Result<Vec<Volume>, SpecError> {
+    let mut volumes = Vec::new();
+    for (i, m) in mounts.iter().enumerate() {
+        let dest = m.destination().to_string_lossy().into_owned();
+        let field = format!("mounts[{i}] ({dest})");
+        absent(&format!("{field}.uidMappings"), m.uid_mappings())?;
+        absent(&format!("{field}.gidMappings"), m.gid_mappings())?;
+        let options = m.options().clone().unwrap_or_default();
+        let typ = m.typ().as_deref().unwrap_or("none");
+        let is_bind = typ == "bind" || options.iter().any(|o| o == "bind" || o == "rbind");
+        if is_bind {
+            if let Some(bad) = options.iter().find(|o| !BIND_OPTIONS.contains(&o.as_str())) {
+                return Err(refuse(field, format!("bind mount option {bad:?} is not supported")));
+            }
+            let source =
+                m.source().clone().ok_or_else(|| refuse(&field, "a bind mount needs a source"))?;
+            if !source.is_absolute() {
+                return Err(refuse(field, format!("source {source:?} is relative")));
+            }
+            let meta = std::fs::metadata(&source)
+                .map_err(|e| refuse(&field, format!("source {source:?}: {e}")))?;
+            if !dest.starts_with('/') {
+                return Err(refuse(field, "destination is relative"));
+            }
+            volumes.push(Volume {
+                source,
+                target: dest,
+                read_only: options.iter().any(|o| o == "ro"),
+                source_is_dir: meta.is_dir(),
+            });
+            continue;
+        }
+        let Some((_, _, allowed)) = BUILT_IN.iter().find(|(d, t, _)| *d == dest && *t == typ)
+        else {
+            return Err(refuse(field, format!("a {typ} mount here is not supported")));
+        };
+        if let Some(bad) = options.iter().find(|o| !allowed.contains(&o.as_str())) {
+            return Err(refuse(
+                field,
+                format!("option {bad:?} differs from the mount mini-runc makes"),
+            ));
+        }
+    }
+    Ok(volumes)
+}
+// ANCHOR_END: mounts
+
+/// The rest of `linux`: what is supported is checked, the rest refused.
+fn check_linux(linux: &oci_spec::runtime::Linux, id: &str) -> Result<(), SpecError> {
+    for (field, list, model) in [
+        ("linux.maskedPaths", linux.masked_paths(), &paths::MASKED[..]),
+        ("linux.readonlyPaths", linux.readonly_paths(), &paths::READ_ONLY[..]),
+    ] {
+        if let Some(bad) = list.iter().flatten().find(|p| !model.contains(&p.as_str())) {
+            return Err(refuse(field, format!("{bad:?} is not among the paths mini-runc covers")));
+        }
+    }
+    if let Some(path) = linux.cgroups_path() {
+        let ours = format!("/mini-docker/{id}");
+        if path.to_string_lossy().trim_start_matches('/') != ours.trim_start_matches('/') {
+            return Err(refuse(
+                "linux.cgroupsPath",
+                format!("only {ours:?} (where mini-runc puts them) is supported"),
+            ));
+        }
+    }
+    if linux.devices().as_ref().is_some_and(|d| !d.is_empty()) {
+        return Err(refuse("linux.devices", "creating device nodes is not supported"));
+    }
+    if linux.sysctl().as_ref().is_some_and(|s| !s.is_empty()) {
+        return Err(refuse("linux.sysctl", "not supported by mini-runc"));
+    }
+    match linux.rootfs_propagation().as_deref() {
+        None | Some("" | "private" | "rprivate") => {}
+        Some(other) => {
+            return Err(refuse(
+                "linux.rootfsPropagation",
+                format!("{other:?}: only rprivate is supported"),
+            ));
+        }
+    }
+    if linux.mount_label().as_deref().is_some_and(|s| !s.is_empty()) {
+        return Err(refuse("linux.mountLabel", "not supported by mini-runc"));
+    }
+    absent("linux.netDevices", linux.net_devices())?;
+    absent("linux.intelRdt", linux.intel_rdt())?;
+    absent("linux.memoryPolicy", linux.memory_policy())?;
+    absent("linux.personality", linux.personality())?;
+    absent("linux.timeOffsets", linux.time_offsets())
+}
+
+// ANCHOR: limits
+/// `linux.resources`: memory (limit, swap), pids, cpu (shares, quota over
+/// the model's period of 100 ms, cpus); the device cgroup only as "deny
+/// all" (the model's `/dev` holds the usual devices alone).
+fn limits(linux: &oci_spec::runtime::Linux) -> Result<Limits, SpecError> {
+    let Some(r) = linux.resources() else { return Ok(Limits::default()) };
+    let mut limits = Limits::default();
+    for (i, rule) in r.devices().iter().flatten().enumerate() {
+        let deny_all = !rule.allow()
+            && rule.typ().is_none_or(|t| t == oci_spec::runtime::LinuxDeviceType::A)
+            && rule.major().is_none()
+            && rule.minor().is_none()
+            && rule.access().as_deref().is_none_or(|a| a == "rwm");
+        if !deny_all {
+            return Err(refuse(
+                format!("linux.resources.devices[{i}]"),
+                "only a deny-all rule is supported",
+            ));
+        }
+    }
+    if let Some(m) = r.memory() {
+        absent("linux.resources.memory.reservation", &m.reservation())?;
+        absent("linux.resources.memory.kernel", &m.kernel())?;
+        absent("linux.resources.memory.kernelTCP", &m.kernel_tcp())?;
+        absent("linux.resources.memory.swappiness", &m.swappiness())?;
+        absent("linux.resources.memory.disableOOMKiller", &m.disable_oom_killer())?;
+        absent("linux.resources.memory.useHierarchy", &m.use_hierarchy())?;
+        absent("linux.resources.memory.checkBeforeUpdate", &m.check_before_update())?;
+        limits.memory = m.limit().filter(|&l| l > 0).map(|l| l as u64);
+        limits.memory_swap = match (limits.memory, m.swap()) {
+            (_, None) => limits.memory.map(|l| l.saturating_mul(2)),
+            (_, Some(s)) if s < 0 => None,
+            (Some(mem), Some(s)) if (s as u64) < mem => {
+                return Err(refuse("linux.resources.memory.swap", "below the memory limit"));
+            }
+            (Some(_), Some(s)) => Some(s as u64),
+            (None, Some(_)) => {
+                return Err(refuse("linux.resources.memory.swap", "without a memory limit"));
+            }
+        };
+    }
+    if let Some(p) = r.pids() {
+        limits.pids = (p.limit() > 0).then_some(p.limit() as u64);
+    }
+    if let Some(c) = r.cpu() {
+        absent("linux.resources.cpu.idle", &c.idle())?;
+        absent("linux.resources.cpu.burst", &c.burst())?;
+        absent("linux.resources.cpu.realtimeRuntime", &c.realtime_runtime())?;
+        absent("linux.resources.cpu.realtimePeriod", &c.realtime_period())?;
+        absent("linux.resources.cpu.mems", c.mems())?;
+        if c.period().is_some_and(|p| p != crate::cgroups::CPU_PERIOD_US) {
+            return Err(refuse(
+                "linux.resources.cpu.period",
+                format!("only {} is supported", crate::cgroups::CPU_PERIOD_US),
+            ));
+        }
+        limits.cpus =
+            c.quota().filter(|&q| q > 0).map(|q| q as f64 / crate::cgroups::CPU_PERIOD_US as f64);
+        limits.cpu_shares = c.shares();
+        limits.cpuset_cpus = c.cpus().clone().filter(|s| !s.is_empty());
+    }
+    absent("linux.resources.blockIO", r.block_io())?;
+    absent("linux.resources.hugepageLimits", r.hugepage_limits())?;
+    absent("linux.resources.network", r.network())?;
+    absent("linux.resources.rdma", r.rdma())?;
+    absent("linux.resources.unified", r.unified())?;
+    Ok(limits)
+}
+// ANCHOR_END: limits
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bundle_with(config: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "mini-runc-spec-{}-{}",
+            std::process::id(),
+            config.len()
+        ));
+        std::fs::create_dir_all(dir.join("rootfs")).expect("bundle");
+        std::fs::write(dir.join("config.json"), config).expect("config.json");
+        dir
+    }
+
+    #[test]
+    fn the_default_spec_is_accepted() {
+        let spec = default_spec(false);
+        let dir = bundle_with(&serde_json::to_string(&spec).expect("json"));
+        let spec = load(&dir).expect("load");
+        let plan = plan(&spec, &dir, "abc").expect("plan");
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(plan.config.command, ["sh"]);
+        assert!(plan.config.namespaces.pid && plan.config.namespaces.net);
+        assert_eq!(plan.rlimits, [(libc::RLIMIT_NOFILE as libc::c_int, 1024, 1024)]);
+    }
+
+    #[test]
+    fn unknown_and_unsupported_fields_are_named() {
+        let dir =
+            bundle_with(r#"{"ociVersion": "1.0.2", "root": {"path": "rootfs"}, "proces": {}}"#);
+        let err = load(&dir).expect_err("a typo");
+        assert!(err.to_string().contains("proces"), "{err}");
+        std::fs::write(
+            dir.join("config.json"),
+            r#"{"ociVersion": "1.0.2", "root": {"path": "rootfs"},
+                "process": {"args": ["sh"], "cwd": "/", "user": {"uid": 0, "gid": 0}},
+                "linux": {"namespaces": [{"type": "mount"}], "sysctl": {"net.ipv4.ip_forward": "1"}}}"#,
+        )
+        .expect("config.json");
+        let spec = load(&dir).expect("load");
+        let err = plan(&spec, &dir, "abc").expect_err("sysctl");
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(err.to_string(), "config.json: linux.sysctl: not supported by mini-runc");
+    }
+}
