@@ -16,7 +16,10 @@
 //! sync, tty, the start report), `rootfs/` (which it hands a plain
 //! `rootfs::Spec`, see [`rootfs_spec`]) and `security/`.
 
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
+use std::path::Path;
+
+use nix::fcntl::OFlag;
 
 use nix::errno::Errno;
 use nix::sys::signal::Signal;
@@ -29,14 +32,34 @@ use crate::error::{EXIT_RUNTIME, Error, RootfsError};
 use crate::rootfs;
 
 /// The body of the cloned process; its return value is the exit status.
-pub fn main(cfg: &Config, state: &StateDir, chan: &mut SyncChannel) -> isize {
-    // If mini-docker dies (even by SIGKILL) the container dies with it.
-    // SAFETY: prctl with integer arguments only.
-    unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, Signal::SIGKILL as libc::c_ulong, 0, 0, 0) };
-    // Kept: the sync channel, the start report (run -d), and the other
-    // container's namespaces this process joins itself (--ipc and --net
-    // container:NAME; mini-docker joined --pid's before the clone).
+pub fn main(
+    cfg: &Config,
+    state: &StateDir,
+    chan: &mut SyncChannel,
+    exec_fifo: Option<&Path>,
+) -> isize {
+    // If mini-docker dies (even by SIGKILL) the container dies with it;
+    // not after an OCI `create`, whose caller exits at once.
+    if exec_fifo.is_none() {
+        // SAFETY: prctl with integer arguments only.
+        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, Signal::SIGKILL as libc::c_ulong, 0, 0, 0) };
+    }
+    // `create`: the exec fifo, held by an O_PATH descriptor from here on,
+    // since its path on the host is out of reach after pivot_root (init
+    // reopens it through /proc/self/fd, see init.rs).
+    let fifo = match exec_fifo.map(open_path).transpose() {
+        Ok(fifo) => fifo,
+        Err(errno) => {
+            chan.error(&format!("open({:?}, O_PATH): {errno}", exec_fifo.unwrap_or(Path::new(""))));
+            return EXIT_RUNTIME.into();
+        }
+    };
+    // Kept: the sync channel, the start report (run -d), the exec fifo,
+    // and the other container's namespaces this process joins itself
+    // (--ipc and --net container:NAME; mini-docker joined --pid's before
+    // the clone).
     let mut keep = vec![chan.as_raw_fd()];
+    keep.extend(fifo.as_ref().map(AsRawFd::as_raw_fd));
     keep.extend(start_report::write_end());
     if let IpcMode::Container { ns, .. } = &cfg.ipc_mode {
         keep.push(ns.as_raw_fd());
@@ -84,6 +107,7 @@ pub fn main(cfg: &Config, state: &StateDir, chan: &mut SyncChannel) -> isize {
     // unwinding.)
     let mut keep = vec![chan.as_raw_fd()];
     keep.extend(start_report::write_end());
+    keep.extend(fifo.as_ref().map(AsRawFd::as_raw_fd));
     if let Err(errno) = close_inherited(&keep) {
         chan.error(&format!("closing descriptors: {errno}"));
         return EXIT_RUNTIME.into();
@@ -107,7 +131,13 @@ pub fn main(cfg: &Config, state: &StateDir, chan: &mut SyncChannel) -> isize {
     if chan.ready().is_err() {
         return EXIT_RUNTIME.into();
     }
-    init::run(cfg, slave).into()
+    init::run(cfg, slave, fifo).into()
+}
+
+/// `open(path, O_PATH | O_CLOEXEC)`: a handle on the file, not opened for
+/// reading or writing (open(2)); the command's `execve` closes it.
+fn open_path(path: &Path) -> Result<OwnedFd, Errno> {
+    nix::fcntl::open(path, OFlag::O_PATH | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
 }
 
 /// Closes every descriptor but 0, 1, 2 and `keep`. This process is a copy

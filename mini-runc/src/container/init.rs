@@ -32,8 +32,15 @@ const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/s
 /// Starts the command (on the pty's `slave` with `-t`) and waits for it;
 /// returns its exit status.
 // ANCHOR: init
-pub fn run(cfg: &Config, slave: Option<OwnedFd>) -> u8 {
+pub fn run(cfg: &Config, slave: Option<OwnedFd>, exec_fifo: Option<OwnedFd>) -> u8 {
     let waited = waited_signals(); // already blocked: inherited from mini-docker
+    // OCI `create`: wait for `start` before the command exists.
+    if let Some(fifo) = exec_fifo
+        && let Err(e) = wait_for_start(fifo)
+    {
+        say_err!("mini-runc: waiting for start: {e}");
+        return EXIT_RUNTIME;
+    }
     // run -d: tell the waiting foreground that the command starts now; the
     // command's execve will close the report's last write end.
     start_report::starting();
@@ -64,6 +71,20 @@ pub fn run(cfg: &Config, slave: Option<OwnedFd>) -> u8 {
     }
 }
 // ANCHOR_END: init
+
+// ANCHOR: exec-fifo
+/// Blocks until `mini-runc start` opens the exec fifo for reading, then
+/// writes one byte for it to read. Opening a FIFO for writing blocks until
+/// it has a reader (fifo(7)); the O_PATH handle is reopened for writing
+/// through `/proc/self/fd`, since the fifo's own path is on the host.
+fn wait_for_start(fifo: OwnedFd) -> Result<(), Errno> {
+    let path = format!("/proc/self/fd/{}", fifo.as_raw_fd());
+    let flags = nix::fcntl::OFlag::O_WRONLY | nix::fcntl::OFlag::O_CLOEXEC;
+    let writer = nix::fcntl::open(path.as_str(), flags, nix::sys::stat::Mode::empty())?;
+    nix::unistd::write(&writer, b"0")?;
+    Ok(())
+}
+// ANCHOR_END: exec-fifo
 
 /// Reaps every child that has ended (the command, or orphans re-parented
 /// to us); returns the command's status once it has ended.

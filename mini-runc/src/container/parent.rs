@@ -60,12 +60,44 @@ pub fn run(cfg: &Config, state: &StateDir) -> Result<u8, ContainerError> {
     let mut old_mask = SigSet::empty();
     sigprocmask(SigmaskHow::SIG_BLOCK, Some(&waited), Some(&mut old_mask))
         .map_err(ContainerError::sys("sigprocmask(SIG_BLOCK)"))?;
-    let result = start_and_wait(cfg, state, &waited);
+    let result = start(cfg, state, None).and_then(|(pid, master)| match master {
+        Some(master) => tty::relay(pid, master, cfg.interactive, &waited),
+        None => wait_forwarding(pid, &waited),
+    });
     let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None);
     result
 }
 
-fn start_and_wait(cfg: &Config, state: &StateDir, waited: &SigSet) -> Result<u8, ContainerError> {
+// ANCHOR: create
+/// The first half of an OCI runtime's life cycle (runc's `create`): the
+/// container is set up and its init waits, before the command, until a
+/// reader opens `exec_fifo` (runc's "exec fifo", opened by `start`).
+/// Returns init's PID and, with a terminal, the pty's master for the
+/// caller to hand on. The caller may exit: init is not tied to it (no
+/// `PR_SET_PDEATHSIG`) and goes to the nearest subreaper.
+pub fn create(
+    cfg: &Config,
+    state: &StateDir,
+    exec_fifo: &Path,
+) -> Result<(Pid, Option<OwnedFd>), ContainerError> {
+    // Init inherits this mask and waits for these signals with sigwait.
+    let waited = waited_signals();
+    let mut old_mask = SigSet::empty();
+    sigprocmask(SigmaskHow::SIG_BLOCK, Some(&waited), Some(&mut old_mask))
+        .map_err(ContainerError::sys("sigprocmask(SIG_BLOCK)"))?;
+    let result = start(cfg, state, Some(exec_fifo));
+    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None);
+    result
+}
+// ANCHOR_END: create
+
+/// Starts the container and returns once its init reported "ready": its
+/// PID and, with `-t`, the pty's master. `exec_fifo`: see [`create`].
+fn start(
+    cfg: &Config,
+    state: &StateDir,
+    exec_fifo: Option<&Path>,
+) -> Result<(Pid, Option<OwnedFd>), ContainerError> {
     // --pid container:NAME: the child is born in that PID namespace.
     crate::container::sharing::enter_pid_namespace(cfg)?;
     // ANCHOR: clone
@@ -76,8 +108,9 @@ fn start_and_wait(cfg: &Config, state: &StateDir, waited: &SigSet) -> Result<u8,
     // SAFETY: mini-docker has no other thread yet: the -p relays start
     // once the container runs (the poststart hook below), and a `run -d`
     // monitor is a fork of a single-threaded process.
-    let (pid, in_cgroup) =
-        unsafe { spawn_child(flags, cgroup.as_ref(), || child::main(cfg, state, &mut child_end)) }?;
+    let (pid, in_cgroup) = unsafe {
+        spawn_child(flags, cgroup.as_ref(), || child::main(cfg, state, &mut child_end, exec_fifo))
+    }?;
     drop(child_end); // so a dead child reads as end-of-file, not a hang
     // ANCHOR_END: clone
     // run -d: the child has its copy of the start report (see mini-docker's monitor.rs).
@@ -114,10 +147,7 @@ fn start_and_wait(cfg: &Config, state: &StateDir, waited: &SigSet) -> Result<u8,
     if let Some(hook) = &cfg.hooks.poststart {
         hook();
     }
-    match master {
-        Some(master) => tty::relay(pid, master, cfg.interactive, waited),
-        None => wait_forwarding(pid, waited),
-    }
+    Ok((pid, master))
 }
 
 // ANCHOR: spawn-child

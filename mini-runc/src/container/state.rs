@@ -261,7 +261,7 @@ impl StateDir {
 /// A live process's start time (field 22 of /proc/PID/stat, in clock
 /// ticks since boot): with the PID, it names one process for good. `None`
 /// when there is no such process, or only its zombie (dead, not yet reaped).
-fn start_time(pid: u32) -> Option<u64> {
+pub fn start_time(pid: u32) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name (field 2) may hold spaces; the rest follows ')'.
     let mut rest = stat.rsplit_once(')')?.1.split_whitespace();

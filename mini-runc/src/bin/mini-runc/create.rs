@@ -1,0 +1,229 @@
+//! `create` and `run` (runc-create(8), runc-run(8)).
+//!
+//! Both read the bundle's `config.json` into the process model's plan
+//! (`mini_runc::container::spec`), make the state directory and the
+//! cgroups, and start the container. `create` then leaves: the container's
+//! init waits on the exec fifo until `start`. `run` stays in the
+//! foreground, forwarding signals, and exits with the command's status;
+//! it cleans up after itself, as `create` does on every failed path.
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use clap::Args;
+use mini_runc::container::parent;
+use mini_runc::container::spec::{self, Plan};
+use mini_runc::container::state::StateDir;
+use mini_runc::security::seccomp;
+use nix::sys::stat::Mode;
+
+use crate::Failure;
+use crate::record::{self, FIFO, Record};
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// The bundle: a directory with config.json and the root filesystem.
+    #[arg(long, short = 'b', default_value = ".")]
+    bundle: PathBuf,
+    /// Write init's PID here.
+    #[arg(long = "pid-file")]
+    pid_file: Option<PathBuf>,
+    /// A Unix socket to which the pty's master is sent (process.terminal).
+    #[arg(long = "console-socket")]
+    console_socket: Option<PathBuf>,
+    /// Accepted: mini-runc never makes a session keyring.
+    #[arg(long = "no-new-keyring")]
+    no_new_keyring: bool,
+    /// Refused: the process model always uses pivot_root.
+    #[arg(long = "no-pivot")]
+    no_pivot: bool,
+    /// Refused unless 0: no descriptor but stdio is passed on.
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    preserve_fds: u32,
+    /// Refused for `run` (`create` then `start` does it).
+    #[arg(long, short = 'd')]
+    detach: bool,
+    pub id: String,
+}
+
+/// A container set up but not started: its plan and its state directory.
+struct Prepared {
+    plan: Plan,
+    state: StateDir,
+    record: serde_json::Value,
+}
+
+// ANCHOR: create
+pub fn create(root: &Path, args: &CreateArgs) -> Result<(), Failure> {
+    let prepared = prepare(root, args)?;
+    let state = &prepared.state;
+    let result = make_fifo(&state.dir)
+        .and_then(|fifo| {
+            parent::create(&prepared.plan.config, state, &fifo).map_err(|e| e.to_string())
+        })
+        .and_then(|(pid, master)| {
+            if let Some(master) = master {
+                send_console(args.console_socket.as_deref(), &master)?;
+            }
+            Record::write(&state.dir, &record::with_pid(prepared.record.clone(), pid.as_raw()))?;
+            write_pid_file(args.pid_file.as_deref(), pid.as_raw())
+        });
+    if result.is_err() {
+        // The process model killed its child; the rest is ours.
+        record::remove(&state.dir);
+    }
+    result
+}
+// ANCHOR_END: create
+
+// ANCHOR: run
+pub fn run(root: &Path, args: &CreateArgs) -> Result<u8, Failure> {
+    if args.detach {
+        return Err("run --detach: not supported (use create, then start)".to_owned());
+    }
+    let mut prepared = prepare(root, args)?;
+    // Once init exists, record it (state shows it "running"), from the
+    // createRuntime step of the start.
+    let (dir, initial, pid_file) =
+        (prepared.state.dir.clone(), prepared.record.clone(), args.pid_file.clone());
+    prepared.plan.config.hooks.create_runtime = Some(Arc::new(move |pid| {
+        Record::write(&dir, &record::with_pid(initial.clone(), pid.as_raw()))?;
+        write_pid_file(pid_file.as_deref(), pid.as_raw())?;
+        Ok(())
+    }));
+    let status = parent::run(&prepared.plan.config, &prepared.state).map_err(|e| e.to_string());
+    record::remove(&prepared.state.dir);
+    status
+}
+// ANCHOR_END: run
+
+/// Everything before the start: the flags, the plan, the state directory,
+/// the seccomp filter and the cgroups. On failure nothing is left.
+fn prepare(root: &Path, args: &CreateArgs) -> Result<Prepared, Failure> {
+    record::check_id(&args.id)?;
+    if args.no_pivot {
+        return Err(
+            "--no-pivot: not supported (the root is always switched with pivot_root)".to_owned()
+        );
+    }
+    if args.preserve_fds > 0 {
+        return Err("--preserve-fds: not supported (only stdio is passed on)".to_owned());
+    }
+    if root.join(&args.id).exists() {
+        return Err(format!("container with id exists: {}", args.id));
+    }
+    let bundle = std::fs::canonicalize(&args.bundle)
+        .map_err(|e| format!("bundle {:?}: {e}", args.bundle))?;
+    let spec = spec::load(&bundle).map_err(|e| e.to_string())?;
+    let plan = spec::plan(&spec, &bundle, &args.id).map_err(|e| e.to_string())?;
+    if plan.config.tty && args.console_socket.is_none() {
+        return Err("process.terminal is set: --console-socket is required".to_owned());
+    }
+    if !plan.config.tty && args.console_socket.is_some() {
+        return Err("--console-socket given but process.terminal is false".to_owned());
+    }
+    inherit_limits(&plan)?;
+    let rootfs = match &plan.config.lower {
+        mini_runc::container::Lower::Directory(dir) => dir.clone(),
+        mini_runc::container::Lower::Skeleton(_) => bundle.join("rootfs"),
+    };
+    let record = record::new_record(&args.id, &bundle, &rootfs, &spec);
+    let state = StateDir::create(root, &plan.config).map_err(|e| e.to_string())?;
+    let mut prepared = Prepared { plan, state, record };
+    let ready = Record::write(&prepared.state.dir, &prepared.record)
+        .and_then(|()| compile_seccomp(&mut prepared))
+        .and_then(|()| {
+            let Prepared { plan, state, .. } = &prepared;
+            mini_runc::cgroups::create(&args.id, &plan.limits, &state.dir)
+                .map_err(|e| e.to_string())
+        });
+    match ready {
+        Ok(()) => Ok(prepared),
+        Err(e) => {
+            record::remove(&prepared.state.dir);
+            Err(e)
+        }
+    }
+}
+
+/// `process.rlimits` and `process.user.umask`, set on this process: the
+/// container's processes inherit both across clone(2) and execve(2).
+fn inherit_limits(plan: &Plan) -> Result<(), Failure> {
+    for &(resource, soft, hard) in &plan.rlimits {
+        let limit = libc::rlimit { rlim_cur: soft, rlim_max: hard };
+        // SAFETY: a valid rlimit for a resource number from libc.
+        if unsafe { libc::setrlimit(resource as _, &limit) } != 0 {
+            let errno = nix::errno::Errno::last();
+            return Err(format!("process.rlimits: setrlimit({resource}, {soft}, {hard}): {errno}"));
+        }
+    }
+    if let Some(mask) = plan.umask {
+        nix::sys::stat::umask(Mode::from_bits_truncate(mask as libc::mode_t));
+    }
+    Ok(())
+}
+
+/// `linux.seccomp`: written into the state directory and compiled to BPF
+/// by the profile reader mini-docker's `--security-opt seccomp=FILE` uses.
+fn compile_seccomp(prepared: &mut Prepared) -> Result<(), Failure> {
+    let Some(profile) = &prepared.plan.seccomp else { return Ok(()) };
+    let path = prepared.state.dir.join("seccomp.json");
+    std::fs::write(&path, profile).map_err(|e| format!("writing {path:?}: {e}"))?;
+    let security = &mut prepared.plan.config.security;
+    let profile = seccomp::Profile::File(path);
+    security.filters =
+        seccomp::compile(&profile, security.caps).map_err(|e| format!("linux.seccomp: {e}"))?;
+    security.seccomp = profile;
+    let sys_admin = caps::Capability::CAP_SYS_ADMIN.bitmask();
+    if !security.filters.is_empty() && !security.no_new_privs && security.caps & sys_admin == 0 {
+        return Err("linux.seccomp: a filter without process.noNewPrivileges needs CAP_SYS_ADMIN"
+            .to_owned());
+    }
+    Ok(())
+}
+
+/// The exec fifo (mode 0622, so that init may open it for writing even
+/// as a mapped user), as runc makes it.
+fn make_fifo(dir: &Path) -> Result<PathBuf, Failure> {
+    let path = dir.join(FIFO);
+    nix::unistd::mkfifo(&path, Mode::from_bits_truncate(0o622))
+        .map_err(|errno| format!("mkfifo({path:?}): {errno}"))?;
+    std::fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o622))
+        .map_err(|e| format!("chmod({path:?}): {e}"))?;
+    Ok(path)
+}
+
+/// `--pid-file`: written aside and renamed, as runc does, so a client
+/// never reads it half-written.
+fn write_pid_file(path: Option<&Path>, pid: i32) -> Result<(), Failure> {
+    let Some(path) = path else { return Ok(()) };
+    let aside = path.with_extension("mini-runc-tmp");
+    std::fs::write(&aside, pid.to_string())
+        .and_then(|()| std::fs::rename(&aside, path))
+        .map_err(|e| format!("--pid-file {path:?}: {e}"))
+}
+
+// ANCHOR: console-socket
+/// The console-socket handshake: connect to the client's Unix socket and
+/// send the pty's master as SCM_RIGHTS (unix(7)), with its name as the
+/// message, as runc does; the client relays the terminal from then on.
+fn send_console(socket: Option<&Path>, master: &OwnedFd) -> Result<(), Failure> {
+    use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
+    let Some(socket) = socket else { return Err("no --console-socket".to_owned()) };
+    let stream = std::os::unix::net::UnixStream::connect(socket)
+        .map_err(|e| format!("--console-socket {socket:?}: {e}"))?;
+    let name = b"/dev/ptmx";
+    let iov = [std::io::IoSlice::new(name)];
+    let fds = [master.as_raw_fd()];
+    sendmsg::<()>(
+        stream.as_raw_fd(),
+        &iov,
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::empty(),
+        None,
+    )
+    .map_err(|errno| format!("sendmsg to --console-socket {socket:?}: {errno}"))?;
+    Ok(())
+}
+// ANCHOR_END: console-socket

@@ -1,0 +1,67 @@
+//! `kill` (runc-kill(8)): a signal to the container's init, which passes
+//! it on to the command (container/init.rs); `--all` signals every process
+//! of the container.
+
+use std::path::Path;
+
+use clap::Args;
+use nix::sys::signal::{Signal, kill as send};
+use nix::unistd::Pid;
+
+use crate::Failure;
+use crate::record::Record;
+
+#[derive(Debug, Args)]
+pub struct KillArgs {
+    /// Signal every process of the container, not only init.
+    #[arg(long, short = 'a')]
+    all: bool,
+    id: String,
+    /// A name (TERM, SIGKILL) or a number; SIGTERM by default.
+    #[arg(default_value = "SIGTERM")]
+    signal: String,
+}
+
+/// `TERM`, `SIGTERM`, `term` or `15`.
+pub fn parse_signal(text: &str) -> Result<Signal, Failure> {
+    if let Ok(n) = text.parse::<i32>() {
+        return Signal::try_from(n).map_err(|_| format!("invalid signal {text:?}"));
+    }
+    let upper = text.to_ascii_uppercase();
+    let name = if upper.starts_with("SIG") { upper } else { format!("SIG{upper}") };
+    name.parse().map_err(|_| format!("invalid signal {text:?}"))
+}
+
+pub fn kill(root: &Path, args: &KillArgs) -> Result<(), Failure> {
+    let signal = parse_signal(&args.signal)?;
+    let record = Record::open(root, &args.id)?;
+    let Some(pid) = record.pid().filter(|_| record.alive()) else {
+        return Err(format!("container {:?} is not running", args.id));
+    };
+    let mut targets = vec![pid];
+    if args.all {
+        targets.extend(descendants(pid));
+    }
+    for target in targets {
+        send(Pid::from_raw(target), signal)
+            .map_err(|errno| format!("kill({target}, {signal}): {errno}"))?;
+    }
+    Ok(())
+}
+
+/// Every descendant of `pid` (from /proc/PID/task/*/children), bounded
+/// by the number of processes a kernel can have.
+fn descendants(pid: i32) -> Vec<i32> {
+    let mut found = Vec::new();
+    let mut next = vec![pid];
+    while let Some(p) = next.pop() {
+        if found.len() > 4_194_304 {
+            break;
+        }
+        for child in mini_runc::container::tenant::children(p) {
+            found.push(child);
+            next.push(child);
+        }
+    }
+    found
+}

@@ -1,0 +1,165 @@
+//! A container's state on disk, `<root>/<id>/`: the process model's state
+//! directory (its overlay's layers, `etc/`, the cgroups record) plus
+//!
+//! ```text
+//! <id>/state.json    id, init's PID and start time, bundle, created, annotations
+//! <id>/exec.fifo     present while the container is "created" (see start.rs)
+//! <id>/seccomp.json  linux.seccomp, as the profile reader takes it
+//! ```
+//!
+//! The status is not stored but seen: "stopped" once init is gone (its PID
+//! no longer names the process with the recorded start time), "created"
+//! while the exec fifo is there, "running" after.
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use mini_runc::container::state::{StateDir, start_time};
+use serde_json::{Value, json};
+
+use crate::Failure;
+
+pub const STATE: &str = "state.json";
+pub const FIFO: &str = "exec.fifo";
+
+/// runc's rule for IDs: letters, digits, `_`, `+`, `-`, `.`.
+pub fn check_id(id: &str) -> Result<(), Failure> {
+    let ok = |c: char| c.is_ascii_alphanumeric() || "_+-.".contains(c);
+    if id.is_empty() || id == "." || id == ".." || !id.chars().all(ok) {
+        return Err(format!("invalid container id {id:?}: use letters, digits, _ + - ."));
+    }
+    Ok(())
+}
+
+/// What `state` and the other verbs read.
+#[derive(Debug)]
+pub struct Record {
+    pub dir: PathBuf,
+    pub json: Value,
+}
+
+impl Record {
+    /// The container `id` under `root`, or runc's "does not exist".
+    pub fn open(root: &Path, id: &str) -> Result<Record, Failure> {
+        check_id(id)?;
+        let dir = root.join(id);
+        let text = std::fs::read_to_string(dir.join(STATE))
+            .map_err(|_| format!("container {id:?} does not exist"))?;
+        let json =
+            serde_json::from_str(&text).map_err(|e| format!("{:?}: {e}", dir.join(STATE)))?;
+        Ok(Record { dir, json })
+    }
+
+    /// Writes `state.json` aside, then renames it into place (rename(2) is
+    /// atomic: a concurrent `state` never reads half a file).
+    pub fn write(dir: &Path, json: &Value) -> Result<(), Failure> {
+        let (path, aside) = (dir.join(STATE), dir.join("state.json.new"));
+        std::fs::write(&aside, json.to_string())
+            .and_then(|()| std::fs::rename(&aside, &path))
+            .map_err(|e| format!("writing {path:?}: {e}"))
+    }
+
+    pub fn pid(&self) -> Option<i32> {
+        self.json["pid"].as_i64().and_then(|p| i32::try_from(p).ok()).filter(|&p| p > 0)
+    }
+
+    /// Whether init still runs: its PID names the process that started
+    /// at the recorded time (a reused PID names another one).
+    pub fn alive(&self) -> bool {
+        let Some(pid) = self.pid() else { return false };
+        let recorded = self.json["start"].as_u64();
+        recorded.is_some() && start_time(pid as u32) == recorded
+    }
+
+    pub fn status(&self) -> &'static str {
+        if !self.alive() {
+            "stopped"
+        } else if self.dir.join(FIFO).exists() {
+            "created"
+        } else {
+            "running"
+        }
+    }
+
+    /// The OCI state (runtime.md, "State"), with runc's extra `rootfs`,
+    /// `created` and `owner`.
+    pub fn oci_state(&self) -> Value {
+        let status = self.status();
+        let pid = if status == "stopped" { 0 } else { self.pid().unwrap_or(0) };
+        let mut state = json!({
+            "ociVersion": self.json["ociVersion"],
+            "id": self.json["id"],
+            "pid": pid,
+            "status": status,
+            "bundle": self.json["bundle"],
+            "rootfs": self.json["rootfs"],
+            "created": self.json["created"],
+            "owner": "",
+        });
+        if self.json["annotations"].as_object().is_some_and(|a| !a.is_empty()) {
+            state["annotations"] = self.json["annotations"].clone();
+        }
+        state
+    }
+}
+
+/// The record a new container starts with (no PID yet).
+pub fn new_record(id: &str, bundle: &Path, rootfs: &Path, spec: &oci_spec::runtime::Spec) -> Value {
+    json!({
+        "ociVersion": spec.version(),
+        "id": id,
+        "pid": 0,
+        "start": null,
+        "bundle": bundle,
+        "rootfs": rootfs,
+        "created": rfc3339(SystemTime::now()),
+        "annotations": spec.annotations().clone().unwrap_or_default(),
+    })
+}
+
+/// Fills in init's PID and start time.
+pub fn with_pid(mut record: Value, pid: i32) -> Value {
+    record["pid"] = json!(pid);
+    record["start"] = json!(start_time(pid as u32));
+    record
+}
+
+/// `2026-12-07T05:22:46.123456789Z`: RFC 3339 in UTC, as runc writes
+/// times (days to a civil date: Howard Hinnant's algorithm).
+pub fn rfc3339(t: SystemTime) -> String {
+    let d = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
+    let (secs, nanos) = (d.as_secs() as i64, d.subsec_nanos());
+    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{nanos:09}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+/// Removes what a container leaves: its cgroups, then its state
+/// directory (the mounts lived in its mount namespace and went with it).
+pub fn remove(dir: &Path) {
+    mini_runc::cgroups::remove(dir);
+    StateDir { dir: dir.to_owned() }.remove();
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn rfc3339_of_known_instants() {
+        let at = |s| std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(s);
+        assert_eq!(super::rfc3339(at(0)), "1970-01-01T00:00:00.000000000Z");
+        assert_eq!(super::rfc3339(at(1_709_251_199)), "2024-02-29T23:59:59.000000000Z");
+    }
+}
