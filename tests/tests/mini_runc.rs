@@ -1,0 +1,375 @@
+//! mini-runc end to end: a bundle (a busybox-static root filesystem and a
+//! `config.json`) turned into a process by the `mini-runc` binary, through
+//! runc's command line, as a client such as containerd's shim drives it.
+//!
+//! As root only (an OCI runtime is started by a privileged client), each
+//! test in a throwaway network namespace of its own and a state root of its
+//! own under the system's temporary directory, every command bounded in
+//! time, its output written to files (a created container inherits the
+//! stdio of `create`, so pipes would stay open). Each supported field of
+//! `config.json` is asserted to take effect inside the container; refused
+//! fields and bad input are asserted to fail with one line naming them and
+//! runc's exit status 1; and nothing is left behind (state, cgroups,
+//! processes).
+
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use nslab_tests::mini_docker::Netns;
+use nslab_tests::{As, can_run, wait_bounded};
+use serde_json::{Value, json};
+
+const MINI_RUNC: &str = env!("CARGO_BIN_EXE_mini-runc");
+const LIMIT: Duration = Duration::from_secs(20);
+static COUNT: AtomicUsize = AtomicUsize::new(0);
+
+/// A test's world: a bundle, a state root, a network namespace.
+struct World {
+    dir: PathBuf,
+    netns: Netns,
+}
+
+/// What one command did.
+#[derive(Debug)]
+struct Ran {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl World {
+    fn new(test: &str) -> Option<World> {
+        can_run(test, As::Root)?;
+        let n = COUNT.fetch_add(1, Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("mini-runc-test-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let rootfs = dir.join("bundle/rootfs");
+        for sub in ["bin", "tmp", "proc", "sys", "dev", "etc", "data"] {
+            std::fs::create_dir_all(rootfs.join(sub)).expect("rootfs dirs");
+        }
+        std::fs::copy(busybox(), rootfs.join("bin/busybox")).expect("copy busybox");
+        for applet in
+            ["sh", "echo", "cat", "hostname", "id", "pwd", "sleep", "touch", "wc", "readlink"]
+        {
+            std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet)).expect("applet");
+        }
+        std::fs::create_dir_all(dir.join("root")).expect("state root");
+        Some(World { dir, netns: Netns::new() })
+    }
+
+    fn bundle(&self) -> PathBuf {
+        self.dir.join("bundle")
+    }
+
+    fn root(&self) -> PathBuf {
+        self.dir.join("root")
+    }
+
+    /// `mini-runc --root ROOT ARGS…` in the bundle, in the namespace.
+    fn run(&self, args: &[&str]) -> Ran {
+        let n = COUNT.fetch_add(1, Ordering::SeqCst);
+        let (out, err) = (self.dir.join(format!("out-{n}")), self.dir.join(format!("err-{n}")));
+        let mut cmd = Command::new(MINI_RUNC);
+        cmd.arg("--root").arg(self.root()).args(args).current_dir(self.bundle());
+        cmd.stdin(Stdio::null())
+            .stdout(File::create(&out).expect("out"))
+            .stderr(File::create(&err).expect("err"));
+        self.netns.enter(&mut cmd);
+        let mut child = cmd.spawn().expect("spawn mini-runc");
+        let status = wait_bounded(&mut child, LIMIT);
+        Ran {
+            code: status.code().unwrap_or(-1),
+            stdout: std::fs::read_to_string(&out).unwrap_or_default(),
+            stderr: std::fs::read_to_string(&err).unwrap_or_default(),
+        }
+    }
+
+    /// Writes `config.json` from `mini-runc spec`'s default, changed by `edit`.
+    fn config(&self, edit: impl FnOnce(&mut Value)) {
+        let path = self.bundle().join("config.json");
+        let _ = std::fs::remove_file(&path);
+        let ran = self.run(&["spec"]);
+        assert_eq!(ran.code, 0, "spec: {ran:?}");
+        let mut config: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).expect("config.json"))
+                .expect("json");
+        edit(&mut config);
+        std::fs::write(&path, config.to_string()).expect("write config.json");
+    }
+
+    fn state(&self, id: &str) -> Value {
+        let ran = self.run(&["state", id]);
+        assert_eq!(ran.code, 0, "state: {ran:?}");
+        serde_json::from_str(&ran.stdout).expect("state JSON")
+    }
+
+    /// Waits (bounded) until `state` says `status`.
+    fn wait_status(&self, id: &str, status: &str) -> Value {
+        let deadline = Instant::now() + LIMIT;
+        loop {
+            let state = self.state(id);
+            if state["status"] == status {
+                return state;
+            }
+            assert!(Instant::now() < deadline, "{id} never became {status}: {state}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Nothing left under the state root.
+    fn assert_empty(&self) {
+        let left: Vec<_> = std::fs::read_dir(self.root())
+            .expect("state root")
+            .filter_map(Result::ok)
+            .map(|e| e.file_name())
+            .collect();
+        assert!(left.is_empty(), "left behind in the state root: {left:?}");
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        // A failed test may leave containers: remove them (by their ID).
+        if let Ok(entries) = std::fs::read_dir(self.root()) {
+            for entry in entries.filter_map(Result::ok) {
+                let id = entry.file_name().to_string_lossy().into_owned();
+                let _ = self.run(&["delete", "--force", &id]);
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn busybox() -> PathBuf {
+    ["/bin/busybox", "/usr/bin/busybox"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+        .expect("busybox-static (Debian: busybox-static)")
+}
+
+fn args(config: &mut Value, script: &str) {
+    config["process"]["args"] = json!(["sh", "-c", script]);
+}
+
+/// The state JSON with what varies between runs named.
+fn redact_state(state: &Value, world: &World) -> String {
+    let mut state = state.clone();
+    for (key, placeholder) in [("pid", "[PID]"), ("created", "[CREATED]")] {
+        if state[key] != json!(0) {
+            state[key] = json!(placeholder);
+        }
+    }
+    let text = serde_json::to_string_pretty(&state).expect("json");
+    text.replace(&world.bundle().display().to_string(), "[BUNDLE]")
+}
+
+// ANCHOR: spec-run
+#[test]
+fn spec_then_run() {
+    let Some(world) = World::new("mini-runc spec then run") else { return };
+    world.config(|c| args(c, "echo hello from $(hostname); exit 3"));
+    let config: Value = serde_json::from_str(
+        &std::fs::read_to_string(world.bundle().join("config.json")).expect("config.json"),
+    )
+    .expect("json");
+    assert_eq!(config["hostname"], "mini-runc");
+    let ran = world.run(&["run", "hello"]);
+    assert_eq!(ran.code, 3, "the command's status passes through: {ran:?}");
+    assert_eq!(ran.stdout, "hello from mini-runc\n");
+    assert_eq!(ran.stderr, "");
+    world.assert_empty();
+    insta::assert_snapshot!(ran.stdout);
+}
+// ANCHOR_END: spec-run
+
+// ANCHOR: lifecycle
+#[test]
+fn create_start_kill_delete() {
+    let Some(world) = World::new("mini-runc life cycle") else { return };
+    world.config(|c| args(c, "echo started; exec sleep 30"));
+    let pid_file = world.dir.join("pid");
+    let ran = world.run(&["create", "--pid-file", pid_file.to_str().expect("utf-8"), "c1"]);
+    assert_eq!((ran.code, ran.stderr.as_str()), (0, ""), "create: {ran:?}");
+    let created = world.state("c1");
+    assert_eq!(created["status"], "created");
+    let pid: i64 = std::fs::read_to_string(&pid_file).expect("pid file").parse().expect("a PID");
+    assert_eq!(created["pid"], pid);
+    assert_eq!(created["id"], "c1");
+    // Created, the command has not run yet: init's only child is none.
+    assert!(children(pid).is_empty(), "the command ran before start");
+    assert_eq!(world.run(&["start", "c1"]).code, 0);
+    let running = world.wait_status("c1", "running");
+    assert_eq!(running["pid"], pid);
+    assert_eq!(world.run(&["start", "c1"]).code, 1, "a second start is refused");
+    let refused = world.run(&["delete", "c1"]);
+    assert_eq!(refused.code, 1);
+    assert!(refused.stderr.contains("not stopped"), "{refused:?}");
+    assert_eq!(world.run(&["kill", "c1", "KILL"]).code, 0);
+    let stopped = world.wait_status("c1", "stopped");
+    assert_eq!(stopped["pid"], 0);
+    assert_eq!(world.run(&["delete", "c1"]).code, 0);
+    // Not even a zombie: init went to the host's reaper, which reaped it.
+    let deadline = Instant::now() + LIMIT;
+    while Path::new(&format!("/proc/{pid}")).exists() {
+        assert!(Instant::now() < deadline, "init {pid} is still there (a zombie?)");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let gone = world.run(&["state", "c1"]);
+    assert_eq!(gone.code, 1);
+    assert_eq!(gone.stderr, "mini-runc: container \"c1\" does not exist\n");
+    world.assert_empty();
+    insta::assert_snapshot!(format!(
+        "created:\n{}\nrunning:\n{}\nstopped:\n{}",
+        redact_state(&created, &world),
+        redact_state(&running, &world),
+        redact_state(&stopped, &world)
+    ));
+}
+// ANCHOR_END: lifecycle
+
+/// The children of `pid` (its first thread's).
+fn children(pid: i64) -> Vec<String> {
+    std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children"))
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
+}
+
+// ANCHOR: fields
+/// Each supported field, seen from inside (the command's output) or from
+/// the host (the cgroup).
+#[test]
+fn fields_take_effect() {
+    let Some(world) = World::new("mini-runc fields") else { return };
+    let volume = world.dir.join("volume");
+    std::fs::create_dir_all(&volume).expect("volume");
+    std::fs::write(volume.join("note"), "from the host\n").expect("note");
+    // A network namespace to join by path: made by a thread of this test,
+    // held open here, named through /proc/PID/fd.
+    let joined = std::thread::spawn(|| {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("unshare(CLONE_NEWNET)");
+        File::open("/proc/thread-self/ns/net").expect("open ns")
+    })
+    .join()
+    .expect("thread");
+    let joined_path = format!("/proc/{}/fd/{}", std::process::id(), joined.as_raw_fd());
+    let joined_id = std::fs::read_link(&joined_path).expect("ns link").display().to_string();
+    let script = "hostname; echo $GREETING; pwd; id -u; id -g; cat /data/note; \
+                  touch /data/x 2>/dev/null && echo data writable || echo data read-only; \
+                  echo interrupts $(wc -c < /proc/interrupts); readlink /proc/self/ns/net";
+    world.config(|c| {
+        args(c, script);
+        c["hostname"] = json!("box");
+        c["process"]["env"] = json!(["PATH=/bin", "GREETING=hello"]);
+        c["process"]["cwd"] = json!("/tmp");
+        c["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+        c["mounts"].as_array_mut().expect("mounts").push(json!({
+            "destination": "/data", "type": "bind", "source": volume, "options": ["rbind", "ro"]
+        }));
+        c["linux"]["maskedPaths"] = json!(["/proc/interrupts"]);
+        c["linux"]["resources"]["memory"] = json!({"limit": 64 * 1024 * 1024});
+        let namespaces = c["linux"]["namespaces"].as_array_mut().expect("namespaces");
+        for ns in namespaces.iter_mut() {
+            if ns["type"] == "network" {
+                ns["path"] = json!(joined_path);
+            }
+        }
+    });
+    let ran = world.run(&["create", "f1"]);
+    assert_eq!(ran.code, 0, "create: {ran:?}");
+    // The memory limit, in the cgroup recorded for the container.
+    let record = std::fs::read_to_string(world.root().join("f1/cgroups")).expect("cgroups record");
+    // cgroup v1: the memory hierarchy's directory; v2: the only one.
+    let dirs: Vec<&str> = record.lines().filter(|l| l.starts_with('/')).collect();
+    let memory_dir = dirs
+        .iter()
+        .find(|l| l.contains("/memory/"))
+        .or(dirs.first())
+        .expect("a cgroup")
+        .to_string();
+    let limit = ["memory.limit_in_bytes", "memory.max"]
+        .iter()
+        .find_map(|f| std::fs::read_to_string(Path::new(&memory_dir).join(f)).ok())
+        .expect("a memory limit file");
+    assert_eq!(limit.trim(), "67108864");
+    assert_eq!(world.run(&["start", "f1"]).code, 0);
+    world.wait_status("f1", "stopped");
+    // The container's stdout was create's: the file of that command.
+    let output = std::fs::read_dir(&world.dir)
+        .expect("dir")
+        .filter_map(Result::ok)
+        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+        .find(|t| t.starts_with("box\n"))
+        .expect("the container's output");
+    let lines: Vec<&str> = output.lines().collect();
+    assert_eq!(lines[..5], ["box", "hello", "/tmp", "1000", "1000"], "{output}");
+    assert_eq!(lines[5], "from the host");
+    assert_eq!(lines[6], "data read-only");
+    assert_eq!(lines[7], "interrupts 0", "/proc/interrupts is masked");
+    assert_eq!(lines[8], joined_id, "the network namespace was joined by path");
+    assert_eq!(world.run(&["delete", "f1"]).code, 0);
+    assert!(!Path::new(&memory_dir).exists(), "cgroup {memory_dir} left behind");
+    world.assert_empty();
+    insta::assert_snapshot!(output.replace(&joined_id, "net:[JOINED]"));
+}
+// ANCHOR_END: fields
+
+// ANCHOR: refused
+/// Refused fields and bad input: exit status 1, one line that names what
+/// is wrong, nothing left behind.
+#[test]
+fn refusals_and_bad_input() {
+    let Some(world) = World::new("mini-runc refusals") else { return };
+    let mut lines = Vec::new();
+    let mut refused = |world: &World, what: &str, args: &[&str]| {
+        let ran = world.run(args);
+        assert_eq!(ran.code, 1, "{what}: {ran:?}");
+        assert_eq!(ran.stderr.lines().count(), 1, "{what}: one line: {ran:?}");
+        world.assert_empty();
+        lines.push(format!("{what}: {}", ran.stderr.trim_end()));
+        ran.stderr
+    };
+    world.config(|c| c["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1"}));
+    assert!(refused(&world, "sysctl", &["create", "r1"]).contains("linux.sysctl"));
+    world.config(|c| c["process"]["oomScoreAdj"] = json!(100));
+    assert!(refused(&world, "oomScoreAdj", &["create", "r1"]).contains("process.oomScoreAdj"));
+    world.config(|c| c["process"]["sillyField"] = json!(1));
+    assert!(refused(&world, "unknown field", &["run", "r1"]).contains("process.sillyField"));
+    world.config(|c| {
+        c["mounts"].as_array_mut().expect("mounts").push(json!({
+            "destination": "/scratch", "type": "tmpfs", "source": "tmpfs", "options": ["size=1m"]
+        }))
+    });
+    assert!(refused(&world, "tmpfs mount", &["create", "r1"]).contains("mounts[6] (/scratch)"));
+    world.config(|_| {});
+    refused(&world, "missing container", &["state", "nope"]);
+    refused(&world, "bad id", &["create", "../x"]);
+    refused(&world, "bad signal", &["kill", "nope", "SIGNOPE"]);
+    refused(&world, "systemd cgroups", &["--systemd-cgroup", "state", "nope"]);
+    refused(&world, "no such bundle", &["create", "--bundle", "/nonexistent", "r1"]);
+    let usage = world.run(&["state"]);
+    assert_eq!(usage.code, 1, "a usage error exits 1, as runc's: {usage:?}");
+    // --log-format json: the error as one JSON object in the log file.
+    let log = world.dir.join("log.json");
+    let ran = world.run(&[
+        "--log",
+        log.to_str().expect("utf-8"),
+        "--log-format",
+        "json",
+        "state",
+        "nope",
+    ]);
+    assert_eq!(ran.code, 1);
+    let entry: Value = serde_json::from_str(std::fs::read_to_string(&log).expect("log").trim())
+        .expect("a JSON line");
+    assert_eq!(entry["level"], "error");
+    assert_eq!(entry["msg"], "container \"nope\" does not exist");
+    insta::assert_snapshot!(lines.join("\n").replace(&world.dir.display().to_string(), "[DIR]"));
+}
+// ANCHOR_END: refused
