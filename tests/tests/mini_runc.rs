@@ -52,9 +52,10 @@ impl World {
             std::fs::create_dir_all(rootfs.join(sub)).expect("rootfs dirs");
         }
         std::fs::copy(busybox(), rootfs.join("bin/busybox")).expect("copy busybox");
-        for applet in
-            ["sh", "echo", "cat", "hostname", "id", "pwd", "sleep", "touch", "wc", "readlink"]
-        {
+        for applet in [
+            "sh", "echo", "cat", "hostname", "id", "pwd", "sleep", "touch", "wc", "readlink",
+            "head",
+        ] {
             std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet)).expect("applet");
         }
         std::fs::create_dir_all(dir.join("root")).expect("state root");
@@ -262,18 +263,28 @@ fn fields_take_effect() {
     let joined_id = std::fs::read_link(&joined_path).expect("ns link").display().to_string();
     let script = "hostname; echo $GREETING; pwd; id -u; id -g; cat /data/note; \
                   touch /data/x 2>/dev/null && echo data writable || echo data read-only; \
-                  echo interrupts $(wc -c < /proc/interrupts); readlink /proc/self/ns/net";
+                  echo interrupts $(wc -c < /proc/interrupts); readlink /proc/self/ns/net; \
+                  cat /proc/sys/net/ipv4/ip_unprivileged_port_start; cat /proc/self/oom_score_adj; \
+                  cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max; \
+                  head -c 1 /dev/zero >/dev/null 2>&1 && echo zero readable || echo zero denied";
     world.config(|c| {
         args(c, script);
         c["hostname"] = json!("box");
         c["process"]["env"] = json!(["PATH=/bin", "GREETING=hello"]);
         c["process"]["cwd"] = json!("/tmp");
+        c["process"]["oomScoreAdj"] = json!(100);
         c["process"]["user"] = json!({"uid": 1000, "gid": 1000});
         c["mounts"].as_array_mut().expect("mounts").push(json!({
             "destination": "/data", "type": "bind", "source": volume, "options": ["rbind", "ro"]
         }));
         c["linux"]["maskedPaths"] = json!(["/proc/interrupts"]);
+        c["linux"]["sysctl"] = json!({"net.ipv4.ip_unprivileged_port_start": "100"});
         c["linux"]["resources"]["memory"] = json!({"limit": 64 * 1024 * 1024});
+        // The device cgroup: everything denied, then /dev/null allowed.
+        c["linux"]["resources"]["devices"] = json!([
+            {"allow": false, "access": "rwm"},
+            {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"}
+        ]);
         let namespaces = c["linux"]["namespaces"].as_array_mut().expect("namespaces");
         for ns in namespaces.iter_mut() {
             if ns["type"] == "network" {
@@ -313,6 +324,10 @@ fn fields_take_effect() {
     assert_eq!(lines[6], "data read-only");
     assert_eq!(lines[7], "interrupts 0", "/proc/interrupts is masked");
     assert_eq!(lines[8], joined_id, "the network namespace was joined by path");
+    assert_eq!(lines[9], "100", "linux.sysctl, in the joined namespace");
+    assert_eq!(lines[10], "100", "process.oomScoreAdj");
+    assert_eq!(lines[11], "67108864", "the cgroup mount shows the container's own cgroup");
+    assert_eq!(lines[12], "zero denied", "linux.resources.devices");
     assert_eq!(world.run(&["delete", "f1"]).code, 0);
     assert!(!Path::new(&memory_dir).exists(), "cgroup {memory_dir} left behind");
     world.assert_empty();
@@ -335,10 +350,10 @@ fn refusals_and_bad_input() {
         lines.push(format!("{what}: {}", ran.stderr.trim_end()));
         ran.stderr
     };
-    world.config(|c| c["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1"}));
+    world.config(|c| c["linux"]["sysctl"] = json!({"kernel.panic": "1"}));
     assert!(refused(&world, "sysctl", &["create", "r1"]).contains("linux.sysctl"));
-    world.config(|c| c["process"]["oomScoreAdj"] = json!(100));
-    assert!(refused(&world, "oomScoreAdj", &["create", "r1"]).contains("process.oomScoreAdj"));
+    world.config(|c| c["domainname"] = json!("example.org"));
+    assert!(refused(&world, "domainname", &["create", "r1"]).contains("domainname"));
     world.config(|c| c["process"]["sillyField"] = json!(1));
     assert!(refused(&world, "unknown field", &["run", "r1"]).contains("process.sillyField"));
     world.config(|c| {
@@ -346,7 +361,7 @@ fn refusals_and_bad_input() {
             "destination": "/scratch", "type": "tmpfs", "source": "tmpfs", "options": ["size=1m"]
         }))
     });
-    assert!(refused(&world, "tmpfs mount", &["create", "r1"]).contains("mounts[6] (/scratch)"));
+    assert!(refused(&world, "tmpfs mount", &["create", "r1"]).contains("mounts[7] (/scratch)"));
     world.config(|_| {});
     refused(&world, "missing container", &["state", "nope"]);
     refused(&world, "bad id", &["create", "../x"]);

@@ -86,6 +86,9 @@ const REMOVE_WAIT: Duration = Duration::from_secs(2);
 /// What can go wrong with cgroups; exit status 125 like every mini-docker error.
 #[derive(Debug, Error)]
 pub enum CgroupError {
+    /// What this cgroup version cannot do here (the setting names itself).
+    #[error("{0}")]
+    Unsupported(&'static str),
     #[error("--memory-swap needs --memory (it is memory plus swap)")]
     SwapWithoutMemory,
     #[error("--memory-swap {swap} is smaller than --memory {memory}: it counts memory plus swap")]
@@ -189,6 +192,13 @@ pub struct Limits {
     pub cpus: Option<f64>,
     pub cpu_shares: Option<u64>,
     pub cpuset_cpus: Option<String>,
+    /// Device cgroup rules, in order, as cgroup v1's `devices.allow` and
+    /// `devices.deny` take them: `(allow, "c 1:3 rwm")` (an OCI bundle's
+    /// `linux.resources.devices`; mini-docker sets none).
+    pub devices: Vec<(bool, String)>,
+    /// Where the cgroups go, below each hierarchy's root (an OCI bundle's
+    /// `linux.cgroupsPath`); `None`: `mini-docker/<id>`.
+    pub path: Option<PathBuf>,
 }
 
 impl Limits {
@@ -217,11 +227,13 @@ impl Limits {
             cpus: args.cpus,
             cpu_shares: args.cpu_shares,
             cpuset_cpus: args.cpuset_cpus.clone(),
+            devices: Vec::new(),
+            path: None,
         })
     }
 
     pub fn is_empty(&self) -> bool {
-        *self == Limits::default()
+        Limits { path: None, ..self.clone() } == Limits::default()
     }
 
     /// The CFS quota for `--cpus`, in microseconds per [`CPU_PERIOD_US`].

@@ -45,6 +45,7 @@ pub fn create(
         ("pids", limits.pids.is_some()),
         ("cpu", cpu),
         ("cpuset", limits.cpuset_cpus.is_some()),
+        ("devices", !limits.devices.is_empty()),
     ]
     .into_iter()
     .filter_map(|(name, wanted)| wanted.then_some(name))
@@ -56,8 +57,12 @@ pub fn create(
             return Err(CgroupError::NoController { controller, path: hierarchy, why });
         }
     }
+    let below = match &limits.path {
+        Some(path) => path.strip_prefix("/").unwrap_or(path).to_owned(),
+        None => Path::new(PARENT).join(id),
+    };
     let dirs: Vec<PathBuf> =
-        controllers.iter().map(|c| Path::new(ROOT).join(c).join(PARENT).join(id)).collect();
+        controllers.iter().map(|c| Path::new(ROOT).join(c).join(&below)).collect();
     record(&dirs)?;
     for (&controller, dir) in controllers.iter().zip(&dirs) {
         super::mkdir_leaf(dir, &|parent| {
@@ -67,6 +72,7 @@ pub fn create(
             "memory" => memory_limits(dir, limits)?,
             "pids" => write(dir, "pids.max", &limits.pids.unwrap_or_default().to_string())?,
             "cpu" => cpu_limits(dir, limits)?,
+            "devices" => device_rules(dir, limits)?,
             _ => cpuset_limits(dir, limits)?,
         }
     }
@@ -92,6 +98,16 @@ fn cpu_limits(dir: &Path, limits: &Limits) -> Result<(), CgroupError> {
     }
     if let Some(shares) = limits.cpu_shares {
         write(dir, "cpu.shares", &shares.to_string())?;
+    }
+    Ok(())
+}
+
+/// The device cgroup's rules, one write each, in order: `devices.deny`
+/// with `a` forbids every device, then `devices.allow` opens single ones
+/// (Documentation/admin-guide/cgroup-v1/devices.rst).
+fn device_rules(dir: &Path, limits: &Limits) -> Result<(), CgroupError> {
+    for (allow, rule) in &limits.devices {
+        write(dir, if *allow { "devices.allow" } else { "devices.deny" }, rule)?;
     }
     Ok(())
 }

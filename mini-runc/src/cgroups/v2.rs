@@ -79,6 +79,14 @@ pub fn create(
     limits: &Limits,
     record: &dyn Fn(&[PathBuf]) -> Result<(), CgroupError>,
 ) -> Result<(), CgroupError> {
+    if !limits.devices.is_empty() {
+        return Err(CgroupError::Unsupported(
+            "linux.resources.devices: on cgroup v2 device rules are an eBPF program: not supported",
+        ));
+    }
+    if limits.path.is_some() {
+        return Err(CgroupError::Unsupported("linux.cgroupsPath: not supported on cgroup v2"));
+    }
     let base = base(mount)?;
     let above = base.parent().unwrap_or(mount);
     let controllers = needed(limits);

@@ -27,17 +27,13 @@ use nix::unistd::{Gid, Uid, setgroups, sethostname, setresgid, setresuid};
 
 use crate::container::state::StateDir;
 use crate::container::sync::SyncChannel;
-use crate::container::{Config, IpcMode, Lower, NetMode, init, start_report, tty};
+use crate::container::{Config, Extras, IpcMode, Lower, NetMode, init, start_report, tty};
 use crate::error::{EXIT_RUNTIME, Error, RootfsError};
 use crate::rootfs;
 
 /// The body of the cloned process; its return value is the exit status.
-pub fn main(
-    cfg: &Config,
-    state: &StateDir,
-    chan: &mut SyncChannel,
-    exec_fifo: Option<&Path>,
-) -> isize {
+pub fn main(cfg: &Config, state: &StateDir, chan: &mut SyncChannel, extras: &Extras) -> isize {
+    let exec_fifo = extras.exec_fifo.as_deref();
     // If mini-docker dies (even by SIGKILL) the container dies with it;
     // not after an OCI `create`, whose caller exits at once.
     if exec_fifo.is_none() {
@@ -97,7 +93,7 @@ pub fn main(
         chan.error(&e.to_string());
         return EXIT_RUNTIME.into();
     }
-    if let Err(e) = set_up(cfg, state) {
+    if let Err(e) = set_up(cfg, state, extras) {
         chan.error(&e.to_string());
         return EXIT_RUNTIME.into();
     }
@@ -189,11 +185,11 @@ fn close_listed(keep: &[u32]) -> Result<(), Errno> {
 }
 
 // ANCHOR: set-up
-fn set_up(cfg: &Config, state: &StateDir) -> Result<(), Error> {
+fn set_up(cfg: &Config, state: &StateDir, extras: &Extras) -> Result<(), Error> {
     if let Some(map) = cfg.namespaces.user {
         become_root(map.single())?;
     }
-    let root = rootfs::prepare(&rootfs_spec(cfg, state))?;
+    let root = rootfs::prepare(&rootfs_spec(cfg, state, extras))?;
     // --ipc shareable or container:NAME: /dev/shm (and the IPC namespace).
     crate::container::sharing::share_ipc(&root, cfg, state)?;
     if cfg.security.privileged {
@@ -219,7 +215,7 @@ fn set_up(cfg: &Config, state: &StateDir) -> Result<(), Error> {
 
 /// What `rootfs/` builds, in plain paths and flags: the container's
 /// settings and its state directory's layout.
-fn rootfs_spec(cfg: &Config, state: &StateDir) -> rootfs::Spec {
+fn rootfs_spec(cfg: &Config, state: &StateDir, extras: &Extras) -> rootfs::Spec {
     let (lower, host_dirs) = match &cfg.lower {
         Lower::Skeleton(host_dirs) => (state.lower(), host_dirs.clone()),
         Lower::Directory(dir) => (dir.clone(), Vec::new()),
@@ -241,6 +237,7 @@ fn rootfs_spec(cfg: &Config, state: &StateDir) -> rootfs::Spec {
         etc: state.etc(),
         volumes: cfg.volumes.clone(),
         workdir: cfg.workdir.clone(),
+        cgroup_fs: extras.cgroup_fs,
     }
 }
 

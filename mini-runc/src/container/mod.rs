@@ -162,6 +162,17 @@ pub struct Config {
     pub hooks: Hooks,
 }
 
+/// What an OCI bundle asks of the process model beyond a [`Config`]
+/// (mini-docker asks none of it): the exec fifo of `create` (see
+/// [`parent::create`]) and the cgroup filesystem at `/sys/fs/cgroup`.
+#[derive(Debug, Clone, Default)]
+pub struct Extras {
+    /// `create`: init waits for a reader on this fifo before the command.
+    pub exec_fifo: Option<PathBuf>,
+    /// `mounts` lists a `cgroup` filesystem at `/sys/fs/cgroup`.
+    pub cgroup_fs: bool,
+}
+
 /// What a hook that may fail returns: the engine's own error, which the
 /// process model only prints (it stops the start).
 pub type HookError = Box<dyn std::error::Error + Send + Sync>;

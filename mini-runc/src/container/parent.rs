@@ -20,7 +20,7 @@ use nix::unistd::{Pid, getegid, geteuid};
 use crate::container::signals::waited_signals;
 use crate::container::state::StateDir;
 use crate::container::sync::SyncChannel;
-use crate::container::{Config, IdMap, Namespaces, child, start_report, tty};
+use crate::container::{Config, Extras, IdMap, Namespaces, child, start_report, tty};
 use crate::error::ContainerError;
 
 /// The stack `clone(2)` gives the child. The child, the container's init,
@@ -56,11 +56,16 @@ impl Namespaces {
 
 /// Runs the container to its end and returns the command's exit status.
 pub fn run(cfg: &Config, state: &StateDir) -> Result<u8, ContainerError> {
+    run_with(cfg, state, &Extras::default())
+}
+
+/// [`run`], with what an OCI bundle adds (see [`Extras`]).
+pub fn run_with(cfg: &Config, state: &StateDir, extras: &Extras) -> Result<u8, ContainerError> {
     let waited = waited_signals();
     let mut old_mask = SigSet::empty();
     sigprocmask(SigmaskHow::SIG_BLOCK, Some(&waited), Some(&mut old_mask))
         .map_err(ContainerError::sys("sigprocmask(SIG_BLOCK)"))?;
-    let result = start(cfg, state, None).and_then(|(pid, master)| match master {
+    let result = start(cfg, state, extras).and_then(|(pid, master)| match master {
         Some(master) => tty::relay(pid, master, cfg.interactive, &waited),
         None => wait_forwarding(pid, &waited),
     });
@@ -78,14 +83,17 @@ pub fn run(cfg: &Config, state: &StateDir) -> Result<u8, ContainerError> {
 pub fn create(
     cfg: &Config,
     state: &StateDir,
-    exec_fifo: &Path,
+    extras: &Extras,
 ) -> Result<(Pid, Option<OwnedFd>), ContainerError> {
+    if extras.exec_fifo.is_none() {
+        return Err(ContainerError::Setup("create: no exec fifo given".to_owned()));
+    }
     // Init inherits this mask and waits for these signals with sigwait.
     let waited = waited_signals();
     let mut old_mask = SigSet::empty();
     sigprocmask(SigmaskHow::SIG_BLOCK, Some(&waited), Some(&mut old_mask))
         .map_err(ContainerError::sys("sigprocmask(SIG_BLOCK)"))?;
-    let result = start(cfg, state, Some(exec_fifo));
+    let result = start(cfg, state, extras);
     let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None);
     result
 }
@@ -96,7 +104,7 @@ pub fn create(
 fn start(
     cfg: &Config,
     state: &StateDir,
-    exec_fifo: Option<&Path>,
+    extras: &Extras,
 ) -> Result<(Pid, Option<OwnedFd>), ContainerError> {
     // --pid container:NAME: the child is born in that PID namespace.
     crate::container::sharing::enter_pid_namespace(cfg)?;
@@ -109,7 +117,7 @@ fn start(
     // once the container runs (the poststart hook below), and a `run -d`
     // monitor is a fork of a single-threaded process.
     let (pid, in_cgroup) = unsafe {
-        spawn_child(flags, cgroup.as_ref(), || child::main(cfg, state, &mut child_end, exec_fifo))
+        spawn_child(flags, cgroup.as_ref(), || child::main(cfg, state, &mut child_end, extras))
     }?;
     drop(child_end); // so a dead child reads as end-of-file, not a hang
     // ANCHOR_END: clone

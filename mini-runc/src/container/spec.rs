@@ -38,7 +38,7 @@ use serde_json::Value;
 use thiserror::Error;
 
 use crate::cgroups::Limits;
-use crate::container::{Config, Hooks, IdMap, IpcMode, Joined, Lower, Namespaces, NetMode};
+use crate::container::{Config, Extras, Hooks, IdMap, IpcMode, Joined, Lower, Namespaces, NetMode};
 use crate::rootfs::Volume;
 use crate::security::{Security, paths, seccomp};
 
@@ -77,6 +77,16 @@ pub struct Plan {
     pub rlimits: Vec<(libc::c_int, u64, u64)>,
     /// `process.user.umask`: inherited the same way (umask(2)).
     pub umask: Option<u32>,
+    /// `process.oomScoreAdj`: inherited across fork(2) too (proc(5),
+    /// /proc/PID/oom_score_adj).
+    pub oom_score_adj: Option<i32>,
+    /// What the process model adds for a bundle (the cgroup filesystem;
+    /// `create` sets the exec fifo).
+    pub extras: Extras,
+    /// `hooks.prestart` and `hooks.createRuntime`: programs the caller runs
+    /// once the container's namespaces exist, before its setup (the
+    /// process model's createRuntime step), with the state on stdin.
+    pub hooks: Vec<oci_spec::runtime::Hook>,
     /// `linux.seccomp`, as JSON for `security/seccomp.rs`'s profile reader
     /// (the caller writes it into the state directory and compiles it).
     pub seccomp: Option<String>,
@@ -85,8 +95,7 @@ pub struct Plan {
 // ANCHOR: default-spec
 /// The `config.json` that `mini-runc spec` writes: `oci-spec`'s default
 /// (runc's: `sh` in new PID, network, IPC, UTS and mount namespaces), less
-/// what this translation refuses (the cgroup filesystem mount, inheritable
-/// and ambient capabilities). `rootless`: a user namespace mapping the
+/// what this translation refuses (inheritable and ambient capabilities). `rootless`: a user namespace mapping the
 /// caller's IDs, and no network namespace (as `runc spec --rootless`).
 pub fn default_spec(rootless: bool) -> Spec {
     let mut spec = if rootless {
@@ -95,14 +104,6 @@ pub fn default_spec(rootless: bool) -> Spec {
         Spec::default()
     };
     spec.set_hostname(Some("mini-runc".to_owned()));
-    let mounts: Vec<Mount> = spec
-        .mounts()
-        .clone()
-        .unwrap_or_default()
-        .into_iter()
-        .filter(|m| m.destination() != Path::new("/sys/fs/cgroup"))
-        .collect();
-    spec.set_mounts(Some(mounts));
     if let Some(process) = spec.process_mut()
         && let Some(mut caps) = process.capabilities().clone()
     {
@@ -176,9 +177,13 @@ pub fn plan(spec: &Spec, bundle: &Path, id: &str) -> Result<Plan, SpecError> {
     let security = security(process)?;
     let rlimits = rlimits(process)?;
     let linux = spec.linux().as_ref().ok_or_else(|| refuse("linux", "missing"))?;
-    let (namespaces, ipc_mode, net_mode, pid_join, hooks) = namespaces(linux)?;
+    let sysctl = sysctl(linux)?;
+    let (namespaces, ipc_mode, net_mode, pid_join, hooks) = namespaces(linux, sysctl)?;
     let hostname = hostname(spec, &namespaces)?;
     let volumes = mounts(spec.mounts().as_deref().unwrap_or_default())?;
+    let cgroup_fs = spec.mounts().iter().flatten().any(|m| {
+        m.destination() == Path::new("/sys/fs/cgroup") && m.typ().as_deref() == Some("cgroup")
+    });
     check_linux(linux, id)?;
     let limits = limits(linux)?;
     let seccomp = linux
@@ -191,7 +196,7 @@ pub fn plan(spec: &Spec, bundle: &Path, id: &str) -> Result<Plan, SpecError> {
             serde_json::to_string(s).map_err(|e| refuse("linux.seccomp", e.to_string()))
         })
         .transpose()?;
-    absent("hooks", spec.hooks())?;
+    let runtime_hooks = runtime_hooks(spec)?;
     absent("domainname", spec.domainname())?;
     let config = Config {
         id: id.to_owned(),
@@ -215,7 +220,16 @@ pub fn plan(spec: &Spec, bundle: &Path, id: &str) -> Result<Plan, SpecError> {
         net_mode,
         hooks,
     };
-    Ok(Plan { config, limits, rlimits, umask, seccomp })
+    Ok(Plan {
+        config,
+        limits,
+        rlimits,
+        umask,
+        oom_score_adj: process.oom_score_adj(),
+        seccomp,
+        hooks: runtime_hooks,
+        extras: Extras { exec_fifo: None, cgroup_fs },
+    })
 }
 // ANCHOR_END: plan
 
@@ -237,7 +251,7 @@ fn process_parts(p: &Process) -> Result<ProcessParts, SpecError> {
     }
     absent("process.commandLine", p.command_line())?;
     absent("process.consoleSize", &p.console_size())?;
-    absent("process.oomScoreAdj", &p.oom_score_adj())?;
+
     absent("process.selinuxLabel", p.selinux_label())?;
     absent("process.ioPriority", p.io_priority())?;
     absent("process.scheduler", p.scheduler())?;
@@ -355,7 +369,10 @@ type NamespaceParts = (Namespaces, IpcMode, NetMode, Option<Joined>, Hooks);
 /// one: the PID namespace before `clone` (the process model's
 /// `pid_join`), the network, IPC and UTS namespaces by `setns(2)` in the
 /// child, before its root filesystem is built (a createContainer hook).
-pub fn namespaces(linux: &oci_spec::runtime::Linux) -> Result<NamespaceParts, SpecError> {
+pub fn namespaces(
+    linux: &oci_spec::runtime::Linux,
+    sysctl: Vec<(String, String)>,
+) -> Result<NamespaceParts, SpecError> {
     let mut seen = HashSet::new();
     let (mut net, mut pid, mut ipc, mut uts, mut user, mut mount) =
         (false, false, false, false, false, false);
@@ -432,9 +449,21 @@ pub fn namespaces(linux: &oci_spec::runtime::Linux) -> Result<NamespaceParts, Sp
     let namespaces = Namespaces { net, pid, ipc, uts, user: map };
     let ipc_mode = if ipc { IpcMode::Private } else { IpcMode::Host };
     let net_mode = if net { NetMode::None } else { NetMode::Host };
+    for (key, _) in &sysctl {
+        let ours = if key.starts_with("net.") { net } else { ipc };
+        if !ours {
+            return Err(refuse(
+                "linux.sysctl",
+                format!("{key} needs the container's own namespace"),
+            ));
+        }
+    }
     let mut hooks = Hooks::default();
-    if !joins.is_empty() {
-        hooks.create_container = Some(Arc::new(move || join_namespaces(&joins)));
+    if !joins.is_empty() || !sysctl.is_empty() {
+        hooks.create_container = Some(Arc::new(move || {
+            join_namespaces(&joins)?;
+            write_sysctls(&sysctl)
+        }));
     }
     Ok((namespaces, ipc_mode, net_mode, pid_join, hooks))
 }
@@ -452,6 +481,70 @@ fn join_namespaces(
         })?;
     }
     Ok(())
+}
+
+// ANCHOR: sysctl
+/// `linux.sysctl`: only the keys a namespace of the container's own makes
+/// private (the network's `net.*`, the IPC namespace's System V and POSIX
+/// queue limits); any other key would change the host's kernel.
+fn sysctl(linux: &oci_spec::runtime::Linux) -> Result<Vec<(String, String)>, SpecError> {
+    const IPC: &[&str] = &[
+        "kernel.msgmax",
+        "kernel.msgmnb",
+        "kernel.msgmni",
+        "kernel.sem",
+        "kernel.shmall",
+        "kernel.shmmax",
+        "kernel.shmmni",
+        "kernel.shm_rmid_forced",
+    ];
+    let mut all: Vec<(String, String)> =
+        linux.sysctl().clone().unwrap_or_default().into_iter().collect();
+    all.sort();
+    for (key, _) in &all {
+        let namespaced =
+            key.starts_with("net.") || key.starts_with("fs.mqueue.") || IPC.contains(&key.as_str());
+        if !namespaced || key.contains("..") || key.contains('/') {
+            return Err(refuse(
+                "linux.sysctl",
+                format!("{key} is not namespaced: it would change the host"),
+            ));
+        }
+    }
+    Ok(all)
+}
+
+/// In the child, inside its namespaces: each key written under
+/// `/proc/sys` (dots become slashes, sysctl(8)). The files under
+/// /proc/sys/net and the IPC ones act on the namespaces of the process
+/// that writes them, so the host's `/proc`, still mounted here, is right.
+fn write_sysctls(all: &[(String, String)]) -> Result<(), crate::container::HookError> {
+    for (key, value) in all {
+        let path = Path::new("/proc/sys").join(key.replace('.', "/"));
+        std::fs::write(&path, value).map_err(|e| format!("linux.sysctl: writing {path:?}: {e}"))?;
+    }
+    Ok(())
+}
+// ANCHOR_END: sysctl
+
+/// `hooks`: prestart (deprecated, but what Docker 20.10 sends for its
+/// network) and createRuntime run at the process model's createRuntime
+/// step; the other kinds are refused.
+fn runtime_hooks(spec: &Spec) -> Result<Vec<oci_spec::runtime::Hook>, SpecError> {
+    let Some(hooks) = spec.hooks() else { return Ok(Vec::new()) };
+    for (field, list) in [
+        ("hooks.createContainer", hooks.create_container()),
+        ("hooks.startContainer", hooks.start_container()),
+        ("hooks.poststart", hooks.poststart()),
+        ("hooks.poststop", hooks.poststop()),
+    ] {
+        if list.as_ref().is_some_and(|l| !l.is_empty()) {
+            return Err(refuse(field, "not supported by mini-runc"));
+        }
+    }
+    #[allow(deprecated)]
+    let prestart = hooks.prestart().clone().unwrap_or_default();
+    Ok(prestart.into_iter().chain(hooks.create_runtime().clone().unwrap_or_default()).collect())
 }
 
 /// `linux.uidMappings` and `gidMappings`: the process model maps one range,
@@ -507,6 +600,7 @@ const BUILT_IN: &[(&str, &str, &[&str])] = &[
     ),
     ("/dev/shm", "tmpfs", &["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]),
     ("/dev/mqueue", "mqueue", &["nosuid", "noexec", "nodev"]),
+    ("/sys/fs/cgroup", "cgroup", &["ro", "nosuid", "noexec", "nodev", "relatime"]),
 ];
 
 /// Options a bind mount may carry: what [`Volume`] does (a recursive bind,
@@ -553,7 +647,9 @@ fn mounts(mounts: &[Mount]) -> Result<Vec<Volume>, SpecError> {
         else {
             return Err(refuse(field, format!("a {typ} mount here is not supported")));
         };
-        if let Some(bad) = options.iter().find(|o| !allowed.contains(&o.as_str())) {
+        if let Some(bad) =
+            options.iter().find(|o| !allowed.contains(&o.as_str()) && !same_size(o, allowed))
+        {
             return Err(refuse(
                 field,
                 format!("option {bad:?} differs from the mount mini-runc makes"),
@@ -563,6 +659,18 @@ fn mounts(mounts: &[Mount]) -> Result<Vec<Volume>, SpecError> {
     Ok(volumes)
 }
 // ANCHOR_END: mounts
+
+/// `size=67108864` is the model's `size=65536k` (Docker writes bytes).
+fn same_size(option: &str, allowed: &[&str]) -> bool {
+    let bytes = |o: &str| -> Option<u64> {
+        let v = o.strip_prefix("size=")?;
+        match v.strip_suffix('k') {
+            Some(k) => k.parse::<u64>().ok().map(|k| k * 1024),
+            None => v.parse().ok(),
+        }
+    };
+    bytes(option).is_some_and(|b| allowed.iter().any(|a| bytes(a) == Some(b)))
+}
 
 /// The rest of `linux`: what is supported is checked, the rest refused.
 fn check_linux(linux: &oci_spec::runtime::Linux, id: &str) -> Result<(), SpecError> {
@@ -574,21 +682,17 @@ fn check_linux(linux: &oci_spec::runtime::Linux, id: &str) -> Result<(), SpecErr
             return Err(refuse(field, format!("{bad:?} is not among the paths mini-runc covers")));
         }
     }
-    if let Some(path) = linux.cgroups_path() {
-        let ours = format!("/mini-docker/{id}");
-        if path.to_string_lossy().trim_start_matches('/') != ours.trim_start_matches('/') {
-            return Err(refuse(
-                "linux.cgroupsPath",
-                format!("only {ours:?} (where mini-runc puts them) is supported"),
-            ));
-        }
+    if let Some(path) = linux.cgroups_path()
+        && (path.components().any(|c| matches!(c, std::path::Component::ParentDir))
+            || path.as_os_str().is_empty())
+    {
+        return Err(refuse("linux.cgroupsPath", format!("{path:?} leaves the cgroup hierarchy")));
     }
+    let _ = id;
     if linux.devices().as_ref().is_some_and(|d| !d.is_empty()) {
         return Err(refuse("linux.devices", "creating device nodes is not supported"));
     }
-    if linux.sysctl().as_ref().is_some_and(|s| !s.is_empty()) {
-        return Err(refuse("linux.sysctl", "not supported by mini-runc"));
-    }
+
     match linux.rootfs_propagation().as_deref() {
         None | Some("" | "private" | "rprivate") => {}
         Some(other) => {
@@ -614,26 +718,44 @@ fn check_linux(linux: &oci_spec::runtime::Linux, id: &str) -> Result<(), SpecErr
 /// all" (the model's `/dev` holds the usual devices alone).
 fn limits(linux: &oci_spec::runtime::Linux) -> Result<Limits, SpecError> {
     let Some(r) = linux.resources() else { return Ok(Limits::default()) };
-    let mut limits = Limits::default();
+    let mut limits = Limits { path: linux.cgroups_path().clone(), ..Limits::default() };
     for (i, rule) in r.devices().iter().flatten().enumerate() {
-        let deny_all = !rule.allow()
-            && rule.typ().is_none_or(|t| t == oci_spec::runtime::LinuxDeviceType::A)
-            && rule.major().is_none()
-            && rule.minor().is_none()
-            && rule.access().as_deref().is_none_or(|a| a == "rwm");
-        if !deny_all {
+        let kind = match rule.typ() {
+            None | Some(oci_spec::runtime::LinuxDeviceType::A) => "a",
+            Some(oci_spec::runtime::LinuxDeviceType::C | oci_spec::runtime::LinuxDeviceType::U) => {
+                "c"
+            }
+            Some(oci_spec::runtime::LinuxDeviceType::B) => "b",
+            Some(other) => {
+                return Err(refuse(
+                    format!("linux.resources.devices[{i}]"),
+                    format!("type {other:?}"),
+                ));
+            }
+        };
+        let number =
+            |n: Option<i64>| n.filter(|&n| n >= 0).map_or("*".to_owned(), |n| n.to_string());
+        let access = rule.access().clone().unwrap_or_else(|| "rwm".to_owned());
+        if access.is_empty() || !access.chars().all(|c| "rwm".contains(c)) {
             return Err(refuse(
-                format!("linux.resources.devices[{i}]"),
-                "only a deny-all rule is supported",
+                format!("linux.resources.devices[{i}].access"),
+                format!("{access:?}"),
             ));
         }
+        let text = format!("{kind} {}:{} {access}", number(rule.major()), number(rule.minor()));
+        limits.devices.push((rule.allow(), text));
     }
     if let Some(m) = r.memory() {
         absent("linux.resources.memory.reservation", &m.reservation())?;
         absent("linux.resources.memory.kernel", &m.kernel())?;
         absent("linux.resources.memory.kernelTCP", &m.kernel_tcp())?;
         absent("linux.resources.memory.swappiness", &m.swappiness())?;
-        absent("linux.resources.memory.disableOOMKiller", &m.disable_oom_killer())?;
+        if m.disable_oom_killer() == Some(true) {
+            return Err(refuse(
+                "linux.resources.memory.disableOOMKiller",
+                "not supported by mini-runc",
+            ));
+        }
         absent("linux.resources.memory.useHierarchy", &m.use_hierarchy())?;
         absent("linux.resources.memory.checkBeforeUpdate", &m.check_before_update())?;
         limits.memory = m.limit().filter(|&l| l > 0).map(|l| l as u64);
@@ -666,10 +788,22 @@ fn limits(linux: &oci_spec::runtime::Linux) -> Result<Limits, SpecError> {
         }
         limits.cpus =
             c.quota().filter(|&q| q > 0).map(|q| q as f64 / crate::cgroups::CPU_PERIOD_US as f64);
-        limits.cpu_shares = c.shares();
+        limits.cpu_shares = c.shares().filter(|&s| s > 0);
         limits.cpuset_cpus = c.cpus().clone().filter(|s| !s.is_empty());
     }
-    absent("linux.resources.blockIO", r.block_io())?;
+    if let Some(io) = r.block_io() {
+        // Docker writes `"blockIO": {"weight": 0}`: no weight.
+        let empty = io.weight().unwrap_or(0) == 0
+            && io.leaf_weight().is_none()
+            && io.weight_device().is_none()
+            && io.throttle_read_bps_device().is_none()
+            && io.throttle_write_bps_device().is_none()
+            && io.throttle_read_iops_device().is_none()
+            && io.throttle_write_iops_device().is_none();
+        if !empty {
+            return Err(refuse("linux.resources.blockIO", "not supported by mini-runc"));
+        }
+    }
     absent("linux.resources.hugepageLimits", r.hugepage_limits())?;
     absent("linux.resources.network", r.network())?;
     absent("linux.resources.rdma", r.rdma())?;
@@ -721,6 +855,9 @@ mod tests {
         let spec = load(&dir).expect("load");
         let err = plan(&spec, &dir, "abc").expect_err("sysctl");
         let _ = std::fs::remove_dir_all(&dir);
-        assert_eq!(err.to_string(), "config.json: linux.sysctl: not supported by mini-runc");
+        assert_eq!(
+            err.to_string(),
+            "config.json: linux.sysctl: net.ipv4.ip_forward needs the container's own namespace"
+        );
     }
 }

@@ -77,6 +77,9 @@ pub struct Spec {
     pub volumes: Vec<Volume>,
     /// Created inside the root if missing.
     pub workdir: String,
+    /// The cgroup filesystem on `/sys/fs/cgroup`, read-only (an OCI
+    /// bundle's `cgroup` mount; mini-docker asks for none).
+    pub cgroup_fs: bool,
 }
 
 /// A bind mount from the host into the container.
@@ -123,6 +126,9 @@ pub fn prepare(spec: &Spec) -> Result<OwnedFd, RootfsError> {
         read_only_in_root(&root, &path)?;
     }
     mount_proc_sys(&root, spec)?;
+    if spec.cgroup_fs {
+        mount_cgroups(&root)?;
+    }
     dev::mount_dev(&root, spec)?;
     for name in ["hostname", "hosts", "resolv.conf"] {
         bind(&root, spec.etc.join(name), &format!("/etc/{name}"), Create::File)?;
@@ -177,6 +183,51 @@ fn mount_proc_sys(root: &OwnedFd, spec: &Spec) -> Result<(), RootfsError> {
     Ok(())
 }
 // ANCHOR_END: proc-sys
+
+// ANCHOR: cgroup-fs
+/// `/sys/fs/cgroup`, read-only, as the host has it: each hierarchy the
+/// host mounts there (its /proc/self/mountinfo) gets a new instance with
+/// the same controllers. This process is in a cgroup namespace of its own
+/// already (see container/child.rs), so each instance's root is the
+/// container's cgroup, not the host's (cgroup_namespaces(7)). On a pure
+/// cgroup2 host, one cgroup2 instance; on v1, a tmpfs holding them.
+fn mount_cgroups(root: &OwnedFd) -> Result<(), RootfsError> {
+    let quiet = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    let ro = quiet | MsFlags::MS_RDONLY;
+    let mountinfo =
+        std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| RootfsError::Sys {
+            call: format!("reading /proc/self/mountinfo: {e}"),
+            errno: nix::errno::Errno::EIO,
+        })?;
+    // (mount point, filesystem type, super options), from lines such as
+    // "35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory".
+    let hierarchies: Vec<(String, String, String)> = mountinfo
+        .lines()
+        .filter_map(|line| {
+            let (left, right) = line.split_once(" - ")?;
+            let point = left.split_whitespace().nth(4)?;
+            let mut right = right.split_whitespace();
+            let fstype = right.next()?;
+            let options = right.nth(1).unwrap_or("");
+            let ours = point == "/sys/fs/cgroup" || point.starts_with("/sys/fs/cgroup/");
+            (ours && (fstype == "cgroup" || fstype == "cgroup2"))
+                .then(|| (point.to_owned(), fstype.to_owned(), options.to_owned()))
+        })
+        .collect();
+    if hierarchies.iter().any(|(point, fstype, _)| point == "/sys/fs/cgroup" && fstype == "cgroup2")
+    {
+        return mount_in_root(root, "cgroup", "/sys/fs/cgroup", "cgroup2", ro, None);
+    }
+    mount_in_root(root, "tmpfs", "/sys/fs/cgroup", "tmpfs", quiet, Some("mode=755"))?;
+    for (point, fstype, options) in &hierarchies {
+        let data: Vec<&str> = options.split(',').filter(|o| *o != "rw" && *o != "ro").collect();
+        let data = data.join(",");
+        let data = (!data.is_empty()).then_some(data.as_str());
+        mount_in_root(root, "cgroup", point, fstype, ro, data)?;
+    }
+    read_only_in_root(root, "/sys/fs/cgroup")
+}
+// ANCHOR_END: cgroup-fs
 
 /// Mounts a new `fstype` instance on `target` (inside the root).
 fn mount_in_root(

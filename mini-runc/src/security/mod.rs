@@ -177,6 +177,12 @@ pub fn confine_init(sec: &Security) -> Result<(), SecurityError> {
         return Ok(());
     }
     paths::cover()?;
+    if filter_before_drop(sec) {
+        // seccomp(2) without no_new_privs needs CAP_SYS_ADMIN, which the
+        // container is about to lose: install the filter now, as runc
+        // does; init and the command inherit it.
+        seccomp::install(&sec.filters)?;
+    }
     capabilities::drop_bounding(sec.caps)?;
     let switch_user =
         caps::Capability::CAP_SETUID.bitmask() | caps::Capability::CAP_SETGID.bitmask();
@@ -198,9 +204,21 @@ pub fn confine_command(sec: &Security, uid: u32) -> Result<(), SecurityError> {
     // Another user than root already lost every capability in setresuid
     // (capabilities(7), "Effect of user ID changes"); root keeps the set.
     capabilities::set_process(if uid == 0 { sec.caps } else { 0 })?;
+    if filter_before_drop(sec) {
+        return Ok(()); // installed by init, inherited
+    }
     seccomp::install(&sec.filters)
 }
 // ANCHOR_END: confine-command
+
+/// A filter without `no_new_privs` for a container without
+/// `CAP_SYS_ADMIN` (an OCI bundle may ask for it; mini-docker refuses it):
+/// the filter goes on in [`confine_init`], while the capability is held.
+fn filter_before_drop(sec: &Security) -> bool {
+    !sec.no_new_privs
+        && !sec.filters.is_empty()
+        && sec.caps & caps::Capability::CAP_SYS_ADMIN.bitmask() == 0
+}
 
 // ANCHOR: confine-exec
 /// `mini-docker exec`: a process that joined the container's namespaces

@@ -12,9 +12,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::Args;
-use mini_runc::container::parent;
 use mini_runc::container::spec::{self, Plan};
 use mini_runc::container::state::StateDir;
+use mini_runc::container::{Extras, parent};
 use mini_runc::security::seccomp;
 use nix::sys::stat::Mode;
 
@@ -60,14 +60,12 @@ pub fn create(root: &Path, args: &CreateArgs) -> Result<(), Failure> {
     let state = &prepared.state;
     let result = make_fifo(&state.dir)
         .and_then(|fifo| {
-            parent::create(&prepared.plan.config, state, &fifo).map_err(|e| e.to_string())
+            let extras = Extras { exec_fifo: Some(fifo), ..prepared.plan.extras.clone() };
+            parent::create(&prepared.plan.config, state, &extras).map_err(|e| e.to_string())
         })
-        .and_then(|(pid, master)| {
-            if let Some(master) = master {
-                send_console(args.console_socket.as_deref(), &master)?;
-            }
-            Record::write(&state.dir, &record::with_pid(prepared.record.clone(), pid.as_raw()))?;
-            write_pid_file(args.pid_file.as_deref(), pid.as_raw())
+        .and_then(|(_, master)| match master {
+            Some(master) => send_console(args.console_socket.as_deref(), &master),
+            None => Ok(()),
         });
     if result.is_err() {
         // The process model killed its child; the rest is ours.
@@ -82,17 +80,9 @@ pub fn run(root: &Path, args: &CreateArgs) -> Result<u8, Failure> {
     if args.detach {
         return Err("run --detach: not supported (use create, then start)".to_owned());
     }
-    let mut prepared = prepare(root, args)?;
-    // Once init exists, record it (state shows it "running"), from the
-    // createRuntime step of the start.
-    let (dir, initial, pid_file) =
-        (prepared.state.dir.clone(), prepared.record.clone(), args.pid_file.clone());
-    prepared.plan.config.hooks.create_runtime = Some(Arc::new(move |pid| {
-        Record::write(&dir, &record::with_pid(initial.clone(), pid.as_raw()))?;
-        write_pid_file(pid_file.as_deref(), pid.as_raw())?;
-        Ok(())
-    }));
-    let status = parent::run(&prepared.plan.config, &prepared.state).map_err(|e| e.to_string());
+    let prepared = prepare(root, args)?;
+    let (plan, state) = (&prepared.plan, &prepared.state);
+    let status = parent::run_with(&plan.config, state, &plan.extras).map_err(|e| e.to_string());
     record::remove(&prepared.state.dir);
     status
 }
@@ -139,7 +129,21 @@ fn prepare(root: &Path, args: &CreateArgs) -> Result<Prepared, Failure> {
                 .map_err(|e| e.to_string())
         });
     match ready {
-        Ok(()) => Ok(prepared),
+        Ok(()) => {
+            let (dir, initial, pid_file) =
+                (prepared.state.dir.clone(), prepared.record.clone(), args.pid_file.clone());
+            let hooks = prepared.plan.hooks.clone();
+            // The createRuntime step of the start, once init exists: record
+            // it, then run the bundle's prestart and createRuntime hooks.
+            prepared.plan.config.hooks.create_runtime = Some(Arc::new(move |pid| {
+                let record = record::with_pid(initial.clone(), pid.as_raw());
+                Record::write(&dir, &record)?;
+                write_pid_file(pid_file.as_deref(), pid.as_raw())?;
+                run_hooks(&hooks, &record)?;
+                Ok(())
+            }));
+            Ok(prepared)
+        }
         Err(e) => {
             record::remove(&prepared.state.dir);
             Err(e)
@@ -158,6 +162,10 @@ fn inherit_limits(plan: &Plan) -> Result<(), Failure> {
             return Err(format!("process.rlimits: setrlimit({resource}, {soft}, {hard}): {errno}"));
         }
     }
+    if let Some(score) = plan.oom_score_adj {
+        std::fs::write("/proc/self/oom_score_adj", score.to_string())
+            .map_err(|e| format!("process.oomScoreAdj: writing /proc/self/oom_score_adj: {e}"))?;
+    }
     if let Some(mask) = plan.umask {
         nix::sys::stat::umask(Mode::from_bits_truncate(mask as libc::mode_t));
     }
@@ -175,11 +183,6 @@ fn compile_seccomp(prepared: &mut Prepared) -> Result<(), Failure> {
     security.filters =
         seccomp::compile(&profile, security.caps).map_err(|e| format!("linux.seccomp: {e}"))?;
     security.seccomp = profile;
-    let sys_admin = caps::Capability::CAP_SYS_ADMIN.bitmask();
-    if !security.filters.is_empty() && !security.no_new_privs && security.caps & sys_admin == 0 {
-        return Err("linux.seccomp: a filter without process.noNewPrivileges needs CAP_SYS_ADMIN"
-            .to_owned());
-    }
     Ok(())
 }
 
@@ -193,6 +196,66 @@ fn make_fifo(dir: &Path) -> Result<PathBuf, Failure> {
         .map_err(|e| format!("chmod({path:?}): {e}"))?;
     Ok(path)
 }
+
+/// How long a hook may run when the bundle sets no timeout.
+const HOOK_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+// ANCHOR: hooks
+/// Runs each hook (config.md, "POSIX-platform Hooks"): its `path` with its
+/// `args` (the first is its argv[0]) and only its `env`, the container's
+/// state on stdin; a failure, or a run past its `timeout`, stops the start.
+fn run_hooks(hooks: &[oci_spec::runtime::Hook], record: &serde_json::Value) -> Result<(), Failure> {
+    use std::io::Write as _;
+    use std::os::unix::process::CommandExt as _;
+    let mut state = record.clone();
+    state["status"] = serde_json::json!("creating");
+    for (i, hook) in hooks.iter().enumerate() {
+        let path = hook.path();
+        let what = format!("hooks.prestart/createRuntime[{i}] ({})", path.display());
+        let args = hook.args().clone().unwrap_or_default();
+        let mut cmd = std::process::Command::new(path);
+        cmd.arg0(args.first().map_or(path.as_os_str(), |a| std::ffi::OsStr::new(a)))
+            .args(args.iter().skip(1))
+            .env_clear()
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped());
+        for pair in hook.env().iter().flatten() {
+            if let Some((key, value)) = pair.split_once('=') {
+                cmd.env(key, value);
+            }
+        }
+        let mut child = cmd.spawn().map_err(|e| format!("{what}: {e}"))?;
+        if let Some(mut stdin) = child.stdin.take() {
+            let _ = stdin.write_all(state.to_string().as_bytes());
+        }
+        let limit =
+            hook.timeout().map_or(HOOK_LIMIT, |s| std::time::Duration::from_secs(s.max(1) as u64));
+        let deadline = std::time::Instant::now() + limit;
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(status)) => break status,
+                Ok(None) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                _ => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(format!("{what}: still running after {limit:?}"));
+                }
+            }
+        };
+        if !status.success() {
+            let mut stderr = String::new();
+            if let Some(mut err) = child.stderr.take() {
+                let _ = std::io::Read::read_to_string(&mut err, &mut stderr);
+            }
+            return Err(format!("{what}: {status}: {}", stderr.trim()));
+        }
+    }
+    Ok(())
+}
+// ANCHOR_END: hooks
 
 /// `--pid-file`: written aside and renamed, as runc does, so a client
 /// never reads it half-written.

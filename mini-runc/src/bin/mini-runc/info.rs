@@ -39,7 +39,7 @@ pub fn features() -> Result<(), Failure> {
     let features = json!({
         "ociVersionMin": "1.0.0",
         "ociVersionMax": "1.2.0",
-        "hooks": [],
+        "hooks": ["prestart", "createRuntime"],
         "mountOptions": ["bind", "rbind", "ro", "rw", "private", "rprivate"],
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "user", "uts"],
