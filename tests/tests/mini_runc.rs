@@ -388,3 +388,179 @@ fn refusals_and_bad_input() {
     insta::assert_snapshot!(lines.join("\n").replace(&world.dir.display().to_string(), "[DIR]"));
 }
 // ANCHOR_END: refused
+
+/// `docker …`, bounded in time, its output in files.
+fn docker(args: &[&str], dir: &Path) -> Ran {
+    let n = COUNT.fetch_add(1, Ordering::SeqCst);
+    let (out, err) = (dir.join(format!("docker-out-{n}")), dir.join(format!("docker-err-{n}")));
+    let mut child = Command::new("docker")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(File::create(&out).expect("out"))
+        .stderr(File::create(&err).expect("err"))
+        .spawn()
+        .expect("spawn docker");
+    let status = wait_bounded(&mut child, Duration::from_secs(60));
+    Ran {
+        code: status.code().unwrap_or(-1),
+        stdout: std::fs::read_to_string(&out).unwrap_or_default(),
+        stderr: std::fs::read_to_string(&err).unwrap_or_default(),
+    }
+}
+
+const DAEMON_JSON: &str = "/etc/docker/daemon.json";
+
+/// mini-runc registered in the Docker daemon's `runtimes`, and an image
+/// imported from a busybox tarball; dropping it (even in a panic) puts
+/// daemon.json back byte for byte and removes the image.
+struct DockerLab {
+    dir: PathBuf,
+    original: Option<Vec<u8>>,
+    image: String,
+}
+
+impl DockerLab {
+    fn new() -> Option<DockerLab> {
+        can_run("docker --runtime mini-runc", As::Root)?;
+        let dir = std::env::temp_dir().join(format!("mini-runc-docker-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("scratch dir");
+        let info = Command::new("docker").args(["info", "--format", "{{.ServerVersion}}"]).output();
+        if !info.as_ref().is_ok_and(|o| o.status.success()) {
+            let _ = std::fs::remove_dir_all(&dir);
+            nslab_tests::skip(
+                "docker --runtime mini-runc",
+                "no docker daemon answers `docker info`",
+            );
+            return None;
+        }
+        let original = std::fs::read(DAEMON_JSON).ok();
+        let image = format!("mini-runc-test:{}", std::process::id());
+        let lab = DockerLab { dir, original, image };
+        let mut config: Value = lab
+            .original
+            .as_deref()
+            .map(|b| serde_json::from_slice(b).expect("daemon.json is JSON"))
+            .unwrap_or_else(|| json!({}));
+        config["runtimes"]["mini-runc"] = json!({ "path": MINI_RUNC });
+        lab.reload(config.to_string().as_bytes(), true);
+        lab.import();
+        Some(lab)
+    }
+
+    /// Writes daemon.json, sends the daemon SIGHUP (it reloads its
+    /// runtimes, dockerd(8)), and waits until `docker info` agrees.
+    fn reload(&self, text: &[u8], registered: bool) {
+        std::fs::write(DAEMON_JSON, text).expect("write daemon.json");
+        let pid: i32 = std::fs::read_to_string("/var/run/docker.pid")
+            .expect("/var/run/docker.pid")
+            .trim()
+            .parse()
+            .expect("dockerd's PID");
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGHUP)
+            .expect("SIGHUP dockerd");
+        let deadline = Instant::now() + LIMIT;
+        loop {
+            let runtimes = docker(&["info", "--format", "{{json .Runtimes}}"], &self.dir).stdout;
+            if runtimes.contains("\"mini-runc\"") == registered {
+                return;
+            }
+            assert!(Instant::now() < deadline, "dockerd did not reload its runtimes: {runtimes}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// `docker import` of a tarball holding busybox and its applets.
+    fn import(&self) {
+        let tarball = self.dir.join("rootfs.tar");
+        let mut builder = tar::Builder::new(File::create(&tarball).expect("tarball"));
+        builder.append_path_with_name(busybox(), "bin/busybox").expect("busybox");
+        for applet in ["sh", "echo", "cat", "hostname", "id", "ip", "sleep", "touch", "wc"] {
+            let mut header = tar::Header::new_gnu();
+            header.set_entry_type(tar::EntryType::Symlink);
+            header.set_size(0);
+            header.set_mode(0o777);
+            builder.append_link(&mut header, format!("bin/{applet}"), "busybox").expect("applet");
+        }
+        builder.into_inner().expect("finish the tarball");
+        let ran = docker(&["import", tarball.to_str().expect("utf-8"), &self.image], &self.dir);
+        assert_eq!(ran.code, 0, "docker import: {ran:?}");
+    }
+
+    /// `docker run --runtime mini-runc OPTIONS IMAGE COMMAND…`.
+    fn run(&self, options: &[&str], command: &[&str]) -> Ran {
+        let mut args = vec!["run", "--runtime", "mini-runc"];
+        args.extend(options);
+        args.push(&self.image);
+        args.extend(command);
+        docker(&args, &self.dir)
+    }
+}
+
+impl Drop for DockerLab {
+    fn drop(&mut self) {
+        let _ = docker(&["rmi", "-f", &self.image], &self.dir);
+        // An empty `runtimes` first: a reload without the key keeps the
+        // runtimes the daemon had; then the file as it was.
+        let mut empty: Value = self
+            .original
+            .as_deref()
+            .and_then(|b| serde_json::from_slice(b).ok())
+            .unwrap_or_else(|| json!({}));
+        empty["runtimes"] = json!({});
+        self.reload(empty.to_string().as_bytes(), false);
+        match &self.original {
+            Some(bytes) => std::fs::write(DAEMON_JSON, bytes).expect("restore daemon.json"),
+            None => std::fs::remove_file(DAEMON_JSON).expect("remove daemon.json"),
+        }
+        self.reload(&std::fs::read(DAEMON_JSON).unwrap_or_default(), false);
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+// ANCHOR: docker
+/// Docker itself drives the binary: containerd's shim runs `mini-runc
+/// create`, `start`, `state`, `kill` and `delete` as it would runc.
+#[test]
+fn docker_runs_containers_with_mini_runc() {
+    let Some(lab) = DockerLab::new() else { return };
+    let hi = lab.run(&["--rm"], &["echo", "hi"]);
+    assert_eq!((hi.code, hi.stdout.as_str()), (0, "hi\n"), "{hi:?}");
+    let exit = lab.run(&["--rm"], &["sh", "-c", "exit 7"]);
+    assert_eq!(exit.code, 7, "the exit status passes through: {exit:?}");
+    // Docker's default bridge: the prestart hook gave the container eth0.
+    let net = lab.run(&["--rm"], &["sh", "-c", "ip -o -4 addr show eth0 | wc -l"]);
+    assert_eq!(net.stdout.trim(), "1", "{net:?}");
+    let none = lab.run(&["--rm", "--network", "none"], &["sh", "-c", "ip -o link | wc -l"]);
+    assert_eq!(none.stdout.trim(), "1", "only lo: {none:?}");
+    let user = lab.run(&["--rm", "--user", "1000:1000"], &["id", "-u"]);
+    assert_eq!(user.stdout, "1000\n", "{user:?}");
+    let read_only = lab.run(&["--rm", "--read-only"], &["touch", "/x"]);
+    assert_ne!(read_only.code, 0, "--read-only: {read_only:?}");
+    let limits = lab.run(
+        &["--rm", "--memory", "32m", "--pids-limit", "20"],
+        &["cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/pids/pids.max"],
+    );
+    assert_eq!(limits.stdout, "33554432\n20\n", "{limits:?}");
+    // Detached: logs, stop (SIGTERM through init), its status, rm.
+    let script = "echo up; trap 'echo bye; exit 0' TERM; while true; do sleep 1; done";
+    let detached = lab.run(&["-d"], &["sh", "-c", script]);
+    assert_eq!(detached.code, 0, "{detached:?}");
+    let id = detached.stdout.trim().to_owned();
+    let deadline = Instant::now() + LIMIT;
+    while docker(&["logs", &id], &lab.dir).stdout != "up\n" {
+        assert!(Instant::now() < deadline, "no output from the detached container");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(docker(&["stop", &id], &lab.dir).code, 0);
+    let code = docker(&["inspect", "-f", "{{.State.ExitCode}}", &id], &lab.dir);
+    assert_eq!(code.stdout, "0\n");
+    assert_eq!(docker(&["logs", &id], &lab.dir).stdout, "up\nbye\n");
+    assert_eq!(docker(&["rm", &id], &lab.dir).code, 0);
+    // Nothing left in the state root Docker gives its runtimes (`--root`).
+    let left = std::fs::read_dir("/var/run/docker/runtime-runc/moby")
+        .map(|d| d.filter_map(Result::ok).map(|e| e.file_name()).collect::<Vec<_>>())
+        .unwrap_or_default();
+    assert!(left.iter().all(|name| *name != *id), "{id} left in the state root");
+    insta::assert_snapshot!(hi.stdout);
+}
+// ANCHOR_END: docker

@@ -282,11 +282,13 @@ fn process_parts(p: &Process) -> Result<ProcessParts, SpecError> {
 
 /// `process.capabilities` and `noNewPrivileges`: the process model keeps
 /// one set as bounding, permitted and effective (capabilities(7)), so the
-/// three must be equal, with no inheritable or ambient capability.
+/// three must be equal, with no inheritable or ambient capability. A user
+/// other than root loses its permitted and effective sets in setresuid(2),
+/// so for one those two may also be empty (Docker's `--user` sends that).
 fn security(p: &Process) -> Result<Security, SpecError> {
     let caps = match p.capabilities() {
         None => 0,
-        Some(c) => capability_mask(c)?,
+        Some(c) => capability_mask(c, p.user().uid())?,
     };
     Ok(Security {
         privileged: false,
@@ -298,7 +300,7 @@ fn security(p: &Process) -> Result<Security, SpecError> {
     })
 }
 
-fn capability_mask(c: &LinuxCapabilities) -> Result<u64, SpecError> {
+fn capability_mask(c: &LinuxCapabilities, uid: u32) -> Result<u64, SpecError> {
     let mask = |field: &str, set: &Option<oci_spec::runtime::Capabilities>| {
         let mut mask = 0u64;
         for cap in set.iter().flatten() {
@@ -316,7 +318,8 @@ fn capability_mask(c: &LinuxCapabilities) -> Result<u64, SpecError> {
         ("process.capabilities.effective", c.effective()),
         ("process.capabilities.permitted", c.permitted()),
     ] {
-        if mask(field, set)? != bounding {
+        let mask = mask(field, set)?;
+        if mask != bounding && !(mask == 0 && uid != 0) {
             return Err(refuse(field, "must equal the bounding set (mini-runc keeps one set)"));
         }
     }
