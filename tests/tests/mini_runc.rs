@@ -207,6 +207,9 @@ fn create_start_kill_delete() {
     let running = world.wait_status("c1", "running");
     assert_eq!(running["pid"], pid);
     assert_eq!(world.run(&["start", "c1"]).code, 1, "a second start is refused");
+    // exec: a tenant joins the running container (its UTS namespace here).
+    let exec = world.run(&["exec", "c1", "sh", "-c", "hostname; exit 4"]);
+    assert_eq!((exec.code, exec.stdout.as_str()), (4, "mini-runc\n"), "exec: {exec:?}");
     let refused = world.run(&["delete", "c1"]);
     assert_eq!(refused.code, 1);
     assert!(refused.stderr.contains("not stopped"), "{refused:?}");
@@ -536,6 +539,14 @@ fn docker_runs_containers_with_mini_runc() {
     assert_eq!(user.stdout, "1000\n", "{user:?}");
     let read_only = lab.run(&["--rm", "--read-only"], &["touch", "/x"]);
     assert_ne!(read_only.code, 0, "--read-only: {read_only:?}");
+    // docker exec: containerd's shim runs `mini-runc exec --process F --detach`.
+    let sleeper = lab.run(&["-d"], &["sleep", "30"]);
+    let sleeper = sleeper.stdout.trim().to_owned();
+    let exec = docker(&["exec", &sleeper, "sh", "-c", "echo in exec; exit 5"], &lab.dir);
+    assert_eq!((exec.code, exec.stdout.as_str()), (5, "in exec\n"), "{exec:?}");
+    let exec_user = docker(&["exec", "-u", "1000", &sleeper, "id", "-u"], &lab.dir);
+    assert_eq!(exec_user.stdout, "1000\n", "{exec_user:?}");
+    assert_eq!(docker(&["rm", "-f", &sleeper], &lab.dir).code, 0);
     let limits = lab.run(
         &["--rm", "--memory", "32m", "--pids-limit", "20"],
         &["cat", "/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/pids/pids.max"],

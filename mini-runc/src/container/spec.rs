@@ -241,10 +241,10 @@ fn check_platform(spec: &Spec) -> Result<(), SpecError> {
     absent("zos", spec.zos())
 }
 
-type ProcessParts = (Vec<String>, Vec<String>, String, (u32, u32), bool, Option<u32>);
+pub type ProcessParts = (Vec<String>, Vec<String>, String, (u32, u32), bool, Option<u32>);
 
 /// `process`: args, env, cwd, user, terminal.
-fn process_parts(p: &Process) -> Result<ProcessParts, SpecError> {
+pub fn process_parts(p: &Process) -> Result<ProcessParts, SpecError> {
     let command = p.args().clone().unwrap_or_default();
     if command.is_empty() {
         return Err(refuse("process.args", "empty: there is no program to run"));
@@ -285,7 +285,7 @@ fn process_parts(p: &Process) -> Result<ProcessParts, SpecError> {
 /// three must be equal, with no inheritable or ambient capability. A user
 /// other than root loses its permitted and effective sets in setresuid(2),
 /// so for one those two may also be empty (Docker's `--user` sends that).
-fn security(p: &Process) -> Result<Security, SpecError> {
+pub fn security(p: &Process) -> Result<Security, SpecError> {
     let caps = match p.capabilities() {
         None => 0,
         Some(c) => capability_mask(c, p.user().uid())?,

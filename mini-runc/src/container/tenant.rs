@@ -155,6 +155,13 @@ impl Tenant {
     }
 }
 
+impl Tenant {
+    /// The container's confinement, which the tenant takes.
+    pub fn security(&self) -> &Security {
+        &self.security
+    }
+}
+
 /// The processes whose parent is `parent` (a scan of /proc/*/stat).
 pub fn children(parent: i32) -> Vec<i32> {
     let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
@@ -260,6 +267,28 @@ fn join(init: Pid) -> Result<(), ContainerError> {
 /// Runs the tenant's command in the container of `init`; returns its exit
 /// status (125 when joining failed, 126/127 as `run`).
 pub fn exec(init: Pid, tenant: &Tenant) -> Result<u8, Error> {
+    enter_and_fork(init, tenant, false).map(|(status, _)| status)
+}
+
+// ANCHOR: exec-detached
+/// An OCI runtime's `exec --detach`: the tenant is started and left
+/// running, not tied to this process (no `PR_SET_PDEATHSIG`); its PID is
+/// returned, and it goes to the nearest subreaper when the caller exits
+/// (containerd's shim is one, and reaps it).
+pub fn exec_detached(init: Pid, tenant: &Tenant) -> Result<Pid, Error> {
+    if tenant.tty {
+        return Err(ContainerError::Setup(
+            "exec --detach with a terminal: not supported".to_owned(),
+        )
+        .into());
+    }
+    enter_and_fork(init, tenant, true).map(|(_, child)| child)
+}
+// ANCHOR_END: exec-detached
+
+/// Joins the container and forks the tenant; waits for it unless
+/// `detached`. Returns its status (0 when detached) and its PID.
+fn enter_and_fork(init: Pid, tenant: &Tenant, detached: bool) -> Result<(u8, Pid), Error> {
     if tenant.command.is_empty() {
         return Err(UsageError::BadEnv("no command given".to_owned()).into());
     }
@@ -278,9 +307,13 @@ pub fn exec(init: Pid, tenant: &Tenant) -> Result<u8, Error> {
     // memory holds no lock another thread took: it may allocate, as
     // `become_tenant` does, before `execve` or `_exit`.
     let child = match unsafe { fork() }.map_err(ContainerError::sys("fork"))? {
-        ForkResult::Child => become_tenant(tenant, pty.as_ref().map(|(_, slave)| slave)),
+        ForkResult::Child => become_tenant(tenant, pty.as_ref().map(|(_, slave)| slave), detached),
         ForkResult::Parent { child } => child,
     };
+    if detached {
+        let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None);
+        return Ok((0, child));
+    }
     let status = match pty {
         Some((master, slave)) => {
             drop(slave);
@@ -289,7 +322,7 @@ pub fn exec(init: Pid, tenant: &Tenant) -> Result<u8, Error> {
         None => wait_forwarding(child, &waited),
     };
     let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None);
-    Ok(status?)
+    Ok((status?, child))
 }
 
 fn wait_forwarding(child: Pid, waited: &SigSet) -> Result<u8, ContainerError> {
@@ -313,7 +346,7 @@ fn wait_forwarding(child: Pid, waited: &SigSet) -> Result<u8, ContainerError> {
 /// In the forked child, now inside the container's PID namespace: the
 /// bounding set and `no_new_privs`, user, directory, capabilities and
 /// seccomp filter (see security/mod.rs), execve. Never returns.
-fn become_tenant(tenant: &Tenant, slave: Option<&OwnedFd>) -> ! {
+fn become_tenant(tenant: &Tenant, slave: Option<&OwnedFd>, detached: bool) -> ! {
     let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
     // Die with mini-docker exec. And until `execve` (which makes it
     // dumpable again) this process holds a full set of capabilities (host
@@ -323,7 +356,9 @@ fn become_tenant(tenant: &Tenant, slave: Option<&OwnedFd>) -> ! {
     // (prctl(2), PR_SET_DUMPABLE; runc's CVE-2016-9962 was this window).
     // SAFETY: prctl with integer arguments only.
     unsafe {
-        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0);
+        if !detached {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0);
+        }
         libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
     }
     if let Some(slave) = slave {

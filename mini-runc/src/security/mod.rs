@@ -231,6 +231,10 @@ pub fn confine_exec(sec: &Security) -> Result<(), SecurityError> {
     if sec.privileged {
         return Ok(());
     }
+    if filter_before_drop(sec) {
+        // As in confine_init: while CAP_SYS_ADMIN is still held.
+        seccomp::install(&sec.filters)?;
+    }
     capabilities::drop_bounding(sec.caps)?;
     if sec.no_new_privs {
         prctl("PR_SET_NO_NEW_PRIVS, 1", libc::PR_SET_NO_NEW_PRIVS, 1)?;

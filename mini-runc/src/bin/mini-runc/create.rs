@@ -14,7 +14,7 @@ use std::sync::Arc;
 use clap::Args;
 use mini_runc::container::spec::{self, Plan};
 use mini_runc::container::state::StateDir;
-use mini_runc::container::{Extras, parent};
+use mini_runc::container::{Extras, parent, tenant};
 use mini_runc::security::seccomp;
 use nix::sys::stat::Mode;
 
@@ -123,6 +123,10 @@ fn prepare(root: &Path, args: &CreateArgs) -> Result<Prepared, Failure> {
     let mut prepared = Prepared { plan, state, record };
     let ready = Record::write(&prepared.state.dir, &prepared.record)
         .and_then(|()| compile_seccomp(&mut prepared))
+        .and_then(|()| {
+            // What a later `exec` gives its process (container/tenant.rs).
+            tenant::record(&prepared.state, &prepared.plan.config).map_err(|e| e.to_string())
+        })
         .and_then(|()| {
             let Prepared { plan, state, .. } = &prepared;
             mini_runc::cgroups::create(&args.id, &plan.limits, &state.dir)

@@ -12,12 +12,13 @@
 //! `delete` removes what is left. See runc(8) and runc-create(8) and
 //! friends for the flags.
 //!
-//! One file per verb group: `create.rs` (create and run), `start.rs`,
+//! One file per verb group: `create.rs` (create and run), `start.rs`, `exec.rs`,,
 //! `kill.rs`, `delete.rs`, `query.rs` (state, list), `info.rs` (spec,
 //! features); `record.rs` is the state on disk they share.
 
 mod create;
 mod delete;
+mod exec;
 mod info;
 mod kill;
 mod query;
@@ -70,6 +71,8 @@ enum Command {
     Run(create::CreateArgs),
     /// Print the container's state (the OCI state JSON).
     State { id: String },
+    /// Run another process in a running container.
+    Exec(exec::ExecArgs),
     /// Send a signal (default SIGTERM) to the container's init.
     Kill(kill::KillArgs),
     /// Remove a stopped container (with --force, kill it first).
@@ -96,13 +99,19 @@ fn main() -> ExitCode {
             return ExitCode::from(code);
         }
     };
+    // Opened now: `exec` moves this process into the container's mount
+    // namespace, where the path may not exist.
+    let mut log_file = cli
+        .log
+        .as_ref()
+        .and_then(|path| std::fs::OpenOptions::new().create(true).append(true).open(path).ok());
     if cli.debug {
-        log(&cli, "debug", &format!("{:?}", cli.command));
+        log(&mut log_file, cli.log_format, "debug", &format!("{:?}", cli.command));
     }
     match dispatch(&cli) {
         Ok(code) => ExitCode::from(code),
         Err(message) => {
-            log(&cli, "error", &message);
+            log(&mut log_file, cli.log_format, "error", &message);
             let _ = writeln!(std::io::stderr(), "mini-runc: {message}");
             ExitCode::from(1)
         }
@@ -122,6 +131,7 @@ fn dispatch(cli: &Cli) -> Result<u8, Failure> {
         Command::Run(args) => create::run(root, args),
         Command::Start { id } => start::start(root, id).map(|()| 0),
         Command::State { id } => query::state(root, id).map(|()| 0),
+        Command::Exec(args) => exec::exec(root, args),
         Command::Kill(args) => kill::kill(root, args).map(|()| 0),
         Command::Delete(args) => delete::delete(root, args).map(|()| 0),
         Command::List(args) => query::list(root, args).map(|()| 0),
@@ -133,16 +143,14 @@ fn dispatch(cli: &Cli) -> Result<u8, Failure> {
 /// One line in the `--log` file, in the format clients parse: logrus's
 /// text (`time="…" level=error msg="…"`) or JSON, one object a line
 /// (containerd's shim and conmon read the last error from it).
-fn log(cli: &Cli, level: &str, message: &str) {
-    let Some(path) = &cli.log else { return };
+fn log(file: &mut Option<std::fs::File>, format: LogFormat, level: &str, message: &str) {
+    let Some(file) = file else { return };
     let time = record::rfc3339(std::time::SystemTime::now());
-    let line = match cli.log_format {
+    let line = match format {
         LogFormat::Json => {
             serde_json::json!({ "level": level, "msg": message, "time": time }).to_string()
         }
         LogFormat::Text => format!("time={time:?} level={level} msg={message:?}"),
     };
-    if let Ok(mut file) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
-        let _ = writeln!(file, "{line}");
-    }
+    let _ = writeln!(file, "{line}");
 }

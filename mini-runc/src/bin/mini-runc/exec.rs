@@ -1,0 +1,157 @@
+//! `exec` (runc-exec(8)): another process in a running container, through
+//! the process model's tenant path (container/tenant.rs): join its cgroups
+//! and namespaces, fork, take the container's confinement, execve.
+//!
+//! The process comes from `--process FILE` (an OCI `process` object, as
+//! containerd's shim writes it) or from the command line. With `--detach`
+//! it is left running and its PID written to `--pid-file`; otherwise this
+//! process waits and exits with its status.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use mini_runc::container::spec;
+use mini_runc::container::tenant::{self, Tenant};
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
+use nix::unistd::Pid;
+
+use crate::Failure;
+use crate::record::Record;
+
+#[derive(Debug, Args)]
+pub struct ExecArgs {
+    /// An OCI process JSON (args, env, cwd, user, terminal, capabilities…).
+    #[arg(long, short = 'p')]
+    process: Option<PathBuf>,
+    /// Leave the process running; do not wait for it.
+    #[arg(long, short = 'd')]
+    detach: bool,
+    #[arg(long = "pid-file")]
+    pid_file: Option<PathBuf>,
+    /// Refused: a terminal for exec is not supported yet.
+    #[arg(long = "console-socket")]
+    console_socket: Option<PathBuf>,
+    #[arg(long, short = 't')]
+    tty: bool,
+    #[arg(long)]
+    cwd: Option<String>,
+    /// KEY=VALUE, added to the container's environment.
+    #[arg(long, short = 'e')]
+    env: Vec<String>,
+    /// UID[:GID]
+    #[arg(long, short = 'u')]
+    user: Option<String>,
+    id: String,
+    /// The command, when there is no --process (its own flags pass through).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    command: Vec<String>,
+}
+
+pub fn exec(root: &Path, args: &ExecArgs) -> Result<u8, Failure> {
+    if args.console_socket.is_some() {
+        return Err("exec --console-socket: not supported".to_owned());
+    }
+    let record = Record::open(root, &args.id)?;
+    if record.status() != "running" {
+        return Err(format!("cannot exec in a container that is not running: {}", record.status()));
+    }
+    let init = Pid::from_raw(record.pid().unwrap_or(0));
+    let state = mini_runc::container::state::StateDir { dir: record.dir.clone() };
+    let mut tenant = Tenant::load(&state, Vec::new()).map_err(|e| e.to_string())?;
+    match &args.process {
+        Some(path) => from_process_file(&mut tenant, path)?,
+        None => from_flags(&mut tenant, args)?,
+    }
+    // The process's stdio is this one's, as runc passes it on.
+    tenant.interactive = true;
+    if args.detach {
+        // The pid file's directory, held open: after joining the
+        // container's mount namespace its path names nothing here.
+        let dir = match &args.pid_file {
+            Some(path) => Some(open_parent(path)?),
+            None => None,
+        };
+        let pid = tenant::exec_detached(init, &tenant).map_err(|e| e.to_string())?;
+        if let (Some(dir), Some(path)) = (dir, &args.pid_file) {
+            write_at(&dir, path, &pid.to_string())?;
+        }
+        return Ok(0);
+    }
+    tenant::exec(init, &tenant).map_err(|e| e.to_string())
+}
+
+fn open_parent(path: &Path) -> Result<std::os::fd::OwnedFd, Failure> {
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    nix::fcntl::open(parent, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(|errno| format!("--pid-file: open({parent:?}): {errno}"))
+}
+
+/// Writes `text` into `path`'s file name in `dir`, aside then renamed
+/// (openat(2), renameat(2): relative to the directory held open).
+fn write_at(dir: &std::os::fd::OwnedFd, path: &Path, text: &str) -> Result<(), Failure> {
+    let name = path.file_name().ok_or_else(|| format!("--pid-file {path:?}: no file name"))?;
+    let aside = format!("{}.mini-runc-tmp", name.to_string_lossy());
+    let fail = |errno| format!("--pid-file {path:?}: {errno}");
+    let flags = OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_TRUNC | OFlag::O_CLOEXEC;
+    let file = nix::fcntl::openat(dir, aside.as_str(), flags, Mode::from_bits_truncate(0o644))
+        .map_err(fail)?;
+    nix::unistd::write(&file, text.as_bytes()).map_err(fail)?;
+    nix::fcntl::renameat(dir, aside.as_str(), dir, name).map_err(fail)
+}
+
+/// `--process FILE`: an OCI process, read into `oci-spec`'s type and
+/// checked like config.json's; capabilities and no_new_privileges must be
+/// the container's (the tenant takes the container's confinement).
+fn from_process_file(tenant: &mut Tenant, path: &Path) -> Result<(), Failure> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("--process {path:?}: {e}"))?;
+    let process: oci_spec::runtime::Process =
+        serde_json::from_str(&text).map_err(|e| format!("--process {path:?}: {e}"))?;
+    let (command, env, cwd, user, terminal, umask) =
+        spec::process_parts(&process).map_err(|e| e.to_string())?;
+    if umask.is_some() {
+        return Err("--process: user.umask: not supported for exec".to_owned());
+    }
+    let security = spec::security(&process).map_err(|e| e.to_string())?;
+    let ours = tenant.security();
+    if process.capabilities().is_some() && security.caps != ours.caps {
+        return Err("--process: capabilities other than the container's: not supported".to_owned());
+    }
+    if process.no_new_privileges().is_some() && security.no_new_privs != ours.no_new_privs {
+        return Err(
+            "--process: noNewPrivileges other than the container's: not supported".to_owned()
+        );
+    }
+    tenant.command = command;
+    tenant.env = env;
+    tenant.workdir = cwd;
+    tenant.user = user;
+    tenant.tty = terminal;
+    Ok(())
+}
+
+/// The command line's `--cwd`, `--env`, `--user`, `--tty` and command.
+fn from_flags(tenant: &mut Tenant, args: &ExecArgs) -> Result<(), Failure> {
+    if args.command.is_empty() {
+        return Err("exec: give --process FILE or a command".to_owned());
+    }
+    tenant.command = args.command.clone();
+    if let Some(cwd) = &args.cwd {
+        tenant.workdir = cwd.clone();
+    }
+    for pair in &args.env {
+        let Some((key, _)) = pair.split_once('=') else {
+            return Err(format!("--env {pair:?}: expected KEY=VALUE"));
+        };
+        tenant.env.retain(|e| e.split_once('=').is_none_or(|(k, _)| k != key));
+        tenant.env.push(pair.clone());
+    }
+    if let Some(user) = &args.user {
+        let (uid, gid) = user.split_once(':').unwrap_or((user, "0"));
+        let parse =
+            |s: &str| s.parse::<u32>().map_err(|_| format!("--user {user:?}: expected UID[:GID]"));
+        tenant.user = (parse(uid)?, parse(gid)?);
+    }
+    tenant.tty = args.tty;
+    Ok(())
+}
