@@ -269,7 +269,7 @@ fn fields_take_effect() {
                   echo interrupts $(wc -c < /proc/interrupts); readlink /proc/self/ns/net; \
                   cat /proc/sys/net/ipv4/ip_unprivileged_port_start; cat /proc/self/oom_score_adj; \
                   cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max; \
-                  head -c 1 /dev/zero >/dev/null 2>&1 && echo zero readable || echo zero denied";
+                                    (: < /tmp/fuse) 2>/dev/null && echo fuse opened || echo fuse denied";
     world.config(|c| {
         args(c, script);
         c["hostname"] = json!("box");
@@ -283,7 +283,8 @@ fn fields_take_effect() {
         c["linux"]["maskedPaths"] = json!(["/proc/interrupts"]);
         c["linux"]["sysctl"] = json!({"net.ipv4.ip_unprivileged_port_start": "100"});
         c["linux"]["resources"]["memory"] = json!({"limit": 64 * 1024 * 1024});
-        // The device cgroup: everything denied, then /dev/null allowed.
+        // The device cgroup: everything denied, then /dev/null allowed
+        // (and runc's usual devices): /dev/fuse, made below, is not.
         c["linux"]["resources"]["devices"] = json!([
             {"allow": false, "access": "rwm"},
             {"allow": true, "type": "c", "major": 1, "minor": 3, "access": "rwm"}
@@ -295,6 +296,13 @@ fn fields_take_effect() {
             }
         }
     });
+    // A device node the rules do not allow: /dev/fuse's numbers, mode 0666.
+    let fuse = world.bundle().join("rootfs/tmp/fuse");
+    let kind = nix::sys::stat::SFlag::S_IFCHR;
+    let mode = nix::sys::stat::Mode::from_bits_truncate(0o666);
+    nix::sys::stat::mknod(&fuse, kind, mode, nix::sys::stat::makedev(10, 229)).expect("mknod");
+    std::fs::set_permissions(&fuse, std::os::unix::fs::PermissionsExt::from_mode(0o666))
+        .expect("chmod");
     let ran = world.run(&["create", "f1"]);
     assert_eq!(ran.code, 0, "create: {ran:?}");
     // The memory limit, in the cgroup recorded for the container.
@@ -330,7 +338,7 @@ fn fields_take_effect() {
     assert_eq!(lines[9], "100", "linux.sysctl, in the joined namespace");
     assert_eq!(lines[10], "100", "process.oomScoreAdj");
     assert_eq!(lines[11], "67108864", "the cgroup mount shows the container's own cgroup");
-    assert_eq!(lines[12], "zero denied", "linux.resources.devices");
+    assert_eq!(lines[12], "fuse denied", "linux.resources.devices");
     assert_eq!(world.run(&["delete", "f1"]).code, 0);
     assert!(!Path::new(&memory_dir).exists(), "cgroup {memory_dir} left behind");
     world.assert_empty();
@@ -477,7 +485,7 @@ impl DockerLab {
         let tarball = self.dir.join("rootfs.tar");
         let mut builder = tar::Builder::new(File::create(&tarball).expect("tarball"));
         builder.append_path_with_name(busybox(), "bin/busybox").expect("busybox");
-        for applet in ["sh", "echo", "cat", "hostname", "id", "ip", "sleep", "touch", "wc"] {
+        for applet in ["sh", "echo", "cat", "hostname", "id", "ip", "sleep", "touch", "tty", "wc"] {
             let mut header = tar::Header::new_gnu();
             header.set_entry_type(tar::EntryType::Symlink);
             header.set_size(0);
@@ -528,6 +536,9 @@ fn docker_runs_containers_with_mini_runc() {
     let Some(lab) = DockerLab::new() else { return };
     let hi = lab.run(&["--rm"], &["echo", "hi"]);
     assert_eq!((hi.code, hi.stdout.as_str()), (0, "hi\n"), "{hi:?}");
+    // -t: create gets --console-socket and sends the pty's master there.
+    let tty = lab.run(&["--rm", "-t"], &["sh", "-c", "tty; exit 3"]);
+    assert_eq!((tty.code, tty.stdout.as_str()), (3, "/dev/pts/0\r\n"), "{tty:?}");
     let exit = lab.run(&["--rm"], &["sh", "-c", "exit 7"]);
     assert_eq!(exit.code, 7, "the exit status passes through: {exit:?}");
     // Docker's default bridge: the prestart hook gave the container eth0.

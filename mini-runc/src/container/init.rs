@@ -34,6 +34,12 @@ const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/s
 // ANCHOR: init
 pub fn run(cfg: &Config, slave: Option<OwnedFd>, exec_fifo: Option<OwnedFd>) -> u8 {
     let waited = waited_signals(); // already blocked: inherited from mini-docker
+    if exec_fifo.is_some() && slave.is_some() {
+        // OCI `create` with a terminal: the command will have the pty, and
+        // the stdio `create` was given must not stay open in init (a client
+        // such as containerd's shim reads it to its end before `start`).
+        release_stdio();
+    }
     // OCI `create`: wait for `start` before the command exists.
     if let Some(fifo) = exec_fifo
         && let Err(e) = wait_for_start(fifo)
@@ -85,6 +91,16 @@ fn wait_for_start(fifo: OwnedFd) -> Result<(), Errno> {
     Ok(())
 }
 // ANCHOR_END: exec-fifo
+
+/// Points init's stdin, stdout and stderr at /dev/null.
+fn release_stdio() {
+    if let Ok(null) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null") {
+        for fd in 0..3 {
+            // SAFETY: dup2 on two valid descriptors.
+            unsafe { libc::dup2(null.as_raw_fd(), fd) };
+        }
+    }
+}
 
 /// Reaps every child that has ended (the command, or orphans re-parented
 /// to us); returns the command's status once it has ended.

@@ -715,6 +715,20 @@ fn check_linux(linux: &oci_spec::runtime::Linux, id: &str) -> Result<(), SpecErr
     absent("linux.timeOffsets", linux.time_offsets())
 }
 
+/// The device rules runc appends to every bundle's (its `AllowedDevices`).
+const DEFAULT_DEVICES: &[&str] = &[
+    "c 1:3 rwm",
+    "c 1:5 rwm",
+    "c 1:7 rwm",
+    "c 1:8 rwm",
+    "c 1:9 rwm",
+    "c 5:0 rwm",
+    "c 5:1 rwm",
+    "c 5:2 rwm",
+    "c 136:* rwm",
+    "c 10:200 rwm",
+];
+
 // ANCHOR: limits
 /// `linux.resources`: memory (limit, swap), pids, cpu (shares, quota over
 /// the model's period of 100 ms, cpus); the device cgroup only as "deny
@@ -747,6 +761,14 @@ fn limits(linux: &oci_spec::runtime::Linux) -> Result<Limits, SpecError> {
         }
         let text = format!("{kind} {}:{} {access}", number(rule.major()), number(rule.minor()));
         limits.devices.push((rule.allow(), text));
+    }
+    if !limits.devices.is_empty() {
+        // As runc does, the devices every container's /dev holds stay
+        // usable, whatever the rules said (the null, zero, full, random,
+        // urandom, tty and console devices, ptmx and the pty slaves, tun).
+        for rule in DEFAULT_DEVICES {
+            limits.devices.push((true, (*rule).to_owned()));
+        }
     }
     if let Some(m) = r.memory() {
         absent("linux.resources.memory.reservation", &m.reservation())?;
