@@ -24,6 +24,13 @@
 //!    `rootfs/`, `cgroups/`, `security/`, and `error.rs`, the errors both
 //!    layers share.
 //!
+//! The same process model also reads OCI bundles: `container/spec.rs`
+//! turns a `config.json` (typed by the `oci-spec` crate) into a
+//! [`container::Config`], and the `mini-runc` binary (`src/bin/mini-runc/`)
+//! speaks runc's command line (`create`, `start`, `state`, `kill`,
+//! `delete`, `exec`, `run`, `spec`, `features`), so Docker and containerd's
+//! shim can drive it as they drive runc.
+//!
 //! Nothing here may import the engine: mini-docker depends on this crate,
 //! not the other way round, so such an import does not compile. What the
 //! engine does in the middle of a start (its network) reaches the process

@@ -223,6 +223,12 @@ fn create_start_kill_delete() {
         assert!(Instant::now() < deadline, "init {pid} is still there (a zombie?)");
         std::thread::sleep(Duration::from_millis(20));
     }
+    // A created container that is never started ends with kill's default
+    // signal (SIGTERM), as under runc.
+    assert_eq!(world.run(&["create", "c2"]).code, 0);
+    assert_eq!(world.run(&["kill", "c2"]).code, 0);
+    world.wait_status("c2", "stopped");
+    assert_eq!(world.run(&["delete", "c2"]).code, 0);
     let gone = world.run(&["state", "c1"]);
     assert_eq!(gone.code, 1);
     assert_eq!(gone.stderr, "mini-runc: container \"c1\" does not exist\n");

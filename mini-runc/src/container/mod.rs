@@ -61,8 +61,13 @@
 //! engine's monitor of `run -d` shares with the process model (the start
 //! report's write end) is here, in [`start_report`].
 //!
+//! An OCI bundle reaches the same model through `spec.rs` (config.json to
+//! a [`Config`] plus [`Extras`]) and [`parent::create`]: the start stops
+//! with init waiting on an exec fifo until the binary's `start` opens it
+//! (runc's two-step life cycle), and `exec` is a [`tenant`].
+//!
 //! Inside, the files import each other in one direction only, from the
-//! top of the start down: `parent` → `child` → `init`; `parent` and
+//! top of the start down (`spec` imports only this file's types): `parent` → `child` → `init`; `parent` and
 //! `child` → `sharing` → `tenant` → `state`; and all of them → this file's
 //! types ([`Config`], [`Hooks`], [`IpcMode`], [`NetMode`], [`Joined`])
 //! and the files that import no sibling: `signals`, `start_report`,

@@ -14,7 +14,7 @@
 //! that names it (`config.json: linux.sysctl: not supported`); nothing is
 //! silently ignored. That includes the fields `oci-spec` itself does not
 //! know: the raw JSON is compared with what the typed value writes back
-//! ([`unknown_fields`]), so a newer field, or a typo, is refused too.
+//! (`unknown_fields`), so a newer field, or a typo, is refused too.
 //!
 //! Where the process model is stricter than the file asks, the file is
 //! accepted and the module says so: a cgroup namespace is always made

@@ -38,6 +38,16 @@ pub fn kill(root: &Path, args: &KillArgs) -> Result<(), Failure> {
     let Some(pid) = record.pid().filter(|_| record.alive()) else {
         return Err(format!("container {:?} is not running", args.id));
     };
+    // A created container's init is waiting for `start` with the signals it
+    // forwards blocked (container/init.rs), so they would stay pending.
+    // runc's init would die of any signal whose default is to end the
+    // process; so does this one, by SIGKILL.
+    let ignored = [Signal::SIGCHLD, Signal::SIGWINCH, Signal::SIGURG, Signal::SIGCONT];
+    let signal = if record.status() == "created" && !ignored.contains(&signal) {
+        Signal::SIGKILL
+    } else {
+        signal
+    };
     let mut targets = vec![pid];
     if args.all {
         targets.extend(descendants(pid));
