@@ -542,6 +542,13 @@ fn docker_runs_containers_with_mini_runc() {
     let Some(lab) = DockerLab::new() else { return };
     let hi = lab.run(&["--rm"], &["echo", "hi"]);
     assert_eq!((hi.code, hi.stdout.as_str()), (0, "hi\n"), "{hi:?}");
+    // The container writes into the root filesystem Docker prepared (bound,
+    // not overlaid again), so `docker diff` sees the change.
+    let name = format!("mini-runc-diff-{}", std::process::id());
+    assert_eq!(lab.run(&["--name", &name], &["touch", "/written"]).code, 0);
+    let diff = docker(&["diff", &name], &lab.dir);
+    assert_eq!(docker(&["rm", &name], &lab.dir).code, 0);
+    assert!(diff.stdout.lines().any(|l| l == "A /written"), "docker diff: {diff:?}");
     // -t: create gets --console-socket and sends the pty's master there.
     let tty = lab.run(&["--rm", "-t"], &["sh", "-c", "tty; exit 3"]);
     assert_eq!((tty.code, tty.stdout.as_str()), (3, "/dev/pts/0\r\n"), "{tty:?}");

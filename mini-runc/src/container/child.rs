@@ -238,6 +238,7 @@ fn rootfs_spec(cfg: &Config, state: &StateDir, extras: &Extras) -> rootfs::Spec 
         volumes: cfg.volumes.clone(),
         workdir: cfg.workdir.clone(),
         cgroup_fs: extras.cgroup_fs,
+        bind_root: extras.bind_root,
     }
 }
 

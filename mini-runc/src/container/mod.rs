@@ -176,6 +176,9 @@ pub struct Extras {
     pub exec_fifo: Option<PathBuf>,
     /// `mounts` lists a `cgroup` filesystem at `/sys/fs/cgroup`.
     pub cgroup_fs: bool,
+    /// The [`Lower::Directory`] is the root itself, bind-mounted and
+    /// written in place, not an overlay's lower layer (`root.path`).
+    pub bind_root: bool,
 }
 
 /// What a hook that may fail returns: the engine's own error, which the

@@ -228,7 +228,7 @@ pub fn plan(spec: &Spec, bundle: &Path, id: &str) -> Result<Plan, SpecError> {
         oom_score_adj: process.oom_score_adj(),
         seccomp,
         hooks: runtime_hooks,
-        extras: Extras { exec_fifo: None, cgroup_fs },
+        extras: Extras { exec_fifo: None, cgroup_fs, bind_root: true },
     })
 }
 // ANCHOR_END: plan

@@ -5,7 +5,9 @@
 //!    propagates back to the host (systemd makes `/` shared), and
 //!    `pivot_root(2)` refuses a shared parent mount;
 //! 2. overlayfs on `<state>/rootfs`: the image is the read-only lower layer,
-//!    the container's writes go to its own upper layer;
+//!    the container's writes go to its own upper layer (an OCI bundle's
+//!    `root.path` is bind-mounted instead, and written in place, as runc
+//!    does);
 //! 3. the host image's `/usr`, `/lib*`… bind-mounted read-only;
 //! 4. `/proc` (a new instance, which shows the container's PID namespace;
 //!    the host's, bound, when it shares the host's), `/sys` read-only
@@ -80,6 +82,9 @@ pub struct Spec {
     /// The cgroup filesystem on `/sys/fs/cgroup`, read-only (an OCI
     /// bundle's `cgroup` mount; mini-docker asks for none).
     pub cgroup_fs: bool,
+    /// `lower` is the root itself, bind-mounted and written in place (an
+    /// OCI bundle's `root.path`, as runc uses it): no overlay.
+    pub bind_root: bool,
 }
 
 /// A bind mount from the host into the container.
@@ -101,24 +106,7 @@ pub fn prepare(spec: &Spec) -> Result<OwnedFd, RootfsError> {
         .map_err(RootfsError::sys("mount(\"/\", MS_REC | MS_PRIVATE)"))?;
     // ANCHOR_END: make-private
 
-    // ANCHOR: overlay
-    let rootfs = &spec.target;
-    let mut options = format!(
-        "lowerdir={},upperdir={},workdir={}",
-        spec.lower.display(),
-        spec.upper.display(),
-        spec.work.display()
-    );
-    if spec.user_namespace {
-        // In a user namespace overlayfs may not write its trusted.overlay.*
-        // attributes; user.overlay.* is allowed (kernel 5.11+).
-        options.push_str(",userxattr");
-    }
-    mount(Some("overlay"), rootfs, Some("overlay"), MsFlags::empty(), Some(options.as_str()))
-        .map_err(|errno| overlay_failed(errno, rootfs, &options))?;
-    let root = open(rootfs, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
-        .map_err(RootfsError::sys(format!("open({rootfs:?})")))?;
-    // ANCHOR_END: overlay
+    let root = if spec.bind_root { bind_root(spec)? } else { overlay_root(spec)? };
 
     for dir in &spec.host_dirs {
         let path = format!("/{dir}");
@@ -142,6 +130,44 @@ pub fn prepare(spec: &Spec) -> Result<OwnedFd, RootfsError> {
     }
     open_in_root(&root, &spec.workdir, Create::Dir)?;
     Ok(root)
+}
+
+/// The image as the overlay's read-only lower layer, the container's
+/// writes in an upper layer of its own; returns the root's descriptor.
+fn overlay_root(spec: &Spec) -> Result<OwnedFd, RootfsError> {
+    // ANCHOR: overlay
+    let rootfs = &spec.target;
+    let mut options = format!(
+        "lowerdir={},upperdir={},workdir={}",
+        spec.lower.display(),
+        spec.upper.display(),
+        spec.work.display()
+    );
+    if spec.user_namespace {
+        // In a user namespace overlayfs may not write its trusted.overlay.*
+        // attributes; user.overlay.* is allowed (kernel 5.11+).
+        options.push_str(",userxattr");
+    }
+    mount(Some("overlay"), rootfs, Some("overlay"), MsFlags::empty(), Some(options.as_str()))
+        .map_err(|errno| overlay_failed(errno, rootfs, &options))?;
+    let root = open(rootfs, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(RootfsError::sys(format!("open({rootfs:?})")))?;
+    // ANCHOR_END: overlay
+    Ok(root)
+}
+
+/// An OCI bundle's root filesystem, bind-mounted on the target: the
+/// container's writes go to it in place, as under runc (a client such as
+/// Docker prepared it, and reads the changes there: `docker diff`,
+/// `docker cp`).
+fn bind_root(spec: &Spec) -> Result<OwnedFd, RootfsError> {
+    let rootfs = &spec.target;
+    let flags = MsFlags::MS_BIND | MsFlags::MS_REC;
+    mount(Some(&spec.lower), rootfs, None::<&str>, flags, None::<&str>).map_err(
+        RootfsError::sys(format!("mount({:?}, {rootfs:?}, MS_BIND | MS_REC)", spec.lower)),
+    )?;
+    open(rootfs, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(RootfsError::sys(format!("open({rootfs:?})")))
 }
 
 /// The error for a refused overlay mount. No fallback (a read-only bind

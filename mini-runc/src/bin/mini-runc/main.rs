@@ -12,7 +12,7 @@
 //! `delete` removes what is left. See runc(8) and runc-create(8) and
 //! friends for the flags.
 //!
-//! One file per verb group: `create.rs` (create and run), `start.rs`, `exec.rs`,,
+//! One file per verb group: `create.rs` (create and run), `start.rs`, `exec.rs`,
 //! `kill.rs`, `delete.rs`, `query.rs` (state, list), `info.rs` (spec,
 //! features); `record.rs` is the state on disk they share.
 
