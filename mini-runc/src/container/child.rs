@@ -195,7 +195,9 @@ fn set_up(cfg: &Config, state: &StateDir, extras: &Extras) -> Result<(), Error> 
     if cfg.security.privileged {
         crate::security::paths::host_devices(&root)?;
     }
-    if cfg.namespaces.uts {
+    // (No hostname, from an OCI bundle: the UTS namespace keeps the copy
+    // of the host's it starts with, as under runc.)
+    if cfg.namespaces.uts && !cfg.hostname.is_empty() {
         sethostname(&cfg.hostname)
             .map_err(RootfsError::sys(format!("sethostname({:?})", cfg.hostname)))?;
     }

@@ -184,7 +184,7 @@ pub fn plan(spec: &Spec, bundle: &Path, id: &str) -> Result<Plan, SpecError> {
     let cgroup_fs = spec.mounts().iter().flatten().any(|m| {
         m.destination() == Path::new("/sys/fs/cgroup") && m.typ().as_deref() == Some("cgroup")
     });
-    check_linux(linux, id)?;
+    check_linux(linux)?;
     let limits = limits(linux)?;
     let seccomp = linux
         .seccomp()
@@ -581,7 +581,6 @@ fn id_map(linux: &oci_spec::runtime::Linux, user: bool) -> Result<Option<IdMap>,
 /// refuses it without one as well).
 fn hostname(spec: &Spec, ns: &Namespaces) -> Result<String, SpecError> {
     match spec.hostname().as_deref() {
-        None | Some("") if ns.uts => Ok(String::new()),
         None | Some("") => Ok(String::new()),
         Some(name) if !ns.uts => Err(refuse("hostname", format!("{name:?} needs a UTS namespace"))),
         Some(name) if name.len() > 64 => Err(refuse("hostname", "longer than 64 bytes")),
@@ -676,7 +675,7 @@ fn same_size(option: &str, allowed: &[&str]) -> bool {
 }
 
 /// The rest of `linux`: what is supported is checked, the rest refused.
-fn check_linux(linux: &oci_spec::runtime::Linux, id: &str) -> Result<(), SpecError> {
+fn check_linux(linux: &oci_spec::runtime::Linux) -> Result<(), SpecError> {
     for (field, list, model) in [
         ("linux.maskedPaths", linux.masked_paths(), &paths::MASKED[..]),
         ("linux.readonlyPaths", linux.readonly_paths(), &paths::READ_ONLY[..]),
@@ -691,7 +690,6 @@ fn check_linux(linux: &oci_spec::runtime::Linux, id: &str) -> Result<(), SpecErr
     {
         return Err(refuse("linux.cgroupsPath", format!("{path:?} leaves the cgroup hierarchy")));
     }
-    let _ = id;
     if linux.devices().as_ref().is_some_and(|d| !d.is_empty()) {
         return Err(refuse("linux.devices", "creating device nodes is not supported"));
     }

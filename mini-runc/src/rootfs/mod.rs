@@ -83,7 +83,8 @@ pub struct Spec {
     /// bundle's `cgroup` mount; mini-docker asks for none).
     pub cgroup_fs: bool,
     /// `lower` is the root itself, bind-mounted and written in place (an
-    /// OCI bundle's `root.path`, as runc uses it): no overlay.
+    /// OCI bundle's `root.path`, as runc uses it): no overlay, and no
+    /// `/etc/hostname`, `hosts` or `resolv.conf` bound over the bundle's.
     pub bind_root: bool,
 }
 
@@ -118,8 +119,12 @@ pub fn prepare(spec: &Spec) -> Result<OwnedFd, RootfsError> {
         mount_cgroups(&root)?;
     }
     dev::mount_dev(&root, spec)?;
-    for name in ["hostname", "hosts", "resolv.conf"] {
-        bind(&root, spec.etc.join(name), &format!("/etc/{name}"), Create::File)?;
+    // (An OCI bundle's /etc is its own: the client binds these if it
+    // wants them, as Docker does.)
+    if !spec.bind_root {
+        for name in ["hostname", "hosts", "resolv.conf"] {
+            bind(&root, spec.etc.join(name), &format!("/etc/{name}"), Create::File)?;
+        }
     }
     for volume in &spec.volumes {
         let create = if volume.source_is_dir { Create::Dir } else { Create::File };
