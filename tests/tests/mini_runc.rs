@@ -599,3 +599,170 @@ fn docker_runs_containers_with_mini_runc() {
     insta::assert_snapshot!(hi.stdout);
 }
 // ANCHOR_END: docker
+
+/// Waits (bounded) until `pid` is gone; one still there is the test's
+/// own container's, so it is killed, by its PID, before the test fails.
+fn assert_gone(pid: i32, what: &str) {
+    let deadline = Instant::now() + LIMIT;
+    while Path::new(&format!("/proc/{pid}")).exists() {
+        if Instant::now() > deadline {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            panic!("{what}: process {pid} is still there");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A PID a container wrote into its root filesystem (bounded wait).
+fn read_pid(path: &Path) -> i32 {
+    let deadline = Instant::now() + LIMIT;
+    loop {
+        if let Some(pid) =
+            std::fs::read_to_string(path).ok().and_then(|t| t.trim().parse::<i32>().ok())
+        {
+            return pid;
+        }
+        assert!(Instant::now() < deadline, "no PID in {path:?}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A cgroup of the test's own in the v1 pids hierarchy, with a `sleep` of
+/// the test's in it; dropping it kills that sleep (by its PID) and removes
+/// the cgroup.
+struct ForeignCgroup {
+    dir: PathBuf,
+    sleep: std::process::Child,
+}
+
+impl ForeignCgroup {
+    fn new(name: &str) -> ForeignCgroup {
+        let dir = Path::new("/sys/fs/cgroup/pids").join(name);
+        std::fs::create_dir(&dir).expect("mkdir the test's cgroup");
+        let sleep = Command::new("sleep").arg("60").stdin(Stdio::null()).spawn();
+        let lab = ForeignCgroup { dir, sleep: sleep.expect("spawn sleep") };
+        std::fs::write(lab.dir.join("cgroup.procs"), lab.sleep.id().to_string())
+            .expect("move the sleep into the test's cgroup");
+        lab
+    }
+}
+
+impl Drop for ForeignCgroup {
+    fn drop(&mut self) {
+        let _ = self.sleep.kill();
+        let _ = self.sleep.wait();
+        // rmdir waits for the cgroup to empty (bounded).
+        let deadline = Instant::now() + LIMIT;
+        while std::fs::remove_dir(&self.dir).is_err() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+// ANCHOR: foreign-cgroup
+/// `linux.cgroupsPath` naming a cgroup that already exists is refused
+/// (delete would kill and remove it), and so is the hierarchy's root: the
+/// process already in that cgroup survives.
+#[test]
+fn an_existing_cgroup_is_refused_and_left_alone() {
+    let Some(world) = World::new("mini-runc existing cgroup") else { return };
+    if !Path::new("/sys/fs/cgroup/pids/cgroup.procs").exists() {
+        nslab_tests::skip("mini-runc existing cgroup", "no cgroup v1 pids hierarchy");
+        return;
+    }
+    let name = format!("mini-runc-test-foreign-{}", std::process::id());
+    let mut foreign = ForeignCgroup::new(&name);
+    world.config(|c| c["linux"]["cgroupsPath"] = json!(format!("/{name}")));
+    let ran = world.run(&["create", "e1"]);
+    assert_eq!(ran.code, 1, "an existing cgroup: {ran:?}");
+    assert_eq!(ran.stderr.lines().count(), 1, "one line: {ran:?}");
+    assert!(ran.stderr.contains(&foreign.dir.display().to_string()), "names it: {ran:?}");
+    assert!(foreign.sleep.try_wait().expect("try_wait").is_none(), "the sleep was killed");
+    assert!(foreign.dir.is_dir(), "the test's cgroup was removed");
+    let procs = std::fs::read_to_string(foreign.dir.join("cgroup.procs")).expect("procs");
+    assert_eq!(procs.trim(), foreign.sleep.id().to_string());
+    world.assert_empty();
+    for root in ["/", "", "/./"] {
+        world.config(|c| c["linux"]["cgroupsPath"] = json!(root));
+        let ran = world.run(&["create", "e2"]);
+        assert_eq!(ran.code, 1, "cgroupsPath {root:?}: {ran:?}");
+        assert!(ran.stderr.contains("linux.cgroupsPath"), "{ran:?}");
+        world.assert_empty();
+    }
+    assert!(foreign.sleep.try_wait().expect("try_wait").is_none(), "the sleep was killed");
+    insta::assert_snapshot!(ran.stderr.replace(&name, "[NAME]"));
+}
+// ANCHOR_END: foreign-cgroup
+
+// ANCHOR: cgroups-path
+/// `linux.cgroupsPath` without any limit still makes the cgroup there (and
+/// the parents it needs), holds the container in it, and removes only
+/// what it made at delete.
+#[test]
+fn cgroups_path_without_limits_is_used() {
+    let Some(world) = World::new("mini-runc cgroupsPath") else { return };
+    if !Path::new("/sys/fs/cgroup/pids/cgroup.procs").exists() {
+        nslab_tests::skip("mini-runc cgroupsPath", "no cgroup v1 pids hierarchy");
+        return;
+    }
+    let name = format!("mini-runc-test-path-{}", std::process::id());
+    let parent = Path::new("/sys/fs/cgroup/pids").join(&name);
+    world.config(|c| {
+        args(c, "exec sleep 30");
+        c["linux"]["cgroupsPath"] = json!(format!("/{name}/c3"));
+    });
+    let ran = world.run(&["create", "c3"]);
+    assert_eq!((ran.code, ran.stderr.as_str()), (0, ""), "create: {ran:?}");
+    let pid = world.state("c3")["pid"].as_i64().expect("pid");
+    let procs = std::fs::read_to_string(parent.join("c3/cgroup.procs")).unwrap_or_default();
+    assert_eq!(procs.trim(), pid.to_string(), "init in the cgroupsPath cgroup");
+    assert_eq!(world.run(&["delete", "--force", "c3"]).code, 0);
+    assert!(!parent.exists(), "{parent:?} (made for the container) left behind");
+    world.assert_empty();
+}
+// ANCHOR_END: cgroups-path
+
+// ANCHOR: no-pid-namespace
+/// Without a PID namespace, a process that leaves init's tree is still the
+/// container's: `kill --all` reaches it through the cgroup, and `delete`
+/// ends what is left.
+#[test]
+fn without_a_pid_namespace_nothing_outlives_the_container() {
+    let Some(world) = World::new("mini-runc no PID namespace") else { return };
+    let marker = world.bundle().join("rootfs/tmp/bg");
+    // `( … & )`: the sleep's parent ends at once, so it leaves init's tree.
+    world.config(|c| {
+        args(c, "(sleep 300 </dev/null >/dev/null 2>&1 & echo $! > /tmp/bg); exec sleep 300");
+        c["root"]["readonly"] = json!(false);
+        c["linux"]["namespaces"].as_array_mut().expect("namespaces").retain(|n| n["type"] != "pid");
+    });
+    assert_eq!(world.run(&["create", "k1"]).code, 0);
+    assert_eq!(world.run(&["start", "k1"]).code, 0);
+    let background = read_pid(&marker);
+    let init = world.state("k1")["pid"].as_i64().expect("pid") as i32;
+    assert!(!children(init.into()).contains(&background.to_string()), "still init's child");
+    let ran = world.run(&["kill", "--all", "k1", "KILL"]);
+    assert_eq!(ran.code, 0, "kill --all: {ran:?}");
+    assert_gone(background, "kill --all");
+    world.wait_status("k1", "stopped");
+    assert_eq!(world.run(&["delete", "k1"]).code, 0);
+    // The command ends; its background process does not: delete ends it.
+    std::fs::remove_file(&marker).expect("marker");
+    world.config(|c| {
+        args(c, "(sleep 300 </dev/null >/dev/null 2>&1 & echo $! > /tmp/bg)");
+        c["root"]["readonly"] = json!(false);
+        c["linux"]["namespaces"].as_array_mut().expect("namespaces").retain(|n| n["type"] != "pid");
+    });
+    assert_eq!(world.run(&["create", "k2"]).code, 0);
+    assert_eq!(world.run(&["start", "k2"]).code, 0);
+    let background = read_pid(&marker);
+    world.wait_status("k2", "stopped");
+    assert!(Path::new(&format!("/proc/{background}")).exists(), "ended before delete");
+    assert_eq!(world.run(&["delete", "k2"]).code, 0);
+    assert_gone(background, "delete");
+    world.assert_empty();
+}
+// ANCHOR_END: no-pid-namespace

@@ -44,15 +44,22 @@
 //! in `/proc/self/cgroup` (cgroup_namespaces(7), claim CG-NS). So nothing
 //! of the command ever runs outside its limits.
 //!
-//! A container without any limit gets no cgroup of its own (it stays in
-//! mini-docker's): a start then needs no cgroup write access at all, and
-//! does not pay a move's wait for an RCU grace period (several
-//! milliseconds when no move happened lately).
+//! A mini-docker container without any limit gets no cgroup of its own
+//! (it stays in mini-docker's): a start then needs no cgroup write access
+//! at all, and does not pay a move's wait for an RCU grace period (several
+//! milliseconds when no move happened lately). An OCI bundle's container
+//! always gets one ([`Limits::own`]): without a PID namespace, the cgroup
+//! is the only list of its processes that `delete` and `kill --all` have.
 //!
 //! Cleanup: the directories made are listed in `<state>/cgroups` *before*
 //! they are made, so the run itself, or the next mini-docker after a
-//! killed one (`StateDir::sweep`), can remove them. The limits asked for
-//! are listed there too, for `inspect` ([`read_record`]).
+//! killed one (`StateDir::sweep`), can remove them. Only what this crate
+//! made is listed: the container's leaf (whose processes [`remove`]
+//! kills) and the parents it had to make (removed only when empty). A
+//! bundle's `linux.cgroupsPath` naming a cgroup that already exists is
+//! refused, so a cgroup someone else made is never killed or removed.
+//! The limits asked for are listed there too, for `inspect`
+//! ([`read_record`]).
 //!
 //! mini-runc's layer 2 of 2, kernel-facing (see `tests/tests/layers.rs`):
 //! `cgroups/` owns the container's cgroups and imports nothing else of
@@ -109,6 +116,17 @@ pub enum CgroupError {
     NoController { controller: &'static str, path: PathBuf, why: String },
     #[error("--cpuset-cpus {cpus}: the kernel refused it (this machine's CPUs: {available})")]
     BadCpuset { cpus: String, available: String },
+    /// runc would join an existing cgroup; this runtime kills and removes
+    /// its cgroup at `delete`, so it only uses one it made itself.
+    #[error(
+        "linux.cgroupsPath: cgroup {0:?} already exists (mini-runc only uses a cgroup it makes, \
+         as it kills and removes it at delete)"
+    )]
+    Exists(PathBuf),
+    #[error(
+        "linux.cgroupsPath {0:?}: names the hierarchy's root, not a cgroup of the container's own"
+    )]
+    RootPath(PathBuf),
     #[error("{what} {path:?}: {source}")]
     Io { what: &'static str, path: PathBuf, source: std::io::Error },
 }
@@ -161,6 +179,82 @@ fn mkdir_leaf(
     Err(io("creating", dir)(std::io::ErrorKind::NotFound.into()))
 }
 
+/// A bundle's `cgroupsPath`, relative to a hierarchy's root: `/`, `.`
+/// and empty parts dropped. One that leaves the hierarchy (`..`) or names
+/// its root is refused: the root holds every process of the host.
+pub fn below_root(path: &Path) -> Result<PathBuf, CgroupError> {
+    use std::path::Component;
+    let mut below = PathBuf::new();
+    for part in path.components() {
+        match part {
+            Component::Normal(name) => below.push(name),
+            Component::RootDir | Component::CurDir => {}
+            Component::ParentDir | Component::Prefix(_) => {
+                return Err(CgroupError::RootPath(path.to_owned()));
+            }
+        }
+    }
+    if below.as_os_str().is_empty() {
+        return Err(CgroupError::RootPath(path.to_owned()));
+    }
+    Ok(below)
+}
+
+/// Makes `leaf` (a bundle's `cgroupsPath` in the hierarchy at `root`),
+/// which must not exist yet, and the missing parents on the way, each
+/// prepared with `prepare`. `made` gains what this call made, and is
+/// recorded before each `mkdir` (with what is about to be made) and after
+/// a failure (with only what was made): a cgroup found already there is
+/// never listed, so never killed or removed.
+fn mkdir_new(
+    root: &Path,
+    leaf: &Path,
+    made: &mut Made,
+    record: &dyn Fn(&Made) -> Result<(), CgroupError>,
+    prepare: &dyn Fn(&Path) -> Result<(), CgroupError>,
+) -> Result<(), CgroupError> {
+    if leaf.exists() {
+        return Err(CgroupError::Exists(leaf.to_owned()));
+    }
+    // The parents missing now, outermost first.
+    let mut missing: Vec<PathBuf> = leaf
+        .ancestors()
+        .skip(1)
+        .take_while(|p| *p != root && !p.exists())
+        .map(Path::to_owned)
+        .collect();
+    missing.reverse();
+    let mut planned = made.clone();
+    planned.parents.extend(missing.iter().cloned());
+    planned.leaves.push(leaf.to_owned());
+    record(&planned)?;
+    let result = (|| {
+        for parent in &missing {
+            match std::fs::create_dir(parent) {
+                Ok(()) => made.parents.push(parent.clone()),
+                // Made by someone else meanwhile: theirs, neither listed
+                // nor prepared.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(io("creating", parent)(e)),
+            }
+            prepare(parent)?;
+        }
+        match std::fs::create_dir(leaf) {
+            Ok(()) => {
+                made.leaves.push(leaf.to_owned());
+                Ok(())
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                Err(CgroupError::Exists(leaf.to_owned()))
+            }
+            Err(e) => Err(io("creating", leaf)(e)),
+        }
+    })();
+    // Now exactly what was made (the plan listed more on a failure).
+    record(made)?;
+    result
+}
+
 /// The limits asked for, each value checked alone (by the parsers below)
 /// but not yet together; `run`'s command line fills it (mini-docker's
 /// `commands/run.rs`).
@@ -199,6 +293,9 @@ pub struct Limits {
     /// Where the cgroups go, below each hierarchy's root (an OCI bundle's
     /// `linux.cgroupsPath`); `None`: `mini-docker/<id>`.
     pub path: Option<PathBuf>,
+    /// Make a cgroup even without a limit (an OCI bundle's container: its
+    /// cgroup is how `delete` finds every process of it).
+    pub own: bool,
 }
 
 impl Limits {
@@ -229,11 +326,20 @@ impl Limits {
             cpuset_cpus: args.cpuset_cpus.clone(),
             devices: Vec::new(),
             path: None,
+            own: false,
         })
     }
 
+    /// No limit asked for (where the cgroups go, and whether one is made
+    /// anyway, are not limits).
     pub fn is_empty(&self) -> bool {
-        Limits { path: None, ..self.clone() } == Limits::default()
+        Limits { path: None, own: false, ..self.clone() } == Limits::default()
+    }
+
+    /// Whether the container gets cgroups of its own: with a limit, a
+    /// `cgroupsPath`, or when asked to ([`Limits::own`]).
+    pub fn wants_cgroup(&self) -> bool {
+        !self.is_empty() || self.own || self.path.is_some()
     }
 
     /// The CFS quota for `--cpus`, in microseconds per [`CPU_PERIOD_US`].
@@ -343,26 +449,34 @@ pub fn describe() -> String {
 /// first, so that every exit path can [`remove`] them.
 // ANCHOR: create
 pub fn create(id: &str, limits: &Limits, state_dir: &Path) -> Result<(), CgroupError> {
-    if limits.is_empty() {
+    if !limits.wants_cgroup() {
         return Ok(());
     }
+    let record = |made: &Made| record_limits(state_dir, made, limits);
     match Version::detect() {
         Version::V1 if !geteuid().is_root() => Err(CgroupError::RootlessV1),
-        Version::V1 => v1::create(id, limits, &|dirs| record_limits(state_dir, dirs, limits)),
-        Version::V2(mount) => {
-            v2::create(&mount, id, limits, &|dirs| record_limits(state_dir, dirs, limits))
-        }
+        Version::V1 => v1::create(id, limits, &record),
+        Version::V2(mount) => v2::create(&mount, id, limits, &record),
     }
 }
 // ANCHOR_END: create
 
-/// Records the directories alone (what is left to remove).
-fn record(state_dir: &Path, dirs: &[PathBuf]) -> Result<(), CgroupError> {
-    record_limits(state_dir, dirs, &Limits::default())
+/// The directories this crate made for one container: the leaves it
+/// lives in, and the parents made on the way (outermost first).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Made {
+    pub leaves: Vec<PathBuf>,
+    pub parents: Vec<PathBuf>,
 }
 
-fn record_limits(state_dir: &Path, dirs: &[PathBuf], limits: &Limits) -> Result<(), CgroupError> {
-    let mut text: String = dirs.iter().map(|d| format!("{}\n", d.display())).collect();
+/// Records the directories alone (what is left to remove).
+fn record(state_dir: &Path, made: &Made) -> Result<(), CgroupError> {
+    record_limits(state_dir, made, &Limits::default())
+}
+
+fn record_limits(state_dir: &Path, made: &Made, limits: &Limits) -> Result<(), CgroupError> {
+    let mut text: String = made.leaves.iter().map(|d| format!("{}\n", d.display())).collect();
+    text.extend(made.parents.iter().map(|d| format!("parent {}\n", d.display())));
     let mut line = |key: &str, value: Option<String>| {
         if let Some(value) = value {
             text += &format!("{key} {value}\n");
@@ -386,6 +500,8 @@ fn record_limits(state_dir: &Path, dirs: &[PathBuf], limits: &Limits) -> Result<
 pub struct Recorded {
     pub limits: Limits,
     pub dirs: Vec<PathBuf>,
+    /// Parents this crate made for them (removed when empty, never killed).
+    pub parents: Vec<PathBuf>,
 }
 
 /// The record in `state_dir`; `None` when there is none (no limit, or the
@@ -407,6 +523,7 @@ pub fn read_record(state_dir: &Path) -> Option<Recorded> {
             Some(("cpus", v)) => limits.cpus = v.parse().ok(),
             Some(("cpu-shares", v)) => limits.cpu_shares = v.parse().ok(),
             Some(("cpuset-cpus", v)) => limits.cpuset_cpus = Some(v.to_owned()),
+            Some(("parent", v)) => recorded.parents.push(PathBuf::from(v)),
             _ => {}
         }
     }
@@ -449,7 +566,7 @@ pub fn join(state_dir: &Path, pid: Pid) -> Result<(), CgroupError> {
 /// wait a little, killing any that remain (they are the container's own).
 // ANCHOR: remove
 pub fn remove(state_dir: &Path) {
-    let dirs = recorded(state_dir);
+    let Some(Recorded { dirs, parents, .. }) = read_record(state_dir) else { return };
     let deadline = Instant::now() + REMOVE_WAIT;
     let mut left = Vec::new();
     // Innermost first (v2 nests nothing per container, but be general).
@@ -469,28 +586,40 @@ pub fn remove(state_dir: &Path) {
             }
         }
     }
-    // The shared `mini-docker/` parents too, when no other container
-    // uses them (rmdir refuses a non-empty directory).
-    for dir in &dirs {
-        if let Some(parent) = dir.parent() {
-            let _ = std::fs::remove_dir(parent);
-        }
+    // The parents made for it (such as the shared `mini-docker/`), when
+    // nothing else uses them: rmdir refuses a directory with a cgroup in
+    // it, and nothing is killed there. Innermost first.
+    for parent in parents.iter().rev() {
+        let _ = std::fs::remove_dir(parent);
     }
     if left.is_empty() {
         let _ = std::fs::remove_file(state_dir.join(RECORD));
     } else {
-        let _ = record(state_dir, &left);
+        let _ = record(state_dir, &Made { leaves: left, parents });
     }
 }
 // ANCHOR_END: remove
 
 /// SIGKILL to every process still listed in the cgroup.
 fn kill_all(dir: &Path) {
-    for pid in read(dir, "cgroup.procs").unwrap_or_default().lines() {
-        if let Ok(pid) = pid.parse::<i32>() {
-            let _ = nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
-        }
+    for pid in procs(dir) {
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
     }
+}
+
+/// The processes in one cgroup directory.
+fn procs(dir: &Path) -> Vec<Pid> {
+    let text = read(dir, "cgroup.procs").unwrap_or_default();
+    text.lines().filter_map(|pid| pid.parse().ok()).map(Pid::from_raw).collect()
+}
+
+/// Every process in the container's cgroups (each once): what `kill
+/// --all` signals, and what `delete` must not leave behind.
+pub fn processes(state_dir: &Path) -> Vec<Pid> {
+    let mut all: Vec<Pid> = recorded(state_dir).iter().flat_map(|dir| procs(dir)).collect();
+    all.sort_by_key(|pid| pid.as_raw());
+    all.dedup();
+    all
 }
 
 #[cfg(test)]
@@ -539,11 +668,14 @@ mod tests {
             cpuset_cpus: Some("0".to_owned()),
             ..Limits::default()
         };
-        record_limits(&state, &dirs, &limits).expect("record");
+        let parents = [PathBuf::from("/sys/fs/cgroup/memory/mini-docker")];
+        let made = Made { leaves: dirs.to_vec(), parents: parents.to_vec() };
+        record_limits(&state, &made, &limits).expect("record");
         let text = std::fs::read_to_string(state.join(RECORD)).expect("record");
         assert!(text.contains("\nmemory-swap -1\n"), "unlimited swap: {text}");
         let read = read_record(&state).expect("recorded");
         assert_eq!((read.limits, read.dirs.as_slice()), (limits, &dirs[..]));
+        assert_eq!(read.parents, parents, "the parents made are told apart from the leaves");
         // The older record, directories only, still reads.
         std::fs::write(state.join(RECORD), "/a\n/b\n").expect("old record");
         assert_eq!(recorded(&state), [PathBuf::from("/a"), PathBuf::from("/b")]);

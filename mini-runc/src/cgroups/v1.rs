@@ -20,7 +20,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{CgroupError, Limits, read, write};
+use super::{CgroupError, Limits, Made, read, write};
 
 /// Where the v1 hierarchies are mounted (one directory each; `cpu` is often
 /// a symbolic link to `cpu,cpuacct`).
@@ -29,18 +29,20 @@ const ROOT: &str = "/sys/fs/cgroup";
 /// Each container's cgroups go under this directory in every hierarchy.
 const PARENT: &str = "mini-docker";
 
-/// Makes `/sys/fs/cgroup/<controller>/mini-docker/<id>` in each hierarchy
-/// a limit needs, and writes the limits. `record` is called with the
-/// directories before any is made.
+/// Makes `/sys/fs/cgroup/<controller>/mini-docker/<id>` (or the bundle's
+/// `cgroupsPath`) in each hierarchy a limit needs, and writes the limits.
+/// Without a limit, the pids hierarchy alone holds the container. `record`
+/// is called with the directories before any is made, and again with
+/// exactly those made when a step fails.
 // ANCHOR: v1-create
 pub fn create(
     id: &str,
     limits: &Limits,
-    record: &dyn Fn(&[PathBuf]) -> Result<(), CgroupError>,
+    record: &dyn Fn(&Made) -> Result<(), CgroupError>,
 ) -> Result<(), CgroupError> {
     let memory = limits.memory.is_some();
     let cpu = limits.cpus.is_some() || limits.cpu_shares.is_some();
-    let controllers: Vec<&'static str> = [
+    let mut controllers: Vec<&'static str> = [
         ("memory", memory),
         ("pids", limits.pids.is_some()),
         ("cpu", cpu),
@@ -50,6 +52,11 @@ pub fn create(
     .into_iter()
     .filter_map(|(name, wanted)| wanted.then_some(name))
     .collect();
+    if controllers.is_empty() {
+        // No limit, but a cgroup wanted: pids.max stays "max", and
+        // cgroup.procs lists every process of the container.
+        controllers.push("pids");
+    }
     for &controller in &controllers {
         let hierarchy = Path::new(ROOT).join(controller);
         if !hierarchy.join("cgroup.procs").exists() {
@@ -58,23 +65,36 @@ pub fn create(
         }
     }
     let below = match &limits.path {
-        Some(path) => path.strip_prefix("/").unwrap_or(path).to_owned(),
+        Some(path) => super::below_root(path)?,
         None => Path::new(PARENT).join(id),
     };
     let dirs: Vec<PathBuf> =
         controllers.iter().map(|c| Path::new(ROOT).join(c).join(&below)).collect();
-    record(&dirs)?;
+    let mut made = Made::default();
     for (&controller, dir) in controllers.iter().zip(&dirs) {
-        super::mkdir_leaf(dir, &|parent| {
+        let prepare = |parent: &Path| {
             if controller == "cpuset" { inherit_cpuset(parent) } else { Ok(()) }
+        };
+        let step = if limits.path.is_some() {
+            let hierarchy = Path::new(ROOT).join(controller);
+            super::mkdir_new(&hierarchy, dir, &mut made, record, &prepare)
+        } else {
+            // `mini-docker/` and `mini-docker/<id>` are this crate's by name.
+            let parent = dir.parent().unwrap_or(dir).to_owned();
+            made.leaves.push(dir.clone());
+            made.parents.push(parent);
+            record(&made).and_then(|()| super::mkdir_leaf(dir, &prepare))
+        };
+        step.and_then(|()| match controller {
+            "memory" => memory_limits(dir, limits),
+            "pids" => match limits.pids {
+                Some(pids) => write(dir, "pids.max", &pids.to_string()),
+                None => Ok(()),
+            },
+            "cpu" => cpu_limits(dir, limits),
+            "devices" => device_rules(dir, limits),
+            _ => cpuset_limits(dir, limits),
         })?;
-        match controller {
-            "memory" => memory_limits(dir, limits)?,
-            "pids" => write(dir, "pids.max", &limits.pids.unwrap_or_default().to_string())?,
-            "cpu" => cpu_limits(dir, limits)?,
-            "devices" => device_rules(dir, limits)?,
-            _ => cpuset_limits(dir, limits)?,
-        }
     }
     Ok(())
 }

@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 
 use nix::unistd::geteuid;
 
-use super::{CgroupError, Limits, read, write};
+use super::{CgroupError, Limits, Made, read, write};
 
 /// Where the container's cgroups go: `<mount>/mini-docker` as root;
 /// rootless, `mini-docker` inside the delegated subtree.
@@ -77,7 +77,7 @@ pub fn create(
     mount: &Path,
     id: &str,
     limits: &Limits,
-    record: &dyn Fn(&[PathBuf]) -> Result<(), CgroupError>,
+    record: &dyn Fn(&Made) -> Result<(), CgroupError>,
 ) -> Result<(), CgroupError> {
     if !limits.devices.is_empty() {
         return Err(CgroupError::Unsupported(
@@ -98,7 +98,8 @@ pub fn create(
         }
     }
     let dir = base.join(id);
-    record(std::slice::from_ref(&dir))?;
+    // `mini-docker/` is this crate's own by its name: removed when empty.
+    record(&Made { leaves: vec![dir.clone()], parents: vec![base.clone()] })?;
     let enable: String = controllers.iter().map(|c| format!("+{c} ")).collect();
     if !enable.is_empty() {
         write(above, "cgroup.subtree_control", enable.trim_end())?;
@@ -173,7 +174,7 @@ mod tests {
         let state = std::env::temp_dir().join(format!("md-cg2-test-{}", std::process::id()));
         std::fs::create_dir_all(&state).expect("state dir");
         let id = format!("unit-test-{}", std::process::id());
-        let rec = |dirs: &[PathBuf]| super::super::record(&state, dirs);
+        let rec = |made: &Made| super::super::record(&state, made);
 
         // With a limit whose controller is missing: refused before anything exists.
         let available = read(&mount, "cgroup.controllers").expect("controllers");

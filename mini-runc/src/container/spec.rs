@@ -684,11 +684,21 @@ fn check_linux(linux: &oci_spec::runtime::Linux) -> Result<(), SpecError> {
             return Err(refuse(field, format!("{bad:?} is not among the paths mini-runc covers")));
         }
     }
-    if let Some(path) = linux.cgroups_path()
-        && (path.components().any(|c| matches!(c, std::path::Component::ParentDir))
-            || path.as_os_str().is_empty())
-    {
-        return Err(refuse("linux.cgroupsPath", format!("{path:?} leaves the cgroup hierarchy")));
+    if let Some(path) = linux.cgroups_path() {
+        if path.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
+            return Err(refuse(
+                "linux.cgroupsPath",
+                format!("{path:?} leaves the cgroup hierarchy"),
+            ));
+        }
+        // "/", "" or "./": the hierarchy's root, where every process of
+        // the host is; `delete` would kill them all.
+        if crate::cgroups::below_root(path).is_err() {
+            return Err(refuse(
+                "linux.cgroupsPath",
+                format!("{path:?} names the hierarchy's root, not a cgroup of the container's own"),
+            ));
+        }
     }
     if linux.devices().as_ref().is_some_and(|d| !d.is_empty()) {
         return Err(refuse("linux.devices", "creating device nodes is not supported"));
@@ -730,10 +740,12 @@ const DEFAULT_DEVICES: &[&str] = &[
 // ANCHOR: limits
 /// `linux.resources`: memory (limit, swap), pids, cpu (shares, quota over
 /// the model's period of 100 ms, cpus); the device cgroup only as "deny
-/// all" (the model's `/dev` holds the usual devices alone).
+/// all" (the model's `/dev` holds the usual devices alone). The container
+/// gets a cgroup even without any (`own`), at `linux.cgroupsPath` when
+/// given: without a PID namespace it is the only list of its processes.
 fn limits(linux: &oci_spec::runtime::Linux) -> Result<Limits, SpecError> {
-    let Some(r) = linux.resources() else { return Ok(Limits::default()) };
-    let mut limits = Limits { path: linux.cgroups_path().clone(), ..Limits::default() };
+    let mut limits = Limits { path: linux.cgroups_path().clone(), own: true, ..Limits::default() };
+    let Some(r) = linux.resources() else { return Ok(limits) };
     for (i, rule) in r.devices().iter().flatten().enumerate() {
         let kind = match rule.typ() {
             None | Some(oci_spec::runtime::LinuxDeviceType::A) => "a",

@@ -60,6 +60,9 @@ pub fn delete(root: &Path, args: &DeleteArgs) -> Result<(), Failure> {
             std::thread::sleep(Duration::from_millis(10));
         }
     }
+    // Whatever the container left running (without a PID namespace, its
+    // init's end does not end the rest): everything in its cgroup goes.
+    // record::remove kills what is still there, then removes the cgroup.
     record::remove(&record.dir);
     Ok(())
 }

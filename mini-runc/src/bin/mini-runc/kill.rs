@@ -51,10 +51,19 @@ pub fn kill(root: &Path, args: &KillArgs) -> Result<(), Failure> {
     let mut targets = vec![pid];
     if args.all {
         targets.extend(descendants(pid));
+        // Without a PID namespace, a process may have left init's tree
+        // (a daemon's double fork): its cgroup still lists it.
+        targets.extend(mini_runc::cgroups::processes(&record.dir).iter().map(|p| p.as_raw()));
+        targets.sort_unstable();
+        targets.dedup();
     }
     for target in targets {
-        send(Pid::from_raw(target), signal)
-            .map_err(|errno| format!("kill({target}, {signal}): {errno}"))?;
+        match send(Pid::from_raw(target), signal) {
+            // One of the others may have ended since it was listed.
+            Err(nix::errno::Errno::ESRCH) if target != pid => {}
+            Err(errno) => return Err(format!("kill({target}, {signal}): {errno}")),
+            Ok(()) => {}
+        }
     }
     Ok(())
 }
