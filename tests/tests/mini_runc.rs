@@ -766,3 +766,34 @@ fn without_a_pid_namespace_nothing_outlives_the_container() {
     world.assert_empty();
 }
 // ANCHOR_END: no-pid-namespace
+
+// ANCHOR: console-socket-missing
+/// `create` with a terminal and a console socket that is not there fails,
+/// and leaves no container process behind (none waiting on a fifo that is
+/// gone).
+#[test]
+fn a_missing_console_socket_leaves_no_process() {
+    let Some(world) = World::new("mini-runc missing console socket") else { return };
+    world.config(|c| {
+        args(c, "exec sleep 30");
+        c["process"]["terminal"] = json!(true);
+    });
+    let pid_file = world.dir.join("pid");
+    let socket = world.dir.join("nonexistent.sock");
+    let ran = world.run(&[
+        "create",
+        "--console-socket",
+        socket.to_str().expect("utf-8"),
+        "--pid-file",
+        pid_file.to_str().expect("utf-8"),
+        "t1",
+    ]);
+    assert_eq!(ran.code, 1, "{ran:?}");
+    assert!(ran.stderr.contains("--console-socket"), "names the socket: {ran:?}");
+    // The PID the container's init had, if it got as far as one.
+    if let Ok(pid) = std::fs::read_to_string(&pid_file) {
+        assert_gone(pid.trim().parse().expect("a PID"), "the container's init");
+    }
+    world.assert_empty();
+}
+// ANCHOR_END: console-socket-missing

@@ -58,17 +58,33 @@ struct Prepared {
 pub fn create(root: &Path, args: &CreateArgs) -> Result<(), Failure> {
     let prepared = prepare(root, args)?;
     let state = &prepared.state;
-    let result = make_fifo(&state.dir)
-        .and_then(|fifo| {
-            let extras = Extras { exec_fifo: Some(fifo), ..prepared.plan.extras.clone() };
-            parent::create(&prepared.plan.config, state, &extras).map_err(|e| e.to_string())
-        })
-        .and_then(|(_, master)| match master {
-            Some(master) => send_console(args.console_socket.as_deref(), &master),
-            None => Ok(()),
-        });
+    // Connected before the clone: a socket that is not there fails the
+    // create while no container process exists yet.
+    let console = match (&args.console_socket, prepared.plan.config.tty) {
+        (Some(path), true) => connect_console(path).map(Some),
+        _ => Ok(None),
+    };
+    let result = console.and_then(|console| {
+        let fifo = make_fifo(&state.dir)?;
+        let extras = Extras { exec_fifo: Some(fifo), ..prepared.plan.extras.clone() };
+        let (pid, master) =
+            parent::create(&prepared.plan.config, state, &extras).map_err(|e| e.to_string())?;
+        let sent = match (console, master) {
+            (Some(console), Some(master)) => send_console(&console, &master),
+            (None, None) => Ok(()),
+            _ => Err("process.terminal: no pty master to send".to_owned()),
+        };
+        if sent.is_err() {
+            // Init is our child, blocked on the exec fifo about to go:
+            // end it and reap it before its state is removed.
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(pid, None);
+        }
+        sent
+    });
     if result.is_err() {
-        // The process model killed its child; the rest is ours.
+        // The process model killed its child on its own failures, and the
+        // console's failure killed it above; the rest is ours.
         record::remove(&state.dir);
     }
     result
@@ -275,11 +291,21 @@ fn write_pid_file(path: Option<&Path>, pid: i32) -> Result<(), Failure> {
 /// The console-socket handshake: connect to the client's Unix socket and
 /// send the pty's master as SCM_RIGHTS (unix(7)), with its name as the
 /// message, as runc does; the client relays the terminal from then on.
-fn send_console(socket: Option<&Path>, master: &OwnedFd) -> Result<(), Failure> {
-    use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
-    let Some(socket) = socket else { return Err("no --console-socket".to_owned()) };
+fn connect_console(socket: &Path) -> Result<Console, Failure> {
     let stream = std::os::unix::net::UnixStream::connect(socket)
         .map_err(|e| format!("--console-socket {socket:?}: {e}"))?;
+    Ok(Console { stream, path: socket.to_owned() })
+}
+
+/// A connected console socket, and its path for errors.
+struct Console {
+    stream: std::os::unix::net::UnixStream,
+    path: PathBuf,
+}
+
+fn send_console(console: &Console, master: &OwnedFd) -> Result<(), Failure> {
+    use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
+    let (stream, socket) = (&console.stream, &console.path);
     let name = b"/dev/ptmx";
     let iov = [std::io::IoSlice::new(name)];
     let fds = [master.as_raw_fd()];
