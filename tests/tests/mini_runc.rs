@@ -797,3 +797,91 @@ fn a_missing_console_socket_leaves_no_process() {
     world.assert_empty();
 }
 // ANCHOR_END: console-socket-missing
+
+/// Runs `create` in a throwaway world of `unshare(1)`'s (new PID, mount,
+/// network and UTS namespaces, its own /proc), where the shell is PID 1:
+/// its namespaces are that world's "host". Prints the sysctl and the
+/// hostname before and after, and create's status. Only observes: the
+/// feature under test is mini-runc's, and nothing reaches the real host.
+fn create_in_throwaway_host(world: &World, root: &Path, id: &str) -> Ran {
+    let script = r#"sysctl=/proc/sys/net/ipv4/ip_unprivileged_port_start
+        echo "before $(cat $sysctl) $(hostname)"
+        "$0" --root "$1" create --bundle "$2" "$3" </dev/null
+        echo "status $?"
+        echo "after $(cat $sysctl) $(hostname)""#;
+    let n = COUNT.fetch_add(1, Ordering::SeqCst);
+    let (out, err) = (world.dir.join(format!("out-{n}")), world.dir.join(format!("err-{n}")));
+    let mut child = Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", "--net", "--uts", "sh", "-c", script])
+        .arg(MINI_RUNC)
+        .arg(root)
+        .arg(world.bundle())
+        .arg(id)
+        .stdin(Stdio::null())
+        .stdout(File::create(&out).expect("out"))
+        .stderr(File::create(&err).expect("err"))
+        .spawn()
+        .expect("spawn unshare");
+    let status = wait_bounded(&mut child, LIMIT);
+    Ran {
+        code: status.code().unwrap_or(-1),
+        stdout: std::fs::read_to_string(&out).unwrap_or_default(),
+        stderr: std::fs::read_to_string(&err).unwrap_or_default(),
+    }
+}
+
+// ANCHOR: host-namespace
+/// A network or UTS namespace joined by path that is the host's own (PID
+/// 1's, here of a throwaway world) takes no sysctl and no hostname.
+#[test]
+fn sysctl_and_hostname_refused_in_a_joined_host_namespace() {
+    let Some(world) = World::new("mini-runc joined host namespace") else { return };
+    // A root of its own: the throwaway world's PIDs mean nothing here.
+    let root = world.dir.join("throwaway-root");
+    std::fs::create_dir_all(&root).expect("state root");
+    let mut lines = Vec::new();
+    for (what, id) in [("sysctl", "j1"), ("hostname", "j2")] {
+        world.config(|c| {
+            for ns in c["linux"]["namespaces"].as_array_mut().expect("namespaces") {
+                match (what, ns["type"].as_str()) {
+                    ("sysctl", Some("network")) => ns["path"] = json!("/proc/1/ns/net"),
+                    ("hostname", Some("uts")) => ns["path"] = json!("/proc/1/ns/uts"),
+                    _ => {}
+                }
+            }
+            if what == "sysctl" {
+                c["linux"]["sysctl"] = json!({"net.ipv4.ip_unprivileged_port_start": "100"});
+            } else {
+                c["hostname"] = json!("joined-host");
+            }
+        });
+        let ran = create_in_throwaway_host(&world, &root, id);
+        let out: Vec<&str> = ran.stdout.lines().collect();
+        assert_eq!(out.len(), 3, "{what}: {ran:?}");
+        let (before, after) =
+            (out[0].strip_prefix("before ").expect("before"), out[2].strip_prefix("after "));
+        assert_eq!(Some(before), after, "{what} changed the throwaway host: {ran:?}");
+        assert_eq!(out[1], "status 1", "{what}: create must be refused: {ran:?}");
+        assert_eq!(ran.stderr.lines().count(), 1, "{what}: one line: {ran:?}");
+        assert!(ran.stderr.contains("is the host's"), "{what}: {ran:?}");
+        lines.push(ran.stderr.trim_end().to_owned());
+    }
+    // Had a create got through, its container is gone with the throwaway
+    // world; delete (not --force: nothing is signalled) removes its state.
+    for entry in std::fs::read_dir(&root).expect("root").filter_map(Result::ok) {
+        let id = entry.file_name().to_string_lossy().into_owned();
+        let mut delete = Command::new(MINI_RUNC)
+            .arg("--root")
+            .arg(&root)
+            .args(["delete", &id])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("spawn delete");
+        wait_bounded(&mut delete, LIMIT);
+    }
+    let left: Vec<_> = std::fs::read_dir(&root).expect("root").filter_map(Result::ok).collect();
+    assert!(left.is_empty(), "left in the throwaway state root: {left:?}");
+    insta::assert_snapshot!(lines.join("\n"));
+}
+// ANCHOR_END: host-namespace

@@ -179,7 +179,7 @@ pub fn plan(spec: &Spec, bundle: &Path, id: &str) -> Result<Plan, SpecError> {
     let linux = spec.linux().as_ref().ok_or_else(|| refuse("linux", "missing"))?;
     let sysctl = sysctl(linux)?;
     let (namespaces, ipc_mode, net_mode, pid_join, hooks) = namespaces(linux, sysctl)?;
-    let hostname = hostname(spec, &namespaces)?;
+    let hostname = hostname(spec, linux, &namespaces)?;
     let volumes = mounts(spec.mounts().as_deref().unwrap_or_default())?;
     let cgroup_fs = spec.mounts().iter().flatten().any(|m| {
         m.destination() == Path::new("/sys/fs/cgroup") && m.typ().as_deref() == Some("cgroup")
@@ -381,6 +381,8 @@ pub fn namespaces(
         (false, false, false, false, false, false);
     let mut pid_join = None;
     let mut joins: Vec<(PathBuf, nix::sched::CloneFlags)> = Vec::new();
+    // The network and IPC namespaces joined by path, for the sysctl check.
+    let (mut net_path, mut ipc_path) = (None, None);
     for ns in linux.namespaces().iter().flatten() {
         let field = format!("linux.namespaces ({})", ns.typ());
         if !seen.insert(ns.typ()) {
@@ -421,10 +423,12 @@ pub fn namespaces(
                 let flag = match kind {
                     LinuxNamespaceType::Network => {
                         net = true;
+                        net_path = Some(path.clone());
                         nix::sched::CloneFlags::CLONE_NEWNET
                     }
                     LinuxNamespaceType::Ipc => {
                         ipc = true;
+                        ipc_path = Some(path.clone());
                         nix::sched::CloneFlags::CLONE_NEWIPC
                     }
                     _ => {
@@ -453,11 +457,20 @@ pub fn namespaces(
     let ipc_mode = if ipc { IpcMode::Private } else { IpcMode::Host };
     let net_mode = if net { NetMode::None } else { NetMode::Host };
     for (key, _) in &sysctl {
-        let ours = if key.starts_with("net.") { net } else { ipc };
+        let (ours, joined, name) =
+            if key.starts_with("net.") { (net, &net_path, "net") } else { (ipc, &ipc_path, "ipc") };
         if !ours {
             return Err(refuse(
                 "linux.sysctl",
                 format!("{key} needs the container's own namespace"),
+            ));
+        }
+        if let Some(path) = joined
+            && is_host_namespace(path, name)
+        {
+            return Err(refuse(
+                "linux.sysctl",
+                format!("{key}: the {name} namespace joined at {path:?} is the host's"),
             ));
         }
     }
@@ -577,14 +590,50 @@ fn id_map(linux: &oci_spec::runtime::Linux, user: bool) -> Result<Option<IdMap>,
     }
 }
 
+// ANCHOR: host-namespace
+/// Whether the namespace at `path` is the host's `name` namespace: the
+/// runtime's own (`/proc/self/ns/<name>`, what runc's isHostNetNS compares
+/// with), or PID 1's in the runtime's view (`/proc/1/ns/<name>`, when it
+/// may be read: ptrace access mode rules apply, proc(5)). Namespaces are
+/// compared by device and inode, which identify one (namespaces(7), "The
+/// /proc/[pid]/ns/ directory"). When the path or the runtime's own cannot
+/// be read, it counts as the host's: refusing is the safe side.
+fn is_host_namespace(path: &Path, name: &str) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    let id = |p: &Path| std::fs::metadata(p).map(|m| (m.dev(), m.ino()));
+    let (Ok(joined), Ok(own)) = (id(path), id(&Path::new("/proc/self/ns").join(name))) else {
+        return true;
+    };
+    joined == own || id(&Path::new("/proc/1/ns").join(name)).is_ok_and(|init| joined == init)
+}
+// ANCHOR_END: host-namespace
+
 /// `hostname`: set in a UTS namespace of the container's own (runc
-/// refuses it without one as well).
-fn hostname(spec: &Spec, ns: &Namespaces) -> Result<String, SpecError> {
-    match spec.hostname().as_deref() {
-        None | Some("") => Ok(String::new()),
-        Some(name) if !ns.uts => Err(refuse("hostname", format!("{name:?} needs a UTS namespace"))),
-        Some(name) if name.len() > 64 => Err(refuse("hostname", "longer than 64 bytes")),
-        Some(name) => Ok(name.to_owned()),
+/// refuses it without one as well); one joined by path must not be the
+/// host's, whose name it would change.
+fn hostname(
+    spec: &Spec,
+    linux: &oci_spec::runtime::Linux,
+    ns: &Namespaces,
+) -> Result<String, SpecError> {
+    let host_uts = linux
+        .namespaces()
+        .iter()
+        .flatten()
+        .filter(|n| n.typ() == LinuxNamespaceType::Uts)
+        .find_map(|n| n.path().clone())
+        .filter(|path| is_host_namespace(path, "uts"));
+    match (spec.hostname().as_deref(), host_uts) {
+        (None | Some(""), _) => Ok(String::new()),
+        (Some(name), _) if !ns.uts => {
+            Err(refuse("hostname", format!("{name:?} needs a UTS namespace")))
+        }
+        (Some(name), Some(path)) => Err(refuse(
+            "hostname",
+            format!("{name:?}: the UTS namespace joined at {path:?} is the host's"),
+        )),
+        (Some(name), None) if name.len() > 64 => Err(refuse("hostname", "longer than 64 bytes")),
+        (Some(name), None) => Ok(name.to_owned()),
     }
 }
 
