@@ -213,9 +213,19 @@ fn create_start_kill_delete() {
     let refused = world.run(&["delete", "c1"]);
     assert_eq!(refused.code, 1);
     assert!(refused.stderr.contains("not stopped"), "{refused:?}");
+    // Any signal number, and the real-time ones by name (PID 1 of a PID
+    // namespace ignores those it has no handler for).
+    for signal in ["64", "SIGRTMIN+1", "RTMIN+2", "SIGRTMAX-1"] {
+        let sent = world.run(&["kill", "c1", signal]);
+        assert_eq!(sent.code, 0, "kill {signal}: {sent:?}");
+    }
     assert_eq!(world.run(&["kill", "c1", "KILL"]).code, 0);
     let stopped = world.wait_status("c1", "stopped");
     assert_eq!(stopped["pid"], 0);
+    // runc's words, which containerd's shim matches.
+    let late = world.run(&["kill", "c1", "KILL"]);
+    assert_eq!(late.code, 1, "{late:?}");
+    assert!(late.stderr.contains("container not running"), "{late:?}");
     assert_eq!(world.run(&["delete", "c1"]).code, 0);
     // Not even a zombie: init went to the host's reaper, which reaped it.
     let deadline = Instant::now() + LIMIT;
