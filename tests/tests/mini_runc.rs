@@ -437,18 +437,60 @@ fn docker(args: &[&str], dir: &Path) -> Ran {
 
 const DAEMON_JSON: &str = "/etc/docker/daemon.json";
 
+/// Taken (flock(2)) for the whole of a Docker lab, so that two test runs
+/// never interleave their saves and restores of daemon.json.
+const LAB_LOCK: &str = "/run/mini-runc-docker-test.lock";
+
+/// How long a lab waits for another run's lab to finish.
+const LOCK_WAIT: Duration = Duration::from_secs(300);
+
+/// The state root Docker gives the runtimes it starts (`--root`).
+const DOCKER_RUNTIME_ROOT: &str = "/var/run/docker/runtime-runc/moby";
+
 /// mini-runc registered in the Docker daemon's `runtimes`, and an image
-/// imported from a busybox tarball; dropping it (even in a panic) puts
-/// daemon.json back byte for byte and removes the image.
+/// imported from a busybox tarball; dropping it (even in a panic) removes
+/// the test's containers (by their label), the image, and puts
+/// daemon.json back byte for byte, asserting nothing on the way.
 struct DockerLab {
     dir: PathBuf,
     original: Option<Vec<u8>>,
     image: String,
+    /// `mini-runc-test=<PID>`, on every container the test makes.
+    label: String,
+    /// What the runtime state root held before the test.
+    root_before: Vec<std::ffi::OsString>,
+    /// Held until the lab is dropped; the lock goes with the descriptor.
+    _lock: File,
+}
+
+/// The entries of Docker's runtime state root.
+fn runtime_root_entries() -> Vec<std::ffi::OsString> {
+    std::fs::read_dir(DOCKER_RUNTIME_ROOT)
+        .map(|d| d.filter_map(Result::ok).map(|e| e.file_name()).collect())
+        .unwrap_or_default()
+}
+
+/// Takes [`LAB_LOCK`], waiting (bounded) for another run to let it go.
+fn lab_lock() -> File {
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(LAB_LOCK)
+        .expect(LAB_LOCK);
+    let deadline = Instant::now() + LOCK_WAIT;
+    // SAFETY: flock(2) on a descriptor this function owns.
+    while unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
+        assert!(Instant::now() < deadline, "{LAB_LOCK}: still held after {LOCK_WAIT:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    lock
 }
 
 impl DockerLab {
     fn new() -> Option<DockerLab> {
         can_run("docker --runtime mini-runc", As::Root)?;
+        let lock = lab_lock();
         let dir = std::env::temp_dir().join(format!("mini-runc-docker-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("scratch dir");
         let info = Command::new("docker").args(["info", "--format", "{{.ServerVersion}}"]).output();
@@ -462,36 +504,41 @@ impl DockerLab {
         }
         let original = std::fs::read(DAEMON_JSON).ok();
         let image = format!("mini-runc-test:{}", std::process::id());
-        let lab = DockerLab { dir, original, image };
+        let label = format!("mini-runc-test={}", std::process::id());
+        let root_before = runtime_root_entries();
+        let lab = DockerLab { dir, original, image, label, root_before, _lock: lock };
         let mut config: Value = lab
             .original
             .as_deref()
             .map(|b| serde_json::from_slice(b).expect("daemon.json is JSON"))
             .unwrap_or_else(|| json!({}));
         config["runtimes"]["mini-runc"] = json!({ "path": MINI_RUNC });
-        lab.reload(config.to_string().as_bytes(), true);
+        let reloaded = lab.reload(config.to_string().as_bytes(), true);
+        assert_eq!(reloaded, Ok(()), "registering mini-runc");
         lab.import();
         Some(lab)
     }
 
     /// Writes daemon.json, sends the daemon SIGHUP (it reloads its
-    /// runtimes, dockerd(8)), and waits until `docker info` agrees.
-    fn reload(&self, text: &[u8], registered: bool) {
-        std::fs::write(DAEMON_JSON, text).expect("write daemon.json");
+    /// runtimes, dockerd(8)), and waits (bounded) until `docker info`
+    /// agrees. It never panics (Drop uses it): it says what failed.
+    fn reload(&self, text: &[u8], registered: bool) -> Result<(), String> {
+        std::fs::write(DAEMON_JSON, text).map_err(|e| format!("writing {DAEMON_JSON}: {e}"))?;
         let pid: i32 = std::fs::read_to_string("/var/run/docker.pid")
-            .expect("/var/run/docker.pid")
-            .trim()
-            .parse()
-            .expect("dockerd's PID");
+            .ok()
+            .and_then(|t| t.trim().parse().ok())
+            .ok_or("no dockerd PID in /var/run/docker.pid")?;
         nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGHUP)
-            .expect("SIGHUP dockerd");
+            .map_err(|errno| format!("SIGHUP dockerd {pid}: {errno}"))?;
         let deadline = Instant::now() + LIMIT;
         loop {
             let runtimes = docker(&["info", "--format", "{{json .Runtimes}}"], &self.dir).stdout;
             if runtimes.contains("\"mini-runc\"") == registered {
-                return;
+                return Ok(());
             }
-            assert!(Instant::now() < deadline, "dockerd did not reload its runtimes: {runtimes}");
+            if Instant::now() > deadline {
+                return Err(format!("dockerd did not reload its runtimes: {runtimes}"));
+            }
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -515,7 +562,7 @@ impl DockerLab {
 
     /// `docker run --runtime mini-runc OPTIONS IMAGE COMMAND…`.
     fn run(&self, options: &[&str], command: &[&str]) -> Ran {
-        let mut args = vec!["run", "--runtime", "mini-runc"];
+        let mut args = vec!["run", "--runtime", "mini-runc", "--label", &self.label];
         args.extend(options);
         args.push(&self.image);
         args.extend(command);
@@ -525,6 +572,15 @@ impl DockerLab {
 
 impl Drop for DockerLab {
     fn drop(&mut self) {
+        // Nothing here may panic before daemon.json is back: a panic in a
+        // panic aborts, and the daemon would keep a runtime that is gone.
+        // The test's containers first, while the daemon still knows their
+        // runtime; then its image.
+        let filter = format!("label={}", self.label);
+        let listed = docker(&["ps", "-aq", "--filter", &filter], &self.dir).stdout;
+        for id in listed.split_whitespace() {
+            let _ = docker(&["rm", "-f", id], &self.dir);
+        }
         let _ = docker(&["rmi", "-f", &self.image], &self.dir);
         // An empty `runtimes` first: a reload without the key keeps the
         // runtimes the daemon had; then the file as it was.
@@ -534,13 +590,23 @@ impl Drop for DockerLab {
             .and_then(|b| serde_json::from_slice(b).ok())
             .unwrap_or_else(|| json!({}));
         empty["runtimes"] = json!({});
-        self.reload(empty.to_string().as_bytes(), false);
-        match &self.original {
-            Some(bytes) => std::fs::write(DAEMON_JSON, bytes).expect("restore daemon.json"),
-            None => std::fs::remove_file(DAEMON_JSON).expect("remove daemon.json"),
+        let mut failed = self.reload(empty.to_string().as_bytes(), false).err();
+        let restored = match &self.original {
+            Some(bytes) => std::fs::write(DAEMON_JSON, bytes),
+            None => std::fs::remove_file(DAEMON_JSON),
+        };
+        if let Err(e) = restored {
+            failed = Some(format!("restoring {DAEMON_JSON}: {e}"));
+        } else if let Err(e) = self.reload(&std::fs::read(DAEMON_JSON).unwrap_or_default(), false) {
+            failed = failed.or(Some(e));
         }
-        self.reload(&std::fs::read(DAEMON_JSON).unwrap_or_default(), false);
         let _ = std::fs::remove_dir_all(&self.dir);
+        if let Some(failed) = failed {
+            // Past the harness's capture; the file is back as far as it
+            // could be put back.
+            use std::io::Write as _;
+            let _ = writeln!(std::io::stderr(), "Docker lab cleanup: {failed}");
+        }
     }
 }
 
@@ -573,6 +639,7 @@ fn docker_runs_containers_with_mini_runc() {
     assert_eq!(user.stdout, "1000\n", "{user:?}");
     let read_only = lab.run(&["--rm", "--read-only"], &["touch", "/x"]);
     assert_ne!(read_only.code, 0, "--read-only: {read_only:?}");
+    assert!(read_only.stderr.contains("Read-only file system"), "--read-only: {read_only:?}");
     // docker exec: containerd's shim runs `mini-runc exec --process F --detach`.
     let sleeper = lab.run(&["-d"], &["sleep", "30"]);
     let sleeper = sleeper.stdout.trim().to_owned();
@@ -601,11 +668,11 @@ fn docker_runs_containers_with_mini_runc() {
     assert_eq!(code.stdout, "0\n");
     assert_eq!(docker(&["logs", &id], &lab.dir).stdout, "up\nbye\n");
     assert_eq!(docker(&["rm", &id], &lab.dir).code, 0);
-    // Nothing left in the state root Docker gives its runtimes (`--root`).
-    let left = std::fs::read_dir("/var/run/docker/runtime-runc/moby")
-        .map(|d| d.filter_map(Result::ok).map(|e| e.file_name()).collect::<Vec<_>>())
-        .unwrap_or_default();
-    assert!(left.iter().all(|name| *name != *id), "{id} left in the state root");
+    // Nothing left in the state root Docker gives its runtimes (`--root`):
+    // no entry that was not there before the test.
+    let left: Vec<_> =
+        runtime_root_entries().into_iter().filter(|e| !lab.root_before.contains(e)).collect();
+    assert!(left.is_empty(), "left in {DOCKER_RUNTIME_ROOT}: {left:?}");
     insta::assert_snapshot!(hi.stdout);
 }
 // ANCHOR_END: docker
