@@ -962,3 +962,28 @@ fn sysctl_and_hostname_refused_in_a_joined_host_namespace() {
     insta::assert_snapshot!(lines.join("\n"));
 }
 // ANCHOR_END: host-namespace
+
+// ANCHOR: exec-process-limits
+/// `exec --process`'s `rlimits` and `oomScoreAdj` reach the process run.
+#[test]
+fn exec_process_takes_its_rlimits_and_oom_score() {
+    let Some(world) = World::new("mini-runc exec rlimits") else { return };
+    world.config(|c| args(c, "exec sleep 30"));
+    assert_eq!(world.run(&["create", "x1"]).code, 0);
+    assert_eq!(world.run(&["start", "x1"]).code, 0);
+    let process = world.dir.join("process.json");
+    let json = json!({
+        "args": ["sh", "-c", "ulimit -n; cat /proc/self/oom_score_adj"],
+        "cwd": "/",
+        "env": ["PATH=/bin"],
+        "user": {"uid": 0, "gid": 0},
+        "rlimits": [{"type": "RLIMIT_NOFILE", "soft": 123, "hard": 123}],
+        "oomScoreAdj": 321
+    });
+    std::fs::write(&process, json.to_string()).expect("process.json");
+    let ran = world.run(&["exec", "--process", process.to_str().expect("utf-8"), "x1"]);
+    assert_eq!((ran.code, ran.stdout.as_str()), (0, "123\n321\n"), "{ran:?}");
+    assert_eq!(world.run(&["delete", "--force", "x1"]).code, 0);
+    world.assert_empty();
+}
+// ANCHOR_END: exec-process-limits

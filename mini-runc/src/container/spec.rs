@@ -334,8 +334,8 @@ fn capability_mask(c: &LinuxCapabilities, uid: u32) -> Result<u64, SpecError> {
     Ok(bounding)
 }
 
-/// `process.rlimits`, as setrlimit(2) resources.
-fn rlimits(p: &Process) -> Result<Vec<(libc::c_int, u64, u64)>, SpecError> {
+/// `process.rlimits`, as setrlimit(2) resources (also `exec --process`'s).
+pub fn rlimits(p: &Process) -> Result<Vec<(libc::c_int, u64, u64)>, SpecError> {
     let mut out = Vec::new();
     for limit in p.rlimits().iter().flatten() {
         let resource = match limit.typ() {

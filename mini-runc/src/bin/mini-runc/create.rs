@@ -171,10 +171,26 @@ fn prepare(root: &Path, args: &CreateArgs) -> Result<Prepared, Failure> {
     }
 }
 
-/// `process.rlimits` and `process.user.umask`, set on this process: the
-/// container's processes inherit both across clone(2) and execve(2).
+/// `process.rlimits`, `oomScoreAdj` and `user.umask`, set on this
+/// process: the container's processes inherit them across clone(2) and
+/// execve(2).
 fn inherit_limits(plan: &Plan) -> Result<(), Failure> {
-    for &(resource, soft, hard) in &plan.rlimits {
+    inherit_rlimits(&plan.rlimits, plan.oom_score_adj)?;
+    if let Some(mask) = plan.umask {
+        nix::sys::stat::umask(Mode::from_bits_truncate(mask as libc::mode_t));
+    }
+    Ok(())
+}
+
+/// `process.rlimits` and `oomScoreAdj`, set on this process for the
+/// processes it starts: setrlimit(2) limits and /proc/self/oom_score_adj
+/// are inherited across fork(2) and kept across execve(2) (proc(5)).
+/// `exec` uses it too, before it forks the tenant.
+pub fn inherit_rlimits(
+    rlimits: &[(libc::c_int, u64, u64)],
+    oom_score_adj: Option<i32>,
+) -> Result<(), Failure> {
+    for &(resource, soft, hard) in rlimits {
         let limit = libc::rlimit { rlim_cur: soft, rlim_max: hard };
         // SAFETY: a valid rlimit for a resource number from libc.
         if unsafe { libc::setrlimit(resource as _, &limit) } != 0 {
@@ -182,12 +198,9 @@ fn inherit_limits(plan: &Plan) -> Result<(), Failure> {
             return Err(format!("process.rlimits: setrlimit({resource}, {soft}, {hard}): {errno}"));
         }
     }
-    if let Some(score) = plan.oom_score_adj {
+    if let Some(score) = oom_score_adj {
         std::fs::write("/proc/self/oom_score_adj", score.to_string())
             .map_err(|e| format!("process.oomScoreAdj: writing /proc/self/oom_score_adj: {e}"))?;
-    }
-    if let Some(mask) = plan.umask {
-        nix::sys::stat::umask(Mode::from_bits_truncate(mask as libc::mode_t));
     }
     Ok(())
 }

@@ -102,7 +102,9 @@ fn write_at(dir: &std::os::fd::OwnedFd, path: &Path, text: &str) -> Result<(), F
 
 /// `--process FILE`: an OCI process, read into `oci-spec`'s type and
 /// checked like config.json's; capabilities and no_new_privileges must be
-/// the container's (the tenant takes the container's confinement).
+/// the container's (the tenant takes the container's confinement). Its
+/// `rlimits` and `oomScoreAdj` are set on this process, which the tenant
+/// is forked from.
 fn from_process_file(tenant: &mut Tenant, path: &Path) -> Result<(), Failure> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("--process {path:?}: {e}"))?;
     let process: oci_spec::runtime::Process =
@@ -112,6 +114,7 @@ fn from_process_file(tenant: &mut Tenant, path: &Path) -> Result<(), Failure> {
     if umask.is_some() {
         return Err("--process: user.umask: not supported for exec".to_owned());
     }
+    let rlimits = spec::rlimits(&process).map_err(|e| format!("--process {path:?}: {e}"))?;
     let security = spec::security(&process).map_err(|e| e.to_string())?;
     let ours = tenant.security();
     if process.capabilities().is_some() && security.caps != ours.caps {
@@ -122,6 +125,8 @@ fn from_process_file(tenant: &mut Tenant, path: &Path) -> Result<(), Failure> {
             "--process: noNewPrivileges other than the container's: not supported".to_owned()
         );
     }
+    // Set here, before the fork: the tenant inherits them into its execve.
+    crate::create::inherit_rlimits(&rlimits, process.oom_score_adj())?;
     tenant.command = command;
     tenant.env = env;
     tenant.workdir = cwd;
