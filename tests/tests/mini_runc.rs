@@ -987,3 +987,26 @@ fn exec_process_takes_its_rlimits_and_oom_score() {
     world.assert_empty();
 }
 // ANCHOR_END: exec-process-limits
+
+// ANCHOR: run-terminal
+/// `run` with `process.terminal` relays the pty through its own stdio (no
+/// console socket, as runc's `run`), sized by `process.consoleSize`.
+#[test]
+fn run_with_a_terminal_and_its_size() {
+    let Some(world) = World::new("mini-runc run with a terminal") else { return };
+    std::os::unix::fs::symlink("busybox", world.bundle().join("rootfs/bin/stty")).expect("stty");
+    world.config(|c| {
+        args(c, "stty size; exit 3");
+        c["process"]["terminal"] = json!(true);
+        c["process"]["consoleSize"] = json!({"height": 33, "width": 77});
+    });
+    let ran = world.run(&["run", "t1"]);
+    assert_eq!((ran.code, ran.stdout.as_str()), (3, "33 77\r\n"), "{ran:?}");
+    world.assert_empty();
+    // create still needs the socket to send the pty to.
+    let create = world.run(&["create", "t2"]);
+    assert_eq!(create.code, 1, "{create:?}");
+    assert!(create.stderr.contains("--console-socket"), "{create:?}");
+    world.assert_empty();
+}
+// ANCHOR_END: run-terminal

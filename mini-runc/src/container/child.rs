@@ -113,6 +113,14 @@ pub fn main(cfg: &Config, state: &StateDir, chan: &mut SyncChannel, extras: &Ext
         // After pivot_root: /dev/ptmx is the container's devpts.
         match tty::open_pty() {
             Ok((master, pty)) => {
+                // Before the master leaves and the command runs, so that
+                // its first TIOCGWINSZ reads the bundle's size.
+                if let Some((rows, cols)) = extras.console_size
+                    && let Err(errno) = tty::set_window_size(&master, rows, cols)
+                {
+                    chan.error(&format!("process.consoleSize: TIOCSWINSZ: {errno}"));
+                    return EXIT_RUNTIME.into();
+                }
                 if chan.send_fd(&master).is_err() {
                     return EXIT_RUNTIME.into();
                 }

@@ -179,6 +179,9 @@ pub struct Extras {
     /// The [`Lower::Directory`] is the root itself, bind-mounted and
     /// written in place, not an overlay's lower layer (`root.path`).
     pub bind_root: bool,
+    /// `process.consoleSize`: the pty's rows and columns, set by the child
+    /// before the command can run.
+    pub console_size: Option<(u16, u16)>,
 }
 
 /// What a hook that may fail returns: the engine's own error, which the

@@ -228,10 +228,29 @@ pub fn plan(spec: &Spec, bundle: &Path, id: &str) -> Result<Plan, SpecError> {
         oom_score_adj: process.oom_score_adj(),
         seccomp,
         hooks: runtime_hooks,
-        extras: Extras { exec_fifo: None, cgroup_fs, bind_root: true },
+        extras: Extras {
+            exec_fifo: None,
+            cgroup_fs,
+            bind_root: true,
+            console_size: console_size(process)?,
+        },
     })
 }
 // ANCHOR_END: plan
+
+/// `process.consoleSize`, as the pty's (rows, columns); it needs
+/// `process.terminal` (there is no pty to size without one).
+fn console_size(p: &Process) -> Result<Option<(u16, u16)>, SpecError> {
+    let Some(size) = p.console_size() else { return Ok(None) };
+    if !p.terminal().unwrap_or(false) {
+        return Err(refuse("process.consoleSize", "given without process.terminal"));
+    }
+    let fit = |n: u64| u16::try_from(n).ok();
+    match (fit(size.height()), fit(size.width())) {
+        (Some(rows), Some(cols)) => Ok(Some((rows, cols))),
+        _ => Err(refuse("process.consoleSize", "above 65535 (a winsize holds 16 bits)")),
+    }
+}
 
 /// Only Linux: the other platforms' sections are refused.
 fn check_platform(spec: &Spec) -> Result<(), SpecError> {
@@ -250,7 +269,6 @@ pub fn process_parts(p: &Process) -> Result<ProcessParts, SpecError> {
         return Err(refuse("process.args", "empty: there is no program to run"));
     }
     absent("process.commandLine", p.command_line())?;
-    absent("process.consoleSize", &p.console_size())?;
 
     absent("process.selinuxLabel", p.selinux_label())?;
     absent("process.ioPriority", p.io_priority())?;

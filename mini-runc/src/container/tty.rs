@@ -89,6 +89,15 @@ impl Drop for RawMode {
 
 /// Gives the master our terminal's size; the kernel then sends SIGWINCH
 /// to the container's foreground process group.
+/// Sets the pty's window size, `rows` by `cols` (TIOCSWINSZ, ioctl_tty(2));
+/// the program on the slave reads it with TIOCGWINSZ.
+pub fn set_window_size(pty: &OwnedFd, rows: u16, cols: u16) -> Result<(), Errno> {
+    let size = libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
+    // SAFETY: TIOCSWINSZ reads one winsize, which lives across the call.
+    let done = unsafe { libc::ioctl(pty.as_raw_fd(), libc::TIOCSWINSZ, &size) };
+    if done == 0 { Ok(()) } else { Err(Errno::last()) }
+}
+
 fn copy_window_size(master: &OwnedFd) {
     // SAFETY: TIOCGWINSZ/TIOCSWINSZ with a zeroed winsize.
     unsafe {

@@ -56,7 +56,7 @@ struct Prepared {
 
 // ANCHOR: create
 pub fn create(root: &Path, args: &CreateArgs) -> Result<(), Failure> {
-    let prepared = prepare(root, args)?;
+    let prepared = prepare(root, args, Verb::Create)?;
     let state = &prepared.state;
     // Connected before the clone: a socket that is not there fails the
     // create while no container process exists yet.
@@ -96,7 +96,7 @@ pub fn run(root: &Path, args: &CreateArgs) -> Result<u8, Failure> {
     if args.detach {
         return Err("run --detach: not supported (use create, then start)".to_owned());
     }
-    let prepared = prepare(root, args)?;
+    let prepared = prepare(root, args, Verb::Run)?;
     let (plan, state) = (&prepared.plan, &prepared.state);
     let status = parent::run_with(&plan.config, state, &plan.extras).map_err(|e| e.to_string());
     record::remove(&prepared.state.dir);
@@ -104,9 +104,19 @@ pub fn run(root: &Path, args: &CreateArgs) -> Result<u8, Failure> {
 }
 // ANCHOR_END: run
 
+/// Which verb prepares: they differ in where a terminal goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Verb {
+    /// The pty's master goes to `--console-socket`: this process leaves.
+    Create,
+    /// This process stays and relays the pty to its own stdio, as runc's
+    /// `run` does with the caller's terminal.
+    Run,
+}
+
 /// Everything before the start: the flags, the plan, the state directory,
 /// the seccomp filter and the cgroups. On failure nothing is left.
-fn prepare(root: &Path, args: &CreateArgs) -> Result<Prepared, Failure> {
+fn prepare(root: &Path, args: &CreateArgs, verb: Verb) -> Result<Prepared, Failure> {
     record::check_id(&args.id)?;
     if args.no_pivot {
         return Err(
@@ -123,8 +133,14 @@ fn prepare(root: &Path, args: &CreateArgs) -> Result<Prepared, Failure> {
         .map_err(|e| format!("bundle {:?}: {e}", args.bundle))?;
     let spec = spec::load(&bundle).map_err(|e| e.to_string())?;
     let plan = spec::plan(&spec, &bundle, &args.id).map_err(|e| e.to_string())?;
-    if plan.config.tty && args.console_socket.is_none() {
+    if plan.config.tty && args.console_socket.is_none() && verb == Verb::Create {
         return Err("process.terminal is set: --console-socket is required".to_owned());
+    }
+    if verb == Verb::Run && args.console_socket.is_some() {
+        return Err(
+            "run --console-socket: not supported (run relays the terminal itself; use create)"
+                .to_owned(),
+        );
     }
     if !plan.config.tty && args.console_socket.is_some() {
         return Err("--console-socket given but process.terminal is false".to_owned());

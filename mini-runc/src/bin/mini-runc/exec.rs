@@ -114,6 +114,9 @@ fn from_process_file(tenant: &mut Tenant, path: &Path) -> Result<(), Failure> {
     if umask.is_some() {
         return Err("--process: user.umask: not supported for exec".to_owned());
     }
+    if process.console_size().is_some() {
+        return Err("--process: consoleSize: not supported for exec".to_owned());
+    }
     let rlimits = spec::rlimits(&process).map_err(|e| format!("--process {path:?}: {e}"))?;
     let security = spec::security(&process).map_err(|e| e.to_string())?;
     let ours = tenant.security();
