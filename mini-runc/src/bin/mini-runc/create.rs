@@ -29,7 +29,8 @@ pub struct CreateArgs {
     /// Write init's PID here.
     #[arg(long = "pid-file")]
     pid_file: Option<PathBuf>,
-    /// A Unix socket to which the pty's master is sent (process.terminal).
+    /// A Unix socket to which the pty's master is sent (process.terminal;
+    /// `create` only: `run` relays the terminal through its own stdio).
     #[arg(long = "console-socket")]
     console_socket: Option<PathBuf>,
     /// Accepted: mini-runc never makes a session keyring.
