@@ -3,8 +3,9 @@
 //! new namespaces, ID maps, cgroups, a root filesystem, `pivot_root`,
 //! confinement, and an init as PID 1. It knows no image, no network, no
 //! container name on a command line: those are the engine's (mini-docker),
-//! which decides everything first and hands this crate a
-//! [`container::Config`] and a state directory.
+//! which decides everything first and hands this crate a bundle (a state
+//! directory holding a `config.json`), with what crosses beside it
+//! ([`container::in_process::InProcess`]).
 //!
 //! Read it in the order a container starts:
 //! 1. `container/parent.rs`: one `clone` with the new namespaces (on
@@ -24,9 +25,10 @@
 //!    `rootfs/`, `cgroups/`, `security/`, and `error.rs`, the errors both
 //!    layers share.
 //!
-//! The same process model also reads OCI bundles: `container/spec.rs`
-//! turns a `config.json` (typed by the `oci-spec` crate) into a
-//! [`container::Config`], and the `mini-runc` binary (`src/bin/mini-runc/`)
+//! Every container starts from an OCI bundle: `container/spec.rs` turns a
+//! `config.json` (typed by the `oci-spec` crate) into a
+//! [`container::Config`], for mini-docker in-process and for the
+//! `mini-runc` binary (`src/bin/mini-runc/`), which
 //! speaks runc's command line (`create`, `start`, `state`, `kill`,
 //! `delete`, `exec`, `run`, `spec`, `features`), so Docker and containerd's
 //! shim can drive it as they drive runc.

@@ -74,6 +74,7 @@
 //! `sync`, `tty`, `lock`.
 
 mod child;
+pub mod in_process;
 mod init;
 pub mod lock;
 pub mod parent;
@@ -306,23 +307,37 @@ impl NetMode {
 /// another process before the join (a path would then name *that*
 /// process's namespace). Shared, because a [`Config`] is cloned.
 #[derive(Debug, Clone)]
-pub struct Joined(std::sync::Arc<OwnedFd>);
+pub struct Joined {
+    fd: std::sync::Arc<OwnedFd>,
+    /// The path it was opened at, for `config.json`'s `linux.namespaces`.
+    path: Option<String>,
+}
 
 impl Joined {
     /// An open `/proc/PID/ns/KIND` of the container to join.
     pub fn new(fd: OwnedFd) -> Joined {
-        Joined(std::sync::Arc::new(fd))
+        Joined { fd: std::sync::Arc::new(fd), path: None }
+    }
+
+    /// The same, remembering the path it was opened at.
+    pub fn at(fd: OwnedFd, path: String) -> Joined {
+        Joined { fd: std::sync::Arc::new(fd), path: Some(path) }
+    }
+
+    /// The path it was opened at, if known.
+    pub fn path(&self) -> Option<&str> {
+        self.path.as_deref()
     }
 }
 
 impl AsFd for Joined {
     fn as_fd(&self) -> BorrowedFd<'_> {
-        self.0.as_fd()
+        self.fd.as_fd()
     }
 }
 
 impl std::os::fd::AsRawFd for Joined {
     fn as_raw_fd(&self) -> std::os::fd::RawFd {
-        self.0.as_raw_fd()
+        self.fd.as_raw_fd()
     }
 }

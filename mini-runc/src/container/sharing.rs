@@ -162,7 +162,7 @@ fn joinable(
     if tenant::ready_init(&state) != Some(init) {
         return Err(refuse("it is not running"));
     }
-    Ok((state, Joined::new(fd), init))
+    Ok((state, Joined::at(fd, path), init))
 }
 
 // ANCHOR: enter-pid

@@ -24,7 +24,8 @@
 //! the usual ones, with options the model applies itself).
 //!
 //! It imports `container/`'s [`Config`] and its parts, and `cgroups/`'s
-//! [`Limits`]; nothing imports it but the binary.
+//! [`Limits`]. The binary calls it for the bundle it is given, and
+//! mini-docker for the one it writes (with `in_process.rs`).
 
 use std::collections::HashSet;
 use std::os::fd::AsRawFd;
@@ -174,9 +175,10 @@ pub fn plan(spec: &Spec, bundle: &Path, id: &str) -> Result<Plan, SpecError> {
     }
     let process = spec.process().as_ref().ok_or_else(|| refuse("process", "missing"))?;
     let (command, env, workdir, user, tty, umask) = process_parts(process)?;
-    let security = security(process)?;
+    let mut security = security(process)?;
     let rlimits = rlimits(process)?;
     let linux = spec.linux().as_ref().ok_or_else(|| refuse("linux", "missing"))?;
+    security.privileged = privileged(spec, linux, security.caps);
     let sysctl = sysctl(linux)?;
     let (namespaces, ipc_mode, net_mode, pid_join, hooks) = namespaces(linux, sysctl)?;
     let hostname = hostname(spec, linux, &namespaces)?;
@@ -251,6 +253,26 @@ fn console_size(p: &Process) -> Result<Option<(u16, u16)>, SpecError> {
         _ => Err(refuse("process.consoleSize", "above 65535 (a winsize holds 16 bits)")),
     }
 }
+
+// ANCHOR: privileged
+/// Docker's `--privileged`, as its `config.json` says it: every
+/// capability, no masked or read-only path, no seccomp filter, and `/sys`
+/// mounted writable. The process model has one mode for all four
+/// (`security/mod.rs`), which also gives the container the host's devices
+/// and leaves init's privileges alone; a bundle that asks for only some of
+/// them gets the model's stricter defaults for the rest.
+fn privileged(spec: &Spec, linux: &oci_spec::runtime::Linux, caps: u64) -> bool {
+    let empty = |list: &Option<Vec<String>>| list.as_ref().is_none_or(Vec::is_empty);
+    let sys_writable = spec.mounts().iter().flatten().any(|m| {
+        m.destination() == Path::new("/sys") && !m.options().iter().flatten().any(|o| o == "ro")
+    });
+    caps == crate::security::capabilities::all()
+        && empty(linux.masked_paths())
+        && empty(linux.readonly_paths())
+        && linux.seccomp().is_none()
+        && sys_writable
+}
+// ANCHOR_END: privileged
 
 /// Only Linux: the other platforms' sections are refused.
 fn check_platform(spec: &Spec) -> Result<(), SpecError> {

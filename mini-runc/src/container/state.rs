@@ -9,6 +9,9 @@
 //! <id>/work/       overlayfs work directory (the kernel's scratch space)
 //! <id>/rootfs/     the mount point of the overlay, then of pivot_root
 //! <id>/etc/        hostname, hosts, resolv.conf, bind-mounted into /etc
+//! <id>/config.json the bundle's settings (mini-docker's engine writes it;
+//!                  the process model reads it, see spec.rs)
+//! <id>/seccomp.json its `linux.seccomp`, compiled again by `exec`
 //! <id>/exec.json   what `exec` needs to know (see tenant.rs)
 //! <id>/log         run -d: what the container wrote (mini-docker's monitor.rs)
 //! <id>/shm/        --ipc shareable: its /dev/shm (see sharing.rs)
@@ -70,16 +73,7 @@ impl StateDir {
     /// directories are 0711 so that, with `--userns auto`, the container's
     /// root (an unprivileged host UID) can reach its upper layer.
     pub fn create(root: &Path, cfg: &Config) -> Result<StateDir, ContainerError> {
-        if !root.is_dir() {
-            std::fs::DirBuilder::new()
-                .recursive(true)
-                .mode(0o711)
-                .create(root)
-                .map_err(io("creating", root))?;
-        }
-        let dir = root.join(&cfg.id);
-        mkdir(&dir, 0o711)?;
-        let state = StateDir { dir };
+        let state = StateDir::make(root, &cfg.id)?;
         if let Err(e) = state.fill(cfg) {
             state.remove();
             return Err(e);
@@ -87,7 +81,30 @@ impl StateDir {
         Ok(state)
     }
 
-    fn fill(&self, cfg: &Config) -> Result<(), ContainerError> {
+    /// The first half of [`StateDir::create`], for an engine that writes
+    /// the bundle's `config.json` into the directory before the process
+    /// model reads it: `<root>/<id>/` and its empty `rootfs/` (the bundle's
+    /// `root.path`), nothing else. [`StateDir::fill`] does the rest.
+    pub fn make(root: &Path, id: &str) -> Result<StateDir, ContainerError> {
+        if !root.is_dir() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o711)
+                .create(root)
+                .map_err(io("creating", root))?;
+        }
+        let dir = root.join(id);
+        mkdir(&dir, 0o711)?;
+        let state = StateDir { dir };
+        if let Err(e) = mkdir(&state.rootfs(), 0o755) {
+            state.remove();
+            return Err(e);
+        }
+        Ok(state)
+    }
+
+    /// What the container needs in its directory, from its settings.
+    pub fn fill(&self, cfg: &Config) -> Result<(), ContainerError> {
         if let Some(name) = &cfg.name {
             let path = self.dir.join("name");
             std::fs::write(&path, name).map_err(io("writing", &path))?;
@@ -96,7 +113,7 @@ impl StateDir {
         if cfg.remove {
             std::fs::write(self.dir.join("remove"), "").map_err(io("writing", &self.dir))?;
         }
-        for dir in [self.upper(), self.work(), self.rootfs(), self.etc()] {
+        for dir in [self.upper(), self.work(), self.etc()] {
             mkdir(&dir, 0o755)?;
         }
         let hosts = format!(
@@ -165,8 +182,9 @@ impl StateDir {
     /// Removes what only a running container needs; keeps `upper/` and
     /// `name` so the container's changes survive it.
     pub fn remove_runtime_parts(&self) {
-        let (owner, exec) = (self.dir.join("owner"), self.dir.join("exec.json")); // exec: tenant.rs
-        for dir in [self.lower(), self.work(), self.rootfs(), self.etc(), owner, exec] {
+        let file = |name: &str| self.dir.join(name);
+        let (owner, exec, seccomp) = (file("owner"), file("exec.json"), file("seccomp.json"));
+        for dir in [self.lower(), self.work(), self.rootfs(), self.etc(), owner, exec, seccomp] {
             remove_tree(&dir);
         }
     }

@@ -120,6 +120,15 @@ pub enum SecurityError {
 impl Security {
     /// Checks the flags and compiles the seccomp filter.
     pub fn from_request(args: &SecurityRequest) -> Result<Security, SecurityError> {
+        let mut security = Security::decide(args)?;
+        security.filters = seccomp::compile(&security.seccomp, security.caps)?;
+        Ok(security)
+    }
+
+    /// Checks the flags, without compiling the filter: what an engine
+    /// writes into a bundle's `config.json` (the runtime compiles what the
+    /// file says).
+    pub fn decide(args: &SecurityRequest) -> Result<Security, SecurityError> {
         let mut profile = seccomp::Profile::Default;
         let mut no_new_privs = true;
         for opt in &args.security_opt {
@@ -144,8 +153,8 @@ impl Security {
             });
         }
         let caps = capabilities::resolve(&args.cap_add, &args.cap_drop)?;
-        let filters = seccomp::compile(&profile, caps)?;
-        if !filters.is_empty() && !no_new_privs {
+        let filtered = !matches!(profile, seccomp::Profile::Unconfined);
+        if filtered && !no_new_privs {
             // Without no_new_privs, seccomp() demands CAP_SYS_ADMIN.
             if caps & caps::Capability::CAP_SYS_ADMIN.bitmask() == 0 {
                 return Err(SecurityError::Seccomp(
@@ -153,7 +162,13 @@ impl Security {
                 ));
             }
         }
-        Ok(Security { privileged: false, caps, no_new_privs, seccomp: profile, filters })
+        Ok(Security {
+            privileged: false,
+            caps,
+            no_new_privs,
+            seccomp: profile,
+            filters: Vec::new(),
+        })
     }
 
     /// The one-line warning `--privileged` prints.

@@ -276,6 +276,85 @@ pub fn compile(profile: &Profile, caps: u64) -> Result<Vec<BpfProgram>, Security
     Ok(filters)
 }
 
+// ANCHOR: oci
+/// The profile as an OCI `linux.seccomp` (config-linux.md, "Seccomp"), for
+/// a container holding `caps`; `None` for `Unconfined`. This is what an
+/// engine writes into `config.json`, as Docker's does: the rules that
+/// depend on a capability are settled here, once, since the runtime's
+/// format has no `includes`/`excludes`; and the one architecture listed is
+/// the only one [`compile`] lets through (a 32-bit call is killed, an x32
+/// one refused).
+pub fn oci(profile: &Profile, caps: u64) -> Result<Option<Value>, SecurityError> {
+    let (default_action, rules) = match profile {
+        Profile::Unconfined => return Ok(None),
+        Profile::Default => (SeccompAction::Allow, default_rules()),
+        Profile::File(path) => parse_profile(path)?,
+    };
+    let syscalls: Vec<Value> = rules
+        .iter()
+        .filter(|r| caps & r.caps_all == r.caps_all && caps & r.caps_none == 0)
+        .map(|rule| {
+            let (action, errno) = action_name(&rule.action);
+            let args: Vec<Value> = rule.args.iter().map(arg_json).collect();
+            let mut entry = serde_json::json!({ "names": rule.names, "action": action });
+            if let Some(errno) = errno {
+                entry["errnoRet"] = errno.into();
+            }
+            if !args.is_empty() {
+                entry["args"] = args.into();
+            }
+            entry
+        })
+        .collect();
+    let (default, default_errno) = action_name(&default_action);
+    let mut oci = serde_json::json!({
+        "defaultAction": default,
+        "architectures": [oci_arch()?],
+        "syscalls": syscalls,
+    });
+    if let Some(errno) = default_errno {
+        oci["defaultErrnoRet"] = errno.into();
+    }
+    Ok(Some(oci))
+}
+// ANCHOR_END: oci
+
+/// An action's name in a profile, and its errno where it carries one.
+fn action_name(action: &SeccompAction) -> (&'static str, Option<u32>) {
+    match action {
+        SeccompAction::Allow => ("SCMP_ACT_ALLOW", None),
+        SeccompAction::Errno(errno) => ("SCMP_ACT_ERRNO", Some(*errno)),
+        SeccompAction::KillThread => ("SCMP_ACT_KILL_THREAD", None),
+        SeccompAction::KillProcess => ("SCMP_ACT_KILL_PROCESS", None),
+        SeccompAction::Trap => ("SCMP_ACT_TRAP", None),
+        SeccompAction::Log => ("SCMP_ACT_LOG", None),
+        SeccompAction::Trace(errno) => ("SCMP_ACT_TRACE", Some(*errno)),
+    }
+}
+
+/// One argument condition, as a profile writes it: `SCMP_CMP_MASKED_EQ`
+/// holds when `(arg & value) == valueTwo`.
+fn arg_json((index, op, value): &Arg) -> Value {
+    let (name, first, second) = match op {
+        SeccompCmpOp::Eq => ("SCMP_CMP_EQ", *value, 0),
+        SeccompCmpOp::Ne => ("SCMP_CMP_NE", *value, 0),
+        SeccompCmpOp::Lt => ("SCMP_CMP_LT", *value, 0),
+        SeccompCmpOp::Le => ("SCMP_CMP_LE", *value, 0),
+        SeccompCmpOp::Gt => ("SCMP_CMP_GT", *value, 0),
+        SeccompCmpOp::Ge => ("SCMP_CMP_GE", *value, 0),
+        SeccompCmpOp::MaskedEq(mask) => ("SCMP_CMP_MASKED_EQ", *mask, *value),
+    };
+    serde_json::json!({ "index": index, "value": first, "valueTwo": second, "op": name })
+}
+
+/// The OCI name of the architecture [`compile`] builds filters for.
+fn oci_arch() -> Result<&'static str, SecurityError> {
+    match target_arch()? {
+        TargetArch::aarch64 => Ok("SCMP_ARCH_AARCH64"),
+        _ => Ok("SCMP_ARCH_X86_64"),
+    }
+}
+
 /// System call number → its rules (`None`: whatever the arguments).
 type Calls = BTreeMap<i64, Option<Vec<SeccompRule>>>;
 

@@ -1,0 +1,96 @@
+//! What an engine in the same process hands the process model beside a
+//! bundle.
+//!
+//! Docker's engine hands runc a bundle (a root filesystem and a
+//! `config.json`) and, beside it, what no `config.json` can hold: the
+//! container's stdio, a console socket, a PID file, and, for its network,
+//! a hook that calls back into the engine. mini-docker's engine writes a
+//! bundle the same way (its `bundle.rs`), and the process model reads it
+//! with the same [`spec::plan`] the `mini-runc` binary uses; what it hands
+//! over beside the bundle is [`InProcess`]:
+//! - the image's layer: the root becomes an overlay of it with the state
+//!   directory's `upper/`, mounted inside the container's own mount
+//!   namespace on `root.path`, where Docker mounts its overlay on the host
+//!   before it calls runc (so the host's mount table is never touched);
+//! - the engine's bookkeeping: the name, `--rm`, whether stdin stays open;
+//! - its work at the steps of the start, as closures ([`Hooks`]), where
+//!   Docker's would be programs;
+//! - the other containers' namespaces of `--ipc`, `--net` and `--pid
+//!   container:NAME`, held open since the engine checked the name: the
+//!   paths `config.json` gives for them (`/proc/PID/ns/KIND`, as Docker
+//!   writes) could by the time of the start name another process's
+//!   namespaces if that container ended and its PID was reused.
+//!
+//! It imports `container/`'s types and [`spec::Plan`]; only the engine
+//! calls it.
+
+use std::path::Path;
+
+use crate::container::spec::Plan;
+use crate::container::{Hooks, IpcMode, Joined, Lower, NetMode};
+use crate::security::{SecurityError, seccomp};
+
+/// The parts of a container an engine in the same process hands over
+/// beside its `config.json` (see the module's documentation).
+#[derive(Debug)]
+pub struct InProcess {
+    pub name: Option<String>,
+    /// `--rm`: the state directory goes when the container ends.
+    pub remove: bool,
+    /// `-i`: the command reads the engine's stdin (else `/dev/null`).
+    pub interactive: bool,
+    /// The image: the overlay's lower layer on `root.path`.
+    pub lower: Lower,
+    pub hooks: Hooks,
+    pub ipc_mode: IpcMode,
+    pub net_mode: NetMode,
+    pub pid_join: Option<Joined>,
+    /// The name `/etc/hostname` and `/etc/hosts` carry: the bundle's
+    /// `hostname`, or the engine's choice when the container shares the
+    /// host's UTS namespace (and the bundle may name none).
+    pub hostname: String,
+}
+
+impl Plan {
+    /// The bundle's plan, with what the engine handed over beside it.
+    pub fn in_process(mut self, parts: InProcess) -> Plan {
+        let config = &mut self.config;
+        config.name = parts.name;
+        config.remove = parts.remove;
+        config.interactive = parts.interactive;
+        config.lower = parts.lower;
+        self.extras.bind_root = false;
+        // The engine's hooks, and its held namespaces, replace the joins by
+        // path the plan would make (the paths name the same namespaces).
+        config.hooks = parts.hooks;
+        config.namespaces.ipc = parts.ipc_mode.new_namespace();
+        config.namespaces.net = parts.net_mode.new_namespace();
+        config.ipc_mode = parts.ipc_mode;
+        config.net_mode = parts.net_mode;
+        config.pid_join = parts.pid_join;
+        config.hostname = parts.hostname;
+        // mini-docker makes cgroups only for a limit (the bundle then names
+        // their path): without one there is nothing to enforce, and a
+        // cgroup costs time at start and at exit.
+        self.limits.own = false;
+        if self.limits.is_empty() {
+            self.limits.path = None;
+        }
+        self
+    }
+
+    /// Compiles `linux.seccomp` for the container's capabilities, from a
+    /// copy in the state directory `dir`, which a later `exec` compiles
+    /// again (its process gets the same filter).
+    pub fn compile_seccomp(&mut self, dir: &Path) -> Result<(), SecurityError> {
+        let Some(profile) = &self.seccomp else { return Ok(()) };
+        let path = dir.join("seccomp.json");
+        std::fs::write(&path, profile)
+            .map_err(|e| SecurityError::Seccomp(format!("writing {path:?}: {e}")))?;
+        let security = &mut self.config.security;
+        let profile = seccomp::Profile::File(path);
+        security.filters = seccomp::compile(&profile, security.caps)?;
+        security.seccomp = profile;
+        Ok(())
+    }
+}
