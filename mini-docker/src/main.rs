@@ -5,14 +5,19 @@
 //! container to an OCI runtime (runc) that turns it into a process.
 //!
 //! Read it in the order a container starts:
-//! 1. `commands/run.rs`: the command line becomes a
-//!    [`mini_runc::container::Config`], with the image as a lower directory
-//!    and the network's steps as hooks;
-//! 2. mini-runc's `container/parent.rs`: one `clone` with the new
+//! 1. `commands/run.rs`: the command line and the image's defaults are
+//!    checked and decided, then written as an OCI bundle (`bundle.rs`): a
+//!    `config.json` in the container's state directory, as Docker's engine
+//!    writes one for runc;
+//! 2. mini-runc's `container/spec.rs` reads the bundle back, as it reads any
+//!    bundle its own binary is given, and `container/in_process.rs` adds
+//!    what crosses beside it: the image as the overlay's lower layer, the
+//!    network's steps as hooks, the engine's name and `--rm`;
+//! 3. mini-runc's `container/parent.rs`: one `clone` with the new
 //!    namespaces (on cgroup v2 with limits, `clone3` straight into its
 //!    cgroup), the ID maps written by the parent while the child waits on
 //!    the sync channel;
-//! 3. mini-runc's `container/child.rs`: in the child (by default PID 1 of
+//! 4. mini-runc's `container/child.rs`: in the child (by default PID 1 of
 //!    a new PID namespace), `rootfs/` builds the root filesystem (overlayfs,
 //!    volumes, /proc, /sys, /dev) and `pivot_root`s into it, `security/`
 //!    confines it, then `container/init.rs` forks the command (PID 2) and
@@ -34,8 +39,11 @@
 //!      `rootfs/`, `cgroups/`, `security/`, and `error.rs`, the errors
 //!      both crates share.
 //!
-//! What crosses a line downward is plain values: paths, flags, IDs, PIDs
-//! and small structs the lower layer defines (`rootfs::Spec`,
+//! What crosses from the engine to the runtime is the bundle: a
+//! `config.json`, typed by the `oci-spec` crate, and what Docker too hands
+//! runc beside it (`container::in_process::InProcess`). Below that, what
+//! crosses a line downward is plain values: paths, flags, IDs, PIDs and
+//! small structs the lower layer defines (`rootfs::Spec`,
 //! `cgroups::LimitRequest`, `security::SecurityRequest`). What the engine
 //! does in the middle of a start (the network's veth pair, `eth0`'s
 //! address, the port relays) crosses as `container::Hooks`: closures the
@@ -65,6 +73,7 @@ macro_rules! say_err {
     }};
 }
 
+mod bundle;
 mod commands;
 mod image;
 mod monitor;

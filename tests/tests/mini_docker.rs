@@ -174,6 +174,80 @@ fn volumes_and_read_only(who: As) {
     assert!(lab.state_entries().is_empty());
 }
 
+// ANCHOR: bundle
+/// `run` writes the container's settings as an OCI `config.json` in its
+/// state directory (the bundle), which `inspect` shows; each flag is in the
+/// field the OCI runtime specification gives it, and the container gets
+/// what the file says.
+fn bundle(who: As) {
+    let Some(lab) = Lab::new("mini-docker bundle", who, &BINARIES) else { return };
+    let shared = lab.scratch("shared");
+    let volume = format!("{}:/data:ro", shared.display());
+    // Rootless, the container has one ID mapped: its root.
+    let (user, uid) = if who == As::Root { ("1000:1000", 1000) } else { ("0:0", 0) };
+    let mut flags = vec!["--net", "none", "-e", "GREETING=hi", "-u", user, "-w", "/tmp"];
+    flags.extend(["--hostname", "box", "-v", &volume, "--read-only", "--cap-drop", "NET_RAW"]);
+    if who == As::Root {
+        flags.extend(["--pids-limit", "50"]);
+    }
+    let script = r#"echo "$(id -u):$(id -g) $(hostname) $(pwd) $GREETING""#;
+    let ran = lab.run(&lab.run_args(&[&["--rm"], &flags[..]].concat(), &["sh", "-c", script]));
+    let expected = format!("{uid}:{uid} box /tmp hi\n");
+    assert_eq!((ran.code, ran.stdout.as_str()), (0, expected.as_str()), "{}", ran.stderr);
+
+    let ran =
+        lab.run(&lab.run_args(&[&["-d", "--name", "b"], &flags[..]].concat(), &["sleep", "30"]));
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let id = ran.stdout.trim().to_owned();
+    let inspected: Value = serde_json::from_str(&lab.run(&["inspect", "b"]).stdout).expect("json");
+    let config = &inspected[0]["bundle"]["config"];
+    let on_disk = std::fs::read_to_string(lab.state().join(&id).join("config.json")).expect("file");
+    assert_eq!(&serde_json::from_str::<Value>(&on_disk).expect("config.json"), config);
+    let process = &config["process"];
+    assert_eq!(strings(&process["args"]), ["sleep", "30"]);
+    assert!(strings(&process["env"]).contains(&"GREETING=hi"), "{process}");
+    assert_eq!((&process["user"]["uid"], &process["user"]["gid"]), (&uid.into(), &uid.into()));
+    assert_eq!((&process["cwd"], &config["hostname"]), (&"/tmp".into(), &"box".into()));
+    let bounding = strings(&process["capabilities"]["bounding"]);
+    assert!(bounding.contains(&"CAP_CHOWN") && !bounding.contains(&"CAP_NET_RAW"), "{bounding:?}");
+    assert_eq!(config["root"]["readonly"], true);
+    let root = lab.state().join(&id).join("rootfs");
+    assert_eq!(config["root"]["path"], root.display().to_string());
+    let data =
+        config["mounts"].as_array().expect("mounts").iter().find(|m| m["destination"] == "/data");
+    let data = data.expect("the volume is a mount");
+    assert_eq!(
+        (&data["type"], &data["source"]),
+        (&"bind".into(), &shared.display().to_string().into())
+    );
+    assert_eq!(strings(&data["options"]), ["rbind", "ro"]);
+    let linux = &config["linux"];
+    let kinds: Vec<&str> = linux["namespaces"]
+        .as_array()
+        .expect("ns")
+        .iter()
+        .map(|n| n["type"].as_str().expect("type"))
+        .collect();
+    for kind in ["mount", "cgroup", "pid", "network", "ipc", "uts"] {
+        assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
+    }
+    assert_eq!(kinds.contains(&"user"), who == As::Rootless, "{kinds:?}");
+    // The default seccomp profile, written out: what is not allowed, by name.
+    let keyctl = linux["seccomp"]["syscalls"].as_array().expect("syscalls").iter().find(|rule| {
+        rule["names"].as_array().is_some_and(|names| names.iter().any(|n| n == "keyctl"))
+    });
+    assert_eq!(keyctl.expect("a rule for keyctl")["action"], "SCMP_ACT_ERRNO");
+    if who == As::Root {
+        assert_eq!(linux["resources"]["pids"]["limit"], 50);
+        assert_eq!(linux["cgroupsPath"], format!("/mini-docker/{id}"));
+    } else {
+        assert_eq!(linux["uidMappings"][0]["containerID"], 0, "{linux}");
+    }
+    assert_eq!(lab.run(&["rm", "-f", "b"]).code, 0);
+    assert!(lab.state_entries().is_empty());
+}
+// ANCHOR_END: bundle
+
 /// A directory as the image: busybox-static as the only program.
 fn directory_image(who: As) {
     let test = "mini-docker directory image";
@@ -283,6 +357,16 @@ fn volumes_and_read_only_as_root() {
 #[test]
 fn volumes_and_read_only_rootless() {
     volumes_and_read_only(As::Rootless);
+}
+
+#[test]
+fn bundle_as_root() {
+    bundle(As::Root);
+}
+
+#[test]
+fn bundle_rootless() {
+    bundle(As::Rootless);
 }
 
 #[test]
@@ -433,7 +517,8 @@ fn no_mounts_left_behind() {
     assert!(lab.state_entries().is_empty());
 }
 
-/// Without --rm the upper layer (and the name) stay; a name is unique.
+/// Without --rm the upper layer, the name and the bundle's `config.json`
+/// stay; a name is unique.
 #[test]
 fn kept_container_and_names() {
     let Some(lab) = Lab::new("mini-docker --name", As::Root, &BINARIES) else { return };
@@ -446,7 +531,8 @@ fn kept_container_and_names() {
     let mut left: Vec<_> =
         std::fs::read_dir(&dir).expect("ls").map(|e| e.expect("e").file_name()).collect();
     left.sort();
-    assert_eq!(left, ["name", "upper"]);
+    // The bundle stays with it (as Docker keeps a container's config).
+    assert_eq!(left, ["config.json", "name", "upper"]);
     let ran = lab.run(&["run", "--rm", "--name", "keep", "host", "true"]);
     assert_eq!(ran.code, 125);
     assert_eq!(ran.stderr, "mini-docker: container name \"keep\" is already in use\n");

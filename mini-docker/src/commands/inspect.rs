@@ -2,7 +2,8 @@
 //! JSON, read from its state directory and from `/proc` (the host sees
 //! every container's processes and namespaces: claim SEC-3).
 //!
-//! From the state directory: the settings `run` recorded (`exec.json`, see
+//! From the state directory: the bundle `run` wrote (`config.json`, see
+//! bundle.rs), the settings it recorded for `exec` (`exec.json`, see
 //! mini-runc's container/tenant.rs), the bridge address and published
 //! ports (`network`, see network/mod.rs), the limits and their cgroups
 //! (`cgroups`, see mini-runc's cgroups/mod.rs). The last two exist while
@@ -73,6 +74,11 @@ fn describe(state: &StateDir) -> Value {
         "cgroup": cgroup,
         "mounts": mounts,
         "rootfs": state.rootfs(),
+        // The bundle `run` wrote and the runtime read (see bundle.rs).
+        "bundle": {
+            "path": state.dir,
+            "config": serde_json::from_str::<Value>(&read("config.json")).unwrap_or(Value::Null),
+        },
         "config": {
             "user": recorded["user"], "workdir": recorded["workdir"], "env": recorded["env"],
         },

@@ -51,6 +51,11 @@ pub enum Error {
     Cgroup(#[from] CgroupError),
     #[error(transparent)]
     Security(#[from] SecurityError),
+    #[error(transparent)]
+    WriteBundle(#[from] crate::bundle::BundleError),
+    /// The bundle the engine wrote, refused by the runtime's reading of it.
+    #[error(transparent)]
+    Bundle(#[from] mini_runc::container::spec::SpecError),
     /// Of the process model, where one step may fail in several of the
     /// kinds above (see mini-runc's `error.rs`).
     #[error(transparent)]

@@ -1,5 +1,6 @@
-//! `mini-docker run`: check the command line, create the state directory,
-//! start the container, clean up whatever happens.
+//! `mini-docker run`: check the command line, write the bundle (the state
+//! directory and its `config.json`, see bundle.rs), start the container
+//! from it, clean up whatever happens.
 //!
 //! Everything that can be refused is refused here, before anything exists
 //! (one clear line, exit 125), so a bad flag never leaves a half-made
@@ -10,7 +11,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
-use mini_runc::cgroups::{self, LimitRequest, Swap};
+use mini_runc::cgroups::{self, LimitRequest, Limits, Swap};
+use mini_runc::container::in_process::InProcess;
+use mini_runc::container::spec::{self, Plan};
 use mini_runc::container::state::StateDir;
 use mini_runc::container::{Config, Hooks, Lower, Namespaces, NetMode, parent, sharing, tenant};
 use mini_runc::error::{ContainerError, UsageError};
@@ -18,6 +21,7 @@ use mini_runc::rootfs::Volume;
 use mini_runc::security::SecurityRequest;
 use nix::unistd::geteuid;
 
+use crate::bundle;
 use crate::commands::{Dirs, Error};
 use crate::image::{Image, ImageError, host};
 use crate::network::ipam::{self, Subnet};
@@ -198,18 +202,26 @@ pub fn run(dirs: &Dirs, args: RunArgs) -> Result<u8, Error> {
     let detach = args.detach;
     let limits = cgroups::Limits::from_request(&args.limits.request())?;
     let network = args.network.clone();
-    let mut cfg = config(dirs, args)?;
-    let on_bridge = matches!(cfg.net_mode, NetMode::Bridge);
+    let decided = config(dirs, args)?;
+    let on_bridge = matches!(decided.net_mode, NetMode::Bridge);
     let bridge = network::Plan::new(network.subnet, &network.publish, on_bridge)?;
     // Checking the name and creating the state, under the state lock.
     let lock = mini_runc::container::lock::StateLock::acquire(&dirs.state)?;
     StateDir::sweep(&dirs.state, |dead| network::remove(&dead.dir));
     network::ipam::sweep(&dirs.state);
-    if let Some(name) = &cfg.name {
+    if let Some(name) = &decided.name {
         StateDir::check_name(&dirs.state, name)?;
     }
-    let state = StateDir::create(&dirs.state, &cfg)?;
+    let state = StateDir::make(&dirs.state, &decided.id)?;
+    let plan = match write_bundle(decided, &limits, &state) {
+        Ok(plan) => plan,
+        Err(e) => {
+            state.remove();
+            return Err(e);
+        }
+    };
     drop(lock);
+    let Plan { config: mut cfg, limits, .. } = plan;
     if bridge.is_some() {
         cfg.hooks = network_hooks(&state);
     }
@@ -249,6 +261,37 @@ pub fn run(dirs: &Dirs, args: RunArgs) -> Result<u8, Error> {
     }
     result
 }
+
+// ANCHOR: write-bundle
+/// The bundle: the decisions written as `config.json` into the state
+/// directory, then read back by mini-runc as any bundle is (`spec::plan`),
+/// with what crosses beside it (see mini-runc's `container/in_process.rs`).
+/// What runs is what the file says.
+fn write_bundle(decided: Config, limits: &Limits, state: &StateDir) -> Result<Plan, Error> {
+    let spec = bundle::spec(&decided, limits, &state.rootfs())?;
+    let path = state.dir.join("config.json");
+    let text = serde_json::to_string_pretty(&spec).unwrap_or_default();
+    std::fs::write(&path, text).map_err(|source| ContainerError::Io {
+        what: "writing",
+        path,
+        source,
+    })?;
+    let mut plan = spec::plan(&spec, &state.dir, &decided.id)?.in_process(InProcess {
+        name: decided.name,
+        remove: decided.remove,
+        interactive: decided.interactive,
+        lower: decided.lower,
+        hooks: Hooks::default(),
+        ipc_mode: decided.ipc_mode,
+        net_mode: decided.net_mode,
+        pid_join: decided.pid_join,
+        hostname: decided.hostname,
+    });
+    plan.compile_seccomp(&state.dir)?;
+    state.fill(&plan.config)?;
+    Ok(plan)
+}
+// ANCHOR_END: write-bundle
 
 /// `--net bridge`: the network's steps that fall in the middle of the
 /// start, handed to the process model as hooks (see `network/`): the veth
@@ -290,7 +333,8 @@ fn start(cfg: &Config, state: &StateDir) -> Result<u8, Error> {
     Ok(parent::run(cfg, state)?)
 }
 
-/// The command line, checked, as a [`Config`].
+/// The command line and the image's defaults, checked and decided: the
+/// settings [`write_bundle`] writes as `config.json`.
 fn config(dirs: &Dirs, args: RunArgs) -> Result<Config, Error> {
     if let Some(name) = &args.name
         && !crate::image::valid_name(name)
@@ -351,7 +395,7 @@ fn config(dirs: &Dirs, args: RunArgs) -> Result<Config, Error> {
         user: user_ns,
     };
     let env = environment(&defaults.env, &args.env, &hostname, user.0)?;
-    let security = mini_runc::security::Security::from_request(&args.security.request())?;
+    let security = mini_runc::security::Security::decide(&args.security.request())?;
     if security.privileged {
         say_err!("{}", mini_runc::security::Security::PRIVILEGED_WARNING);
     }
