@@ -301,8 +301,9 @@ fn hooks_run_at_each_step_with_the_state() {
 // ANCHOR_END: hooks
 
 /// A createRuntime hook past its `timeout` is killed and stops the
-/// create (nothing left behind); a failing poststart or poststop hook is
-/// only reported: the verb succeeds.
+/// create, and so does a failing createContainer hook (nothing left
+/// behind); a failing poststart or poststop hook is only reported: the
+/// verb succeeds.
 #[test]
 fn hook_timeouts_and_failures() {
     let Some(bundle) = Bundle::new("mini-runc hook failures") else { return };
@@ -317,6 +318,16 @@ fn hook_timeouts_and_failures() {
     bundle.assert_empty();
 
     let failing = json!({"path": "/bin/sh", "args": ["sh", "-c", "echo broken >&2; exit 7"]});
+    // A failing createContainer hook, in the child: the create fails with
+    // the hook's words, and the half-made container goes.
+    bundle.config("true", |c| c["hooks"] = json!({"createContainer": [failing]}));
+    let ran = bundle.verb(&["create", "t0"]);
+    assert_eq!(ran.code, 1, "{ran:?}");
+    assert!(
+        ran.stderr.contains("hooks.createContainer[0] (/bin/sh): exit status: 7: broken"),
+        "{ran:?}"
+    );
+    bundle.assert_empty();
     bundle.config("true", |c| c["hooks"] = json!({"poststart": [failing], "poststop": [failing]}));
     assert_eq!(bundle.verb(&["create", "t2"]).code, 0);
     let ran = bundle.verb(&["start", "t2"]);
