@@ -379,7 +379,11 @@ fn refusals_and_bad_input() {
     };
     world.config(|c| c["linux"]["sysctl"] = json!({"kernel.panic": "1"}));
     assert!(refused(&world, "sysctl", &["create", "r1"]).contains("linux.sysctl"));
-    world.config(|c| c["domainname"] = json!("example.org"));
+    world.config(|c| {
+        c["domainname"] = json!("example.org");
+        c["hostname"] = Value::Null;
+        c["linux"]["namespaces"].as_array_mut().expect("namespaces").retain(|n| n["type"] != "uts");
+    });
     assert!(refused(&world, "domainname", &["create", "r1"]).contains("domainname"));
     world.config(|c| c["process"]["sillyField"] = json!(1));
     assert!(refused(&world, "unknown field", &["run", "r1"]).contains("process.sillyField"));

@@ -30,6 +30,13 @@
 //!   use, and its parent's `cgroup.subtree_control` switches them on. One
 //!   directory per container, with `memory.max`, `pids.max`, `cpu.max`…
 //!
+//! Device rules differ most: v1 has `devices.allow` and `devices.deny`,
+//! v2 a BPF program attached to the cgroup (`device_filter.rs`).
+//!
+//! A mini-docker container's cgroup is `mini-docker/<id>`; a bundle run by
+//! the `mini-runc` binary gets `mini-runc/<id>`, or its `cgroupsPath`
+//! ([`placement`]), so that the two never collide.
+//!
 //! [`Version::detect`] picks one at run time (the filesystem type of
 //! `/sys/fs/cgroup`); each module has one `create`, and joining and removing
 //! are the same on both ([`join`] and [`remove`] here), so the run path
@@ -67,6 +74,7 @@
 //! PID. `run`'s flags are parsed in mini-docker's `commands/run.rs` (clap
 //! stays there), with this module's parsers, into a plain [`LimitRequest`].
 
+mod device_filter;
 pub mod v1;
 pub mod v2;
 
@@ -86,6 +94,13 @@ pub const CPU_PERIOD_US: u64 = 100_000;
 
 /// Below this the container's own setup can be OOM-killed (Docker's minimum).
 const MIN_MEMORY: u64 = 6 * 1024 * 1024;
+
+/// Where a mini-docker container's cgroup goes: `mini-docker/<id>`.
+pub const ENGINE_PARENT: &str = "mini-docker";
+
+/// Where the `mini-runc` binary puts a bundle's cgroup when its
+/// `config.json` has no `linux.cgroupsPath`: `mini-runc/<id>`.
+pub const RUNTIME_PARENT: &str = "mini-runc";
 
 /// How long [`remove`] waits for the last processes of a cgroup to go.
 const REMOVE_WAIT: Duration = Duration::from_secs(2);
@@ -200,6 +215,38 @@ pub fn below_root(path: &Path) -> Result<PathBuf, CgroupError> {
     Ok(below)
 }
 
+// ANCHOR: placement
+/// Where a bundle's `cgroupsPath` puts its cgroup in the hierarchy mounted
+/// at `mount`, as runc's cgroupfs driver reads it: an absolute path below
+/// the hierarchy's root, a relative one below `own` (the runtime's own
+/// cgroup there, see [`own_cgroup`]).
+pub fn placement(mount: &Path, path: &Path, own: &Path) -> Result<PathBuf, CgroupError> {
+    let below = below_root(path)?;
+    if path.is_absolute() {
+        return Ok(mount.join(below));
+    }
+    Ok(mount.join(own.strip_prefix("/").unwrap_or(own)).join(below))
+}
+// ANCHOR_END: placement
+
+/// The cgroup this process is in (cgroups(7), `/proc/self/cgroup`): in
+/// the v1 hierarchy of `controller` (a line `4:cpu,cpuacct:/a/b`), or
+/// with `None` in the unified one (`0::/a/b`). `/` when not listed.
+pub fn own_cgroup(controller: Option<&str>) -> PathBuf {
+    let text = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
+    text.lines()
+        .find_map(|line| {
+            let mut parts = line.splitn(3, ':');
+            let (_, names, path) = (parts.next()?, parts.next()?, parts.next()?);
+            let ours = match controller {
+                Some(c) => names.split(',').any(|n| n == c),
+                None => names.is_empty(),
+            };
+            ours.then(|| PathBuf::from(path))
+        })
+        .unwrap_or_else(|| PathBuf::from("/"))
+}
+
 /// Makes `leaf` (a bundle's `cgroupsPath` in the hierarchy at `root`),
 /// which must not exist yet, and the missing parents on the way, each
 /// prepared with `prepare`. `made` gains what this call made, and is
@@ -290,9 +337,14 @@ pub struct Limits {
     /// `devices.deny` take them: `(allow, "c 1:3 rwm")` (an OCI bundle's
     /// `linux.resources.devices`; mini-docker sets none).
     pub devices: Vec<(bool, String)>,
-    /// Where the cgroups go, below each hierarchy's root (an OCI bundle's
-    /// `linux.cgroupsPath`); `None`: `mini-docker/<id>`.
+    /// Where the cgroups go (an OCI bundle's `linux.cgroupsPath`, see
+    /// [`placement`]); `None`: `<parent>/<id>`.
     pub path: Option<PathBuf>,
+    /// The directory holding each container's cgroup when there is no
+    /// `path`: [`ENGINE_PARENT`] when `None` (mini-docker's containers),
+    /// [`RUNTIME_PARENT`] for the bundles the `mini-runc` binary runs, so
+    /// that the two never meet under one ID.
+    pub parent: Option<&'static str>,
     /// Make a cgroup even without a limit (an OCI bundle's container: its
     /// cgroup is how `delete` finds every process of it).
     pub own: bool,
@@ -326,6 +378,7 @@ impl Limits {
             cpuset_cpus: args.cpuset_cpus.clone(),
             devices: Vec::new(),
             path: None,
+            parent: None,
             own: false,
         })
     }
@@ -333,7 +386,7 @@ impl Limits {
     /// No limit asked for (where the cgroups go, and whether one is made
     /// anyway, are not limits).
     pub fn is_empty(&self) -> bool {
-        Limits { path: None, own: false, ..self.clone() } == Limits::default()
+        Limits { path: None, own: false, parent: None, ..self.clone() } == Limits::default()
     }
 
     /// Whether the container gets cgroups of its own: with a limit, a
@@ -437,7 +490,7 @@ pub fn describe() -> String {
     match Version::detect() {
         Version::V1 if rootless => "v1: refused rootless (the hierarchies belong to root)".into(),
         Version::V1 => "v1: /sys/fs/cgroup/<controller>/mini-docker/<id>".into(),
-        Version::V2(mount) => match v2::base(&mount) {
+        Version::V2(mount) => match v2::base(&mount, None) {
             Ok(base) => format!("v2: {}/<id>", base.display()),
             Err(e) => format!("v2: unavailable: {e}"),
         },

@@ -26,11 +26,9 @@ use super::{CgroupError, Limits, Made, read, write};
 /// a symbolic link to `cpu,cpuacct`).
 const ROOT: &str = "/sys/fs/cgroup";
 
-/// Each container's cgroups go under this directory in every hierarchy.
-const PARENT: &str = "mini-docker";
-
-/// Makes `/sys/fs/cgroup/<controller>/mini-docker/<id>` (or the bundle's
-/// `cgroupsPath`) in each hierarchy a limit needs, and writes the limits.
+/// Makes `/sys/fs/cgroup/<controller>/mini-docker/<id>` (`mini-runc/<id>`
+/// for a bundle, or its `cgroupsPath`) in each hierarchy a limit needs,
+/// and writes the limits.
 /// Without a limit, the pids hierarchy alone holds the container. `record`
 /// is called with the directories before any is made, and again with
 /// exactly those made when a step fails.
@@ -64,12 +62,17 @@ pub fn create(
             return Err(CgroupError::NoController { controller, path: hierarchy, why });
         }
     }
-    let below = match &limits.path {
-        Some(path) => super::below_root(path)?,
-        None => Path::new(PARENT).join(id),
-    };
-    let dirs: Vec<PathBuf> =
-        controllers.iter().map(|c| Path::new(ROOT).join(c).join(&below)).collect();
+    let parent = limits.parent.unwrap_or(super::ENGINE_PARENT);
+    let dirs: Vec<PathBuf> = controllers
+        .iter()
+        .map(|c| {
+            let hierarchy = Path::new(ROOT).join(c);
+            match &limits.path {
+                Some(path) => super::placement(&hierarchy, path, &super::own_cgroup(Some(c))),
+                None => Ok(hierarchy.join(parent).join(id)),
+            }
+        })
+        .collect::<Result<_, _>>()?;
     let mut made = Made::default();
     for (&controller, dir) in controllers.iter().zip(&dirs) {
         let prepare = |parent: &Path| {
@@ -79,7 +82,8 @@ pub fn create(
             let hierarchy = Path::new(ROOT).join(controller);
             super::mkdir_new(&hierarchy, dir, &mut made, record, &prepare)
         } else {
-            // `mini-docker/` and `mini-docker/<id>` are this crate's by name.
+            // `mini-docker/` (or `mini-runc/`) and `<id>` below it are this
+            // crate's by name.
             let parent = dir.parent().unwrap_or(dir).to_owned();
             made.leaves.push(dir.clone());
             made.parents.push(parent);

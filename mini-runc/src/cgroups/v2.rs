@@ -9,6 +9,8 @@
 //!                              /cpu.max          --cpus: "QUOTA PERIOD"
 //!                              /cpu.weight       --cpu-shares, rescaled to 1..10000
 //!                              /cpuset.cpus      --cpuset-cpus
+//!              (no file)                         linux.resources.devices: a BPF
+//!                                                program attached (device_filter.rs)
 //! ```
 //!
 //! A directory's `cgroup.controllers` lists the controllers its parent has
@@ -32,10 +34,12 @@ use nix::unistd::geteuid;
 use super::{CgroupError, Limits, Made, read, write};
 
 /// Where the container's cgroups go: `<mount>/mini-docker` as root;
-/// rootless, `mini-docker` inside the delegated subtree.
-pub fn base(mount: &Path) -> Result<PathBuf, CgroupError> {
+/// rootless, `mini-docker` inside the delegated subtree (`parent`, when
+/// given, instead of `mini-docker`: a bundle's `mini-runc`).
+pub fn base(mount: &Path, parent: Option<&str>) -> Result<PathBuf, CgroupError> {
+    let parent = parent.unwrap_or(super::ENGINE_PARENT);
     if geteuid().is_root() {
-        return Ok(mount.join("mini-docker"));
+        return Ok(mount.join(parent));
     }
     // "0::/user.slice/user-1000.slice/user@1000.service/app.slice/…"
     let own = std::fs::read_to_string("/proc/self/cgroup").unwrap_or_default();
@@ -52,7 +56,7 @@ pub fn base(mount: &Path) -> Result<PathBuf, CgroupError> {
         }
     }
     delegated
-        .map(|d| d.join("mini-docker"))
+        .map(|d| d.join(parent))
         .ok_or_else(|| CgroupError::NoDelegation(mount.join(own.trim_start_matches('/'))))
 }
 
@@ -69,9 +73,10 @@ fn needed(limits: &Limits) -> Vec<&'static str> {
     .collect()
 }
 
-/// Makes `<base>/<id>` in the unified hierarchy mounted at `mount`,
-/// switching on the controllers the limits need on the way down, and
-/// writes the limits.
+/// Makes `<base>/<id>` (or a bundle's `cgroupsPath`) in the unified
+/// hierarchy mounted at `mount`, switching on the controllers the limits
+/// need on the way down, and writes the limits; device rules become a
+/// BPF program attached to it (`device_filter.rs`).
 // ANCHOR: v2-create
 pub fn create(
     mount: &Path,
@@ -79,15 +84,60 @@ pub fn create(
     limits: &Limits,
     record: &dyn Fn(&Made) -> Result<(), CgroupError>,
 ) -> Result<(), CgroupError> {
+    let dir = match &limits.path {
+        Some(path) => at_path(mount, path, limits, record)?,
+        None => below_base(mount, id, limits, record)?,
+    };
+    write_limits(&dir, limits)?;
     if !limits.devices.is_empty() {
-        return Err(CgroupError::Unsupported(
-            "linux.resources.devices: on cgroup v2 device rules are an eBPF program: not supported",
-        ));
+        super::device_filter::attach(&dir, &limits.devices)?;
     }
-    if limits.path.is_some() {
-        return Err(CgroupError::Unsupported("linux.cgroupsPath: not supported on cgroup v2"));
+    Ok(())
+}
+// ANCHOR_END: v2-create
+
+/// A bundle's `cgroupsPath`: absolute below `mount`, relative below the
+/// parent of the runtime's own cgroup (which holds processes, so it may
+/// not hand controllers down: the "no internal processes" rule), as
+/// runc's cgroupfs driver places it. The controllers are switched on in
+/// every cgroup from the root down to the new one's parent.
+fn at_path(
+    mount: &Path,
+    path: &Path,
+    limits: &Limits,
+    record: &dyn Fn(&Made) -> Result<(), CgroupError>,
+) -> Result<PathBuf, CgroupError> {
+    let own = super::own_cgroup(None);
+    let dir = super::placement(mount, path, own.parent().unwrap_or(Path::new("/")))?;
+    let controllers = needed(limits);
+    let available = read(mount, "cgroup.controllers")?;
+    for &controller in &controllers {
+        if !available.split_whitespace().any(|c| c == controller) {
+            let why = format!(" (its cgroup.controllers: {available:?})");
+            return Err(CgroupError::NoController { controller, path: mount.to_owned(), why });
+        }
     }
-    let base = base(mount)?;
+    super::mkdir_new(mount, &dir, &mut Made::default(), record, &|_| Ok(()))?;
+    let enable: String = controllers.iter().map(|c| format!("+{c} ")).collect();
+    if !enable.is_empty() {
+        let mut chain: Vec<&Path> =
+            dir.ancestors().skip(1).take_while(|p| p.starts_with(mount)).collect();
+        chain.reverse();
+        for above in chain {
+            write(above, "cgroup.subtree_control", enable.trim_end())?;
+        }
+    }
+    Ok(dir)
+}
+
+/// `<base>/<id>`, the usual place (see [`base`]).
+fn below_base(
+    mount: &Path,
+    id: &str,
+    limits: &Limits,
+    record: &dyn Fn(&Made) -> Result<(), CgroupError>,
+) -> Result<PathBuf, CgroupError> {
+    let base = base(mount, limits.parent)?;
     let above = base.parent().unwrap_or(mount);
     let controllers = needed(limits);
     let available = read(above, "cgroup.controllers")?;
@@ -98,7 +148,8 @@ pub fn create(
         }
     }
     let dir = base.join(id);
-    // `mini-docker/` is this crate's own by its name: removed when empty.
+    // `mini-docker/` (`mini-runc/`) is this crate's own by its name:
+    // removed when empty.
     record(&Made { leaves: vec![dir.clone()], parents: vec![base.clone()] })?;
     let enable: String = controllers.iter().map(|c| format!("+{c} ")).collect();
     if !enable.is_empty() {
@@ -111,6 +162,12 @@ pub fn create(
             write(base, "cgroup.subtree_control", enable.trim_end())
         }
     })?;
+    Ok(dir)
+}
+
+/// The limits' files in the container's cgroup `dir`.
+fn write_limits(dir: &Path, limits: &Limits) -> Result<(), CgroupError> {
+    let dir = dir.to_owned();
     if let Some(memory) = limits.memory {
         write(&dir, "memory.max", &memory.to_string())?;
         // v2 counts swap alone; Docker's --memory-swap is memory plus swap.
@@ -131,12 +188,12 @@ pub fn create(
     if let Some(cpus) = &limits.cpuset_cpus {
         write(&dir, "cpuset.cpus", cpus).map_err(|_| CgroupError::BadCpuset {
             cpus: cpus.clone(),
-            available: read(&base, "cpuset.cpus.effective").unwrap_or_default(),
+            available: read(dir.parent().unwrap_or(&dir), "cpuset.cpus.effective")
+                .unwrap_or_default(),
         })?;
     }
     Ok(())
 }
-// ANCHOR_END: v2-create
 
 /// v1's shares (2..262144, default 1024) onto v2's weight (1..10000,
 /// default 100), the conversion runc and crun use.

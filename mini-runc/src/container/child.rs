@@ -8,9 +8,11 @@
 //! container:NAME`), runs the engine's createContainer hook (`--net bridge`:
 //! `eth0`'s address and route), becomes root of its user namespace,
 //! builds the root filesystem (`rootfs/`), shares IPC (`sharing.rs`), sets
-//! the hostname, brings up `lo`, switches root with `pivot_root`, confines
-//! itself (`security/`), opens the pty (`-t`), reports "ready", and stays
-//! as the container's init (see `init.rs`).
+//! the hostname (and an OCI bundle's domain name), brings up `lo`, makes
+//! a bundle's time namespace and runs its createContainer hooks, switches
+//! root with `pivot_root`, confines itself (`security/`), opens the pty
+//! (`-t`), reports "ready", and stays as the container's init (see
+//! `init.rs`).
 //!
 //! It imports its `container/` siblings below it (init, sharing, state,
 //! sync, tty, the start report), `rootfs/` (which it hands a plain
@@ -27,8 +29,10 @@ use nix::unistd::{Gid, Uid, setgroups, sethostname, setresgid, setresuid};
 
 use crate::container::state::StateDir;
 use crate::container::sync::SyncChannel;
-use crate::container::{Config, Extras, IpcMode, Lower, NetMode, init, start_report, tty};
-use crate::error::{EXIT_RUNTIME, Error, RootfsError};
+use crate::container::{
+    Config, Extras, IpcMode, Lower, NetMode, TimeOffset, hook_programs, init, start_report, tty,
+};
+use crate::error::{ContainerError, EXIT_RUNTIME, Error, RootfsError};
 use crate::rootfs;
 
 /// The body of the cloned process; its return value is the exit status.
@@ -93,10 +97,13 @@ pub fn main(cfg: &Config, state: &StateDir, chan: &mut SyncChannel, extras: &Ext
         chan.error(&e.to_string());
         return EXIT_RUNTIME.into();
     }
-    if let Err(e) = set_up(cfg, state, extras) {
-        chan.error(&e.to_string());
-        return EXIT_RUNTIME.into();
-    }
+    let hook_state = match set_up(cfg, state, extras) {
+        Ok(hook_state) => hook_state,
+        Err(e) => {
+            chan.error(&e.to_string());
+            return EXIT_RUNTIME.into();
+        }
+    };
     // The other containers' namespaces are joined now: their descriptors go
     // too. (Their owners, in the copy of `cfg` this process has, are never
     // dropped here: this process ends by an exit system call, never by
@@ -135,7 +142,15 @@ pub fn main(cfg: &Config, state: &StateDir, chan: &mut SyncChannel, extras: &Ext
     if chan.ready().is_err() {
         return EXIT_RUNTIME.into();
     }
-    init::run(cfg, slave, fifo).into()
+    // The bundle's startContainer hooks, which init runs once `start`
+    // has come, with the state read before pivot_root.
+    let start_hooks = match hook_state {
+        Some(state) if !extras.start_container.is_empty() => {
+            Some((&extras.start_container[..], state))
+        }
+        _ => None,
+    };
+    init::run(cfg, slave, fifo, start_hooks).into()
 }
 
 /// `open(path, O_PATH | O_CLOEXEC)`: a handle on the file, not opened for
@@ -193,7 +208,9 @@ fn close_listed(keep: &[u32]) -> Result<(), Errno> {
 }
 
 // ANCHOR: set-up
-fn set_up(cfg: &Config, state: &StateDir, extras: &Extras) -> Result<(), Error> {
+/// Returns the state JSON for the bundle's startContainer hooks, when it
+/// has program hooks (read while the host's paths are in reach).
+fn set_up(cfg: &Config, state: &StateDir, extras: &Extras) -> Result<Option<String>, Error> {
     if let Some(map) = cfg.namespaces.user {
         become_root(map.single())?;
     }
@@ -209,9 +226,17 @@ fn set_up(cfg: &Config, state: &StateDir, extras: &Extras) -> Result<(), Error> 
         sethostname(&cfg.hostname)
             .map_err(RootfsError::sys(format!("sethostname({:?})", cfg.hostname)))?;
     }
+    // (spec.rs refuses a domainname without a UTS namespace of its own.)
+    if let Some(name) = &extras.domainname {
+        set_domainname(name)?;
+    }
     if cfg.namespaces.net {
         rootfs::loopback_up()?;
     }
+    if let Some(offsets) = &extras.time_offsets {
+        new_time_namespace(offsets)?;
+    }
+    let hook_state = create_container_hooks(extras)?;
     rootfs::pivot_root(&root)?;
     if cfg.read_only {
         rootfs::remount_read_only("/")?;
@@ -219,9 +244,57 @@ fn set_up(cfg: &Config, state: &StateDir, extras: &Extras) -> Result<(), Error> 
     // Masked paths, then capabilities and no_new_privs: each step needs a
     // privilege the next takes away (see security/mod.rs for the order).
     crate::security::confine_init(&cfg.security)?;
-    Ok(())
+    Ok(hook_state)
 }
 // ANCHOR_END: set-up
+
+/// setdomainname(2): the NIS domain name, which a UTS namespace holds
+/// next to the hostname (uts_namespaces(7)); nix has no wrapper for it.
+fn set_domainname(name: &str) -> Result<(), RootfsError> {
+    let call = || format!("setdomainname({name:?})");
+    // SAFETY: a pointer to `name`'s bytes and their length; the kernel
+    // copies them and needs no terminating NUL.
+    let ret = unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) };
+    Errno::result(ret).map(drop).map_err(RootfsError::sys(call()))
+}
+
+// ANCHOR: time-namespace
+/// A time namespace for the container: `unshare(CLONE_NEWTIME)` moves
+/// only this process's *future children* into it (time_namespaces(7)),
+/// and its clock offsets may be written only until the first of them is
+/// born, so they are written here, at once: every process started from
+/// now on (the createContainer hooks, the command, and whatever it
+/// starts) sees CLOCK_MONOTONIC and CLOCK_BOOTTIME (and `/proc/uptime`)
+/// moved by them. Init itself stays in the runtime's time namespace.
+fn new_time_namespace(offsets: &[TimeOffset]) -> Result<(), RootfsError> {
+    let flag = nix::sched::CloneFlags::from_bits_retain(libc::CLONE_NEWTIME);
+    nix::sched::unshare(flag).map_err(RootfsError::sys("unshare(CLONE_NEWTIME)"))?;
+    // "<clock> <seconds> <nanoseconds>", one line per clock.
+    let text: String = offsets.iter().map(|(clock, s, ns)| format!("{clock} {s} {ns}\n")).collect();
+    if text.is_empty() {
+        return Ok(());
+    }
+    std::fs::write("/proc/self/timens_offsets", &text).map_err(|e| RootfsError::Sys {
+        call: format!("writing {text:?} to /proc/self/timens_offsets"),
+        errno: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
+    })
+}
+// ANCHOR_END: time-namespace
+
+/// The bundle's createContainer hooks: programs found on the host's paths
+/// (the root is not switched yet), run in the container's namespaces
+/// with the state JSON the caller wrote at its createRuntime step.
+/// Returns that state for the startContainer hooks.
+fn create_container_hooks(extras: &Extras) -> Result<Option<String>, Error> {
+    let Some(path) = &extras.hook_state else { return Ok(None) };
+    let state = std::fs::read_to_string(path).map_err(|e| {
+        ContainerError::Setup(format!("hooks: reading the state JSON {path:?}: {e}"))
+    })?;
+    let creating = hook_programs::with_status(&state, "creating");
+    hook_programs::run_all("hooks.createContainer", &extras.create_container, &creating)
+        .map_err(ContainerError::Setup)?;
+    Ok(Some(state))
+}
 
 /// What `rootfs/` builds, in plain paths and flags: the container's
 /// settings and its state directory's layout.
@@ -249,6 +322,7 @@ fn rootfs_spec(cfg: &Config, state: &StateDir, extras: &Extras) -> rootfs::Spec 
         workdir: cfg.workdir.clone(),
         cgroup_fs: extras.cgroup_fs,
         bind_root: extras.bind_root,
+        devices: extras.devices.clone(),
     }
 }
 

@@ -19,6 +19,7 @@ use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, sigprocmask};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{ForkResult, Gid, Pid, Uid, execve, fork, setgroups, setresgid, setresuid};
 
+use crate::container::hook_programs::{self, Hook};
 use crate::container::signals::waited_signals;
 use crate::container::{Config, start_report, tty};
 use crate::error::EXIT_RUNTIME;
@@ -32,7 +33,14 @@ const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/s
 /// Starts the command (on the pty's `slave` with `-t`) and waits for it;
 /// returns its exit status.
 // ANCHOR: init
-pub fn run(cfg: &Config, slave: Option<OwnedFd>, exec_fifo: Option<OwnedFd>) -> u8 {
+/// `start_hooks`: an OCI bundle's startContainer hooks and the state JSON
+/// they get.
+pub fn run(
+    cfg: &Config,
+    slave: Option<OwnedFd>,
+    exec_fifo: Option<OwnedFd>,
+    start_hooks: Option<(&[Hook], String)>,
+) -> u8 {
     let waited = waited_signals(); // already blocked: inherited from mini-docker
     if exec_fifo.is_some() && slave.is_some() {
         // OCI `create` with a terminal: the command will have the pty, and
@@ -46,6 +54,16 @@ pub fn run(cfg: &Config, slave: Option<OwnedFd>, exec_fifo: Option<OwnedFd>) -> 
     {
         say_err!("mini-runc: waiting for start: {e}");
         return EXIT_RUNTIME;
+    }
+    // The bundle's startContainer hooks: in the container (its namespaces,
+    // its root: the paths resolve there), after `start`, before the
+    // command; a failure stops the container (runtime.md, "Lifecycle").
+    if let Some((hooks, state)) = start_hooks {
+        let created = hook_programs::with_status(&state, "created");
+        if let Err(e) = hook_programs::run_all("hooks.startContainer", hooks, &created) {
+            say_err!("mini-runc: {e}");
+            return EXIT_RUNTIME;
+        }
     }
     // run -d: tell the waiting foreground that the command starts now; the
     // command's execve will close the report's last write end.

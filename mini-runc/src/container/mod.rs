@@ -64,16 +64,22 @@
 //! An OCI bundle reaches the same model through `spec.rs` (config.json to
 //! a [`Config`] plus [`Extras`]) and [`parent::create`]: the start stops
 //! with init waiting on an exec fifo until the binary's `start` opens it
-//! (runc's two-step life cycle), and `exec` is a [`tenant`].
+//! (runc's two-step life cycle), and `exec` is a [`tenant`]. A bundle's
+//! own hooks are programs, not closures ([`hook_programs`]): the two that
+//! run inside the container (createContainer, startContainer) travel in
+//! [`Extras`] and run in `child.rs` and `init.rs`; the binary runs the
+//! others. What else a bundle adds is in [`Extras`] too: a domain name,
+//! device nodes, a time namespace with its clock offsets.
 //!
 //! Inside, the files import each other in one direction only, from the
 //! top of the start down (`spec` imports only this file's types): `parent` → `child` → `init`; `parent` and
 //! `child` → `sharing` → `tenant` → `state`; and all of them → this file's
 //! types ([`Config`], [`Hooks`], [`IpcMode`], [`NetMode`], [`Joined`])
 //! and the files that import no sibling: `signals`, `start_report`,
-//! `sync`, `tty`, `lock`.
+//! `sync`, `tty`, `lock`, `hook_programs`.
 
 mod child;
+pub mod hook_programs;
 pub mod in_process;
 mod init;
 pub mod lock;
@@ -183,7 +189,29 @@ pub struct Extras {
     /// `process.consoleSize`: the pty's rows and columns, set by the child
     /// before the command can run.
     pub console_size: Option<(u16, u16)>,
+    /// `domainname`: set with setdomainname(2) in the container's UTS
+    /// namespace, next to the hostname.
+    pub domainname: Option<String>,
+    /// `linux.devices`: nodes made in the container's `/dev`.
+    pub devices: Vec<crate::rootfs::Device>,
+    /// A `time` entry in `linux.namespaces` (without a path): the child
+    /// unshares a time namespace for the processes it starts, with these
+    /// `linux.timeOffsets` as `(clock, seconds, nanoseconds)`.
+    pub time_offsets: Option<Vec<TimeOffset>>,
+    /// The bundle's program hooks that run inside the container (see
+    /// [`hook_programs`]): createContainer and startContainer.
+    pub create_container: Vec<hook_programs::Hook>,
+    pub start_container: Vec<hook_programs::Hook>,
+    /// Where those hooks' state JSON is: the caller writes it at its
+    /// createRuntime step (init's PID is known then), and the child reads
+    /// it before `pivot_root` takes the host's paths away.
+    pub hook_state: Option<PathBuf>,
 }
+
+/// A clock's offset in a new time namespace: its name as
+/// `/proc/PID/timens_offsets` takes it (`monotonic`, `boottime`), seconds
+/// and nanoseconds.
+pub type TimeOffset = (String, i64, u32);
 
 /// What a hook that may fail returns: the engine's own error, which the
 /// process model only prints (it stops the start).

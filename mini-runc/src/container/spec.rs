@@ -33,14 +33,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use oci_spec::runtime::{
-    LinuxCapabilities, LinuxIdMapping, LinuxNamespaceType, Mount, PosixRlimitType, Process, Spec,
+    Hook, LinuxCapabilities, LinuxDeviceType, LinuxIdMapping, LinuxNamespaceType, Mount,
+    PosixRlimitType, Process, Spec,
 };
 use serde_json::Value;
 use thiserror::Error;
 
 use crate::cgroups::Limits;
-use crate::container::{Config, Extras, Hooks, IdMap, IpcMode, Joined, Lower, Namespaces, NetMode};
-use crate::rootfs::Volume;
+use crate::container::{
+    Config, Extras, Hooks, IdMap, IpcMode, Joined, Lower, Namespaces, NetMode, TimeOffset,
+};
+use crate::rootfs::{Device, Volume};
 use crate::security::{Security, paths, seccomp};
 
 /// A `config.json` that cannot be read, or asks for what the process model
@@ -87,7 +90,12 @@ pub struct Plan {
     /// `hooks.prestart` and `hooks.createRuntime`: programs the caller runs
     /// once the container's namespaces exist, before its setup (the
     /// process model's createRuntime step), with the state on stdin.
-    pub hooks: Vec<oci_spec::runtime::Hook>,
+    /// (createContainer and startContainer run inside: see [`Extras`].)
+    pub hooks: Vec<Hook>,
+    /// `hooks.poststart`: run by the caller once the command has started.
+    pub poststart: Vec<Hook>,
+    /// `hooks.poststop`: run by the caller once the container is deleted.
+    pub poststop: Vec<Hook>,
     /// `linux.seccomp`, as JSON for `security/seccomp.rs`'s profile reader
     /// (the caller writes it into the state directory and compiles it).
     pub seccomp: Option<String>,
@@ -198,8 +206,10 @@ pub fn plan(spec: &Spec, bundle: &Path, id: &str) -> Result<Plan, SpecError> {
             serde_json::to_string(s).map_err(|e| refuse("linux.seccomp", e.to_string()))
         })
         .transpose()?;
-    let runtime_hooks = runtime_hooks(spec)?;
-    absent("domainname", spec.domainname())?;
+    let hooks_of = program_hooks(spec)?;
+    let domainname = domainname(spec, linux, &namespaces)?;
+    let devices = devices(linux)?;
+    let time_offsets = time_namespace(linux)?;
     let config = Config {
         id: id.to_owned(),
         name: None,
@@ -229,12 +239,21 @@ pub fn plan(spec: &Spec, bundle: &Path, id: &str) -> Result<Plan, SpecError> {
         umask,
         oom_score_adj: process.oom_score_adj(),
         seccomp,
-        hooks: runtime_hooks,
+        hooks: hooks_of.create_runtime,
+        poststart: hooks_of.poststart,
+        poststop: hooks_of.poststop,
         extras: Extras {
             exec_fifo: None,
             cgroup_fs,
             bind_root: true,
             console_size: console_size(process)?,
+            domainname,
+            devices,
+            time_offsets,
+            create_container: hooks_of.create_container,
+            start_container: hooks_of.start_container,
+            // `create` names the file once the state directory exists.
+            hook_state: None,
         },
     })
 }
@@ -410,8 +429,9 @@ type NamespaceParts = (Namespaces, IpcMode, NetMode, Option<Joined>, Hooks);
 /// `linux.namespaces` and the ID mappings. A namespace listed without a
 /// path is new, one left out is the host's; a `path` joins an existing
 /// one: the PID namespace before `clone` (the process model's
-/// `pid_join`), the network, IPC and UTS namespaces by `setns(2)` in the
-/// child, before its root filesystem is built (a createContainer hook).
+/// `pid_join`), the network, IPC, UTS and time namespaces by `setns(2)`
+/// in the child, before its root filesystem is built (a createContainer
+/// hook). A new time namespace is the child's to make (`time_namespace`).
 pub fn namespaces(
     linux: &oci_spec::runtime::Linux,
     sysctl: Vec<(String, String)>,
@@ -448,10 +468,13 @@ pub fn namespaces(
                 })?;
                 pid_join = Some(Joined::new(fd));
             }
+            // A new one: see `time_namespace`.
+            (LinuxNamespaceType::Time, None) => {}
             (
                 kind @ (LinuxNamespaceType::Network
                 | LinuxNamespaceType::Ipc
-                | LinuxNamespaceType::Uts),
+                | LinuxNamespaceType::Uts
+                | LinuxNamespaceType::Time),
                 Some(path),
             ) => {
                 if !path.exists() {
@@ -471,6 +494,11 @@ pub fn namespaces(
                         ipc_path = Some(path.clone());
                         nix::sched::CloneFlags::CLONE_NEWIPC
                     }
+                    // setns(2) moves the child itself, and so the processes
+                    // it starts (time_namespaces(7)).
+                    LinuxNamespaceType::Time => {
+                        nix::sched::CloneFlags::from_bits_retain(libc::CLONE_NEWTIME)
+                    }
                     _ => {
                         uts = true;
                         nix::sched::CloneFlags::CLONE_NEWUTS
@@ -480,9 +508,6 @@ pub fn namespaces(
             }
             (_, Some(_)) => {
                 return Err(refuse(format!("{field}.path"), "joining it is not supported"));
-            }
-            (LinuxNamespaceType::Time, None) => {
-                return Err(refuse(field, "a time namespace is not supported"));
             }
         }
     }
@@ -583,25 +608,53 @@ fn write_sysctls(all: &[(String, String)]) -> Result<(), crate::container::HookE
 }
 // ANCHOR_END: sysctl
 
-/// `hooks`: prestart (deprecated, but what Docker 20.10 sends for its
-/// network) and createRuntime run at the process model's createRuntime
-/// step; the other kinds are refused.
-fn runtime_hooks(spec: &Spec) -> Result<Vec<oci_spec::runtime::Hook>, SpecError> {
-    let Some(hooks) = spec.hooks() else { return Ok(Vec::new()) };
-    for (field, list) in [
-        ("hooks.createContainer", hooks.create_container()),
-        ("hooks.startContainer", hooks.start_container()),
-        ("hooks.poststart", hooks.poststart()),
-        ("hooks.poststop", hooks.poststop()),
-    ] {
-        if list.as_ref().is_some_and(|l| !l.is_empty()) {
-            return Err(refuse(field, "not supported by mini-runc"));
-        }
-    }
+/// The bundle's program hooks, by the step that runs them.
+#[derive(Debug, Default)]
+struct ProgramHooks {
+    create_runtime: Vec<Hook>,
+    create_container: Vec<Hook>,
+    start_container: Vec<Hook>,
+    poststart: Vec<Hook>,
+    poststop: Vec<Hook>,
+}
+
+// ANCHOR: program-hooks
+/// `hooks`: each kind (config.md, "POSIX-platform Hooks"), checked: an
+/// absolute `path` (execv(3) semantics, no search of `$PATH`), `env` as
+/// `KEY=VALUE`, a `timeout` above zero. prestart, deprecated but what
+/// Docker 20.10 sends for its network, runs with createRuntime, as the
+/// specification allows.
+fn program_hooks(spec: &Spec) -> Result<ProgramHooks, SpecError> {
+    let Some(hooks) = spec.hooks() else { return Ok(ProgramHooks::default()) };
     #[allow(deprecated)]
     let prestart = hooks.prestart().clone().unwrap_or_default();
-    Ok(prestart.into_iter().chain(hooks.create_runtime().clone().unwrap_or_default()).collect())
+    let checked = |field: &str, list: &Option<Vec<Hook>>| -> Result<Vec<Hook>, SpecError> {
+        let list = list.clone().unwrap_or_default();
+        for (i, hook) in list.iter().enumerate() {
+            let field = format!("{field}[{i}]");
+            if !hook.path().is_absolute() {
+                return Err(refuse(format!("{field}.path"), "must be absolute"));
+            }
+            if let Some(bad) = hook.env().iter().flatten().find(|e| !e.contains('=')) {
+                return Err(refuse(format!("{field}.env"), format!("{bad:?} is not KEY=VALUE")));
+            }
+            if hook.timeout().is_some_and(|t| t <= 0) {
+                return Err(refuse(format!("{field}.timeout"), "must be greater than zero"));
+            }
+        }
+        Ok(list)
+    };
+    let mut create_runtime = checked("hooks.prestart", &Some(prestart))?;
+    create_runtime.extend(checked("hooks.createRuntime", hooks.create_runtime())?);
+    Ok(ProgramHooks {
+        create_runtime,
+        create_container: checked("hooks.createContainer", hooks.create_container())?,
+        start_container: checked("hooks.startContainer", hooks.start_container())?,
+        poststart: checked("hooks.poststart", hooks.poststart())?,
+        poststop: checked("hooks.poststop", hooks.poststop())?,
+    })
 }
+// ANCHOR_END: program-hooks
 
 /// `linux.uidMappings` and `gidMappings`: the process model maps one range,
 /// container ID 0 upwards, the same size for users and groups.
@@ -675,6 +728,121 @@ fn hostname(
         (Some(name), None) if name.len() > 64 => Err(refuse("hostname", "longer than 64 bytes")),
         (Some(name), None) => Ok(name.to_owned()),
     }
+}
+
+/// `domainname`: like the hostname, set in a UTS namespace of the
+/// container's own, never the host's (uts_namespaces(7)); at most 64
+/// bytes (`__NEW_UTS_LEN`).
+fn domainname(
+    spec: &Spec,
+    linux: &oci_spec::runtime::Linux,
+    ns: &Namespaces,
+) -> Result<Option<String>, SpecError> {
+    let Some(name) = spec.domainname().as_deref().filter(|n| !n.is_empty()) else {
+        return Ok(None);
+    };
+    let joined = linux
+        .namespaces()
+        .iter()
+        .flatten()
+        .filter(|n| n.typ() == LinuxNamespaceType::Uts)
+        .find_map(|n| n.path().clone());
+    if !ns.uts {
+        return Err(refuse("domainname", format!("{name:?} needs a UTS namespace")));
+    }
+    if let Some(path) = joined.filter(|path| is_host_namespace(path, "uts")) {
+        return Err(refuse(
+            "domainname",
+            format!("{name:?}: the UTS namespace joined at {path:?} is the host's"),
+        ));
+    }
+    if name.len() > 64 || name.contains('\0') {
+        return Err(refuse("domainname", "longer than 64 bytes, or holds a NUL"));
+    }
+    Ok(Some(name.to_owned()))
+}
+
+// ANCHOR: devices
+/// `linux.devices`: each a node the child makes in the container's `/dev`
+/// (rootfs/dev.rs). The path must stay below `/dev`: it is made while the
+/// host's paths are in reach, so a `..` is refused, not resolved.
+fn devices(linux: &oci_spec::runtime::Linux) -> Result<Vec<Device>, SpecError> {
+    let mut out = Vec::new();
+    for (i, d) in linux.devices().iter().flatten().enumerate() {
+        let path = d.path().to_string_lossy().into_owned();
+        let field = format!("linux.devices[{i}] ({path})");
+        let below_dev = path.strip_prefix("/dev/").is_some_and(|rest| {
+            !rest.is_empty()
+                && rest.split('/').all(|part| !part.is_empty() && part != "." && part != "..")
+        });
+        if !below_dev {
+            return Err(refuse(field, "the path must be below /dev, without . or .."));
+        }
+        let kind = match d.typ() {
+            LinuxDeviceType::C | LinuxDeviceType::U => libc::S_IFCHR,
+            LinuxDeviceType::B => libc::S_IFBLK,
+            LinuxDeviceType::P => libc::S_IFIFO,
+            LinuxDeviceType::A => return Err(refuse(field, "type \"a\" is not a device node")),
+        };
+        let number = |n: i64, what: &str| {
+            u64::try_from(n).map_err(|_| refuse(&field, format!("{what} {n} is negative")))
+        };
+        let mode = d.file_mode().unwrap_or(0o666);
+        if mode & !0o7777 != 0 {
+            return Err(refuse(
+                field,
+                format!("fileMode {mode:#o} holds more than permission bits"),
+            ));
+        }
+        out.push(Device {
+            path,
+            kind,
+            major: number(d.major(), "major")?,
+            minor: number(d.minor(), "minor")?,
+            mode,
+            uid: d.uid().unwrap_or(0),
+            gid: d.gid().unwrap_or(0),
+        });
+    }
+    Ok(out)
+}
+// ANCHOR_END: devices
+
+/// A `time` entry in `linux.namespaces` without a path: a new time
+/// namespace, with `linux.timeOffsets` (clocks `monotonic` and
+/// `boottime`, the two a time namespace moves, time_namespaces(7)).
+/// Offsets need a new one: a namespace joined has its own already.
+fn time_namespace(linux: &oci_spec::runtime::Linux) -> Result<Option<Vec<TimeOffset>>, SpecError> {
+    let entry = linux.namespaces().iter().flatten().find(|n| n.typ() == LinuxNamespaceType::Time);
+    let offsets = linux.time_offsets().clone().unwrap_or_default();
+    match entry {
+        None if offsets.is_empty() => return Ok(None),
+        None => return Err(refuse("linux.timeOffsets", "given without a time namespace")),
+        Some(ns) if ns.path().is_some() && !offsets.is_empty() => {
+            return Err(refuse(
+                "linux.timeOffsets",
+                "the time namespace joined by path has its offsets already",
+            ));
+        }
+        Some(ns) if ns.path().is_some() => return Ok(None),
+        Some(_) => {}
+    }
+    let mut out = Vec::new();
+    for (clock, offset) in offsets {
+        if clock != "monotonic" && clock != "boottime" {
+            return Err(refuse(
+                format!("linux.timeOffsets.{clock}"),
+                "a time namespace moves only monotonic and boottime",
+            ));
+        }
+        let nanos = offset.nanosecs().unwrap_or(0);
+        if nanos >= 1_000_000_000 {
+            return Err(refuse(format!("linux.timeOffsets.{clock}.nanosecs"), "not below 1e9"));
+        }
+        out.push((clock, offset.secs().unwrap_or(0), nanos));
+    }
+    out.sort();
+    Ok(Some(out))
 }
 
 /// The mounts the process model makes itself, with the options it uses
@@ -789,10 +957,6 @@ fn check_linux(linux: &oci_spec::runtime::Linux) -> Result<(), SpecError> {
             ));
         }
     }
-    if linux.devices().as_ref().is_some_and(|d| !d.is_empty()) {
-        return Err(refuse("linux.devices", "creating device nodes is not supported"));
-    }
-
     match linux.rootfs_propagation().as_deref() {
         None | Some("" | "private" | "rprivate") => {}
         Some(other) => {
@@ -808,8 +972,7 @@ fn check_linux(linux: &oci_spec::runtime::Linux) -> Result<(), SpecError> {
     absent("linux.netDevices", linux.net_devices())?;
     absent("linux.intelRdt", linux.intel_rdt())?;
     absent("linux.memoryPolicy", linux.memory_policy())?;
-    absent("linux.personality", linux.personality())?;
-    absent("linux.timeOffsets", linux.time_offsets())
+    absent("linux.personality", linux.personality())
 }
 
 /// The device rules runc appends to every bundle's (its `AllowedDevices`).
@@ -828,12 +991,20 @@ const DEFAULT_DEVICES: &[&str] = &[
 
 // ANCHOR: limits
 /// `linux.resources`: memory (limit, swap), pids, cpu (shares, quota over
-/// the model's period of 100 ms, cpus); the device cgroup only as "deny
-/// all" (the model's `/dev` holds the usual devices alone). The container
-/// gets a cgroup even without any (`own`), at `linux.cgroupsPath` when
-/// given: without a PID namespace it is the only list of its processes.
+/// the model's period of 100 ms, cpus), and the device rules. The
+/// container gets a cgroup even without any (`own`), at
+/// `linux.cgroupsPath` when given (absolute: below each hierarchy's root;
+/// relative: below the runtime's own cgroup, as runc's cgroupfs driver
+/// reads it), else at `mini-runc/<id>` (the engine's are under
+/// `mini-docker/`): without a PID namespace it is the only list of its
+/// processes.
 fn limits(linux: &oci_spec::runtime::Linux) -> Result<Limits, SpecError> {
-    let mut limits = Limits { path: linux.cgroups_path().clone(), own: true, ..Limits::default() };
+    let mut limits = Limits {
+        path: linux.cgroups_path().clone(),
+        parent: Some(crate::cgroups::RUNTIME_PARENT),
+        own: true,
+        ..Limits::default()
+    };
     let Some(r) = linux.resources() else { return Ok(limits) };
     for (i, rule) in r.devices().iter().flatten().enumerate() {
         let kind = match rule.typ() {

@@ -228,8 +228,11 @@ pub fn namespace_holder(init: Pid) -> Pid {
 /// namespace first (it decides which capabilities count for the others),
 /// the mount namespace last (after it, `/proc` is the container's).
 // ANCHOR: join-order
-const JOIN: [(&str, CloneFlags); 7] = [
+const JOIN: [(&str, CloneFlags); 8] = [
     ("user", CloneFlags::CLONE_NEWUSER),
+    // An OCI bundle's time namespace: init made it for its children only
+    // and stays outside (see child.rs), so it is the one for its children.
+    ("time_for_children", CloneFlags::from_bits_retain(libc::CLONE_NEWTIME)),
     ("ipc", CloneFlags::CLONE_NEWIPC),
     ("uts", CloneFlags::CLONE_NEWUTS),
     ("net", CloneFlags::CLONE_NEWNET),

@@ -10,10 +10,13 @@
 //! - `/dev/shm` (POSIX shared memory: a tmpfs) and, with an IPC namespace
 //!   of its own, `/dev/mqueue` (POSIX message queues of that namespace);
 //! - the links `/dev/fd`, `/dev/stdin`, `/dev/stdout`, `/dev/stderr` into
-//!   `/proc/self/fd`.
+//!   `/proc/self/fd`;
+//! - the device nodes an OCI bundle lists (`linux.devices`, see
+//!   [`make_devices`]).
 //!
-//! It reads two flags of [`Spec`] (a single-ID user namespace, an IPC
-//! namespace of its own) and imports only `rootfs/` and `error.rs`.
+//! It reads three fields of [`Spec`] (a user namespace and whether it maps
+//! a single ID, an IPC namespace of its own, the devices) and imports only
+//! `rootfs/` and `error.rs`.
 
 use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -23,7 +26,7 @@ use nix::mount::MsFlags;
 
 use crate::error::RootfsError;
 use crate::rootfs::resolve::{Create, open_in_root};
-use crate::rootfs::{Spec, bind, mount_in_root};
+use crate::rootfs::{Device, Spec, bind, mount_in_root};
 
 const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
 
@@ -74,9 +77,60 @@ pub fn mount_dev(root: &OwnedFd, spec: &Spec) -> Result<(), RootfsError> {
     for (name, target) in LINKS {
         symlink_at(&dev, name, target)?;
     }
-    Ok(())
+    make_devices(root, &spec.devices, spec.user_namespace)
 }
 // ANCHOR_END: dev
+
+// ANCHOR: devices
+/// The bundle's own device nodes, each made with `mknodat(2)` (its type,
+/// major and minor numbers), then given its mode and owner: mknod's mode
+/// passes through the umask, which the bundle may have set. In a user
+/// namespace `mknod` is refused for a character or block device
+/// (CAP_MKNOD counts only in the initial one, user_namespaces(7)), so,
+/// as runc does there, the host's node at the same path is bind-mounted
+/// onto an empty file instead: same device, the host's mode and owner.
+/// A path the model made already (`/dev/null`…) keeps what it has.
+fn make_devices(
+    root: &OwnedFd,
+    devices: &[Device],
+    user_namespace: bool,
+) -> Result<(), RootfsError> {
+    use nix::sys::stat::{FchmodatFlags, Mode, SFlag, fchmodat, makedev, mknodat};
+    for device in devices {
+        let (parent, name) = device.path.rsplit_once('/').unwrap_or(("/dev", &device.path));
+        let dir = open_in_root(root, parent, Create::Dir)?;
+        let kind = SFlag::from_bits_truncate(device.kind);
+        let binds = user_namespace && kind != SFlag::S_IFIFO;
+        if binds {
+            if open_in_root(root, &device.path, Create::Nothing).is_err() {
+                bind(root, &device.path, &device.path, Create::File)?;
+            }
+            continue;
+        }
+        let mode = Mode::from_bits_truncate(device.mode as libc::mode_t);
+        let number = makedev(device.major, device.minor);
+        let call = |what: &str| format!("{what}({:?})", device.path);
+        match mknodat(&dir, name, kind, mode, number) {
+            Ok(()) => {}
+            Err(Errno::EEXIST) => continue,
+            Err(errno) => return Err(RootfsError::Sys { call: call("mknodat"), errno }),
+        }
+        fchmodat(&dir, name, mode, FchmodatFlags::FollowSymlink)
+            .map_err(RootfsError::sys(call("fchmodat")))?;
+        let (uid, gid) =
+            (nix::unistd::Uid::from_raw(device.uid), nix::unistd::Gid::from_raw(device.gid));
+        nix::unistd::fchownat(
+            &dir,
+            name,
+            Some(uid),
+            Some(gid),
+            nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+        )
+        .map_err(RootfsError::sys(call("fchownat")))?;
+    }
+    Ok(())
+}
+// ANCHOR_END: devices
 
 /// `symlinkat(target, dev, name)`: `/dev/name -> target`.
 fn symlink_at(dir: &OwnedFd, name: &str, target: &str) -> Result<(), RootfsError> {

@@ -86,6 +86,25 @@ pub struct Spec {
     /// OCI bundle's `root.path`, as runc uses it): no overlay, and no
     /// `/etc/hostname`, `hosts` or `resolv.conf` bound over the bundle's.
     pub bind_root: bool,
+    /// Device nodes made in `/dev` besides the usual ones (an OCI
+    /// bundle's `linux.devices`; mini-docker asks for none).
+    pub devices: Vec<Device>,
+}
+
+/// A device node to make in the container's `/dev` (see `dev.rs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Device {
+    /// Absolute, below `/dev`, without `..` (checked by the caller).
+    pub path: String,
+    /// The file type: `S_IFCHR`, `S_IFBLK` or `S_IFIFO`.
+    pub kind: libc::mode_t,
+    pub major: u64,
+    pub minor: u64,
+    /// The permission bits (`fileMode`).
+    pub mode: u32,
+    /// The owner, as IDs inside the container.
+    pub uid: u32,
+    pub gid: u32,
 }
 
 /// A bind mount from the host into the container.

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use clap::Args;
 use mini_runc::container::spec::{self, Plan};
 use mini_runc::container::state::StateDir;
-use mini_runc::container::{Extras, parent, tenant};
+use mini_runc::container::{Extras, hook_programs, parent, tenant};
 use mini_runc::security::seccomp;
 use nix::sys::stat::Mode;
 
@@ -97,10 +97,26 @@ pub fn run(root: &Path, args: &CreateArgs) -> Result<u8, Failure> {
     if args.detach {
         return Err("run --detach: not supported (use create, then start)".to_owned());
     }
-    let prepared = prepare(root, args, Verb::Run)?;
+    let mut prepared = prepare(root, args, Verb::Run)?;
+    // The bundle's poststart hooks, once init reported ready and goes on
+    // to start the command (the process model's poststart step).
+    let poststart = prepared.plan.poststart.clone();
+    if !poststart.is_empty() {
+        let (root, id) = (root.to_owned(), args.id.clone());
+        prepared.plan.config.hooks.poststart = Some(Arc::new(move || {
+            if let Ok(record) = Record::open(&root, &id) {
+                record::run_and_warn("hooks.poststart", &poststart, &record.oci_state());
+            }
+        }));
+    }
     let (plan, state) = (&prepared.plan, &prepared.state);
     let status = parent::run_with(&plan.config, state, &plan.extras).map_err(|e| e.to_string());
+    let stopped = Record::open(root, &args.id).map(|r| record::oci_state(&r.json, "stopped", 0));
     record::remove(&prepared.state.dir);
+    // poststop: the container is gone (runtime.md, "Lifecycle", step 12).
+    if let Ok(stopped) = stopped {
+        record::run_and_warn("hooks.poststop", &plan.poststop, &stopped);
+    }
     status
 }
 // ANCHOR_END: run
@@ -154,7 +170,12 @@ fn prepare(root: &Path, args: &CreateArgs, verb: Verb) -> Result<Prepared, Failu
     let record = record::new_record(&args.id, &bundle, &rootfs, &spec);
     let state = StateDir::create(root, &plan.config).map_err(|e| e.to_string())?;
     let mut prepared = Prepared { plan, state, record };
+    let later = record::LaterHooks {
+        poststart: prepared.plan.poststart.clone(),
+        poststop: prepared.plan.poststop.clone(),
+    };
     let ready = Record::write(&prepared.state.dir, &prepared.record)
+        .and_then(|()| later.write(&prepared.state.dir))
         .and_then(|()| compile_seccomp(&mut prepared))
         .and_then(|()| {
             // What a later `exec` gives its process (container/tenant.rs).
@@ -170,13 +191,23 @@ fn prepare(root: &Path, args: &CreateArgs, verb: Verb) -> Result<Prepared, Failu
             let (dir, initial, pid_file) =
                 (prepared.state.dir.clone(), prepared.record.clone(), args.pid_file.clone());
             let hooks = prepared.plan.hooks.clone();
+            // The hooks run inside the container read their state from a
+            // file in the state directory, written below.
+            let extras = &mut prepared.plan.extras;
+            let inside = !extras.create_container.is_empty() || !extras.start_container.is_empty();
+            let hook_state = inside.then(|| dir.join(record::HOOK_STATE));
+            extras.hook_state = hook_state.clone();
             // The createRuntime step of the start, once init exists: record
             // it, then run the bundle's prestart and createRuntime hooks.
             prepared.plan.config.hooks.create_runtime = Some(Arc::new(move |pid| {
                 let record = record::with_pid(initial.clone(), pid.as_raw());
                 Record::write(&dir, &record)?;
                 write_pid_file(pid_file.as_deref(), pid.as_raw())?;
-                run_hooks(&hooks, &record)?;
+                let state = record::oci_state(&record, "creating", pid.as_raw().into()).to_string();
+                if let Some(path) = &hook_state {
+                    std::fs::write(path, &state).map_err(|e| format!("writing {path:?}: {e}"))?;
+                }
+                hook_programs::run_all("hooks.prestart/createRuntime", &hooks, &state)?;
                 Ok(())
             }));
             Ok(prepared)
@@ -246,66 +277,6 @@ fn make_fifo(dir: &Path) -> Result<PathBuf, Failure> {
         .map_err(|e| format!("chmod({path:?}): {e}"))?;
     Ok(path)
 }
-
-/// How long a hook may run when the bundle sets no timeout.
-const HOOK_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
-
-// ANCHOR: hooks
-/// Runs each hook (config.md, "POSIX-platform Hooks"): its `path` with its
-/// `args` (the first is its argv[0]) and only its `env`, the container's
-/// state on stdin; a failure, or a run past its `timeout`, stops the start.
-fn run_hooks(hooks: &[oci_spec::runtime::Hook], record: &serde_json::Value) -> Result<(), Failure> {
-    use std::io::Write as _;
-    use std::os::unix::process::CommandExt as _;
-    let mut state = record.clone();
-    state["status"] = serde_json::json!("creating");
-    for (i, hook) in hooks.iter().enumerate() {
-        let path = hook.path();
-        let what = format!("hooks.prestart/createRuntime[{i}] ({})", path.display());
-        let args = hook.args().clone().unwrap_or_default();
-        let mut cmd = std::process::Command::new(path);
-        cmd.arg0(args.first().map_or(path.as_os_str(), |a| std::ffi::OsStr::new(a)))
-            .args(args.iter().skip(1))
-            .env_clear()
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped());
-        for pair in hook.env().iter().flatten() {
-            if let Some((key, value)) = pair.split_once('=') {
-                cmd.env(key, value);
-            }
-        }
-        let mut child = cmd.spawn().map_err(|e| format!("{what}: {e}"))?;
-        if let Some(mut stdin) = child.stdin.take() {
-            let _ = stdin.write_all(state.to_string().as_bytes());
-        }
-        let limit =
-            hook.timeout().map_or(HOOK_LIMIT, |s| std::time::Duration::from_secs(s.max(1) as u64));
-        let deadline = std::time::Instant::now() + limit;
-        let status = loop {
-            match child.try_wait() {
-                Ok(Some(status)) => break status,
-                Ok(None) if std::time::Instant::now() < deadline => {
-                    std::thread::sleep(std::time::Duration::from_millis(5));
-                }
-                _ => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    return Err(format!("{what}: still running after {limit:?}"));
-                }
-            }
-        };
-        if !status.success() {
-            let mut stderr = String::new();
-            if let Some(mut err) = child.stderr.take() {
-                let _ = std::io::Read::read_to_string(&mut err, &mut stderr);
-            }
-            return Err(format!("{what}: {status}: {}", stderr.trim()));
-        }
-    }
-    Ok(())
-}
-// ANCHOR_END: hooks
 
 /// `--pid-file`: written aside and renamed, as runc does, so a client
 /// never reads it half-written.

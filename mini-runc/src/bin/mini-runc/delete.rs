@@ -63,6 +63,11 @@ pub fn delete(root: &Path, args: &DeleteArgs) -> Result<(), Failure> {
     // Whatever the container left running (without a PID namespace, its
     // init's end does not end the rest): everything in its cgroup goes.
     // record::remove kills what is still there, then removes the cgroup.
+    let later = record::LaterHooks::read(&record.dir);
+    let stopped = record::oci_state(&record.json, "stopped", 0);
     record::remove(&record.dir);
+    // The bundle's poststop hooks, the container gone; a failure is only
+    // reported (runtime.md, "Lifecycle").
+    record::run_and_warn("hooks.poststop", &later.poststop, &stopped);
     Ok(())
 }

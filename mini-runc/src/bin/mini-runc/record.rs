@@ -5,6 +5,9 @@
 //! <id>/state.json    id, init's PID and start time, bundle, created, annotations
 //! <id>/exec.fifo     present while the container is "created" (see start.rs)
 //! <id>/seccomp.json  linux.seccomp, as the profile reader takes it
+//! <id>/hooks.json    hooks.poststart and hooks.poststop, for `start` and `delete`
+//! <id>/hook-state.json  the state JSON the hooks run inside the container
+//!                    read (written once init's PID is known)
 //! ```
 //!
 //! The status is not stored but seen: "stopped" once init is gone (its PID
@@ -14,6 +17,9 @@
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
+use std::io::Write as _;
+
+use mini_runc::container::hook_programs;
 use mini_runc::container::state::{StateDir, start_time};
 use serde_json::{Value, json};
 
@@ -86,20 +92,65 @@ impl Record {
     pub fn oci_state(&self) -> Value {
         let status = self.status();
         let pid = if status == "stopped" { 0 } else { self.pid().unwrap_or(0) };
-        let mut state = json!({
-            "ociVersion": self.json["ociVersion"],
-            "id": self.json["id"],
-            "pid": pid,
-            "status": status,
-            "bundle": self.json["bundle"],
-            "rootfs": self.json["rootfs"],
-            "created": self.json["created"],
-            "owner": "",
-        });
-        if self.json["annotations"].as_object().is_some_and(|a| !a.is_empty()) {
-            state["annotations"] = self.json["annotations"].clone();
-        }
-        state
+        oci_state(&self.json, status, pid.into())
+    }
+}
+
+/// The OCI state of the container `record` describes, at `status`, with
+/// init's `pid` (0 once stopped): what `state` prints and what hooks read
+/// on their stdin.
+pub fn oci_state(record: &Value, status: &str, pid: i64) -> Value {
+    let mut state = json!({
+        "ociVersion": record["ociVersion"],
+        "id": record["id"],
+        "pid": pid,
+        "status": status,
+        "bundle": record["bundle"],
+        "rootfs": record["rootfs"],
+        "created": record["created"],
+        "owner": "",
+    });
+    if record["annotations"].as_object().is_some_and(|a| !a.is_empty()) {
+        state["annotations"] = record["annotations"].clone();
+    }
+    state
+}
+
+pub const HOOKS: &str = "hooks.json";
+pub const HOOK_STATE: &str = "hook-state.json";
+
+/// The hooks run outside the container after `create`: poststart (by
+/// `start`) and poststop (by `delete`), kept in the state directory, since
+/// the bundle's `config.json` may change or go meanwhile.
+#[derive(Debug, Default)]
+pub struct LaterHooks {
+    pub poststart: Vec<oci_spec::runtime::Hook>,
+    pub poststop: Vec<oci_spec::runtime::Hook>,
+}
+
+impl LaterHooks {
+    pub fn write(&self, dir: &Path) -> Result<(), Failure> {
+        let path = dir.join(HOOKS);
+        let text = json!({ "poststart": self.poststart, "poststop": self.poststop }).to_string();
+        std::fs::write(&path, text).map_err(|e| format!("writing {path:?}: {e}"))
+    }
+
+    /// The hooks recorded in `dir` (none when there is no file).
+    pub fn read(dir: &Path) -> LaterHooks {
+        let json: Value = std::fs::read_to_string(dir.join(HOOKS))
+            .ok()
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or_default();
+        let list = |key: &str| serde_json::from_value(json[key].clone()).unwrap_or_default();
+        LaterHooks { poststart: list("poststart"), poststop: list("poststop") }
+    }
+}
+
+/// Runs a kind of hooks whose failure cannot change the container's fate
+/// (poststart, poststop: runtime.md says to log it): a warning on stderr.
+pub fn run_and_warn(kind: &str, hooks: &[oci_spec::runtime::Hook], state: &Value) {
+    if let Err(e) = hook_programs::run_all(kind, hooks, &state.to_string()) {
+        let _ = writeln!(std::io::stderr(), "mini-runc: warning: {e}");
     }
 }
 

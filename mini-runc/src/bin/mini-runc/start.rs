@@ -14,7 +14,7 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use nix::sys::stat::Mode;
 
 use crate::Failure;
-use crate::record::{FIFO, Record};
+use crate::record::{self, FIFO, Record};
 
 /// How long init may take to open the fifo once `start` has (it is waiting
 /// already; this only bounds a wedged container).
@@ -56,6 +56,15 @@ pub fn start(root: &Path, id: &str) -> Result<(), Failure> {
             ));
         }
     }
-    std::fs::remove_file(&path).map_err(|e| format!("removing {path:?}: {e}"))
+    std::fs::remove_file(&path).map_err(|e| format!("removing {path:?}: {e}"))?;
+    // The bundle's poststart hooks: the command runs (or is about to,
+    // once init's startContainer hooks are done); a failure is reported,
+    // the container stays (runtime.md, "Lifecycle").
+    let later = record::LaterHooks::read(&record.dir);
+    if !later.poststart.is_empty() {
+        let state = Record::open(root, id).map(|r| r.oci_state()).unwrap_or_default();
+        record::run_and_warn("hooks.poststart", &later.poststart, &state);
+    }
+    Ok(())
 }
 // ANCHOR_END: start

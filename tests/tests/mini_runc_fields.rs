@@ -1,0 +1,597 @@
+//! mini-runc end to end, one `config.json` field at a time: `domainname`,
+//! the five kinds of `hooks`, `linux.devices`, a `time` namespace with
+//! `linux.timeOffsets`, where the cgroup goes (`linux.cgroupsPath`, or
+//! `mini-runc/<id>` without one), `annotations`, and cgroup v2's device
+//! rules (a BPF program).
+//!
+//! Each test writes a bundle (a busybox-static root and `mini-runc spec`'s
+//! `config.json`, changed), drives the real `mini-runc` binary through
+//! runc's verbs in a throwaway network namespace, and asserts the fact
+//! inside the container from what it printed or wrote: the names `uname`
+//! and `/proc/sys/kernel/domainname` give, the state JSON each hook read on
+//! its stdin, a device node's type and numbers from `stat`, the clock that
+//! `/proc/uptime` shows, the cgroup that lists init's PID. As root only;
+//! every command bounded in time; nothing left behind.
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use mini_runc::cgroups::{Limits, Made, Version};
+use nslab_tests::mini_docker::Netns;
+use nslab_tests::{As, can_run, wait_bounded};
+use serde_json::{Value, json};
+
+const MINI_RUNC: &str = env!("CARGO_BIN_EXE_mini-runc");
+const LIMIT: Duration = Duration::from_secs(20);
+static COUNT: AtomicUsize = AtomicUsize::new(0);
+
+/// A bundle, a state root and a network namespace for one test.
+struct Bundle {
+    dir: PathBuf,
+    /// The state root, `<dir>/root`, for `--root`.
+    root: String,
+    netns: Netns,
+}
+
+/// One command's exit status and output.
+#[derive(Debug)]
+struct Ran {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+const APPLETS: &[&str] =
+    &["sh", "cat", "echo", "hostname", "uname", "stat", "sleep", "readlink", "head", "wc"];
+
+impl Bundle {
+    fn new(test: &str) -> Option<Bundle> {
+        can_run(test, As::Root)?;
+        let n = COUNT.fetch_add(1, Ordering::SeqCst);
+        let dir = std::env::temp_dir().join(format!("mini-runc-fields-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let rootfs = dir.join("bundle/rootfs");
+        for sub in ["bin", "tmp", "proc", "sys", "dev", "etc"] {
+            std::fs::create_dir_all(rootfs.join(sub)).expect("rootfs dirs");
+        }
+        let busybox = ["/bin/busybox", "/usr/bin/busybox"]
+            .iter()
+            .find(|p| Path::new(p).exists())
+            .expect("busybox-static (Debian: busybox-static)");
+        std::fs::copy(busybox, rootfs.join("bin/busybox")).expect("copy busybox");
+        for applet in APPLETS {
+            std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(applet)).expect("applet");
+        }
+        std::fs::create_dir_all(dir.join("root")).expect("state root");
+        std::fs::create_dir_all(dir.join("out")).expect("hooks' output");
+        let root = dir.join("root").display().to_string();
+        Some(Bundle { dir, root, netns: Netns::new() })
+    }
+
+    fn path(&self) -> PathBuf {
+        self.dir.join("bundle")
+    }
+
+    /// Where hooks on the host write (`out/`).
+    fn out(&self, name: &str) -> PathBuf {
+        self.dir.join("out").join(name)
+    }
+
+    /// `mini-runc --root ROOT ARGS…` in the bundle, in the namespace; its
+    /// output in files (a created container inherits create's stdio).
+    fn run(&self, args: &[&str]) -> Ran {
+        let mut cmd = Command::new(MINI_RUNC);
+        cmd.args(args);
+        self.run_command(cmd)
+    }
+
+    fn run_command(&self, mut cmd: Command) -> Ran {
+        let n = COUNT.fetch_add(1, Ordering::SeqCst);
+        let (out, err) =
+            (self.dir.join(format!("stdout-{n}")), self.dir.join(format!("stderr-{n}")));
+        cmd.current_dir(self.path())
+            .stdin(Stdio::null())
+            .stdout(File::create(&out).expect("out"))
+            .stderr(File::create(&err).expect("err"));
+        self.netns.enter(&mut cmd);
+        let mut child = cmd.spawn().expect("spawn mini-runc");
+        let status = wait_bounded(&mut child, LIMIT);
+        Ran {
+            code: status.code().unwrap_or(-1),
+            stdout: std::fs::read_to_string(&out).unwrap_or_default(),
+            stderr: std::fs::read_to_string(&err).unwrap_or_default(),
+        }
+    }
+
+    /// `mini-runc spec`'s `config.json`, writable root, `script` as the
+    /// command, then changed by `edit`.
+    fn config(&self, script: &str, edit: impl FnOnce(&mut Value)) {
+        let path = self.path().join("config.json");
+        let _ = std::fs::remove_file(&path);
+        assert_eq!(self.verb(&["spec"]).code, 0, "spec");
+        let mut config: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).expect("config.json"))
+                .expect("json");
+        config["process"]["args"] = json!(["sh", "-c", script]);
+        config["process"]["terminal"] = json!(false);
+        config["root"]["readonly"] = json!(false);
+        edit(&mut config);
+        std::fs::write(&path, config.to_string()).expect("write config.json");
+    }
+
+    /// A verb with `--root`.
+    fn verb(&self, args: &[&str]) -> Ran {
+        let mut all = vec!["--root", self.root.as_str()];
+        all.extend_from_slice(args);
+        self.run(&all)
+    }
+
+    fn state(&self, id: &str) -> Value {
+        let ran = self.verb(&["state", id]);
+        assert_eq!(ran.code, 0, "state: {ran:?}");
+        serde_json::from_str(&ran.stdout).expect("state JSON")
+    }
+
+    /// Waits (bounded) until the container has stopped.
+    fn wait_stopped(&self, id: &str) {
+        let deadline = Instant::now() + LIMIT;
+        while self.state(id)["status"] != "stopped" {
+            assert!(Instant::now() < deadline, "{id} never stopped");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// `run ID`: the command's status and output.
+    fn run_container(&self, id: &str) -> Ran {
+        self.verb(&["run", id])
+    }
+
+    /// A refusal: exit 1, one line naming `field`, nothing left.
+    fn assert_refused(&self, field: &str) -> String {
+        let ran = self.verb(&["create", "refused"]);
+        assert_eq!(ran.code, 1, "{field}: {ran:?}");
+        assert_eq!(ran.stderr.lines().count(), 1, "{field}: one line: {ran:?}");
+        assert!(ran.stderr.contains(field), "{field} named: {ran:?}");
+        self.assert_empty();
+        ran.stderr
+    }
+
+    fn assert_empty(&self) {
+        let left: Vec<_> = std::fs::read_dir(self.dir.join("root"))
+            .expect("state root")
+            .filter_map(Result::ok)
+            .map(|e| e.file_name())
+            .collect();
+        assert!(left.is_empty(), "left behind in the state root: {left:?}");
+    }
+}
+
+impl Drop for Bundle {
+    fn drop(&mut self) {
+        if let Ok(entries) = std::fs::read_dir(self.dir.join("root")) {
+            for entry in entries.filter_map(Result::ok) {
+                let id = entry.file_name().to_string_lossy().into_owned();
+                let _ = self.verb(&["delete", "--force", &id]);
+            }
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn namespaces(config: &mut Value) -> &mut Vec<Value> {
+    config["linux"]["namespaces"].as_array_mut().expect("namespaces")
+}
+
+// ANCHOR: domainname
+/// `hostname` and `domainname` are set in the container's UTS namespace:
+/// `uname -n` and `/proc/sys/kernel/domainname` show them inside, the
+/// host's stay as they were. Without a UTS namespace of its own the
+/// domain name is refused, as the hostname is.
+#[test]
+fn domainname_in_its_uts_namespace() {
+    let Some(bundle) = Bundle::new("mini-runc domainname") else { return };
+    let host = std::fs::read_to_string("/proc/sys/kernel/domainname").expect("domainname");
+    bundle.config("uname -n; cat /proc/sys/kernel/domainname", |c| {
+        c["hostname"] = json!("box");
+        c["domainname"] = json!("lab.example");
+    });
+    let ran = bundle.run_container("d1");
+    assert_eq!((ran.code, ran.stderr.as_str()), (0, ""), "{ran:?}");
+    assert_eq!(ran.stdout, "box\nlab.example\n");
+    let after = std::fs::read_to_string("/proc/sys/kernel/domainname").expect("domainname");
+    assert_eq!(after, host, "the host's domain name changed");
+    bundle.config("true", |c| {
+        c["domainname"] = json!("lab.example");
+        c["hostname"] = Value::Null;
+        namespaces(c).retain(|n| n["type"] != "uts");
+    });
+    bundle.assert_refused("domainname");
+    bundle.assert_empty();
+}
+// ANCHOR_END: domainname
+
+/// A hook that copies its stdin (the state JSON) to `out/<name>.json` and
+/// writes the host name it sees and `$HOOK_ENV` beside it.
+fn recorder(path: &Path, name: &str) -> Value {
+    let file = path.join(name).display().to_string();
+    json!({
+        "path": "/bin/sh",
+        "args": ["sh", "-c",
+                 format!("cat > {file}.json; hostname > {file}.host; echo \"$HOOK_ENV\" > {file}.env")],
+        "env": ["HOOK_ENV=from-config"],
+        "timeout": 5
+    })
+}
+
+fn read_json(path: &Path) -> Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path:?}: {e}: {text:?}"))
+}
+
+fn read_line(path: PathBuf) -> String {
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path:?}: {e}")).trim().to_owned()
+}
+
+// ANCHOR: hooks
+/// Every kind of hook runs at its step, with the state JSON on its stdin
+/// (the container's ID, init's PID, the status of that step) and only its
+/// own `env`: createRuntime in the runtime's namespaces (the host's name),
+/// createContainer in the container's (its name) on the host's paths,
+/// startContainer inside the container's root before the command (which
+/// reads what the hook wrote), poststart once started, poststop once
+/// deleted.
+#[test]
+fn hooks_run_at_each_step_with_the_state() {
+    let Some(bundle) = Bundle::new("mini-runc hooks") else { return };
+    let out = bundle.dir.join("out");
+    let host_name = nix::unistd::gethostname().expect("hostname").to_string_lossy().into_owned();
+    bundle.config("cat /tmp/startContainer.host > /tmp/seen-by-command", |c| {
+        c["hostname"] = json!("box");
+        c["hooks"] = json!({
+            "createRuntime": [recorder(&out, "createRuntime")],
+            "createContainer": [recorder(&out, "createContainer")],
+            // Resolved in the container's root: busybox's sh, its /tmp.
+            "startContainer": [recorder(Path::new("/tmp"), "startContainer")],
+            "poststart": [recorder(&out, "poststart")],
+            "poststop": [recorder(&out, "poststop")],
+        });
+    });
+    let ran = bundle.verb(&["create", "h1"]);
+    assert_eq!((ran.code, ran.stderr.as_str()), (0, ""), "create: {ran:?}");
+    let pid = bundle.state("h1")["pid"].as_i64().expect("pid");
+    assert!(!bundle.out("startContainer.json").exists());
+    assert!(!bundle.out("poststart.json").exists(), "poststart ran before start");
+    let ran = bundle.verb(&["start", "h1"]);
+    assert_eq!((ran.code, ran.stderr.as_str()), (0, ""), "start: {ran:?}");
+    bundle.wait_stopped("h1");
+    assert!(!bundle.out("poststop.json").exists(), "poststop ran before delete");
+    let ran = bundle.verb(&["delete", "h1"]);
+    assert_eq!((ran.code, ran.stderr.as_str()), (0, ""), "delete: {ran:?}");
+
+    let inside = bundle.path().join("rootfs/tmp");
+    let steps = [
+        ("createRuntime", out.clone(), "creating", pid, host_name.as_str()),
+        ("createContainer", out.clone(), "creating", pid, "box"),
+        ("startContainer", inside.clone(), "created", pid, "box"),
+        ("poststart", out.clone(), "running", pid, host_name.as_str()),
+        ("poststop", out.clone(), "stopped", 0, host_name.as_str()),
+    ];
+    let mut seen = Vec::new();
+    for (step, dir, status, pid, name) in steps {
+        let state = read_json(&dir.join(format!("{step}.json")));
+        assert_eq!(state["id"], "h1", "{step}: {state}");
+        assert_eq!(state["status"], status, "{step}: {state}");
+        assert_eq!(state["pid"], pid, "{step}: {state}");
+        assert_eq!(state["bundle"], bundle.path().display().to_string(), "{step}: {state}");
+        assert_eq!(read_line(dir.join(format!("{step}.host"))), name, "{step}: its UTS namespace");
+        assert_eq!(read_line(dir.join(format!("{step}.env"))), "from-config", "{step}: env");
+        seen.push(format!("{step}: {status}, {}", if pid > 0 { "init's PID" } else { "pid 0" }));
+    }
+    assert_eq!(
+        read_line(inside.join("seen-by-command")),
+        "box",
+        "startContainer before the command"
+    );
+    bundle.assert_empty();
+    insta::assert_snapshot!(seen.join("\n"));
+}
+// ANCHOR_END: hooks
+
+/// A createRuntime hook past its `timeout` is killed and stops the
+/// create, and so does a failing createContainer hook (nothing left
+/// behind); a failing poststart or poststop hook is only reported: the
+/// verb succeeds.
+#[test]
+fn hook_timeouts_and_failures() {
+    let Some(bundle) = Bundle::new("mini-runc hook failures") else { return };
+    let slow = json!({"path": "/bin/sh", "args": ["sh", "-c", "exec sleep 60"], "timeout": 1});
+    bundle.config("true", |c| c["hooks"] = json!({"createRuntime": [slow]}));
+    let started = Instant::now();
+    let ran = bundle.verb(&["create", "t1"]);
+    assert_eq!(ran.code, 1, "{ran:?}");
+    assert!(ran.stderr.contains("hooks.prestart/createRuntime[0]"), "{ran:?}");
+    assert!(ran.stderr.contains("timeout"), "{ran:?}");
+    assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
+    bundle.assert_empty();
+
+    let failing = json!({"path": "/bin/sh", "args": ["sh", "-c", "echo broken >&2; exit 7"]});
+    // A failing createContainer hook, in the child: the create fails with
+    // the hook's words, and the half-made container goes.
+    bundle.config("true", |c| c["hooks"] = json!({"createContainer": [failing]}));
+    let ran = bundle.verb(&["create", "t0"]);
+    assert_eq!(ran.code, 1, "{ran:?}");
+    assert!(
+        ran.stderr.contains("hooks.createContainer[0] (/bin/sh): exit status: 7: broken"),
+        "{ran:?}"
+    );
+    bundle.assert_empty();
+    bundle.config("true", |c| c["hooks"] = json!({"poststart": [failing], "poststop": [failing]}));
+    assert_eq!(bundle.verb(&["create", "t2"]).code, 0);
+    let ran = bundle.verb(&["start", "t2"]);
+    assert_eq!(ran.code, 0, "a poststart failure is not the start's: {ran:?}");
+    assert!(ran.stderr.contains("warning: hooks.poststart[0]"), "{ran:?}");
+    assert!(ran.stderr.contains("broken"), "{ran:?}");
+    bundle.wait_stopped("t2");
+    let ran = bundle.verb(&["delete", "t2"]);
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert!(ran.stderr.contains("warning: hooks.poststop[0]"), "{ran:?}");
+    bundle.assert_empty();
+
+    let relative = json!({"path": "sh"});
+    bundle.config("true", |c| c["hooks"] = json!({"startContainer": [relative]}));
+    bundle.assert_refused("hooks.startContainer[0].path");
+}
+
+// ANCHOR: devices
+/// `linux.devices`: a character device and a FIFO made with mknod in the
+/// container's `/dev` (a subdirectory too), with the type, numbers, mode
+/// and owner the file asks for; the character device is /dev/null's
+/// numbers, so writing to it works. In a user namespace, where mknod is
+/// refused, the host's node is bind-mounted instead.
+#[test]
+fn device_nodes_are_made() {
+    let Some(bundle) = Bundle::new("mini-runc devices") else { return };
+    let script = "stat -c '%n %F %t:%T %a %u:%g' /dev/lab/null2 /dev/fifo0; \
+                  echo hi > /dev/lab/null2 && echo writable";
+    bundle.config(script, |c| {
+        c["linux"]["devices"] = json!([
+            {"path": "/dev/lab/null2", "type": "c", "major": 1, "minor": 3,
+             "fileMode": 0o646, "uid": 1, "gid": 2},
+            {"path": "/dev/fifo0", "type": "p", "fileMode": 0o600},
+        ]);
+    });
+    let ran = bundle.run_container("v1");
+    assert_eq!((ran.code, ran.stderr.as_str()), (0, ""), "{ran:?}");
+    assert_eq!(
+        ran.stdout,
+        "/dev/lab/null2 character special file 1:3 646 1:2\n/dev/fifo0 fifo 0:0 600 0:0\nwritable\n"
+    );
+
+    // A user namespace (container root is host 100000): the host's
+    // /dev/kmsg (1:11), bound.
+    bundle.config("stat -c '%n %F %t:%T' /dev/kmsg", |c| {
+        namespaces(c).push(json!({"type": "user"}));
+        c["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        c["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        c["linux"]["devices"] =
+            json!([{"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11}]);
+    });
+    let ran = bundle.run_container("v2");
+    assert_eq!((ran.code, ran.stderr.as_str()), (0, ""), "{ran:?}");
+    assert_eq!(ran.stdout, "/dev/kmsg character special file 1:b\n");
+
+    for bad in ["/etc/passwd", "/dev/../etc/x", "/dev", "/dev/./x"] {
+        bundle.config("true", |c| {
+            c["linux"]["devices"] = json!([{"path": bad, "type": "c", "major": 1, "minor": 3}]);
+        });
+        bundle.assert_refused("linux.devices[0]");
+    }
+    bundle.assert_empty();
+}
+// ANCHOR_END: devices
+
+/// The first number of `/proc/uptime`, in seconds.
+fn uptime(text: &str) -> f64 {
+    text.split_whitespace()
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("{text:?}"))
+}
+
+// ANCHOR: time
+/// A `time` namespace with `linux.timeOffsets`: inside, `/proc/uptime`
+/// (CLOCK_BOOTTIME) is ahead of the host's by the boottime offset, in the
+/// command, in a process `exec` starts later, and in a second container
+/// that joins the namespace by path; the host's is not moved.
+/// Offsets without a time namespace are refused.
+#[test]
+fn time_namespace_moves_uptime() {
+    let Some(bundle) = Bundle::new("mini-runc time namespace") else { return };
+    const OFFSET: f64 = 10.0 * 365.0 * 86_400.0;
+    bundle.config("cat /proc/uptime; exec sleep 30", |c| {
+        namespaces(c).push(json!({"type": "time"}));
+        c["linux"]["timeOffsets"] = json!({
+            "boottime": {"secs": OFFSET as i64, "nanosecs": 0},
+            "monotonic": {"secs": 86_400}
+        });
+    });
+    let before = uptime(&std::fs::read_to_string("/proc/uptime").expect("uptime"));
+    assert_eq!(bundle.verb(&["create", "u1"]).code, 0);
+    let ran = bundle.verb(&["start", "u1"]);
+    assert_eq!(ran.code, 0, "{ran:?}");
+    let ran = bundle.verb(&["exec", "u1", "cat", "/proc/uptime"]);
+    assert_eq!(ran.code, 0, "exec: {ran:?}");
+    let after = uptime(&std::fs::read_to_string("/proc/uptime").expect("uptime"));
+    let inside = uptime(&ran.stdout);
+    assert!(
+        inside >= before + OFFSET && inside <= after + OFFSET + 1.0,
+        "exec's uptime {inside} is not the host's {before}..{after} plus {OFFSET}"
+    );
+    // A second container joins the first's time namespace by path (the
+    // one for init's children: init itself stays outside).
+    let init = bundle.state("u1")["pid"].as_i64().expect("pid");
+    let path = format!("/proc/{init}/ns/time_for_children");
+    bundle.config("cat /proc/uptime", |c| {
+        namespaces(c).push(json!({"type": "time", "path": path}));
+    });
+    let ran = bundle.run_container("u2");
+    assert_eq!(ran.code, 0, "joined by path: {ran:?}");
+    assert!(uptime(&ran.stdout) >= before + OFFSET, "joined: {}", ran.stdout);
+    assert_eq!(bundle.verb(&["delete", "--force", "u1"]).code, 0);
+    // The command's own line, in create's output.
+    let command = std::fs::read_dir(&bundle.dir)
+        .expect("dir")
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with("stdout-"))
+        .map(|e| std::fs::read_to_string(e.path()).unwrap_or_default())
+        .find(|t| t.split_whitespace().count() == 2 && uptime(t) > OFFSET)
+        .expect("the command's /proc/uptime");
+    assert!(uptime(&command) <= after + OFFSET + 1.0, "{command}");
+
+    bundle.config("true", |c| c["linux"]["timeOffsets"] = json!({"boottime": {"secs": 5}}));
+    bundle.assert_refused("linux.timeOffsets");
+    bundle.assert_empty();
+}
+// ANCHOR_END: time
+
+/// The directory of a cgroup in the hierarchy that holds a bundle's
+/// container without limits: v1's pids hierarchy, or the unified one.
+fn hierarchy() -> PathBuf {
+    match Version::detect() {
+        Version::V1 => PathBuf::from("/sys/fs/cgroup/pids"),
+        Version::V2(mount) => mount,
+    }
+}
+
+/// A cgroup this test makes and removes, for mini-runc to run in.
+struct TestCgroup(PathBuf);
+
+impl Drop for TestCgroup {
+    fn drop(&mut self) {
+        // Innermost first; each is empty once mini-runc has exited.
+        let mut dirs: Vec<PathBuf> = vec![self.0.join("leaf").join("rel"), self.0.join("rel")];
+        dirs.extend([self.0.join("leaf"), self.0.clone()]);
+        for dir in dirs {
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+}
+
+// ANCHOR: cgroups
+/// Without `linux.cgroupsPath` the container's cgroup is
+/// `mini-runc/<id>` (mini-docker's containers are under `mini-docker/`);
+/// a relative `cgroupsPath` is below the runtime's own cgroup (v1) or its
+/// parent (v2), as runc's cgroupfs driver places it.
+#[test]
+fn where_the_cgroup_goes() {
+    let Some(bundle) = Bundle::new("mini-runc cgroup placement") else { return };
+    let hierarchy = hierarchy();
+    let id = format!("g{}", std::process::id());
+    bundle.config("exec sleep 30", |_| {});
+    assert_eq!(bundle.verb(&["create", &id]).code, 0);
+    let pid = bundle.state(&id)["pid"].as_i64().expect("pid");
+    let dir = hierarchy.join("mini-runc").join(&id);
+    let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+    assert_eq!(procs.trim(), pid.to_string(), "init in {dir:?}");
+    assert!(!hierarchy.join("mini-docker").join(&id).exists(), "in the engine's parent");
+    assert_eq!(bundle.verb(&["delete", "--force", &id]).code, 0);
+    assert!(!dir.exists(), "{dir:?} left behind");
+
+    // mini-runc run from a cgroup of the test's: `rel` lands below it.
+    let own = TestCgroup(hierarchy.join(format!("mini-runc-test-own-{}", std::process::id())));
+    std::fs::create_dir_all(own.0.join("leaf")).expect("the test's cgroup");
+    bundle.config("exec sleep 30", |c| c["linux"]["cgroupsPath"] = json!("rel"));
+    let procs = own.0.join("leaf/cgroup.procs");
+    let mut cmd = Command::new("/bin/sh");
+    cmd.args(["-c", "echo $$ > \"$0\" && exec \"$@\"", procs.to_str().expect("utf-8"), MINI_RUNC])
+        .args(["--root", bundle.root.as_str(), "create", "r1"]);
+    let ran = bundle.run_command(cmd);
+    assert_eq!((ran.code, ran.stderr.as_str()), (0, ""), "create from {:?}: {ran:?}", own.0);
+    let expected = match Version::detect() {
+        Version::V1 => own.0.join("leaf/rel"),
+        Version::V2(_) => own.0.join("rel"),
+    };
+    let pid = bundle.state("r1")["pid"].as_i64().expect("pid");
+    let procs = std::fs::read_to_string(expected.join("cgroup.procs")).unwrap_or_default();
+    assert_eq!(procs.trim(), pid.to_string(), "init in {expected:?}");
+    assert_eq!(bundle.verb(&["delete", "--force", "r1"]).code, 0);
+    assert!(!expected.exists(), "{expected:?} left behind");
+    bundle.assert_empty();
+}
+// ANCHOR_END: cgroups
+
+/// `annotations` are kept and shown by `state`.
+#[test]
+fn annotations_in_the_state() {
+    let Some(bundle) = Bundle::new("mini-runc annotations") else { return };
+    bundle.config("exec sleep 30", |c| {
+        c["annotations"] = json!({"org.example.owner": "lab", "org.example.n": "1"});
+    });
+    assert_eq!(bundle.verb(&["create", "a1"]).code, 0);
+    let state = bundle.state("a1");
+    assert_eq!(state["annotations"], json!({"org.example.owner": "lab", "org.example.n": "1"}));
+    assert_eq!(bundle.verb(&["delete", "--force", "a1"]).code, 0);
+    bundle.assert_empty();
+}
+
+/// `sh -c SCRIPT` moved into the cgroup `dir` first; its output.
+fn in_cgroup(dir: &Path, script: &str) -> String {
+    let procs = dir.join("cgroup.procs");
+    let mut child = Command::new("/bin/sh")
+        .args(["-c", &format!("echo $$ > {} && {script}", procs.display())])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sh");
+    wait_bounded(&mut child, LIMIT);
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().expect("stdout"), &mut text)
+        .expect("output");
+    text
+}
+
+// ANCHOR: bpf
+/// cgroup v2's device rules, a BPF program on the container's cgroup
+/// (`cgroups/device_filter.rs`), through the v2 code that `create` runs on
+/// a v2 host, on the host's cgroup2 tree (on a v1 host the one at
+/// `/sys/fs/cgroup/unified`: a device program needs no controller). With
+/// "deny all, then `c 1:3 r`", a process in the cgroup reads /dev/null,
+/// may not write it, and may not read /dev/zero (1:5); in a cgroup without
+/// the program, the same script may do all three.
+#[test]
+fn v2_device_rules_are_a_bpf_program() {
+    let Some(_) = can_run("mini-runc v2 device rules", As::Root) else { return };
+    let mount = match Version::detect() {
+        Version::V2(mount) => mount,
+        Version::V1 => PathBuf::from("/sys/fs/cgroup/unified"),
+    };
+    if !mount.join("cgroup.procs").exists() {
+        nslab_tests::skip("mini-runc v2 device rules", "no cgroup2 hierarchy mounted");
+        return;
+    }
+    let script = "cat /dev/null && echo read null; \
+                  (echo x > /dev/null) 2>/dev/null && echo wrote null || echo write denied; \
+                  (head -c1 /dev/zero > /dev/null) 2>/dev/null && echo read zero || echo zero denied";
+    let mut outputs = Vec::new();
+    for (name, rules) in [
+        ("filtered", vec![(false, "a *:* rwm".to_owned()), (true, "c 1:3 r".to_owned())]),
+        ("control", Vec::new()),
+    ] {
+        let path = format!("/mini-runc-test-bpf-{name}-{}", std::process::id());
+        let limits =
+            Limits { path: Some(path.clone().into()), devices: rules, ..Limits::default() };
+        let record = |_: &Made| Ok(());
+        mini_runc::cgroups::v2::create(&mount, "unused", &limits, &record).expect("v2 create");
+        let dir = mount.join(path.trim_start_matches('/'));
+        let output = in_cgroup(&dir, script);
+        let _ = std::fs::remove_dir(&dir);
+        assert!(!dir.exists(), "{dir:?} left behind");
+        outputs.push(output);
+    }
+    assert_eq!(outputs[0], "read null\nwrite denied\nzero denied\n", "with the program");
+    assert_eq!(outputs[1], "read null\nwrote null\nread zero\n", "without it");
+}
+// ANCHOR_END: bpf
