@@ -385,7 +385,8 @@ fn refusals_and_bad_input() {
     assert!(refused(&world, "unknown field", &["run", "r1"]).contains("process.sillyField"));
     world.config(|c| {
         c["mounts"].as_array_mut().expect("mounts").push(json!({
-            "destination": "/scratch", "type": "tmpfs", "source": "tmpfs", "options": ["size=1m"]
+            "destination": "/scratch", "type": "tmpfs", "source": "tmpfs",
+            "options": ["size=1m", "uid=1000"]
         }))
     });
     assert!(refused(&world, "tmpfs mount", &["create", "r1"]).contains("mounts[7] (/scratch)"));
