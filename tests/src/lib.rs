@@ -9,11 +9,14 @@
 //! developer's machine the test prints one line saying why and returns.
 //!
 //! This crate owns the harness only: running a binary as root or rootless,
-//! redacting its output for snapshots, bounded waits, and (in
-//! [`mini_docker`]) the scratch world of a mini-docker test. It links no
-//! crate of the workspace: a test sees the demos and mini-docker through
-//! their command lines and `--json`, as a reader or another tool would.
+//! redacting its output for snapshots, bounded waits, (in
+//! [`mini_docker`]) the scratch world of a mini-docker test, and (in
+//! [`clients`]) what the tests of Docker, podman and containerd driving
+//! `mini-runc` share. It links no crate of the workspace: a test sees the
+//! demos and mini-docker through their command lines and `--json`, as a
+//! reader or another tool would.
 
+pub mod clients;
 pub mod mini_docker;
 
 use std::os::unix::process::CommandExt;

@@ -420,6 +420,7 @@ impl Drop for Running {
 
 /// What a finished command gave: its exit status (-1 when a signal ended
 /// it), its standard output and its standard error.
+#[derive(Debug)]
 pub struct Ran {
     pub code: i32,
     pub stdout: String,

@@ -19,6 +19,7 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use nslab_tests::clients::{self, Ran, busybox};
 use nslab_tests::mini_docker::Netns;
 use nslab_tests::{As, can_run, wait_bounded};
 use serde_json::{Value, json};
@@ -31,14 +32,6 @@ static COUNT: AtomicUsize = AtomicUsize::new(0);
 struct World {
     dir: PathBuf,
     netns: Netns,
-}
-
-/// What one command did.
-#[derive(Debug)]
-struct Ran {
-    code: i32,
-    stdout: String,
-    stderr: String,
 }
 
 impl World {
@@ -143,14 +136,6 @@ impl Drop for World {
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-fn busybox() -> PathBuf {
-    ["/bin/busybox", "/usr/bin/busybox"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
-        .expect("busybox-static (Debian: busybox-static)")
 }
 
 fn args(config: &mut Value, script: &str) {
@@ -389,7 +374,8 @@ fn refusals_and_bad_input() {
     assert!(refused(&world, "unknown field", &["run", "r1"]).contains("process.sillyField"));
     world.config(|c| {
         c["mounts"].as_array_mut().expect("mounts").push(json!({
-            "destination": "/scratch", "type": "tmpfs", "source": "tmpfs", "options": ["size=1m"]
+            "destination": "/scratch", "type": "tmpfs", "source": "tmpfs",
+            "options": ["size=1m", "uid=1000"]
         }))
     });
     assert!(refused(&world, "tmpfs mount", &["create", "r1"]).contains("mounts[7] (/scratch)"));
@@ -420,23 +406,11 @@ fn refusals_and_bad_input() {
 }
 // ANCHOR_END: refused
 
-/// `docker …`, bounded in time, its output in files.
+/// `docker …`, bounded in time, its output in files of `dir`.
 fn docker(args: &[&str], dir: &Path) -> Ran {
-    let n = COUNT.fetch_add(1, Ordering::SeqCst);
-    let (out, err) = (dir.join(format!("docker-out-{n}")), dir.join(format!("docker-err-{n}")));
-    let mut child = Command::new("docker")
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(File::create(&out).expect("out"))
-        .stderr(File::create(&err).expect("err"))
-        .spawn()
-        .expect("spawn docker");
-    let status = wait_bounded(&mut child, Duration::from_secs(60));
-    Ran {
-        code: status.code().unwrap_or(-1),
-        stdout: std::fs::read_to_string(&out).unwrap_or_default(),
-        stderr: std::fs::read_to_string(&err).unwrap_or_default(),
-    }
+    let mut cmd = Command::new("docker");
+    cmd.args(args);
+    clients::run_in(dir, cmd, clients::LIMIT)
 }
 
 const DAEMON_JSON: &str = "/etc/docker/daemon.json";
@@ -474,27 +448,10 @@ fn runtime_root_entries() -> Vec<std::ffi::OsString> {
         .unwrap_or_default()
 }
 
-/// Takes [`LAB_LOCK`], waiting (bounded) for another run to let it go.
-fn lab_lock() -> File {
-    let lock = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(LAB_LOCK)
-        .expect(LAB_LOCK);
-    let deadline = Instant::now() + LOCK_WAIT;
-    // SAFETY: flock(2) on a descriptor this function owns.
-    while unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } != 0 {
-        assert!(Instant::now() < deadline, "{LAB_LOCK}: still held after {LOCK_WAIT:?}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    lock
-}
-
 impl DockerLab {
     fn new() -> Option<DockerLab> {
-        can_run("docker --runtime mini-runc", As::Root)?;
-        let lock = lab_lock();
+        clients::require("docker --runtime mini-runc", &["docker", "script"])?;
+        let lock = clients::lock(LAB_LOCK, LOCK_WAIT);
         let dir = std::env::temp_dir().join(format!("mini-runc-docker-{}", std::process::id()));
         std::fs::create_dir_all(&dir).expect("scratch dir");
         let info = Command::new("docker").args(["info", "--format", "{{.ServerVersion}}"]).output();
@@ -550,16 +507,7 @@ impl DockerLab {
     /// `docker import` of a tarball holding busybox and its applets.
     fn import(&self) {
         let tarball = self.dir.join("rootfs.tar");
-        let mut builder = tar::Builder::new(File::create(&tarball).expect("tarball"));
-        builder.append_path_with_name(busybox(), "bin/busybox").expect("busybox");
-        for applet in ["sh", "echo", "cat", "hostname", "id", "ip", "sleep", "touch", "tty", "wc"] {
-            let mut header = tar::Header::new_gnu();
-            header.set_entry_type(tar::EntryType::Symlink);
-            header.set_size(0);
-            header.set_mode(0o777);
-            builder.append_link(&mut header, format!("bin/{applet}"), "busybox").expect("applet");
-        }
-        builder.into_inner().expect("finish the tarball");
+        clients::busybox_tarball(&tarball);
         let ran = docker(&["import", tarball.to_str().expect("utf-8"), &self.image], &self.dir);
         assert_eq!(ran.code, 0, "docker import: {ran:?}");
     }
@@ -632,6 +580,23 @@ fn docker_runs_containers_with_mini_runc() {
     // -t: create gets --console-socket and sends the pty's master there.
     let tty = lab.run(&["--rm", "-t"], &["sh", "-c", "tty; exit 3"]);
     assert_eq!((tty.code, tty.stdout.as_str()), (3, "/dev/pts/0\r\n"), "{tty:?}");
+    // -it at a terminal: docker attaches the user's terminal to the pty.
+    let mut it = vec!["docker", "run", "--runtime", "mini-runc", "--label", &lab.label];
+    it.extend(["--rm", "-it", &lab.image, "sh"]);
+    let it = clients::in_pty(&lab.dir, &it, "echo typed-$((6 * 7))\nexit 6\n", |_| {});
+    assert_eq!(it.code, 6, "{it:?}");
+    assert!(it.stdout.contains("typed-42\r\n"), "{it:?}");
+    // --cap-drop: the capability is gone from the command's sets.
+    let cap = |extra: &[&str]| {
+        let mut options = vec!["--rm"];
+        options.extend(extra);
+        let ran = lab.run(&options, &["grep", "CapEff", "/proc/self/status"]);
+        assert_eq!(ran.code, 0, "{ran:?}");
+        ran.stdout
+    };
+    let (all, dropped) = (cap(&[]), cap(&["--cap-drop", "NET_RAW"]));
+    assert_ne!(all, dropped, "--cap-drop NET_RAW changed nothing");
+    assert_eq!(cap(&["--cap-drop", "ALL"]), "CapEff:\t0000000000000000\n");
     let exit = lab.run(&["--rm"], &["sh", "-c", "exit 7"]);
     assert_eq!(exit.code, 7, "the exit status passes through: {exit:?}");
     // Docker's default bridge: the prestart hook gave the container eth0.
@@ -651,6 +616,17 @@ fn docker_runs_containers_with_mini_runc() {
     assert_eq!((exec.code, exec.stdout.as_str()), (5, "in exec\n"), "{exec:?}");
     let exec_user = docker(&["exec", "-u", "1000", &sleeper, "id", "-u"], &lab.dir);
     assert_eq!(exec_user.stdout, "1000\n", "{exec_user:?}");
+    // exec -t: the shim adds --console-socket; the tenant's pty is the
+    // container's second (init's command has none here).
+    let exec_tty = docker(&["exec", "-t", &sleeper, "sh", "-c", "tty; exit 3"], &lab.dir);
+    assert_eq!((exec_tty.code, exec_tty.stdout.as_str()), (3, "/dev/pts/0\r\n"), "{exec_tty:?}");
+    // exec -it at a terminal: what is typed reaches the shell, its status
+    // comes back.
+    let typed = "echo typed-$((6 * 7))\nexit 4\n";
+    let exec_it =
+        clients::in_pty(&lab.dir, &["docker", "exec", "-it", &sleeper, "sh"], typed, |_| {});
+    assert_eq!(exec_it.code, 4, "{exec_it:?}");
+    assert!(exec_it.stdout.contains("typed-42\r\n"), "{exec_it:?}");
     assert_eq!(docker(&["rm", "-f", &sleeper], &lab.dir).code, 0);
     let limits = lab.run(
         &["--rm", "--memory", "32m", "--pids-limit", "20"],

@@ -479,6 +479,8 @@ fn parse_volume(spec: &str) -> Result<Volume, UsageError> {
         target: target.to_owned(),
         read_only,
         source_is_dir: meta.is_dir(),
+        restrict: nix::mount::MsFlags::empty(),
+        tmpfs: None,
     })
 }
 

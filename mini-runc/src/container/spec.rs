@@ -190,7 +190,7 @@ pub fn plan(spec: &Spec, bundle: &Path, id: &str) -> Result<Plan, SpecError> {
     let sysctl = sysctl(linux)?;
     let (namespaces, ipc_mode, net_mode, pid_join, hooks) = namespaces(linux, sysctl)?;
     let hostname = hostname(spec, linux, &namespaces)?;
-    let volumes = mounts(spec.mounts().as_deref().unwrap_or_default())?;
+    let volumes = mounts(spec.mounts().as_deref().unwrap_or_default(), &rootfs)?;
     let cgroup_fs = spec.mounts().iter().flatten().any(|m| {
         m.destination() == Path::new("/sys/fs/cgroup") && m.typ().as_deref() == Some("cgroup")
     });
@@ -851,7 +851,7 @@ fn time_namespace(linux: &oci_spec::runtime::Linux) -> Result<Option<Vec<TimeOff
 const BUILT_IN: &[(&str, &str, &[&str])] = &[
     ("/proc", "proc", &["nosuid", "noexec", "nodev"]),
     ("/sys", "sysfs", &["nosuid", "noexec", "nodev", "ro"]),
-    ("/dev", "tmpfs", &["nosuid", "strictatime", "mode=755", "size=65536k"]),
+    ("/dev", "tmpfs", &["nosuid", "noexec", "strictatime", "mode=755", "size=65536k"]),
     (
         "/dev/pts",
         "devpts",
@@ -865,12 +865,13 @@ const BUILT_IN: &[(&str, &str, &[&str])] = &[
 /// Options a bind mount may carry: what [`Volume`] does (a recursive bind,
 /// read-only or not) and the propagation the model gives every mount
 /// (private: it makes `/` `MS_REC | MS_PRIVATE` first).
-const BIND_OPTIONS: &[&str] = &["bind", "rbind", "ro", "rw", "private", "rprivate"];
+const BIND_OPTIONS: &[&str] =
+    &["bind", "rbind", "ro", "rw", "private", "rprivate", "nosuid", "nodev", "noexec"];
 
 // ANCHOR: mounts
 /// `mounts`: the usual ones are the model's own ([`BUILT_IN`]); a bind
 /// mount becomes a [`Volume`]; anything else is refused.
-fn mounts(mounts: &[Mount]) -> Result<Vec<Volume>, SpecError> {
+fn mounts(mounts: &[Mount], rootfs: &Path) -> Result<Vec<Volume>, SpecError> {
     let mut volumes = Vec::new();
     for (i, m) in mounts.iter().enumerate() {
         let dest = m.destination().to_string_lossy().into_owned();
@@ -899,15 +900,25 @@ fn mounts(mounts: &[Mount]) -> Result<Vec<Volume>, SpecError> {
                 target: dest,
                 read_only: options.iter().any(|o| o == "ro"),
                 source_is_dir: meta.is_dir(),
+                restrict: bind_restrictions(&options),
+                tmpfs: None,
             });
             continue;
         }
         let Some((_, _, allowed)) = BUILT_IN.iter().find(|(d, t, _)| *d == dest && *t == typ)
         else {
+            if typ == "tmpfs" && dest.starts_with('/') {
+                volumes.push(tmpfs(&field, dest, &options, rootfs)?);
+                continue;
+            }
             return Err(refuse(field, format!("a {typ} mount here is not supported")));
         };
-        if let Some(bad) =
-            options.iter().find(|o| !allowed.contains(&o.as_str()) && !same_size(o, allowed))
+        // `rprivate` (podman writes it on the cgroup mount) is what every
+        // mount of the model is: `/` is made `MS_REC | MS_PRIVATE` first.
+        let private = |o: &str| o == "private" || o == "rprivate";
+        if let Some(bad) = options
+            .iter()
+            .find(|o| !allowed.contains(&o.as_str()) && !same_size(o, allowed) && !private(o))
         {
             return Err(refuse(
                 field,
@@ -918,6 +929,71 @@ fn mounts(mounts: &[Mount]) -> Result<Vec<Volume>, SpecError> {
     Ok(volumes)
 }
 // ANCHOR_END: mounts
+
+// ANCHOR: tmpfs
+/// A tmpfs of the container's own (containerd's default `/run`, podman's
+/// `--read-only` scratch directories): the flags mount(8) names and
+/// tmpfs(5)'s `size=` and `mode=`; any other option is refused. And
+/// `tmpcopyup` (runc's and crun's: the image's files under the target
+/// copied into the new tmpfs), which podman asks for: taken where there
+/// is nothing to copy (the image has no such directory, or an empty one),
+/// refused elsewhere, as mini-runc copies nothing.
+fn tmpfs(
+    field: &str,
+    target: String,
+    options: &[String],
+    rootfs: &Path,
+) -> Result<Volume, SpecError> {
+    const FLAGS: &[&str] =
+        &["nosuid", "nodev", "noexec", "ro", "rw", "strictatime", "private", "rprivate"];
+    let mut data = Vec::new();
+    for option in options {
+        if option == "tmpcopyup" {
+            let under = rootfs.join(target.trim_start_matches('/'));
+            let nothing = std::fs::read_dir(&under).map_or(true, |mut d| d.next().is_none());
+            if !nothing {
+                return Err(refuse(field, "tmpcopyup over a directory with files: not supported"));
+            }
+            continue;
+        }
+        let sized = option.strip_prefix("size=").is_some_and(|v| {
+            let digits = v.trim_end_matches(['k', 'm', 'g', '%']);
+            !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit())
+        });
+        let moded = option
+            .strip_prefix("mode=")
+            .is_some_and(|v| !v.is_empty() && v.bytes().all(|b| (b'0'..=b'7').contains(&b)));
+        if sized || moded {
+            data.push(option.as_str());
+        } else if !FLAGS.contains(&option.as_str()) {
+            return Err(refuse(field, format!("tmpfs option {option:?} is not supported")));
+        }
+    }
+    let mut restrict = bind_restrictions(options);
+    if options.iter().any(|o| o == "strictatime") {
+        restrict |= nix::mount::MsFlags::MS_STRICTATIME;
+    }
+    Ok(Volume {
+        source: "tmpfs".into(),
+        target,
+        read_only: options.iter().any(|o| o == "ro"),
+        source_is_dir: true,
+        restrict,
+        tmpfs: Some(data.join(",")),
+    })
+}
+// ANCHOR_END: tmpfs
+
+/// A bind's `nosuid`, `nodev` and `noexec`, as mount flags (mount(8)).
+fn bind_restrictions(options: &[String]) -> nix::mount::MsFlags {
+    use nix::mount::MsFlags;
+    options.iter().fold(MsFlags::empty(), |flags, o| match o.as_str() {
+        "nosuid" => flags | MsFlags::MS_NOSUID,
+        "nodev" => flags | MsFlags::MS_NODEV,
+        "noexec" => flags | MsFlags::MS_NOEXEC,
+        _ => flags,
+    })
+}
 
 /// `size=67108864` is the model's `size=65536k` (Docker writes bytes).
 fn same_size(option: &str, allowed: &[&str]) -> bool {
@@ -933,9 +1009,12 @@ fn same_size(option: &str, allowed: &[&str]) -> bool {
 
 /// The rest of `linux`: what is supported is checked, the rest refused.
 fn check_linux(linux: &oci_spec::runtime::Linux) -> Result<(), SpecError> {
+    // A path asked to be read-only may be one the model masks (podman
+    // lists /proc/asound as read-only): masked, it is covered more.
+    let covered: Vec<&str> = paths::READ_ONLY.iter().chain(&paths::MASKED).copied().collect();
     for (field, list, model) in [
         ("linux.maskedPaths", linux.masked_paths(), &paths::MASKED[..]),
-        ("linux.readonlyPaths", linux.readonly_paths(), &paths::READ_ONLY[..]),
+        ("linux.readonlyPaths", linux.readonly_paths(), &covered[..]),
     ] {
         if let Some(bad) = list.iter().flatten().find(|p| !model.contains(&p.as_str())) {
             return Err(refuse(field, format!("{bad:?} is not among the paths mini-runc covers")));

@@ -270,8 +270,31 @@ fn join(init: Pid) -> Result<(), ContainerError> {
 /// Runs the tenant's command in the container of `init`; returns its exit
 /// status (125 when joining failed, 126/127 as `run`).
 pub fn exec(init: Pid, tenant: &Tenant) -> Result<u8, Error> {
-    enter_and_fork(init, tenant, false).map(|(status, _)| status)
+    enter_and_fork(init, tenant, false, None).map(|(status, _)| status)
 }
+
+/// Hands the pty's master to the client (an OCI runtime's
+/// `--console-socket`), which relays the terminal from then on.
+pub type SendConsole<'a> = &'a dyn Fn(&OwnedFd) -> Result<(), String>;
+
+// ANCHOR: exec-console
+/// `exec --tty --console-socket` (what `docker exec -t` and `podman exec
+/// -t` ask of the runtime): the tenant gets a pty of the container's
+/// devpts as its controlling terminal, and `send` hands the master to the
+/// client. Detached, the tenant's PID is returned at once; otherwise this
+/// waits for it, and its status is returned with it.
+pub fn exec_with_console(
+    init: Pid,
+    tenant: &Tenant,
+    detached: bool,
+    send: SendConsole,
+) -> Result<(u8, Pid), Error> {
+    if !tenant.tty {
+        return Err(ContainerError::Setup("a console socket without a terminal".to_owned()).into());
+    }
+    enter_and_fork(init, tenant, detached, Some(send))
+}
+// ANCHOR_END: exec-console
 
 // ANCHOR: exec-detached
 /// An OCI runtime's `exec --detach`: the tenant is started and left
@@ -285,13 +308,20 @@ pub fn exec_detached(init: Pid, tenant: &Tenant) -> Result<Pid, Error> {
         )
         .into());
     }
-    enter_and_fork(init, tenant, true).map(|(_, child)| child)
+    enter_and_fork(init, tenant, true, None).map(|(_, child)| child)
 }
 // ANCHOR_END: exec-detached
 
 /// Joins the container and forks the tenant; waits for it unless
-/// `detached`. Returns its status (0 when detached) and its PID.
-fn enter_and_fork(init: Pid, tenant: &Tenant, detached: bool) -> Result<(u8, Pid), Error> {
+/// `detached`. Returns its status (0 when detached) and its PID. With
+/// `console`, the pty's master goes to the client instead of being
+/// relayed here.
+fn enter_and_fork(
+    init: Pid,
+    tenant: &Tenant,
+    detached: bool,
+    console: Option<SendConsole>,
+) -> Result<(u8, Pid), Error> {
     if tenant.command.is_empty() {
         return Err(UsageError::BadEnv("no command given".to_owned()).into());
     }
@@ -312,6 +342,20 @@ fn enter_and_fork(init: Pid, tenant: &Tenant, detached: bool) -> Result<(u8, Pid
     let child = match unsafe { fork() }.map_err(ContainerError::sys("fork"))? {
         ForkResult::Child => become_tenant(tenant, pty.as_ref().map(|(_, slave)| slave), detached),
         ForkResult::Parent { child } => child,
+    };
+    let pty = match (pty, console) {
+        (Some((master, slave)), Some(send)) => {
+            drop(slave);
+            if let Err(e) = send(&master) {
+                // Nobody would ever read its terminal: end it (our child).
+                let _ = kill(child, Signal::SIGKILL);
+                let _ = waitpid(child, None);
+                let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None);
+                return Err(ContainerError::Setup(e).into());
+            }
+            None
+        }
+        (pty, _) => pty,
     };
     if detached {
         let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None);

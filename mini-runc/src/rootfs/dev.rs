@@ -42,12 +42,15 @@ const LINKS: [(&str, &str); 5] = [
 pub fn mount_dev(root: &OwnedFd, spec: &Spec) -> Result<(), RootfsError> {
     let nosuid = MsFlags::MS_NOSUID;
     let quiet = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    // noexec too: nothing under /dev is a program, and a writable tmpfs
+    // that can hold one is a place to drop it. podman and crun ask for it
+    // in config.json; a bundle that does not (Docker's) gets it anyway.
     mount_in_root(
         root,
         "tmpfs",
         "/dev",
         "tmpfs",
-        nosuid | MsFlags::MS_STRICTATIME,
+        nosuid | MsFlags::MS_NOEXEC | MsFlags::MS_STRICTATIME,
         Some("mode=755,size=65536k"),
     )?;
     for name in DEVICES {

@@ -25,7 +25,7 @@
 //! `rootfs/` owns the mounts, `/dev`, `pivot_root` and the resolution of
 //! paths inside the new root, and knows nothing of commands, containers or
 //! images. It takes a [`Spec`] of plain paths and flags (and defines
-//! [`Volume`], a bind mount), and imports only `error.rs`; `container/`,
+//! [`Volume`], a bind mount or a tmpfs), and imports only `error.rs`; `container/`,
 //! `security/paths.rs` and mini-docker's `image/` use it.
 
 mod dev;
@@ -107,7 +107,7 @@ pub struct Device {
     pub gid: u32,
 }
 
-/// A bind mount from the host into the container.
+/// A bind mount from the host into the container, or a tmpfs of its own.
 #[derive(Debug, Clone)]
 pub struct Volume {
     pub source: PathBuf,
@@ -116,6 +116,12 @@ pub struct Volume {
     pub target: String,
     pub read_only: bool,
     pub source_is_dir: bool,
+    /// `nosuid`, `nodev`, `noexec` asked for on the bind (as podman binds
+    /// `/dev/shm`): a bind mount takes its own flags only in a remount.
+    pub restrict: MsFlags,
+    /// `Some(data)`: a new tmpfs with these options (tmpfs(5): `size=`,
+    /// `mode=`) on `target`, not a bind of `source`.
+    pub tmpfs: Option<String>,
 }
 
 /// Builds the root filesystem on `spec.target` and returns a descriptor of
@@ -146,10 +152,20 @@ pub fn prepare(spec: &Spec) -> Result<OwnedFd, RootfsError> {
         }
     }
     for volume in &spec.volumes {
+        if let Some(data) = &volume.tmpfs {
+            // A new mount takes its flags at once (no remount needed).
+            let ro = if volume.read_only { MsFlags::MS_RDONLY } else { MsFlags::empty() };
+            let flags = volume.restrict | ro;
+            mount_in_root(&root, "tmpfs", &volume.target, "tmpfs", flags, Some(data))?;
+            continue;
+        }
         let create = if volume.source_is_dir { Create::Dir } else { Create::File };
         bind(&root, &volume.source, &volume.target, create)?;
         if volume.read_only {
             read_only_in_root(&root, &volume.target)?;
+        }
+        if !volume.restrict.is_empty() {
+            restrict_in_root(&root, &volume.target, volume.restrict)?;
         }
     }
     open_in_root(&root, &spec.workdir, Create::Dir)?;
@@ -325,13 +341,31 @@ fn read_only_in_root(root: &OwnedFd, target: &str) -> Result<(), RootfsError> {
     })
 }
 
+/// Adds `flags` (nosuid, nodev, noexec) to the mount on `target` (inside
+/// the root), keeping the flags it has.
+fn restrict_in_root(root: &OwnedFd, target: &str, flags: MsFlags) -> Result<(), RootfsError> {
+    let at = open_in_root(root, target, Create::Nothing)?;
+    remount_adding(&fd_path(&at), flags).map_err(|e| match e {
+        RootfsError::Sys { errno, .. } => {
+            RootfsError::Sys { call: format!("remount {target:?} with {flags:?}"), errno }
+        }
+    })
+}
+
 /// A bind mount's own flags change only through a remount. Flags the mount
 /// already has (nosuid, nodev, noexec) must be repeated: from a user
 /// namespace the kernel refuses to clear them (they are "locked").
 pub fn remount_read_only(path: &str) -> Result<(), RootfsError> {
+    remount_adding(path, MsFlags::MS_RDONLY)
+}
+
+/// A remount of the bind mount on `path` with `add` and the flags it has
+/// (read-only included: statvfs(3) reports it as ST_RDONLY).
+fn remount_adding(path: &str, add: MsFlags) -> Result<(), RootfsError> {
     let current = statvfs(path).map_err(RootfsError::sys(format!("statvfs({path:?})")))?;
-    let mut flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY;
+    let mut flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | add;
     for (has, keep) in [
+        (FsFlags::ST_RDONLY, MsFlags::MS_RDONLY),
         (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
         (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
         (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),

@@ -34,8 +34,9 @@ use crate::rootfs::resolve::{Create, fd_path, open_in_root};
 use crate::security::SecurityError;
 
 // ANCHOR: paths
-/// Docker's masked paths (moby `oci/defaults.go`).
-pub const MASKED: [&str; 12] = [
+/// Docker's masked paths (moby `oci/defaults.go`), and the two podman
+/// adds (`/sys/fs/selinux`, `/sys/dev/block`: the host's disks).
+pub const MASKED: [&str; 14] = [
     "/proc/asound",
     "/proc/acpi",
     "/proc/interrupts",
@@ -48,6 +49,8 @@ pub const MASKED: [&str; 12] = [
     "/proc/scsi",
     "/sys/firmware",
     "/sys/devices/virtual/powercap",
+    "/sys/fs/selinux",
+    "/sys/dev/block",
 ];
 
 /// Docker's read-only paths (and `/sys`, which `rootfs/` mounts read-only).

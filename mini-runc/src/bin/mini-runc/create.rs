@@ -292,19 +292,19 @@ fn write_pid_file(path: Option<&Path>, pid: i32) -> Result<(), Failure> {
 /// The console-socket handshake: connect to the client's Unix socket and
 /// send the pty's master as SCM_RIGHTS (unix(7)), with its name as the
 /// message, as runc does; the client relays the terminal from then on.
-fn connect_console(socket: &Path) -> Result<Console, Failure> {
+pub fn connect_console(socket: &Path) -> Result<Console, Failure> {
     let stream = std::os::unix::net::UnixStream::connect(socket)
         .map_err(|e| format!("--console-socket {socket:?}: {e}"))?;
     Ok(Console { stream, path: socket.to_owned() })
 }
 
 /// A connected console socket, and its path for errors.
-struct Console {
+pub struct Console {
     stream: std::os::unix::net::UnixStream,
     path: PathBuf,
 }
 
-fn send_console(console: &Console, master: &OwnedFd) -> Result<(), Failure> {
+pub fn send_console(console: &Console, master: &OwnedFd) -> Result<(), Failure> {
     use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
     let (stream, socket) = (&console.stream, &console.path);
     let name = b"/dev/ptmx";

@@ -29,7 +29,8 @@ pub struct ExecArgs {
     detach: bool,
     #[arg(long = "pid-file")]
     pid_file: Option<PathBuf>,
-    /// Refused: a terminal for exec is not supported yet.
+    /// A Unix socket to which the pty's master is sent (with a terminal:
+    /// `--tty`, or the process file's `terminal`).
     #[arg(long = "console-socket")]
     console_socket: Option<PathBuf>,
     #[arg(long, short = 't')]
@@ -49,9 +50,6 @@ pub struct ExecArgs {
 }
 
 pub fn exec(root: &Path, args: &ExecArgs) -> Result<u8, Failure> {
-    if args.console_socket.is_some() {
-        return Err("exec --console-socket: not supported".to_owned());
-    }
     let record = Record::open(root, &args.id)?;
     if record.status() != "running" {
         return Err(format!("cannot exec in a container that is not running: {}", record.status()));
@@ -65,6 +63,14 @@ pub fn exec(root: &Path, args: &ExecArgs) -> Result<u8, Failure> {
     }
     // The process's stdio is this one's, as runc passes it on.
     tenant.interactive = true;
+    if let Some(socket) = &args.console_socket {
+        return exec_with_console(init, &tenant, args, socket);
+    }
+    if tenant.tty {
+        // runc's rule too: with a terminal and no socket, the terminal
+        // would be this process's, which a client has no way to reach.
+        return Err("exec with a terminal: --console-socket is required".to_owned());
+    }
     if args.detach {
         // The pid file's directory, held open: after joining the
         // container's mount namespace its path names nothing here.
@@ -80,6 +86,35 @@ pub fn exec(root: &Path, args: &ExecArgs) -> Result<u8, Failure> {
     }
     tenant::exec(init, &tenant).map_err(|e| e.to_string())
 }
+
+// ANCHOR: exec-console
+/// `--console-socket` (`docker exec -t`: containerd's shim passes it with
+/// `--detach`): connected here, while the path still names the client's
+/// socket (the tenant joins the container's mount namespace), then given
+/// the pty's master as `create` gives init's (create.rs).
+fn exec_with_console(
+    init: Pid,
+    tenant: &Tenant,
+    args: &ExecArgs,
+    socket: &Path,
+) -> Result<u8, Failure> {
+    if !tenant.tty {
+        return Err("--console-socket given but the process has no terminal".to_owned());
+    }
+    let console = crate::create::connect_console(socket)?;
+    let dir = match (&args.pid_file, args.detach) {
+        (Some(path), true) => Some(open_parent(path)?),
+        _ => None,
+    };
+    let send = |master: &std::os::fd::OwnedFd| crate::create::send_console(&console, master);
+    let (status, pid) =
+        tenant::exec_with_console(init, tenant, args.detach, &send).map_err(|e| e.to_string())?;
+    if let (Some(dir), Some(path)) = (dir, &args.pid_file) {
+        write_at(&dir, path, &pid.to_string())?;
+    }
+    Ok(status)
+}
+// ANCHOR_END: exec-console
 
 fn open_parent(path: &Path) -> Result<std::os::fd::OwnedFd, Failure> {
     let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
