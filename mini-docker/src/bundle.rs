@@ -79,8 +79,8 @@ pub fn spec(cfg: &Config, limits: &Limits, rootfs: &Path) -> Result<Spec, Bundle
             json!([{ "containerID": 0, "hostID": map.host_gid, "size": map.count }]);
     }
     if !cfg.security.privileged {
-        linux["maskedPaths"] = json!(mini_runc::security::paths::MASKED);
-        linux["readonlyPaths"] = json!(mini_runc::security::paths::READ_ONLY);
+        linux["maskedPaths"] = json!(cfg.security.masked);
+        linux["readonlyPaths"] = json!(cfg.security.read_only);
     }
     if let Some(profile) = seccomp::oci(&cfg.security.seccomp, cfg.security.caps)? {
         linux["seccomp"] = profile;

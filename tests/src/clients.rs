@@ -227,11 +227,26 @@ impl Default for Sandbox {
 }
 // ANCHOR_END: sandbox
 
-/// The interfaces of the host's (the test's) network namespace.
+/// The interfaces of the host's (the test's) network namespace, but the
+/// veth ends of Docker's containers: those of other tests, or anyone's,
+/// come and go while a test runs (a veth end being made may not be on
+/// docker0 yet, so any `veth…` not on a bridge of podman's counts as
+/// Docker's; podman's bridge itself, `podman0`, is always listed).
 pub fn host_interfaces() -> Vec<String> {
     let dev = std::fs::read_to_string("/proc/self/net/dev").expect("net/dev");
-    let mut names: Vec<String> =
-        dev.lines().skip(2).filter_map(|l| Some(l.split(':').next()?.trim().to_owned())).collect();
+    let dockers = |name: &str| {
+        let master = std::fs::read_link(format!("/sys/class/net/{name}/master"));
+        match master {
+            Ok(master) => master.ends_with("docker0"),
+            Err(_) => name.starts_with("veth"),
+        }
+    };
+    let mut names: Vec<String> = dev
+        .lines()
+        .skip(2)
+        .filter_map(|l| Some(l.split(':').next()?.trim().to_owned()))
+        .filter(|name| !dockers(name))
+        .collect();
     names.sort();
     names
 }

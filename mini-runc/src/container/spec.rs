@@ -18,10 +18,9 @@
 //!
 //! Where the process model is stricter than the file asks, the file is
 //! accepted and the module says so: a cgroup namespace is always made
-//! (cgroup_namespaces(7)), the masked and read-only paths are always the
-//! whole of Docker's lists (the file's must be among them), and the mounts
-//! of `/proc`, `/sys` and `/dev` are the model's own (the file's must be
-//! the usual ones, with options the model applies itself).
+//! (cgroup_namespaces(7)), and the mounts of `/proc`, `/sys` and `/dev`
+//! are the model's own (the file's must be the usual ones, with options
+//! the model applies itself).
 //!
 //! It imports `container/`'s [`Config`] and its parts, and `cgroups/`'s
 //! [`Limits`]. The binary calls it for the bundle it is given, and
@@ -44,7 +43,7 @@ use crate::container::{
     Config, Extras, Hooks, IdMap, IpcMode, Joined, Lower, Namespaces, NetMode, TimeOffset,
 };
 use crate::rootfs::{Device, Volume};
-use crate::security::{Security, paths, seccomp};
+use crate::security::{Security, seccomp};
 
 /// A `config.json` that cannot be read, or asks for what the process model
 /// cannot do.
@@ -187,6 +186,8 @@ pub fn plan(spec: &Spec, bundle: &Path, id: &str) -> Result<Plan, SpecError> {
     let rlimits = rlimits(process)?;
     let linux = spec.linux().as_ref().ok_or_else(|| refuse("linux", "missing"))?;
     security.privileged = privileged(spec, linux, security.caps);
+    security.masked = linux.masked_paths().clone().unwrap_or_default();
+    security.read_only = linux.readonly_paths().clone().unwrap_or_default();
     let sysctl = sysctl(linux)?;
     let (namespaces, ipc_mode, net_mode, pid_join, hooks) = namespaces(linux, sysctl)?;
     let hostname = hostname(spec, linux, &namespaces)?;
@@ -356,6 +357,9 @@ pub fn security(p: &Process) -> Result<Security, SpecError> {
         // linux.seccomp is compiled once the state directory exists.
         seccomp: seccomp::Profile::Unconfined,
         filters: Vec::new(),
+        // linux.maskedPaths and readonlyPaths: set by `plan`.
+        masked: Vec::new(),
+        read_only: Vec::new(),
     })
 }
 
@@ -1009,15 +1013,21 @@ fn same_size(option: &str, allowed: &[&str]) -> bool {
 
 /// The rest of `linux`: what is supported is checked, the rest refused.
 fn check_linux(linux: &oci_spec::runtime::Linux) -> Result<(), SpecError> {
-    // A path asked to be read-only may be one the model masks (podman
-    // lists /proc/asound as read-only): masked, it is covered more.
-    let covered: Vec<&str> = paths::READ_ONLY.iter().chain(&paths::MASKED).copied().collect();
-    for (field, list, model) in [
-        ("linux.maskedPaths", linux.masked_paths(), &paths::MASKED[..]),
-        ("linux.readonlyPaths", linux.readonly_paths(), &covered[..]),
+    // Covered after pivot_root, inside the container's root; a path that
+    // is not plainly absolute could name something else there.
+    for (field, list) in [
+        ("linux.maskedPaths", linux.masked_paths()),
+        ("linux.readonlyPaths", linux.readonly_paths()),
     ] {
-        if let Some(bad) = list.iter().flatten().find(|p| !model.contains(&p.as_str())) {
-            return Err(refuse(field, format!("{bad:?} is not among the paths mini-runc covers")));
+        let plain = |p: &String| {
+            let path = Path::new(p);
+            path.is_absolute()
+                && path.components().all(|c| {
+                    matches!(c, std::path::Component::Normal(_) | std::path::Component::RootDir)
+                })
+        };
+        if let Some(bad) = list.iter().flatten().find(|p| !plain(p)) {
+            return Err(refuse(field, format!("{bad:?} is not an absolute path without . or ..")));
         }
     }
     if let Some(path) = linux.cgroups_path() {

@@ -135,6 +135,9 @@ impl Tenant {
             no_new_privs: v["no_new_privs"].as_bool().unwrap_or(true),
             seccomp: profile,
             filters,
+            // Covered in the container's mount namespace already.
+            masked: Vec::new(),
+            read_only: Vec::new(),
         };
         let strings = |x: &Value| -> Vec<String> {
             x.as_array()

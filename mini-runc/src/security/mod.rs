@@ -94,6 +94,10 @@ pub struct Security {
     pub seccomp: seccomp::Profile,
     /// The compiled seccomp filters, installed in this order.
     pub filters: Vec<BpfProgram>,
+    /// Covered after `pivot_root` (see paths.rs): the bundle's
+    /// `linux.maskedPaths` and `readonlyPaths`.
+    pub masked: Vec<String>,
+    pub read_only: Vec<String>,
 }
 
 /// A refused security option, or a step of confinement that failed.
@@ -150,6 +154,8 @@ impl Security {
                 no_new_privs: false,
                 seccomp: seccomp::Profile::Unconfined,
                 filters: Vec::new(),
+                masked: Vec::new(),
+                read_only: Vec::new(),
             });
         }
         let caps = capabilities::resolve(&args.cap_add, &args.cap_drop)?;
@@ -162,12 +168,15 @@ impl Security {
                 ));
             }
         }
+        let owned = |list: &[&str]| list.iter().map(|p| p.to_string()).collect();
         Ok(Security {
             privileged: false,
             caps,
             no_new_privs,
             seccomp: profile,
             filters: Vec::new(),
+            masked: owned(&paths::MASKED),
+            read_only: owned(&paths::READ_ONLY),
         })
     }
 
@@ -191,7 +200,7 @@ pub fn confine_init(sec: &Security) -> Result<(), SecurityError> {
     if sec.privileged {
         return Ok(());
     }
-    paths::cover()?;
+    paths::cover(&sec.masked, &sec.read_only)?;
     if filter_before_drop(sec) {
         // seccomp(2) without no_new_privs needs CAP_SYS_ADMIN, which the
         // container is about to lose: install the filter now, as runc

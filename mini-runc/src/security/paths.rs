@@ -34,9 +34,8 @@ use crate::rootfs::resolve::{Create, fd_path, open_in_root};
 use crate::security::SecurityError;
 
 // ANCHOR: paths
-/// Docker's masked paths (moby `oci/defaults.go`), and the two podman
-/// adds (`/sys/fs/selinux`, `/sys/dev/block`: the host's disks).
-pub const MASKED: [&str; 14] = [
+/// Docker's masked paths (moby `oci/defaults.go`): mini-docker's default.
+pub const MASKED: [&str; 12] = [
     "/proc/asound",
     "/proc/acpi",
     "/proc/interrupts",
@@ -49,8 +48,6 @@ pub const MASKED: [&str; 14] = [
     "/proc/scsi",
     "/sys/firmware",
     "/sys/devices/virtual/powercap",
-    "/sys/fs/selinux",
-    "/sys/dev/block",
 ];
 
 /// Docker's read-only paths (and `/sys`, which `rootfs/` mounts read-only).
@@ -65,9 +62,12 @@ fn failed(call: String) -> impl FnOnce(Errno) -> SecurityError {
 // ANCHOR: mask
 /// Covers the masked paths and makes the read-only ones read-only, in the
 /// container's root (after `pivot_root`, so the paths are the container's).
-/// A path this kernel does not have is skipped.
-pub fn cover() -> Result<(), SecurityError> {
-    for path in MASKED {
+/// A path this kernel does not have is skipped. The lists are the bundle's
+/// `linux.maskedPaths` and `readonlyPaths` (mini-docker writes [`MASKED`]
+/// and [`READ_ONLY`]); a path masked and also read-only is masked alone.
+pub fn cover(masked: &[String], read_only: &[String]) -> Result<(), SecurityError> {
+    for path in masked {
+        let path = path.as_str();
         let Ok(meta) = std::fs::symlink_metadata(path) else { continue };
         if meta.is_dir() {
             let flags = MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV;
@@ -78,7 +78,8 @@ pub fn cover() -> Result<(), SecurityError> {
                 .map_err(failed(format!("mount(\"/dev/null\", {path:?}, MS_BIND)")))?;
         }
     }
-    for path in READ_ONLY {
+    for path in read_only.iter().filter(|p| !masked.contains(p)) {
+        let path = path.as_str();
         if std::fs::symlink_metadata(path).is_err() {
             continue;
         }
