@@ -72,7 +72,7 @@ pub fn spec(cfg: &Config, limits: &Limits, rootfs: &Path) -> Result<Spec, Bundle
         config["annotations"] = json!({ NAME_ANNOTATION: name });
     }
     let linux = &mut config["linux"];
-    if let Some(map) = cfg.namespaces.user {
+    if let Some(map) = &cfg.namespaces.user {
         linux["uidMappings"] =
             json!([{ "containerID": 0, "hostID": map.host_uid, "size": map.count }]);
         linux["gidMappings"] =

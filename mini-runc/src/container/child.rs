@@ -211,7 +211,7 @@ fn close_listed(keep: &[u32]) -> Result<(), Errno> {
 /// Returns the state JSON for the bundle's startContainer hooks, when it
 /// has program hooks (read while the host's paths are in reach).
 fn set_up(cfg: &Config, state: &StateDir, extras: &Extras) -> Result<Option<String>, Error> {
-    if let Some(map) = cfg.namespaces.user {
+    if let Some(map) = &cfg.namespaces.user {
         become_root(map.single())?;
     }
     let root = rootfs::prepare(&rootfs_spec(cfg, state, extras))?;
@@ -240,6 +240,9 @@ fn set_up(cfg: &Config, state: &StateDir, extras: &Extras) -> Result<Option<Stri
     rootfs::pivot_root(&root)?;
     if cfg.read_only {
         rootfs::remount_read_only("/")?;
+    }
+    if let Some(flags) = extras.rootfs_propagation {
+        rootfs::set_propagation("/", flags)?;
     }
     // Masked paths, then capabilities and no_new_privs: each step needs a
     // privilege the next takes away (see security/mod.rs for the order).
@@ -310,7 +313,7 @@ fn rootfs_spec(cfg: &Config, state: &StateDir, extras: &Extras) -> rootfs::Spec 
         work: state.work(),
         target: state.rootfs(),
         user_namespace: cfg.namespaces.user.is_some(),
-        single_id: cfg.namespaces.user.is_some_and(|m| m.single()),
+        single_id: cfg.namespaces.user.as_ref().is_some_and(|m| m.single()),
         // --pid container:NAME: no new namespace, but not the host's either.
         pid_namespace: cfg.namespaces.pid || cfg.pid_join.is_some(),
         // --net container:NAME: joined already (see `main`).

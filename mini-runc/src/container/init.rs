@@ -171,7 +171,7 @@ fn exec_command(cfg: &Config, slave: Option<&OwnedFd>) -> ! {
     }
     let (uid, gid) = cfg.user;
     if (uid, gid) != (0, 0) {
-        let single_id = cfg.namespaces.user.is_some_and(|m| m.single());
+        let single_id = cfg.namespaces.user.as_ref().is_some_and(|m| m.single());
         let gid = Gid::from_raw(gid);
         if !single_id && let Err(e) = setgroups(&[gid]) {
             fail(EXIT_RUNTIME.into(), &format!("setgroups([{gid}]): {e}"));

@@ -124,7 +124,7 @@ fn start(
     // run -d: the child has its copy of the start report (see mini-docker's monitor.rs).
     start_report::close();
 
-    let started = write_id_maps(pid, cfg.namespaces.user)
+    let started = write_id_maps(pid, cfg.namespaces.user.as_ref())
         .and_then(|()| {
             // Into its cgroups while it waits for "go", before any of the
             // container's setup runs (unless it was born there).
@@ -261,7 +261,7 @@ fn clone_failed(call: &str, errno: Errno, flags: CloneFlags) -> ContainerError {
 /// (user_namespaces(7)): rootless, the caller becomes root inside and
 /// nothing else is mapped; as root with `--userns auto`, a whole range.
 // ANCHOR: id-maps
-fn write_id_maps(pid: Pid, map: Option<IdMap>) -> Result<(), ContainerError> {
+fn write_id_maps(pid: Pid, map: Option<&IdMap>) -> Result<(), ContainerError> {
     let Some(map) = map else { return Ok(()) };
     let proc = Path::new("/proc").join(pid.as_raw().to_string());
     let write = |file: &str, text: String| {
@@ -275,8 +275,8 @@ fn write_id_maps(pid: Pid, map: Option<IdMap>) -> Result<(), ContainerError> {
     if map.single() {
         write("setgroups", "deny".to_owned())?;
     }
-    write("uid_map", format!("0 {} {}\n", map.host_uid, map.count))?;
-    write("gid_map", format!("0 {} {}\n", map.host_gid, map.count))
+    write("uid_map", map.lines(false))?;
+    write("gid_map", map.lines(true))
 }
 // ANCHOR_END: id-maps
 
@@ -286,7 +286,7 @@ fn write_id_maps(pid: Pid, map: Option<IdMap>) -> Result<(), ContainerError> {
 pub fn id_map() -> IdMap {
     let (uid, gid) = (geteuid().as_raw(), getegid().as_raw());
     if uid != 0 {
-        return IdMap { host_uid: uid, host_gid: gid, count: 1 };
+        return IdMap::range(uid, gid, 1);
     }
     let range = |file: &str| -> Option<(u32, u32)> {
         let text = std::fs::read_to_string(file).ok()?;
@@ -300,8 +300,8 @@ pub fn id_map() -> IdMap {
         })
     };
     match (range("/etc/subuid"), range("/etc/subgid")) {
-        (Some((u, n)), Some((g, m))) => IdMap { host_uid: u, host_gid: g, count: n.min(m) },
-        _ => IdMap { host_uid: 100_000, host_gid: 100_000, count: 65_536 },
+        (Some((u, n)), Some((g, m))) => IdMap::range(u, g, n.min(m)),
+        _ => IdMap::range(100_000, 100_000, 65_536),
     }
 }
 

@@ -40,10 +40,10 @@ use thiserror::Error;
 
 use crate::cgroups::Limits;
 use crate::container::{
-    Config, Extras, Hooks, IdMap, IpcMode, Joined, Lower, Namespaces, NetMode, TimeOffset,
+    Config, Extras, Hooks, IdMap, IdRange, IpcMode, Joined, Lower, Namespaces, NetMode, TimeOffset,
 };
 use crate::rootfs::{Device, Volume};
-use crate::security::{Security, seccomp};
+use crate::security::{Security, capabilities, seccomp};
 
 /// A `config.json` that cannot be read, or asks for what the process model
 /// cannot do.
@@ -248,6 +248,7 @@ pub fn plan(spec: &Spec, bundle: &Path, id: &str) -> Result<Plan, SpecError> {
             cgroup_fs,
             bind_root: true,
             console_size: console_size(process)?,
+            rootfs_propagation: rootfs_propagation(linux)?,
             domainname,
             devices,
             time_offsets,
@@ -273,6 +274,37 @@ fn console_size(p: &Process) -> Result<Option<(u16, u16)>, SpecError> {
         _ => Err(refuse("process.consoleSize", "above 65535 (a winsize holds 16 bits)")),
     }
 }
+
+// ANCHOR: propagation
+/// `linux.rootfsPropagation`: the propagation type of the container's root
+/// mount (mount_namespaces(7), "Shared subtree semantics"). The model makes
+/// every mount of the container's namespace private before it builds the
+/// root (so nothing it mounts reaches the host), so private is the default
+/// and another type is set on `/` once the container is in it: shared and
+/// unbindable act within the container's own namespace; slave, on a mount
+/// that has no master any more, leaves it private.
+fn rootfs_propagation(
+    linux: &oci_spec::runtime::Linux,
+) -> Result<Option<nix::mount::MsFlags>, SpecError> {
+    use nix::mount::MsFlags;
+    let flag = match linux.rootfs_propagation().as_deref() {
+        None | Some("" | "private" | "rprivate") => return Ok(None),
+        Some("shared") => MsFlags::MS_SHARED,
+        Some("rshared") => MsFlags::MS_SHARED | MsFlags::MS_REC,
+        Some("slave") => MsFlags::MS_SLAVE,
+        Some("rslave") => MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        Some("unbindable") => MsFlags::MS_UNBINDABLE,
+        Some("runbindable") => MsFlags::MS_UNBINDABLE | MsFlags::MS_REC,
+        Some(other) => {
+            return Err(refuse(
+                "linux.rootfsPropagation",
+                format!("{other:?} is not a propagation type"),
+            ));
+        }
+    };
+    Ok(Some(flag))
+}
+// ANCHOR_END: propagation
 
 // ANCHOR: privileged
 /// Docker's `--privileged`, as its `config.json` says it: every
@@ -340,19 +372,24 @@ pub fn process_parts(p: &Process) -> Result<ProcessParts, SpecError> {
     Ok((command, env, cwd, (user.uid(), user.gid()), terminal, user.umask()))
 }
 
-/// `process.capabilities` and `noNewPrivileges`: the process model keeps
-/// one set as bounding, permitted and effective (capabilities(7)), so the
-/// three must be equal, with no inheritable or ambient capability. A user
-/// other than root loses its permitted and effective sets in setresuid(2),
-/// so for one those two may also be empty (Docker's `--user` sends that).
+// ANCHOR: capabilities
+/// `process.capabilities` and `noNewPrivileges`. The model's usual shape is
+/// one set, bounding, permitted and effective alike, with nothing
+/// inheritable or ambient (Docker's; for a user other than root Docker
+/// leaves permitted and effective empty, which setresuid(2) would empty
+/// anyway). Any other shape is kept as the bundle gives it
+/// ([`capabilities::Sets`]), checked against the kernel's rules
+/// (capabilities(7)): effective within permitted, ambient within both
+/// permitted and inheritable.
 pub fn security(p: &Process) -> Result<Security, SpecError> {
-    let caps = match p.capabilities() {
-        None => 0,
-        Some(c) => capability_mask(c, p.user().uid())?,
+    let (caps, sets) = match p.capabilities() {
+        None => (0, None),
+        Some(c) => capability_sets(c, p.user().uid())?,
     };
     Ok(Security {
         privileged: false,
         caps,
+        sets,
         no_new_privs: p.no_new_privileges().unwrap_or(false),
         // linux.seccomp is compiled once the state directory exists.
         seccomp: seccomp::Profile::Unconfined,
@@ -363,7 +400,10 @@ pub fn security(p: &Process) -> Result<Security, SpecError> {
     })
 }
 
-fn capability_mask(c: &LinuxCapabilities, uid: u32) -> Result<u64, SpecError> {
+fn capability_sets(
+    c: &LinuxCapabilities,
+    uid: u32,
+) -> Result<(u64, Option<capabilities::Sets>), SpecError> {
     let mask = |field: &str, set: &Option<oci_spec::runtime::Capabilities>| {
         let mut mask = 0u64;
         for cap in set.iter().flatten() {
@@ -377,25 +417,33 @@ fn capability_mask(c: &LinuxCapabilities, uid: u32) -> Result<u64, SpecError> {
         Ok::<u64, SpecError>(mask)
     };
     let bounding = mask("process.capabilities.bounding", c.bounding())?;
-    for (field, set) in [
-        ("process.capabilities.effective", c.effective()),
-        ("process.capabilities.permitted", c.permitted()),
-    ] {
-        let mask = mask(field, set)?;
-        if mask != bounding && !(mask == 0 && uid != 0) {
-            return Err(refuse(field, "must equal the bounding set (mini-runc keeps one set)"));
-        }
+    let sets = capabilities::Sets {
+        effective: mask("process.capabilities.effective", c.effective())?,
+        permitted: mask("process.capabilities.permitted", c.permitted())?,
+        inheritable: mask("process.capabilities.inheritable", c.inheritable())?,
+        ambient: mask("process.capabilities.ambient", c.ambient())?,
+    };
+    if sets.effective & !sets.permitted != 0 {
+        return Err(refuse(
+            "process.capabilities.effective",
+            "holds a capability that is not permitted (capabilities(7))",
+        ));
     }
-    for (field, set) in [
-        ("process.capabilities.inheritable", c.inheritable()),
-        ("process.capabilities.ambient", c.ambient()),
-    ] {
-        if mask(field, set)? != 0 {
-            return Err(refuse(field, "must be empty (mini-runc keeps one set)"));
-        }
+    if sets.ambient & !(sets.permitted & sets.inheritable) != 0 {
+        return Err(refuse(
+            "process.capabilities.ambient",
+            "holds a capability that is not both permitted and inheritable (capabilities(7))",
+        ));
     }
-    Ok(bounding)
+    let one_set =
+        capabilities::Sets { effective: bounding, permitted: bounding, inheritable: 0, ambient: 0 };
+    let dropped_by_setresuid = capabilities::Sets::default();
+    if sets == one_set || (uid != 0 && sets == dropped_by_setresuid) {
+        return Ok((bounding, None));
+    }
+    Ok((bounding, Some(sets)))
 }
+// ANCHOR_END: capabilities
 
 /// `process.rlimits`, as setrlimit(2) resources (also `exec --process`'s).
 pub fn rlimits(p: &Process) -> Result<Vec<(libc::c_int, u64, u64)>, SpecError> {
@@ -660,32 +708,55 @@ fn program_hooks(spec: &Spec) -> Result<ProgramHooks, SpecError> {
 }
 // ANCHOR_END: program-hooks
 
-/// `linux.uidMappings` and `gidMappings`: the process model maps one range,
-/// container ID 0 upwards, the same size for users and groups.
+// ANCHOR: id-map
+/// `linux.uidMappings` and `gidMappings`: each entry a line of the
+/// namespace's `uid_map` or `gid_map` (user_namespaces(7)). The process
+/// model needs container ID 0 mapped (it becomes root in the namespace to
+/// build the root), by a range that starts there, the same size for users
+/// and groups; further ranges are written as given, and the kernel checks
+/// that none overlaps another.
 fn id_map(linux: &oci_spec::runtime::Linux, user: bool) -> Result<Option<IdMap>, SpecError> {
-    let one = |field: &str,
-               maps: &Option<Vec<LinuxIdMapping>>|
-     -> Result<Option<LinuxIdMapping>, SpecError> {
-        match maps.as_deref() {
-            None | Some([]) => Ok(None),
-            Some([m]) if m.container_id() == 0 && m.size() > 0 => Ok(Some(*m)),
-            Some(_) => Err(refuse(field, "only one range starting at container ID 0 is supported")),
+    type Ranges = Option<(LinuxIdMapping, Vec<IdRange>)>;
+    let split = |field: &str, maps: &Option<Vec<LinuxIdMapping>>| -> Result<Ranges, SpecError> {
+        let maps = maps.as_deref().unwrap_or_default();
+        if maps.is_empty() {
+            return Ok(None);
         }
+        if maps.iter().any(|m| m.size() == 0) {
+            return Err(refuse(field, "a range of size 0"));
+        }
+        let Some(root) = maps.iter().find(|m| m.container_id() == 0) else {
+            return Err(refuse(field, "no range starts at container ID 0 (root must be mapped)"));
+        };
+        let more = maps
+            .iter()
+            .filter(|m| m.container_id() != 0)
+            .map(|m| IdRange { container: m.container_id(), host: m.host_id(), size: m.size() })
+            .collect();
+        Ok(Some((*root, more)))
     };
-    let uid = one("linux.uidMappings", linux.uid_mappings())?;
-    let gid = one("linux.gidMappings", linux.gid_mappings())?;
+    let uid = split("linux.uidMappings", linux.uid_mappings())?;
+    let gid = split("linux.gidMappings", linux.gid_mappings())?;
     match (user, uid, gid) {
         (false, None, None) => Ok(None),
         (false, _, _) => Err(refuse("linux.uidMappings", "given without a user namespace")),
-        (true, Some(u), Some(g)) if u.size() == g.size() => {
-            Ok(Some(IdMap { host_uid: u.host_id(), host_gid: g.host_id(), count: u.size() }))
+        (true, Some((u, more_uids)), Some((g, more_gids))) if u.size() == g.size() => {
+            Ok(Some(IdMap {
+                host_uid: u.host_id(),
+                host_gid: g.host_id(),
+                count: u.size(),
+                more_uids,
+                more_gids,
+            }))
         }
-        (true, Some(_), Some(_)) => {
-            Err(refuse("linux.gidMappings", "must be the size of linux.uidMappings"))
-        }
+        (true, Some(_), Some(_)) => Err(refuse(
+            "linux.gidMappings",
+            "its range from container ID 0 must be the size of linux.uidMappings'",
+        )),
         (true, _, _) => Err(refuse("linux.uidMappings", "a user namespace needs both mappings")),
     }
 }
+// ANCHOR_END: id-map
 
 // ANCHOR: host-namespace
 /// Whether the namespace at `path` is the host's `name` namespace: the
@@ -1043,15 +1114,6 @@ fn check_linux(linux: &oci_spec::runtime::Linux) -> Result<(), SpecError> {
             return Err(refuse(
                 "linux.cgroupsPath",
                 format!("{path:?} names the hierarchy's root, not a cgroup of the container's own"),
-            ));
-        }
-    }
-    match linux.rootfs_propagation().as_deref() {
-        None | Some("" | "private" | "rprivate") => {}
-        Some(other) => {
-            return Err(refuse(
-                "linux.rootfsPropagation",
-                format!("{other:?}: only rprivate is supported"),
             ));
         }
     }

@@ -149,7 +149,7 @@ impl StateDir {
         }
         // With --userns auto the container's root is a host UID such as
         // 100000: the layers it writes to must belong to it.
-        if let Some(map) = cfg.namespaces.user.filter(|m| !m.single()) {
+        if let Some(map) = cfg.namespaces.user.as_ref().filter(|m| !m.single()) {
             for dir in [self.upper(), self.work()] {
                 std::os::unix::fs::chown(&dir, Some(map.host_uid), Some(map.host_gid))
                     .map_err(io("chown", &dir))?;

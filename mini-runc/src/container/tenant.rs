@@ -96,17 +96,26 @@ pub fn record(state: &StateDir, cfg: &Config) -> Result<(), ContainerError> {
         "user": [cfg.user.0, cfg.user.1],
         "workdir": cfg.workdir,
         "env": cfg.env,
-        "single_id": cfg.namespaces.user.is_some_and(|m| m.single()),
+        "single_id": cfg.namespaces.user.as_ref().is_some_and(|m| m.single()),
         "userns": cfg.namespaces.user.is_some(),
         "ipc": cfg.ipc_mode.word(),
         "net": cfg.net_mode.describe(),
         "privileged": sec.privileged,
         "caps": sec.caps,
+        "sets": sec.sets.map(|s| [s.effective, s.permitted, s.inheritable, s.ambient]),
         "no_new_privs": sec.no_new_privs,
         "seccomp": seccomp,
     });
     let path = state.dir.join(RECORD);
     std::fs::write(&path, record.to_string()).map_err(io("writing", &path))
+}
+
+/// The capability sets `record` wrote: effective, permitted, inheritable
+/// and ambient, or `null` for the model's one set.
+fn sets(recorded: &Value) -> Option<crate::security::capabilities::Sets> {
+    let masks: Vec<u64> = recorded.as_array()?.iter().filter_map(Value::as_u64).collect();
+    let [effective, permitted, inheritable, ambient] = masks[..] else { return None };
+    Some(crate::security::capabilities::Sets { effective, permitted, inheritable, ambient })
 }
 
 impl Tenant {
@@ -135,6 +144,7 @@ impl Tenant {
             no_new_privs: v["no_new_privs"].as_bool().unwrap_or(true),
             seccomp: profile,
             filters,
+            sets: sets(&v["sets"]),
             // Covered in the container's mount namespace already.
             masked: Vec::new(),
             read_only: Vec::new(),

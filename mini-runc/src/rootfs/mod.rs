@@ -359,6 +359,14 @@ pub fn remount_read_only(path: &str) -> Result<(), RootfsError> {
     remount_adding(path, MsFlags::MS_RDONLY)
 }
 
+/// Changes the propagation type of the mount on `path` (`flags`: one of
+/// `MS_SHARED`, `MS_SLAVE`, `MS_PRIVATE`, `MS_UNBINDABLE`, with `MS_REC`
+/// for every mount below it too); mount(2) takes no other flag with them.
+pub fn set_propagation(path: &str, flags: MsFlags) -> Result<(), RootfsError> {
+    mount(None::<&str>, path, None::<&str>, flags, None::<&str>)
+        .map_err(RootfsError::sys(format!("mount({path:?}, {flags:?})")))
+}
+
 /// A remount of the bind mount on `path` with `add` and the flags it has
 /// (read-only included: statvfs(3) reports it as ST_RDONLY).
 fn remount_adding(path: &str, add: MsFlags) -> Result<(), RootfsError> {

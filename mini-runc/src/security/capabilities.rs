@@ -156,6 +156,46 @@ pub fn set_process(set: u64) -> Result<(), SecurityError> {
 }
 // ANCHOR_END: set-caps
 
+// ANCHOR: sets
+/// A process's capability sets besides the bounding set, when an OCI
+/// bundle gives them apart (`process.capabilities`): the model's default is
+/// one set, bounding, permitted and effective alike, with nothing
+/// inheritable or ambient.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sets {
+    pub effective: u64,
+    pub permitted: u64,
+    pub inheritable: u64,
+    /// Kept across `execve` by a process without file capabilities, the way
+    /// an unprivileged user keeps a capability (capabilities(7), "Ambient
+    /// capability set"); each must be permitted and inheritable too.
+    pub ambient: u64,
+}
+
+/// Sets the four sets, last step before `execve`: the inheritable set,
+/// then effective and permitted (the effective one first, as in
+/// [`set_process`]), then raises each ambient capability
+/// (`PR_CAP_AMBIENT_RAISE`, prctl(2)). A capability this process does not
+/// hold stays out of every set.
+pub fn set_sets(sets: Sets) -> Result<(), SecurityError> {
+    let held = caps::read(None, CapSet::Permitted).map_err(failed("capget(permitted)"))?;
+    let only_held = |mask: u64| -> CapsHashSet {
+        list(mask).into_iter().filter(|c| held.contains(c)).collect()
+    };
+    caps::clear(None, CapSet::Ambient).map_err(failed("clear the ambient set"))?;
+    caps::set(None, CapSet::Inheritable, &only_held(sets.inheritable))
+        .map_err(failed("capset(inheritable)"))?;
+    caps::set(None, CapSet::Effective, &only_held(sets.effective))
+        .map_err(failed("capset(effective)"))?;
+    caps::set(None, CapSet::Permitted, &only_held(sets.permitted))
+        .map_err(failed("capset(permitted)"))?;
+    for cap in only_held(sets.ambient & sets.inheritable & sets.permitted) {
+        caps::raise(None, CapSet::Ambient, cap).map_err(failed("PR_CAP_AMBIENT_RAISE"))?;
+    }
+    Ok(())
+}
+// ANCHOR_END: sets
+
 #[cfg(test)]
 mod tests {
     use super::*;

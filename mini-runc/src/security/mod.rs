@@ -87,8 +87,12 @@ pub struct SecurityRequest {
 #[derive(Debug, Clone)]
 pub struct Security {
     pub privileged: bool,
-    /// The container's capabilities, bit N for capability N.
+    /// The container's capabilities, bit N for capability N: its bounding
+    /// set, and its permitted and effective sets unless `sets` says
+    /// otherwise.
     pub caps: u64,
+    /// An OCI bundle's sets, when they are not that one set.
+    pub sets: Option<capabilities::Sets>,
     pub no_new_privs: bool,
     /// Where the filters come from (`exec` compiles them again).
     pub seccomp: seccomp::Profile,
@@ -151,6 +155,7 @@ impl Security {
             return Ok(Security {
                 privileged: true,
                 caps: capabilities::all(),
+                sets: None,
                 no_new_privs: false,
                 seccomp: seccomp::Profile::Unconfined,
                 filters: Vec::new(),
@@ -172,6 +177,7 @@ impl Security {
         Ok(Security {
             privileged: false,
             caps,
+            sets: None,
             no_new_privs,
             seccomp: profile,
             filters: Vec::new(),
@@ -208,6 +214,7 @@ pub fn confine_init(sec: &Security) -> Result<(), SecurityError> {
         seccomp::install(&sec.filters)?;
     }
     capabilities::drop_bounding(sec.caps)?;
+    keep_caps(sec)?;
     let switch_user =
         caps::Capability::CAP_SETUID.bitmask() | caps::Capability::CAP_SETGID.bitmask();
     capabilities::set_process(sec.caps | switch_user)?;
@@ -225,15 +232,32 @@ pub fn confine_command(sec: &Security, uid: u32) -> Result<(), SecurityError> {
     if sec.privileged {
         return Ok(());
     }
-    // Another user than root already lost every capability in setresuid
-    // (capabilities(7), "Effect of user ID changes"); root keeps the set.
-    capabilities::set_process(if uid == 0 { sec.caps } else { 0 })?;
+    match sec.sets {
+        // The bundle's sets (a user other than root kept its permitted set
+        // through setresuid: see `keep_caps`).
+        Some(sets) => capabilities::set_sets(sets)?,
+        // Another user than root already lost every capability in
+        // setresuid (capabilities(7), "Effect of user ID changes"); root
+        // keeps the set.
+        None => capabilities::set_process(if uid == 0 { sec.caps } else { 0 })?,
+    }
     if filter_before_drop(sec) {
         return Ok(()); // installed by init, inherited
     }
     seccomp::install(&sec.filters)
 }
 // ANCHOR_END: confine-command
+
+/// With the bundle's own sets, a user other than root is to hold
+/// capabilities: `PR_SET_KEEPCAPS` keeps the permitted set through the
+/// switch to that user (prctl(2); `execve` clears the flag again), and
+/// [`confine_command`] sets the rest.
+fn keep_caps(sec: &Security) -> Result<(), SecurityError> {
+    match sec.sets {
+        Some(sets) if sets.permitted != 0 => prctl("PR_SET_KEEPCAPS, 1", libc::PR_SET_KEEPCAPS, 1),
+        _ => Ok(()),
+    }
+}
 
 /// A filter without `no_new_privs` for a container without
 /// `CAP_SYS_ADMIN` (an OCI bundle may ask for it; mini-docker refuses it):
@@ -255,6 +279,7 @@ pub fn confine_exec(sec: &Security) -> Result<(), SecurityError> {
     if sec.privileged {
         return Ok(());
     }
+    keep_caps(sec)?;
     if filter_before_drop(sec) {
         // As in confine_init: while CAP_SYS_ADMIN is still held.
         seccomp::install(&sec.filters)?;
