@@ -168,10 +168,15 @@ fn wait_started(
         crate::network::remove(&state.dir);
         state.remove();
     }
+    // The error line, which the command's process (or the monitor) printed
+    // with the program's name (see mini-runc's container/process.rs).
+    let prefix = format!("{}: ", mini_runc::error::program());
     let mut text = String::new();
     let _ = log.read_to_string(&mut text);
-    let last = text.lines().rev().find(|l| l.starts_with("mini-docker: "));
-    say_err!("{}", last.unwrap_or("mini-docker: the monitor ended before the command started"));
+    match text.lines().rev().find(|l| l.starts_with(&prefix)) {
+        Some(line) => say_err!("{line}"),
+        None => say_err!("{prefix}the monitor ended before the command started"),
+    }
     status
 }
 

@@ -77,7 +77,7 @@ pub fn kill_and_wait(state: &StateDir, key: &str) -> Result<(), Error> {
         signal(init, Signal::SIGKILL)?;
     }
     if !ended(state, Duration::from_secs(5)) {
-        return Err(ContainerError::Setup(format!("{key}: still running after SIGKILL")).into());
+        return Err(ContainerError::StillRunning(key.to_owned()).into());
     }
     Ok(())
 }
@@ -89,9 +89,7 @@ pub fn stop(dirs: &Dirs, seconds: u64, containers: &[String]) -> Result<(), Erro
         if !ended(&state, Duration::from_secs(seconds)) {
             let _ = signal(init, Signal::SIGKILL);
             if !ended(&state, Duration::from_secs(5)) {
-                return Err(
-                    ContainerError::Setup(format!("{key}: still running after SIGKILL")).into()
-                );
+                return Err(ContainerError::StillRunning(key.to_owned()).into());
             }
         }
         say!("{key}");

@@ -134,15 +134,15 @@ impl StateDir {
             std::fs::write(&path, text).map_err(io("writing", &path))?;
         }
         // --net container:NAME: the other container's names and resolvers.
-        if let NetMode::Container { state, .. } = &cfg.net_mode {
+        if let NetMode::Container { state, name: other_name, .. } = &cfg.net_mode {
             let other = StateDir { dir: state.clone() };
             for name in ["hosts", "resolv.conf"] {
                 let (from, to) = (other.etc().join(name), self.etc().join(name));
                 std::fs::copy(&from, &to).map_err(|e| match e.kind() {
                     // It ended after its name was checked.
-                    std::io::ErrorKind::NotFound => ContainerError::Setup(
-                        "--net container:NAME: that container has ended".to_owned(),
-                    ),
+                    std::io::ErrorKind::NotFound => {
+                        ContainerError::Ended { kind: "network", name: other_name.clone() }
+                    }
                     _ => io("copying", &from)(e),
                 })?;
             }
