@@ -14,7 +14,7 @@ use clap::{Args, ValueEnum};
 use mini_runc::cgroups::{self, LimitRequest, Limits, Swap};
 use mini_runc::container::in_process::InProcess;
 use mini_runc::container::spec::{self, Plan};
-use mini_runc::container::state::StateDir;
+use mini_runc::container::state::{Keep, StateDir};
 use mini_runc::container::{Config, Hooks, Lower, Namespaces, NetMode, parent, sharing, tenant};
 use mini_runc::error::{ContainerError, UsageError};
 use mini_runc::rootfs::Volume;
@@ -27,6 +27,7 @@ use crate::image::{Image, ImageError, host};
 use crate::network::ipam::{self, Subnet};
 use crate::network::publish::{self, Publish};
 use crate::network::{self, NetworkError};
+use crate::teardown;
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -207,8 +208,7 @@ pub fn run(dirs: &Dirs, args: RunArgs) -> Result<u8, Error> {
     let bridge = network::Plan::new(network.subnet, &network.publish, on_bridge)?;
     // Checking the name and creating the state, under the state lock.
     let lock = mini_runc::container::lock::StateLock::acquire(&dirs.state)?;
-    StateDir::sweep(&dirs.state, |dead| network::remove(&dead.dir));
-    network::ipam::sweep(&dirs.state);
+    teardown::sweep(&dirs.state);
     if let Some(name) = &decided.name {
         StateDir::check_name(&dirs.state, name)?;
     }
@@ -253,12 +253,11 @@ pub fn run(dirs: &Dirs, args: RunArgs) -> Result<u8, Error> {
             share_network(&cfg, &state)
         })
         .and_then(|()| start(&cfg, &state));
-    network::remove(&state.dir);
-    mini_runc::cgroups::remove(&state.dir);
-    match result {
-        Ok(_) if !cfg.remove => state.remove_runtime_parts(),
-        _ => state.remove(),
-    }
+    let keep = match result {
+        Ok(_) if !cfg.remove => Keep::Upper,
+        _ => Keep::Nothing,
+    };
+    teardown::tear_down(&state, keep);
     result
 }
 

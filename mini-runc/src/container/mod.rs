@@ -40,9 +40,10 @@
 //! Every mount happens in the container's own mount namespace, so when the
 //! last process in it ends the kernel takes all of them away: the host's
 //! mount table is never touched. What is left to clean up (the cgroups, the
-//! address lease, the state directory, see [`state`]) is cleaned up by the
-//! caller of [`parent::run`], the engine: mini-docker's `commands/run.rs`,
-//! in the foreground or, with `run -d`, in its monitor (`monitor.rs`).
+//! address lease, the state directory) is cleaned up by the caller of
+//! [`parent::run`], the engine, through one teardown: mini-docker's
+//! `teardown.rs` frees its network records and calls the runtime's share,
+//! [`state::StateDir::tear_down`] (the cgroups, the state directory).
 //!
 //! The network is the engine's, not the process model's: a bridge, an
 //! address lease and published ports are Docker's business, not runc's.
