@@ -29,8 +29,9 @@
 //!   1. the command line: `main.rs` and `commands/` (one file per verb);
 //!      clap's structs live here and nowhere below;
 //!   2. the engine: `image/` (the store, imports), `network/` (the bridge,
-//!      leases, published ports) and `monitor.rs` (the monitor of `run -d`,
-//!      its log);
+//!      leases, published ports), `monitor.rs` (the monitor of `run -d`,
+//!      its log) and `teardown.rs` (ending a container and removing what
+//!      it leaves, one place for every caller);
 //! - mini-runc, the runtime (`mini-runc/`), which this crate depends on
 //!   and which cannot import it back (it would not compile):
 //!   1. the process model, what an OCI runtime does: `container/` (parent,
@@ -78,6 +79,7 @@ mod commands;
 mod image;
 mod monitor;
 mod network;
+mod teardown;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -50,8 +50,8 @@
 //!
 //! mini-docker's layer 2 of 2, the engine (see `tests/tests/layers.rs`):
 //! it is Docker's `containerd-shim`, not runc, and it uses mini-runc's
-//! process model (`Config`, `StateDir`) and `cgroups/`, and `network/` (to
-//! free a failed start's records). The one piece of it the process model
+//! process model (`Config`, `StateDir`), and `teardown.rs` (to remove a
+//! failed start's records). The one piece of it the process model
 //! needs, the write end of the start report, is mini-runc's
 //! `container/start_report.rs`, so the runtime needs nothing of this file.
 
@@ -59,7 +59,7 @@ use std::io::Read;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
-use mini_runc::container::state::StateDir;
+use mini_runc::container::state::{Keep, StateDir};
 use mini_runc::container::{Config, start_report};
 use mini_runc::error::ContainerError;
 use nix::errno::Errno;
@@ -164,14 +164,17 @@ fn wait_started(
     // ends; then the rest goes (nothing ran, so nothing is worth keeping).
     // A monitor killed before that left its records: free them here.
     if reaped_by(monitor, Instant::now() + START_LIMIT) {
-        mini_runc::cgroups::remove(&state.dir);
-        crate::network::remove(&state.dir);
-        state.remove();
+        crate::teardown::tear_down(state, Keep::Nothing);
     }
+    // The error line, which the command's process (or the monitor) printed
+    // with the program's name (see mini-runc's container/process.rs).
+    let prefix = format!("{}: ", mini_runc::error::program());
     let mut text = String::new();
     let _ = log.read_to_string(&mut text);
-    let last = text.lines().rev().find(|l| l.starts_with("mini-docker: "));
-    say_err!("{}", last.unwrap_or("mini-docker: the monitor ended before the command started"));
+    match text.lines().rev().find(|l| l.starts_with(&prefix)) {
+        Some(line) => say_err!("{line}"),
+        None => say_err!("{prefix}the monitor ended before the command started"),
+    }
     status
 }
 

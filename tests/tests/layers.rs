@@ -43,6 +43,8 @@ const ENGINE_LAYERS: &[(&str, u8)] = &[
     // The bundle: the decided settings as the `config.json` the runtime
     // reads, its one way in.
     ("bundle.rs", 2),
+    // Ending a container and removing what it leaves, for every caller.
+    ("teardown.rs", 2),
 ];
 
 /// mini-runc's layers, the same way.

@@ -7,7 +7,7 @@ use mini_runc::container::state::StateDir;
 use mini_runc::container::tenant::{self, Tenant};
 use mini_runc::error::UsageError;
 
-use crate::commands::{Dirs, Error};
+use crate::commands::{Dirs, Error, apply_env, parse_user};
 
 #[derive(Debug, Args)]
 pub struct ExecArgs {
@@ -23,7 +23,8 @@ pub struct ExecArgs {
     /// Working directory [default: the container's]
     #[arg(short = 'w', long = "workdir", value_name = "DIR")]
     workdir: Option<String>,
-    /// Set an environment variable, added to the container's
+    /// Set an environment variable, added to the container's (KEY alone
+    /// copies mini-docker's own value)
     #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
     env: Vec<String>,
     /// The container's name or ID prefix
@@ -42,9 +43,7 @@ pub fn exec(dirs: &Dirs, args: ExecArgs) -> Result<u8, Error> {
     tenant.interactive = args.interactive;
     tenant.tty = args.tty;
     if let Some(user) = &args.user {
-        let bad = || UsageError::BadUser(user.clone());
-        let (uid, gid) = user.split_once(':').unwrap_or((user, user));
-        tenant.user = (uid.parse().map_err(|_| bad())?, gid.parse().map_err(|_| bad())?);
+        tenant.user = parse_user(user)?;
     }
     if let Some(dir) = args.workdir {
         if !dir.starts_with('/') {
@@ -52,13 +51,7 @@ pub fn exec(dirs: &Dirs, args: ExecArgs) -> Result<u8, Error> {
         }
         tenant.workdir = dir;
     }
-    for entry in args.env {
-        if !entry.contains('=') || entry.starts_with('=') {
-            return Err(UsageError::BadEnv(entry).into());
-        }
-        let key = entry.split('=').next().unwrap_or("").to_owned();
-        tenant.env.retain(|e| e.split('=').next() != Some(key.as_str()));
-        tenant.env.push(entry);
-    }
+    // Added to the container's environment, as `run -e` adds to the image's.
+    apply_env(&mut tenant.env, &args.env)?;
     Ok(tenant::exec(init, &tenant)?)
 }

@@ -6,17 +6,19 @@
 //! then kills every process of the PID namespace (pid_namespaces(7)); with
 //! `--pid host` or `container:NAME` init is not PID 1 there, and the
 //! command goes by its `PR_SET_PDEATHSIG`. `stop` is SIGTERM, a grace
-//! period, then SIGKILL, like `docker stop`.
+//! period, then SIGKILL, like `docker stop`. Sending and waiting are the
+//! engine's `teardown.rs`, which `rm -f` uses too.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use mini_runc::container::state::StateDir;
 use mini_runc::container::tenant;
-use mini_runc::error::{ContainerError, UsageError};
-use nix::sys::signal::{Signal, kill as send};
+use mini_runc::error::UsageError;
+use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
 use crate::commands::{Dirs, Error};
+use crate::teardown;
 
 /// The running container `key`: its state and its init.
 fn running(dirs: &Dirs, key: &str) -> Result<(StateDir, Pid), Error> {
@@ -37,47 +39,12 @@ fn parse_signal(name: &str) -> Result<Signal, UsageError> {
     full.parse().map_err(|_| bad())
 }
 
-/// Sends `sig` to the container of `init`.
-fn signal(init: Pid, sig: Signal) -> Result<(), ContainerError> {
-    let target = if sig == Signal::SIGKILL {
-        init
-    } else {
-        // The command: init's first child (the others are orphans it reaps).
-        tenant::children(init.as_raw()).into_iter().min().map_or(init, Pid::from_raw)
-    };
-    send(target, sig).map_err(ContainerError::sys(format!("kill({target}, {sig})")))
-}
-
 pub fn kill(dirs: &Dirs, signal_name: &str, containers: &[String]) -> Result<(), Error> {
     let sig = parse_signal(signal_name)?;
     for key in containers {
         let (_, init) = running(dirs, key)?;
-        signal(init, sig)?;
+        teardown::signal(init, sig)?;
         say!("{key}");
-    }
-    Ok(())
-}
-
-/// Waits until the container's mini-docker has ended, at most `limit`.
-fn ended(state: &StateDir, limit: Duration) -> bool {
-    let start = Instant::now();
-    while state.running() {
-        if start.elapsed() > limit {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    true
-}
-
-/// `rm -f`: SIGKILL, then wait (at most 5 s) until the container's
-/// mini-docker has ended.
-pub fn kill_and_wait(state: &StateDir, key: &str) -> Result<(), Error> {
-    if let Some(init) = tenant::init_pid(state) {
-        signal(init, Signal::SIGKILL)?;
-    }
-    if !ended(state, Duration::from_secs(5)) {
-        return Err(ContainerError::Setup(format!("{key}: still running after SIGKILL")).into());
     }
     Ok(())
 }
@@ -85,14 +52,9 @@ pub fn kill_and_wait(state: &StateDir, key: &str) -> Result<(), Error> {
 pub fn stop(dirs: &Dirs, seconds: u64, containers: &[String]) -> Result<(), Error> {
     for key in containers {
         let (state, init) = running(dirs, key)?;
-        let _ = signal(init, Signal::SIGTERM);
-        if !ended(&state, Duration::from_secs(seconds)) {
-            let _ = signal(init, Signal::SIGKILL);
-            if !ended(&state, Duration::from_secs(5)) {
-                return Err(
-                    ContainerError::Setup(format!("{key}: still running after SIGKILL")).into()
-                );
-            }
+        let _ = teardown::signal(init, Signal::SIGTERM);
+        if !teardown::ended(&state, Duration::from_secs(seconds)) {
+            teardown::kill_and_wait(&state, key)?;
         }
         say!("{key}");
     }

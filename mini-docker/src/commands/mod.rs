@@ -25,6 +25,7 @@ pub mod run;
 use std::path::PathBuf;
 
 use mini_runc::cgroups::CgroupError;
+use mini_runc::container::process;
 use mini_runc::error::{ContainerError, RootfsError, UsageError};
 use mini_runc::security::SecurityError;
 use nix::unistd::geteuid;
@@ -60,6 +61,38 @@ pub enum Error {
     /// kinds above (see mini-runc's `error.rs`).
     #[error(transparent)]
     Runtime(#[from] mini_runc::error::Error),
+}
+
+/// `-u UID` or `-u UID:GID` of `run` and `exec`, numbers only (there is no
+/// passwd lookup yet); `UID` alone is also the GID.
+pub fn parse_user(spec: &str) -> Result<(u32, u32), UsageError> {
+    let bad = || UsageError::BadUser(spec.to_owned());
+    let (uid, gid) = spec.split_once(':').unwrap_or((spec, spec));
+    Ok((uid.parse().map_err(|_| bad())?, gid.parse().map_err(|_| bad())?))
+}
+
+/// Docker's `-e` of `run` and `exec`, applied to `env` in order:
+/// `KEY=VALUE` sets KEY, and `KEY` alone copies mini-docker's own value
+/// (or unsets KEY, when mini-docker has none). A later value of a key
+/// replaces an earlier one. What reaches the runtime then follows its one
+/// rule, `KEY=VALUE` without a NUL byte (mini-runc's
+/// `container/process.rs`).
+pub fn apply_env(env: &mut Vec<String>, entries: &[String]) -> Result<(), UsageError> {
+    for entry in entries {
+        let bad = || UsageError::BadEnv(entry.clone());
+        if entry.contains('=') {
+            process::set_env(env, entry).map_err(|_| bad())?;
+            continue;
+        }
+        if entry.is_empty() || entry.contains('\0') {
+            return Err(bad());
+        }
+        env.retain(|e| e.split_once('=').map(|(key, _)| key) != Some(entry.as_str()));
+        if let Ok(value) = std::env::var(entry) {
+            process::set_env(env, &format!("{entry}={value}")).map_err(|_| bad())?;
+        }
+    }
+    Ok(())
 }
 
 /// Where mini-docker keeps its files: per-container state (upper layers,
@@ -98,5 +131,32 @@ impl Dirs {
             }
         });
         Dirs { state, data }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_flags_set_copy_and_unset() {
+        // SAFETY: this test alone reads or writes this variable.
+        unsafe { std::env::set_var("MINI_DOCKER_TEST_COPIED", "mine") };
+        let mut env = vec!["A=1".to_owned(), "MINI_DOCKER_TEST_GONE=x".to_owned()];
+        let flags = ["A=2", "MINI_DOCKER_TEST_COPIED", "MINI_DOCKER_TEST_GONE", "B=b=c"];
+        apply_env(&mut env, &flags.map(str::to_owned)).expect("valid flags");
+        assert_eq!(env, ["A=2", "MINI_DOCKER_TEST_COPIED=mine", "B=b=c"]);
+        for bad in ["=x", "", "A=\0", "\0"] {
+            let refused = apply_env(&mut env, &[bad.to_owned()]);
+            assert!(matches!(refused, Err(UsageError::BadEnv(_))), "{bad:?}: {refused:?}");
+        }
+    }
+
+    #[test]
+    fn users() {
+        assert_eq!(parse_user("1000").expect("uid"), (1000, 1000));
+        assert_eq!(parse_user("1:2").expect("uid:gid"), (1, 2));
+        assert!(parse_user("alice").is_err());
+        assert!(parse_user("1:").is_err());
     }
 }

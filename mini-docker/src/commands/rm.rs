@@ -1,9 +1,10 @@
 //! `mini-docker rm NAME|ID…`: remove kept containers and their upper layer.
 
-use mini_runc::container::state::StateDir;
+use mini_runc::container::state::{Keep, StateDir};
 use mini_runc::error::UsageError;
 
 use crate::commands::{Dirs, Error};
+use crate::teardown;
 
 pub fn rm(dirs: &Dirs, containers: &[String], force: bool) -> Result<(), Error> {
     // Not while `run` creates a container (see mini-runc's container/lock.rs).
@@ -12,19 +13,15 @@ pub fn rm(dirs: &Dirs, containers: &[String], force: bool) -> Result<(), Error> 
         let state = StateDir::find(&dirs.state, key)
             .ok_or_else(|| UsageError::NoSuchContainer(key.clone()))?;
         if state.running() && force {
-            // -f: SIGKILL, then wait for its mini-docker to end (see kill.rs).
-            crate::commands::kill::kill_and_wait(&state, key)?;
+            // -f: SIGKILL, then wait until its mini-docker has ended.
+            teardown::kill_and_wait(&state, key)?;
         }
         if state.running() {
             return Err(UsageError::StillRunning(key.clone()).into());
         }
-        if state.dir.join("owner").exists() {
-            // Dead: its mini-docker was killed before it could clean up
-            // what lives outside the state directory.
-            mini_runc::cgroups::remove(&state.dir);
-            crate::network::remove(&state.dir);
-        }
-        state.remove();
+        // Exited: only its kept files are left. Dead (its mini-docker was
+        // killed before it could clean up): its lease and cgroups too.
+        teardown::tear_down(&state, Keep::Nothing);
         say!("{key}");
     }
     Ok(())

@@ -14,7 +14,7 @@ use clap::{Args, ValueEnum};
 use mini_runc::cgroups::{self, LimitRequest, Limits, Swap};
 use mini_runc::container::in_process::InProcess;
 use mini_runc::container::spec::{self, Plan};
-use mini_runc::container::state::StateDir;
+use mini_runc::container::state::{Keep, StateDir};
 use mini_runc::container::{Config, Hooks, Lower, Namespaces, NetMode, parent, sharing, tenant};
 use mini_runc::error::{ContainerError, UsageError};
 use mini_runc::rootfs::Volume;
@@ -22,11 +22,12 @@ use mini_runc::security::SecurityRequest;
 use nix::unistd::geteuid;
 
 use crate::bundle;
-use crate::commands::{Dirs, Error};
+use crate::commands::{Dirs, Error, apply_env, parse_user};
 use crate::image::{Image, ImageError, host};
 use crate::network::ipam::{self, Subnet};
 use crate::network::publish::{self, Publish};
 use crate::network::{self, NetworkError};
+use crate::teardown;
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -207,8 +208,7 @@ pub fn run(dirs: &Dirs, args: RunArgs) -> Result<u8, Error> {
     let bridge = network::Plan::new(network.subnet, &network.publish, on_bridge)?;
     // Checking the name and creating the state, under the state lock.
     let lock = mini_runc::container::lock::StateLock::acquire(&dirs.state)?;
-    StateDir::sweep(&dirs.state, |dead| network::remove(&dead.dir));
-    network::ipam::sweep(&dirs.state);
+    teardown::sweep(&dirs.state);
     if let Some(name) = &decided.name {
         StateDir::check_name(&dirs.state, name)?;
     }
@@ -253,12 +253,11 @@ pub fn run(dirs: &Dirs, args: RunArgs) -> Result<u8, Error> {
             share_network(&cfg, &state)
         })
         .and_then(|()| start(&cfg, &state));
-    network::remove(&state.dir);
-    mini_runc::cgroups::remove(&state.dir);
-    match result {
-        Ok(_) if !cfg.remove => state.remove_runtime_parts(),
-        _ => state.remove(),
-    }
+    let keep = match result {
+        Ok(_) if !cfg.remove => Keep::Upper,
+        _ => Keep::Nothing,
+    };
+    teardown::tear_down(&state, keep);
     result
 }
 
@@ -443,16 +442,6 @@ fn check_hostname(hostname: String) -> Result<String, UsageError> {
     Ok(hostname)
 }
 
-/// `UID` or `UID:GID`, numbers only (there is no passwd lookup yet).
-fn parse_user(spec: &str) -> Result<(u32, u32), UsageError> {
-    let bad = || UsageError::BadUser(spec.to_owned());
-    let (uid, gid) = match spec.split_once(':') {
-        Some((uid, gid)) => (uid, gid),
-        None => (spec, spec),
-    };
-    Ok((uid.parse().map_err(|_| bad())?, gid.parse().map_err(|_| bad())?))
-}
-
 /// `SRC:DST` or `SRC:DST:ro` (or `:rw`), both absolute, SRC existing.
 fn parse_volume(spec: &str) -> Result<Volume, UsageError> {
     let parts: Vec<&str> = spec.split(':').collect();
@@ -485,7 +474,8 @@ fn parse_volume(spec: &str) -> Result<Volume, UsageError> {
 }
 
 /// The command's environment: Docker's defaults, the image's `Env`, then
-/// each `-e`; a later value of a key replaces an earlier one.
+/// each `-e`; a later value of a key replaces an earlier one (see
+/// [`apply_env`]).
 fn environment(
     image: &[String],
     given: &[String],
@@ -494,24 +484,12 @@ fn environment(
 ) -> Result<Vec<String>, UsageError> {
     let home = if uid == 0 { "/root" } else { "/" };
     let mut env = vec![
-        "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_owned(),
+        format!("PATH={}", mini_runc::container::process::DEFAULT_PATH),
         format!("HOSTNAME={hostname}"),
         format!("HOME={home}"),
     ];
-    for entry in image.iter().chain(given) {
-        let (key, value) = match entry.split_once('=') {
-            Some((key, value)) => (key, Some(value.to_owned())),
-            None => (entry.as_str(), std::env::var(entry).ok()),
-        };
-        if key.is_empty() || key.contains('\0') || value.as_ref().is_some_and(|v| v.contains('\0'))
-        {
-            return Err(UsageError::BadEnv(entry.clone()));
-        }
-        env.retain(|e| e.split_once('=').map(|(k, _)| k) != Some(key));
-        if let Some(value) = value {
-            env.push(format!("{key}={value}"));
-        }
-    }
+    apply_env(&mut env, image)?;
+    apply_env(&mut env, given)?;
     Ok(env)
 }
 
@@ -541,13 +519,10 @@ mod tests {
     }
 
     #[test]
-    fn hostnames_and_users() {
+    fn hostnames() {
         assert_eq!(check_hostname("a".repeat(64)).expect("64 bytes is the limit").len(), 64);
         assert!(matches!(check_hostname("a".repeat(65)), Err(UsageError::HostnameTooLong(_))));
         assert!(matches!(check_hostname("a b".into()), Err(UsageError::BadHostname(_))));
-        assert_eq!(parse_user("1000").expect("uid"), (1000, 1000));
-        assert_eq!(parse_user("1:2").expect("uid:gid"), (1, 2));
-        assert!(parse_user("alice").is_err());
     }
 
     #[test]

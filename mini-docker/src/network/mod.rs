@@ -38,13 +38,13 @@
 //! netlink requests are the `rtnl` crate's): it takes an ID, a hostname, a
 //! state directory path and a PID. It sits in mini-docker's layer 2 of 2,
 //! the engine (see `tests/tests/layers.rs`), and is called only from
-//! there: steps 1 and 5 by `commands/run.rs`, `rm` and the monitor; steps
-//! 2 to 4, which fall in the middle of a start, are handed to mini-runc's
-//! process model by `commands/run.rs` as hooks in its `Config` (mini-runc
-//! knows no network), named as the OCI runtime
-//! specification names the moments they run at: [`attach`] is
-//! createRuntime, [`configure_inside`] createContainer, [`forward`]
-//! poststart. `run`'s `-p` and `--subnet` are parsed in `commands/run.rs`
+//! there: step 1 by `commands/run.rs`, step 5 by `teardown.rs` (for
+//! `run`, `rm`, the monitor and the sweep); steps 2 to 4, which fall in
+//! the middle of a start, are handed to mini-runc's process model by
+//! `commands/run.rs` as hooks in its `Config` (mini-runc knows no
+//! network), named as the OCI runtime specification names the moments
+//! they run at: [`attach`] is createRuntime, [`configure_inside`]
+//! createContainer, [`forward`] poststart. `run`'s `-p` and `--subnet` are parsed in `commands/run.rs`
 //! (clap stays there) with [`publish::parse`] and [`ipam::parse_subnet`].
 
 pub mod ipam;

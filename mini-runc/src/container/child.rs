@@ -12,10 +12,11 @@
 //! a bundle's time namespace and runs its createContainer hooks, switches
 //! root with `pivot_root`, confines itself (`security/`), opens the pty
 //! (`-t`), reports "ready", and stays as the container's init (see
-//! `init.rs`).
+//! `init.rs`). Each step returns its error, and [`main`] alone reports it
+//! to the parent, across the sync channel.
 //!
-//! It imports its `container/` siblings below it (init, sharing, state,
-//! sync, tty, the start report), `rootfs/` (which it hands a plain
+//! It imports its `container/` siblings below it (init, process, sharing,
+//! state, sync, tty, the start report), `rootfs/` (which it hands a plain
 //! `rootfs::Spec`, see [`rootfs_spec`]) and `security/`.
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
@@ -25,18 +26,53 @@ use nix::fcntl::OFlag;
 
 use nix::errno::Errno;
 use nix::sys::signal::Signal;
-use nix::unistd::{Gid, Uid, setgroups, sethostname, setresgid, setresuid};
+use nix::unistd::sethostname;
 
 use crate::container::state::StateDir;
 use crate::container::sync::SyncChannel;
 use crate::container::{
-    Config, Extras, IpcMode, Lower, NetMode, TimeOffset, hook_programs, init, start_report, tty,
+    Config, Extras, IpcMode, Lower, NetMode, TimeOffset, hook_programs, init, process,
+    start_report, tty,
 };
-use crate::error::{ContainerError, EXIT_RUNTIME, Error, RootfsError};
+use crate::error::{ContainerError, EXIT_RUNTIME, Error, ProcessError};
 use crate::rootfs;
 
 /// The body of the cloned process; its return value is the exit status.
 pub fn main(cfg: &Config, state: &StateDir, chan: &mut SyncChannel, extras: &Extras) -> isize {
+    match prepare(cfg, state, chan, extras) {
+        Ok((slave, fifo, hook_state)) => {
+            // The bundle's startContainer hooks, which init runs once
+            // `start` has come, with the state read before pivot_root.
+            let start_hooks = match hook_state {
+                Some(state) if !extras.start_container.is_empty() => {
+                    Some((&extras.start_container[..], state))
+                }
+                _ => None,
+            };
+            init::run(cfg, slave, fifo, start_hooks).into()
+        }
+        Err(e) => {
+            // The one place the child reports a failure: every step below
+            // returns its error here, and the parent prints it (once the
+            // channel is broken, the send fails and the parent reads
+            // end-of-file instead).
+            chan.error(&e.to_string());
+            EXIT_RUNTIME.into()
+        }
+    }
+}
+
+/// Everything from `clone` to "ready": the container is set up, and its
+/// init gets the pty's slave (`-t`), the exec fifo (`create`) and the
+/// state the bundle's createContainer hooks were given.
+type Prepared = (Option<OwnedFd>, Option<OwnedFd>, Option<String>);
+
+fn prepare(
+    cfg: &Config,
+    state: &StateDir,
+    chan: &mut SyncChannel,
+    extras: &Extras,
+) -> Result<Prepared, Error> {
     let exec_fifo = extras.exec_fifo.as_deref();
     // If mini-docker dies (even by SIGKILL) the container dies with it;
     // not after an OCI `create`, whose caller exits at once.
@@ -47,12 +83,11 @@ pub fn main(cfg: &Config, state: &StateDir, chan: &mut SyncChannel, extras: &Ext
     // `create`: the exec fifo, held by an O_PATH descriptor from here on,
     // since its path on the host is out of reach after pivot_root (init
     // reopens it through /proc/self/fd, see init.rs).
-    let fifo = match exec_fifo.map(open_path).transpose() {
-        Ok(fifo) => fifo,
-        Err(errno) => {
-            chan.error(&format!("open({:?}, O_PATH): {errno}", exec_fifo.unwrap_or(Path::new(""))));
-            return EXIT_RUNTIME.into();
+    let fifo = match exec_fifo {
+        Some(path) => {
+            Some(open_path(path).map_err(ContainerError::sys(format!("open({path:?}, O_PATH)")))?)
         }
+        None => None,
     };
     // Kept: the sync channel, the start report (run -d), the exec fifo,
     // and the other container's namespaces this process joins itself
@@ -67,43 +102,26 @@ pub fn main(cfg: &Config, state: &StateDir, chan: &mut SyncChannel, extras: &Ext
     if let NetMode::Container { ns, .. } = &cfg.net_mode {
         keep.push(ns.as_raw_fd());
     }
-    if let Err(errno) = close_inherited(&keep) {
-        chan.error(&format!("close_range: {errno}"));
-        return EXIT_RUNTIME.into();
-    }
-    if let Err(e) = chan.wait_go() {
-        chan.error(&e.to_string());
-        return EXIT_RUNTIME.into();
-    }
+    close_inherited(&keep).map_err(ContainerError::sys("close_range"))?;
+    chan.wait_go()?;
     // We are in our cgroups (if any), moved there by the parent or born
     // there by clone3: a new cgroup namespace now makes them the `/` of
     // /proc/self/cgroup (cgroup_namespaces(7); claim CG-NS).
-    if let Err(errno) = nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP) {
-        chan.error(&format!("unshare(CLONE_NEWCGROUP): {errno}"));
-        return EXIT_RUNTIME.into();
-    }
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
+        .map_err(ContainerError::sys("unshare(CLONE_NEWCGROUP)"))?;
     // --net container:NAME: into that container's network namespace, before
     // the root file system is built: the sysfs mounted there shows the
     // interfaces of the namespace its mounter is in.
-    if let Err(e) = crate::container::sharing::join_network(cfg) {
-        chan.error(&e.to_string());
-        return EXIT_RUNTIME.into();
-    }
+    crate::container::sharing::join_network(cfg)?;
     // The engine's createContainer hook, inside the namespaces and while
     // the host's paths are in reach (--net bridge: eth0's address and route).
-    if let Some(hook) = &cfg.hooks.create_container
-        && let Err(e) = hook()
-    {
-        chan.error(&e.to_string());
-        return EXIT_RUNTIME.into();
+    if let Some(hook) = &cfg.hooks.create_container {
+        hook().map_err(|e| ContainerError::Hook {
+            step: "createContainer",
+            message: e.to_string(),
+        })?;
     }
-    let hook_state = match set_up(cfg, state, extras) {
-        Ok(hook_state) => hook_state,
-        Err(e) => {
-            chan.error(&e.to_string());
-            return EXIT_RUNTIME.into();
-        }
-    };
+    let hook_state = set_up(cfg, state, extras)?;
     // The other containers' namespaces are joined now: their descriptors go
     // too. (Their owners, in the copy of `cfg` this process has, are never
     // dropped here: this process ends by an exit system call, never by
@@ -111,46 +129,22 @@ pub fn main(cfg: &Config, state: &StateDir, chan: &mut SyncChannel, extras: &Ext
     let mut keep = vec![chan.as_raw_fd()];
     keep.extend(start_report::write_end());
     keep.extend(fifo.as_ref().map(AsRawFd::as_raw_fd));
-    if let Err(errno) = close_inherited(&keep) {
-        chan.error(&format!("closing descriptors: {errno}"));
-        return EXIT_RUNTIME.into();
-    }
+    close_inherited(&keep).map_err(ContainerError::sys("close_range"))?;
     let mut slave = None;
     if cfg.tty {
         // After pivot_root: /dev/ptmx is the container's devpts.
-        match tty::open_pty() {
-            Ok((master, pty)) => {
-                // Before the master leaves and the command runs, so that
-                // its first TIOCGWINSZ reads the bundle's size.
-                if let Some((rows, cols)) = extras.console_size
-                    && let Err(errno) = tty::set_window_size(&master, rows, cols)
-                {
-                    chan.error(&format!("process.consoleSize: TIOCSWINSZ: {errno}"));
-                    return EXIT_RUNTIME.into();
-                }
-                if chan.send_fd(&master).is_err() {
-                    return EXIT_RUNTIME.into();
-                }
-                slave = Some(pty);
-            }
-            Err(e) => {
-                chan.error(&e.to_string());
-                return EXIT_RUNTIME.into();
-            }
+        let (master, pty) = tty::open_pty()?;
+        // Before the master leaves and the command runs, so that its first
+        // TIOCGWINSZ reads the bundle's size.
+        if let Some((rows, cols)) = extras.console_size {
+            tty::set_window_size(&master, rows, cols)
+                .map_err(ContainerError::sys("process.consoleSize: TIOCSWINSZ"))?;
         }
+        chan.send_fd(&master)?;
+        slave = Some(pty);
     }
-    if chan.ready().is_err() {
-        return EXIT_RUNTIME.into();
-    }
-    // The bundle's startContainer hooks, which init runs once `start`
-    // has come, with the state read before pivot_root.
-    let start_hooks = match hook_state {
-        Some(state) if !extras.start_container.is_empty() => {
-            Some((&extras.start_container[..], state))
-        }
-        _ => None,
-    };
-    init::run(cfg, slave, fifo, start_hooks).into()
+    chan.ready()?;
+    Ok((slave, fifo, hook_state))
 }
 
 /// `open(path, O_PATH | O_CLOEXEC)`: a handle on the file, not opened for
@@ -224,7 +218,7 @@ fn set_up(cfg: &Config, state: &StateDir, extras: &Extras) -> Result<Option<Stri
     // of the host's it starts with, as under runc.)
     if cfg.namespaces.uts && !cfg.hostname.is_empty() {
         sethostname(&cfg.hostname)
-            .map_err(RootfsError::sys(format!("sethostname({:?})", cfg.hostname)))?;
+            .map_err(ContainerError::sys(format!("sethostname({:?})", cfg.hostname)))?;
     }
     // (spec.rs refuses a domainname without a UTS namespace of its own.)
     if let Some(name) = &extras.domainname {
@@ -253,12 +247,12 @@ fn set_up(cfg: &Config, state: &StateDir, extras: &Extras) -> Result<Option<Stri
 
 /// setdomainname(2): the NIS domain name, which a UTS namespace holds
 /// next to the hostname (uts_namespaces(7)); nix has no wrapper for it.
-fn set_domainname(name: &str) -> Result<(), RootfsError> {
+fn set_domainname(name: &str) -> Result<(), ContainerError> {
     let call = || format!("setdomainname({name:?})");
     // SAFETY: a pointer to `name`'s bytes and their length; the kernel
     // copies them and needs no terminating NUL.
     let ret = unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) };
-    Errno::result(ret).map(drop).map_err(RootfsError::sys(call()))
+    Errno::result(ret).map(drop).map_err(ContainerError::sys(call()))
 }
 
 // ANCHOR: time-namespace
@@ -269,15 +263,15 @@ fn set_domainname(name: &str) -> Result<(), RootfsError> {
 /// now on (the createContainer hooks, the command, and whatever it
 /// starts) sees CLOCK_MONOTONIC and CLOCK_BOOTTIME (and `/proc/uptime`)
 /// moved by them. Init itself stays in the runtime's time namespace.
-fn new_time_namespace(offsets: &[TimeOffset]) -> Result<(), RootfsError> {
+fn new_time_namespace(offsets: &[TimeOffset]) -> Result<(), ContainerError> {
     let flag = nix::sched::CloneFlags::from_bits_retain(libc::CLONE_NEWTIME);
-    nix::sched::unshare(flag).map_err(RootfsError::sys("unshare(CLONE_NEWTIME)"))?;
+    nix::sched::unshare(flag).map_err(ContainerError::sys("unshare(CLONE_NEWTIME)"))?;
     // "<clock> <seconds> <nanoseconds>", one line per clock.
     let text: String = offsets.iter().map(|(clock, s, ns)| format!("{clock} {s} {ns}\n")).collect();
     if text.is_empty() {
         return Ok(());
     }
-    std::fs::write("/proc/self/timens_offsets", &text).map_err(|e| RootfsError::Sys {
+    std::fs::write("/proc/self/timens_offsets", &text).map_err(|e| ContainerError::Sys {
         call: format!("writing {text:?} to /proc/self/timens_offsets"),
         errno: Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)),
     })
@@ -290,12 +284,14 @@ fn new_time_namespace(offsets: &[TimeOffset]) -> Result<(), RootfsError> {
 /// Returns that state for the startContainer hooks.
 fn create_container_hooks(extras: &Extras) -> Result<Option<String>, Error> {
     let Some(path) = &extras.hook_state else { return Ok(None) };
-    let state = std::fs::read_to_string(path).map_err(|e| {
-        ContainerError::Setup(format!("hooks: reading the state JSON {path:?}: {e}"))
+    let state = std::fs::read_to_string(path).map_err(|source| ContainerError::Io {
+        what: "hooks: reading the state JSON",
+        path: path.clone(),
+        source,
     })?;
     let creating = hook_programs::with_status(&state, "creating");
     hook_programs::run_all("hooks.createContainer", &extras.create_container, &creating)
-        .map_err(ContainerError::Setup)?;
+        .map_err(ContainerError::HookProgram)?;
     Ok(Some(state))
 }
 
@@ -333,12 +329,7 @@ fn rootfs_spec(cfg: &Config, state: &StateDir, extras: &Extras) -> rootfs::Spec 
 /// root, which is not mapped); switch to the namespace's root so that files
 /// we create belong to it. `setgroups` is refused when only one GID is
 /// mapped (the parent wrote "deny").
-fn become_root(single: bool) -> Result<(), RootfsError> {
-    let root_gid = Gid::from_raw(0);
-    if !single {
-        setgroups(&[]).map_err(RootfsError::sys("setgroups([])"))?;
-    }
-    setresgid(root_gid, root_gid, root_gid).map_err(RootfsError::sys("setresgid(0, 0, 0)"))?;
-    let root = Uid::from_raw(0);
-    setresuid(root, root, root).map_err(RootfsError::sys("setresuid(0, 0, 0)"))
+fn become_root(single: bool) -> Result<(), ProcessError> {
+    let no_groups: &[u32] = &[];
+    process::switch_identity(0, 0, (!single).then_some(no_groups))
 }

@@ -7,28 +7,23 @@
 //! it (PID 2), forwards the signals mini-docker passes on, reaps whatever
 //! ends, and exits with the command's status when the command ends.
 //!
-//! It imports `container/`'s `Config`, `signals.rs`, `start_report.rs` and
-//! `tty.rs`, and `security/`: nothing that imports it back.
+//! The command's process becomes what it runs through `process.rs`, the
+//! path `exec` takes too. It imports `container/`'s `Config`,
+//! `process.rs`, `signals.rs` and `start_report.rs`: nothing that imports
+//! it back.
 
-use std::ffi::CString;
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::path::Path;
 
 use nix::errno::Errno;
-use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, sigprocmask};
+use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
-use nix::unistd::{ForkResult, Gid, Pid, Uid, execve, fork, setgroups, setresgid, setresuid};
+use nix::unistd::{ForkResult, Pid, fork};
 
 use crate::container::hook_programs::{self, Hook};
+use crate::container::process::{self, Confinement, Process, Stdio};
 use crate::container::signals::waited_signals;
-use crate::container::{Config, start_report, tty};
-use crate::error::EXIT_RUNTIME;
-
-/// Docker's codes for a command that cannot be run.
-const EXIT_CANNOT_INVOKE: i32 = 126;
-const EXIT_NOT_FOUND: i32 = 127;
-
-const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+use crate::container::{Config, start_report};
+use crate::error::{EXIT_RUNTIME, program};
 
 /// Starts the command (on the pty's `slave` with `-t`) and waits for it;
 /// returns its exit status.
@@ -52,7 +47,7 @@ pub fn run(
     if let Some(fifo) = exec_fifo
         && let Err(e) = wait_for_start(fifo)
     {
-        say_err!("mini-runc: waiting for start: {e}");
+        say_err!("{}: waiting for start: {e}", program());
         return EXIT_RUNTIME;
     }
     // The bundle's startContainer hooks: in the container (its namespaces,
@@ -61,7 +56,7 @@ pub fn run(
     if let Some((hooks, state)) = start_hooks {
         let created = hook_programs::with_status(&state, "created");
         if let Err(e) = hook_programs::run_all("hooks.startContainer", hooks, &created) {
-            say_err!("mini-runc: {e}");
+            say_err!("{}: {e}", program());
             return EXIT_RUNTIME;
         }
     }
@@ -70,13 +65,13 @@ pub fn run(
     start_report::starting();
     // SAFETY: init has one thread (it was cloned from a process with no
     // other thread and starts none), so the child's copy of memory holds no
-    // lock another thread took: it may allocate, as `exec_command` does,
+    // lock another thread took: it may allocate, as `process::exec` does,
     // before `execve` or `_exit`.
     let command = match unsafe { fork() } {
-        Ok(ForkResult::Child) => exec_command(cfg, slave.as_ref()),
+        Ok(ForkResult::Child) => process::exec(&command_process(cfg, slave.as_ref())),
         Ok(ForkResult::Parent { child }) => child,
         Err(errno) => {
-            say_err!("mini-docker: fork the command: {errno}");
+            say_err!("{}: fork the command: {errno}", program());
             start_report::failed(EXIT_RUNTIME);
             return EXIT_RUNTIME;
         }
@@ -139,94 +134,32 @@ fn reap_all(command: Pid) -> Option<u8> {
 }
 // ANCHOR_END: reap
 
-/// In the command's process (PID 2): restore the signal mask, drop to the
-/// requested user, and `execve` the command. Never returns.
-fn exec_command(cfg: &Config, slave: Option<&OwnedFd>) -> ! {
-    // A fresh start for signals: nothing blocked, every disposition the
-    // default. mini-docker's caller may have ignored SIGINT (a background
-    // job), and Rust ignores SIGPIPE; neither belongs to the command.
-    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
-    for sig in 1..libc::SIGRTMIN() {
-        // SAFETY: setting a default disposition (fails harmlessly for
-        // SIGKILL and SIGSTOP).
-        unsafe { libc::signal(sig, libc::SIG_DFL) };
-    }
-    if !cfg.namespaces.pid {
+/// The command's process (PID 2), as [`process::exec`] makes it: the
+/// container's user, directory and environment, and the confinement init
+/// left for it to take (see security/mod.rs).
+fn command_process<'a>(cfg: &'a Config, slave: Option<&'a OwnedFd>) -> Process<'a> {
+    let stdio = match slave {
+        Some(slave) => Stdio::Terminal(slave),
+        None if cfg.interactive => Stdio::Inherited,
+        None => Stdio::NullStdin,
+    };
+    Process {
+        args: &cfg.command,
+        env: &cfg.env,
+        cwd: &cfg.workdir,
+        uid: cfg.user.0,
+        gid: cfg.user.1,
+        additional_gids: &[],
+        may_set_groups: !cfg.namespaces.user.as_ref().is_some_and(|m| m.single()),
+        umask: None,
+        stdio,
+        security: &cfg.security,
+        confinement: Confinement::ForkedByInit,
         // Without a PID namespace of its own (--pid host or container:NAME)
         // init is not PID 1 there, and its end does not take the command
         // with it (pid_namespaces(7)): ask for it.
-        // SAFETY: prctl with integer arguments only.
-        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) };
+        die_with_parent: !cfg.namespaces.pid,
+        // Init is not dumpable already (confine_init), and a fork inherits it.
+        not_dumpable: false,
     }
-    if let Some(slave) = slave {
-        if let Err(e) = tty::become_terminal(slave) {
-            fail(EXIT_RUNTIME.into(), &format!("making the pty the controlling terminal: {e}"));
-        }
-    } else if !cfg.interactive {
-        // Like `docker run` without -i: the command reads an empty stdin.
-        if let Ok(null) = std::fs::File::open("/dev/null") {
-            // SAFETY: dup2 on two valid descriptors.
-            unsafe { libc::dup2(null.as_raw_fd(), 0) };
-        }
-    }
-    let (uid, gid) = cfg.user;
-    if (uid, gid) != (0, 0) {
-        let single_id = cfg.namespaces.user.as_ref().is_some_and(|m| m.single());
-        let gid = Gid::from_raw(gid);
-        if !single_id && let Err(e) = setgroups(&[gid]) {
-            fail(EXIT_RUNTIME.into(), &format!("setgroups([{gid}]): {e}"));
-        }
-        if let Err(e) = setresgid(gid, gid, gid) {
-            fail(EXIT_RUNTIME.into(), &format!("setresgid({gid}): {e} (is it mapped?)"));
-        }
-        let uid = Uid::from_raw(uid);
-        if let Err(e) = setresuid(uid, uid, uid) {
-            fail(EXIT_RUNTIME.into(), &format!("setresuid({uid}): {e} (is it mapped?)"));
-        }
-    }
-    if let Err(e) = std::env::set_current_dir(&cfg.workdir) {
-        fail(EXIT_CANNOT_INVOKE, &format!("chdir({:?}): {e}", cfg.workdir));
-    }
-    let program = &cfg.command[0];
-    let path = find_program(program, &cfg.env);
-    let cstr = |s: &str| CString::new(s).unwrap_or_default();
-    let args: Vec<CString> = cfg.command.iter().map(|a| cstr(a)).collect();
-    let env: Vec<CString> = cfg.env.iter().map(|e| cstr(e)).collect();
-    // The command's capabilities, then its seccomp filter: the last step
-    // before execve (see security/mod.rs for the order).
-    if let Err(e) = crate::security::confine_command(&cfg.security, uid) {
-        fail(EXIT_RUNTIME.into(), &e.to_string());
-    }
-    let errno = match execve(&cstr(&path), &args, &env) {
-        Err(errno) => errno,
-        Ok(never) => match never {},
-    };
-    let code = if errno == Errno::ENOENT { EXIT_NOT_FOUND } else { EXIT_CANNOT_INVOKE };
-    if errno == Errno::ENOENT && !program.contains('/') {
-        fail(code, &format!("{program:?}: executable file not found in $PATH"));
-    }
-    fail(code, &format!("execve({path:?}): {errno}"))
-}
-
-/// `execvp`'s search, done here because it must use the *container's*
-/// PATH: the first `DIR/program` that exists, or `program` unchanged.
-fn find_program(program: &str, env: &[String]) -> String {
-    if program.contains('/') {
-        return program.to_owned();
-    }
-    let path = env.iter().find_map(|e| e.strip_prefix("PATH=")).unwrap_or(DEFAULT_PATH);
-    path.split(':')
-        .map(|dir| Path::new(if dir.is_empty() { "." } else { dir }).join(program))
-        .find(|candidate| candidate.is_file())
-        .map(|p| p.to_string_lossy().into_owned())
-        .unwrap_or_else(|| program.to_owned())
-}
-
-fn fail(code: i32, message: &str) -> ! {
-    say_err!("mini-docker: {message}");
-    // run -d: the status, for the foreground still waiting (mini-docker's monitor.rs).
-    start_report::failed(code as u8);
-    // SAFETY: ends this process at once, without running the parent's
-    // atexit handlers or flushing its copies of buffers.
-    unsafe { libc::_exit(code) }
 }

@@ -31,17 +31,19 @@
 //!  waits for "ready" or "error" ◀───────── sends "ready" (or the error)
 //!  hooks.poststart (the engine's: the
 //!    port relays of -p)
-//!  relays the pty (-t) or forwards         init.rs: forks the command (PID 2),
-//!  signals, and waits ◀─────────────────── forwards signals, reaps orphans,
-//!  returns the command's status            exits with the command's status
+//!  relays the pty (-t) or forwards         init.rs: forks the command (PID 2,
+//!  signals, and waits ◀─────────────────── made by process.rs), forwards
+//!  returns the command's status            signals, reaps orphans, exits with
+//!                                          the command's status
 //! ```
 //!
 //! Every mount happens in the container's own mount namespace, so when the
 //! last process in it ends the kernel takes all of them away: the host's
 //! mount table is never touched. What is left to clean up (the cgroups, the
-//! address lease, the state directory, see [`state`]) is cleaned up by the
-//! caller of [`parent::run`], the engine: mini-docker's `commands/run.rs`,
-//! in the foreground or, with `run -d`, in its monitor (`monitor.rs`).
+//! address lease, the state directory) is cleaned up by the caller of
+//! [`parent::run`], the engine, through one teardown: mini-docker's
+//! `teardown.rs` frees its network records and calls the runtime's share,
+//! [`state::StateDir::tear_down`] (the cgroups, the state directory).
 //!
 //! The network is the engine's, not the process model's: a bridge, an
 //! address lease and published ports are Docker's business, not runc's.
@@ -71,12 +73,18 @@
 //! others. What else a bundle adds is in [`Extras`] too: a domain name,
 //! device nodes, a time namespace with its clock offsets.
 //!
+//! The user's process is made in one place, [`process`]: the command
+//! init forks for `run`, and the tenant of `exec` (mini-docker's, and the
+//! mini-runc binary's), go through the same steps to `execve`.
+//!
 //! Inside, the files import each other in one direction only, from the
-//! top of the start down (`spec` imports only this file's types): `parent` → `child` → `init`; `parent` and
-//! `child` → `sharing` → `tenant` → `state`; and all of them → this file's
-//! types ([`Config`], [`Hooks`], [`IpcMode`], [`NetMode`], [`Joined`])
-//! and the files that import no sibling: `signals`, `start_report`,
-//! `sync`, `tty`, `lock`, `hook_programs`.
+//! top of the start down (`spec` imports only this file's types): `parent`
+//! → `child` → `init` → `process`; `parent` and `child` → `sharing` →
+//! `tenant` → `process` and `state`; and all of them → this file's types
+//! ([`Config`], [`Hooks`], [`IpcMode`], [`NetMode`], [`Joined`]) and the
+//! files that import no sibling but `tty` and `start_report` (which
+//! `process` uses): `signals`, `start_report`, `sync`, `tty`, `lock`,
+//! `hook_programs`.
 
 mod child;
 pub mod hook_programs;
@@ -84,6 +92,7 @@ pub mod in_process;
 mod init;
 pub mod lock;
 pub mod parent;
+pub mod process;
 pub mod sharing;
 mod signals;
 pub mod spec;

@@ -86,7 +86,7 @@ pub fn create(
     extras: &Extras,
 ) -> Result<(Pid, Option<OwnedFd>), ContainerError> {
     if extras.exec_fifo.is_none() {
-        return Err(ContainerError::Setup("create: no exec fifo given".to_owned()));
+        return Err(ContainerError::NoExecFifo);
     }
     // Init inherits this mask and waits for these signals with sigwait.
     let waited = waited_signals();
@@ -131,13 +131,14 @@ fn start(
             if in_cgroup {
                 return Ok(());
             }
-            crate::cgroups::join(&state.dir, pid).map_err(|e| ContainerError::Setup(e.to_string()))
+            Ok(crate::cgroups::join(&state.dir, pid)?)
         })
         .and_then(|()| {
             // The engine's createRuntime hook (--net bridge: its veth pair,
             // born inside its namespace).
             let Some(hook) = &cfg.hooks.create_runtime else { return Ok(()) };
-            hook(pid).map_err(|e| ContainerError::Setup(e.to_string()))
+            hook(pid)
+                .map_err(|e| ContainerError::Hook { step: "createRuntime", message: e.to_string() })
         })
         .and_then(|()| parent_end.go())
         .and_then(|()| if cfg.tty { parent_end.recv_fd().map(Some) } else { Ok(None) })

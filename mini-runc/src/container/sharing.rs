@@ -53,7 +53,7 @@ use nix::sys::stat::Mode;
 use crate::container::state::StateDir;
 use crate::container::tenant;
 use crate::container::{Config, IpcMode, Joined, NetMode};
-use crate::error::{ContainerError, RootfsError, UsageError};
+use crate::error::{ContainerError, UsageError};
 use crate::rootfs::resolve::{Create, fd_path, open_in_root};
 
 /// The `--ipc` of `run`: `private`, `shareable`, `host` or
@@ -90,7 +90,7 @@ fn shm_dir(state: &StateDir) -> std::path::PathBuf {
 /// `shm/` on `/dev/shm`.
 pub fn share_ipc(root: &OwnedFd, cfg: &Config, state: &StateDir) -> Result<(), ContainerError> {
     // (A descriptor must stay open while its /proc/self/fd path is used.)
-    let in_root = |path: &str| open_in_root(root, path, Create::Dir).map_err(rootfs_error);
+    let in_root = |path: &str| open_in_root(root, path, Create::Dir);
     let bind = |source: &std::path::Path| -> Result<(), ContainerError> {
         let target = in_root("/dev/shm")?;
         mount(Some(source), fd_path(&target).as_str(), None::<&str>, MsFlags::MS_BIND, None::<&str>)
@@ -120,10 +120,6 @@ pub fn share_ipc(root: &OwnedFd, cfg: &Config, state: &StateDir) -> Result<(), C
     bind(shm)
 }
 // ANCHOR_END: share-ipc
-
-fn rootfs_error(e: RootfsError) -> ContainerError {
-    ContainerError::Setup(e.to_string())
-}
 
 /// `--pid container:NAME`: that container's PID namespace (running,
 /// without a user namespace); `None` for `private` and `host`.
@@ -182,12 +178,14 @@ pub fn enter_pid_namespace(cfg: &Config) -> Result<(), ContainerError> {
 /// `option` was checked. The caller needs `CAP_SYS_ADMIN` over the user
 /// namespace that owns the target namespace, which a container in a user
 /// namespace of its own never has over another container's.
-fn join(cfg: &Config, option: &str, ns: &Joined, flag: CloneFlags) -> Result<(), ContainerError> {
+fn join(
+    cfg: &Config,
+    option: &'static str,
+    ns: &Joined,
+    flag: CloneFlags,
+) -> Result<(), ContainerError> {
     if cfg.namespaces.user.is_some() {
-        return Err(ContainerError::Setup(format!(
-            "{option} container:NAME needs a container without a user namespace \
-             (root, --userns host)"
-        )));
+        return Err(ContainerError::JoinFromUserns(option));
     }
     setns(ns, flag).map_err(ContainerError::sys(format!("setns({option} container:NAME)")))
 }

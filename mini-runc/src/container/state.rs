@@ -24,14 +24,18 @@
 //! container ends; without it the upper layer, the name, the log and
 //! `shm/` stay.
 //!
+//! What a container leaves outside its mount namespace goes in one place,
+//! [`StateDir::tear_down`] (its cgroups, then this directory), which the
+//! engine calls after freeing its own records (mini-docker's
+//! `teardown.rs`) and the mini-runc binary calls on its own.
+//!
 //! A mini-docker killed with SIGKILL cannot clean up (its container dies
 //! with it: the child has PR_SET_PDEATHSIG, and the mounts go with the
 //! mount namespace). The next `run` notices that the `owner` process is
-//! gone and finishes the cleanup ([`StateDir::sweep`]).
+//! gone ([`StateDir::abandoned`]) and finishes the cleanup.
 //!
 //! It imports `container/`'s [`Config`] and [`NetMode`], `rootfs/`'s
-//! `remove_tree`, and `cgroups/` for the sweep (whose caller frees the
-//! network records, see [`StateDir::sweep`]); no other file of
+//! `remove_tree`, and `cgroups/` for the teardown; no other file of
 //! `container/` and nothing above it.
 
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
@@ -134,15 +138,15 @@ impl StateDir {
             std::fs::write(&path, text).map_err(io("writing", &path))?;
         }
         // --net container:NAME: the other container's names and resolvers.
-        if let NetMode::Container { state, .. } = &cfg.net_mode {
+        if let NetMode::Container { state, name: other_name, .. } = &cfg.net_mode {
             let other = StateDir { dir: state.clone() };
             for name in ["hosts", "resolv.conf"] {
                 let (from, to) = (other.etc().join(name), self.etc().join(name));
                 std::fs::copy(&from, &to).map_err(|e| match e.kind() {
                     // It ended after its name was checked.
-                    std::io::ErrorKind::NotFound => ContainerError::Setup(
-                        "--net container:NAME: that container has ended".to_owned(),
-                    ),
+                    std::io::ErrorKind::NotFound => {
+                        ContainerError::Ended { kind: "network", name: other_name.clone() }
+                    }
                     _ => io("copying", &from)(e),
                 })?;
             }
@@ -253,27 +257,48 @@ impl StateDir {
         }
     }
 
-    /// Finishes the cleanup of containers whose mini-docker was killed:
-    /// their `owner` process no longer exists (or is another process that
-    /// got the same PID: the start time differs). `free` is the engine's
-    /// share of each one's cleanup (its network records), run after its
-    /// cgroups are removed and before its state directory goes.
-    pub fn sweep(root: &Path, free: impl Fn(&StateDir)) {
-        let Ok(entries) = std::fs::read_dir(root) else { return };
-        for entry in entries.filter_map(Result::ok) {
-            let state = StateDir { dir: entry.path() };
-            if !state.dir.join("owner").exists() || state.running() {
-                continue;
-            }
-            crate::cgroups::remove(&state.dir);
-            free(&state);
-            if state.dir.join("remove").exists() {
-                state.remove();
-            } else {
-                state.remove_runtime_parts();
-            }
+    /// What of it stays once it has ended: nothing with `--rm`, else its
+    /// upper layer (and name, log, `shm/`).
+    pub fn keeps(&self) -> Keep {
+        if self.dir.join("remove").exists() { Keep::Nothing } else { Keep::Upper }
+    }
+
+    /// The runtime's share of a container's teardown, once its processes
+    /// are gone or going: its cgroups (killing what is still in them, see
+    /// `cgroups::remove`), then its state directory, all of it or all but
+    /// what [`Keep::Upper`] keeps. The mounts need nothing: they lived in
+    /// the container's mount namespace and went with its last process.
+    /// The engine frees its own records first (mini-docker's `teardown.rs`).
+    pub fn tear_down(&self, keep: Keep) {
+        crate::cgroups::remove(&self.dir);
+        match keep {
+            Keep::Nothing => self.remove(),
+            Keep::Upper => self.remove_runtime_parts(),
         }
     }
+
+    /// The containers under `root` whose mini-docker was killed before it
+    /// could clean up: their `owner` process no longer exists (or is
+    /// another process that got the same PID: the start time differs).
+    /// The engine's sweep tears each one down.
+    pub fn abandoned(root: &Path) -> Vec<StateDir> {
+        let Ok(entries) = std::fs::read_dir(root) else { return Vec::new() };
+        entries
+            .filter_map(Result::ok)
+            .map(|entry| StateDir { dir: entry.path() })
+            .filter(|state| state.dir.join("owner").exists() && !state.running())
+            .collect()
+    }
+}
+
+/// What [`StateDir::tear_down`] leaves of a container.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Keep {
+    /// `--rm`, `rm`, or a container that never started: everything goes.
+    Nothing,
+    /// A container kept after it ended: its upper layer (what it wrote),
+    /// its name, its log.
+    Upper,
 }
 
 /// A live process's start time (field 22 of /proc/PID/stat, in clock

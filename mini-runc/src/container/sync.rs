@@ -128,7 +128,7 @@ impl SyncChannel {
                 let rest = self.recv()?;
                 let line = format!("{}{rest}", first as char);
                 match line.split_once(' ') {
-                    Some(("error", message)) => Err(ContainerError::Setup(message.to_owned())),
+                    Some(("error", message)) => Err(ContainerError::Child(message.to_owned())),
                     _ => Err(ContainerError::Sync(format!("expected the pty, got {line:?}"))),
                 }
             }
@@ -140,7 +140,7 @@ impl SyncChannel {
         let line = self.recv()?;
         match line.split_once(' ') {
             _ if line == "ready" => Ok(()),
-            Some(("error", message)) => Err(ContainerError::Setup(message.to_owned())),
+            Some(("error", message)) => Err(ContainerError::Child(message.to_owned())),
             _ => Err(ContainerError::Sync(format!("expected \"ready\", got {line:?}"))),
         }
     }

@@ -36,12 +36,13 @@
 //! user, working directory, environment and security settings) is written
 //! by `run` into `<state>/exec.json`.
 //!
-//! It imports `container/`'s `Config`, `signals.rs`, `state.rs` and
-//! `tty.rs`, `cgroups/` and `security/`; `sharing.rs` imports it (to check
+//! The forked process becomes the command through `process.rs`, the path
+//! `run`'s command takes too (only the first confinement step differs).
+//! It imports `container/`'s `Config`, `process.rs`, `signals.rs`,
+//! `state.rs` and `tty.rs`, `cgroups/` and `security/`; `sharing.rs` imports it (to check
 //! the container it joins), never the other way round.
 
-use std::ffi::CString;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::Path;
 
 use nix::errno::Errno;
@@ -50,10 +51,11 @@ use nix::sched::{CloneFlags, setns};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, sigprocmask};
 use nix::sys::stat::Mode;
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
-use nix::unistd::{ForkResult, Gid, Pid, Uid, execve, fork, setgroups, setresgid, setresuid};
+use nix::unistd::{ForkResult, Pid, fork};
 use serde_json::{Value, json};
 
 use crate::container::Config;
+use crate::container::process::{self, Confinement, Process, Stdio};
 use crate::container::signals::waited_signals;
 use crate::container::state::StateDir;
 use crate::error::{ContainerError, Error, UsageError};
@@ -72,6 +74,9 @@ pub struct Tenant {
     pub interactive: bool,
     /// `-t`: a pseudo-terminal from the container's devpts.
     pub tty: bool,
+    /// The file mode creation mask, if not the caller's (an OCI process's
+    /// `user.umask`).
+    pub umask: Option<u32>,
     /// Whether the container has its own user namespace with one ID only.
     single_id: bool,
     /// The container's state directory (its cgroups are recorded there).
@@ -123,7 +128,7 @@ impl Tenant {
     pub fn load(state: &StateDir, command: Vec<String>) -> Result<Tenant, Error> {
         let path = state.dir.join(RECORD);
         let text = std::fs::read_to_string(&path).map_err(io("reading", &path))?;
-        let bad = || ContainerError::Setup(format!("{}: not what run writes", path.display()));
+        let bad = || ContainerError::BadRecord(path.clone());
         let v: Value = serde_json::from_str(&text).map_err(|_| bad())?;
         let id = |x: &Value| x.as_u64().and_then(|n| u32::try_from(n).ok()).ok_or_else(bad);
         let profile = match &v["seccomp"] {
@@ -161,6 +166,7 @@ impl Tenant {
             env: strings(&v["env"]),
             interactive: false,
             tty: false,
+            umask: None,
             single_id: v["single_id"].as_bool().unwrap_or(false),
             state_dir: state.dir.clone(),
             security,
@@ -281,7 +287,8 @@ fn join(init: Pid) -> Result<(), ContainerError> {
 // ANCHOR_END: join
 
 /// Runs the tenant's command in the container of `init`; returns its exit
-/// status (125 when joining failed, 126/127 as `run`).
+/// status (125 when joining failed, 126/127 as `run`: the same
+/// `process.rs` decides them).
 pub fn exec(init: Pid, tenant: &Tenant) -> Result<u8, Error> {
     enter_and_fork(init, tenant, false, None).map(|(status, _)| status)
 }
@@ -303,7 +310,7 @@ pub fn exec_with_console(
     send: SendConsole,
 ) -> Result<(u8, Pid), Error> {
     if !tenant.tty {
-        return Err(ContainerError::Setup("a console socket without a terminal".to_owned()).into());
+        return Err(ContainerError::ConsoleWithoutTerminal.into());
     }
     enter_and_fork(init, tenant, detached, Some(send))
 }
@@ -316,10 +323,7 @@ pub fn exec_with_console(
 /// (containerd's shim is one, and reaps it).
 pub fn exec_detached(init: Pid, tenant: &Tenant) -> Result<Pid, Error> {
     if tenant.tty {
-        return Err(ContainerError::Setup(
-            "exec --detach with a terminal: not supported".to_owned(),
-        )
-        .into());
+        return Err(ContainerError::DetachedTerminal.into());
     }
     enter_and_fork(init, tenant, true, None).map(|(_, child)| child)
 }
@@ -336,7 +340,12 @@ fn enter_and_fork(
     console: Option<SendConsole>,
 ) -> Result<(u8, Pid), Error> {
     if tenant.command.is_empty() {
-        return Err(UsageError::BadEnv("no command given".to_owned()).into());
+        return Err(UsageError::NoCommand.into());
+    }
+    // The rule `run`'s environment follows too, checked before anything
+    // is joined.
+    for entry in &tenant.env {
+        process::check_env(entry)?;
     }
     let waited = waited_signals();
     let mut old_mask = SigSet::empty();
@@ -351,9 +360,12 @@ fn enter_and_fork(
     let pty = if tenant.tty { Some(super::tty::open_pty()?) } else { None };
     // SAFETY: `mini-docker exec` starts no thread, so the child's copy of
     // memory holds no lock another thread took: it may allocate, as
-    // `become_tenant` does, before `execve` or `_exit`.
+    // `process::exec` does, before `execve` or `_exit`.
     let child = match unsafe { fork() }.map_err(ContainerError::sys("fork"))? {
-        ForkResult::Child => become_tenant(tenant, pty.as_ref().map(|(_, slave)| slave), detached),
+        ForkResult::Child => {
+            let slave = pty.as_ref().map(|(_, slave)| slave);
+            process::exec(&tenant_process(tenant, slave, detached))
+        }
         ForkResult::Parent { child } => child,
     };
     let pty = match (pty, console) {
@@ -364,7 +376,7 @@ fn enter_and_fork(
                 let _ = kill(child, Signal::SIGKILL);
                 let _ = waitpid(child, None);
                 let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&old_mask), None);
-                return Err(ContainerError::Setup(e).into());
+                return Err(ContainerError::Console(e).into());
             }
             None
         }
@@ -403,84 +415,40 @@ fn wait_forwarding(child: Pid, waited: &SigSet) -> Result<u8, ContainerError> {
     }
 }
 
-/// In the forked child, now inside the container's PID namespace: the
-/// bounding set and `no_new_privs`, user, directory, capabilities and
-/// seccomp filter (see security/mod.rs), execve. Never returns.
-fn become_tenant(tenant: &Tenant, slave: Option<&OwnedFd>, detached: bool) -> ! {
-    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
-    // Die with mini-docker exec. And until `execve` (which makes it
-    // dumpable again) this process holds a full set of capabilities (host
-    // root's, or all of those of the container's user namespace) while it
-    // is visible in the container's PID namespace: not dumpable, the
-    // container's processes cannot ptrace it or open its /proc files
-    // (prctl(2), PR_SET_DUMPABLE; runc's CVE-2016-9962 was this window).
-    // SAFETY: prctl with integer arguments only.
-    unsafe {
-        if !detached {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0);
-        }
-        libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
-    }
-    if let Some(slave) = slave {
-        if let Err(e) = super::tty::become_terminal(slave) {
-            fail(125, &format!("making the pty the controlling terminal: {e}"));
-        }
-    } else if !tenant.interactive
-        && let Ok(null) = std::fs::File::open("/dev/null")
-    {
-        // SAFETY: dup2 on two valid descriptors.
-        unsafe { libc::dup2(null.as_raw_fd(), 0) };
-    }
-    if let Err(e) = crate::security::confine_exec(&tenant.security) {
-        fail(125, &e.to_string());
-    }
-    let (uid, gid) = tenant.user;
-    let (uid_t, gid_t) = (Uid::from_raw(uid), Gid::from_raw(gid));
-    if !tenant.single_id
-        && let Err(e) = setgroups(&[gid_t])
-    {
-        fail(125, &format!("setgroups([{gid}]): {e}"));
-    }
-    if let Err(e) = setresgid(gid_t, gid_t, gid_t) {
-        fail(125, &format!("setresgid({gid}): {e} (is it mapped?)"));
-    }
-    if let Err(e) = setresuid(uid_t, uid_t, uid_t) {
-        fail(125, &format!("setresuid({uid}): {e} (is it mapped?)"));
-    }
-    if let Err(e) = std::env::set_current_dir(&tenant.workdir) {
-        fail(126, &format!("chdir({:?}): {e}", tenant.workdir));
-    }
-    let program = &tenant.command[0];
-    let path = if program.contains('/') {
-        program.clone()
-    } else {
-        let search =
-            tenant.env.iter().find_map(|e| e.strip_prefix("PATH=")).unwrap_or("/usr/bin:/bin");
-        search
-            .split(':')
-            .map(|dir| Path::new(dir).join(program))
-            .find(|p| p.is_file())
-            .map(|p| p.to_string_lossy().into_owned())
-            .unwrap_or_else(|| {
-                fail(127, &format!("{program:?}: executable file not found in $PATH"))
-            })
+/// The tenant's process, as [`process::exec`] makes it, in the forked
+/// child now inside the container's PID namespace: the bounding set and
+/// `no_new_privs`, user, directory, capabilities and seccomp filter (see
+/// security/mod.rs), execve.
+fn tenant_process<'a>(
+    tenant: &'a Tenant,
+    slave: Option<&'a OwnedFd>,
+    detached: bool,
+) -> Process<'a> {
+    let stdio = match slave {
+        Some(slave) => Stdio::Terminal(slave),
+        None if tenant.interactive => Stdio::Inherited,
+        None => Stdio::NullStdin,
     };
-    let cstr = |s: &str| CString::new(s).unwrap_or_default();
-    let args: Vec<CString> = tenant.command.iter().map(|a| cstr(a)).collect();
-    let env: Vec<CString> = tenant.env.iter().map(|e| cstr(e)).collect();
-    // The last step before execve, as in `run` (see security/mod.rs).
-    if let Err(e) = crate::security::confine_command(&tenant.security, uid) {
-        fail(125, &e.to_string());
+    Process {
+        args: &tenant.command,
+        env: &tenant.env,
+        cwd: &tenant.workdir,
+        uid: tenant.user.0,
+        gid: tenant.user.1,
+        additional_gids: &[],
+        may_set_groups: !tenant.single_id,
+        umask: tenant.umask,
+        stdio,
+        security: &tenant.security,
+        confinement: Confinement::Joined,
+        // Die with mini-docker exec (not when detached: see exec_detached).
+        die_with_parent: !detached,
+        // Until `execve` (which makes it dumpable again) this process holds
+        // a full set of capabilities (host root's, or all of those of the
+        // container's user namespace) while it is visible in the
+        // container's PID namespace: not dumpable, the container's
+        // processes cannot ptrace it or open its /proc files
+        // (PR_SET_DUMPABLE; runc's CVE-2016-9962 was this window).
+        not_dumpable: true,
     }
-    let errno = match execve(&cstr(&path), &args, &env) {
-        Err(errno) => errno,
-        Ok(never) => match never {},
-    };
-    fail(if errno == Errno::ENOENT { 127 } else { 126 }, &format!("execve({path:?}): {errno}"))
-}
-
-fn fail(code: i32, message: &str) -> ! {
-    say_err!("mini-docker: {message}");
-    // SAFETY: ends this process at once.
-    unsafe { libc::_exit(code) }
 }

@@ -31,18 +31,19 @@ use nix::sys::termios::{SetArg, Termios, cfmakeraw, tcgetattr, tcsetattr};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::{Pid, isatty, read, setsid};
 
-use crate::error::{ContainerError, RootfsError};
+use crate::error::ContainerError;
 
 /// In the container, after `pivot_root`: a new pty from its `devpts`;
 /// returns (master, slave).
-pub fn open_pty() -> Result<(OwnedFd, OwnedFd), RootfsError> {
+pub fn open_pty() -> Result<(OwnedFd, OwnedFd), ContainerError> {
+    let pty = |call: String| move |errno| ContainerError::Pty { call, errno };
     let master = posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC)
-        .map_err(RootfsError::sys("posix_openpt(\"/dev/ptmx\")"))?;
-    unlockpt(&master).map_err(RootfsError::sys("unlockpt"))?;
-    let name = ptsname_r(&master).map_err(RootfsError::sys("ptsname_r"))?;
+        .map_err(pty("posix_openpt(\"/dev/ptmx\")".to_owned()))?;
+    unlockpt(&master).map_err(pty("unlockpt".to_owned()))?;
+    let name = ptsname_r(&master).map_err(pty("ptsname_r".to_owned()))?;
     let slave =
         open(name.as_str(), OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC, Mode::empty())
-            .map_err(RootfsError::sys(format!("open({name:?})")))?;
+            .map_err(pty(format!("open({name:?})")))?;
     // SAFETY: the descriptor was just handed over by the PtyMaster.
     let master = unsafe { OwnedFd::from_raw_fd(master.into_raw_fd()) };
     Ok((master, slave))
@@ -87,8 +88,6 @@ impl Drop for RawMode {
     }
 }
 
-/// Gives the master our terminal's size; the kernel then sends SIGWINCH
-/// to the container's foreground process group.
 /// Sets the pty's window size, `rows` by `cols` (TIOCSWINSZ, ioctl_tty(2));
 /// the program on the slave reads it with TIOCGWINSZ.
 pub fn set_window_size(pty: &OwnedFd, rows: u16, cols: u16) -> Result<(), Errno> {
@@ -98,6 +97,8 @@ pub fn set_window_size(pty: &OwnedFd, rows: u16, cols: u16) -> Result<(), Errno>
     if done == 0 { Ok(()) } else { Err(Errno::last()) }
 }
 
+/// Gives the master our terminal's size; the kernel then sends SIGWINCH
+/// to the container's foreground process group.
 fn copy_window_size(master: &OwnedFd) {
     // SAFETY: TIOCGWINSZ/TIOCSWINSZ with a zeroed winsize.
     unsafe {

@@ -10,8 +10,8 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use mini_runc::container::spec;
 use mini_runc::container::tenant::{self, Tenant};
+use mini_runc::container::{process, spec};
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
 use nix::unistd::Pid;
@@ -139,16 +139,14 @@ fn write_at(dir: &std::os::fd::OwnedFd, path: &Path, text: &str) -> Result<(), F
 /// checked like config.json's; capabilities and no_new_privileges must be
 /// the container's (the tenant takes the container's confinement). Its
 /// `rlimits` and `oomScoreAdj` are set on this process, which the tenant
-/// is forked from.
+/// is forked from; its `user.umask` is the tenant's own (set in
+/// container/process.rs, before the user switch).
 fn from_process_file(tenant: &mut Tenant, path: &Path) -> Result<(), Failure> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("--process {path:?}: {e}"))?;
     let process: oci_spec::runtime::Process =
         serde_json::from_str(&text).map_err(|e| format!("--process {path:?}: {e}"))?;
     let (command, env, cwd, user, terminal, umask) =
         spec::process_parts(&process).map_err(|e| e.to_string())?;
-    if umask.is_some() {
-        return Err("--process: user.umask: not supported for exec".to_owned());
-    }
     if process.console_size().is_some() {
         return Err("--process: consoleSize: not supported for exec".to_owned());
     }
@@ -170,6 +168,7 @@ fn from_process_file(tenant: &mut Tenant, path: &Path) -> Result<(), Failure> {
     tenant.workdir = cwd;
     tenant.user = user;
     tenant.tty = terminal;
+    tenant.umask = umask;
     Ok(())
 }
 
@@ -183,11 +182,9 @@ fn from_flags(tenant: &mut Tenant, args: &ExecArgs) -> Result<(), Failure> {
         tenant.workdir = cwd.clone();
     }
     for pair in &args.env {
-        let Some((key, _)) = pair.split_once('=') else {
-            return Err(format!("--env {pair:?}: expected KEY=VALUE"));
-        };
-        tenant.env.retain(|e| e.split_once('=').is_none_or(|(k, _)| k != key));
-        tenant.env.push(pair.clone());
+        // The process model's one rule (KEY=VALUE, no NUL byte); a later
+        // value of a key replaces the container's.
+        process::set_env(&mut tenant.env, pair).map_err(|e| format!("--env: {e}"))?;
     }
     if let Some(user) = &args.user {
         let (uid, gid) = user.split_once(':').unwrap_or((user, "0"));

@@ -20,7 +20,7 @@ use std::time::SystemTime;
 use std::io::Write as _;
 
 use mini_runc::container::hook_programs;
-use mini_runc::container::state::{StateDir, start_time};
+use mini_runc::container::state::{Keep, StateDir, start_time};
 use serde_json::{Value, json};
 
 use crate::Failure;
@@ -198,11 +198,11 @@ pub fn rfc3339(t: SystemTime) -> String {
     )
 }
 
-/// Removes what a container leaves: its cgroups, then its state
-/// directory (the mounts lived in its mount namespace and went with it).
+/// Removes what a container leaves, through the process model's one
+/// teardown: its cgroups, then its state directory (the mounts lived in
+/// its mount namespace and went with it).
 pub fn remove(dir: &Path) {
-    mini_runc::cgroups::remove(dir);
-    StateDir { dir: dir.to_owned() }.remove();
+    StateDir { dir: dir.to_owned() }.tear_down(Keep::Nothing);
 }
 
 #[cfg(test)]

@@ -1,0 +1,96 @@
+//! Ending a container, and removing what it leaves: one place for both,
+//! whoever asks (`run` when its container ends, `rm`, `kill` and `stop`,
+//! the monitor of `run -d`, and the sweep of the next `run`).
+//!
+//! What a container leaves outside its mount namespace (whose mounts go
+//! with its last process) is the engine's and the runtime's:
+//! ```text
+//!  tear_down(state, keep)
+//!   1. network::remove    the engine's: the address lease, the network
+//!                         record (the veth pair went with the namespace)
+//!   2. StateDir::tear_down the runtime's: the cgroups (killing what is
+//!                         still in them), then the state directory, all
+//!                         of it or all but the upper layer (Keep::Upper)
+//! ```
+//! The network goes first: its record lives in the state directory.
+//!
+//! Ending one: [`signal`] sends a signal the way `docker kill` does (to
+//! the command, or SIGKILL to init, which ends the whole PID namespace),
+//! and [`kill_and_wait`] waits until the container's mini-docker (its
+//! `owner`, the foreground `run` or the monitor) has ended, and so has
+//! torn it down.
+//!
+//! mini-docker's layer 2 of 2, the engine (see `tests/tests/layers.rs`): it
+//! imports `network/` beside it and mini-runc's process model below;
+//! `commands/` and `monitor.rs` call it.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use mini_runc::container::state::{Keep, StateDir};
+use mini_runc::container::tenant;
+use mini_runc::error::ContainerError;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+use crate::network;
+
+/// How long a container may take to go after SIGKILL.
+const KILL_WAIT: Duration = Duration::from_secs(5);
+
+/// Removes what the container left: its network records, then (the
+/// runtime's share) its cgroups and its state directory, keeping `keep`.
+pub fn tear_down(state: &StateDir, keep: Keep) {
+    network::remove(&state.dir);
+    state.tear_down(keep);
+}
+
+/// The reclaim sweep, before a new container starts: tears down every
+/// container whose mini-docker was killed before it could (keeping what a
+/// container without `--rm` keeps), then frees the leases nobody holds.
+pub fn sweep(root: &Path) {
+    for dead in StateDir::abandoned(root) {
+        tear_down(&dead, dead.keeps());
+    }
+    network::ipam::sweep(root);
+}
+
+/// Sends `sig` to the container of `init`: SIGKILL to init (PID 1 of the
+/// container's PID namespace, whose end kills every process in it,
+/// pid_namespaces(7)), any other signal to the command, init's first
+/// child, as Docker's goes to the container's main process (the others
+/// are orphans init reaps).
+pub fn signal(init: Pid, sig: Signal) -> Result<(), ContainerError> {
+    let target = if sig == Signal::SIGKILL {
+        init
+    } else {
+        tenant::children(init.as_raw()).into_iter().min().map_or(init, Pid::from_raw)
+    };
+    kill(target, sig).map_err(ContainerError::sys(format!("kill({target}, {sig})")))
+}
+
+/// Waits until the container's mini-docker has ended, at most `limit`;
+/// whether it did.
+pub fn ended(state: &StateDir, limit: Duration) -> bool {
+    let start = Instant::now();
+    while state.running() {
+        if start.elapsed() > limit {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    true
+}
+
+/// SIGKILL, then a wait (at most 5 s) until the container's mini-docker
+/// has ended, torn it down, and let go of it; `key` (the name or ID the
+/// user gave) names it in the error.
+pub fn kill_and_wait(state: &StateDir, key: &str) -> Result<(), ContainerError> {
+    if let Some(init) = tenant::init_pid(state) {
+        signal(init, Signal::SIGKILL)?;
+    }
+    if !ended(state, KILL_WAIT) {
+        return Err(ContainerError::StillRunning(key.to_owned()));
+    }
+    Ok(())
+}
