@@ -65,6 +65,9 @@ pub fn spec(cfg: &Config, limits: &Limits, rootfs: &Path) -> Result<Spec, Bundle
             "namespaces": namespaces(cfg),
         },
     });
+    if !cfg.additional_gids.is_empty() {
+        config["process"]["user"]["additionalGids"] = json!(cfg.additional_gids);
+    }
     if cfg.namespaces.uts {
         config["hostname"] = json!(cfg.hostname);
     }

@@ -1,8 +1,10 @@
 //! mini-runc end to end, one `config.json` field at a time: `domainname`,
 //! the five kinds of `hooks`, `linux.devices`, a `time` namespace with
 //! `linux.timeOffsets`, where the cgroup goes (`linux.cgroupsPath`, or
-//! `mini-runc/<id>` without one), `annotations`, and cgroup v2's device
-//! rules (a BPF program).
+//! `mini-runc/<id>` without one), `annotations`, cgroup v2's device rules
+//! (a BPF program), `linux.maskedPaths` and `readonlyPaths`, the five
+//! capability sets, `linux.rootfsPropagation`, several ID ranges and
+//! `user.additionalGids`.
 //!
 //! Each test writes a bundle (a busybox-static root and `mini-runc spec`'s
 //! `config.json`, changed), drives the real `mini-runc` binary through
@@ -595,3 +597,154 @@ fn v2_device_rules_are_a_bpf_program() {
     assert_eq!(outputs[1], "read null\nwrote null\nread zero\n", "without it");
 }
 // ANCHOR_END: bpf
+
+// ANCHOR: masked-paths
+/// `linux.maskedPaths` and `readonlyPaths` are covered as listed: a file
+/// masked reads empty, a directory masked is empty, a path read-only
+/// refuses writes, and a path the bundle does not list
+/// (`/proc/interrupts`, in Docker's list) is not covered.
+#[test]
+fn masked_and_read_only_paths_as_listed() {
+    let Some(bundle) = Bundle::new("mini-runc maskedPaths") else { return };
+    let secret = bundle.path().join("rootfs/etc/secret");
+    std::fs::create_dir_all(&secret).expect("dir");
+    std::fs::write(secret.join("key"), "hidden\n").expect("file");
+    std::fs::write(bundle.path().join("rootfs/etc/motd"), "hello\n").expect("file");
+    let script = "wc -c < /proc/version; cat /etc/secret/key 2>/dev/null || echo gone; \
+                  echo x 2>/dev/null > /tmp/x || echo read-only; cat /etc/motd; \
+                  head -c 4 /proc/interrupts | wc -c";
+    bundle.config(script, |c| {
+        c["linux"]["maskedPaths"] = json!(["/proc/version", "/etc/secret"]);
+        c["linux"]["readonlyPaths"] = json!(["/tmp"]);
+    });
+    let ran = bundle.run_container("m1");
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert_eq!(ran.stdout, "0\ngone\nread-only\nhello\n4\n", "{ran:?}");
+    bundle.config("true", |c| c["linux"]["maskedPaths"] = json!(["/proc/../etc"]));
+    bundle.assert_refused("linux.maskedPaths");
+}
+// ANCHOR_END: masked-paths
+
+/// The `CapXxx:` lines of `/proc/self/status` as the command prints them.
+fn cap_lines(stdout: &str) -> Vec<(String, u64)> {
+    stdout
+        .lines()
+        .filter_map(|l| {
+            let (name, hex) = l.strip_prefix("Cap")?.split_once(':')?;
+            Some((name.to_owned(), u64::from_str_radix(hex.trim(), 16).ok()?))
+        })
+        .collect()
+}
+
+// ANCHOR: capability-sets
+/// `process.capabilities` as five sets: a user other than root keeps
+/// `CAP_NET_BIND_SERVICE` (bit 10) across execve through the ambient set,
+/// so its effective, permitted, inheritable and ambient sets all hold that
+/// one capability, and the bounding set is the bundle's. The kernel's rule
+/// that ambient needs permitted and inheritable is checked before start.
+#[test]
+fn five_capability_sets() {
+    let Some(bundle) = Bundle::new("mini-runc capabilities") else { return };
+    let bind = 1u64 << 10;
+    bundle.config("cat /proc/self/status", |c| {
+        c["process"]["user"] = json!({ "uid": 1000, "gid": 1000 });
+        c["process"]["capabilities"] = json!({
+            "bounding": ["CAP_NET_BIND_SERVICE", "CAP_CHOWN"],
+            "effective": ["CAP_NET_BIND_SERVICE"],
+            "permitted": ["CAP_NET_BIND_SERVICE"],
+            "inheritable": ["CAP_NET_BIND_SERVICE"],
+            "ambient": ["CAP_NET_BIND_SERVICE"],
+        });
+    });
+    let ran = bundle.run_container("c1");
+    assert_eq!(ran.code, 0, "{ran:?}");
+    let caps = cap_lines(&ran.stdout);
+    let get = |name: &str| caps.iter().find(|(n, _)| n == name).map(|(_, v)| *v);
+    assert_eq!(get("Inh"), Some(bind), "{caps:?}");
+    assert_eq!(get("Prm"), Some(bind), "{caps:?}");
+    assert_eq!(get("Eff"), Some(bind), "{caps:?}");
+    assert_eq!(get("Amb"), Some(bind), "{caps:?}");
+    assert_eq!(get("Bnd"), Some(bind | 1), "{caps:?}");
+    // The control: without the ambient set, uid 1000 holds nothing.
+    bundle.config("cat /proc/self/status", |c| {
+        c["process"]["user"] = json!({ "uid": 1000, "gid": 1000 });
+        c["process"]["capabilities"] = json!({
+            "bounding": ["CAP_NET_BIND_SERVICE"], "effective": ["CAP_NET_BIND_SERVICE"],
+            "permitted": ["CAP_NET_BIND_SERVICE"], "inheritable": ["CAP_NET_BIND_SERVICE"],
+        });
+    });
+    let ran = bundle.run_container("c2");
+    let caps = cap_lines(&ran.stdout);
+    assert!(caps.iter().any(|(n, v)| n == "Eff" && *v == 0), "{caps:?}");
+    bundle.config("true", |c| {
+        c["process"]["capabilities"]["ambient"] = json!(["CAP_SYS_ADMIN"]);
+    });
+    bundle.assert_refused("process.capabilities.ambient");
+}
+// ANCHOR_END: capability-sets
+
+// ANCHOR: propagation
+/// `linux.rootfsPropagation`: the root mount's propagation, as mountinfo's
+/// optional fields show it (proc(5)): `shared:N` for rshared,
+/// `unbindable` for runbindable, neither by default (private).
+#[test]
+fn rootfs_propagation() {
+    let Some(bundle) = Bundle::new("mini-runc rootfsPropagation") else { return };
+    let root_line = "cat /proc/self/mountinfo | while read -r id parent major root mnt rest; do \
+                     [ \"$mnt\" = / ] && echo \"$rest\"; done; true";
+    let mut seen = Vec::new();
+    for (n, propagation) in [None, Some("rshared"), Some("runbindable")].into_iter().enumerate() {
+        bundle.config(root_line, |c| {
+            if let Some(p) = propagation {
+                c["linux"]["rootfsPropagation"] = json!(p);
+            }
+        });
+        let ran = bundle.run_container(&format!("p{n}"));
+        assert_eq!(ran.code, 0, "{ran:?}");
+        seen.push(ran.stdout);
+    }
+    assert!(!seen[0].contains("shared:") && !seen[0].contains("unbindable"), "{seen:?}");
+    assert!(seen[1].contains("shared:"), "rshared: {seen:?}");
+    assert!(seen[2].contains("unbindable"), "runbindable: {seen:?}");
+    bundle.config("true", |c| c["linux"]["rootfsPropagation"] = json!("sideways"));
+    bundle.assert_refused("linux.rootfsPropagation");
+}
+// ANCHOR_END: propagation
+
+// ANCHOR: id-ranges
+/// `linux.uidMappings` with two ranges, and `additionalGids`: the
+/// namespace's `uid_map` has both lines, and the command runs with the
+/// supplementary groups the bundle lists.
+#[test]
+fn id_ranges_and_supplementary_groups() {
+    let Some(bundle) = Bundle::new("mini-runc uidMappings") else { return };
+    // The bundle's files must belong to the mapped root to be usable.
+    let script = "cat /proc/self/uid_map; cat /proc/self/gid_map; \
+                  grep -E '^(Uid|Gid|Groups):' /proc/self/status";
+    bundle.config(script, |c| {
+        namespaces(c).push(json!({ "type": "user" }));
+        let ranges = json!([
+            { "containerID": 0, "hostID": 200000, "size": 1000 },
+            { "containerID": 1000, "hostID": 300000, "size": 10 },
+        ]);
+        c["linux"]["uidMappings"] = ranges.clone();
+        c["linux"]["gidMappings"] = ranges;
+        c["process"]["user"] = json!({ "uid": 1000, "gid": 1000, "additionalGids": [5, 1001] });
+    });
+    let ran = bundle.run_container("u1");
+    assert_eq!(ran.code, 0, "{ran:?}");
+    let words: Vec<Vec<&str>> =
+        ran.stdout.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(words[0], ["0", "200000", "1000"], "{}", ran.stdout);
+    assert_eq!(words[1], ["1000", "300000", "10"], "{}", ran.stdout);
+    assert_eq!(words[4], ["Uid:", "1000", "1000", "1000", "1000"], "{}", ran.stdout);
+    assert_eq!(words[6], ["Groups:", "5", "1000", "1001"], "{}", ran.stdout);
+    bundle.config("true", |c| {
+        namespaces(c).push(json!({ "type": "user" }));
+        let ranges = json!([{ "containerID": 1, "hostID": 200000, "size": 10 }]);
+        c["linux"]["uidMappings"] = ranges.clone();
+        c["linux"]["gidMappings"] = ranges;
+    });
+    bundle.assert_refused("linux.uidMappings");
+}
+// ANCHOR_END: id-ranges

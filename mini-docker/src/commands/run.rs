@@ -407,6 +407,7 @@ fn config(dirs: &Dirs, args: RunArgs) -> Result<Config, Error> {
         env,
         workdir,
         user,
+        additional_gids: Vec::new(),
         volumes,
         read_only: args.read_only,
         interactive: args.interactive,

@@ -235,11 +235,14 @@ fn set_up(cfg: &Config, state: &StateDir, extras: &Extras) -> Result<Option<Stri
     if cfg.read_only {
         rootfs::remount_read_only("/")?;
     }
+    // Masked paths, then the root's propagation (an unbindable /dev could
+    // lend no /dev/null to a mask), then capabilities and no_new_privs:
+    // each step needs a privilege the next takes away (see security/mod.rs
+    // for the order).
+    crate::security::cover_paths(&cfg.security)?;
     if let Some(flags) = extras.rootfs_propagation {
         rootfs::set_propagation("/", flags)?;
     }
-    // Masked paths, then capabilities and no_new_privs: each step needs a
-    // privilege the next takes away (see security/mod.rs for the order).
     crate::security::confine_init(&cfg.security)?;
     Ok(hook_state)
 }

@@ -149,7 +149,7 @@ fn command_process<'a>(cfg: &'a Config, slave: Option<&'a OwnedFd>) -> Process<'
         cwd: &cfg.workdir,
         uid: cfg.user.0,
         gid: cfg.user.1,
-        additional_gids: &[],
+        additional_gids: &cfg.additional_gids,
         may_set_groups: !cfg.namespaces.user.as_ref().is_some_and(|m| m.single()),
         umask: None,
         stdio,

@@ -192,6 +192,8 @@ pub struct Config {
     pub workdir: String,
     /// `(uid, gid)` inside the container.
     pub user: (u32, u32),
+    /// Supplementary groups of the command, beside `gid`.
+    pub additional_gids: Vec<u32>,
     pub volumes: Vec<Volume>,
     pub read_only: bool,
     pub interactive: bool,

@@ -181,7 +181,14 @@ pub fn plan(spec: &Spec, bundle: &Path, id: &str) -> Result<Plan, SpecError> {
         return Err(refuse("root.path", format!("{rootfs:?} is not a directory")));
     }
     let process = spec.process().as_ref().ok_or_else(|| refuse("process", "missing"))?;
-    let (command, env, workdir, user, tty, umask) = process_parts(process)?;
+    let ProcessParts { command, env, cwd: workdir, user, additional_gids, terminal: tty, umask } =
+        process_parts(process)?;
+    if !additional_gids.is_empty() && linux_single_id(spec) {
+        return Err(refuse(
+            "process.user.additionalGids",
+            "a user namespace with one group mapped cannot set groups (setgroups is denied)",
+        ));
+    }
     let mut security = security(process)?;
     let rlimits = rlimits(process)?;
     let linux = spec.linux().as_ref().ok_or_else(|| refuse("linux", "missing"))?;
@@ -220,6 +227,7 @@ pub fn plan(spec: &Spec, bundle: &Path, id: &str) -> Result<Plan, SpecError> {
         env,
         workdir,
         user,
+        additional_gids,
         volumes,
         read_only: root.readonly().unwrap_or(false),
         // The container's stdin is the caller's, as runc passes it on.
@@ -273,6 +281,13 @@ fn console_size(p: &Process) -> Result<Option<(u16, u16)>, SpecError> {
         (Some(rows), Some(cols)) => Ok(Some((rows, cols))),
         _ => Err(refuse("process.consoleSize", "above 65535 (a winsize holds 16 bits)")),
     }
+}
+
+/// Whether the bundle's user namespace maps one group only: its
+/// `setgroups` file then says "deny" (user_namespaces(7)).
+fn linux_single_id(spec: &Spec) -> bool {
+    let Some(linux) = spec.linux() else { return false };
+    linux.gid_mappings().as_deref().is_some_and(|maps| matches!(maps, [m] if m.size() == 1))
 }
 
 // ANCHOR: propagation
@@ -334,7 +349,19 @@ fn check_platform(spec: &Spec) -> Result<(), SpecError> {
     absent("zos", spec.zos())
 }
 
-pub type ProcessParts = (Vec<String>, Vec<String>, String, (u32, u32), bool, Option<u32>);
+/// What `process` says of the program to run (also `exec --process`'s).
+#[derive(Debug)]
+pub struct ProcessParts {
+    pub command: Vec<String>,
+    pub env: Vec<String>,
+    pub cwd: String,
+    /// `(uid, gid)`.
+    pub user: (u32, u32),
+    /// `user.additionalGids`: the supplementary groups, after the gid.
+    pub additional_gids: Vec<u32>,
+    pub terminal: bool,
+    pub umask: Option<u32>,
+}
 
 /// `process`: args, env, cwd, user, terminal.
 pub fn process_parts(p: &Process) -> Result<ProcessParts, SpecError> {
@@ -361,15 +388,17 @@ pub fn process_parts(p: &Process) -> Result<ProcessParts, SpecError> {
     }
     let user = p.user();
     absent("process.user.username", user.username())?;
-    let gids = user.additional_gids().clone().unwrap_or_default();
-    if gids.iter().any(|&g| g != user.gid()) {
-        return Err(refuse(
-            "process.user.additionalGids",
-            "only the primary gid is supported (the process model calls setgroups([gid]))",
-        ));
-    }
-    let terminal = p.terminal().unwrap_or(false);
-    Ok((command, env, cwd, (user.uid(), user.gid()), terminal, user.umask()))
+    let mut additional_gids = user.additional_gids().clone().unwrap_or_default();
+    additional_gids.retain(|&g| g != user.gid());
+    Ok(ProcessParts {
+        command,
+        env,
+        cwd,
+        user: (user.uid(), user.gid()),
+        additional_gids,
+        terminal: p.terminal().unwrap_or(false),
+        umask: user.umask(),
+    })
 }
 
 // ANCHOR: capabilities

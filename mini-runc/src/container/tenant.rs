@@ -69,6 +69,8 @@ const RECORD: &str = "exec.json";
 pub struct Tenant {
     pub command: Vec<String>,
     pub user: (u32, u32),
+    /// Supplementary groups, beside the gid.
+    pub additional_gids: Vec<u32>,
     pub workdir: String,
     pub env: Vec<String>,
     pub interactive: bool,
@@ -99,6 +101,7 @@ pub fn record(state: &StateDir, cfg: &Config) -> Result<(), ContainerError> {
     };
     let record = json!({
         "user": [cfg.user.0, cfg.user.1],
+        "groups": cfg.additional_gids,
         "workdir": cfg.workdir,
         "env": cfg.env,
         "single_id": cfg.namespaces.user.as_ref().is_some_and(|m| m.single()),
@@ -162,6 +165,13 @@ impl Tenant {
         Ok(Tenant {
             command,
             user: (id(&v["user"][0])?, id(&v["user"][1])?),
+            additional_gids: v["groups"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default()
+                .iter()
+                .map(id)
+                .collect::<Result<_, _>>()?,
             workdir: v["workdir"].as_str().unwrap_or("/").to_owned(),
             env: strings(&v["env"]),
             interactive: false,
@@ -435,7 +445,7 @@ fn tenant_process<'a>(
         cwd: &tenant.workdir,
         uid: tenant.user.0,
         gid: tenant.user.1,
-        additional_gids: &[],
+        additional_gids: &tenant.additional_gids,
         may_set_groups: !tenant.single_id,
         umask: tenant.umask,
         stdio,

@@ -199,14 +199,22 @@ fn prctl(what: &str, option: libc::c_int, value: libc::c_ulong) -> Result<(), Se
     Ok(())
 }
 
+/// Step 1: the masked and read-only paths (see paths.rs), in the
+/// container's root; none with `--privileged`.
+pub fn cover_paths(sec: &Security) -> Result<(), SecurityError> {
+    if sec.privileged {
+        return Ok(());
+    }
+    paths::cover(&sec.masked, &sec.read_only)
+}
+
 // ANCHOR: confine-init
-/// Steps 1–4 (see the module's documentation), in the container's first
-/// process after `pivot_root`; it becomes init.
+/// Steps 2–4 (see the module's documentation), in the container's first
+/// process after `pivot_root` and [`cover_paths`]; it becomes init.
 pub fn confine_init(sec: &Security) -> Result<(), SecurityError> {
     if sec.privileged {
         return Ok(());
     }
-    paths::cover(&sec.masked, &sec.read_only)?;
     if filter_before_drop(sec) {
         // seccomp(2) without no_new_privs needs CAP_SYS_ADMIN, which the
         // container is about to lose: install the filter now, as runc

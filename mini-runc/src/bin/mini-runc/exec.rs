@@ -145,8 +145,7 @@ fn from_process_file(tenant: &mut Tenant, path: &Path) -> Result<(), Failure> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("--process {path:?}: {e}"))?;
     let process: oci_spec::runtime::Process =
         serde_json::from_str(&text).map_err(|e| format!("--process {path:?}: {e}"))?;
-    let (command, env, cwd, user, terminal, umask) =
-        spec::process_parts(&process).map_err(|e| e.to_string())?;
+    let parts = spec::process_parts(&process).map_err(|e| e.to_string())?;
     if process.console_size().is_some() {
         return Err("--process: consoleSize: not supported for exec".to_owned());
     }
@@ -163,12 +162,13 @@ fn from_process_file(tenant: &mut Tenant, path: &Path) -> Result<(), Failure> {
     }
     // Set here, before the fork: the tenant inherits them into its execve.
     crate::create::inherit_rlimits(&rlimits, process.oom_score_adj())?;
-    tenant.command = command;
-    tenant.env = env;
-    tenant.workdir = cwd;
-    tenant.user = user;
-    tenant.tty = terminal;
-    tenant.umask = umask;
+    tenant.command = parts.command;
+    tenant.env = parts.env;
+    tenant.workdir = parts.cwd;
+    tenant.user = parts.user;
+    tenant.additional_gids = parts.additional_gids;
+    tenant.tty = parts.terminal;
+    tenant.umask = parts.umask;
     Ok(())
 }
 
