@@ -748,3 +748,37 @@ fn id_ranges_and_supplementary_groups() {
     bundle.assert_refused("linux.uidMappings");
 }
 // ANCHOR_END: id-ranges
+
+// ANCHOR: join-cgroup
+/// A `cgroup` namespace joined by `path`: the second container is in the
+/// first's (the same `/proc/self/ns/cgroup` link), not a new one. A user
+/// or mount namespace by path is refused, naming the field.
+#[test]
+fn cgroup_namespace_joined_by_path() {
+    let Some(bundle) = Bundle::new("mini-runc cgroup namespace path") else { return };
+    bundle.config("exec sleep 30", |_| {});
+    assert_eq!(bundle.verb(&["create", "g1"]).code, 0);
+    assert_eq!(bundle.verb(&["start", "g1"]).code, 0);
+    let init = bundle.state("g1")["pid"].as_i64().expect("pid");
+    let first = std::fs::read_link(format!("/proc/{init}/ns/cgroup")).expect("ns link");
+    let host = std::fs::read_link("/proc/self/ns/cgroup").expect("ns link");
+    assert_ne!(first, host, "the first container has a cgroup namespace of its own");
+    let path = format!("/proc/{init}/ns/cgroup");
+    bundle.config("readlink /proc/self/ns/cgroup", |c| {
+        namespaces(c).retain(|n| n["type"] != "cgroup");
+        namespaces(c).push(json!({ "type": "cgroup", "path": path }));
+    });
+    let ran = bundle.run_container("g2");
+    assert_eq!(ran.code, 0, "{ran:?}");
+    assert_eq!(ran.stdout.trim(), first.display().to_string());
+    assert_eq!(bundle.verb(&["delete", "--force", "g1"]).code, 0);
+    for kind in ["user", "mount"] {
+        bundle.config("true", |c| {
+            namespaces(c).retain(|n| n["type"] != kind);
+            namespaces(c).push(json!({ "type": kind, "path": "/proc/self/ns/user" }));
+        });
+        bundle.assert_refused(&format!("linux.namespaces ({kind}).path"));
+    }
+    bundle.assert_empty();
+}
+// ANCHOR_END: join-cgroup

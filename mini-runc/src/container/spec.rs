@@ -525,7 +525,11 @@ pub fn namespaces(
     // The network and IPC namespaces joined by path, for the sysctl check.
     let (mut net_path, mut ipc_path) = (None, None);
     for ns in linux.namespaces().iter().flatten() {
-        let field = format!("linux.namespaces ({})", ns.typ());
+        // As config.json spells the type ("mount", where Display says "mnt").
+        let kind = serde_json::to_value(ns.typ()).ok();
+        let kind =
+            kind.as_ref().and_then(Value::as_str).map_or(ns.typ().to_string(), str::to_owned);
+        let field = format!("linux.namespaces ({kind})");
         if !seen.insert(ns.typ()) {
             return Err(refuse(field, "listed twice"));
         }
@@ -555,7 +559,8 @@ pub fn namespaces(
                 kind @ (LinuxNamespaceType::Network
                 | LinuxNamespaceType::Ipc
                 | LinuxNamespaceType::Uts
-                | LinuxNamespaceType::Time),
+                | LinuxNamespaceType::Time
+                | LinuxNamespaceType::Cgroup),
                 Some(path),
             ) => {
                 if !path.exists() {
@@ -580,6 +585,9 @@ pub fn namespaces(
                     LinuxNamespaceType::Time => {
                         nix::sched::CloneFlags::from_bits_retain(libc::CLONE_NEWTIME)
                     }
+                    // In place of the one the child unshared: its root is
+                    // then the other's (cgroup_namespaces(7)).
+                    LinuxNamespaceType::Cgroup => nix::sched::CloneFlags::CLONE_NEWCGROUP,
                     _ => {
                         uts = true;
                         nix::sched::CloneFlags::CLONE_NEWUTS
@@ -587,8 +595,23 @@ pub fn namespaces(
                 };
                 joins.push((path, flag));
             }
-            (_, Some(_)) => {
-                return Err(refuse(format!("{field}.path"), "joining it is not supported"));
+            // The process model makes the container's other namespaces in
+            // the same clone(2) as its user namespace, so they belong to
+            // it; joined later, a user namespace would own none of them
+            // and give no capability over them (user_namespaces(7)).
+            (LinuxNamespaceType::User, Some(_)) => {
+                return Err(refuse(
+                    format!("{field}.path"),
+                    "joining a user namespace is not supported: the container's other \
+                     namespaces are made with it in one clone(2)",
+                ));
+            }
+            (LinuxNamespaceType::Mount, Some(_)) => {
+                return Err(refuse(
+                    format!("{field}.path"),
+                    "joining a mount namespace is not supported: the process model builds \
+                     the root in a mount namespace of the container's own",
+                ));
             }
         }
     }
