@@ -47,7 +47,7 @@ struct Ran {
 }
 
 const APPLETS: &[&str] =
-    &["sh", "cat", "echo", "hostname", "uname", "stat", "sleep", "readlink", "head", "wc"];
+    &["sh", "cat", "echo", "hostname", "uname", "stat", "sleep", "readlink", "head", "wc", "ls"];
 
 impl Bundle {
     fn new(test: &str) -> Option<Bundle> {
@@ -782,3 +782,37 @@ fn cgroup_namespace_joined_by_path() {
     bundle.assert_empty();
 }
 // ANCHOR_END: join-cgroup
+
+// ANCHOR: bind-options
+/// A bind mount's options: `bind` takes the one mount, `rbind` the mounts
+/// below it too (the host's `/sys` has `/sys/fs/cgroup` mounted below it);
+/// a propagation option shows in mountinfo (`shared:N`, `unbindable`).
+#[test]
+fn bind_mount_options() {
+    let Some(bundle) = Bundle::new("mini-runc bind options") else { return };
+    let script = "ls /a/fs/cgroup | wc -l; ls /b/fs/cgroup | wc -l; \
+                  cat /proc/self/mountinfo | while read -r id parent major root mnt rest; do \
+                  case $mnt in /a|/b) echo \"$mnt $rest\";; esac; done; true";
+    bundle.config(script, |c| {
+        let mounts = c["mounts"].as_array_mut().expect("mounts");
+        mounts.push(json!({ "destination": "/a", "type": "bind", "source": "/sys",
+                            "options": ["bind", "ro", "unbindable"] }));
+        mounts.push(json!({ "destination": "/b", "type": "bind", "source": "/sys",
+                            "options": ["rbind", "ro", "rshared"] }));
+    });
+    let ran = bundle.run_container("b1");
+    assert_eq!(ran.code, 0, "{ran:?}");
+    let lines: Vec<&str> = ran.stdout.lines().collect();
+    assert_eq!(lines[0], "0", "bind: no submount of /sys comes along: {ran:?}");
+    assert_ne!(lines[1], "0", "rbind: /sys/fs/cgroup comes along: {ran:?}");
+    let line = |mnt: &str| lines.iter().find(|l| l.starts_with(&format!("{mnt} "))).copied();
+    assert!(line("/a").is_some_and(|l| l.contains("unbindable")), "{ran:?}");
+    assert!(line("/b").is_some_and(|l| l.contains("shared:")), "{ran:?}");
+    bundle.config("true", |c| {
+        let mounts = c["mounts"].as_array_mut().expect("mounts");
+        mounts.push(json!({ "destination": "/a", "type": "bind", "source": "/sys",
+                            "options": ["rbind", "sideways"] }));
+    });
+    bundle.assert_refused("mounts[");
+}
+// ANCHOR_END: bind-options

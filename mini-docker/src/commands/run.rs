@@ -471,6 +471,9 @@ fn parse_volume(spec: &str) -> Result<Volume, UsageError> {
         source_is_dir: meta.is_dir(),
         restrict: nix::mount::MsFlags::empty(),
         tmpfs: None,
+        // Docker's -v: the mounts below the source come along (rbind).
+        recursive: true,
+        propagation: None,
     })
 }
 

@@ -992,8 +992,23 @@ const BUILT_IN: &[(&str, &str, &[&str])] = &[
 /// Options a bind mount may carry: what [`Volume`] does (a recursive bind,
 /// read-only or not) and the propagation the model gives every mount
 /// (private: it makes `/` `MS_REC | MS_PRIVATE` first).
-const BIND_OPTIONS: &[&str] =
-    &["bind", "rbind", "ro", "rw", "private", "rprivate", "nosuid", "nodev", "noexec"];
+const BIND_OPTIONS: &[&str] = &[
+    "bind",
+    "rbind",
+    "ro",
+    "rw",
+    "private",
+    "rprivate",
+    "shared",
+    "rshared",
+    "slave",
+    "rslave",
+    "unbindable",
+    "runbindable",
+    "nosuid",
+    "nodev",
+    "noexec",
+];
 
 // ANCHOR: mounts
 /// `mounts`: the usual ones are the model's own ([`BUILT_IN`]); a bind
@@ -1029,6 +1044,8 @@ fn mounts(mounts: &[Mount], rootfs: &Path) -> Result<Vec<Volume>, SpecError> {
                 source_is_dir: meta.is_dir(),
                 restrict: bind_restrictions(&options),
                 tmpfs: None,
+                recursive: options.iter().any(|o| o == "rbind"),
+                propagation: bind_propagation(&options),
             });
             continue;
         }
@@ -1107,6 +1124,8 @@ fn tmpfs(
         source_is_dir: true,
         restrict,
         tmpfs: Some(data.join(",")),
+        recursive: false,
+        propagation: None,
     })
 }
 // ANCHOR_END: tmpfs
@@ -1118,6 +1137,22 @@ fn bind_restrictions(options: &[String]) -> nix::mount::MsFlags {
         "nosuid" => flags | MsFlags::MS_NOSUID,
         "nodev" => flags | MsFlags::MS_NODEV,
         "noexec" => flags | MsFlags::MS_NOEXEC,
+        _ => flags,
+    })
+}
+
+/// A bind mount's propagation option (mount_namespaces(7)); the last one
+/// given counts, as in mount(8). Private, the model's default, is `None`.
+fn bind_propagation(options: &[String]) -> Option<nix::mount::MsFlags> {
+    use nix::mount::MsFlags;
+    options.iter().fold(None, |flags, o| match o.as_str() {
+        "private" | "rprivate" => None,
+        "shared" => Some(MsFlags::MS_SHARED),
+        "rshared" => Some(MsFlags::MS_SHARED | MsFlags::MS_REC),
+        "slave" => Some(MsFlags::MS_SLAVE),
+        "rslave" => Some(MsFlags::MS_SLAVE | MsFlags::MS_REC),
+        "unbindable" => Some(MsFlags::MS_UNBINDABLE),
+        "runbindable" => Some(MsFlags::MS_UNBINDABLE | MsFlags::MS_REC),
         _ => flags,
     })
 }

@@ -55,7 +55,7 @@ pub fn mount_dev(root: &OwnedFd, spec: &Spec) -> Result<(), RootfsError> {
     )?;
     for name in DEVICES {
         let path = format!("/dev/{name}");
-        bind(root, &path, &path, Create::File)?;
+        bind(root, &path, &path, Create::File, true)?;
     }
     // gid=5 (tty) only when the container has that group mapped.
     let pts = if spec.single_id {
@@ -106,7 +106,7 @@ fn make_devices(
         let binds = user_namespace && kind != SFlag::S_IFIFO;
         if binds {
             if open_in_root(root, &device.path, Create::Nothing).is_err() {
-                bind(root, &device.path, &device.path, Create::File)?;
+                bind(root, &device.path, &device.path, Create::File, true)?;
             }
             continue;
         }

@@ -122,6 +122,13 @@ pub struct Volume {
     /// `Some(data)`: a new tmpfs with these options (tmpfs(5): `size=`,
     /// `mode=`) on `target`, not a bind of `source`.
     pub tmpfs: Option<String>,
+    /// `rbind` (the mounts below `source` come along, `MS_REC`), not
+    /// `bind` (the one mount alone).
+    pub recursive: bool,
+    /// A propagation type for the new mount (`MS_SHARED`, `MS_SLAVE`,
+    /// `MS_UNBINDABLE`, maybe with `MS_REC`); private otherwise, as every
+    /// mount of the container is.
+    pub propagation: Option<MsFlags>,
 }
 
 /// Builds the root filesystem on `spec.target` and returns a descriptor of
@@ -136,7 +143,7 @@ pub fn prepare(spec: &Spec) -> Result<OwnedFd, RootfsError> {
 
     for dir in &spec.host_dirs {
         let path = format!("/{dir}");
-        bind(&root, &path, &path, Create::Dir)?;
+        bind(&root, &path, &path, Create::Dir, true)?;
         read_only_in_root(&root, &path)?;
     }
     mount_proc_sys(&root, spec)?;
@@ -148,7 +155,7 @@ pub fn prepare(spec: &Spec) -> Result<OwnedFd, RootfsError> {
     // wants them, as Docker does.)
     if !spec.bind_root {
         for name in ["hostname", "hosts", "resolv.conf"] {
-            bind(&root, spec.etc.join(name), &format!("/etc/{name}"), Create::File)?;
+            bind(&root, spec.etc.join(name), &format!("/etc/{name}"), Create::File, true)?;
         }
     }
     for volume in &spec.volumes {
@@ -160,12 +167,16 @@ pub fn prepare(spec: &Spec) -> Result<OwnedFd, RootfsError> {
             continue;
         }
         let create = if volume.source_is_dir { Create::Dir } else { Create::File };
-        bind(&root, &volume.source, &volume.target, create)?;
+        bind(&root, &volume.source, &volume.target, create, volume.recursive)?;
         if volume.read_only {
             read_only_in_root(&root, &volume.target)?;
         }
         if !volume.restrict.is_empty() {
             restrict_in_root(&root, &volume.target, volume.restrict)?;
+        }
+        if let Some(flags) = volume.propagation {
+            let at = open_in_root(&root, &volume.target, Create::Nothing)?;
+            set_propagation(&fd_path(&at), flags)?;
         }
     }
     open_in_root(&root, &spec.workdir, Create::Dir)?;
@@ -233,7 +244,7 @@ fn mount_proc_sys(root: &OwnedFd, spec: &Spec) -> Result<(), RootfsError> {
     if spec.pid_namespace {
         mount_in_root(root, "proc", "/proc", "proc", quiet, None)?;
     } else {
-        bind(root, "/proc", "/proc", Create::Dir)?;
+        bind(root, "/proc", "/proc", Create::Dir, true)?;
     }
     if spec.net_namespace {
         // sysfs shows the network devices of the mounter's net namespace.
@@ -241,7 +252,7 @@ fn mount_proc_sys(root: &OwnedFd, spec: &Spec) -> Result<(), RootfsError> {
         let ro = if spec.sys_writable { MsFlags::empty() } else { MsFlags::MS_RDONLY };
         mount_in_root(root, "sysfs", "/sys", "sysfs", quiet | ro, None)?;
     } else {
-        bind(root, "/sys", "/sys", Create::Dir)?;
+        bind(root, "/sys", "/sys", Create::Dir, true)?;
         if !spec.sys_writable {
             read_only_in_root(root, "/sys")?;
         }
@@ -317,17 +328,13 @@ fn bind(
     source: impl AsRef<Path>,
     target: &str,
     create: Create,
+    recursive: bool,
 ) -> Result<(), RootfsError> {
     let source = source.as_ref();
     let at = open_in_root(root, target, create)?;
-    mount(
-        Some(source),
-        fd_path(&at).as_str(),
-        None::<&str>,
-        MsFlags::MS_BIND | MsFlags::MS_REC,
-        None::<&str>,
-    )
-    .map_err(RootfsError::sys(format!("mount({source:?}, {target:?}, MS_BIND | MS_REC)")))
+    let flags = if recursive { MsFlags::MS_BIND | MsFlags::MS_REC } else { MsFlags::MS_BIND };
+    mount(Some(source), fd_path(&at).as_str(), None::<&str>, flags, None::<&str>)
+        .map_err(RootfsError::sys(format!("mount({source:?}, {target:?}, {flags:?})")))
 }
 
 /// Makes the mount on `target` (inside the root) read-only.
