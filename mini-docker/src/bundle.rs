@@ -44,8 +44,8 @@ pub enum BundleError {
 pub const NAME_ANNOTATION: &str = "org.nslab.mini-docker.name";
 
 // ANCHOR: spec
-/// The container's `config.json`, as a value of `oci-spec`'s [`Spec`].
-pub fn spec(cfg: &Config, limits: &Limits, rootfs: &Path) -> Result<Spec, BundleError> {
+/// The container's `config.json`, as JSON: what the file holds.
+pub fn config(cfg: &Config, limits: &Limits, rootfs: &Path) -> Result<Value, BundleError> {
     let caps: Vec<String> =
         capabilities::list(cfg.security.caps).iter().map(ToString::to_string).collect();
     let mut config = json!({
@@ -92,9 +92,17 @@ pub fn spec(cfg: &Config, limits: &Limits, rootfs: &Path) -> Result<Spec, Bundle
         linux["cgroupsPath"] = json!(format!("/mini-docker/{}", cfg.id));
         linux["resources"] = resources(limits);
     }
-    serde_json::from_value(config).map_err(BundleError::Invalid)
+    Ok(config)
 }
 // ANCHOR_END: spec
+
+/// The file's JSON as `oci-spec`'s [`Spec`], the type the runtime reads.
+/// (The file itself is written from the JSON, not from the [`Spec`]: the
+/// engine then carries no code to serialize every type of the
+/// specification, only to read them, which keeps its start small.)
+pub fn typed(config: Value) -> Result<Spec, BundleError> {
+    serde_json::from_value(config).map_err(BundleError::Invalid)
+}
 
 /// Docker's usual mounts, then each `-v` as a recursive bind mount.
 fn mounts(cfg: &Config) -> Vec<Value> {

@@ -243,8 +243,62 @@ fn bundle(who: As) {
     } else {
         assert_eq!(linux["uidMappings"][0]["containerID"], 0, "{linux}");
     }
+    if who == As::Root {
+        insta::assert_snapshot!("bundle-config", readable(config, &id, &lab));
+    }
     assert_eq!(lab.run(&["rm", "-f", "b"]).code, 0);
     assert!(lab.state_entries().is_empty());
+}
+
+/// The bundle's `config.json` for the book: the container's ID and the
+/// lab's paths redacted, and the seccomp profile's rules summed up in one
+/// line each (the whole list is Docker's, and long).
+fn readable(config: &Value, id: &str, lab: &Lab) -> String {
+    let mut config = config.clone();
+    if let Some(rules) = config["linux"]["seccomp"]["syscalls"].as_array_mut() {
+        for rule in rules.iter_mut() {
+            let names = strings(&rule["names"]).join(" ");
+            let action = rule["action"].as_str().unwrap_or_default().to_owned();
+            let args = if rule["args"].is_null() { "" } else { " (when an argument matches)" };
+            *rule = Value::from(format!("{names}: {action}{args}"));
+        }
+    }
+    compact(&config, 0)
+        .replace(id, "[ID]")
+        .replace(&lab.state().display().to_string(), "[STATE]")
+        .replace(&lab.scratch("shared").display().to_string(), "[VOLUME]")
+        .replace(&lab.probe_volume().split(':').next().unwrap_or_default().to_string(), "[PROBE]")
+}
+
+/// JSON as `to_string_pretty` writes it, but an array of short plain values
+/// (a list of capabilities, a mount's options) or a small object of plain
+/// values on one line.
+fn compact(value: &Value, indent: usize) -> String {
+    let plain = |v: &Value| !v.is_array() && !v.is_object();
+    let short = |v: &Value| plain(v) && v.to_string().len() <= 32;
+    let pad = "  ".repeat(indent + 1);
+    match value {
+        Value::Array(items) if items.iter().all(short) => {
+            serde_json::to_string(value).expect("json").replace(",", ", ")
+        }
+        Value::Object(map) if map.values().all(plain) && map.len() <= 4 => {
+            let fields: Vec<String> = map.iter().map(|(k, v)| format!("{k:?}: {v}")).collect();
+            format!("{{ {} }}", fields.join(", "))
+        }
+        Value::Array(items) => {
+            let items: Vec<String> =
+                items.iter().map(|v| format!("{pad}{}", compact(v, indent + 1))).collect();
+            format!("[\n{}\n{}]", items.join(",\n"), "  ".repeat(indent))
+        }
+        Value::Object(map) => {
+            let fields: Vec<String> = map
+                .iter()
+                .map(|(k, v)| format!("{pad}{k:?}: {}", compact(v, indent + 1)))
+                .collect();
+            format!("{{\n{}\n{}}}", fields.join(",\n"), "  ".repeat(indent))
+        }
+        plain => plain.to_string(),
+    }
 }
 // ANCHOR_END: bundle
 

@@ -30,6 +30,7 @@ use crate::container::spec::Plan;
 use crate::container::{Hooks, IpcMode, Joined, Lower, NetMode};
 use crate::security::{SecurityError, seccomp};
 
+// ANCHOR: in-process
 /// The parts of a container an engine in the same process hands over
 /// beside its `config.json` (see the module's documentation).
 #[derive(Debug)]
@@ -50,6 +51,7 @@ pub struct InProcess {
     /// host's UTS namespace (and the bundle may name none).
     pub hostname: String,
 }
+// ANCHOR_END: in-process
 
 impl Plan {
     /// The bundle's plan, with what the engine handed over beside it.
