@@ -16,16 +16,26 @@
 //! `root.path` is the empty mount point of the overlay, which runc would
 //! need mounted first, as Docker mounts it).
 //!
+//! The file is built with `oci-spec`'s builders and written by serde: the
+//! engine never parses a `config.json`, so it carries no code to, which
+//! keeps its start small (the code that reads every type of the
+//! specification is mostly what a runtime's binary is made of).
+//!
 //! It imports mini-runc's container, cgroup and security types, and
 //! nothing of the engine.
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use mini_runc::cgroups::{CPU_PERIOD_US, Limits};
 use mini_runc::container::{Config, IpcMode, NetMode};
 use mini_runc::security::{SecurityError, capabilities, seccomp};
-use oci_spec::runtime::Spec;
-use serde_json::{Value, json};
+use oci_spec::runtime::{
+    Capabilities, Capability, Linux, LinuxCapabilitiesBuilder, LinuxCpuBuilder,
+    LinuxIdMappingBuilder, LinuxMemoryBuilder, LinuxNamespace, LinuxNamespaceBuilder,
+    LinuxNamespaceType, LinuxPidsBuilder, LinuxResources, LinuxResourcesBuilder, Mount,
+    MountBuilder, Process, RootBuilder, Spec, UserBuilder,
+};
 use thiserror::Error;
 
 /// A bundle that could not be written.
@@ -34,9 +44,14 @@ pub enum BundleError {
     /// The seccomp profile (a `--security-opt seccomp=FILE` unreadable).
     #[error(transparent)]
     Seccomp(#[from] SecurityError),
-    /// What the engine wrote is not a `config.json` (a bug of the engine).
-    #[error("the engine wrote an invalid config.json: {0}")]
-    Invalid(serde_json::Error),
+    /// A part the engine built is not valid for `oci-spec` (a bug of the
+    /// engine).
+    #[error("the engine built an invalid config.json: {0}")]
+    Invalid(String),
+}
+
+fn invalid(e: impl std::fmt::Display) -> BundleError {
+    BundleError::Invalid(e.to_string())
 }
 
 /// The annotation that names the container (as containerd's
@@ -44,146 +59,195 @@ pub enum BundleError {
 pub const NAME_ANNOTATION: &str = "org.nslab.mini-docker.name";
 
 // ANCHOR: spec
-/// The container's `config.json`, as JSON: what the file holds.
-pub fn config(cfg: &Config, limits: &Limits, rootfs: &Path) -> Result<Value, BundleError> {
-    let caps: Vec<String> =
-        capabilities::list(cfg.security.caps).iter().map(ToString::to_string).collect();
-    let mut config = json!({
-        "ociVersion": "1.0.2",
-        "root": { "path": rootfs, "readonly": cfg.read_only },
-        "process": {
-            "terminal": cfg.tty,
-            "user": { "uid": cfg.user.0, "gid": cfg.user.1 },
-            "args": cfg.command,
-            "env": cfg.env,
-            "cwd": cfg.workdir,
-            "capabilities": { "bounding": caps, "effective": caps, "permitted": caps },
-            "noNewPrivileges": cfg.security.no_new_privs,
-        },
-        "mounts": mounts(cfg),
-        "linux": {
-            "namespaces": namespaces(cfg),
-        },
-    });
-    if !cfg.additional_gids.is_empty() {
-        config["process"]["user"]["additionalGids"] = json!(cfg.additional_gids);
-    }
-    if cfg.namespaces.uts {
-        config["hostname"] = json!(cfg.hostname);
-    }
-    if let Some(name) = &cfg.name {
-        config["annotations"] = json!({ NAME_ANNOTATION: name });
-    }
-    let linux = &mut config["linux"];
-    if let Some(map) = &cfg.namespaces.user {
-        linux["uidMappings"] =
-            json!([{ "containerID": 0, "hostID": map.host_uid, "size": map.count }]);
-        linux["gidMappings"] =
-            json!([{ "containerID": 0, "hostID": map.host_gid, "size": map.count }]);
-    }
-    if !cfg.security.privileged {
-        linux["maskedPaths"] = json!(cfg.security.masked);
-        linux["readonlyPaths"] = json!(cfg.security.read_only);
-    }
-    if let Some(profile) = seccomp::oci(&cfg.security.seccomp, cfg.security.caps)? {
-        linux["seccomp"] = profile;
-    }
-    if !limits.is_empty() {
-        linux["cgroupsPath"] = json!(format!("/mini-docker/{}", cfg.id));
-        linux["resources"] = resources(limits);
-    }
-    Ok(config)
+/// The container's `config.json`, built as `oci-spec`'s [`Spec`]: each
+/// part is set here, none left to the crate's defaults (which are runc's
+/// `spec` command's: a shell, its rlimits, its mounts).
+pub fn spec(cfg: &Config, limits: &Limits, rootfs: &Path) -> Result<Spec, BundleError> {
+    let mut spec = Spec::default();
+    spec.set_version("1.0.2".to_owned());
+    spec.set_root(Some(
+        RootBuilder::default().path(rootfs).readonly(cfg.read_only).build().map_err(invalid)?,
+    ));
+    spec.set_process(Some(process(cfg)?));
+    spec.set_mounts(Some(mounts(cfg)?));
+    spec.set_hostname(cfg.namespaces.uts.then(|| cfg.hostname.clone()));
+    spec.set_annotations(
+        cfg.name.as_ref().map(|name| HashMap::from([(NAME_ANNOTATION.to_owned(), name.clone())])),
+    );
+    spec.set_linux(Some(linux(cfg, limits)?));
+    Ok(spec)
 }
 // ANCHOR_END: spec
 
-/// The file's JSON as `oci-spec`'s [`Spec`], the type the runtime reads.
-/// (The file itself is written from the JSON, not from the [`Spec`]: the
-/// engine then carries no code to serialize every type of the
-/// specification, only to read them, which keeps its start small.)
-pub fn typed(config: Value) -> Result<Spec, BundleError> {
-    serde_json::from_value(config).map_err(BundleError::Invalid)
+/// `process`: the command, its environment, user and directory, its
+/// capabilities (one set, as Docker gives them) and `no_new_privs`.
+fn process(cfg: &Config) -> Result<Process, BundleError> {
+    let caps: Capabilities = capabilities::list(cfg.security.caps)
+        .iter()
+        // `oci-spec` names them without the prefix ("CHOWN"); the file
+        // says "CAP_CHOWN".
+        .map(|cap| cap.to_string().trim_start_matches("CAP_").parse::<Capability>())
+        .map(|cap| cap.map_err(invalid))
+        .collect::<Result<_, _>>()?;
+    let mut user = UserBuilder::default().uid(cfg.user.0).gid(cfg.user.1);
+    if !cfg.additional_gids.is_empty() {
+        user = user.additional_gids(cfg.additional_gids.clone());
+    }
+    let mut capabilities = LinuxCapabilitiesBuilder::default()
+        .bounding(caps.clone())
+        .effective(caps.clone())
+        .permitted(caps)
+        .build()
+        .map_err(invalid)?;
+    // Not the builder's defaults (runc spec's ambient set): none, as Docker.
+    capabilities.set_inheritable(None);
+    capabilities.set_ambient(None);
+    let mut process = Process::default();
+    process.set_terminal(Some(cfg.tty));
+    process.set_user(user.build().map_err(invalid)?);
+    process.set_args(Some(cfg.command.clone()));
+    process.set_env(Some(cfg.env.clone()));
+    process.set_cwd(cfg.workdir.clone().into());
+    process.set_capabilities(Some(capabilities));
+    process.set_no_new_privileges(Some(cfg.security.no_new_privs));
+    process.set_rlimits(None);
+    Ok(process)
+}
+
+/// `linux`: namespaces, ID maps, masked paths, the seccomp profile, and
+/// the cgroup with its limits when there are any.
+fn linux(cfg: &Config, limits: &Limits) -> Result<Linux, BundleError> {
+    let mut linux = Linux::default();
+    linux.set_namespaces(Some(namespaces(cfg)?));
+    let map = |host: u32, size: u32| {
+        LinuxIdMappingBuilder::default().container_id(0u32).host_id(host).size(size).build()
+    };
+    if let Some(ids) = &cfg.namespaces.user {
+        linux.set_uid_mappings(Some(vec![map(ids.host_uid, ids.count).map_err(invalid)?]));
+        linux.set_gid_mappings(Some(vec![map(ids.host_gid, ids.count).map_err(invalid)?]));
+    }
+    let privileged = cfg.security.privileged;
+    linux.set_masked_paths((!privileged).then(|| cfg.security.masked.clone()));
+    linux.set_readonly_paths((!privileged).then(|| cfg.security.read_only.clone()));
+    let profile = seccomp::oci(&cfg.security.seccomp, cfg.security.caps)?;
+    linux.set_seccomp(profile.map(serde_json::from_value).transpose().map_err(invalid)?);
+    if limits.is_empty() {
+        linux.set_resources(None);
+    } else {
+        linux.set_cgroups_path(Some(format!("/mini-docker/{}", cfg.id).into()));
+        linux.set_resources(Some(resources(limits)?));
+    }
+    Ok(linux)
 }
 
 /// Docker's usual mounts, then each `-v` as a recursive bind mount.
-fn mounts(cfg: &Config) -> Vec<Value> {
-    let quiet = ["nosuid", "noexec", "nodev"];
-    let sys = if cfg.security.privileged {
-        json!(quiet)
-    } else {
-        json!(["nosuid", "noexec", "nodev", "ro"])
+fn mounts(cfg: &Config) -> Result<Vec<Mount>, BundleError> {
+    let mount = |destination: &str, typ: &str, source: &str, options: &[&str]| {
+        MountBuilder::default()
+            .destination(destination)
+            .typ(typ)
+            .source(source)
+            .options(options.iter().map(|o| o.to_string()).collect::<Vec<_>>())
+            .build()
+            .map_err(invalid)
     };
+    let quiet = ["nosuid", "noexec", "nodev"];
+    let sys: &[&str] =
+        if cfg.security.privileged { &quiet } else { &[&quiet[..], &["ro"]].concat() };
     let mut mounts = vec![
-        json!({ "destination": "/proc", "type": "proc", "source": "proc", "options": quiet }),
-        json!({ "destination": "/dev", "type": "tmpfs", "source": "tmpfs",
-                "options": ["nosuid", "strictatime", "mode=755", "size=65536k"] }),
-        json!({ "destination": "/dev/pts", "type": "devpts", "source": "devpts",
-                "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"] }),
-        json!({ "destination": "/sys", "type": "sysfs", "source": "sysfs", "options": sys }),
-        json!({ "destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": quiet }),
-        json!({ "destination": "/dev/shm", "type": "tmpfs", "source": "shm",
-                "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"] }),
+        mount("/proc", "proc", "proc", &quiet)?,
+        mount("/dev", "tmpfs", "tmpfs", &["nosuid", "strictatime", "mode=755", "size=65536k"])?,
+        mount(
+            "/dev/pts",
+            "devpts",
+            "devpts",
+            &["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"],
+        )?,
+        mount("/sys", "sysfs", "sysfs", sys)?,
+        mount("/dev/mqueue", "mqueue", "mqueue", &quiet)?,
+        mount(
+            "/dev/shm",
+            "tmpfs",
+            "shm",
+            &["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
+        )?,
     ];
     for volume in &cfg.volumes {
         let access = if volume.read_only { "ro" } else { "rw" };
-        mounts.push(json!({
-            "destination": volume.target, "type": "bind", "source": volume.source,
-            "options": ["rbind", access],
-        }));
+        let source = volume.source.to_string_lossy();
+        mounts.push(mount(&volume.target, "bind", &source, &["rbind", access])?);
     }
-    mounts
+    Ok(mounts)
 }
 
 /// Each new namespace, and those of another container (`container:NAME`)
 /// by path, as Docker writes them.
-fn namespaces(cfg: &Config) -> Vec<Value> {
+fn namespaces(cfg: &Config) -> Result<Vec<LinuxNamespace>, BundleError> {
     let ns = &cfg.namespaces;
-    let mut list = vec![json!({ "type": "mount" }), json!({ "type": "cgroup" })];
-    let mut add = |new: bool, kind: &str, joined: Option<&str>| match (new, joined) {
-        (_, Some(path)) => list.push(json!({ "type": kind, "path": path })),
-        (true, None) => list.push(json!({ "type": kind })),
-        (false, None) => {}
-    };
-    add(ns.pid, "pid", cfg.pid_join.as_ref().and_then(|j| j.path()));
+    let joined = |path: Option<&str>| path.map(str::to_owned);
     let net = match &cfg.net_mode {
-        NetMode::Container { ns, .. } => ns.path(),
+        NetMode::Container { ns, .. } => joined(ns.path()),
         _ => None,
     };
-    add(ns.net, "network", net);
     let ipc = match &cfg.ipc_mode {
-        IpcMode::Container { ns, .. } => ns.path(),
+        IpcMode::Container { ns, .. } => joined(ns.path()),
         _ => None,
     };
-    add(ns.ipc, "ipc", ipc);
-    add(ns.uts, "uts", None);
-    add(ns.user.is_some(), "user", None);
-    list
+    let pid = joined(cfg.pid_join.as_ref().and_then(|j| j.path()));
+    let mut list = Vec::new();
+    for (new, typ, path) in [
+        (true, LinuxNamespaceType::Mount, None),
+        (true, LinuxNamespaceType::Cgroup, None),
+        (ns.pid, LinuxNamespaceType::Pid, pid),
+        (ns.net, LinuxNamespaceType::Network, net),
+        (ns.ipc, LinuxNamespaceType::Ipc, ipc),
+        (ns.uts, LinuxNamespaceType::Uts, None),
+        (ns.user.is_some(), LinuxNamespaceType::User, None),
+    ] {
+        let entry = match (new, path) {
+            (_, Some(path)) => LinuxNamespaceBuilder::default().typ(typ).path(path).build(),
+            (true, None) => LinuxNamespaceBuilder::default().typ(typ).build(),
+            (false, None) => continue,
+        };
+        list.push(entry.map_err(invalid)?);
+    }
+    Ok(list)
 }
 
 /// `linux.resources`, in the units config-linux.md gives: bytes, a CPU
 /// quota over a period in microseconds, shares, and a pids limit.
-fn resources(limits: &Limits) -> Value {
-    let mut resources = json!({});
+fn resources(limits: &Limits) -> Result<LinuxResources, BundleError> {
+    let mut resources = LinuxResourcesBuilder::default();
     if let Some(memory) = limits.memory {
         // Docker's rule: no total of memory and swap is unlimited swap, -1.
         let swap = limits.memory_swap.map_or(-1, |s| s as i64);
-        resources["memory"] = json!({ "limit": memory, "swap": swap });
+        let memory = LinuxMemoryBuilder::default()
+            .limit(memory as i64)
+            .swap(swap)
+            .build()
+            .map_err(invalid)?;
+        resources = resources.memory(memory);
     }
     if let Some(pids) = limits.pids {
-        resources["pids"] = json!({ "limit": pids });
+        resources = resources
+            .pids(LinuxPidsBuilder::default().limit(pids as i64).build().map_err(invalid)?);
     }
-    let mut cpu = json!({});
-    if let Some(cpus) = limits.cpus {
-        cpu["quota"] = json!((cpus * CPU_PERIOD_US as f64).round() as i64);
-        cpu["period"] = json!(CPU_PERIOD_US);
+    if limits.cpus.is_some() || limits.cpu_shares.is_some() || limits.cpuset_cpus.is_some() {
+        let mut cpu = LinuxCpuBuilder::default();
+        if let Some(cpus) = limits.cpus {
+            cpu = cpu.quota((cpus * CPU_PERIOD_US as f64).round() as i64).period(CPU_PERIOD_US);
+        }
+        if let Some(shares) = limits.cpu_shares {
+            cpu = cpu.shares(shares);
+        }
+        if let Some(set) = &limits.cpuset_cpus {
+            cpu = cpu.cpus(set.clone());
+        }
+        resources = resources.cpu(cpu.build().map_err(invalid)?);
     }
-    if let Some(shares) = limits.cpu_shares {
-        cpu["shares"] = json!(shares);
-    }
-    if let Some(set) = &limits.cpuset_cpus {
-        cpu["cpus"] = json!(set);
-    }
-    if cpu != json!({}) {
-        resources["cpu"] = cpu;
-    }
-    resources
+    let mut resources = resources.build().map_err(invalid)?;
+    // The builder's default is a device list denying nothing; mini-docker
+    // writes no device rule.
+    resources.set_devices(None);
+    Ok(resources)
 }

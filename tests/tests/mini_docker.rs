@@ -210,6 +210,9 @@ fn bundle(who: As) {
     assert_eq!((&process["cwd"], &config["hostname"]), (&"/tmp".into(), &"box".into()));
     let bounding = strings(&process["capabilities"]["bounding"]);
     assert!(bounding.contains(&"CAP_CHOWN") && !bounding.contains(&"CAP_NET_RAW"), "{bounding:?}");
+    for set in ["inheritable", "ambient"] {
+        assert!(process["capabilities"][set].is_null(), "Docker gives no {set} set: {process}");
+    }
     assert_eq!(config["root"]["readonly"], true);
     let root = lab.state().join(&id).join("rootfs");
     assert_eq!(config["root"]["path"], root.display().to_string());
@@ -255,6 +258,14 @@ fn bundle(who: As) {
 /// line each (the whole list is Docker's, and long).
 fn readable(config: &Value, id: &str, lab: &Lab) -> String {
     let mut config = config.clone();
+    // A set, written in no particular order.
+    if let Some(sets) = config["process"]["capabilities"].as_object_mut() {
+        for set in sets.values_mut() {
+            if let Some(list) = set.as_array_mut() {
+                list.sort_by_key(|cap| cap.to_string());
+            }
+        }
+    }
     if let Some(rules) = config["linux"]["seccomp"]["syscalls"].as_array_mut() {
         for rule in rules.iter_mut() {
             let names = strings(&rule["names"]).join(" ");

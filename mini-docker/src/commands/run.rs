@@ -267,15 +267,14 @@ pub fn run(dirs: &Dirs, args: RunArgs) -> Result<u8, Error> {
 /// with what crosses beside it (see mini-runc's `container/in_process.rs`).
 /// What runs is what the file says.
 fn write_bundle(decided: Config, limits: &Limits, state: &StateDir) -> Result<Plan, Error> {
-    let config = bundle::config(&decided, limits, &state.rootfs())?;
+    let spec = bundle::spec(&decided, limits, &state.rootfs())?;
     let path = state.dir.join("config.json");
-    let text = serde_json::to_string_pretty(&config).unwrap_or_default();
+    let text = serde_json::to_string_pretty(&spec).unwrap_or_default();
     std::fs::write(&path, text).map_err(|source| ContainerError::Io {
         what: "writing",
         path,
         source,
     })?;
-    let spec = bundle::typed(config)?;
     let mut plan = spec::plan(&spec, &state.dir, &decided.id)?.in_process(InProcess {
         name: decided.name,
         remove: decided.remove,
