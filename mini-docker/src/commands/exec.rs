@@ -1,13 +1,18 @@
-//! `mini-docker exec [-it] [-u UID[:GID]] [-w DIR] [-e K=V]… NAME CMD…`: run
-//! a command in a running container, joining its namespaces with `setns`
-//! (see mini-runc's `container/tenant.rs`).
+//! `mini-docker exec [-it] [-u USER[:GROUP]] [-w DIR] [-e K=V]… NAME CMD…`:
+//! run a command in a running container, joining its namespaces with
+//! `setns` (see mini-runc's `container/tenant.rs`). A user name is looked
+//! up in the container's `/etc/passwd` as it is now (through
+//! `/proc/INIT/root`, see `image/users.rs`).
+
+use std::path::PathBuf;
 
 use clap::Args;
 use mini_runc::container::state::StateDir;
 use mini_runc::container::tenant::{self, Tenant};
 use mini_runc::error::UsageError;
 
-use crate::commands::{Dirs, Error, apply_env, parse_user};
+use crate::commands::{Dirs, Error, apply_env};
+use crate::image::users::Accounts;
 
 #[derive(Debug, Args)]
 pub struct ExecArgs {
@@ -17,8 +22,8 @@ pub struct ExecArgs {
     /// Allocate a pseudo-terminal (with -i: an interactive shell)
     #[arg(short = 't', long)]
     tty: bool,
-    /// Run as this user [default: the container's]
-    #[arg(short = 'u', long = "user", value_name = "UID[:GID]")]
+    /// Run as this user, as `run -u` takes it [default: the container's]
+    #[arg(short = 'u', long = "user", value_name = "USER[:GROUP]")]
     user: Option<String>,
     /// Working directory [default: the container's]
     #[arg(short = 'w', long = "workdir", value_name = "DIR")]
@@ -43,7 +48,10 @@ pub fn exec(dirs: &Dirs, args: ExecArgs) -> Result<u8, Error> {
     tenant.interactive = args.interactive;
     tenant.tty = args.tty;
     if let Some(user) = &args.user {
-        tenant.user = parse_user(user)?;
+        let root = PathBuf::from(format!("/proc/{init}/root"));
+        let user = Accounts::read(&root)?.resolve(user)?;
+        tenant.user = (user.uid, user.gid);
+        tenant.additional_gids = user.additional_gids;
     }
     if let Some(dir) = args.workdir {
         if !dir.starts_with('/') {

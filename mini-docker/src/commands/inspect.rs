@@ -6,14 +6,18 @@
 //! bundle.rs), the settings it recorded for `exec` (`exec.json`, see
 //! mini-runc's container/tenant.rs), the bridge address and published
 //! ports (`network`, see network/mod.rs), the limits and their cgroups
-//! (`cgroups`, see mini-runc's cgroups/mod.rs). The last two exist while
-//! the container runs; a field it does not have is `null`.
+//! (`cgroups`, see mini-runc's cgroups/mod.rs), the image's name and the
+//! defaults it brought (`image.json`, see run.rs: its exposed ports and
+//! labels are shown, as `docker inspect` shows them, and nothing more is
+//! done with them). The network and the cgroups exist while the container
+//! runs; a field it does not have is `null`.
 
 use mini_runc::container::state::StateDir;
 use mini_runc::container::tenant;
 use mini_runc::error::UsageError;
 use serde_json::{Map, Value, json};
 
+use crate::commands::run::IMAGE_RECORD;
 use crate::commands::{Dirs, Error};
 
 pub fn inspect(dirs: &Dirs, containers: &[String]) -> Result<(), Error> {
@@ -61,6 +65,7 @@ fn describe(state: &StateDir) -> Value {
             tenant::children(init.as_raw()).into_iter().min().map_or(Value::Null, Value::from);
     }
     let recorded = tenant::recorded(state);
+    let image = serde_json::from_str::<Value>(&read(IMAGE_RECORD)).unwrap_or(Value::Null);
     let caps = recorded["caps"].as_u64().unwrap_or(0);
     let cap_names: Vec<String> =
         mini_runc::security::capabilities::list(caps).iter().map(|c| c.to_string()).collect();
@@ -79,8 +84,12 @@ fn describe(state: &StateDir) -> Value {
             "path": state.dir,
             "config": serde_json::from_str::<Value>(&read("config.json")).unwrap_or(Value::Null),
         },
+        "image": image["name"],
         "config": {
             "user": recorded["user"], "workdir": recorded["workdir"], "env": recorded["env"],
+            "groups": recorded["groups"],
+            "entrypoint": image["config"]["Entrypoint"], "cmd": image["config"]["Cmd"],
+            "exposed_ports": image["config"]["ExposedPorts"], "labels": image["config"]["Labels"],
         },
         "security": {
             "privileged": recorded["privileged"],

@@ -63,14 +63,6 @@ pub enum Error {
     Runtime(#[from] mini_runc::error::Error),
 }
 
-/// `-u UID` or `-u UID:GID` of `run` and `exec`, numbers only (there is no
-/// passwd lookup yet); `UID` alone is also the GID.
-pub fn parse_user(spec: &str) -> Result<(u32, u32), UsageError> {
-    let bad = || UsageError::BadUser(spec.to_owned());
-    let (uid, gid) = spec.split_once(':').unwrap_or((spec, spec));
-    Ok((uid.parse().map_err(|_| bad())?, gid.parse().map_err(|_| bad())?))
-}
-
 /// Docker's `-e` of `run` and `exec`, applied to `env` in order:
 /// `KEY=VALUE` sets KEY, and `KEY` alone copies mini-docker's own value
 /// (or unsets KEY, when mini-docker has none). A later value of a key
@@ -150,13 +142,5 @@ mod tests {
             let refused = apply_env(&mut env, &[bad.to_owned()]);
             assert!(matches!(refused, Err(UsageError::BadEnv(_))), "{bad:?}: {refused:?}");
         }
-    }
-
-    #[test]
-    fn users() {
-        assert_eq!(parse_user("1000").expect("uid"), (1000, 1000));
-        assert_eq!(parse_user("1:2").expect("uid:gid"), (1, 2));
-        assert!(parse_user("alice").is_err());
-        assert!(parse_user("1:").is_err());
     }
 }

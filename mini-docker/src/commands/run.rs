@@ -22,8 +22,9 @@ use mini_runc::security::SecurityRequest;
 use nix::unistd::geteuid;
 
 use crate::bundle;
-use crate::commands::{Dirs, Error, apply_env, parse_user};
-use crate::image::{Image, ImageError, host};
+use crate::commands::{Dirs, Error, apply_env};
+use crate::image::users::Accounts;
+use crate::image::{Image, ImageConfig, ImageError, host};
 use crate::network::ipam::{self, Subnet};
 use crate::network::publish::{self, Publish};
 use crate::network::{self, NetworkError};
@@ -46,9 +47,14 @@ pub struct RunArgs {
     /// Working directory inside the container (created if missing)
     #[arg(short = 'w', long = "workdir", value_name = "DIR")]
     workdir: Option<String>,
-    /// Run the command as this user (numbers, as seen inside)
-    #[arg(short = 'u', long = "user", value_name = "UID[:GID]")]
+    /// Run the command as this user: a name or UID of the image's
+    /// /etc/passwd (or any UID), a group of its /etc/group (or any GID)
+    #[arg(short = 'u', long = "user", value_name = "USER[:GROUP]")]
     user: Option<String>,
+    /// Run this program instead of the image's entrypoint ("" clears it);
+    /// the image's default arguments (its Cmd) are then dropped too
+    #[arg(long, value_name = "PROGRAM", allow_hyphen_values = true)]
+    entrypoint: Option<String>,
     /// Bind-mount a host path into the container (absolute paths)
     #[arg(short = 'v', long = "volume", value_name = "SRC:DST[:ro]")]
     volume: Vec<String>,
@@ -203,7 +209,7 @@ pub fn run(dirs: &Dirs, args: RunArgs) -> Result<u8, Error> {
     let detach = args.detach;
     let limits = cgroups::Limits::from_request(&args.limits.request())?;
     let network = args.network.clone();
-    let decided = config(dirs, args)?;
+    let (decided, image) = config(dirs, args)?;
     let on_bridge = matches!(decided.net_mode, NetMode::Bridge);
     let bridge = network::Plan::new(network.subnet, &network.publish, on_bridge)?;
     // Checking the name and creating the state, under the state lock.
@@ -213,7 +219,7 @@ pub fn run(dirs: &Dirs, args: RunArgs) -> Result<u8, Error> {
         StateDir::check_name(&dirs.state, name)?;
     }
     let state = StateDir::make(&dirs.state, &decided.id)?;
-    let plan = match write_bundle(decided, &limits, &state) {
+    let plan = match image.record(&state).and_then(|()| write_bundle(decided, &limits, &state)) {
         Ok(plan) => plan,
         Err(e) => {
             state.remove();
@@ -332,9 +338,52 @@ fn start(cfg: &Config, state: &StateDir) -> Result<u8, Error> {
     Ok(parent::run(cfg, state)?)
 }
 
+/// What `inspect` shows of the image a container came from: its name and
+/// the defaults it brought (`image.json` in the state directory).
+struct ImageRecord {
+    name: String,
+    config: ImageConfig,
+}
+
+impl ImageRecord {
+    fn record(&self, state: &StateDir) -> Result<(), Error> {
+        let path = state.dir.join(IMAGE_RECORD);
+        let text = serde_json::json!({ "name": self.name, "config": self.config.to_oci() });
+        std::fs::write(&path, text.to_string())
+            .map_err(|source| ContainerError::Io { what: "writing", path, source }.into())
+    }
+}
+
+/// The file [`ImageRecord`] writes, read by `inspect`.
+pub const IMAGE_RECORD: &str = "image.json";
+
+/// The command: Docker's rule. The arguments replace the image's Cmd,
+/// never its Entrypoint; `--entrypoint` replaces the Entrypoint and drops
+/// the Cmd (the Cmd was written for the image's entrypoint, not for the
+/// new one), and `--entrypoint ""` leaves only the arguments.
+fn command(image: &ImageConfig, entrypoint: Option<String>, args: Vec<String>) -> Vec<String> {
+    let (mut command, cmd) = match entrypoint {
+        Some(program) if program.is_empty() => (Vec::new(), Vec::new()),
+        Some(program) => (vec![program], Vec::new()),
+        None => (image.entrypoint.clone(), image.cmd.clone()),
+    };
+    command.extend(if args.is_empty() { cmd } else { args });
+    command
+}
+
+/// The image's account files: the host image's generated ones, or those
+/// inside a directory image (see `image/users.rs`).
+fn accounts(image: &Image) -> Result<Accounts, ImageError> {
+    match image {
+        Image::Host => Ok(host::accounts()),
+        Image::Directory(dir, _) => Accounts::read(dir),
+    }
+}
+
 /// The command line and the image's defaults, checked and decided: the
-/// settings [`write_bundle`] writes as `config.json`.
-fn config(dirs: &Dirs, args: RunArgs) -> Result<Config, Error> {
+/// settings [`write_bundle`] writes as `config.json`, and what the image
+/// brought.
+fn config(dirs: &Dirs, args: RunArgs) -> Result<(Config, ImageRecord), Error> {
     if let Some(name) = &args.name
         && !crate::image::valid_name(name)
     {
@@ -342,13 +391,7 @@ fn config(dirs: &Dirs, args: RunArgs) -> Result<Config, Error> {
     }
     let image = Image::resolve(&args.image, &dirs.data)?;
     let defaults = image.config();
-    let lower = match image {
-        Image::Host => Lower::Skeleton(host::bound_dirs()),
-        Image::Directory(dir, _) => Lower::Directory(dir),
-    };
-    // Docker's rule: the arguments replace the image's Cmd, never its Entrypoint.
-    let mut command = defaults.entrypoint.clone();
-    command.extend(if args.command.is_empty() { defaults.cmd.clone() } else { args.command });
+    let command = command(&defaults, args.entrypoint, args.command);
     if command.is_empty() {
         return Err(ImageError::NoCommand(args.image.clone()).into());
     }
@@ -369,12 +412,12 @@ fn config(dirs: &Dirs, args: RunArgs) -> Result<Config, Error> {
     if !workdir.starts_with('/') {
         return Err(UsageError::RelativeWorkdir(workdir).into());
     }
-    let user = match &args.user {
-        Some(spec) => parse_user(spec)?,
-        None if defaults.user.is_empty() => (0, 0),
-        None => {
-            parse_user(&defaults.user).map_err(|_| ImageError::NamedUser(defaults.user.clone()))?
-        }
+    // -u, else the image's User, else root: resolved in the image's own
+    // /etc/passwd and /etc/group, as Docker does.
+    let user = accounts(&image)?.resolve(args.user.as_deref().unwrap_or(&defaults.user))?;
+    let lower = match image {
+        Image::Host => Lower::Skeleton(host::bound_dirs()),
+        Image::Directory(dir, _) => Lower::Directory(dir),
     };
     let volumes = args.volume.iter().map(|v| parse_volume(v)).collect::<Result<Vec<_>, _>>()?;
     let rootless = !geteuid().is_root();
@@ -382,6 +425,12 @@ fn config(dirs: &Dirs, args: RunArgs) -> Result<Config, Error> {
         (Some(Userns::Host), true) => return Err(UsageError::RootlessNeedsUserns.into()),
         (Some(Userns::Auto), _) | (None, true) => Some(parent::id_map()),
         (_, false) => None,
+    };
+    // A user namespace that maps one ID (rootless) denies setgroups
+    // (user_namespaces(7)): the command keeps its primary group only.
+    let additional_gids = match &user_ns {
+        Some(map) if map.single() => Vec::new(),
+        _ => user.additional_gids.clone(),
     };
     let ipc_mode = sharing::parse_ipc(&args.ipc, &dirs.state)?;
     let pid_join = sharing::parse_pid(&args.pid, &dirs.state)?;
@@ -393,12 +442,13 @@ fn config(dirs: &Dirs, args: RunArgs) -> Result<Config, Error> {
         uts: args.uts == Share::Private,
         user: user_ns,
     };
-    let env = environment(&defaults.env, &args.env, &hostname, user.0)?;
+    let env = environment(&defaults.env, &args.env, &hostname, &user.home)?;
     let security = mini_runc::security::Security::decide(&args.security.request())?;
     if security.privileged {
         say_err!("{}", mini_runc::security::Security::PRIVILEGED_WARNING);
     }
-    Ok(Config {
+    let record = ImageRecord { name: args.image, config: defaults };
+    let config = Config {
         id,
         name: args.name,
         lower,
@@ -406,8 +456,8 @@ fn config(dirs: &Dirs, args: RunArgs) -> Result<Config, Error> {
         command,
         env,
         workdir,
-        user,
-        additional_gids: Vec::new(),
+        user: (user.uid, user.gid),
+        additional_gids,
         volumes,
         read_only: args.read_only,
         interactive: args.interactive,
@@ -419,7 +469,8 @@ fn config(dirs: &Dirs, args: RunArgs) -> Result<Config, Error> {
         pid_join,
         net_mode,
         hooks: Hooks::default(),
-    })
+    };
+    Ok((config, record))
 }
 
 /// 32 random bytes in hex, like a Docker container ID.
@@ -478,22 +529,25 @@ fn parse_volume(spec: &str) -> Result<Volume, UsageError> {
 }
 
 /// The command's environment: Docker's defaults, the image's `Env`, then
-/// each `-e`; a later value of a key replaces an earlier one (see
-/// [`apply_env`]).
+/// each `-e` (a later value of a key replaces an earlier one, see
+/// [`apply_env`]), and HOME from the user's passwd entry (`/` without
+/// one).
 fn environment(
     image: &[String],
     given: &[String],
     hostname: &str,
-    uid: u32,
+    home: &str,
 ) -> Result<Vec<String>, UsageError> {
-    let home = if uid == 0 { "/root" } else { "/" };
     let mut env = vec![
         format!("PATH={}", mini_runc::container::process::DEFAULT_PATH),
         format!("HOSTNAME={hostname}"),
-        format!("HOME={home}"),
     ];
     apply_env(&mut env, image)?;
     apply_env(&mut env, given)?;
+    // Last, and only when neither the image nor -e set it, as Docker adds it.
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        env.push(format!("HOME={home}"));
+    }
     Ok(env)
 }
 
@@ -522,6 +576,24 @@ mod tests {
         }
     }
 
+    /// Checked against `docker run` with an image whose Entrypoint is
+    /// `/bin/echo ep` and Cmd `default args`.
+    #[test]
+    fn entrypoint_and_cmd() {
+        let image = ImageConfig {
+            entrypoint: vec!["/bin/echo".into(), "ep".into()],
+            cmd: vec!["default".into(), "args".into()],
+            ..ImageConfig::default()
+        };
+        let words = |v: &[&str]| v.iter().map(|w| w.to_string()).collect::<Vec<_>>();
+        assert_eq!(command(&image, None, vec![]), ["/bin/echo", "ep", "default", "args"]);
+        assert_eq!(command(&image, None, words(&["x"])), ["/bin/echo", "ep", "x"]);
+        assert_eq!(command(&image, Some("/bin/id".into()), vec![]), ["/bin/id"]);
+        assert_eq!(command(&image, Some("/bin/id".into()), words(&["-g"])), ["/bin/id", "-g"]);
+        assert!(command(&image, Some(String::new()), vec![]).is_empty());
+        assert_eq!(command(&image, Some(String::new()), words(&["/bin/id"])), ["/bin/id"]);
+    }
+
     #[test]
     fn hostnames() {
         assert_eq!(check_hostname("a".repeat(64)).expect("64 bytes is the limit").len(), 64);
@@ -533,8 +605,11 @@ mod tests {
     fn environment_order() {
         let image = ["PATH=/bin".to_owned(), "A=image".to_owned()];
         let given = ["A=flag".to_owned()];
-        let env = environment(&image, &given, "box", 0).expect("env");
-        assert_eq!(env, ["HOSTNAME=box", "HOME=/root", "PATH=/bin", "A=flag"]);
-        assert!(environment(&[], &["=x".to_owned()], "box", 0).is_err());
+        let env = environment(&image, &given, "box", "/root").expect("env");
+        assert_eq!(env, ["HOSTNAME=box", "PATH=/bin", "A=flag", "HOME=/root"]);
+        let given = ["HOME=/x".to_owned()];
+        let env = environment(&[], &given, "box", "/root").expect("env");
+        assert_eq!(env[2..], ["HOME=/x"]);
+        assert!(environment(&[], &["=x".to_owned()], "box", "/").is_err());
     }
 }

@@ -15,6 +15,7 @@
 
 use std::path::Path;
 
+use crate::image::users::Accounts;
 use crate::image::{ImageError, create_dir};
 
 /// Top-level host paths the image is made of. On a merged-/usr system most
@@ -41,6 +42,11 @@ pub fn bound_dirs() -> Vec<&'static str> {
         .copied()
         .filter(|name| Path::new("/").join(name).symlink_metadata().is_ok_and(|m| m.is_dir()))
         .collect()
+}
+
+/// The skeleton's `/etc/passwd` and `/etc/group`, for `-u NAME`.
+pub fn accounts() -> Accounts {
+    Accounts { passwd: Some(PASSWD.to_owned()), group: Some(GROUP.to_owned()) }
 }
 
 /// Writes the skeleton into `dir`: the same links as the host, empty mount

@@ -5,7 +5,8 @@
 //!
 //! An OCI layout is content-addressed: `index.json` points (by SHA-256
 //! digest) to a manifest, which points to a config (the default `Env`,
-//! `Cmd`, `Entrypoint`, `WorkingDir`, `User`) and to the layers, tarballs
+//! `Cmd`, `Entrypoint`, `WorkingDir`, `User`, and `ExposedPorts` and
+//! `Labels`, read by `ImageConfig::from_oci`) and to the layers, tarballs
 //! applied in order. A layer deletes a file of the layers below with a *whiteout*,
 //! an empty `.wh.NAME` entry, and hides a whole directory's old contents
 //! with `.wh..wh..opq`.

@@ -16,15 +16,20 @@
 //! knows nothing of the command line or of containers: it takes the data
 //! root (`--data-root`) as a plain path, defines its own error
 //! ([`ImageError`]), and imports nothing else of mini-docker, and of
-//! mini-runc only [`mini_runc::rootfs::remove_tree`]. The process model
+//! mini-runc only [`mini_runc::rootfs::remove_tree`] and, to read an
+//! image's `/etc/passwd` without leaving it, `rootfs::resolve`
+//! (`users.rs`). The process model
 //! gets from an image only a directory and the host directories to bind
 //! over it (`mini_runc::container::Lower`, made in `commands/run.rs`).
 
 pub mod host;
 pub mod import;
+pub mod users;
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use serde_json::{Value, json};
 use thiserror::Error;
 
 /// The built-in image's name.
@@ -58,8 +63,14 @@ pub enum ImageError {
     /// A layer entry that would land outside the image, refused.
     #[error("refused layer entry {entry:?}: {why}")]
     Refused { entry: String, why: String },
-    #[error("image user {0:?} is not numeric (user names are not supported yet)")]
-    NamedUser(String),
+    /// `-u NAME` (or the image's `User`) with no such name in the image's
+    /// `/etc/passwd` (Docker's words).
+    #[error("unable to find user {0:?}: no matching entry in the image's /etc/passwd")]
+    NoSuchUser(String),
+    #[error("unable to find group {0:?}: no matching entry in the image's /etc/group")]
+    NoSuchGroup(String),
+    #[error("malformed user {0:?}: expected NAME, UID, NAME:GROUP or UID:GID")]
+    BadUser(String),
 }
 
 /// A resolved image.
@@ -73,19 +84,30 @@ pub enum Image {
 }
 
 /// An image's defaults for `run` (from an OCI config; empty otherwise).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ImageConfig {
     pub env: Vec<String>,
     pub entrypoint: Vec<String>,
     pub cmd: Vec<String>,
     pub workdir: String,
+    /// `NAME`, `UID`, `NAME:GROUP`…, as `-u` takes it (see `users.rs`).
     pub user: String,
+    /// `80/tcp`, `53/udp`…: what the image says it listens on. Docker
+    /// publishes nothing because of it (only `-P` would); it is shown by
+    /// `inspect`, as here.
+    pub exposed_ports: Vec<String>,
+    /// The image's labels (`LABEL a=b`), shown by `inspect`.
+    pub labels: BTreeMap<String, String>,
 }
 
 impl ImageConfig {
-    /// From the `config` object of an OCI image config (image-spec
-    /// config.md): `Env`, `Entrypoint`, `Cmd`, `WorkingDir`, `User`.
-    pub fn from_oci(config: &serde_json::Value) -> ImageConfig {
+    /// From the `config` object of an image config, the one parser of it:
+    /// an OCI image config (image-spec config.md) and a Docker image
+    /// config spell it the same way: `Env`, `Entrypoint`, `Cmd`,
+    /// `WorkingDir`, `User`, `ExposedPorts` (an object whose keys are the
+    /// ports, its values empty objects) and `Labels`. A field missing, or
+    /// `null` as Docker writes an unset one, is empty.
+    pub fn from_oci(config: &Value) -> ImageConfig {
         let list = |key: &str| -> Vec<String> {
             config[key]
                 .as_array()
@@ -93,31 +115,54 @@ impl ImageConfig {
                 .unwrap_or_default()
         };
         let text = |key: &str| config[key].as_str().unwrap_or("").to_owned();
+        let exposed_ports = config["ExposedPorts"]
+            .as_object()
+            .map(|ports| ports.keys().cloned().collect())
+            .unwrap_or_default();
+        let labels = config["Labels"]
+            .as_object()
+            .map(|labels| {
+                labels
+                    .iter()
+                    .filter_map(|(k, v)| Some((k.clone(), v.as_str()?.to_owned())))
+                    .collect()
+            })
+            .unwrap_or_default();
         ImageConfig {
             env: list("Env"),
             entrypoint: list("Entrypoint"),
             cmd: list("Cmd"),
             workdir: text("WorkingDir"),
             user: text("User"),
+            exposed_ports,
+            labels,
         }
     }
 
-    /// Stored next to the image's rootfs, in the same OCI spelling.
-    pub fn to_json(&self) -> String {
-        let config = serde_json::json!({
+    /// The `config` object, in the same OCI spelling [`from_oci`](Self::from_oci) reads.
+    pub fn to_oci(&self) -> Value {
+        let ports: serde_json::Map<String, Value> =
+            self.exposed_ports.iter().map(|p| (p.clone(), json!({}))).collect();
+        json!({
             "Env": self.env,
             "Entrypoint": self.entrypoint,
             "Cmd": self.cmd,
             "WorkingDir": self.workdir,
             "User": self.user,
-        });
-        serde_json::to_string_pretty(&serde_json::json!({ "config": config })).unwrap_or_default()
+            "ExposedPorts": ports,
+            "Labels": self.labels,
+        })
+    }
+
+    /// Stored next to the image's rootfs, in the same OCI spelling.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(&json!({ "config": self.to_oci() })).unwrap_or_default()
     }
 
     fn load(path: &Path) -> ImageConfig {
         std::fs::read(path)
             .ok()
-            .and_then(|text| serde_json::from_slice::<serde_json::Value>(&text).ok())
+            .and_then(|text| serde_json::from_slice::<Value>(&text).ok())
             .map(|doc| ImageConfig::from_oci(&doc["config"]))
             .unwrap_or_default()
     }
@@ -202,4 +247,26 @@ pub fn create_dir(path: &Path, mode: u32) -> Result<(), ImageError> {
         .create(path)
         .and_then(|()| std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)))
         .map_err(|source| ImageError::Io { what: "creating", path: path.to_owned(), source })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What `docker import --change 'EXPOSE 80' --change 'LABEL a=b' …`
+    /// writes (Docker spells an unset list `null`), read and written back.
+    #[test]
+    fn config_round_trip() {
+        let docker = json!({
+            "User": "alice", "ExposedPorts": { "80/tcp": {} }, "Env": ["GREETING=hello"],
+            "Entrypoint": ["/bin/echo", "ep"], "Cmd": null, "WorkingDir": "/srv",
+            "Labels": { "a": "b" },
+        });
+        let config = ImageConfig::from_oci(&docker);
+        assert_eq!(config.exposed_ports, ["80/tcp"]);
+        assert_eq!(config.labels.get("a").map(String::as_str), Some("b"));
+        assert!(config.cmd.is_empty());
+        assert_eq!(ImageConfig::from_oci(&config.to_oci()), config);
+        assert_eq!(ImageConfig::from_oci(&Value::Null), ImageConfig::default());
+    }
 }
