@@ -286,6 +286,7 @@ fn write_bundle(decided: Config, limits: &Limits, state: &StateDir) -> Result<Pl
         remove: decided.remove,
         interactive: decided.interactive,
         lower: decided.lower,
+        idmap_lower: decided.idmap_lower,
         hooks: Hooks::default(),
         ipc_mode: decided.ipc_mode,
         net_mode: decided.net_mode,
@@ -448,10 +449,16 @@ fn config(dirs: &Dirs, args: RunArgs) -> Result<(Config, ImageRecord), Error> {
         say_err!("{}", mini_runc::security::Security::PRIVILEGED_WARNING);
     }
     let record = ImageRecord { name: args.image, config: defaults };
+    // As root with --userns auto, the container's root owns the image's
+    // files through an idmapped mount (mini-runc's rootfs/idmap.rs).
+    // Rootless there is no need: the image's files are the user's, and
+    // the user is the container's root.
+    let idmap_lower = namespaces.user.as_ref().is_some_and(|map| !map.single());
     let config = Config {
         id,
         name: args.name,
         lower,
+        idmap_lower,
         hostname,
         command,
         env,
@@ -525,6 +532,7 @@ fn parse_volume(spec: &str) -> Result<Volume, UsageError> {
         // Docker's -v: the mounts below the source come along (rbind).
         recursive: true,
         propagation: None,
+        idmap: false,
     })
 }
 

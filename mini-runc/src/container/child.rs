@@ -21,6 +21,7 @@
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::path::Path;
+use std::sync::Arc;
 
 use nix::fcntl::OFlag;
 
@@ -103,6 +104,8 @@ fn prepare(
         keep.push(ns.as_raw_fd());
     }
     close_inherited(&keep).map_err(ContainerError::sys("close_range"))?;
+    // The idmapped mounts the parent made for us come just before "go".
+    let idmapped = if cfg.wants_idmaps() { chan.recv_mounts()? } else { Vec::new() };
     chan.wait_go()?;
     // We are in our cgroups (if any), moved there by the parent or born
     // there by clone3: a new cgroup namespace now makes them the `/` of
@@ -121,7 +124,7 @@ fn prepare(
             message: e.to_string(),
         })?;
     }
-    let hook_state = set_up(cfg, state, extras)?;
+    let hook_state = set_up(cfg, state, extras, idmapped)?;
     // The other containers' namespaces are joined now: their descriptors go
     // too. (Their owners, in the copy of `cfg` this process has, are never
     // dropped here: this process ends by an exit system call, never by
@@ -204,11 +207,16 @@ fn close_listed(keep: &[u32]) -> Result<(), Errno> {
 // ANCHOR: set-up
 /// Returns the state JSON for the bundle's startContainer hooks, when it
 /// has program hooks (read while the host's paths are in reach).
-fn set_up(cfg: &Config, state: &StateDir, extras: &Extras) -> Result<Option<String>, Error> {
+fn set_up(
+    cfg: &Config,
+    state: &StateDir,
+    extras: &Extras,
+    idmapped: Vec<(String, OwnedFd)>,
+) -> Result<Option<String>, Error> {
     if let Some(map) = &cfg.namespaces.user {
         become_root(map.single())?;
     }
-    let root = rootfs::prepare(&rootfs_spec(cfg, state, extras))?;
+    let root = rootfs::prepare(&rootfs_spec(cfg, state, extras, idmapped))?;
     // --ipc shareable or container:NAME: /dev/shm (and the IPC namespace).
     crate::container::sharing::share_ipc(&root, cfg, state)?;
     if cfg.security.privileged {
@@ -299,14 +307,32 @@ fn create_container_hooks(extras: &Extras) -> Result<Option<String>, Error> {
 }
 
 /// What `rootfs/` builds, in plain paths and flags: the container's
-/// settings and its state directory's layout.
-fn rootfs_spec(cfg: &Config, state: &StateDir, extras: &Extras) -> rootfs::Spec {
+/// settings and its state directory's layout, and the idmapped mounts
+/// the parent made (the image's goes on `<state>/lower`, an empty
+/// directory, which the overlay then takes as its lower layer).
+fn rootfs_spec(
+    cfg: &Config,
+    state: &StateDir,
+    extras: &Extras,
+    idmapped: Vec<(String, OwnedFd)>,
+) -> rootfs::Spec {
+    let mut idmapped_lower = None;
+    let mut idmapped_volumes = Vec::new();
+    for (name, tree) in idmapped {
+        match name.parse::<usize>() {
+            Ok(i) => idmapped_volumes.push((i, Arc::new(tree))),
+            Err(_) => idmapped_lower = Some(Arc::new(tree)),
+        }
+    }
     let (lower, host_dirs) = match &cfg.lower {
         Lower::Skeleton(host_dirs) => (state.lower(), host_dirs.clone()),
+        Lower::Directory(_) if idmapped_lower.is_some() => (state.lower(), Vec::new()),
         Lower::Directory(dir) => (dir.clone(), Vec::new()),
     };
     rootfs::Spec {
         lower,
+        idmapped_lower,
+        idmapped_volumes,
         host_dirs,
         upper: state.upper(),
         work: state.work(),

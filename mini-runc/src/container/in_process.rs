@@ -42,6 +42,8 @@ pub struct InProcess {
     pub interactive: bool,
     /// The image: the overlay's lower layer on `root.path`.
     pub lower: Lower,
+    /// See [`Config::idmap_lower`](crate::container::Config::idmap_lower).
+    pub idmap_lower: bool,
     pub hooks: Hooks,
     pub ipc_mode: IpcMode,
     pub net_mode: NetMode,
@@ -61,6 +63,7 @@ impl Plan {
         config.remove = parts.remove;
         config.interactive = parts.interactive;
         config.lower = parts.lower;
+        config.idmap_lower = parts.idmap_lower;
         self.extras.bind_root = false;
         // The engine's hooks, and its held namespaces, replace the joins by
         // path the plan would make (the paths name the same namespaces).

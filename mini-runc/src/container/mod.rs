@@ -185,6 +185,11 @@ pub struct Config {
     pub id: String,
     pub name: Option<String>,
     pub lower: Lower,
+    /// A [`Lower::Directory`] is seen through an idmapped mount of the
+    /// container's user namespace, so that its root owns the image's files
+    /// (`rootfs/idmap.rs`): where the kernel and the filesystem allow it,
+    /// else as it is, after a notice.
+    pub idmap_lower: bool,
     pub hostname: String,
     pub command: Vec<String>,
     /// `KEY=VALUE` entries, the final environment.
@@ -211,6 +216,15 @@ pub struct Config {
     pub net_mode: NetMode,
     /// The engine's work at the steps of the start (its network).
     pub hooks: Hooks,
+}
+
+impl Config {
+    /// Whether the parent makes idmapped mounts for the child (the image,
+    /// volumes): only into a user namespace of the container's own.
+    pub fn wants_idmaps(&self) -> bool {
+        let lower = self.idmap_lower && matches!(self.lower, Lower::Directory(_));
+        self.namespaces.user.is_some() && (lower || self.volumes.iter().any(|v| v.idmap))
+    }
 }
 
 /// What an OCI bundle asks of the process model beyond a [`Config`]

@@ -20,8 +20,9 @@ use nix::unistd::{Pid, getegid, geteuid};
 use crate::container::signals::waited_signals;
 use crate::container::state::StateDir;
 use crate::container::sync::SyncChannel;
-use crate::container::{Config, Extras, IdMap, Namespaces, child, start_report, tty};
+use crate::container::{Config, Extras, IdMap, Lower, Namespaces, child, start_report, tty};
 use crate::error::ContainerError;
+use crate::rootfs::idmap;
 
 /// The stack `clone(2)` gives the child. The child, the container's init,
 /// runs on it for its whole life, but only sets up the container, forks
@@ -125,6 +126,7 @@ fn start(
     start_report::close();
 
     let started = write_id_maps(pid, cfg.namespaces.user.as_ref())
+        .and_then(|()| hand_over_idmapped_mounts(pid, cfg, state, &mut parent_end))
         .and_then(|()| {
             // Into its cgroups while it waits for "go", before any of the
             // container's setup runs (unless it was born there).
@@ -280,6 +282,60 @@ fn write_id_maps(pid: Pid, map: Option<&IdMap>) -> Result<(), ContainerError> {
     write("gid_map", map.lines(true))
 }
 // ANCHOR_END: id-maps
+
+// ANCHOR: idmapped-mounts
+/// The image (and the volumes an OCI bundle asks for) as idmapped mounts
+/// through the child's user namespace, its ID maps written by now, handed
+/// to the child, which attaches them in its own mount namespace (see
+/// `rootfs/idmap.rs` for why the parent makes them). An image the kernel
+/// or its filesystem cannot idmap is used as it is, after one notice: its
+/// files keep their host owners, `nobody` inside. A volume that cannot be
+/// idmapped is an error: the bundle asked for it.
+fn hand_over_idmapped_mounts(
+    pid: Pid,
+    cfg: &Config,
+    state: &StateDir,
+    chan: &mut SyncChannel,
+) -> Result<(), ContainerError> {
+    if !cfg.wants_idmaps() {
+        return Ok(());
+    }
+    let path = Path::new("/proc").join(pid.as_raw().to_string()).join("ns/user");
+    let userns = std::fs::File::open(&path).map_err(|source| ContainerError::Io {
+        what: "opening",
+        path,
+        source,
+    })?;
+    let userns = OwnedFd::from(userns);
+    let mut mounts = Vec::new();
+    if let (true, Lower::Directory(dir)) = (cfg.idmap_lower, &cfg.lower) {
+        match idmap::idmapped_tree(dir, &userns, false) {
+            Ok(tree) => {
+                // Its mount point, which the child (not host root) cannot make.
+                let point = state.lower();
+                std::fs::create_dir_all(&point).map_err(|source| ContainerError::Io {
+                    what: "creating",
+                    path: point,
+                    source,
+                })?;
+                mounts.push(("lower".to_owned(), tree));
+            }
+            Err(errno) => say_err!(
+                "{}: notice: the image {dir:?} cannot be idmapped here (mount_setattr: {errno}): \
+                 its files keep their host owners in the container",
+                crate::error::program()
+            ),
+        }
+    }
+    for (i, volume) in cfg.volumes.iter().enumerate().filter(|(_, v)| v.idmap) {
+        let tree = idmap::idmapped_tree(&volume.source, &userns, volume.recursive).map_err(
+            ContainerError::sys(format!("mount_setattr({:?}, MOUNT_ATTR_IDMAP)", volume.source)),
+        )?;
+        mounts.push((i.to_string(), tree));
+    }
+    chan.send_mounts(&mounts)
+}
+// ANCHOR_END: idmapped-mounts
 
 /// The ID map for a container with a user namespace: rootless, the caller
 /// only; as root, `root`'s range in /etc/subuid and /etc/subgid, or the

@@ -198,7 +198,7 @@ pub fn plan(spec: &Spec, bundle: &Path, id: &str) -> Result<Plan, SpecError> {
     let sysctl = sysctl(linux)?;
     let (namespaces, ipc_mode, net_mode, pid_join, hooks) = namespaces(linux, sysctl)?;
     let hostname = hostname(spec, linux, &namespaces)?;
-    let volumes = mounts(spec.mounts().as_deref().unwrap_or_default(), &rootfs)?;
+    let volumes = mounts(spec.mounts().as_deref().unwrap_or_default(), &rootfs, linux)?;
     let cgroup_fs = spec.mounts().iter().flatten().any(|m| {
         m.destination() == Path::new("/sys/fs/cgroup") && m.typ().as_deref() == Some("cgroup")
     });
@@ -222,6 +222,7 @@ pub fn plan(spec: &Spec, bundle: &Path, id: &str) -> Result<Plan, SpecError> {
         id: id.to_owned(),
         name: None,
         lower: Lower::Directory(rootfs),
+        idmap_lower: false,
         hostname,
         command,
         env,
@@ -1008,21 +1009,26 @@ const BIND_OPTIONS: &[&str] = &[
     "nosuid",
     "nodev",
     "noexec",
+    "idmap",
+    "ridmap",
 ];
 
 // ANCHOR: mounts
 /// `mounts`: the usual ones are the model's own ([`BUILT_IN`]); a bind
 /// mount becomes a [`Volume`]; anything else is refused.
-fn mounts(mounts: &[Mount], rootfs: &Path) -> Result<Vec<Volume>, SpecError> {
+fn mounts(
+    mounts: &[Mount],
+    rootfs: &Path,
+    linux: &oci_spec::runtime::Linux,
+) -> Result<Vec<Volume>, SpecError> {
     let mut volumes = Vec::new();
     for (i, m) in mounts.iter().enumerate() {
         let dest = m.destination().to_string_lossy().into_owned();
         let field = format!("mounts[{i}] ({dest})");
-        absent(&format!("{field}.uidMappings"), m.uid_mappings())?;
-        absent(&format!("{field}.gidMappings"), m.gid_mappings())?;
         let options = m.options().clone().unwrap_or_default();
         let typ = m.typ().as_deref().unwrap_or("none");
         let is_bind = typ == "bind" || options.iter().any(|o| o == "bind" || o == "rbind");
+        let idmap = idmapped_mount(&field, m, linux, is_bind)?;
         if is_bind {
             if let Some(bad) = options.iter().find(|o| !BIND_OPTIONS.contains(&o.as_str())) {
                 return Err(refuse(field, format!("bind mount option {bad:?} is not supported")));
@@ -1046,6 +1052,7 @@ fn mounts(mounts: &[Mount], rootfs: &Path) -> Result<Vec<Volume>, SpecError> {
                 tmpfs: None,
                 recursive: options.iter().any(|o| o == "rbind"),
                 propagation: bind_propagation(&options),
+                idmap,
             });
             continue;
         }
@@ -1073,6 +1080,45 @@ fn mounts(mounts: &[Mount], rootfs: &Path) -> Result<Vec<Volume>, SpecError> {
     Ok(volumes)
 }
 // ANCHOR_END: mounts
+
+/// A mount's `uidMappings` and `gidMappings` (OCI 1.1, idmapped mounts):
+/// the source seen through an ID map (see mini-runc's `rootfs/idmap.rs`).
+/// mini-runc makes the idmap with the container's own user namespace, so
+/// it takes them on a bind mount and when they are the container's own
+/// `linux.uidMappings` and `gidMappings` (the usual case: the volume's
+/// on-disk owners become the same IDs inside); other maps are refused.
+/// The `idmap` option (OCI 1.2) without maps asks for the same.
+fn idmapped_mount(
+    field: &str,
+    m: &Mount,
+    linux: &oci_spec::runtime::Linux,
+    is_bind: bool,
+) -> Result<bool, SpecError> {
+    let (uids, gids) = (m.uid_mappings(), m.gid_mappings());
+    // OCI 1.2's `idmap` option alone: the container's own maps.
+    let asked = m.options().iter().flatten().any(|o| o == "idmap" || o == "ridmap");
+    if uids.is_none() && gids.is_none() {
+        if asked && linux.uid_mappings().is_none() {
+            return Err(refuse(field, "the idmap option needs a user namespace with its maps"));
+        }
+        return Ok(asked);
+    }
+    let field = format!("{field}.uidMappings");
+    if !is_bind {
+        return Err(refuse(field, "idmapped mounts are supported on bind mounts only"));
+    }
+    if uids.is_none() || gids.is_none() {
+        return Err(refuse(field, "an idmapped mount needs both uidMappings and gidMappings"));
+    }
+    if uids != linux.uid_mappings() || gids != linux.gid_mappings() {
+        return Err(refuse(
+            field,
+            "mini-runc idmaps a mount with the container's own user namespace: \
+             the maps must be linux.uidMappings and linux.gidMappings",
+        ));
+    }
+    Ok(true)
+}
 
 // ANCHOR: tmpfs
 /// A tmpfs of the container's own (containerd's default `/run`, podman's
@@ -1126,6 +1172,7 @@ fn tmpfs(
         tmpfs: Some(data.join(",")),
         recursive: false,
         propagation: None,
+        idmap: false,
     })
 }
 // ANCHOR_END: tmpfs

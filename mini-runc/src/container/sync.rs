@@ -135,6 +135,49 @@ impl SyncChannel {
         }
     }
 
+    /// Parent: hands the child the idmapped mounts it made (see
+    /// `rootfs/idmap.rs`) as the ancillary data of a one-byte message "M",
+    /// then a line naming each in order (`mounts lower 0 3`: the image,
+    /// volumes 0 and 3). A name asked for and missing was not made.
+    pub fn send_mounts(&mut self, mounts: &[(String, OwnedFd)]) -> Result<(), ContainerError> {
+        let fds: Vec<RawFd> = mounts.iter().map(|(_, fd)| fd.as_raw_fd()).collect();
+        let rights = [ControlMessage::ScmRights(&fds)];
+        let cmsgs: &[ControlMessage] = if fds.is_empty() { &[] } else { &rights };
+        let socket = self.reader.get_ref().as_raw_fd();
+        sendmsg::<()>(socket, &[IoSlice::new(b"M")], cmsgs, MsgFlags::empty(), None)
+            .map_err(|errno| ContainerError::Sync(format!("sendmsg(SCM_RIGHTS): {errno}")))?;
+        let names: Vec<&str> = mounts.iter().map(|(name, _)| name.as_str()).collect();
+        self.send(format!("mounts {}", names.join(" ")).trim_end())
+    }
+
+    /// Child: receives [`send_mounts`](Self::send_mounts)' mounts, named.
+    /// Called before anything else is read (the line buffer is empty).
+    pub fn recv_mounts(&mut self) -> Result<Vec<(String, OwnedFd)>, ContainerError> {
+        let mut byte = [0u8; 1];
+        let mut iov = [IoSliceMut::new(&mut byte)];
+        let mut space = nix::cmsg_space!([RawFd; 16]);
+        let socket = self.reader.get_ref().as_raw_fd();
+        let msg = recvmsg::<()>(socket, &mut iov, Some(&mut space), MsgFlags::MSG_CMSG_CLOEXEC)
+            .map_err(|errno| ContainerError::Sync(format!("recvmsg: {errno}")))?;
+        let mut fds = Vec::new();
+        for cmsg in msg.cmsgs().map_err(|e| ContainerError::Sync(format!("cmsgs: {e}")))? {
+            if let ControlMessageOwned::ScmRights(received) = cmsg {
+                // SAFETY: the kernel just installed these descriptors for us.
+                fds.extend(received.into_iter().map(|fd| unsafe { OwnedFd::from_raw_fd(fd) }));
+            }
+        }
+        if (msg.bytes, byte[0]) != (1, b'M') {
+            return Err(ContainerError::Sync("expected the idmapped mounts".to_owned()));
+        }
+        let line = self.recv()?;
+        let names = line.strip_prefix("mounts").map(str::split_whitespace);
+        let names: Vec<String> = names.into_iter().flatten().map(str::to_owned).collect();
+        if names.len() != fds.len() {
+            return Err(ContainerError::Sync(format!("{} mounts for {line:?}", fds.len())));
+        }
+        Ok(names.into_iter().zip(fds).collect())
+    }
+
     /// Parent: waits for [`ready`](Self::ready) or [`error`](Self::error).
     pub fn wait_ready(&mut self) -> Result<(), ContainerError> {
         let line = self.recv()?;

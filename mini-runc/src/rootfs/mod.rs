@@ -29,10 +29,12 @@
 //! `security/paths.rs` and mini-docker's `image/` use it.
 
 mod dev;
+pub mod idmap;
 pub mod resolve;
 
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use nix::fcntl::{OFlag, open};
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
@@ -50,6 +52,12 @@ use resolve::{Create, fd_path, open_in_root};
 pub struct Spec {
     /// The overlay's read-only lower layer: the image.
     pub lower: PathBuf,
+    /// The image's directory as an idmapped mount, detached (see
+    /// `idmap.rs`): attached on `lower`, an empty directory, first.
+    pub idmapped_lower: Option<Arc<OwnedFd>>,
+    /// Idmapped mounts of volumes' sources, by index in `volumes`:
+    /// attached on their targets instead of a bind mount.
+    pub idmapped_volumes: Vec<(usize, Arc<OwnedFd>)>,
     /// Host directories (relative to `/`) bound read-only over it: the
     /// `host` image's `/usr`, `/lib*`… (none for any other image).
     pub host_dirs: Vec<&'static str>,
@@ -129,6 +137,9 @@ pub struct Volume {
     /// `MS_UNBINDABLE`, maybe with `MS_REC`); private otherwise, as every
     /// mount of the container is.
     pub propagation: Option<MsFlags>,
+    /// Bound through the container's user namespace's ID map (an OCI
+    /// mount's `uidMappings`, see `idmap.rs`).
+    pub idmap: bool,
 }
 
 /// Builds the root filesystem on `spec.target` and returns a descriptor of
@@ -158,7 +169,7 @@ pub fn prepare(spec: &Spec) -> Result<OwnedFd, RootfsError> {
             bind(&root, spec.etc.join(name), &format!("/etc/{name}"), Create::File, true)?;
         }
     }
-    for volume in &spec.volumes {
+    for (i, volume) in spec.volumes.iter().enumerate() {
         if let Some(data) = &volume.tmpfs {
             // A new mount takes its flags at once (no remount needed).
             let ro = if volume.read_only { MsFlags::MS_RDONLY } else { MsFlags::empty() };
@@ -167,7 +178,14 @@ pub fn prepare(spec: &Spec) -> Result<OwnedFd, RootfsError> {
             continue;
         }
         let create = if volume.source_is_dir { Create::Dir } else { Create::File };
-        bind(&root, &volume.source, &volume.target, create, volume.recursive)?;
+        match spec.idmapped_volumes.iter().find(|(at, _)| *at == i) {
+            // Made by the parent, through the container's ID map (idmap.rs).
+            Some((_, tree)) => {
+                let at = open_in_root(&root, &volume.target, create)?;
+                idmap::attach(tree, &at, &volume.target)?;
+            }
+            None => bind(&root, &volume.source, &volume.target, create, volume.recursive)?,
+        }
         if volume.read_only {
             read_only_in_root(&root, &volume.target)?;
         }
@@ -186,6 +204,13 @@ pub fn prepare(spec: &Spec) -> Result<OwnedFd, RootfsError> {
 /// The image as the overlay's read-only lower layer, the container's
 /// writes in an upper layer of its own; returns the root's descriptor.
 fn overlay_root(spec: &Spec) -> Result<OwnedFd, RootfsError> {
+    // The image through its idmapped mount, when the runtime made one.
+    if let Some(tree) = &spec.idmapped_lower {
+        let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+        let point = open(&spec.lower, flags, Mode::empty())
+            .map_err(RootfsError::sys(format!("open({:?})", spec.lower)))?;
+        idmap::attach(tree, &point, &spec.lower.display().to_string())?;
+    }
     // ANCHOR: overlay
     let rootfs = &spec.target;
     let mut options = format!(
