@@ -596,8 +596,9 @@ fn kept_container_and_names() {
     let mut left: Vec<_> =
         std::fs::read_dir(&dir).expect("ls").map(|e| e.expect("e").file_name()).collect();
     left.sort();
-    // The bundle stays with it (as Docker keeps a container's config).
-    assert_eq!(left, ["config.json", "name", "upper"]);
+    // The bundle and the image's record stay with it (as Docker keeps a
+    // container's config).
+    assert_eq!(left, ["config.json", "image.json", "name", "upper"]);
     let ran = lab.run(&["run", "--rm", "--name", "keep", "host", "true"]);
     assert_eq!(ran.code, 125);
     assert_eq!(ran.stderr, "mini-docker: container name \"keep\" is already in use\n");
