@@ -31,7 +31,8 @@ use mini_runc::cgroups::{CPU_PERIOD_US, Limits};
 use mini_runc::container::{Config, IpcMode, NetMode};
 use mini_runc::security::{SecurityError, capabilities, seccomp};
 use oci_spec::runtime::{
-    Capabilities, Capability, Linux, LinuxCapabilitiesBuilder, LinuxCpuBuilder,
+    Capabilities, Capability, Linux, LinuxCapabilitiesBuilder, LinuxCpuBuilder, LinuxDevice,
+    LinuxDeviceBuilder, LinuxDeviceType,
     LinuxIdMappingBuilder, LinuxMemoryBuilder, LinuxNamespace, LinuxNamespaceBuilder,
     LinuxNamespaceType, LinuxPidsBuilder, LinuxResources, LinuxResourcesBuilder, Mount,
     MountBuilder, Process, RootBuilder, Spec, UserBuilder,
@@ -129,6 +130,9 @@ fn linux(cfg: &Config, limits: &Limits) -> Result<Linux, BundleError> {
     let privileged = cfg.security.privileged;
     linux.set_masked_paths((!privileged).then(|| cfg.security.masked.clone()));
     linux.set_readonly_paths((!privileged).then(|| cfg.security.read_only.clone()));
+    if privileged {
+        linux.set_devices(Some(host_devices()?));
+    }
     let profile = seccomp::oci(&cfg.security.seccomp, cfg.security.caps)?;
     linux.set_seccomp(profile.map(serde_json::from_value).transpose().map_err(invalid)?);
     if limits.is_empty() {
@@ -139,6 +143,46 @@ fn linux(cfg: &Config, limits: &Limits) -> Result<Linux, BundleError> {
     }
     Ok(linux)
 }
+
+// ANCHOR: host-devices
+/// `--privileged`: every character and block device at the top of the
+/// host's `/dev`, listed in `linux.devices` as Docker lists them, with the
+/// host's type, numbers, mode and owner; the runtime makes each in the
+/// container's `/dev` (`mknod`, or a bind mount of the host's node in a
+/// user namespace, where mknod is refused). `ptmx` and `console` stay the
+/// container's own.
+fn host_devices() -> Result<Vec<LinuxDevice>, BundleError> {
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    let mut devices = Vec::new();
+    let Ok(entries) = std::fs::read_dir("/dev") else { return Ok(devices) };
+    for entry in entries.filter_map(Result::ok) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Ok(meta) = entry.metadata() else { continue };
+        let typ = match meta.file_type() {
+            t if t.is_char_device() => LinuxDeviceType::C,
+            t if t.is_block_device() => LinuxDeviceType::B,
+            _ => continue,
+        };
+        if name == "ptmx" || name == "console" {
+            continue;
+        }
+        let rdev = meta.rdev();
+        let device = LinuxDeviceBuilder::default()
+            .path(format!("/dev/{name}"))
+            .typ(typ)
+            .major(nix::sys::stat::major(rdev) as i64)
+            .minor(nix::sys::stat::minor(rdev) as i64)
+            .file_mode(meta.mode() & 0o777)
+            .uid(meta.uid())
+            .gid(meta.gid())
+            .build()
+            .map_err(invalid)?;
+        devices.push(device);
+    }
+    devices.sort_by(|a, b| a.path().cmp(b.path()));
+    Ok(devices)
+}
+// ANCHOR_END: host-devices
 
 /// Docker's usual mounts, then each `-v` as a recursive bind mount.
 fn mounts(cfg: &Config) -> Result<Vec<Mount>, BundleError> {

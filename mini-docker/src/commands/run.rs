@@ -15,7 +15,9 @@ use mini_runc::cgroups::{self, LimitRequest, Limits, Swap};
 use mini_runc::container::in_process::InProcess;
 use mini_runc::container::spec::{self, Plan};
 use mini_runc::container::state::{Keep, StateDir};
-use mini_runc::container::{Config, Hooks, Lower, Namespaces, NetMode, parent, sharing, tenant};
+use mini_runc::container::{
+    Config, Extras, Hooks, Lower, Namespaces, NetMode, parent, sharing, tenant,
+};
 use mini_runc::error::{ContainerError, UsageError};
 use mini_runc::rootfs::Volume;
 use mini_runc::security::SecurityRequest;
@@ -227,7 +229,7 @@ pub fn run(dirs: &Dirs, args: RunArgs) -> Result<u8, Error> {
         }
     };
     drop(lock);
-    let Plan { config: mut cfg, limits, .. } = plan;
+    let Plan { config: mut cfg, limits, extras, .. } = plan;
     if bridge.is_some() {
         cfg.hooks = network_hooks(&state);
     }
@@ -258,7 +260,7 @@ pub fn run(dirs: &Dirs, args: RunArgs) -> Result<u8, Error> {
             network::create(id, host, bridge.as_ref(), &dirs.state, &state.dir)?;
             share_network(&cfg, &state)
         })
-        .and_then(|()| start(&cfg, &state));
+        .and_then(|()| start(&cfg, &state, &extras));
     let keep = match result {
         Ok(_) if !cfg.remove => Keep::Upper,
         _ => Keep::Nothing,
@@ -292,6 +294,7 @@ fn write_bundle(decided: Config, limits: &Limits, state: &StateDir) -> Result<Pl
         net_mode: decided.net_mode,
         pid_join: decided.pid_join,
         hostname: decided.hostname,
+        privileged: decided.security.privileged,
     });
     plan.compile_seccomp(&state.dir)?;
     state.fill(&plan.config)?;
@@ -332,11 +335,13 @@ fn share_network(cfg: &Config, state: &StateDir) -> Result<(), Error> {
     Ok(())
 }
 
-fn start(cfg: &Config, state: &StateDir) -> Result<u8, Error> {
+/// The start, with what the bundle adds to the settings (its devices, a
+/// writable `/sys`: see mini-runc's `Extras`).
+fn start(cfg: &Config, state: &StateDir, extras: &Extras) -> Result<u8, Error> {
     if let Lower::Skeleton(_) = cfg.lower {
         host::build_skeleton(&state.lower())?;
     }
-    Ok(parent::run(cfg, state)?)
+    Ok(parent::run_with(cfg, state, extras)?)
 }
 
 /// What `inspect` shows of the image a container came from: its name and

@@ -219,9 +219,6 @@ fn set_up(
     let root = rootfs::prepare(&rootfs_spec(cfg, state, extras, idmapped))?;
     // --ipc shareable or container:NAME: /dev/shm (and the IPC namespace).
     crate::container::sharing::share_ipc(&root, cfg, state)?;
-    if cfg.security.privileged {
-        crate::security::paths::host_devices(&root)?;
-    }
     // (No hostname, from an OCI bundle: the UTS namespace keeps the copy
     // of the host's it starts with, as under runc.)
     if cfg.namespaces.uts && !cfg.hostname.is_empty() {
@@ -344,7 +341,7 @@ fn rootfs_spec(
         // --net container:NAME: joined already (see `main`).
         net_namespace: cfg.namespaces.net || matches!(cfg.net_mode, NetMode::Container { .. }),
         ipc_namespace: cfg.namespaces.ipc,
-        sys_writable: cfg.security.privileged,
+        sys_writable: extras.sys_writable,
         etc: state.etc(),
         volumes: cfg.volumes.clone(),
         workdir: cfg.workdir.clone(),

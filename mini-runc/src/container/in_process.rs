@@ -52,6 +52,9 @@ pub struct InProcess {
     /// `hostname`, or the engine's choice when the container shares the
     /// host's UTS namespace (and the bundle may name none).
     pub hostname: String,
+    /// `--privileged`, for the record `exec` and `inspect` read; the file
+    /// already says what it means.
+    pub privileged: bool,
 }
 // ANCHOR_END: in-process
 
@@ -74,6 +77,7 @@ impl Plan {
         config.net_mode = parts.net_mode;
         config.pid_join = parts.pid_join;
         config.hostname = parts.hostname;
+        config.security.privileged = parts.privileged;
         // mini-docker makes cgroups only for a limit (the bundle then names
         // their path): without one there is nothing to enforce, and a
         // cgroup costs time at start and at exit.

@@ -41,7 +41,7 @@
 //! last process in it ends the kernel takes all of them away: the host's
 //! mount table is never touched. What is left to clean up (the cgroups, the
 //! address lease, the state directory) is cleaned up by the caller of
-//! [`parent::run`], the engine, through one teardown: mini-docker's
+//! [`parent::run_with`], the engine, through one teardown: mini-docker's
 //! `teardown.rs` frees its network records and calls the runtime's share,
 //! [`state::StateDir::tear_down`] (the cgroups, the state directory).
 //!
@@ -259,6 +259,8 @@ pub struct Extras {
     /// createRuntime step (init's PID is known then), and the child reads
     /// it before `pivot_root` takes the host's paths away.
     pub hook_state: Option<PathBuf>,
+    /// `/sys` stays writable (its mount in the bundle has no `ro`).
+    pub sys_writable: bool,
     /// `linux.rootfsPropagation` other than private: the propagation the
     /// root mount gets once the container is in it (mount_namespaces(7)).
     pub rootfs_propagation: Option<nix::mount::MsFlags>,

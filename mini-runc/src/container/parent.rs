@@ -55,12 +55,8 @@ impl Namespaces {
     // ANCHOR_END: clone-flags
 }
 
-/// Runs the container to its end and returns the command's exit status.
-pub fn run(cfg: &Config, state: &StateDir) -> Result<u8, ContainerError> {
-    run_with(cfg, state, &Extras::default())
-}
-
-/// [`run`], with what an OCI bundle adds (see [`Extras`]).
+/// Runs the container to its end and returns the command's exit status;
+/// `extras` is what its bundle adds to the settings (see [`Extras`]).
 pub fn run_with(cfg: &Config, state: &StateDir, extras: &Extras) -> Result<u8, ContainerError> {
     let waited = waited_signals();
     let mut old_mask = SigSet::empty();

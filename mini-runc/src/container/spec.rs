@@ -192,7 +192,6 @@ pub fn plan(spec: &Spec, bundle: &Path, id: &str) -> Result<Plan, SpecError> {
     let mut security = security(process)?;
     let rlimits = rlimits(process)?;
     let linux = spec.linux().as_ref().ok_or_else(|| refuse("linux", "missing"))?;
-    security.privileged = privileged(spec, linux, security.caps);
     security.masked = linux.masked_paths().clone().unwrap_or_default();
     security.read_only = linux.readonly_paths().clone().unwrap_or_default();
     let sysctl = sysctl(linux)?;
@@ -257,6 +256,7 @@ pub fn plan(spec: &Spec, bundle: &Path, id: &str) -> Result<Plan, SpecError> {
             cgroup_fs,
             bind_root: true,
             console_size: console_size(process)?,
+            sys_writable: sys_writable(spec),
             rootfs_propagation: rootfs_propagation(linux)?,
             domainname,
             devices,
@@ -322,25 +322,14 @@ fn rootfs_propagation(
 }
 // ANCHOR_END: propagation
 
-// ANCHOR: privileged
-/// Docker's `--privileged`, as its `config.json` says it: every
-/// capability, no masked or read-only path, no seccomp filter, and `/sys`
-/// mounted writable. The process model has one mode for all four
-/// (`security/mod.rs`), which also gives the container the host's devices
-/// and leaves init's privileges alone; a bundle that asks for only some of
-/// them gets the model's stricter defaults for the rest.
-fn privileged(spec: &Spec, linux: &oci_spec::runtime::Linux, caps: u64) -> bool {
-    let empty = |list: &Option<Vec<String>>| list.as_ref().is_none_or(Vec::is_empty);
-    let sys_writable = spec.mounts().iter().flatten().any(|m| {
+/// Whether `/sys` is to stay writable: the bundle lists a sysfs mount on
+/// it without `ro` (Docker's `--privileged` writes it so). The model
+/// mounts `/sys` read-only otherwise.
+fn sys_writable(spec: &Spec) -> bool {
+    spec.mounts().iter().flatten().any(|m| {
         m.destination() == Path::new("/sys") && !m.options().iter().flatten().any(|o| o == "ro")
-    });
-    caps == crate::security::capabilities::all()
-        && empty(linux.masked_paths())
-        && empty(linux.readonly_paths())
-        && linux.seccomp().is_none()
-        && sys_writable
+    })
 }
-// ANCHOR_END: privileged
 
 /// Only Linux: the other platforms' sections are refused.
 fn check_platform(spec: &Spec) -> Result<(), SpecError> {

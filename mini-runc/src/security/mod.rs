@@ -86,6 +86,10 @@ pub struct SecurityRequest {
 /// What the container gets, decided before `clone`.
 #[derive(Debug, Clone)]
 pub struct Security {
+    /// `--privileged`, as the engine decided it (what `inspect` reports).
+    /// The runtime acts on what it means, which the bundle spells out:
+    /// every capability, no seccomp profile, no masked path, a writable
+    /// `/sys`, the host's devices in `linux.devices`.
     pub privileged: bool,
     /// The container's capabilities, bit N for capability N: its bounding
     /// set, and its permitted and effective sets unless `sets` says
@@ -202,9 +206,6 @@ fn prctl(what: &str, option: libc::c_int, value: libc::c_ulong) -> Result<(), Se
 /// Step 1: the masked and read-only paths (see paths.rs), in the
 /// container's root; none with `--privileged`.
 pub fn cover_paths(sec: &Security) -> Result<(), SecurityError> {
-    if sec.privileged {
-        return Ok(());
-    }
     paths::cover(&sec.masked, &sec.read_only)
 }
 
@@ -212,9 +213,6 @@ pub fn cover_paths(sec: &Security) -> Result<(), SecurityError> {
 /// Steps 2–4 (see the module's documentation), in the container's first
 /// process after `pivot_root` and [`cover_paths`]; it becomes init.
 pub fn confine_init(sec: &Security) -> Result<(), SecurityError> {
-    if sec.privileged {
-        return Ok(());
-    }
     if filter_before_drop(sec) {
         // seccomp(2) without no_new_privs needs CAP_SYS_ADMIN, which the
         // container is about to lose: install the filter now, as runc
@@ -237,9 +235,6 @@ pub fn confine_init(sec: &Security) -> Result<(), SecurityError> {
 /// Steps 7 and 8, in the command's process, after it switched user and
 /// directory; the next system call is `execve`.
 pub fn confine_command(sec: &Security, uid: u32) -> Result<(), SecurityError> {
-    if sec.privileged {
-        return Ok(());
-    }
     match sec.sets {
         // The bundle's sets (a user other than root kept its permitted set
         // through setresuid: see `keep_caps`).
@@ -284,9 +279,6 @@ fn filter_before_drop(sec: &Security) -> bool {
 /// bounding set needs `CAP_SETPCAP`); then, just before `execve`,
 /// [`confine_command`].
 pub fn confine_exec(sec: &Security) -> Result<(), SecurityError> {
-    if sec.privileged {
-        return Ok(());
-    }
     keep_caps(sec)?;
     if filter_before_drop(sec) {
         // As in confine_init: while CAP_SYS_ADMIN is still held.

@@ -19,18 +19,13 @@
 //! refuses `umount2` too; `--cap-add SYS_ADMIN` lifts both). With
 //! `--privileged` nothing is covered: that is the point of the flag.
 //!
-//! It imports `rootfs/`'s mount helpers (`remount_read_only`, `resolve`),
-//! a module of the same layer that imports nothing of `security/`, and
-//! `error.rs`.
-
-use std::os::fd::OwnedFd;
+//! It imports `rootfs/`'s `remount_read_only`, a module of the same layer
+//! that imports nothing of `security/`.
 
 use nix::errno::Errno;
 use nix::mount::{MsFlags, mount};
 
-use crate::error::RootfsError;
 use crate::rootfs::remount_read_only;
-use crate::rootfs::resolve::{Create, fd_path, open_in_root};
 use crate::security::SecurityError;
 
 // ANCHOR: paths
@@ -91,31 +86,3 @@ pub fn cover(masked: &[String], read_only: &[String]) -> Result<(), SecurityErro
     Ok(())
 }
 // ANCHOR_END: mask
-
-// ANCHOR: host-devices
-/// `--privileged`: every character and block device of the host's `/dev`
-/// (top level) appears in the container's, bind-mounted, as Docker creates
-/// them all. Runs before `pivot_root`, while the host's `/dev` is visible.
-pub fn host_devices(root: &OwnedFd) -> Result<(), RootfsError> {
-    use std::os::unix::fs::FileTypeExt;
-    let Ok(entries) = std::fs::read_dir("/dev") else { return Ok(()) };
-    for entry in entries.filter_map(Result::ok) {
-        let Ok(kind) = entry.file_type() else { continue };
-        let name = entry.file_name().to_string_lossy().into_owned();
-        // ptmx and the console belong to the container's own devpts.
-        if !(kind.is_char_device() || kind.is_block_device()) || name == "ptmx" || name == "console"
-        {
-            continue;
-        }
-        let target = format!("/dev/{name}");
-        if open_in_root(root, &target, Create::Nothing).is_ok() {
-            continue; // one of the usual ones, already there
-        }
-        let at = open_in_root(root, &target, Create::File)?;
-        let flags = MsFlags::MS_BIND;
-        mount(Some(target.as_str()), fd_path(&at).as_str(), None::<&str>, flags, None::<&str>)
-            .map_err(RootfsError::sys(format!("mount({target:?}, {target:?}, MS_BIND)")))?;
-    }
-    Ok(())
-}
-// ANCHOR_END: host-devices
