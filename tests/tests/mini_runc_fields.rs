@@ -685,15 +685,15 @@ fn five_capability_sets() {
 
 // ANCHOR: propagation
 /// `linux.rootfsPropagation`: the root mount's propagation, as mountinfo's
-/// optional fields show it (proc(5)): `shared:N` for rshared,
-/// `unbindable` for runbindable, neither by default (private).
+/// optional fields show it (proc(5)): `unbindable` for runbindable, no tag
+/// by default (private); shared and slave are refused.
 #[test]
 fn rootfs_propagation() {
     let Some(bundle) = Bundle::new("mini-runc rootfsPropagation") else { return };
     let root_line = "cat /proc/self/mountinfo | while read -r id parent major root mnt rest; do \
                      [ \"$mnt\" = / ] && echo \"$rest\"; done; true";
     let mut seen = Vec::new();
-    for (n, propagation) in [None, Some("rshared"), Some("runbindable")].into_iter().enumerate() {
+    for (n, propagation) in [None, Some("runbindable")].into_iter().enumerate() {
         bundle.config(root_line, |c| {
             if let Some(p) = propagation {
                 c["linux"]["rootfsPropagation"] = json!(p);
@@ -704,10 +704,13 @@ fn rootfs_propagation() {
         seen.push(ran.stdout);
     }
     assert!(!seen[0].contains("shared:") && !seen[0].contains("unbindable"), "{seen:?}");
-    assert!(seen[1].contains("shared:"), "rshared: {seen:?}");
-    assert!(seen[2].contains("unbindable"), "runbindable: {seen:?}");
-    bundle.config("true", |c| c["linux"]["rootfsPropagation"] = json!("sideways"));
-    bundle.assert_refused("linux.rootfsPropagation");
+    assert!(seen[1].contains("unbindable"), "runbindable: {seen:?}");
+    // Shared and slave would connect the root to nothing (its mounts are
+    // made private first): refused, as a type that does not exist is.
+    for refused in ["rslave", "shared", "sideways"] {
+        bundle.config("true", |c| c["linux"]["rootfsPropagation"] = json!(refused));
+        bundle.assert_refused("linux.rootfsPropagation");
+    }
 }
 // ANCHOR_END: propagation
 
@@ -786,7 +789,8 @@ fn cgroup_namespace_joined_by_path() {
 // ANCHOR: bind-options
 /// A bind mount's options: `bind` takes the one mount, `rbind` the mounts
 /// below it too (the host's `/sys` has `/sys/fs/cgroup` mounted below it);
-/// a propagation option shows in mountinfo (`shared:N`, `unbindable`).
+/// `unbindable` shows in mountinfo, `rprivate` leaves no tag; `rslave` is
+/// refused (there is no master left to follow).
 #[test]
 fn bind_mount_options() {
     let Some(bundle) = Bundle::new("mini-runc bind options") else { return };
@@ -798,7 +802,7 @@ fn bind_mount_options() {
         mounts.push(json!({ "destination": "/a", "type": "bind", "source": "/sys",
                             "options": ["bind", "ro", "unbindable"] }));
         mounts.push(json!({ "destination": "/b", "type": "bind", "source": "/sys",
-                            "options": ["rbind", "ro", "rshared"] }));
+                            "options": ["rbind", "ro", "rprivate"] }));
     });
     let ran = bundle.run_container("b1");
     assert_eq!(ran.code, 0, "{ran:?}");
@@ -807,12 +811,17 @@ fn bind_mount_options() {
     assert_ne!(lines[1], "0", "rbind: /sys/fs/cgroup comes along: {ran:?}");
     let line = |mnt: &str| lines.iter().find(|l| l.starts_with(&format!("{mnt} "))).copied();
     assert!(line("/a").is_some_and(|l| l.contains("unbindable")), "{ran:?}");
-    assert!(line("/b").is_some_and(|l| l.contains("shared:")), "{ran:?}");
-    bundle.config("true", |c| {
-        let mounts = c["mounts"].as_array_mut().expect("mounts");
-        mounts.push(json!({ "destination": "/a", "type": "bind", "source": "/sys",
-                            "options": ["rbind", "sideways"] }));
-    });
-    bundle.assert_refused("mounts[");
+    assert!(
+        line("/b").is_some_and(|l| !l.contains("shared:") && !l.contains("master:")),
+        "{ran:?}"
+    );
+    for refused in ["rslave", "sideways"] {
+        bundle.config("true", |c| {
+            let mounts = c["mounts"].as_array_mut().expect("mounts");
+            mounts.push(json!({ "destination": "/a", "type": "bind", "source": "/sys",
+                                "options": ["rbind", refused] }));
+        });
+        bundle.assert_refused("mounts[");
+    }
 }
 // ANCHOR_END: bind-options

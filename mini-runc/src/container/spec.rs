@@ -295,22 +295,21 @@ fn linux_single_id(spec: &Spec) -> bool {
 /// `linux.rootfsPropagation`: the propagation type of the container's root
 /// mount (mount_namespaces(7), "Shared subtree semantics"). The model makes
 /// every mount of the container's namespace private before it builds the
-/// root (so nothing it mounts reaches the host), so private is the default
-/// and another type is set on `/` once the container is in it: shared and
-/// unbindable act within the container's own namespace; slave, on a mount
-/// that has no master any more, leaves it private.
+/// root, so that nothing it mounts reaches the host: private is the
+/// default, and unbindable is set on `/` once the container is in it.
+/// Shared and slave are refused: with no peer and no master left, they
+/// would be accepted and mean nothing (see [`unconnected`]).
 fn rootfs_propagation(
     linux: &oci_spec::runtime::Linux,
 ) -> Result<Option<nix::mount::MsFlags>, SpecError> {
     use nix::mount::MsFlags;
     let flag = match linux.rootfs_propagation().as_deref() {
         None | Some("" | "private" | "rprivate") => return Ok(None),
-        Some("shared") => MsFlags::MS_SHARED,
-        Some("rshared") => MsFlags::MS_SHARED | MsFlags::MS_REC,
-        Some("slave") => MsFlags::MS_SLAVE,
-        Some("rslave") => MsFlags::MS_SLAVE | MsFlags::MS_REC,
         Some("unbindable") => MsFlags::MS_UNBINDABLE,
         Some("runbindable") => MsFlags::MS_UNBINDABLE | MsFlags::MS_REC,
+        Some(kind @ ("shared" | "rshared" | "slave" | "rslave")) => {
+            return Err(refuse("linux.rootfsPropagation", unconnected(kind)));
+        }
         Some(other) => {
             return Err(refuse(
                 "linux.rootfsPropagation",
@@ -979,9 +978,10 @@ const BUILT_IN: &[(&str, &str, &[&str])] = &[
     ("/sys/fs/cgroup", "cgroup", &["ro", "nosuid", "noexec", "nodev", "relatime"]),
 ];
 
-/// Options a bind mount may carry: what [`Volume`] does (a recursive bind,
-/// read-only or not) and the propagation the model gives every mount
-/// (private: it makes `/` `MS_REC | MS_PRIVATE` first).
+/// Options a bind mount may carry: `bind` or `rbind` (the mounts below the
+/// source too), read-only or not, the flags, private (what every mount of
+/// the model is: it makes `/` `MS_REC | MS_PRIVATE` first) or unbindable,
+/// and an ID-mapped mount.
 const BIND_OPTIONS: &[&str] = &[
     "bind",
     "rbind",
@@ -989,10 +989,6 @@ const BIND_OPTIONS: &[&str] = &[
     "rw",
     "private",
     "rprivate",
-    "shared",
-    "rshared",
-    "slave",
-    "rslave",
     "unbindable",
     "runbindable",
     "nosuid",
@@ -1019,6 +1015,12 @@ fn mounts(
         let is_bind = typ == "bind" || options.iter().any(|o| o == "bind" || o == "rbind");
         let idmap = idmapped_mount(&field, m, linux, is_bind)?;
         if is_bind {
+            if let Some(kind) = options
+                .iter()
+                .find(|o| matches!(o.as_str(), "shared" | "rshared" | "slave" | "rslave"))
+            {
+                return Err(refuse(field, unconnected(kind)));
+            }
             if let Some(bad) = options.iter().find(|o| !BIND_OPTIONS.contains(&o.as_str())) {
                 return Err(refuse(field, format!("bind mount option {bad:?} is not supported")));
             }
@@ -1179,18 +1181,28 @@ fn bind_restrictions(options: &[String]) -> nix::mount::MsFlags {
 
 /// A bind mount's propagation option (mount_namespaces(7)); the last one
 /// given counts, as in mount(8). Private, the model's default, is `None`.
+/// Shared and slave are refused before this (see [`unconnected`]).
 fn bind_propagation(options: &[String]) -> Option<nix::mount::MsFlags> {
     use nix::mount::MsFlags;
     options.iter().fold(None, |flags, o| match o.as_str() {
         "private" | "rprivate" => None,
-        "shared" => Some(MsFlags::MS_SHARED),
-        "rshared" => Some(MsFlags::MS_SHARED | MsFlags::MS_REC),
-        "slave" => Some(MsFlags::MS_SLAVE),
-        "rslave" => Some(MsFlags::MS_SLAVE | MsFlags::MS_REC),
         "unbindable" => Some(MsFlags::MS_UNBINDABLE),
         "runbindable" => Some(MsFlags::MS_UNBINDABLE | MsFlags::MS_REC),
         _ => flags,
     })
+}
+
+/// Why a shared or slave mount is refused: the model makes `/` of the
+/// container's mount namespace `MS_REC | MS_PRIVATE` before anything else,
+/// so that no mount of the container reaches the host; a mount made from
+/// then on has no peer and no master outside, and `shared` or `slave`
+/// (what `-v a:b:rslave` or Kubernetes' mount propagation ask for: to see
+/// the host's later mounts) would be accepted and do nothing.
+fn unconnected(kind: &str) -> String {
+    format!(
+        "{kind:?} is not supported: the container's mounts are made private first, so it would \
+         have no peer or master on the host"
+    )
 }
 
 /// `size=67108864` is the model's `size=65536k` (Docker writes bytes).
