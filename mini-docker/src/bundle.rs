@@ -12,9 +12,12 @@
 //!
 //! The same directory is a bundle other runtimes accept for most settings:
 //! `runc run --bundle <state dir> ID` runs the same command with the same
-//! namespaces, IDs, mounts, capabilities, limits and seccomp profile (its
-//! `root.path` is the empty mount point of the overlay, which runc would
-//! need mounted first, as Docker mounts it).
+//! namespaces, IDs, capabilities, limits and seccomp profile. Two things
+//! cross beside the file: the image (`root.path` is the empty mount point
+//! of the overlay, which runc would need mounted first, as Docker mounts
+//! it) and the files the engine writes for `/etc/hostname`, `/etc/hosts`
+//! and `/etc/resolv.conf` (bound by the runtime from the state directory,
+//! where Docker lists them as bind mounts).
 //!
 //! The file is built with `oci-spec`'s builders and written by serde: the
 //! engine never parses a `config.json`, so it carries no code to, which
@@ -32,10 +35,9 @@ use mini_runc::container::{Config, IpcMode, NetMode};
 use mini_runc::security::{SecurityError, capabilities, seccomp};
 use oci_spec::runtime::{
     Capabilities, Capability, Linux, LinuxCapabilitiesBuilder, LinuxCpuBuilder, LinuxDevice,
-    LinuxDeviceBuilder, LinuxDeviceType,
-    LinuxIdMappingBuilder, LinuxMemoryBuilder, LinuxNamespace, LinuxNamespaceBuilder,
-    LinuxNamespaceType, LinuxPidsBuilder, LinuxResources, LinuxResourcesBuilder, Mount,
-    MountBuilder, Process, RootBuilder, Spec, UserBuilder,
+    LinuxDeviceBuilder, LinuxDeviceType, LinuxIdMappingBuilder, LinuxMemoryBuilder, LinuxNamespace,
+    LinuxNamespaceBuilder, LinuxNamespaceType, LinuxPidsBuilder, LinuxResources,
+    LinuxResourcesBuilder, Mount, MountBuilder, Process, RootBuilder, Spec, UserBuilder,
 };
 use thiserror::Error;
 
@@ -138,7 +140,13 @@ fn linux(cfg: &Config, limits: &Limits) -> Result<Linux, BundleError> {
     if limits.is_empty() {
         linux.set_resources(None);
     } else {
-        linux.set_cgroups_path(Some(format!("/mini-docker/{}", cfg.id).into()));
+        // As root the cgroups go there, below each hierarchy's root;
+        // rootless they go below the user's own subtree, which the runtime
+        // finds itself (see mini-runc's `InProcess`), so no path is named.
+        if nix::unistd::geteuid().is_root() {
+            let path = format!("/{}/{}", mini_runc::cgroups::ENGINE_PARENT, cfg.id);
+            linux.set_cgroups_path(Some(path.into()));
+        }
         linux.set_resources(Some(resources(limits)?));
     }
     Ok(linux)
@@ -200,7 +208,12 @@ fn mounts(cfg: &Config) -> Result<Vec<Mount>, BundleError> {
         if cfg.security.privileged { &quiet } else { &[&quiet[..], &["ro"]].concat() };
     let mut mounts = vec![
         mount("/proc", "proc", "proc", &quiet)?,
-        mount("/dev", "tmpfs", "tmpfs", &["nosuid", "strictatime", "mode=755", "size=65536k"])?,
+        mount(
+            "/dev",
+            "tmpfs",
+            "tmpfs",
+            &["nosuid", "noexec", "strictatime", "mode=755", "size=65536k"],
+        )?,
         mount(
             "/dev/pts",
             "devpts",

@@ -105,6 +105,10 @@ pub enum RootfsError {
     /// with its arguments: `mount("proc", "/proc", "proc")`.
     #[error("{call}: {errno}")]
     Sys { call: String, errno: Errno },
+    /// A device node the bundle lists, bound from the host's in a user
+    /// namespace, is not the device it names there.
+    #[error("linux.devices: the host's {path} is {host}, not the {asked} the bundle names")]
+    OtherDevice { path: String, host: String, asked: String },
 }
 
 impl RootfsError {
@@ -196,6 +200,10 @@ pub enum ProcessError {
     Terminal(Errno),
     #[error("chdir({dir:?}): {source}")]
     Chdir { dir: String, source: std::io::Error },
+    /// Supplementary groups asked for where `setgroups` is denied (a user
+    /// namespace that maps one group).
+    #[error("supplementary groups {0:?}: setgroups is denied where one group is mapped")]
+    Groups(Vec<u32>),
     /// No `DIR/program` in the container's PATH (execvp(3) answers ENOENT).
     #[error("{0:?}: executable file not found in $PATH")]
     NotFound(String),

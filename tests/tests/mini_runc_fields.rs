@@ -314,7 +314,7 @@ fn hook_timeouts_and_failures() {
     let started = Instant::now();
     let ran = bundle.verb(&["create", "t1"]);
     assert_eq!(ran.code, 1, "{ran:?}");
-    assert!(ran.stderr.contains("hooks.prestart/createRuntime[0]"), "{ran:?}");
+    assert!(ran.stderr.contains("hooks.createRuntime[0] (/bin/sh)"), "{ran:?}");
     assert!(ran.stderr.contains("timeout"), "{ran:?}");
     assert!(started.elapsed() < Duration::from_secs(10), "took {:?}", started.elapsed());
     bundle.assert_empty();

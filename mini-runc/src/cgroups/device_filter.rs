@@ -18,7 +18,8 @@
 //! The rules keep v1's meaning, as runc's emulation of them does: they are
 //! read in order and a later rule wins over an earlier one, access by
 //! access (`r`, `w`, `m`); a device no rule covers is allowed, as in a new
-//! v1 cgroup, which is why every list starts with `a *:* rwm` denied.
+//! v1 cgroup (a bundle that means to allow a few devices starts its list
+//! with `a *:* rwm` denied, as Docker's and runc's do).
 //!
 //! It imports only `cgroups/`'s error.
 

@@ -229,7 +229,9 @@ fn set_up(
     if let Some(name) = &extras.domainname {
         set_domainname(name)?;
     }
-    if cfg.namespaces.net {
+    // A new network namespace's `lo` starts down; one joined by path is
+    // someone else's, and left as it is (runc does the same).
+    if cfg.namespaces.net && !extras.net_joined {
         rootfs::loopback_up()?;
     }
     if let Some(offsets) = &extras.time_offsets {

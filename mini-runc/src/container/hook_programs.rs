@@ -53,6 +53,20 @@ pub fn run_all(kind: &str, hooks: &[Hook], state: &str) -> Result<(), String> {
     }
     Ok(())
 }
+
+/// Runs every hook of a kind whose failure changes nothing (poststart,
+/// poststop): runtime.md says to log a warning and go on "as if the hook
+/// had succeeded", the hooks after it included. Returns each failure.
+pub fn run_each(kind: &str, hooks: &[Hook], state: &str) -> Vec<String> {
+    hooks
+        .iter()
+        .enumerate()
+        .filter_map(|(i, hook)| {
+            let why = run(hook, state).err()?;
+            Some(format!("{kind}[{i}] ({}): {why}", hook.path().display()))
+        })
+        .collect()
+}
 // ANCHOR_END: run-all
 
 /// One hook: spawned, fed the state, waited for within its timeout.

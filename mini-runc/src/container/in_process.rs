@@ -78,13 +78,15 @@ impl Plan {
         config.pid_join = parts.pid_join;
         config.hostname = parts.hostname;
         config.security.privileged = parts.privileged;
-        // mini-docker makes cgroups only for a limit (the bundle then names
-        // their path): without one there is nothing to enforce, and a
-        // cgroup costs time at start and at exit.
+        // mini-docker makes cgroups only for a limit: without one there is
+        // nothing to enforce, and a cgroup costs time at start and at exit.
+        // They go where its containers' always go, `mini-docker/<id>`, below
+        // the hierarchy's root as root and below the user's delegated
+        // subtree rootless (cgroups/v2.rs `base`); the path the bundle
+        // names as root is that same place, and rootless it names none.
         self.limits.own = false;
-        if self.limits.is_empty() {
-            self.limits.path = None;
-        }
+        self.limits.path = None;
+        self.limits.parent = Some(crate::cgroups::ENGINE_PARENT);
         self
     }
 

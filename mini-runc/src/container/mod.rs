@@ -227,9 +227,10 @@ impl Config {
     }
 }
 
-/// What an OCI bundle asks of the process model beyond a [`Config`]
-/// (mini-docker asks none of it): the exec fifo of `create` (see
-/// [`parent::create`]) and the cgroup filesystem at `/sys/fs/cgroup`.
+/// What a bundle asks of the process model beyond a [`Config`]: its
+/// devices, hooks, time namespace, domain name, console size, a writable
+/// `/sys`, the cgroup filesystem at `/sys/fs/cgroup`, the root's
+/// propagation; and, for `create`, the exec fifo (see [`parent::create`]).
 #[derive(Debug, Clone, Default)]
 pub struct Extras {
     /// `create`: init waits for a reader on this fifo before the command.
@@ -261,6 +262,8 @@ pub struct Extras {
     pub hook_state: Option<PathBuf>,
     /// `/sys` stays writable (its mount in the bundle has no `ro`).
     pub sys_writable: bool,
+    /// The network namespace is one joined by path, not a new one.
+    pub net_joined: bool,
     /// `linux.rootfsPropagation` other than private: the propagation the
     /// root mount gets once the container is in it (mount_namespaces(7)).
     pub rootfs_propagation: Option<nix::mount::MsFlags>,

@@ -135,8 +135,11 @@ fn start(
             // The engine's createRuntime hook (--net bridge: its veth pair,
             // born inside its namespace).
             let Some(hook) = &cfg.hooks.create_runtime else { return Ok(()) };
-            hook(pid)
-                .map_err(|e| ContainerError::Hook { step: "createRuntime", message: e.to_string() })
+            hook(pid).map_err(|e| match e.downcast::<ContainerError>() {
+                // A bundle's hook program, named already.
+                Ok(named) => *named,
+                Err(e) => ContainerError::Hook { step: "createRuntime", message: e.to_string() },
+            })
         })
         .and_then(|()| parent_end.go())
         .and_then(|()| if cfg.tty { parent_end.recv_fd().map(Some) } else { Ok(None) })

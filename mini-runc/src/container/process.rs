@@ -143,6 +143,11 @@ fn become_and_exec(process: &Process) -> Result<std::convert::Infallible, Proces
     if let Some(mask) = process.umask {
         nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask as libc::mode_t));
     }
+    if !process.may_set_groups && !process.additional_gids.is_empty() {
+        // Not dropped in silence: setgroups(2) is denied where one group
+        // is mapped (user_namespaces(7)).
+        return Err(ProcessError::Groups(process.additional_gids.to_vec()));
+    }
     let mut groups = vec![process.gid];
     groups.extend_from_slice(process.additional_gids);
     switch_identity(process.uid, process.gid, process.may_set_groups.then_some(&groups))?;

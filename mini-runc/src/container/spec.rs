@@ -86,11 +86,12 @@ pub struct Plan {
     /// What the process model adds for a bundle (the cgroup filesystem;
     /// `create` sets the exec fifo).
     pub extras: Extras,
-    /// `hooks.prestart` and `hooks.createRuntime`: programs the caller runs
-    /// once the container's namespaces exist, before its setup (the
+    /// `hooks.prestart`, then `hooks.createRuntime`: programs the caller
+    /// runs once the container's namespaces exist, before its setup (the
     /// process model's createRuntime step), with the state on stdin.
     /// (createContainer and startContainer run inside: see [`Extras`].)
-    pub hooks: Vec<Hook>,
+    pub prestart: Vec<Hook>,
+    pub create_runtime: Vec<Hook>,
     /// `hooks.poststart`: run by the caller once the command has started.
     pub poststart: Vec<Hook>,
     /// `hooks.poststop`: run by the caller once the container is deleted.
@@ -103,8 +104,10 @@ pub struct Plan {
 // ANCHOR: default-spec
 /// The `config.json` that `mini-runc spec` writes: `oci-spec`'s default
 /// (runc's: `sh` in new PID, network, IPC, UTS and mount namespaces), less
-/// what this translation refuses (inheritable and ambient capabilities). `rootless`: a user namespace mapping the
-/// caller's IDs, and no network namespace (as `runc spec --rootless`).
+/// its inheritable and ambient sets, which ask for ambient capabilities
+/// that are not inheritable (capabilities(7) allows none such, and this
+/// translation refuses the request). `rootless`: a user namespace mapping
+/// the caller's IDs, and no network namespace (as `runc spec --rootless`).
 pub fn default_spec(rootless: bool) -> Spec {
     let mut spec = if rootless {
         Spec::rootless(nix::unistd::geteuid().as_raw(), nix::unistd::getegid().as_raw())
@@ -155,7 +158,7 @@ fn unknown_fields(raw: &Value, typed: &Value, at: &str) -> Vec<String> {
             .filter(|(_, v)| !v.is_null())
             .flat_map(|(key, v)| match typed.get(key) {
                 None => vec![join(key)],
-                // Annotations and sysctls are free-form maps.
+                // Annotations are a free-form map.
                 Some(t) if key != "annotations" => unknown_fields(v, t, &join(key)),
                 Some(_) => Vec::new(),
             })
@@ -248,7 +251,8 @@ pub fn plan(spec: &Spec, bundle: &Path, id: &str) -> Result<Plan, SpecError> {
         umask,
         oom_score_adj: process.oom_score_adj(),
         seccomp,
-        hooks: hooks_of.create_runtime,
+        prestart: hooks_of.prestart,
+        create_runtime: hooks_of.create_runtime,
         poststart: hooks_of.poststart,
         poststop: hooks_of.poststop,
         extras: Extras {
@@ -257,6 +261,11 @@ pub fn plan(spec: &Spec, bundle: &Path, id: &str) -> Result<Plan, SpecError> {
             bind_root: true,
             console_size: console_size(process)?,
             sys_writable: sys_writable(spec),
+            net_joined: linux
+                .namespaces()
+                .iter()
+                .flatten()
+                .any(|n| n.typ() == LinuxNamespaceType::Network && n.path().is_some()),
             rootfs_propagation: rootfs_propagation(linux)?,
             domainname,
             devices,
@@ -704,6 +713,7 @@ fn write_sysctls(all: &[(String, String)]) -> Result<(), crate::container::HookE
 /// The bundle's program hooks, by the step that runs them.
 #[derive(Debug, Default)]
 struct ProgramHooks {
+    prestart: Vec<Hook>,
     create_runtime: Vec<Hook>,
     create_container: Vec<Hook>,
     start_container: Vec<Hook>,
@@ -737,10 +747,9 @@ fn program_hooks(spec: &Spec) -> Result<ProgramHooks, SpecError> {
         }
         Ok(list)
     };
-    let mut create_runtime = checked("hooks.prestart", &Some(prestart))?;
-    create_runtime.extend(checked("hooks.createRuntime", hooks.create_runtime())?);
     Ok(ProgramHooks {
-        create_runtime,
+        prestart: checked("hooks.prestart", &Some(prestart))?,
+        create_runtime: checked("hooks.createRuntime", hooks.create_runtime())?,
         create_container: checked("hooks.createContainer", hooks.create_container())?,
         start_container: checked("hooks.startContainer", hooks.start_container())?,
         poststart: checked("hooks.poststart", hooks.poststart())?,

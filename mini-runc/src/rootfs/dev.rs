@@ -84,6 +84,37 @@ pub fn mount_dev(root: &OwnedFd, spec: &Spec) -> Result<(), RootfsError> {
 }
 // ANCHOR_END: dev
 
+/// The host's node at the device's path (before `pivot_root`, the host's
+/// `/dev` is still in view) is the device the bundle names: its type and
+/// numbers. Bound in its place otherwise, it would be another device.
+fn same_as_hosts(device: &Device) -> Result<(), RootfsError> {
+    use std::os::unix::fs::MetadataExt;
+    let describe = |kind: u32, rdev: u64| {
+        let letter = match kind & libc::S_IFMT {
+            libc::S_IFCHR => "c",
+            libc::S_IFBLK => "b",
+            libc::S_IFIFO => "p",
+            _ => "not a device",
+        };
+        let (major, minor) = (nix::sys::stat::major(rdev), nix::sys::stat::minor(rdev));
+        format!("{letter} {major}:{minor}")
+    };
+    let asked = describe(device.kind, nix::sys::stat::makedev(device.major, device.minor));
+    let host = match std::fs::metadata(&device.path) {
+        Ok(meta) => describe(meta.mode(), meta.rdev()),
+        Err(e) => {
+            return Err(RootfsError::Sys {
+                call: format!("stat({:?})", device.path),
+                errno: Errno::from_raw(e.raw_os_error().unwrap_or(0)),
+            });
+        }
+    };
+    if host != asked {
+        return Err(RootfsError::OtherDevice { path: device.path.clone(), host, asked });
+    }
+    Ok(())
+}
+
 // ANCHOR: devices
 /// The bundle's own device nodes, each made with `mknodat(2)` (its type,
 /// major and minor numbers), then given its mode and owner: mknod's mode
@@ -106,6 +137,7 @@ fn make_devices(
         let binds = user_namespace && kind != SFlag::S_IFIFO;
         if binds {
             if open_in_root(root, &device.path, Create::Nothing).is_err() {
+                same_as_hosts(device)?;
                 bind(root, &device.path, &device.path, Create::File, true)?;
             }
             continue;

@@ -370,6 +370,7 @@ fn read_only_in_root(root: &OwnedFd, target: &str) -> Result<(), RootfsError> {
         RootfsError::Sys { errno, .. } => {
             RootfsError::Sys { call: format!("remount {target:?} read-only"), errno }
         }
+        other => other,
     })
 }
 
@@ -381,6 +382,7 @@ fn restrict_in_root(root: &OwnedFd, target: &str, flags: MsFlags) -> Result<(), 
         RootfsError::Sys { errno, .. } => {
             RootfsError::Sys { call: format!("remount {target:?} with {flags:?}"), errno }
         }
+        other => other,
     })
 }
 

@@ -15,7 +15,7 @@ use clap::Args;
 use mini_runc::container::spec::{self, Plan};
 use mini_runc::container::state::StateDir;
 use mini_runc::container::{Extras, hook_programs, parent, tenant};
-use mini_runc::security::seccomp;
+use mini_runc::error::ContainerError;
 use nix::sys::stat::Mode;
 
 use crate::Failure;
@@ -190,7 +190,8 @@ fn prepare(root: &Path, args: &CreateArgs, verb: Verb) -> Result<Prepared, Failu
         Ok(()) => {
             let (dir, initial, pid_file) =
                 (prepared.state.dir.clone(), prepared.record.clone(), args.pid_file.clone());
-            let hooks = prepared.plan.hooks.clone();
+            let prestart = prepared.plan.prestart.clone();
+            let create_runtime = prepared.plan.create_runtime.clone();
             // The hooks run inside the container read their state from a
             // file in the state directory, written below.
             let extras = &mut prepared.plan.extras;
@@ -207,7 +208,13 @@ fn prepare(root: &Path, args: &CreateArgs, verb: Verb) -> Result<Prepared, Failu
                 if let Some(path) = &hook_state {
                     std::fs::write(path, &state).map_err(|e| format!("writing {path:?}: {e}"))?;
                 }
-                hook_programs::run_all("hooks.prestart/createRuntime", &hooks, &state)?;
+                // Each list under its own name; the error names the hook
+                // itself (the process model adds no prefix to it).
+                hook_programs::run_all("hooks.prestart", &prestart, &state)
+                    .and_then(|()| {
+                        hook_programs::run_all("hooks.createRuntime", &create_runtime, &state)
+                    })
+                    .map_err(ContainerError::HookProgram)?;
                 Ok(())
             }));
             Ok(prepared)
@@ -256,15 +263,8 @@ pub fn inherit_rlimits(
 /// `linux.seccomp`: written into the state directory and compiled to BPF
 /// by the profile reader mini-docker's `--security-opt seccomp=FILE` uses.
 fn compile_seccomp(prepared: &mut Prepared) -> Result<(), Failure> {
-    let Some(profile) = &prepared.plan.seccomp else { return Ok(()) };
-    let path = prepared.state.dir.join("seccomp.json");
-    std::fs::write(&path, profile).map_err(|e| format!("writing {path:?}: {e}"))?;
-    let security = &mut prepared.plan.config.security;
-    let profile = seccomp::Profile::File(path);
-    security.filters =
-        seccomp::compile(&profile, security.caps).map_err(|e| format!("linux.seccomp: {e}"))?;
-    security.seccomp = profile;
-    Ok(())
+    let Prepared { plan, state, .. } = prepared;
+    plan.compile_seccomp(&state.dir).map_err(|e| format!("linux.seccomp: {e}"))
 }
 
 /// The exec fifo (mode 0622, so that init may open it for writing even

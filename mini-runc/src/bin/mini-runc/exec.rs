@@ -152,7 +152,11 @@ fn from_process_file(tenant: &mut Tenant, path: &Path) -> Result<(), Failure> {
     let rlimits = spec::rlimits(&process).map_err(|e| format!("--process {path:?}: {e}"))?;
     let security = spec::security(&process).map_err(|e| e.to_string())?;
     let ours = tenant.security();
-    if process.capabilities().is_some() && security.caps != ours.caps {
+    // The whole of process.capabilities: the bounding set and, when the
+    // container's differ from it, the four others (see spec::security).
+    if process.capabilities().is_some()
+        && (security.caps != ours.caps || security.sets != ours.sets)
+    {
         return Err("--process: capabilities other than the container's: not supported".to_owned());
     }
     if process.no_new_privileges().is_some() && security.no_new_privs != ours.no_new_privs {

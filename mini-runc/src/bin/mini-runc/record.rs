@@ -149,8 +149,8 @@ impl LaterHooks {
 /// Runs a kind of hooks whose failure cannot change the container's fate
 /// (poststart, poststop: runtime.md says to log it): a warning on stderr.
 pub fn run_and_warn(kind: &str, hooks: &[oci_spec::runtime::Hook], state: &Value) {
-    if let Err(e) = hook_programs::run_all(kind, hooks, &state.to_string()) {
-        let _ = writeln!(std::io::stderr(), "mini-runc: warning: {e}");
+    for failure in hook_programs::run_each(kind, hooks, &state.to_string()) {
+        let _ = writeln!(std::io::stderr(), "mini-runc: warning: {failure}");
     }
 }
 
