@@ -23,6 +23,8 @@ use crate::image::{self, ImageError};
 /// Lists the built-in image and every stored one, newest first.
 pub fn images(dirs: &Dirs, quiet: bool) -> Result<(), Error> {
     let store = Store::new(&dirs.data);
+    // What a killed load or import left, gone before it can be counted.
+    store.sweep();
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
     let mut rows: Vec<[String; 5]> = Vec::new();
     for image in store.list() {

@@ -496,9 +496,15 @@ fn walk(root: &OwnedFd, path: &Path, create: bool, shown: &str) -> Result<OwnedF
             other => other,
         };
         // ANCHOR_END: walk
+        // A symbolic link answers ELOOP or ENOTDIR (O_NOFOLLOW and
+        // O_DIRECTORY both refuse it, open(2)): tell which it was.
+        let link = || {
+            fstatat(&dir, part.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW)
+                .is_ok_and(|st| is(st.st_mode, SFlag::S_IFLNK))
+        };
         dir = match next {
             Ok(fd) => fd,
-            Err(Errno::ELOOP) => {
+            Err(Errno::ELOOP | Errno::ENOTDIR) if link() => {
                 let why = format!(
                     "goes through the symbolic link {} (a layer writes files at their real path)",
                     so_far.display()
