@@ -365,6 +365,15 @@ fn docker_archives(who: As) {
     );
     let ran = default_run(&lab, who, &base);
     assert_eq!((ran.code, ran.stdout.as_str()), (0, expected(who)), "{}", ran.stderr);
+    if who == As::Root {
+        // --userns auto: each layer is an idmapped lower, so the
+        // container's root owns what every layer brought.
+        let script = "ls -nd / /bin/busybox /d/b /five";
+        let ran = lab.run(&["run", "--rm", "--userns", "auto", "-u", "0", &built, script]);
+        let owners: Vec<&str> =
+            ran.stdout.lines().filter_map(|l| l.split_whitespace().nth(2)).collect();
+        assert_eq!(owners, ["0"; 4], "{}{}", ran.stdout, ran.stderr);
+    }
 
     // The built image goes with its own layers; the base's stays.
     let ran = lab.run(&["rmi", &built]);

@@ -281,7 +281,7 @@ impl Image {
     pub fn read_text(&self, path: &str) -> Option<String> {
         use std::io::Read;
         let Image::Stored { layers, .. } = self else { return None };
-        let relative = layer::normal_parts(Path::new(path))?;
+        let relative = layer::normal_parts(Path::new(path.trim_start_matches('/')))?;
         let count = relative.components().count();
         for dir in layers {
             let mut here = dir.clone();
