@@ -160,19 +160,35 @@ enum Command {
     /// What this host supports: privilege, user namespaces, cgroups, overlayfs
     Info,
     /// List images
-    Images,
-    /// Import a rootfs tarball (plain or gzip) or an OCI image layout
-    /// (directory or tar) as a stored image
-    Import {
-        /// The tarball, or the OCI layout directory or tar
-        file: PathBuf,
-        /// The image's name
-        name: String,
+    Images {
+        /// Only the image IDs
+        #[arg(short = 'q', long)]
+        quiet: bool,
     },
-    /// Remove an imported image
+    /// Load the images of an archive (docker save, podman save, skopeo
+    /// copy: a docker-archive, an OCI archive or an OCI layout directory)
+    Load {
+        /// The archive or layout directory [default: standard input]
+        #[arg(short = 'i', long = "input", value_name = "FILE")]
+        input: Option<PathBuf>,
+    },
+    /// Make an image of a root file system tarball (plain, gzip or zstd),
+    /// as `docker import`
+    Import {
+        /// The tarball, or - for standard input
+        file: PathBuf,
+        /// The new image's name
+        #[arg(value_name = "REPOSITORY[:TAG]")]
+        reference: Option<String>,
+    },
+    /// Remove images (a tag, or an image by ID with all its tags)
     Rmi {
-        /// The image's name
-        name: String,
+        /// Also an image containers use, or one with several tags
+        #[arg(short = 'f', long)]
+        force: bool,
+        /// Tags or image IDs
+        #[arg(required = true)]
+        images: Vec<String>,
     },
 }
 
@@ -215,9 +231,12 @@ fn main() -> ExitCode {
             commands::rm::rm(&dirs, &containers, force).map(|()| 0)
         }
         Command::Info => commands::info::info(&dirs).map(|()| 0),
-        Command::Images => commands::images::images(&dirs).map(|()| 0),
-        Command::Import { file, name } => commands::images::import(&dirs, &file, &name).map(|()| 0),
-        Command::Rmi { name } => commands::images::rmi(&dirs, &name).map(|()| 0),
+        Command::Images { quiet } => commands::images::images(&dirs, quiet).map(|()| 0),
+        Command::Load { input } => commands::load::load(&dirs, input.as_deref()).map(|()| 0),
+        Command::Import { file, reference } => {
+            commands::images::import(&dirs, &file, reference.as_deref()).map(|()| 0)
+        }
+        Command::Rmi { force, images } => commands::images::rmi(&dirs, &images, force).map(|()| 0),
     };
     match result {
         Ok(status) => ExitCode::from(status),

@@ -102,7 +102,8 @@ fn build_image(test: &str, lab: &Lab) -> Option<(DockerImage, PathBuf)> {
     assert_eq!(imported.code, 0, "docker import: {}", imported.stderr);
     let layout = lab.dir.join("layout");
     let source = format!("docker-daemon:{}", image.tag);
-    let target = format!("oci:{}:t", layout.display());
+    // The layout's ref name becomes the tag `load` gives it: cfg:latest.
+    let target = format!("oci:{}:cfg:latest", layout.display());
     let copied = tool("skopeo", &["copy", "--quiet", &source, &target]);
     assert_eq!(copied.code, 0, "skopeo copy: {}", copied.stderr);
     let opened = tool("chmod", &["-R", "a+rX", layout.to_str().expect("path")]);
@@ -141,7 +142,7 @@ fn image_config_as_docker_runs_it() {
     let test = "mini-docker run: the image's config";
     let Some(lab) = Lab::new(test, As::Root, &BINARIES) else { return };
     let Some((image, layout)) = build_image(test, &lab) else { return };
-    let imported = lab.run(&["import", layout.to_str().expect("path"), "cfg"]);
+    let imported = lab.run(&["load", "-i", layout.to_str().expect("path")]);
     assert_eq!(imported.code, 0, "{}", imported.stderr);
     let tag = image.tag.as_str();
     // Entrypoint and Cmd, the arguments, --entrypoint: the same output.
@@ -237,7 +238,7 @@ fn userns_auto_owns_the_image() {
     let test = "mini-docker --userns auto: idmapped image";
     let Some(lab) = Lab::new(test, As::Root, &BINARIES) else { return };
     let Some((_image, layout)) = build_image(test, &lab) else { return };
-    let imported = lab.run(&["import", layout.to_str().expect("path"), "cfg"]);
+    let imported = lab.run(&["load", "-i", layout.to_str().expect("path")]);
     assert_eq!(imported.code, 0, "{}", imported.stderr);
     let paths = ["/", "/bin/busybox", "/etc/passwd", "/home/alice"];
     let expected = "0:0 /\n0:0 /bin/busybox\n0:0 /etc/passwd\n1000:1000 /home/alice\n";
@@ -266,7 +267,11 @@ fn userns_auto_owns_the_image() {
         ran.stderr
     );
     // On the host: the image's files keep their owners, in place.
-    let rootfs = lab.dir.join("data/images/cfg/rootfs");
+    // The image's one layer, as stored (data/images/layers/<diff ID>/diff).
+    let layers = std::fs::read_dir(lab.dir.join("data/images/layers")).expect("layers");
+    let layers: Vec<_> = layers.map(|l| l.expect("layer").path().join("diff")).collect();
+    assert_eq!(layers.len(), 1, "{layers:?}");
+    let rootfs = &layers[0];
     let host = |path: &str| {
         use std::os::unix::fs::MetadataExt;
         let meta = std::fs::symlink_metadata(rootfs.join(path)).expect("stat");
@@ -304,7 +309,7 @@ fn image_config_rootless() {
     let test = "mini-docker run: the image's config, rootless";
     let Some(lab) = Lab::new(test, As::Rootless, &BINARIES) else { return };
     let Some((_image, layout)) = build_image(test, &lab) else { return };
-    let imported = lab.run(&["import", layout.to_str().expect("path"), "cfg"]);
+    let imported = lab.run(&["load", "-i", layout.to_str().expect("path")]);
     assert_eq!(imported.code, 0, "{}", imported.stderr);
     let ran = lab.run(&["run", "--rm", "-u", "root", "cfg"]);
     assert_eq!((ran.code, ran.stdout.as_str()), (0, "ep default args\n"), "{}", ran.stderr);

@@ -17,6 +17,7 @@ pub mod images;
 pub mod info;
 pub mod inspect;
 pub mod kill;
+pub mod load;
 pub mod logs;
 pub mod ps;
 pub mod rm;

@@ -344,17 +344,23 @@ fn start(cfg: &Config, state: &StateDir, extras: &Extras) -> Result<u8, Error> {
     Ok(parent::run_with(cfg, state, extras)?)
 }
 
-/// What `inspect` shows of the image a container came from: its name and
-/// the defaults it brought (`image.json` in the state directory).
+/// What `inspect` shows of the image a container came from: its name,
+/// a stored image's ID, and the defaults it brought (`image.json` in the
+/// state directory; `rmi` reads the ID to know the image is in use).
 struct ImageRecord {
     name: String,
+    id: Option<String>,
     config: ImageConfig,
 }
 
 impl ImageRecord {
     fn record(&self, state: &StateDir) -> Result<(), Error> {
         let path = state.dir.join(IMAGE_RECORD);
-        let text = serde_json::json!({ "name": self.name, "config": self.config.to_oci() });
+        let text = serde_json::json!({
+            "name": self.name,
+            "id": self.id,
+            "config": self.config.to_oci(),
+        });
         std::fs::write(&path, text.to_string())
             .map_err(|source| ContainerError::Io { what: "writing", path, source }.into())
     }
@@ -383,6 +389,11 @@ fn accounts(image: &Image) -> Result<Accounts, ImageError> {
     match image {
         Image::Host => Ok(host::accounts()),
         Image::Directory(dir, _) => Accounts::read(dir),
+        // Read through the layers, as overlayfs will show them.
+        Image::Stored { .. } => Ok(Accounts {
+            passwd: image.read_text("/etc/passwd"),
+            group: image.read_text("/etc/group"),
+        }),
     }
 }
 
@@ -396,6 +407,7 @@ fn config(dirs: &Dirs, args: RunArgs) -> Result<(Config, ImageRecord), Error> {
         return Err(UsageError::BadName(name.clone()).into());
     }
     let image = Image::resolve(&args.image, &dirs.data)?;
+    let image_id = image.id();
     let defaults = image.config();
     let command = command(&defaults, args.entrypoint, args.command);
     if command.is_empty() {
@@ -424,6 +436,7 @@ fn config(dirs: &Dirs, args: RunArgs) -> Result<(Config, ImageRecord), Error> {
     let lower = match image {
         Image::Host => Lower::Skeleton(host::bound_dirs()),
         Image::Directory(dir, _) => Lower::Directory(dir),
+        Image::Stored { layers, .. } => Lower::Layers(layers),
     };
     let volumes = args.volume.iter().map(|v| parse_volume(v)).collect::<Result<Vec<_>, _>>()?;
     let rootless = !geteuid().is_root();
@@ -453,7 +466,7 @@ fn config(dirs: &Dirs, args: RunArgs) -> Result<(Config, ImageRecord), Error> {
     if security.privileged {
         say_err!("{}", mini_runc::security::Security::PRIVILEGED_WARNING);
     }
-    let record = ImageRecord { name: args.image, config: defaults };
+    let record = ImageRecord { name: args.image, id: image_id, config: defaults };
     // As root with --userns auto, the container's root owns the image's
     // files through an idmapped mount (mini-runc's rootfs/idmap.rs).
     // Rootless there is no need: the image's files are the user's, and

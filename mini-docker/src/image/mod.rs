@@ -8,7 +8,10 @@
 //!   bind-mounted read-only, so it works right after the build with nothing
 //!   to download;
 //! - a directory given by path (`./rootfs`, `/srv/alpine`);
-//! - a stored image: `<data-root>/images/<name>/rootfs`.
+//! - a stored image: layers in a content-addressed store (`store.rs`),
+//!   stacked as the overlay's lower layers; `load` brings in what `docker
+//!   save` and `podman save` write (`load.rs`, `archive.rs`), `import` a
+//!   root file system tarball (`import.rs`); `layer.rs` unpacks a layer.
 //!
 //! mini-docker's layer 2 of 2, the engine (see `tests/tests/layers.rs`):
 //! `image/` owns the image store and its imports, as Docker's engine does,
@@ -18,12 +21,17 @@
 //! ([`ImageError`]), and imports nothing else of mini-docker, and of
 //! mini-runc only [`mini_runc::rootfs::remove_tree`] and, to read an
 //! image's `/etc/passwd` without leaving it, `rootfs::resolve`
-//! (`users.rs`). The process model
-//! gets from an image only a directory and the host directories to bind
-//! over it (`mini_runc::container::Lower`, made in `commands/run.rs`).
+//! (`users.rs`). The process model gets from an image only directories
+//! (one, or a stack of layers) and the host directories to bind over it
+//! (`mini_runc::container::Lower`, made in `commands/run.rs`).
 
+pub mod archive;
 pub mod host;
 pub mod import;
+pub mod interrupt;
+pub mod layer;
+pub mod load;
+pub mod store;
 pub mod users;
 
 use std::collections::BTreeMap;
@@ -54,12 +62,15 @@ pub enum ImageError {
     BuiltIn(String),
     #[error("{what} {path:?}: {source}")]
     Io { what: &'static str, path: PathBuf, source: std::io::Error },
-    #[error("image name {0:?} is not valid: use [a-zA-Z0-9][a-zA-Z0-9_.-]*")]
+    #[error(
+        "image name {0:?} is not valid: use REPOSITORY[:TAG], lower case (e.g. localhost/busybox:1)"
+    )]
     BadName(String),
-    #[error("an image named {0:?} already exists (remove it with `mini-docker rmi {0}`)")]
-    Exists(String),
-    #[error("cannot import {file:?}: {why}")]
+    #[error("cannot load {file:?}: {why}")]
     BadArchive { file: PathBuf, why: String },
+    /// A layer that is not a readable tar stream.
+    #[error("cannot read a layer: {0}")]
+    BadLayer(String),
     /// A layer entry that would land outside the image, refused.
     #[error("refused layer entry {entry:?}: {why}")]
     Refused { entry: String, why: String },
@@ -71,6 +82,20 @@ pub enum ImageError {
     NoSuchGroup(String),
     #[error("malformed user {0:?}: expected NAME, UID, NAME:GROUP or UID:GID")]
     BadUser(String),
+    #[error(
+        "{0} is an image archive (docker save, podman save, an OCI layout), not a root file system: use `mini-docker load -i {0}`"
+    )]
+    ImageArchive(String),
+    #[error("interrupted by {0}: nothing was stored")]
+    Interrupted(String),
+    #[error("layer sha256:{0} was removed while loading: load again")]
+    LayerGone(String),
+    #[error(
+        "image {name:?} is used by container(s) {containers}: remove them first, or use rmi -f"
+    )]
+    InUse { name: String, containers: String },
+    #[error("image {0:?} has several tags ({1}): remove one by its tag, or all with rmi -f")]
+    ManyTags(String, String),
 }
 
 /// A resolved image.
@@ -78,9 +103,23 @@ pub enum ImageError {
 pub enum Image {
     /// The host's programs and libraries, read-only.
     Host,
-    /// A directory holding a root filesystem (given by path or stored),
-    /// with the defaults an OCI image brought along.
+    /// A directory holding a root filesystem, given by path.
     Directory(PathBuf, ImageConfig),
+    /// A stored image: its ID (the config's SHA-256, hex), its layers'
+    /// directories top first, its defaults.
+    Stored { id: String, layers: Vec<PathBuf>, config: ImageConfig },
+}
+
+/// What a long load or import reports as it goes (`commands/` draws it).
+pub trait Progress {
+    /// Layer `n` of `of` begins (0 of 0: the archive itself is being
+    /// read); `total` is the bytes all the layers hold together (0: not
+    /// known).
+    fn layer(&self, n: usize, of: usize, digest: &str, total: u64);
+    /// `n` more bytes read.
+    fn bytes(&self, n: u64);
+    /// The end, however it came.
+    fn done(&self);
 }
 
 /// An image's defaults for `run` (from an OCI config; empty otherwise).
@@ -153,39 +192,56 @@ impl ImageConfig {
             "Labels": self.labels,
         })
     }
-
-    /// Stored next to the image's rootfs, in the same OCI spelling.
-    pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(&json!({ "config": self.to_oci() })).unwrap_or_default()
-    }
-
-    fn load(path: &Path) -> ImageConfig {
-        std::fs::read(path)
-            .ok()
-            .and_then(|text| serde_json::from_slice::<Value>(&text).ok())
-            .map(|doc| ImageConfig::from_oci(&doc["config"]))
-            .unwrap_or_default()
-    }
 }
 
 impl Image {
-    /// `name` is `host`, a path (it contains a `/` or starts with `.`), or
-    /// the name of a stored image.
-    /// Stored images are looked up under `data_root` (`--data-root`).
+    /// `name` is `host`, a path (it starts with `.` or `/`), a stored
+    /// image's tag or ID (looked up under `data_root`, `--data-root`), or
+    /// else a relative path to a directory (`rootfs/`).
     pub fn resolve(name: &str, data_root: &Path) -> Result<Image, ImageError> {
         if name == HOST {
             return Ok(Image::Host);
         }
-        let mut config = ImageConfig::default();
-        let dir = if name.contains('/') || name.starts_with('.') {
-            PathBuf::from(name)
-        } else if valid_name(name) && store_dir(data_root).join(name).join("rootfs").is_dir() {
-            config = ImageConfig::load(&store_dir(data_root).join(name).join("config.json"));
-            store_dir(data_root).join(name).join("rootfs")
-        } else {
+        if name.starts_with('.') || name.starts_with('/') {
+            return Image::directory(name);
+        }
+        let store = store::Store::new(data_root);
+        let Some(id) = store.resolve(name) else {
+            // A relative path such as `rootfs/` or `images/alpine`.
+            if name.contains('/') && Path::new(name).is_dir() {
+                return Image::directory(name);
+            }
             return Err(ImageError::Unknown(name.to_owned()));
         };
-        let dir = dir
+        let bytes = store.config(&id)?;
+        let broken = |why: String| ImageError::BadArchive { file: store.root.join("configs"), why };
+        let doc: serde_json::Value =
+            serde_json::from_slice(&bytes).map_err(|e| broken(e.to_string()))?;
+        let mut layers: Vec<PathBuf> = Vec::new();
+        // Top first, each once (a layer listed twice, as empty layers may
+        // be, is already covered by its upper copy).
+        for hex in store::Store::layers_of(&bytes).map_err(broken)?.iter().rev() {
+            let dir = store.layer_dir(hex);
+            if !dir.is_dir() {
+                return Err(ImageError::LayerGone(hex.clone()));
+            }
+            if !layers.contains(&dir) {
+                layers.push(dir);
+            }
+        }
+        if layers.is_empty() {
+            return Err(broken(format!("image {name:?} has no layers")));
+        }
+        if let Some(bad) = layers.iter().find(|l| l.to_string_lossy().contains([',', ':'])) {
+            return Err(ImageError::UnusablePath(bad.clone()));
+        }
+        Ok(Image::Stored { id, layers, config: ImageConfig::from_oci(&doc["config"]) })
+    }
+
+    /// A directory given by path, as the overlay's one lower layer.
+    fn directory(name: &str) -> Result<Image, ImageError> {
+        let config = ImageConfig::default();
+        let dir = PathBuf::from(name)
             .canonicalize()
             .map_err(|source| ImageError::BadDirectory { path: PathBuf::from(name), source })?;
         if !dir.is_dir() {
@@ -201,9 +257,68 @@ impl Image {
     pub fn config(&self) -> ImageConfig {
         match self {
             Image::Host => ImageConfig { cmd: vec!["/bin/sh".to_owned()], ..Default::default() },
-            Image::Directory(_, config) => config.clone(),
+            Image::Directory(_, config) | Image::Stored { config, .. } => config.clone(),
         }
     }
+
+    /// The stored image's ID (`sha256:<hex>`), which `run` records in the
+    /// container's state (`image.json`) so that `rmi` knows the image is
+    /// in use.
+    pub fn id(&self) -> Option<String> {
+        match self {
+            Image::Stored { id, .. } => Some(format!("sha256:{id}")),
+            _ => None,
+        }
+    }
+
+    /// A small text file of a stored image (`/etc/passwd`) as the
+    /// container will see it: through the layers top first, as overlayfs
+    /// merges them. A whiteout, or anything but a directory on the way,
+    /// hides it; an opaque directory on the way hides the layers below.
+    /// No symbolic link is followed, in the path or at its end (a layer
+    /// directory is on the host: a link in it would resolve there), and
+    /// at most 4 MiB are read.
+    pub fn read_text(&self, path: &str) -> Option<String> {
+        use std::io::Read;
+        let Image::Stored { layers, .. } = self else { return None };
+        let relative = layer::normal_parts(Path::new(path.trim_start_matches('/')))?;
+        let count = relative.components().count();
+        for dir in layers {
+            let mut here = dir.clone();
+            let mut hides_below = false;
+            for (n, part) in relative.components().enumerate() {
+                here.push(part);
+                let last = n + 1 == count;
+                match here.symlink_metadata() {
+                    Err(_) if hides_below => return None,
+                    Err(_) => break,
+                    Ok(m) if last && m.is_file() => {
+                        let mut text = String::new();
+                        let file = std::fs::File::open(&here).ok()?;
+                        file.take(4 << 20).read_to_string(&mut text).ok()?;
+                        return Some(text);
+                    }
+                    Ok(m) if !last && m.is_dir() => hides_below |= opaque(&here),
+                    Ok(_) => return None,
+                }
+            }
+        }
+        None
+    }
+}
+
+/// Whether a directory of a layer is marked opaque (see `layer.rs`).
+fn opaque(dir: &Path) -> bool {
+    let Ok(path) = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes()) else { return false };
+    let mut value = [0u8; 1];
+    ["trusted.overlay.opaque", "user.overlay.opaque"].iter().any(|name| {
+        let Ok(name) = std::ffi::CString::new(*name) else { return false };
+        // SAFETY: NUL-terminated path and name, a buffer with its length.
+        let n = unsafe {
+            libc::lgetxattr(path.as_ptr(), name.as_ptr(), value.as_mut_ptr().cast(), value.len())
+        };
+        n == 1 && value[0] == b'y'
+    })
 }
 
 /// The image store under `data_root` (`--data-root`): one directory per image.
@@ -216,26 +331,6 @@ pub fn valid_name(name: &str) -> bool {
     let mut chars = name.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphanumeric())
         && chars.all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
-}
-
-/// Every stored image under `data_root`, sorted by name.
-pub fn stored(data_root: &Path) -> Result<Vec<(String, PathBuf)>, ImageError> {
-    let store = store_dir(data_root);
-    let entries = match std::fs::read_dir(&store) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => return Err(ImageError::Io { what: "reading", path: store, source }),
-    };
-    let mut all: Vec<(String, PathBuf)> = entries
-        .filter_map(Result::ok)
-        .filter_map(|e| {
-            let name = e.file_name().into_string().ok()?;
-            let rootfs = e.path().join("rootfs");
-            (valid_name(&name) && rootfs.is_dir()).then_some((name, rootfs))
-        })
-        .collect();
-    all.sort();
-    Ok(all)
 }
 
 /// Makes `path` (and its parents) with `mode`, for errors that name it.

@@ -308,25 +308,36 @@ fn create_container_hooks(extras: &Extras) -> Result<Option<String>, Error> {
 /// What `rootfs/` builds, in plain paths and flags: the container's
 /// settings and its state directory's layout, and the idmapped mounts
 /// the parent made (the image's goes on `<state>/lower`, an empty
-/// directory, which the overlay then takes as its lower layer).
+/// directory, which the overlay then takes as its lower layer; a layered
+/// image's layer N on `<state>/lower/N`).
 fn rootfs_spec(
     cfg: &Config,
     state: &StateDir,
     extras: &Extras,
     idmapped: Vec<(String, OwnedFd)>,
 ) -> rootfs::Spec {
-    let mut idmapped_lower = None;
+    let mut idmapped_lower = Vec::new();
     let mut idmapped_volumes = Vec::new();
     for (name, tree) in idmapped {
-        match name.parse::<usize>() {
-            Ok(i) => idmapped_volumes.push((i, Arc::new(tree))),
-            Err(_) => idmapped_lower = Some(Arc::new(tree)),
+        match (name.parse::<usize>(), name.strip_prefix("lower/")) {
+            (Ok(i), _) => idmapped_volumes.push((i, Arc::new(tree))),
+            (_, Some(layer)) => {
+                idmapped_lower.push((layer.parse::<usize>().unwrap_or(0), Arc::new(tree)));
+            }
+            _ => idmapped_lower.push((0, Arc::new(tree))),
         }
     }
+    idmapped_lower.sort_by_key(|(n, _)| *n);
+    let idmapped_lower: Vec<Arc<OwnedFd>> = idmapped_lower.into_iter().map(|(_, t)| t).collect();
     let (lower, host_dirs) = match &cfg.lower {
-        Lower::Skeleton(host_dirs) => (state.lower(), host_dirs.clone()),
-        Lower::Directory(_) if idmapped_lower.is_some() => (state.lower(), Vec::new()),
-        Lower::Directory(dir) => (dir.clone(), Vec::new()),
+        Lower::Skeleton(host_dirs) => (vec![state.lower()], host_dirs.clone()),
+        Lower::Directory(_) if !idmapped_lower.is_empty() => (vec![state.lower()], Vec::new()),
+        Lower::Directory(dir) => (vec![dir.clone()], Vec::new()),
+        Lower::Layers(layers) if idmapped_lower.len() == layers.len() => {
+            let points = (0..layers.len()).map(|n| state.lower().join(n.to_string()));
+            (points.collect(), Vec::new())
+        }
+        Lower::Layers(layers) => (layers.clone(), Vec::new()),
     };
     rootfs::Spec {
         lower,

@@ -177,6 +177,14 @@ pub enum Lower {
     Skeleton(Vec<&'static str>),
     /// A directory holding a root filesystem.
     Directory(PathBuf),
+    /// An image stored as layers, each a directory of its own, top layer
+    /// first: stacked as overlayfs lower layers (`lowerdir=top:…:bottom`),
+    /// so images that share a layer share its files on disk. A layer
+    /// deletes a file of the ones below with a *whiteout* (a character
+    /// device 0/0) and hides a directory's old contents with an *opaque*
+    /// directory (the `overlay.opaque` extended attribute), as overlayfs
+    /// reads them (Documentation/filesystems/overlayfs.rst).
+    Layers(Vec<PathBuf>),
 }
 
 /// Everything the container needs, decided before `clone`.
@@ -222,7 +230,8 @@ impl Config {
     /// Whether the parent makes idmapped mounts for the child (the image,
     /// volumes): only into a user namespace of the container's own.
     pub fn wants_idmaps(&self) -> bool {
-        let lower = self.idmap_lower && matches!(self.lower, Lower::Directory(_));
+        let lower =
+            self.idmap_lower && matches!(self.lower, Lower::Directory(_) | Lower::Layers(_));
         self.namespaces.user.is_some() && (lower || self.volumes.iter().any(|v| v.idmap))
     }
 }

@@ -9,7 +9,7 @@
 //! imports it.
 
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::sched::{CloneFlags, clone};
@@ -307,25 +307,45 @@ fn hand_over_idmapped_mounts(
     })?;
     let userns = OwnedFd::from(userns);
     let mut mounts = Vec::new();
-    if let (true, Lower::Directory(dir)) = (cfg.idmap_lower, &cfg.lower) {
+    // The image: one directory on `<state>/lower`, or each layer N of a
+    // layered image on `<state>/lower/N`. All of them or none: a stack
+    // of which some layers are idmapped would mix two views of owners.
+    let (dirs, points): (Vec<&Path>, Vec<(String, PathBuf)>) = match (cfg.idmap_lower, &cfg.lower) {
+        (true, Lower::Directory(dir)) => {
+            (vec![dir.as_path()], vec![("lower".to_owned(), state.lower())])
+        }
+        (true, Lower::Layers(layers)) => (
+            layers.iter().map(PathBuf::as_path).collect(),
+            (0..layers.len())
+                .map(|n| (format!("lower/{n}"), state.lower().join(n.to_string())))
+                .collect(),
+        ),
+        _ => (Vec::new(), Vec::new()),
+    };
+    let mut trees = Vec::new();
+    for (dir, (name, point)) in dirs.iter().zip(points) {
         match idmap::idmapped_tree(dir, &userns, false) {
             Ok(tree) => {
                 // Its mount point, which the child (not host root) cannot make.
-                let point = state.lower();
                 std::fs::create_dir_all(&point).map_err(|source| ContainerError::Io {
                     what: "creating",
                     path: point,
                     source,
                 })?;
-                mounts.push(("lower".to_owned(), tree));
+                trees.push((name, tree));
             }
-            Err(errno) => say_err!(
-                "{}: notice: the image {dir:?} cannot be idmapped here (mount_setattr: {errno}): \
-                 its files keep their host owners in the container",
-                crate::error::program()
-            ),
+            Err(errno) => {
+                say_err!(
+                    "{}: notice: the image {dir:?} cannot be idmapped here (mount_setattr: {errno}): \
+                     its files keep their host owners in the container",
+                    crate::error::program()
+                );
+                trees.clear();
+                break;
+            }
         }
     }
+    mounts.extend(trees);
     for (i, volume) in cfg.volumes.iter().enumerate().filter(|(_, v)| v.idmap) {
         let tree = idmap::idmapped_tree(&volume.source, &userns, volume.recursive).map_err(
             ContainerError::sys(format!("mount_setattr({:?}, MOUNT_ATTR_IDMAP)", volume.source)),

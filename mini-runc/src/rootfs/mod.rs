@@ -50,11 +50,14 @@ use resolve::{Create, fd_path, open_in_root};
 /// reads `root` and `mounts` from a bundle's `config.json`.
 #[derive(Debug, Clone)]
 pub struct Spec {
-    /// The overlay's read-only lower layer: the image.
-    pub lower: PathBuf,
-    /// The image's directory as an idmapped mount, detached (see
-    /// `idmap.rs`): attached on `lower`, an empty directory, first.
-    pub idmapped_lower: Option<Arc<OwnedFd>>,
+    /// The overlay's read-only lower layers, the image: top layer first
+    /// (one directory for most images; a stored image's layers stacked).
+    /// With `bind_root`, the one directory that is the root.
+    pub lower: Vec<PathBuf>,
+    /// The image's directories as idmapped mounts, detached (see
+    /// `idmap.rs`), one for each of `lower`, top first: each attached on
+    /// its `lower` entry, an empty directory, first. Empty: none.
+    pub idmapped_lower: Vec<Arc<OwnedFd>>,
     /// Idmapped mounts of volumes' sources, by index in `volumes`:
     /// attached on their targets instead of a bind mount.
     pub idmapped_volumes: Vec<(usize, Arc<OwnedFd>)>,
@@ -142,6 +145,10 @@ pub struct Volume {
     pub idmap: bool,
 }
 
+/// The most bytes of options `mount(2)` passes to a file system: one page
+/// (the kernel copies at most `PAGE_SIZE`, 4096 on the usual machines).
+const MOUNT_DATA_MAX: usize = 4096;
+
 /// Builds the root filesystem on `spec.target` and returns a descriptor of
 /// its top directory, ready for [`pivot_root`].
 pub fn prepare(spec: &Spec) -> Result<OwnedFd, RootfsError> {
@@ -204,18 +211,21 @@ pub fn prepare(spec: &Spec) -> Result<OwnedFd, RootfsError> {
 /// The image as the overlay's read-only lower layer, the container's
 /// writes in an upper layer of its own; returns the root's descriptor.
 fn overlay_root(spec: &Spec) -> Result<OwnedFd, RootfsError> {
-    // The image through its idmapped mount, when the runtime made one.
-    if let Some(tree) = &spec.idmapped_lower {
+    // The image through its idmapped mounts, when the runtime made them
+    // (one per layer).
+    for (lower, tree) in spec.lower.iter().zip(&spec.idmapped_lower) {
         let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
-        let point = open(&spec.lower, flags, Mode::empty())
-            .map_err(RootfsError::sys(format!("open({:?})", spec.lower)))?;
-        idmap::attach(tree, &point, &spec.lower.display().to_string())?;
+        let point = open(lower, flags, Mode::empty())
+            .map_err(RootfsError::sys(format!("open({lower:?})")))?;
+        idmap::attach(tree, &point, &lower.display().to_string())?;
     }
     // ANCHOR: overlay
     let rootfs = &spec.target;
+    // Several lower layers are joined with ':', the topmost first.
+    let lowers: Vec<String> = spec.lower.iter().map(|l| l.display().to_string()).collect();
     let mut options = format!(
         "lowerdir={},upperdir={},workdir={}",
-        spec.lower.display(),
+        lowers.join(":"),
         spec.upper.display(),
         spec.work.display()
     );
@@ -223,6 +233,16 @@ fn overlay_root(spec: &Spec) -> Result<OwnedFd, RootfsError> {
         // In a user namespace overlayfs may not write its trusted.overlay.*
         // attributes; user.overlay.* is allowed (kernel 5.11+).
         options.push_str(",userxattr");
+    }
+    // mount(2) copies its data argument into one page: a long list of
+    // layers would be cut short by the kernel, so it is refused here.
+    if options.len() >= MOUNT_DATA_MAX {
+        let call = format!(
+            "mount(\"overlay\", {rootfs:?}): {} lower layers make {} bytes of options, over one page",
+            spec.lower.len(),
+            options.len()
+        );
+        return Err(RootfsError::Sys { call, errno: nix::errno::Errno::E2BIG });
     }
     mount(Some("overlay"), rootfs, Some("overlay"), MsFlags::empty(), Some(options.as_str()))
         .map_err(|errno| overlay_failed(errno, rootfs, &options))?;
@@ -239,9 +259,9 @@ fn overlay_root(spec: &Spec) -> Result<OwnedFd, RootfsError> {
 fn bind_root(spec: &Spec) -> Result<OwnedFd, RootfsError> {
     let rootfs = &spec.target;
     let flags = MsFlags::MS_BIND | MsFlags::MS_REC;
-    mount(Some(&spec.lower), rootfs, None::<&str>, flags, None::<&str>).map_err(
-        RootfsError::sys(format!("mount({:?}, {rootfs:?}, MS_BIND | MS_REC)", spec.lower)),
-    )?;
+    let root = spec.lower.first().map(PathBuf::as_path).unwrap_or(Path::new(""));
+    mount(Some(root), rootfs, None::<&str>, flags, None::<&str>)
+        .map_err(RootfsError::sys(format!("mount({root:?}, {rootfs:?}, MS_BIND | MS_REC)")))?;
     open(rootfs, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
         .map_err(RootfsError::sys(format!("open({rootfs:?})")))
 }

@@ -165,6 +165,8 @@ fn prepare(root: &Path, args: &CreateArgs, verb: Verb) -> Result<Prepared, Failu
     inherit_limits(&plan)?;
     let rootfs = match &plan.config.lower {
         mini_runc::container::Lower::Directory(dir) => dir.clone(),
+        // (A bundle's root is one directory: only mini-docker stacks layers.)
+        mini_runc::container::Lower::Layers(layers) => layers[0].clone(),
         mini_runc::container::Lower::Skeleton(_) => bundle.join("rootfs"),
     };
     let record = record::new_record(&args.id, &bundle, &rootfs, &spec);
