@@ -1,14 +1,18 @@
 //! `run -d`: a detached container, looked after by a monitor process.
 //!
 //! `mini-docker run` normally stays in the foreground: it is the parent of
-//! the container's init, forwards signals to it, and cleans up when it
+//! the container's first process (the command, PID 1), forwards signals
+//! to it, and cleans up when it
 //! ends. With `-d` that role passes to a *monitor*, a forked copy of
 //! mini-docker that starts its own session (`setsid`: no terminal, so no
 //! SIGHUP when the terminal closes), sends the container's output to
 //! `<state>/log`, and records itself as the container's `owner`. The
 //! command the user typed prints the container's ID as soon as the
 //! container's command runs, and exits; the monitor lives as long as the
-//! container (Docker's is `containerd-shim`; Podman's is `conmon`).
+//! container (Docker's is `containerd-shim`; Podman's is `conmon`). It is
+//! the one process a detached container adds: the command is the
+//! container's PID 1 (with `--init`, the reaper is a second one). Its
+//! memory, next to conmon's, is in `bench/detached.py`.
 //!
 //! ```text
 //!  mini-docker run -d …        monitor (setsid)            container
@@ -18,19 +22,20 @@
 //!  fork ─────────────────────▶ owner ← its PID
 //!  reads the report            stdout, stderr → log
 //!                              cgroups, network, then
-//!                              clone, ID maps, … ────────▶ init: "S", fork
-//!                              closes its write end         └▶ command: execve
-//!  "S", end-of-file:           waits, forwards signals         (closes the last
-//!  prints the ID, exits 0      cleans up when it ends           write end)
+//!                              clone, ID maps, … ────────▶ PID 1: "S",
+//!                              closes its write end         execve(command)
+//!  "S", end-of-file:           waits, forwards signals      (closes the last
+//!  prints the ID, exits 0      cleans up when it ends        write end)
 //! ```
 //!
 //! How does the foreground know that the command *runs*, and not only
 //! that the container was set up? The way `posix_spawn` and Rust's
 //! `std::process::Command` know: a pipe whose write end is close-on-exec
 //! (`O_CLOEXEC`, see pipe(2) and execve(2)). The write end travels from
-//! the monitor through `clone` and init's `fork` into the command's
-//! process; each holder closes its copy once the next one has it. Init
-//! writes `S` ("starting") just before it forks the command; a command
+//! the monitor through `clone` into the container's first process (and
+//! through `--init`'s `fork` into the command's); each holder closes its
+//! copy once the next one has it. That process writes `S` ("starting")
+//! just before the command's `execve`; a command
 //! that cannot be run writes its exit status (127 not found, 126 not
 //! executable) after its error line; a successful `execve` closes the last
 //! write end, and the foreground reads end-of-file. So, at end-of-file:
@@ -44,9 +49,9 @@
 //! state, since nothing ever ran (the foreground removes it once the
 //! monitor has freed the cgroups and the address).
 //!
-//! If the monitor is killed later, its container dies with it (init has
-//! `PR_SET_PDEATHSIG`), and the next `run` sweeps its state (`ps` shows it
-//! dead until then; `rm` cleans it).
+//! If the monitor is killed later, its container dies with it (its PID 1
+//! has `PR_SET_PDEATHSIG`), and the next `run` or `ps` sweeps its state
+//! (`rm` cleans it too).
 //!
 //! mini-docker's layer 2 of 2, the engine (see `tests/tests/layers.rs`):
 //! it is Docker's `containerd-shim`, not runc, and it uses mini-runc's

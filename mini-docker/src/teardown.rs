@@ -15,7 +15,7 @@
 //! The network goes first: its record lives in the state directory.
 //!
 //! Ending one: [`signal`] sends a signal the way `docker kill` does (to
-//! the command, or SIGKILL to init, which ends the whole PID namespace),
+//! the container's PID 1: the command, or `--init`'s reaper),
 //! and [`kill_and_wait`] waits until the container's mini-docker (its
 //! `owner`, the foreground `run` or the monitor) has ended, and so has
 //! torn it down.
@@ -55,18 +55,13 @@ pub fn sweep(root: &Path) {
     network::ipam::sweep(root);
 }
 
-/// Sends `sig` to the container of `init`: SIGKILL to init (PID 1 of the
-/// container's PID namespace, whose end kills every process in it,
-/// pid_namespaces(7)), any other signal to the command, init's first
-/// child, as Docker's goes to the container's main process (the others
-/// are orphans init reaps).
+/// Sends `sig` to the container's first process, as `docker kill` does:
+/// the command, PID 1 of its PID namespace (whose end kills every process
+/// in it, pid_namespaces(7)), or `--init`'s reaper, which forwards it to
+/// the command. A PID 1 gets only the signals it handles (a shell as PID
+/// 1 shrugs off SIGTERM), and SIGKILL.
 pub fn signal(init: Pid, sig: Signal) -> Result<(), ContainerError> {
-    let target = if sig == Signal::SIGKILL {
-        init
-    } else {
-        tenant::children(init.as_raw()).into_iter().min().map_or(init, Pid::from_raw)
-    };
-    kill(target, sig).map_err(ContainerError::sys(format!("kill({target}, {sig})")))
+    kill(init, sig).map_err(ContainerError::sys(format!("kill({init}, {sig})")))
 }
 
 /// Waits until the container's mini-docker has ended, at most `limit`;

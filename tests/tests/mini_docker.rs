@@ -38,8 +38,8 @@ fn isolation(who: As) {
     let Some(lab) = Lab::new("mini-docker isolation", who, &BINARIES) else { return };
     let inside = lab.probe(&["--hostname", "box"]);
     assert_eq!(inside["hostname"], "box");
-    assert_eq!(inside["pid"], 2, "init is PID 1, the command its child");
-    assert_eq!(inside["ppid"], 1);
+    assert_eq!(inside["pid"], 1, "the command is PID 1, as under Docker");
+    assert_eq!(inside["ppid"], 0, "its parent is outside the PID namespace");
     assert_eq!(inside["uid"], 0);
     let mut differ = Vec::new();
     for ns in ["cgroup", "ipc", "mnt", "net", "pid", "user", "uts"] {
@@ -111,10 +111,14 @@ fn isolation(who: As) {
 fn exit_codes(who: As) {
     let Some(lab) = Lab::new("mini-docker exit codes", who, &BINARIES) else { return };
     let long = "h".repeat(65);
-    let cases: [(&[&str], i32, &str); 11] = [
+    let cases: [(&[&str], i32, &str); 12] = [
         (&["run", "--rm", "host", "true"], 0, ""),
         (&["run", "--rm", "host", "sh", "-c", "exit 1"], 1, ""),
-        (&["run", "--rm", "host", "sh", "-c", "kill -TERM $$"], 143, ""),
+        // A shell as PID 1 has no handler for SIGTERM: the kernel drops it
+        // (pid_namespaces(7)), as under `docker run`; behind --init's
+        // reaper the shell is PID 2, and SIGTERM ends it: 128 + 15.
+        (&["run", "--rm", "host", "sh", "-c", "kill -TERM $$"], 0, ""),
+        (&["run", "--rm", "--init", "host", "sh", "-c", "kill -TERM $$"], 143, ""),
         (&["run", "--rm", "host", "no-such-command"], 127, "executable file not found"),
         (&["run", "--rm", "host", "/etc/passwd"], 126, "EACCES"),
         (&["run", "--rm", "no-such-image", "true"], 125, "unknown image \"no-such-image\""),
@@ -363,12 +367,15 @@ fn directory_image(who: As) {
     assert_eq!(std::fs::read_dir(rootfs.join("tmp")).expect("ls").count(), 0);
 }
 
-/// SIGTERM or SIGINT to mini-docker reaches the command; everything is
-/// cleaned up.
+// ANCHOR: pid1-signals
+/// SIGTERM and SIGINT to `mini-docker run`, which passes them on to the
+/// container's PID 1. `sleep` as PID 1 has no handler for them, so the
+/// kernel drops them (pid_namespaces(7)) and it sleeps on, as under
+/// `docker run`; behind `--init`'s reaper `sleep` is PID 2, and the signal
+/// ends it: 128 + N.
 fn signals(who: As) {
     let Some(lab) = Lab::new("mini-docker SIGTERM", who, &BINARIES) else { return };
-    for (signal, status) in [(nix::sys::signal::SIGTERM, 143), (nix::sys::signal::SIGINT, 130)] {
-        let running = lab.spawn(&["run", "--rm", "host", "sleep", "60"]);
+    let started = || {
         let start = Instant::now();
         while lab.state_entries().is_empty() {
             assert!(start.elapsed() < LIMIT, "the container never started");
@@ -376,13 +383,75 @@ fn signals(who: As) {
         }
         // Let the container get to its command before the signal.
         std::thread::sleep(Duration::from_millis(300));
+        start
+    };
+    for (signal, status) in [(nix::sys::signal::SIGTERM, 143), (nix::sys::signal::SIGINT, 130)] {
+        let running = lab.spawn(&["run", "--rm", "--init", "host", "sleep", "60"]);
+        let start = started();
         nix::sys::signal::kill(running.pid(), signal).expect("kill");
         let ran = running.finish();
         assert!(start.elapsed() < Duration::from_secs(20), "sleep 60 was not stopped");
-        assert_eq!(ran.code, status, "128 + {signal}: {}", ran.stderr);
+        assert_eq!(ran.code, status, "--init: 128 + {signal}: {}", ran.stderr);
+        assert!(lab.state_entries().is_empty(), "left {:?}", lab.state_entries());
+        // Without --init: the signal is dropped, and only SIGKILL (which
+        // `kill` sends) ends it.
+        let running = lab.spawn(&["run", "--rm", "--name", "pid1", "host", "sleep", "60"]);
+        started();
+        nix::sys::signal::kill(running.pid(), signal).expect("kill");
+        std::thread::sleep(Duration::from_millis(500));
+        assert!(!lab.state_entries().is_empty(), "{signal} ended sleep as PID 1");
+        assert_eq!(lab.run(&["kill", "pid1"]).code, 0);
+        let ran = running.finish();
+        assert_eq!(ran.code, 137, "128 + SIGKILL: {}", ran.stderr);
         assert!(lab.state_entries().is_empty(), "left {:?}", lab.state_entries());
     }
 }
+// ANCHOR_END: pid1-signals
+
+// ANCHOR: shell-as-pid1
+/// The pid chapter's PID-6 in a container: SIGTERM to a shell that is PID
+/// 1 is dropped (it has no handler, pid_namespaces(7)); behind `--init`'s
+/// reaper the shell is PID 2, the reaper forwards the signal, and the
+/// shell dies of it. The transcript is the book's.
+#[test]
+fn shell_as_pid1_with_and_without_init() {
+    let Some(lab) = Lab::new("mini-docker PID 1 and --init", As::Root, &BINARIES) else { return };
+    let script = "echo \"I am PID $$\"; while :; do sleep 1; done";
+    let mut text = String::new();
+    for init in [false, true] {
+        let mut args = vec!["run", "--rm", "--name", "shell"];
+        args.extend(init.then_some("--init"));
+        args.extend(["host", "sh", "-c", script]);
+        let shown = args.join(" ").replace(script, &format!("'{script}'"));
+        // Its output comes once it has ended; it is shown where it appeared.
+        let mut steps = String::new();
+        let running = lab.spawn(&args);
+        let start = Instant::now();
+        while lab.run(&["exec", "shell", "true"]).code != 0 {
+            assert!(start.elapsed() < LIMIT, "the container never started");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(lab.run(&["kill", "-s", "TERM", "shell"]).code, 0);
+        steps += "$ mini-docker kill -s TERM shell\n";
+        std::thread::sleep(Duration::from_millis(500));
+        let alive = !lab.state_entries().is_empty();
+        assert_eq!(alive, !init, "the shell survives SIGTERM only as PID 1");
+        if alive {
+            steps += "(half a second later, still running)\n$ mini-docker kill shell\n";
+            assert_eq!(lab.run(&["kill", "shell"]).code, 0);
+        }
+        let ran = running.finish();
+        let expected = if init { ("I am PID 2\n", 143) } else { ("I am PID 1\n", 137) };
+        assert_eq!((ran.stdout.as_str(), ran.code), expected, "{}", ran.stderr);
+        text += &format!(
+            "$ mini-docker {shown}\n{}{steps}(run's exit status: {})\n",
+            ran.stdout, ran.code
+        );
+    }
+    assert!(lab.state_entries().is_empty(), "left {:?}", lab.state_entries());
+    insta::assert_snapshot!("shell-as-pid1", text);
+}
+// ANCHOR_END: shell-as-pid1
 
 #[test]
 fn hello_as_root() {
@@ -454,8 +523,8 @@ fn signals_rootless() {
     signals(As::Rootless);
 }
 
-/// PID 1 is mini-docker's init: an orphan re-parented to it is reaped, and
-/// its status reaches the host.
+/// With `--init`, PID 1 is mini-docker's reaper: an orphan re-parented to
+/// it is reaped, and the command's status reaches the host.
 fn init_reaps_orphans(who: As) {
     let Some(lab) = Lab::new("mini-docker init", who, &BINARIES) else { return };
     // The inner shell exits at once, so its background `true` becomes an
@@ -463,9 +532,9 @@ fn init_reaps_orphans(who: As) {
     let script = r#"sh -c "true &"; sleep 0.3
         for f in /proc/[0-9]*/stat; do read -r l < "$f"; s=${l#*) }; echo "${s%% *}"; done | grep -c Z
         read -r l < /proc/1/stat; echo "${l%% *} ${l#* }" | cut -d' ' -f1,2; exit 3"#;
-    let ran = lab.run(&["run", "--rm", "host", "sh", "-c", script]);
+    let ran = lab.run(&["run", "--rm", "--init", "host", "sh", "-c", script]);
     assert_eq!(ran.code, 3, "{}", ran.stderr);
-    assert_eq!(ran.stdout, "0\n1 (mini-docker)\n", "no zombie; PID 1 is mini-docker's init");
+    assert_eq!(ran.stdout, "0\n1 (mini-docker)\n", "no zombie; PID 1 is mini-docker's reaper");
 }
 
 #[test]

@@ -272,18 +272,20 @@ fn host_pid_and_ptrace() {
     assert_clean(&lab);
 }
 
-/// `/proc/1/exe` (CVE-2019-5736): a container's init is a fork of the
-/// host's mini-docker binary. By default init is not dumpable, so the
-/// container cannot even follow the link (EACCES); under --privileged
-/// (CAP_SYS_PTRACE) it can, and opens the host's binary as O_PATH, but not
-/// for writing while any process runs it (ETXTBSY).
+/// `/proc/1/exe` (CVE-2019-5736): with `--init`, the container's PID 1 is
+/// the reaper, a fork of the host's mini-docker binary (without it, PID 1
+/// is the command, which has `execve`d its own program). By default the
+/// reaper is not dumpable, so the container cannot even follow the link
+/// (EACCES); under --privileged (CAP_SYS_PTRACE) it can, and opens the
+/// host's binary as O_PATH, but not for writing while any process runs it
+/// (ETXTBSY).
 #[test]
 fn proc_exe_of_init() {
     let Some(lab) = Lab::new("mini-docker escapes: /proc/1/exe", As::Root, &BINARIES) else {
         return;
     };
-    let default = escape(&lab, &[], &["exe", "/proc/1/exe"]);
-    let privileged = escape(&lab, &["--privileged"], &["exe", "/proc/1/exe"]);
+    let default = escape(&lab, &["--init"], &["exe", "/proc/1/exe"]);
+    let privileged = escape(&lab, &["--init", "--privileged"], &["exe", "/proc/1/exe"]);
     for key in ["readlink", "open_path", "open_write"] {
         assert_eq!(field(&default, key), "EACCES", "{key}: {default}");
     }

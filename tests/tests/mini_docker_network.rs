@@ -548,14 +548,15 @@ fn subnet_in_use_is_refused() {
     assert_clean_with(&lab, &["lan0", "lo", "minid0"]);
 }
 
-/// The container's init is a copy of mini-docker and never calls execve,
-/// so close-on-exec does not clean its descriptors: it must close them
-/// itself. With a published port, mini-docker holds a listening socket of
-/// the host's namespace; init must keep only stdio and its sync channel.
+/// `--init`'s reaper is a copy of mini-docker and never calls execve, so
+/// close-on-exec does not clean its descriptors: it must close them itself.
+/// With a published port, mini-docker holds a listening socket of the
+/// host's namespace; the reaper must keep only stdio and its sync channel,
+/// and a command that is PID 1 itself (the second container) nothing.
 #[test]
 fn init_holds_no_host_descriptor() {
     let Some(lab) = Lab::new("mini-docker init's descriptors", As::Root, &BINARIES) else { return };
-    let fds = ["-d", "--rm", "--name", "fds", "-p", "18090:8000"];
+    let fds = ["-d", "--rm", "--init", "--name", "fds", "-p", "18090:8000"];
     let started = lab.run(&lab.run_args(&fds, &["sleep", "30"]));
     assert_eq!(started.code, 0, "{}", started.stderr);
     // And one in fds's network namespace: it held it open to join it.
@@ -568,11 +569,12 @@ fn init_holds_no_host_descriptor() {
         inspected[0]["pids"].clone()
     };
     let (fds, side) = (pids_of("fds"), pids_of("side"));
-    for (who, pid) in [
-        ("init", &fds["init"]),
-        ("the command", &fds["command"]),
-        ("init", &side["init"]),
-        ("the command", &side["command"]),
+    assert_eq!(side["init"], side["command"], "without --init, PID 1 is the command");
+    // The reaper keeps its sync channel; the commands hold nothing.
+    for (who, pid, expected) in [
+        ("the reaper", &fds["init"], 1),
+        ("the command", &fds["command"], 0),
+        ("PID 1, the command", &side["init"], 0),
     ] {
         let pid = pid.as_u64().unwrap_or_else(|| panic!("no {who} pid"));
         let mut open: Vec<String> = std::fs::read_dir(format!("/proc/{pid}/fd"))
@@ -585,7 +587,6 @@ fn init_holds_no_host_descriptor() {
             .filter(|l| !["0 ", "1 ", "2 "].iter().any(|s| l.starts_with(s)))
             .collect();
         open.sort();
-        let expected = usize::from(who == "init"); // init: the sync channel
         assert_eq!(open.len(), expected, "{who} holds {open:?}");
         assert!(open.iter().all(|l| l.contains("socket:")), "{who} holds {open:?}");
     }

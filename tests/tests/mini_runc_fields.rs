@@ -433,7 +433,8 @@ fn time_namespace_moves_uptime() {
         "exec's uptime {inside} is not the host's {before}..{after} plus {OFFSET}"
     );
     // A second container joins the first's time namespace by path (the
-    // one for init's children: init itself stays outside).
+    // one for its first process's children, which that process entered at
+    // its execve of the command).
     let init = bundle.state("u1")["pid"].as_i64().expect("pid");
     let path = format!("/proc/{init}/ns/time_for_children");
     bundle.config("cat /proc/uptime", |c| {

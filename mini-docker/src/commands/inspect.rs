@@ -61,8 +61,7 @@ fn describe(state: &StateDir) -> Value {
             .lines()
             .map(str::to_owned)
             .collect();
-        command =
-            tenant::children(init.as_raw()).into_iter().min().map_or(Value::Null, Value::from);
+        command = tenant::command_pid(state, init).map_or(Value::Null, |p| p.as_raw().into());
     }
     let recorded = tenant::recorded(state);
     let image = serde_json::from_str::<Value>(&read(IMAGE_RECORD)).unwrap_or(Value::Null);

@@ -1,13 +1,15 @@
 //! `mini-docker kill [-s SIG] NAME…` and `stop [-t SECS] NAME…`.
 //!
-//! The container's command is not PID 1 (init is, see mini-runc's
-//! `container/init.rs`), so a signal goes to the command, as Docker's goes
-//! to the container's main process; SIGKILL goes to init, and the kernel
-//! then kills every process of the PID namespace (pid_namespaces(7)); with
-//! `--pid host` or `container:NAME` init is not PID 1 there, and the
-//! command goes by its `PR_SET_PDEATHSIG`. `stop` is SIGTERM, a grace
-//! period, then SIGKILL, like `docker stop`. Sending and waiting are the
-//! engine's `teardown.rs`, which `rm -f` uses too.
+//! A signal goes to the container's PID 1, as Docker's does: the command
+//! itself, or with `--init` the reaper, which forwards it to the command
+//! (see mini-runc's `container/init.rs`). SIGKILL ends PID 1, and the
+//! kernel then kills every process of the PID namespace
+//! (pid_namespaces(7)); with `--pid host` or `container:NAME` the command
+//! is not PID 1 there, and its children are on their own. `stop` is
+//! SIGTERM, a grace period, then SIGKILL, like `docker stop`: a command
+//! that does not handle SIGTERM as PID 1 (a shell) waits out the grace
+//! period. Sending and waiting are the engine's `teardown.rs`, which `rm
+//! -f` uses too.
 
 use std::time::Duration;
 

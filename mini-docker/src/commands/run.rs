@@ -69,6 +69,11 @@ pub struct RunArgs {
     /// Allocate a pseudo-terminal for the command (with -i: an interactive shell)
     #[arg(short = 't', long)]
     tty: bool,
+    /// Run a reaper as PID 1 that forwards signals to the command and
+    /// reaps orphans (Docker's --init runs docker-init, a tini; this one is
+    /// mini-runc's own, see mini-runc/src/container/init.rs)
+    #[arg(long)]
+    init: bool,
     /// Run in the background: print the container's ID; its output goes to
     /// `mini-docker logs` (see monitor.rs)
     #[arg(short = 'd', long, conflicts_with_all = ["tty", "interactive"])]
@@ -82,7 +87,8 @@ pub struct RunArgs {
     /// Published ports and the bridge's subnet (with --net bridge)
     #[command(flatten)]
     network: NetworkArgs,
-    /// PID namespace: private (the command is PID 2, init PID 1), host, or
+    /// PID namespace: private (the command is PID 1, or 2 after --init's
+    /// reaper), host, or
     /// container:NAME, another container's (root only; see mini-runc/src/container/sharing.rs)
     #[arg(long, default_value = "private", value_name = "MODE")]
     pid: String,
@@ -287,6 +293,7 @@ fn write_bundle(decided: Config, limits: &Limits, state: &StateDir) -> Result<Pl
         name: decided.name,
         remove: decided.remove,
         interactive: decided.interactive,
+        init: decided.init,
         lower: decided.lower,
         idmap_lower: decided.idmap_lower,
         hooks: Hooks::default(),
@@ -488,6 +495,7 @@ fn config(dirs: &Dirs, args: RunArgs) -> Result<(Config, ImageRecord), Error> {
         interactive: args.interactive,
         tty: args.tty,
         remove: args.rm,
+        init: args.init,
         namespaces,
         security,
         ipc_mode,

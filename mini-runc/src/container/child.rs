@@ -1,5 +1,5 @@
 //! The child side, from `clone` to the command: this process is the
-//! container's PID 1.
+//! container's PID 1, and becomes the command (or `--init`'s reaper).
 //!
 //! In order: it asks to die with mini-docker, closes the descriptors it
 //! inherited, and waits for the parent's "go" (its ID maps written, its
@@ -11,8 +11,8 @@
 //! the hostname (and an OCI bundle's domain name), brings up `lo`, makes
 //! a bundle's time namespace and runs its createContainer hooks, switches
 //! root with `pivot_root`, confines itself (`security/`), opens the pty
-//! (`-t`), reports "ready", and stays as the container's init (see
-//! `init.rs`). Each step returns its error, and [`main`] alone reports it
+//! (`-t`), reports "ready", and goes on in `init.rs`: it `execve`s the
+//! command, or with `--init` forks it and reaps. Each step returns its error, and [`main`] alone reports it
 //! to the parent, across the sync channel.
 //!
 //! It imports its `container/` siblings below it (init, process, sharing,
@@ -272,7 +272,10 @@ fn set_domainname(name: &str) -> Result<(), ContainerError> {
 /// born, so they are written here, at once: every process started from
 /// now on (the createContainer hooks, the command, and whatever it
 /// starts) sees CLOCK_MONOTONIC and CLOCK_BOOTTIME (and `/proc/uptime`)
-/// moved by them. Init itself stays in the runtime's time namespace.
+/// moved by them. This process enters it too, at its `execve` of the
+/// command: recent kernels' `execve` moves a process into its namespace
+/// for children (`mini_runc_fields.rs` checks the command's uptime);
+/// `--init`'s reaper stays outside.
 fn new_time_namespace(offsets: &[TimeOffset]) -> Result<(), ContainerError> {
     let flag = nix::sched::CloneFlags::from_bits_retain(libc::CLONE_NEWTIME);
     nix::sched::unshare(flag).map_err(ContainerError::sys("unshare(CLONE_NEWTIME)"))?;

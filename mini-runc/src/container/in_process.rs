@@ -40,6 +40,12 @@ pub struct InProcess {
     pub remove: bool,
     /// `-i`: the command reads the engine's stdin (else `/dev/null`).
     pub interactive: bool,
+    /// `--init`: the runtime's reaper as PID 1, the command its child (see
+    /// `init.rs`). Docker writes its reaper (`docker-init`, a static tini
+    /// bound into the container) into `process.args`; mini-runc's reaper
+    /// is its own code, already in the container's first process, so the
+    /// choice crosses beside the bundle.
+    pub init: bool,
     /// The image: the overlay's lower layer on `root.path`.
     pub lower: Lower,
     /// See [`Config::idmap_lower`](crate::container::Config::idmap_lower).
@@ -65,6 +71,7 @@ impl Plan {
         config.name = parts.name;
         config.remove = parts.remove;
         config.interactive = parts.interactive;
+        config.init = parts.init;
         config.lower = parts.lower;
         config.idmap_lower = parts.idmap_lower;
         self.extras.bind_root = false;

@@ -31,10 +31,11 @@
 //!  waits for "ready" or "error" ◀───────── sends "ready" (or the error)
 //!  hooks.poststart (the engine's: the
 //!    port relays of -p)
-//!  relays the pty (-t) or forwards         init.rs: forks the command (PID 2,
-//!  signals, and waits ◀─────────────────── made by process.rs), forwards
-//!  returns the command's status            signals, reaps orphans, exits with
-//!                                          the command's status
+//!  relays the pty (-t) or forwards         init.rs: execve(command), made by
+//!  signals, and waits ◀─────────────────── process.rs: the command is PID 1;
+//!  returns the command's status            or --init: forks it (PID 2),
+//!                                          forwards signals, reaps orphans,
+//!                                          exits with the command's status
 //! ```
 //!
 //! Every mount happens in the container's own mount namespace, so when the
@@ -74,7 +75,7 @@
 //! device nodes, a time namespace with its clock offsets.
 //!
 //! The user's process is made in one place, [`process`]: the command
-//! init forks for `run`, and the tenant of `exec` (mini-docker's, and the
+//! the container's first process becomes (or `--init`'s reaper forks), and the tenant of `exec` (mini-docker's, and the
 //! mini-runc binary's), go through the same steps to `execve`.
 //!
 //! Inside, the files import each other in one direction only, from the
@@ -213,6 +214,10 @@ pub struct Config {
     /// `-t`: the command gets a pseudo-terminal.
     pub tty: bool,
     pub remove: bool,
+    /// `--init`: a reaper is the container's first process (PID 1) and
+    /// forks the command, instead of the command being that process (see
+    /// `init.rs`).
+    pub init: bool,
     pub namespaces: Namespaces,
     /// Capabilities, seccomp, masked paths, --privileged.
     pub security: crate::security::Security,

@@ -1,17 +1,18 @@
 //! Becoming the user's process: the last steps before `execve`, one path
-//! for the command `run` starts (forked by the container's init, see
-//! `init.rs`) and for a process `exec` starts in a running container (a
+//! for the command `run` starts (the container's first process itself, or
+//! the child of `--init`'s reaper, see `init.rs`) and for a process `exec` starts in a running container (a
 //! tenant, see `tenant.rs`; the mini-runc binary's `exec` is one too).
 //!
 //! ```text
 //!  1. signals: nothing blocked, every disposition the default
-//!  2. PR_SET_PDEATHSIG (die with the caller), PR_SET_DUMPABLE 0
+//!  2. PR_SET_DUMPABLE 0
 //!  3. stdio: the pty's slave as the controlling terminal (-t), or
 //!     stdin from /dev/null (without -i)
 //!  4. joined from outside (a tenant): the bounding set and
 //!     no_new_privs (security::confine_exec)
 //!  5. umask (an OCI process's user.umask)
-//!  6. identity: setgroups, setresgid, setresuid
+//!  6. identity: setgroups, setresgid, setresuid, then PR_SET_PDEATHSIG
+//!     (die with the caller; a UID change clears it)
 //!  7. chdir
 //!  8. the program: the container's PATH searched as execvp(3) does
 //!  9. capabilities, then the seccomp filter (security::confine_command)
@@ -88,10 +89,11 @@ pub enum Stdio<'a> {
 /// `security/mod.rs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Confinement {
-    /// Forked by the container's init, which reduced the bounding set and
-    /// set `no_new_privs` already (`confine_init`): the process only takes
-    /// the command's capabilities and seccomp filter.
-    ForkedByInit,
+    /// The container's first process (or the child `--init`'s reaper
+    /// forked), which reduced the bounding set and set `no_new_privs`
+    /// already (`confine_init`): the process only takes the command's
+    /// capabilities and seccomp filter.
+    Started,
     /// Joined the container from outside with every capability (`exec`):
     /// the bounding set and `no_new_privs` first, then as above.
     Joined,
@@ -109,10 +111,6 @@ pub fn exec(process: &Process) -> ! {
         // SAFETY: setting a default disposition (fails harmlessly for
         // SIGKILL and SIGSTOP).
         unsafe { libc::signal(sig, libc::SIG_DFL) };
-    }
-    if process.die_with_parent {
-        // SAFETY: prctl with integer arguments only.
-        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) };
     }
     if process.not_dumpable {
         // SAFETY: prctl with integer arguments only.
@@ -151,6 +149,13 @@ fn become_and_exec(process: &Process) -> Result<std::convert::Infallible, Proces
     let mut groups = vec![process.gid];
     groups.extend_from_slice(process.additional_gids);
     switch_identity(process.uid, process.gid, process.may_set_groups.then_some(&groups))?;
+    if process.die_with_parent {
+        // After the switch: a change of UID or GID clears the setting
+        // (prctl(2), PR_SET_PDEATHSIG); `execve` keeps it (but for a
+        // set-user-ID program or one with file capabilities).
+        // SAFETY: prctl with integer arguments only.
+        unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) };
+    }
     std::env::set_current_dir(process.cwd)
         .map_err(|source| ProcessError::Chdir { dir: process.cwd.to_owned(), source })?;
     let program = process.args.first().ok_or(UsageError::NoCommand)?;

@@ -237,6 +237,8 @@ pub fn plan(spec: &Spec, bundle: &Path, id: &str) -> Result<Plan, SpecError> {
         interactive: true,
         tty,
         remove: false,
+        // As runc: the command is the container's first process (PID 1).
+        init: false,
         namespaces,
         security,
         ipc_mode,

@@ -1,8 +1,9 @@
 //! The start report of `run -d`: a pipe whose write end is close-on-exec
 //! (see mini-docker's `monitor.rs` for the whole story). The monitor holds the write
-//! end ([`hold`]); `clone` and init's `fork` copy it into the container's
-//! init and command, which say "starting" or their exit status through it,
-//! and each holder closes its copy once the next one has it.
+//! end ([`hold`]); `clone` copies it into the container's first process
+//! (and `--init`'s `fork` into the command), which says "starting" or the
+//! command's exit status through it; each holder closes its copy once the
+//! next one has it, and the command's `execve` closes the last.
 //!
 //! It is the part of the monitor the process model needs (`child.rs`,
 //! `parent.rs`, `init.rs`), kept here, in the runtime, so that the process
@@ -12,8 +13,8 @@
 use std::os::fd::{IntoRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicI32, Ordering};
 
-/// The start report's first byte, written by init just before it forks
-/// the command.
+/// The start report's first byte, written by the container's first
+/// process just before the command (its `execve`, or `--init`'s fork).
 pub const STARTING: u8 = b'S';
 
 /// This process's write end of the start report, or -1 (a foreground
@@ -28,7 +29,7 @@ pub fn hold(write_end: OwnedFd) {
     REPORT.store(write_end.into_raw_fd(), Ordering::Relaxed);
 }
 
-/// Init, just before it forks the command: "the command is starting".
+/// Just before the command: "the command is starting".
 pub fn starting() {
     report(STARTING);
 }
@@ -44,8 +45,9 @@ pub fn write_end() -> Option<RawFd> {
     Some(REPORT.load(Ordering::Relaxed)).filter(|&fd| fd >= 0)
 }
 
-/// Closes this process's write end: the monitor once init has a copy
-/// (after `clone`), init once the command has one (after `fork`).
+/// Closes this process's write end: the monitor once the container's
+/// first process has a copy (after `clone`), `--init`'s reaper once the
+/// command has one (after `fork`).
 pub fn close() {
     let fd = REPORT.swap(-1, Ordering::Relaxed);
     if fd >= 0 {
@@ -59,7 +61,7 @@ fn report(byte: u8) {
     if fd >= 0 {
         // If the foreground is gone (killed, or it gave up waiting), the
         // write fails with EPIPE, which changes nothing; but it would also
-        // raise SIGPIPE, killing init (and its container) or turning a
+        // raise SIGPIPE, killing the container or turning a
         // command's 127 into 141. So SIGPIPE is ignored around the write.
         // SAFETY: `fd` is this process's write end, which only
         // `close` closes (after taking it out of `REPORT`); the

@@ -10,11 +10,11 @@
 //!  mini-docker exec                          the container
 //!  ───────────────                           ─────────────
 //!  join the container's cgroups
-//!  open /proc/PID/ns/{user,ipc,uts,net,      init (PID 1 inside)
-//!                     cgroup,pid,mnt}        └─ the command (PID 2)
-//!    (PID: init, or rootless one of its
-//!    children; only those that differ
-//!    from ours)
+//!  open /proc/PID/ns/{user,ipc,uts,net,      the command (PID 1 inside),
+//!                     cgroup,pid,mnt}        or --init's reaper
+//!    (PID: PID 1's, or rootless behind a     └─ the command (PID 2)
+//!    reaper one of its children; only
+//!    those that differ from ours)
 //!  setns(user) first: the capabilities the
 //!  others need are those of its owner
 //!  setns(ipc, uts, net, cgroup, pid, mnt)
@@ -43,6 +43,7 @@
 //! the container it joins), never the other way round.
 
 use std::os::fd::OwnedFd;
+use std::os::unix::fs::MetadataExt as _;
 use std::path::Path;
 
 use nix::errno::Errno;
@@ -108,6 +109,7 @@ pub fn record(state: &StateDir, cfg: &Config) -> Result<(), ContainerError> {
         "userns": cfg.namespaces.user.is_some(),
         "ipc": cfg.ipc_mode.word(),
         "net": cfg.net_mode.describe(),
+        "init": cfg.init,
         "privileged": sec.privileged,
         "caps": sec.caps,
         "sets": sec.sets.map(|s| [s.effective, s.permitted, s.inheritable, s.ambient]),
@@ -198,9 +200,7 @@ pub fn children(parent: i32) -> Vec<i32> {
         .filter_map(Result::ok)
         .filter_map(|entry| {
             let pid: i32 = entry.file_name().to_str()?.parse().ok()?;
-            let stat = std::fs::read_to_string(entry.path().join("stat")).ok()?;
-            let ppid: i32 = stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()?;
-            (ppid == parent).then_some(pid)
+            (parent_of(pid)? == parent).then_some(pid)
         })
         .collect()
 }
@@ -231,12 +231,43 @@ pub fn init_pid(state: &StateDir) -> Option<Pid> {
         .map(Pid::from_raw)
 }
 
-/// The init of a container that is ready: init forks the command only
-/// after the container is set up (root file system, pivot_root,
-/// capabilities), so a container without a command yet must not be
-/// joined: its mount namespace may still show the host's root.
+/// The init of a container that is ready: the command starts only after
+/// the container is set up (root file system, pivot_root, capabilities),
+/// so a container without a command yet must not be joined: its mount
+/// namespace may still show the host's root.
 pub fn ready_init(state: &StateDir) -> Option<Pid> {
-    init_pid(state).filter(|init| state.running() && !children(init.as_raw()).is_empty())
+    init_pid(state).filter(|&init| state.running() && runs_the_command(init))
+}
+
+/// Whether the container's first process runs the command: it has
+/// `execve`d it (it runs another program than its parent, of which it was
+/// a copy), or it is `--init`'s reaper and has forked it. Until its
+/// `execve` it is not dumpable (see `security/mod.rs`), and rootless we
+/// may not even look at its program: not yet, then.
+fn runs_the_command(init: Pid) -> bool {
+    let program =
+        |pid: i32| std::fs::metadata(format!("/proc/{pid}/exe")).map(|m| (m.dev(), m.ino())).ok();
+    let parent = parent_of(init.as_raw());
+    let execed = match (program(init.as_raw()), parent.and_then(program)) {
+        (Some(own), Some(parent)) => own != parent,
+        _ => false,
+    };
+    execed || !children(init.as_raw()).is_empty()
+}
+
+/// The PID of the command: the container's first process, or with
+/// `--init` (as `run` recorded it) the reaper's first child.
+pub fn command_pid(state: &StateDir, init: Pid) -> Option<Pid> {
+    if recorded(state)["init"] != true {
+        return Some(init);
+    }
+    children(init.as_raw()).into_iter().min().map(Pid::from_raw)
+}
+
+/// The parent of `pid` (field 4 of /proc/PID/stat).
+fn parent_of(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()
 }
 
 /// Whose `/proc/PID/ns/*` to open: init's when we may read them (root),

@@ -31,7 +31,7 @@
 //!      reduced                        SETUID/SETGID for step 5
 //!   4. no_new_privs, not dumpable     so the container cannot ptrace its
 //!                                     init, which has no seccomp filter
-//!  init forks the command (PID 2):
+//!  then, in the same process (or in the child --init's reaper forks):
 //!   5. setgroups, setresgid,          needs CAP_SETGID/CAP_SETUID; a switch
 //!      setresuid (-u)                 away from uid 0 empties the sets
 //!                                     (capabilities(7))
@@ -42,9 +42,10 @@
 //!                                     own code is filtered
 //!   9. execve(command)                execve itself is allowed
 //! ```
-//! Init gets no seccomp filter: it only forks, waits and forwards signals,
-//! and a user's profile might forbid the calls it needs (`wait4`,
-//! `rt_sigtimedwait`), which would leave a container nobody can stop.
+//! `--init`'s reaper gets no seccomp filter: it only forks, waits and
+//! forwards signals, and a user's profile might forbid the calls it needs
+//! (`wait4`, `rt_sigtimedwait`), which would leave a container nobody can
+//! stop.
 //!
 //! `mini-docker exec` gives its process the same confinement, from what
 //! `run` recorded: step 2 and `no_new_privs` ([`confine_exec`]), then 5 to
