@@ -20,8 +20,8 @@
 //! 4. mini-runc's `container/child.rs`: in the child (by default PID 1 of
 //!    a new PID namespace), `rootfs/` builds the root filesystem (overlayfs,
 //!    volumes, /proc, /sys, /dev) and `pivot_root`s into it, `security/`
-//!    confines it, then `container/init.rs` forks the command (PID 2) and
-//!    waits for it.
+//!    confines it, then `container/init.rs` `execve`s the command in its
+//!    place (PID 1, as under Docker), or with `--init` forks it and reaps.
 //!
 //! Two crates, each in layers; a module imports only from its own layer or
 //! a lower one, never in a cycle (`tests/tests/layers.rs` checks both):

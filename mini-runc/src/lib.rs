@@ -14,7 +14,8 @@
 //! 2. `container/child.rs`: in the child (by default PID 1 of a new PID
 //!    namespace), `rootfs/` builds the root filesystem (overlayfs, volumes,
 //!    /proc, /sys, /dev) and `pivot_root`s into it, `security/` confines
-//!    it, then `container/init.rs` forks the command (PID 2) and waits.
+//!    it, then `container/init.rs` `execve`s the command in its place
+//!    (PID 1, as under runc), or with `--init` forks it and reaps.
 //!
 //! The modules form two layers, and a module imports only from its own
 //! layer or the lower one, never in a cycle (`tests/tests/layers.rs`
