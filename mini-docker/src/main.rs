@@ -92,12 +92,14 @@ use mini_runc::error::EXIT_RUNTIME;
 #[derive(Debug, Parser)]
 #[command(name = "mini-docker", version)]
 struct Cli {
-    /// Directory for per-container state [default: /run/mini-docker, or
-    /// $XDG_RUNTIME_DIR/mini-docker (else /tmp/mini-docker-UID) rootless]
+    /// Directory for per-container state (Docker: the daemon's --exec-root)
+    /// [default: /run/mini-docker, or $XDG_RUNTIME_DIR/mini-docker (else
+    /// /tmp/mini-docker-UID) rootless]
     #[arg(long, global = true, value_name = "DIR")]
     root: Option<PathBuf>,
-    /// Directory holding imported images [default: /var/lib/mini-docker, or
-    /// $XDG_DATA_HOME/mini-docker rootless]
+    /// Directory holding imported images (Docker: the daemon's --data-root)
+    /// [default: /var/lib/mini-docker, or $XDG_DATA_HOME/mini-docker
+    /// rootless]
     #[arg(long, global = true, value_name = "DIR")]
     data_root: Option<PathBuf>,
     #[command(subcommand)]
@@ -107,14 +109,17 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run a command in a new container
+    #[command(override_usage = "mini-docker run [OPTIONS] IMAGE [COMMAND] [ARG...]")]
     Run(Box<commands::run::RunArgs>),
-    /// List running containers (and dead ones, which need an `rm`)
+    /// List running containers, and dead ones, which need an `rm` (Docker
+    /// lists those with -a only)
     Ps {
         /// Show all containers, also those kept (exited, run without --rm)
         #[arg(short = 'a', long)]
         all: bool,
     },
     /// Run a command in a running container (joins its namespaces with setns)
+    #[command(override_usage = "mini-docker exec [OPTIONS] CONTAINER COMMAND [ARG...]")]
     Exec(commands::exec::ExecArgs),
     /// Send a signal to running containers (SIGKILL ends every process)
     Kill {
@@ -134,7 +139,8 @@ enum Command {
         #[arg(required = true)]
         containers: Vec<String>,
     },
-    /// What a detached container (run -d) wrote to stdout and stderr
+    /// What a container started with run -d wrote to stdout and stderr
+    /// (Docker keeps a log for every container)
     Logs {
         /// Keep printing what it writes until it stops
         #[arg(short = 'f', long)]
@@ -142,7 +148,8 @@ enum Command {
         /// Name or ID prefix
         container: String,
     },
-    /// What the host knows about containers, as JSON
+    /// What the host knows about containers, as JSON (fields of its own,
+    /// not Docker's)
     Inspect {
         /// Names or ID prefixes
         #[arg(required = true)]
@@ -157,7 +164,8 @@ enum Command {
         #[arg(required = true)]
         containers: Vec<String>,
     },
-    /// What this host supports: privilege, user namespaces, cgroups, overlayfs
+    /// What this host supports: privilege, user namespaces, cgroups,
+    /// overlayfs
     Info,
     /// List images
     Images {
@@ -196,18 +204,18 @@ fn main() -> ExitCode {
     cloexec_inherited();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) if !e.use_stderr() => {
-            // --help and --version
-            let _ = e.print();
+        // No command (a bare `mini-docker`, or only --root): the help,
+        // on stderr and with success, as Docker's.
+        Err(e) if e.kind() == clap::error::ErrorKind::MissingSubcommand => {
+            use clap::CommandFactory;
+            say_err!("{}", Cli::command().render_help());
             return ExitCode::SUCCESS;
         }
         Err(e) => {
-            // One line, like every other mini-docker error, and Docker's 125.
-            let text = e.to_string();
-            let first = text.lines().next().unwrap_or("bad command line");
-            let first = first.strip_prefix("error: ").unwrap_or(first);
-            say_err!("mini-docker: {first} (see `mini-docker --help`)");
-            return ExitCode::from(EXIT_RUNTIME);
+            // clap's whole message: the argument, its "similar argument"
+            // tip, the usage line. --help and --version are no failures.
+            let _ = e.print();
+            return ExitCode::from(usage_status(&e));
         }
     };
     let dirs = commands::Dirs::new(cli.root, cli.data_root);
@@ -247,6 +255,32 @@ fn main() -> ExitCode {
     }
 }
 
+/// The exit status of a command line clap refused, as Docker's client
+/// (cobra) picks it: 125 for a flag it does not know or a value it
+/// cannot take, 1 for a wrong count of arguments (`docker inspect` with
+/// no name, `docker ps extra`, an unknown command), 0 for a help or the
+/// version asked for.
+fn usage_status(e: &clap::Error) -> u8 {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => 0,
+        ErrorKind::MissingRequiredArgument | ErrorKind::InvalidSubcommand => 1,
+        // Too few words for a positional (`exec NAME` without a command).
+        ErrorKind::TooFewValues | ErrorKind::WrongNumberOfValues
+            if matches!(e.get(ContextKind::InvalidArg),
+                        Some(ContextValue::String(arg)) if arg.starts_with('<')) =>
+        {
+            1
+        }
+        // An unexpected word: a flag (125), or one argument too many (1).
+        ErrorKind::UnknownArgument => match e.get(ContextKind::InvalidArg) {
+            Some(ContextValue::String(arg)) if !arg.starts_with('-') => 1,
+            _ => EXIT_RUNTIME,
+        },
+        _ => EXIT_RUNTIME,
+    }
+}
+
 /// mini-docker may start with descriptors open that it never asked for (a
 /// shell's `exec 7<file`, a careless parent). Nothing it runs in a
 /// container, through `run` or `exec`, may inherit them: a directory of
@@ -270,5 +304,34 @@ fn cloexec_inherited() {
         // SAFETY: as above; a descriptor that is gone (the listing's own)
         // just answers EBADF.
         unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// clap's own checks of the definitions, and a one-line help for every
+    /// command and flag: `-h` shows that line, `--help` the rest.
+    #[test]
+    fn every_command_and_flag_has_one_line_of_help() {
+        let cli = Cli::command();
+        cli.clone().debug_assert();
+        let mut missing = Vec::new();
+        for sub in cli.get_subcommands() {
+            let name = sub.get_name();
+            if sub.get_about().is_none_or(|a| a.to_string().contains('\n')) {
+                missing.push(name.to_owned());
+            }
+            for arg in sub.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id != "help" && arg.get_help().is_none_or(|h| h.to_string().contains('\n')) {
+                    missing.push(format!("{name} {id}"));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "no one-line help: {missing:?}");
     }
 }

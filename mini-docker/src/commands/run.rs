@@ -40,7 +40,8 @@ pub struct RunArgs {
     /// A name for the container (unique among running and kept containers)
     #[arg(long)]
     name: Option<String>,
-    /// The container's hostname [default: the first 12 characters of its ID]
+    /// The container's hostname [default: the first 12 characters of its
+    /// ID] (Docker has -h too; here -h is help)
     #[arg(long)]
     hostname: Option<String>,
     /// Set an environment variable (KEY alone copies mini-docker's own value)
@@ -57,7 +58,8 @@ pub struct RunArgs {
     /// the image's default arguments (its Cmd) are then dropped too
     #[arg(long, value_name = "PROGRAM", allow_hyphen_values = true)]
     entrypoint: Option<String>,
-    /// Bind-mount a host path into the container (absolute paths)
+    /// Bind-mount a host path into the container (absolute paths; Docker
+    /// also takes named volumes)
     #[arg(short = 'v', long = "volume", value_name = "SRC:DST[:ro]")]
     volume: Vec<String>,
     /// Mount the container's root filesystem read-only
@@ -75,7 +77,7 @@ pub struct RunArgs {
     #[arg(long)]
     init: bool,
     /// Run in the background: print the container's ID; its output goes to
-    /// `mini-docker logs` (see monitor.rs)
+    /// `mini-docker logs`
     #[arg(short = 'd', long, conflicts_with_all = ["tty", "interactive"])]
     detach: bool,
     /// Network: bridge (a new namespace plugged into the bridge minid0; root
@@ -88,20 +90,19 @@ pub struct RunArgs {
     #[command(flatten)]
     network: NetworkArgs,
     /// PID namespace: private (the command is PID 1, or 2 after --init's
-    /// reaper), host, or
-    /// container:NAME, another container's (root only; see mini-runc/src/container/sharing.rs)
+    /// reaper), host, or container:NAME (another container's; root only)
     #[arg(long, default_value = "private", value_name = "MODE")]
     pid: String,
-    /// IPC namespace (System V IPC, POSIX message queues, with /dev/shm):
+    /// IPC namespace (System V IPC, POSIX message queues, /dev/shm):
     /// private, shareable (others may join it), host, or container:NAME
-    /// (the namespace of a shareable container; see mini-runc/src/container/sharing.rs)
     #[arg(long, default_value = "private", value_name = "MODE")]
     ipc: String,
     /// UTS namespace (hostname)
     #[arg(long, value_enum, default_value_t = Share::Private)]
     uts: Share,
-    /// User namespace [default: auto when rootless, host as root]; auto as
-    /// root maps container root to root's /etc/subuid range, or 100000-165535
+    /// User namespace: auto maps the container's root to root's
+    /// /etc/subuid range, or 100000-165535 [default: auto rootless, host
+    /// as root] (Docker: the daemon's userns-remap; Podman: --userns)
     #[arg(long, value_enum)]
     userns: Option<Userns>,
     /// Capabilities, seccomp, --privileged (see `security/`)
@@ -110,11 +111,15 @@ pub struct RunArgs {
     /// Resource limits, enforced by cgroups (see `cgroups/`)
     #[command(flatten)]
     limits: LimitArgs,
-    /// `host`, a directory (./rootfs), or a stored image's name
-    image: String,
-    /// The command and its arguments [default: the image's, /bin/sh for host]
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    command: Vec<String>,
+    /// The image (host, a directory, or a stored image's name), then the
+    /// command [default: the image's]; as Docker's, flags end at the image
+    #[arg(
+        value_names = ["IMAGE", "COMMAND"],
+        required = true,
+        num_args = 1..,
+        trailing_var_arg = true
+    )]
+    image_and_command: Vec<String>,
 }
 
 /// The `run` flags for the bridge network.
@@ -124,7 +129,8 @@ pub struct NetworkArgs {
     #[arg(short = 'p', long = "publish", value_name = "HOSTPORT:PORT[/tcp|udp]",
           value_parser = publish::parse)]
     pub publish: Vec<Publish>,
-    /// The bridge network's subnet (its first address is the bridge's)
+    /// The bridge network's subnet, its first address the bridge's
+    /// (Docker: docker network create --subnet)
     #[arg(long, value_name = "CIDR", value_parser = ipam::parse_subnet,
           default_value = "10.89.0.0/24")]
     pub subnet: Subnet,
@@ -145,7 +151,7 @@ pub struct SecurityArgs {
     #[arg(long = "cap-drop", value_name = "CAP")]
     pub cap_drop: Vec<String>,
     /// seccomp=unconfined, seccomp=PROFILE.json (Docker's format), or
-    /// no-new-privileges[=true|false]
+    /// no-new-privileges[=true|false] (Docker also takes apparmor, label)
     #[arg(long = "security-opt", value_name = "OPT")]
     pub security_opt: Vec<String>,
 }
@@ -413,12 +419,15 @@ fn config(dirs: &Dirs, args: RunArgs) -> Result<(Config, ImageRecord), Error> {
     {
         return Err(UsageError::BadName(name.clone()).into());
     }
-    let image = Image::resolve(&args.image, &dirs.data)?;
+    // clap makes sure of the image: the positional is required.
+    let mut words = args.image_and_command.into_iter();
+    let image_name = words.next().unwrap_or_default();
+    let image = Image::resolve(&image_name, &dirs.data)?;
     let image_id = image.id();
     let defaults = image.config();
-    let command = command(&defaults, args.entrypoint, args.command);
+    let command = command(&defaults, args.entrypoint, words.collect());
     if command.is_empty() {
-        return Err(ImageError::NoCommand(args.image.clone()).into());
+        return Err(ImageError::NoCommand(image_name).into());
     }
     let id = new_id().map_err(|source| ContainerError::Io {
         what: "reading",
@@ -473,7 +482,7 @@ fn config(dirs: &Dirs, args: RunArgs) -> Result<(Config, ImageRecord), Error> {
     if security.privileged {
         say_err!("{}", mini_runc::security::Security::PRIVILEGED_WARNING);
     }
-    let record = ImageRecord { name: args.image, id: image_id, config: defaults };
+    let record = ImageRecord { name: image_name, id: image_id, config: defaults };
     // As root with --userns auto, the container's root owns the image's
     // files through an idmapped mount (mini-runc's rootfs/idmap.rs).
     // Rootless there is no need: the image's files are the user's, and
