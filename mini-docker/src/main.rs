@@ -130,11 +130,13 @@ enum Command {
         #[arg(required = true)]
         containers: Vec<String>,
     },
-    /// Stop running containers: SIGTERM, then SIGKILL after a grace period
+    /// Stop running containers: SIGTERM (or their --stop-signal), then
+    /// SIGKILL after a grace period
     Stop {
-        /// Seconds to wait before SIGKILL
-        #[arg(short = 't', long = "time", default_value_t = 10)]
-        time: u64,
+        /// Seconds to wait before SIGKILL [default: the container's
+        /// --stop-timeout, else 10]
+        #[arg(short = 't', long = "time", value_name = "SECONDS")]
+        time: Option<u64>,
         /// Names or ID prefixes
         #[arg(required = true)]
         containers: Vec<String>,

@@ -8,8 +8,12 @@
 //! 20.10 (`docker run --bogus`: 125, `docker ps extra`: 1, `docker
 //! inspect`: 1, `docker bogus`: 1).
 
+use std::net::{Ipv4Addr, TcpStream};
+use std::time::{Duration, Instant};
+
 use nslab_tests::As;
 use nslab_tests::mini_docker::Lab;
+use serde_json::{Value, json};
 
 /// The binaries each lab copies: mini-docker, and the probe it mounts.
 const BINARIES: [&str; 2] = [env!("CARGO_BIN_EXE_mini-docker"), env!("CARGO_BIN_EXE_probe")];
@@ -97,4 +101,223 @@ fn flags_end_at_the_image_as_root() {
 #[test]
 fn flags_end_at_the_image_rootless() {
     flags_end_at_the_image(As::Rootless);
+}
+
+/// Polls `check` every 50 ms, at most 5 s; whether it held.
+fn eventually(mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+/// `--env-file`, `--tmpfs`, `--cgroupns`, `--label`: what the container
+/// sees and what `inspect` says.
+fn run_flags(who: As) {
+    let Some(lab) = Lab::new("mini-docker run flags", who, &BINARIES) else { return };
+    let none = ["--network", "none"];
+    // --env-file: comments and blank lines skipped, values as written,
+    // then -e over them.
+    let env_file = lab.dir.join("env");
+    std::fs::write(&env_file, "# comment\nA=1\n\n  B=\"two words\"\nC=c\n").expect("env file");
+    nslab_tests::mini_docker::chmod(&env_file, 0o644);
+    let file = env_file.to_str().expect("path");
+    let ran = lab.run(
+        &[
+            &["run", "--rm", "--env-file", file, "-e", "C=flag"][..],
+            &none,
+            &["host", "sh", "-c", "echo \"$A|$B|$C\""],
+        ]
+        .concat(),
+    );
+    assert_eq!((ran.code, ran.stdout.as_str()), (0, "1|\"two words\"|flag\n"), "{}", ran.stderr);
+    std::fs::write(&env_file, "GOOD=1\nBAD KEY=2\n").expect("env file");
+    let ran = lab.run(&["run", "--rm", "--env-file", file, "host", "true"]);
+    ran.assert_refused(125, &format!("--env-file {file}:2: \"BAD KEY\" is not a variable name"));
+    let ran = lab.run(&["run", "--rm", "--env-file", "/no/such", "host", "true"]);
+    ran.assert_refused(125, "mini-docker: --env-file /no/such: No such file or directory");
+
+    // --tmpfs: Docker's nosuid, nodev, noexec, then the options given.
+    let ran = lab.run(
+        &[
+            &["run", "--rm", "--tmpfs", "/x", "--tmpfs", "/y:size=1m,mode=700,exec"][..],
+            &none,
+            &["host", "sh", "-c", "grep -E ' /(x|y) ' /proc/mounts"],
+        ]
+        .concat(),
+    );
+    // Rootless, the kernel names the owner (the container's root) as the
+    // initial namespace sees it: the host's user (shmem_show_options).
+    let owner = match who {
+        As::Root => String::new(),
+        As::Rootless => format!(",uid={0},gid={0}", lab.host_uid),
+    };
+    let expected = format!(
+        "tmpfs /x tmpfs rw,nosuid,nodev,noexec,relatime{owner} 0 0\n\
+         tmpfs /y tmpfs rw,nosuid,nodev,relatime,size=1024k,mode=700{owner} 0 0\n"
+    );
+    assert_eq!((ran.code, ran.stdout.as_str()), (0, expected.as_str()), "{}", ran.stderr);
+    lab.run(&["run", "--rm", "--tmpfs", "x", "host", "true"])
+        .assert_refused(125, "mini-docker: --tmpfs \"x\": the path must be absolute");
+    lab.run(&["run", "--rm", "--tmpfs", "/x:uid=5", "host", "true"])
+        .assert_refused(125, "tmpfs option \"uid=5\" is not supported");
+
+    // --cgroupns host: the host's cgroup namespace; private (the default):
+    // one of its own.
+    let host_ns = std::fs::read_link("/proc/self/ns/cgroup").expect("ns").display().to_string();
+    for (mode, same) in [("host", true), ("private", false)] {
+        let ran = lab.run(
+            &[
+                &["run", "--rm", "--cgroupns", mode][..],
+                &none,
+                &["host", "readlink", "/proc/self/ns/cgroup"],
+            ]
+            .concat(),
+        );
+        assert_eq!(ran.code, 0, "{}", ran.stderr);
+        assert_eq!(ran.stdout.trim() == host_ns, same, "--cgroupns {mode}: {}", ran.stdout);
+    }
+
+    // --label: config.json's annotations, and inspect's labels.
+    let ran = lab.run(
+        &[
+            &["run", "--name", "labelled", "--label", "a=b", "-l", "c"][..],
+            &none,
+            &["host", "true"],
+        ]
+        .concat(),
+    );
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let inspect = lab.run(&["inspect", "labelled"]);
+    let inspected: Value = serde_json::from_str(&inspect.stdout).expect("inspect's JSON");
+    assert_eq!(inspected[0]["config"]["labels"], json!({ "a": "b", "c": "" }));
+    let annotations = &inspected[0]["bundle"]["config"]["annotations"];
+    assert_eq!((&annotations["a"], &annotations["c"]), (&json!("b"), &json!("")));
+    lab.run(&["run", "--rm", "--label", "org.nslab.mini-docker.name=x", "host", "true"])
+        .assert_refused(125, "not a label of the user's");
+    assert_eq!(lab.run(&["rm", "labelled"]).code, 0);
+    assert!(lab.state_entries().is_empty(), "{:?}", lab.state_entries());
+}
+
+#[test]
+fn run_flags_as_root() {
+    run_flags(As::Root);
+}
+
+#[test]
+fn run_flags_rootless() {
+    run_flags(As::Rootless);
+}
+
+/// `-dit`, `-di`, `-dt`: detached, and the shell keeps waiting for input
+/// (Docker keeps a detached `-i` container's stdin open); `--stop-signal`
+/// and `--stop-timeout` are what `stop` uses.
+fn detached_interactive_and_stop(who: As) {
+    let Some(lab) = Lab::new("mini-docker -dit and stop", who, &BINARIES) else { return };
+    let none = ["--network", "none"];
+    for (flags, name) in [("-dit", "dit"), ("-itd", "itd"), ("-di", "di")] {
+        let ran = lab.run(&[&["run", flags, "--name", name][..], &none, &["host", "sh"]].concat());
+        assert_eq!((ran.code, ran.stdout.len()), (0, 65), "{flags}: {}", ran.stderr);
+    }
+    let ran = lab.run(&[&["run", "-dt", "--name", "dt"][..], &none, &["host", "tty"]].concat());
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert!(
+        eventually(|| lab.run(&["logs", "dt"]).stdout.starts_with("/dev/pts/0")),
+        "-dt: a terminal: {}",
+        lab.run(&["logs", "dt"]).stdout
+    );
+    // A second later the shells still wait on their stdin.
+    std::thread::sleep(Duration::from_secs(1));
+    let ps = lab.run(&["ps"]).stdout;
+    for name in ["dit", "itd", "di"] {
+        assert!(ps.lines().any(|l| l.contains(name) && l.contains("running")), "{name}: {ps}");
+    }
+    assert_eq!(lab.run(&["rm", "-f", "dit", "itd", "di", "dt"]).code, 0);
+
+    // --stop-signal: the command's trap hears USR1, not TERM.
+    let trap = "trap 'echo got USR1; exit 7' USR1; trap 'echo got TERM; exit 8' TERM; \
+                echo ready; while :; do sleep 0.1; done";
+    let ran = lab.run(
+        &[
+            &["run", "-d", "--name", "sig", "--stop-signal", "USR1"][..],
+            &none,
+            &["host", "sh", "-c", trap],
+        ]
+        .concat(),
+    );
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert!(eventually(|| lab.run(&["logs", "sig"]).stdout.contains("ready")));
+    assert_eq!(lab.run(&["stop", "sig"]).code, 0);
+    assert_eq!(lab.run(&["logs", "sig"]).stdout, "ready\ngot USR1\n");
+    // --stop-timeout 1: a command that ignores SIGTERM is killed after
+    // one second, not Docker's ten; `stop -t 0` does not wait at all.
+    let ignore = "trap '' TERM; while :; do sleep 0.1; done";
+    for (run_flags, stop_flags) in
+        [(&["--stop-timeout", "1"][..], &[][..]), (&[][..], &["-t", "0"][..])]
+    {
+        let ran = lab.run(
+            &[
+                &["run", "-d", "--name", "slow"][..],
+                run_flags,
+                &none,
+                &["host", "sh", "-c", ignore],
+            ]
+            .concat(),
+        );
+        assert_eq!(ran.code, 0, "{}", ran.stderr);
+        let start = Instant::now();
+        assert_eq!(lab.run(&[&["stop"][..], stop_flags, &["slow"]].concat()).code, 0);
+        let took = start.elapsed();
+        assert!(took < Duration::from_secs(4), "{run_flags:?} {stop_flags:?}: {took:?}");
+        assert_eq!(lab.run(&["rm", "slow"]).code, 0);
+    }
+    lab.run(&["run", "--rm", "--stop-signal", "NOPE", "host", "true"])
+        .assert_refused(125, "unknown signal \"NOPE\"");
+    assert_eq!(lab.run(&["rm", "sig"]).code, 0);
+    assert!(lab.state_entries().is_empty(), "{:?}", lab.state_entries());
+}
+
+#[test]
+fn detached_interactive_and_stop_as_root() {
+    detached_interactive_and_stop(As::Root);
+}
+
+#[test]
+fn detached_interactive_and_stop_rootless() {
+    detached_interactive_and_stop(As::Rootless);
+}
+
+/// `-p IP:HOSTPORT:PORT`: the relay listens on that address only (in the
+/// lab's network namespace, "the host": 127.0.0.1 answers, the bridge's
+/// address does not).
+#[test]
+fn publish_on_one_address() {
+    let Some(lab) = Lab::new("mini-docker -p IP:HOST:PORT", As::Root, &BINARIES) else { return };
+    let ran =
+        lab.run(&["run", "-d", "--name", "web", "-p", "127.0.0.1:18090:80", "host", "sleep", "30"]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let inspected: Value =
+        serde_json::from_str(&lab.run(&["inspect", "web"]).stdout).expect("inspect's JSON");
+    let ports = &inspected[0]["network"]["ports"];
+    assert_eq!(
+        ports,
+        &json!([{ "host_ip": "127.0.0.1", "host_port": 18090, "port": 80, "proto": "tcp" }])
+    );
+    let gateway = inspected[0]["network"]["gateway"].as_str().expect("gateway").to_owned();
+    let netns = lab.netns().expect("a root lab's namespace");
+    let (local, bridge) = netns.on_host(move || {
+        let local = TcpStream::connect((Ipv4Addr::LOCALHOST, 18090)).map(|_| ());
+        let gateway: Ipv4Addr = gateway.parse().expect("an address");
+        let bridge = TcpStream::connect((gateway, 18090)).map_err(|e| e.kind());
+        (local, bridge)
+    });
+    assert!(local.is_ok(), "127.0.0.1:18090: {local:?}");
+    assert_eq!(bridge.map(|_| ()), Err(std::io::ErrorKind::ConnectionRefused));
+    assert_eq!(lab.run(&["rm", "-f", "web"]).code, 0);
+    lab.run(&["run", "--rm", "-p", "::1:80:80", "host", "true"])
+        .assert_refused(125, "is not a port mapping: use [IP:]HOSTPORT:PORT[/tcp|udp]");
 }

@@ -17,6 +17,7 @@ use mini_runc::container::tenant;
 use mini_runc::error::UsageError;
 use serde_json::{Map, Value, json};
 
+use crate::bundle;
 use crate::commands::run::IMAGE_RECORD;
 use crate::commands::{Dirs, Error};
 
@@ -64,6 +65,7 @@ fn describe(state: &StateDir) -> Value {
         command = tenant::command_pid(state, init).map_or(Value::Null, |p| p.as_raw().into());
     }
     let recorded = tenant::recorded(state);
+    let annotations = crate::commands::annotations(state);
     let image = serde_json::from_str::<Value>(&read(IMAGE_RECORD)).unwrap_or(Value::Null);
     let caps = recorded["caps"].as_u64().unwrap_or(0);
     let cap_names: Vec<String> =
@@ -88,7 +90,10 @@ fn describe(state: &StateDir) -> Value {
             "user": recorded["user"], "workdir": recorded["workdir"], "env": recorded["env"],
             "groups": recorded["groups"],
             "entrypoint": image["config"]["Entrypoint"], "cmd": image["config"]["Cmd"],
-            "exposed_ports": image["config"]["ExposedPorts"], "labels": image["config"]["Labels"],
+            "exposed_ports": image["config"]["ExposedPorts"], "labels": labels(state, &image),
+            "stop_signal": annotations.get(bundle::STOP_SIGNAL_ANNOTATION),
+            "stop_timeout": annotations.get(bundle::STOP_TIMEOUT_ANNOTATION)
+                .and_then(|t| t.as_str()?.parse::<u64>().ok()),
         },
         "security": {
             "privileged": recorded["privileged"],
@@ -101,6 +106,18 @@ fn describe(state: &StateDir) -> Value {
     })
 }
 
+/// The image's labels, then the container's own (`run --label`, kept as
+/// annotations of its bundle) over them, as Docker merges them.
+fn labels(state: &StateDir, image: &Value) -> Value {
+    let mut labels = image["config"]["Labels"].as_object().cloned().unwrap_or_default();
+    for (key, value) in crate::commands::annotations(state) {
+        if !key.starts_with(bundle::ANNOTATION_PREFIX) {
+            labels.insert(key, value);
+        }
+    }
+    Value::Object(labels)
+}
+
 /// The network mode (bridge, none, host, container) and, on the bridge,
 /// what `run` made for the container.
 fn network(state: &StateDir, mode: &Value) -> Value {
@@ -108,7 +125,10 @@ fn network(state: &StateDir, mode: &Value) -> Value {
     let ports: Vec<Value> = record
         .publish
         .iter()
-        .map(|p| json!({ "host_port": p.host_port, "port": p.port, "proto": p.proto.word() }))
+        .map(|p| {
+            let ip = p.host_ip.to_string();
+            json!({ "host_ip": ip, "host_port": p.host_port, "port": p.port, "proto": p.proto.word() })
+        })
         .collect();
     json!({
         "mode": mode,

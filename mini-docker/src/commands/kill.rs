@@ -19,8 +19,12 @@ use mini_runc::error::UsageError;
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
+use crate::bundle;
 use crate::commands::{Dirs, Error};
 use crate::teardown;
+
+/// Docker's grace period before SIGKILL, in seconds.
+const DEFAULT_STOP_TIMEOUT: u64 = 10;
 
 /// The running container `key`: its state and its init.
 fn running(dirs: &Dirs, key: &str) -> Result<(StateDir, Pid), Error> {
@@ -31,7 +35,7 @@ fn running(dirs: &Dirs, key: &str) -> Result<(StateDir, Pid), Error> {
 }
 
 /// `KILL`, `SIGKILL` or `9`.
-fn parse_signal(name: &str) -> Result<Signal, UsageError> {
+pub fn parse_signal(name: &str) -> Result<Signal, UsageError> {
     let bad = || UsageError::BadSignal(name.to_owned());
     if let Ok(n) = name.parse::<i32>() {
         return Signal::try_from(n).map_err(|_| bad());
@@ -51,10 +55,20 @@ pub fn kill(dirs: &Dirs, signal_name: &str, containers: &[String]) -> Result<(),
     Ok(())
 }
 
-pub fn stop(dirs: &Dirs, seconds: u64, containers: &[String]) -> Result<(), Error> {
+/// `stop`: the container's `--stop-signal` (else SIGTERM), then SIGKILL
+/// after `-t` seconds, else its `--stop-timeout`, else 10, as Docker's.
+pub fn stop(dirs: &Dirs, seconds: Option<u64>, containers: &[String]) -> Result<(), Error> {
     for key in containers {
         let (state, init) = running(dirs, key)?;
-        let _ = teardown::signal(init, Signal::SIGTERM);
+        let annotations = crate::commands::annotations(&state);
+        let recorded = |key: &str| annotations.get(key).and_then(|v| v.as_str());
+        let signal = recorded(bundle::STOP_SIGNAL_ANNOTATION)
+            .and_then(|name| parse_signal(name).ok())
+            .unwrap_or(Signal::SIGTERM);
+        let seconds = seconds
+            .or_else(|| recorded(bundle::STOP_TIMEOUT_ANNOTATION)?.parse().ok())
+            .unwrap_or(DEFAULT_STOP_TIMEOUT);
+        let _ = teardown::signal(init, signal);
         if !teardown::ended(&state, Duration::from_secs(seconds)) {
             teardown::kill_and_wait(&state, key)?;
         }

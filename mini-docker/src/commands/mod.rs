@@ -58,6 +58,10 @@ pub enum Error {
     /// The bundle the engine wrote, refused by the runtime's reading of it.
     #[error(transparent)]
     Bundle(#[from] mini_runc::container::spec::SpecError),
+    /// A flag of the engine's own, refused (`--env-file`, `--tmpfs`,
+    /// `--label`).
+    #[error("{0}")]
+    Flag(String),
     /// Of the process model, where one step may fail in several of the
     /// kinds above (see mini-runc's `error.rs`).
     #[error(transparent)]
@@ -86,6 +90,16 @@ pub fn apply_env(env: &mut Vec<String>, entries: &[String]) -> Result<(), UsageE
         }
     }
     Ok(())
+}
+
+/// The annotations of the bundle `run` wrote (see bundle.rs): the name,
+/// the labels, the `stop` settings; empty when there is no bundle.
+pub fn annotations(
+    state: &mini_runc::container::state::StateDir,
+) -> serde_json::Map<String, serde_json::Value> {
+    let text = std::fs::read_to_string(state.dir.join("config.json")).unwrap_or_default();
+    let spec: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    spec["annotations"].as_object().cloned().unwrap_or_default()
 }
 
 /// Where mini-docker keeps its files: per-container state (upper layers,
