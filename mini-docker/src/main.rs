@@ -51,9 +51,11 @@
 //! process model runs at the steps the OCI runtime specification names
 //! (createRuntime, createContainer, poststart).
 //!
-//! Exit status, as Docker's: the command's own; 125 when mini-docker itself
-//! failed (bad flag, unknown image, a mount refused); 126 when the command
-//! cannot be invoked; 127 when it is not found.
+//! Exit status, as Docker's: for `run`, the command's own; 125 when
+//! mini-docker itself failed (bad flag, unknown image, a mount refused);
+//! 126 when the command cannot be invoked; 127 when it is not found. Every
+//! other command exits 1 when it fails (`ps`, `inspect`, `rm` a name that
+//! finds nothing), 125 for a flag it does not know.
 //!
 //! Try: `mini-docker info`, then `mini-docker run --rm host sh -c 'echo hi'`.
 
@@ -77,6 +79,7 @@ macro_rules! say_err {
 mod bundle;
 mod commands;
 mod image;
+mod lifecycle;
 mod monitor;
 mod network;
 mod teardown;
@@ -117,6 +120,13 @@ enum Command {
         /// Show all containers, also those kept (exited, run without --rm)
         #[arg(short = 'a', long)]
         all: bool,
+        /// Print the short IDs only
+        #[arg(short = 'q', long)]
+        quiet: bool,
+        /// A template of .ID .Names .Image .Command .State .Status .Ports
+        /// ({{.Field}}, {{json .Field}}), or json (a subset of Docker's)
+        #[arg(long, value_name = "TEMPLATE")]
+        format: Option<String>,
     },
     /// Run a command in a running container (joins its namespaces with setns)
     #[command(override_usage = "mini-docker exec [OPTIONS] CONTAINER COMMAND [ARG...]")]
@@ -147,15 +157,42 @@ enum Command {
         /// Keep printing what it writes until it stops
         #[arg(short = 'f', long)]
         follow: bool,
+        /// Print only the last N lines first (then, with -f, what follows)
+        #[arg(short = 'n', long, value_name = "N|all", default_value = "all",
+              value_parser = commands::logs::parse_tail)]
+        tail: commands::logs::Tail,
         /// Name or ID prefix
         container: String,
     },
     /// What the host knows about containers, as JSON (fields of its own,
     /// not Docker's)
     Inspect {
+        /// Print a template of each one's fields instead ({{.State.Pid}},
+        /// {{json .State}}; a subset of Docker's)
+        #[arg(short = 'f', long, value_name = "TEMPLATE")]
+        format: Option<String>,
         /// Names or ID prefixes
         #[arg(required = true)]
         containers: Vec<String>,
+    },
+    /// Wait until containers end, and print their exit statuses
+    Wait {
+        /// Names or ID prefixes
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// The processes of a running container, as the host sees them
+    /// (Docker's shows the host's ps -ef columns)
+    Top {
+        /// Name or ID prefix
+        container: String,
+    },
+    /// The ports a running container publishes (run -p)
+    Port {
+        /// Name or ID prefix
+        container: String,
+        /// Only this container port: PORT[/tcp|udp]
+        port: Option<String>,
     },
     /// Remove kept containers (and what they wrote)
     Rm {
@@ -221,25 +258,30 @@ fn main() -> ExitCode {
         }
     };
     let dirs = commands::Dirs::new(cli.root, cli.data_root);
+    // Docker's statuses for a failure of mini-docker itself: 125 for
+    // `run` (the command's own are 126, 127 and its exit status), 1 for
+    // every other command.
+    let failed = if matches!(cli.command, Command::Run(_)) { EXIT_RUNTIME } else { 1 };
     let result = match cli.command {
         Command::Run(args) => commands::run::run(&dirs, *args),
-        Command::Ps { all } => commands::ps::ps(&dirs, all).map(|()| 0),
+        Command::Ps { all, quiet, format } => {
+            commands::ps::ps(&dirs, all, quiet, format.as_deref()).map(|()| 0)
+        }
         Command::Exec(args) => commands::exec::exec(&dirs, args),
-        Command::Kill { signal, containers } => {
-            commands::kill::kill(&dirs, &signal, &containers).map(|()| 0)
+        Command::Kill { signal, containers } => commands::kill::kill(&dirs, &signal, &containers),
+        Command::Stop { time, containers } => commands::kill::stop(&dirs, time, &containers),
+        Command::Logs { follow, tail, container } => {
+            commands::logs::logs(&dirs, &container, follow, tail).map(|()| 0)
         }
-        Command::Stop { time, containers } => {
-            commands::kill::stop(&dirs, time, &containers).map(|()| 0)
+        Command::Inspect { format, containers } => {
+            commands::inspect::inspect(&dirs, &containers, format.as_deref())
         }
-        Command::Logs { follow, container } => {
-            commands::logs::logs(&dirs, &container, follow).map(|()| 0)
+        Command::Wait { containers } => commands::wait::wait(&dirs, &containers),
+        Command::Top { container } => commands::top::top(&dirs, &container).map(|()| 0),
+        Command::Port { container, port } => {
+            commands::port::port(&dirs, &container, port.as_deref()).map(|()| 0)
         }
-        Command::Inspect { containers } => {
-            commands::inspect::inspect(&dirs, &containers).map(|()| 0)
-        }
-        Command::Rm { force, containers } => {
-            commands::rm::rm(&dirs, &containers, force).map(|()| 0)
-        }
+        Command::Rm { force, containers } => commands::rm::rm(&dirs, &containers, force),
         Command::Info => commands::info::info(&dirs).map(|()| 0),
         Command::Images { quiet } => commands::images::images(&dirs, quiet).map(|()| 0),
         Command::Load { input } => commands::load::load(&dirs, input.as_deref()).map(|()| 0),
@@ -252,7 +294,7 @@ fn main() -> ExitCode {
         Ok(status) => ExitCode::from(status),
         Err(e) => {
             say_err!("mini-docker: {e}");
-            ExitCode::from(EXIT_RUNTIME)
+            ExitCode::from(failed)
         }
     }
 }

@@ -234,7 +234,7 @@ fn detached_interactive_and_stop(who: As) {
     std::thread::sleep(Duration::from_secs(1));
     let ps = lab.run(&["ps"]).stdout;
     for name in ["dit", "itd", "di"] {
-        assert!(ps.lines().any(|l| l.contains(name) && l.contains("running")), "{name}: {ps}");
+        assert!(ps.lines().any(|l| l.contains(name) && l.contains(" Up ")), "{name}: {ps}");
     }
     assert_eq!(lab.run(&["rm", "-f", "dit", "itd", "di", "dt"]).code, 0);
 
@@ -317,7 +317,124 @@ fn publish_on_one_address() {
     });
     assert!(local.is_ok(), "127.0.0.1:18090: {local:?}");
     assert_eq!(bridge.map(|_| ()), Err(std::io::ErrorKind::ConnectionRefused));
+    // `port`, as Docker's prints it.
+    let port = lab.run(&["port", "web"]);
+    assert_eq!((port.code, port.stdout.as_str()), (0, "80/tcp -> 127.0.0.1:18090\n"));
+    assert_eq!(lab.run(&["port", "web", "80"]).stdout, "127.0.0.1:18090\n");
+    lab.run(&["port", "web", "81/udp"])
+        .assert_refused(1, "mini-docker: container \"web\" publishes no port 81/udp");
+    let ps = lab.run(&["ps", "--format", "{{.Names}} {{.Ports}}"]);
+    assert_eq!(ps.stdout, "web 127.0.0.1:18090->80/tcp\n");
     assert_eq!(lab.run(&["rm", "-f", "web"]).code, 0);
     lab.run(&["run", "--rm", "-p", "::1:80:80", "host", "true"])
         .assert_refused(125, "is not a port mapping: use [IP:]HOSTPORT:PORT[/tcp|udp]");
+}
+
+/// The state scripts read: exit statuses and times (`ps -a`, `inspect`,
+/// `wait`), `ps -q` and `--format`, `inspect -f`, `logs --tail`, `top`,
+/// and failures that go on and exit 1 as Docker's.
+fn scripts(who: As) {
+    let Some(lab) = Lab::new("mini-docker for scripts", who, &BINARIES) else { return };
+    let none = ["--network", "none"];
+    let run = |flags: &[&str], command: &[&str]| {
+        lab.run(&[&["run"][..], flags, &none, &["host"], command].concat())
+    };
+    // A foreground container, kept: its status and times are recorded.
+    assert_eq!(run(&["--name", "ex"], &["sh", "-c", "exit 3"]).code, 3);
+    let ps = lab.run(&["ps", "-a"]).stdout;
+    let line = ps.lines().find(|l| l.contains(" ex ")).unwrap_or_default();
+    assert!(line.contains(" Exited (3) ") && line.ends_with(" ago"), "{ps}");
+    assert!(!lab.run(&["ps"]).stdout.contains(" ex "), "plain ps: running ones only");
+    let state = "{{.State.Status}} {{.State.Running}} {{.State.ExitCode}} {{.State.Pid}} {{.Name}}";
+    let ran = lab.run(&["inspect", "-f", state, "ex"]);
+    assert_eq!((ran.code, ran.stdout.as_str()), (0, "exited false 3 0 /ex\n"), "{}", ran.stderr);
+    let times = lab.run(&["inspect", "-f", "{{.State.StartedAt}} {{.State.FinishedAt}}", "ex"]);
+    let times: Vec<&str> = times.stdout.split_whitespace().collect();
+    let shape = |t: &&str| t.chars().map(|c| if c.is_ascii_digit() { 'd' } else { c }).collect();
+    let shapes: Vec<String> = times.iter().map(shape).collect();
+    assert_eq!(shapes, ["dddd-dd-ddTdd:dd:dd.dddddddddZ"; 2], "RFC 3339, as Docker's: {times:?}");
+    assert!(times[0] <= times[1], "started before it finished: {times:?}");
+    let waited = lab.run(&["wait", "ex"]);
+    assert_eq!((waited.code, waited.stdout.as_str()), (0, "3\n"));
+    lab.run(&["logs", "ex"]).assert_refused(1, "has no log: only a container run with -d");
+
+    // A detached one: its log's tail, then wait for its status.
+    let script = "echo a; echo b; echo c; sleep 1; exit 4";
+    assert_eq!(run(&["-d", "--name", "bg"], &["sh", "-c", script]).code, 0);
+    assert!(eventually(|| lab.run(&["logs", "bg"]).stdout == "a\nb\nc\n"));
+    assert_eq!(lab.run(&["logs", "--tail", "2", "bg"]).stdout, "b\nc\n");
+    let waited = lab.run(&["wait", "bg", "ex"]);
+    assert_eq!((waited.code, waited.stdout.as_str()), (0, "4\n3\n"));
+    assert_eq!(lab.run(&["inspect", "-f", "{{.State.ExitCode}}", "bg"]).stdout, "4\n");
+
+    // A running one: its PID as the host numbers it, top, ps -q, --format.
+    let ran = run(&["-d", "--name", "up"], &["sleep", "30"]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let id = ran.stdout.trim().to_owned();
+    let pid = lab.run(&["inspect", "-f", "{{.State.Pid}}", "up"]).stdout.trim().to_owned();
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    assert_eq!(cmdline, b"sleep\x0030\x00", "State.Pid {pid} is the command");
+    let top = lab.run(&["top", "up"]);
+    assert_eq!(top.stdout.lines().next(), Some("UID        PID      PPID     CMD"));
+    assert!(
+        top.stdout
+            .lines()
+            .any(|l| l.split_whitespace().nth(1) == Some(pid.as_str()) && l.ends_with(" sleep 30")),
+        "{}",
+        top.stdout
+    );
+    assert_eq!(lab.run(&["ps", "-q"]).stdout, format!("{}\n", &id[..12]));
+    let ps = lab.run(&["ps", "--format", "{{.ID}} {{.Names}}"]);
+    assert_eq!(ps.stdout, format!("{} up\n", &id[..12]));
+    let json = lab.run(&["ps", "-a", "--format", "json"]).stdout;
+    let names: Vec<String> = json
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).expect("one JSON object a line"))
+        .map(|v| {
+            format!("{} {}", v["Names"].as_str().unwrap_or(""), v["State"].as_str().unwrap_or(""))
+        })
+        .collect();
+    let mut names = names;
+    names.sort();
+    assert_eq!(names, ["bg exited", "ex exited", "up running"]);
+    lab.run(&["ps", "--format", "{{.Bogus}}"]).assert_refused(1, "no field \"Bogus\"");
+    let ran = lab.run(&["stop", "-t", "1", "up"]);
+    assert_eq!((ran.code, ran.stdout.as_str()), (0, "up\n"), "{}", ran.stderr);
+    // Killed by SIGTERM: 128 + 15, as Docker records it.
+    assert_eq!(lab.run(&["wait", "up"]).stdout, "143\n");
+
+    // Failures: rm goes on past a bad name and reports it; exit 1.
+    let ran = lab.run(&["rm", "ex", "nosuch", "bg"]);
+    assert_eq!((ran.code, ran.stdout.as_str()), (1, "ex\nbg\n"));
+    assert_eq!(ran.stderr, "mini-docker: no such container \"nosuch\" (see `mini-docker ps`)\n");
+    let ran = lab.run(&["inspect", "nosuch"]);
+    assert_eq!((ran.code, ran.stdout.as_str()), (1, "[]\n"), "{}", ran.stderr);
+    // An ID prefix two containers share is reported as such. (Two kept
+    // containers' state directories, as teardown leaves them, with IDs
+    // chosen to share a prefix.)
+    for id in ["abc1", "abc2"] {
+        let dir = lab.state().join(format!("{id}{}", "0".repeat(60)));
+        std::fs::create_dir(&dir).expect("mkdir");
+        std::fs::write(dir.join("name"), id).expect("name");
+        for path in [&dir, &dir.join("name")] {
+            let owner = Some(lab.host_uid);
+            std::os::unix::fs::chown(path, owner, owner).expect("the containers' user owns it");
+        }
+    }
+    lab.run(&["inspect", "abc"]).assert_refused(
+        1,
+        "mini-docker: container ID prefix \"abc\" is ambiguous: it starts 2 IDs (give more of it)",
+    );
+    assert_eq!(lab.run(&["rm", "abc1", "abc2", "up"]).code, 0);
+    assert!(lab.state_entries().is_empty(), "{:?}", lab.state_entries());
+}
+
+#[test]
+fn scripts_as_root() {
+    scripts(As::Root);
+}
+
+#[test]
+fn scripts_rootless() {
+    scripts(As::Rootless);
 }

@@ -295,7 +295,14 @@ pub fn run(dirs: &Dirs, args: RunArgs) -> Result<u8, Error> {
             network::create(id, host, bridge.as_ref(), &dirs.state, &state.dir)?;
             share_network(&cfg, &state)
         })
-        .and_then(|()| start(&cfg, &state, &extras));
+        .and_then(|()| {
+            crate::lifecycle::record_start(&state);
+            start(&cfg, &state, &extras)
+        });
+    // Recorded for a container that stays: `ps -a`, `inspect`, `wait`.
+    if let (Ok(code), false) = (&result, cfg.remove) {
+        crate::lifecycle::record_exit(&state, *code);
+    }
     let keep = match result {
         Ok(_) if !cfg.remove => Keep::Upper,
         _ => Keep::Nothing,
