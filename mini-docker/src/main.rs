@@ -237,6 +237,27 @@ enum Command {
         #[arg(required = true)]
         images: Vec<String>,
     },
+    /// Print a completion script for a shell (bash: `source <(mini-docker
+    /// completion bash)`)
+    Completion {
+        /// The shell
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+    /// Print the man page, in roff (`mini-docker man | man -l -`; Docker
+    /// ships its pages as files)
+    Man {
+        /// A command's own page (mini-docker-run(1)) instead of the main one
+        command: Option<String>,
+    },
+}
+
+/// The shells `completion` writes for.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Shell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 fn main() -> ExitCode {
@@ -289,6 +310,11 @@ fn main() -> ExitCode {
             commands::images::import(&dirs, &file, reference.as_deref()).map(|()| 0)
         }
         Command::Rmi { force, images } => commands::images::rmi(&dirs, &images, force).map(|()| 0),
+        Command::Completion { shell } => {
+            completion(shell);
+            Ok(0)
+        }
+        Command::Man { command } => man(command.as_deref()),
     };
     match result {
         Ok(status) => ExitCode::from(status),
@@ -297,6 +323,54 @@ fn main() -> ExitCode {
             ExitCode::from(failed)
         }
     }
+}
+
+/// The completion script for `shell`, written by `clap_complete` from the
+/// same definitions clap parses with.
+fn completion(shell: Shell) {
+    use clap::CommandFactory;
+    let shell = match shell {
+        Shell::Bash => clap_complete::Shell::Bash,
+        Shell::Zsh => clap_complete::Shell::Zsh,
+        Shell::Fish => clap_complete::Shell::Fish,
+    };
+    // Into memory first: clap_complete panics on a failed write, and a
+    // closed pipe (`completion bash | head`) is no reason to.
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "mini-docker", &mut script);
+    // clap_complete 4.6's bash script names the state after a subcommand
+    // of a program with a hyphen in its name two ways: the loop that reads
+    // the words arrives at `mini__docker__subcmd__run`, the arms that
+    // offer its flags are labelled `mini__subcmd__docker__subcmd__run`, so
+    // no flag of a subcommand would ever complete. One spelling for both.
+    let script = String::from_utf8_lossy(&script).replace("mini__subcmd__docker", "mini__docker");
+    use std::io::Write as _;
+    let _ = std::io::stdout().write_all(script.as_bytes());
+}
+
+/// The man page of mini-docker, or of one of its commands (named
+/// `mini-docker-run` as git's and Docker's are), in roff, written by
+/// `clap_mangen` from clap's definitions.
+fn man(command: Option<&str>) -> Result<u8, commands::Error> {
+    use clap::CommandFactory;
+    let mut cli = Cli::command();
+    cli.build();
+    let page = match command {
+        None => cli,
+        // After `build`, clap names each command's page `mini-docker-NAME`
+        // (its display name), and its usage line `mini-docker NAME`.
+        Some(name) => cli
+            .find_subcommand(name)
+            .cloned()
+            .ok_or_else(|| commands::Error::Flag(format!("man {name:?}: no such command")))?,
+    };
+    let mut roff = Vec::new();
+    clap_mangen::Man::new(page)
+        .render(&mut roff)
+        .map_err(|e| commands::Error::Flag(format!("man: {e}")))?;
+    use std::io::Write as _;
+    let _ = std::io::stdout().write_all(&roff);
+    Ok(0)
 }
 
 /// The exit status of a command line clap refused, as Docker's client

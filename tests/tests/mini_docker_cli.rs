@@ -12,7 +12,7 @@ use std::net::{Ipv4Addr, TcpStream};
 use std::time::{Duration, Instant};
 
 use nslab_tests::As;
-use nslab_tests::mini_docker::Lab;
+use nslab_tests::mini_docker::{LIMIT, Lab};
 use serde_json::{Value, json};
 
 /// The binaries each lab copies: mini-docker, and the probe it mounts.
@@ -437,4 +437,105 @@ fn scripts_as_root() {
 #[test]
 fn scripts_rootless() {
     scripts(As::Rootless);
+}
+
+/// `mini-docker` run directly, no container involved: its output.
+fn mini_docker(args: &[&str]) -> nslab_tests::mini_docker::Ran {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_mini-docker"));
+    cmd.args(args).stdin(std::process::Stdio::null());
+    cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    nslab_tests::mini_docker::finish(cmd.spawn().expect("mini-docker"), LIMIT)
+}
+
+/// What bash completes after `words` (the last one being typed), with the
+/// script `completion bash` prints.
+fn bash_completes(script: &std::path::Path, words: &[&str]) -> Vec<String> {
+    let line = words.iter().map(|w| format!("'{w}'")).collect::<Vec<_>>().join(" ");
+    let (current, previous) = (words[words.len() - 1], words[words.len() - 2]);
+    let probe = format!(
+        "source '{}'; COMP_WORDS=({line}); COMP_CWORD={}; \
+         _mini__docker mini-docker '{current}' '{previous}'; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+        script.display(),
+        words.len() - 1
+    );
+    let mut bash = std::process::Command::new("bash");
+    bash.args(["--norc", "-c", &probe]).stdin(std::process::Stdio::null());
+    bash.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let ran = nslab_tests::mini_docker::finish(bash.spawn().expect("bash"), LIMIT);
+    assert_eq!((ran.code, ran.stderr.as_str()), (0, ""), "bash: {probe}");
+    ran.stdout.lines().map(str::to_owned).collect()
+}
+
+/// The completions come from clap's definitions: bash completes the
+/// commands, a subcommand's flags and a flag's values; zsh's and fish's
+/// scripts are written too.
+#[test]
+fn shell_completions() {
+    let bash = mini_docker(&["completion", "bash"]);
+    assert_eq!(bash.code, 0, "{}", bash.stderr);
+    let dir = std::env::temp_dir().join(format!("mini-docker-completion-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let script = dir.join("mini-docker.bash");
+    std::fs::write(&script, &bash.stdout).expect("write the script");
+    let commands = bash_completes(&script, &["mini-docker", "wa"]);
+    let network = bash_completes(&script, &["mini-docker", "run", "--netw"]);
+    let shells = bash_completes(&script, &["mini-docker", "completion", "z"]);
+    let cgroupns = bash_completes(&script, &["mini-docker", "run", "--cgroupns", ""]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(commands, ["wait"]);
+    assert_eq!(network, ["--network"], "a subcommand's flags");
+    assert_eq!(shells, ["zsh"]);
+    assert_eq!(cgroupns, ["private", "host"]);
+    let zsh = mini_docker(&["completion", "zsh"]);
+    assert!(zsh.stdout.starts_with("#compdef mini-docker\n"), "{}", zsh.stdout);
+    assert!(zsh.stdout.contains("--stop-timeout"));
+    let fish = mini_docker(&["completion", "fish"]);
+    assert!(
+        fish.stdout
+            .contains("complete -c mini-docker -n \"__fish_mini_docker_using_subcommand run\"")
+    );
+    mini_docker(&["completion", "tcsh"]).assert_refused(125, "invalid value 'tcsh'");
+}
+
+/// The man pages come from clap's definitions: the sections a man page
+/// has, every command in the main one, a command's flags in its own; groff
+/// renders each without a warning (`-ww`).
+#[test]
+fn man_pages() {
+    let main = mini_docker(&["man"]);
+    assert_eq!(main.code, 0, "{}", main.stderr);
+    for section in
+        [".TH mini-docker 1", ".SH NAME", ".SH SYNOPSIS", ".SH OPTIONS", ".SH SUBCOMMANDS"]
+    {
+        assert!(
+            main.stdout.lines().any(|l| l.starts_with(section)),
+            "no {section}: {}",
+            main.stdout
+        );
+    }
+    for command in ["run", "ps", "inspect", "wait", "top", "port", "completion"] {
+        assert!(main.stdout.contains(&format!("mini\\-docker\\-{command}(1)")), "{command}");
+    }
+    let run = mini_docker(&["man", "run"]);
+    assert!(run.stdout.contains(".TH mini-docker-run 1"), "{}", run.stdout);
+    assert!(run.stdout.contains("\\fB\\-\\-network\\fR"), "{}", run.stdout);
+    mini_docker(&["man", "bogus"]).assert_refused(1, "mini-docker: man \"bogus\": no such command");
+
+    if !std::path::Path::new("/usr/bin/groff").exists() {
+        nslab_tests::skip("man pages rendered", "needs groff (apt-get install groff-base)");
+        return;
+    }
+    for page in [&main, &run] {
+        let dir = std::env::temp_dir();
+        let path =
+            dir.join(format!("mini-docker-man-{}-{}.1", std::process::id(), page.stdout.len()));
+        std::fs::write(&path, &page.stdout).expect("write the page");
+        let mut groff = std::process::Command::new("groff");
+        groff.args(["-man", "-Tutf8", "-ww"]).arg(&path).stdin(std::process::Stdio::null());
+        groff.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+        let rendered = nslab_tests::mini_docker::finish(groff.spawn().expect("groff"), LIMIT);
+        let _ = std::fs::remove_file(&path);
+        assert_eq!((rendered.code, rendered.stderr.as_str()), (0, ""), "groff's warnings");
+        assert!(rendered.stdout.contains("General Commands Manual"), "{}", rendered.stdout);
+    }
 }
