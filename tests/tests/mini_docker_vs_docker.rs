@@ -5,7 +5,7 @@
 //! The image is made offline with the real tools, as in
 //! `mini_docker_image_config.rs`: a busybox root, `docker import`, then
 //! `skopeo copy docker-daemon:… oci:…` to an OCI layout that `mini-docker
-//! import` reads. Docker's containers run with `--network none` (nothing
+//! load` reads. Docker's containers run with `--network none` (nothing
 //! of the host's network is touched) and carry names unique to this run;
 //! the test removes them, and the image, at its end.
 //!
@@ -156,10 +156,12 @@ fn build(test: &str, lab: &Lab) -> Option<DockerSide> {
     assert_eq!(imported.code, 0, "docker import: {}", imported.stderr);
     let layout = lab.dir.join("layout");
     let source = format!("docker-daemon:{}", docker.tag);
-    let target = format!("oci:{}:t", layout.display());
+    // The layout's reference names the image mini-docker loads: bb.
+    let target = format!("oci:{}:bb:latest", layout.display());
     let copied = tool("skopeo", &["copy", "--quiet", &source, &target]);
     assert_eq!(copied.code, 0, "skopeo copy: {}", copied.stderr);
-    let ran = lab.run(&["import", layout.to_str().expect("path"), "bb"]);
+    nslab_tests::mini_docker::chmod(&layout, 0o755);
+    let ran = lab.run(&["load", "-i", layout.to_str().expect("path")]);
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     Some(docker)
 }
