@@ -19,9 +19,6 @@
 //! - `inspect`'s JSON: mini-docker's is its own, but for `Id`, `Name` and
 //!   `State` (compared through `-f`);
 //! - the times in STATUS ("2 seconds ago"), which depend on when each ran;
-//! - a signal's fate: with Docker the command is PID 1 of its namespace,
-//!   which ignores a signal it has no handler for; so the commands here
-//!   set their own handler;
 //! - IDs: both print 64 hex digits, different ones.
 
 use std::process::{Command, Stdio};
@@ -248,6 +245,12 @@ fn the_same_commands_under_docker_and_mini_docker() {
     assert_eq!(both.same(&["stop", "-t", "5", "N:bg"]), "bg\n");
     assert_eq!(both.same(&["wait", "N:bg"]), "0\n");
     assert_eq!(both.same(&["logs", "N:bg"]), "a\nb\nc\nbye\n");
+    // The command is PID 1 under both: without a handler, SIGTERM is
+    // dropped (pid_namespaces(7)), and stop's SIGKILL ends it.
+    let (mine, theirs) = both.run(&["run", "-d", "--name", "N:p1", "IMG", "sleep", "30"]);
+    assert_eq!((mine.code, theirs.code), (0, 0), "{} / {}", mine.stderr, theirs.stderr);
+    assert_eq!(both.same(&["stop", "-t", "1", "N:p1"]), "p1\n");
+    assert_eq!(both.same(&["wait", "N:p1"]), "137\n");
 
     // -dit: detached, its shell waiting on its stdin.
     let (mine, theirs) = both.run(&["run", "-dit", "--name", "N:dit", "IMG", "sh"]);
@@ -257,7 +260,7 @@ fn the_same_commands_under_docker_and_mini_docker() {
     assert_eq!(both.same(&["rm", "-f", "N:dit"]), "dit\n");
 
     // Failures that go on: rm past a bad name; inspect of none.
-    assert_eq!(both.same(&["rm", "N:kept", "N:nosuch", "N:bg"]), "kept\nbg\n");
+    assert_eq!(both.same(&["rm", "N:kept", "N:nosuch", "N:bg", "N:p1"]), "kept\nbg\np1\n");
     assert_eq!(both.same(&["inspect", "N:nosuch"]), "[]\n");
     both.same(&["kill", "N:nosuch"]);
     both.same(&["wait", "N:nosuch"]);
