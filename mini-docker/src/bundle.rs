@@ -27,7 +27,7 @@
 //! It imports mini-runc's container, cgroup and security types, and
 //! nothing of the engine.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use mini_runc::cgroups::{CPU_PERIOD_US, Limits};
@@ -57,26 +57,55 @@ fn invalid(e: impl std::fmt::Display) -> BundleError {
     BundleError::Invalid(e.to_string())
 }
 
+/// The start of the engine's own annotations; a user's `--label` may not
+/// take it.
+pub const ANNOTATION_PREFIX: &str = "org.nslab.mini-docker.";
+
 /// The annotation that names the container (as containerd's
 /// `io.kubernetes.cri.container-name` does for Kubernetes).
 pub const NAME_ANNOTATION: &str = "org.nslab.mini-docker.name";
+
+/// `--stop-signal` and `--stop-timeout`, read back by `stop`. They are
+/// the engine's business (Docker keeps them in its own container config):
+/// the runtime only ever sends the signal it is told.
+pub const STOP_SIGNAL_ANNOTATION: &str = "org.nslab.mini-docker.stop-signal";
+pub const STOP_TIMEOUT_ANNOTATION: &str = "org.nslab.mini-docker.stop-timeout";
+
+/// What `run` writes into the file that mini-runc's `Config` does not
+/// carry: the runtime reads the tmpfs mounts back (its `spec.rs`), and the
+/// annotations are left to the engine, as the specification says.
+#[derive(Debug, Default, Clone)]
+pub struct Additions {
+    /// `--tmpfs`: each mount point with its options.
+    pub tmpfs: Vec<(String, Vec<String>)>,
+    /// `--label` and the `stop` settings.
+    pub annotations: BTreeMap<String, String>,
+}
 
 // ANCHOR: spec
 /// The container's `config.json`, built as `oci-spec`'s [`Spec`]: each
 /// part is set here, none left to the crate's defaults (which are runc's
 /// `spec` command's: a shell, its rlimits, its mounts).
-pub fn spec(cfg: &Config, limits: &Limits, rootfs: &Path) -> Result<Spec, BundleError> {
+pub fn spec(
+    cfg: &Config,
+    additions: &Additions,
+    limits: &Limits,
+    rootfs: &Path,
+) -> Result<Spec, BundleError> {
     let mut spec = Spec::default();
     spec.set_version("1.0.2".to_owned());
     spec.set_root(Some(
         RootBuilder::default().path(rootfs).readonly(cfg.read_only).build().map_err(invalid)?,
     ));
     spec.set_process(Some(process(cfg)?));
-    spec.set_mounts(Some(mounts(cfg)?));
+    spec.set_mounts(Some(mounts(cfg, &additions.tmpfs)?));
     spec.set_hostname(cfg.namespaces.uts.then(|| cfg.hostname.clone()));
-    spec.set_annotations(
-        cfg.name.as_ref().map(|name| HashMap::from([(NAME_ANNOTATION.to_owned(), name.clone())])),
-    );
+    let mut annotations: HashMap<String, String> =
+        additions.annotations.clone().into_iter().collect();
+    if let Some(name) = &cfg.name {
+        annotations.insert(NAME_ANNOTATION.to_owned(), name.clone());
+    }
+    spec.set_annotations((!annotations.is_empty()).then_some(annotations));
     spec.set_linux(Some(linux(cfg, limits)?));
     Ok(spec)
 }
@@ -192,8 +221,9 @@ fn host_devices() -> Result<Vec<LinuxDevice>, BundleError> {
 }
 // ANCHOR_END: host-devices
 
-/// Docker's usual mounts, then each `-v` as a recursive bind mount.
-fn mounts(cfg: &Config) -> Result<Vec<Mount>, BundleError> {
+/// Docker's usual mounts, then each `-v` as a recursive bind mount, then
+/// each `--tmpfs`.
+fn mounts(cfg: &Config, tmpfs: &[(String, Vec<String>)]) -> Result<Vec<Mount>, BundleError> {
     let mount = |destination: &str, typ: &str, source: &str, options: &[&str]| {
         MountBuilder::default()
             .destination(destination)
@@ -234,6 +264,10 @@ fn mounts(cfg: &Config) -> Result<Vec<Mount>, BundleError> {
         let source = volume.source.to_string_lossy();
         mounts.push(mount(&volume.target, "bind", &source, &["rbind", access])?);
     }
+    for (target, options) in tmpfs {
+        let options: Vec<&str> = options.iter().map(String::as_str).collect();
+        mounts.push(mount(target, "tmpfs", "tmpfs", &options)?);
+    }
     Ok(mounts)
 }
 
@@ -254,7 +288,7 @@ fn namespaces(cfg: &Config) -> Result<Vec<LinuxNamespace>, BundleError> {
     let mut list = Vec::new();
     for (new, typ, path) in [
         (true, LinuxNamespaceType::Mount, None),
-        (true, LinuxNamespaceType::Cgroup, None),
+        (ns.cgroup, LinuxNamespaceType::Cgroup, None),
         (ns.pid, LinuxNamespaceType::Pid, pid),
         (ns.net, LinuxNamespaceType::Network, net),
         (ns.ipc, LinuxNamespaceType::Ipc, ipc),

@@ -51,9 +51,11 @@
 //! process model runs at the steps the OCI runtime specification names
 //! (createRuntime, createContainer, poststart).
 //!
-//! Exit status, as Docker's: the command's own; 125 when mini-docker itself
-//! failed (bad flag, unknown image, a mount refused); 126 when the command
-//! cannot be invoked; 127 when it is not found.
+//! Exit status, as Docker's: for `run`, the command's own; 125 when
+//! mini-docker itself failed (bad flag, unknown image, a mount refused);
+//! 126 when the command cannot be invoked; 127 when it is not found. Every
+//! other command exits 1 when it fails (`ps`, `inspect`, `rm` a name that
+//! finds nothing), 125 for a flag it does not know.
 //!
 //! Try: `mini-docker info`, then `mini-docker run --rm host sh -c 'echo hi'`.
 
@@ -77,6 +79,7 @@ macro_rules! say_err {
 mod bundle;
 mod commands;
 mod image;
+mod lifecycle;
 mod monitor;
 mod network;
 mod teardown;
@@ -92,12 +95,14 @@ use mini_runc::error::EXIT_RUNTIME;
 #[derive(Debug, Parser)]
 #[command(name = "mini-docker", version)]
 struct Cli {
-    /// Directory for per-container state [default: /run/mini-docker, or
-    /// $XDG_RUNTIME_DIR/mini-docker (else /tmp/mini-docker-UID) rootless]
+    /// Directory for per-container state (Docker: the daemon's --exec-root)
+    /// [default: /run/mini-docker, or $XDG_RUNTIME_DIR/mini-docker (else
+    /// /tmp/mini-docker-UID) rootless]
     #[arg(long, global = true, value_name = "DIR")]
     root: Option<PathBuf>,
-    /// Directory holding imported images [default: /var/lib/mini-docker, or
-    /// $XDG_DATA_HOME/mini-docker rootless]
+    /// Directory holding imported images (Docker: the daemon's --data-root)
+    /// [default: /var/lib/mini-docker, or $XDG_DATA_HOME/mini-docker
+    /// rootless]
     #[arg(long, global = true, value_name = "DIR")]
     data_root: Option<PathBuf>,
     #[command(subcommand)]
@@ -107,14 +112,24 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Run a command in a new container
+    #[command(override_usage = "mini-docker run [OPTIONS] IMAGE [COMMAND] [ARG...]")]
     Run(Box<commands::run::RunArgs>),
-    /// List running containers (and dead ones, which need an `rm`)
+    /// List running containers, and dead ones, which need an `rm` (Docker
+    /// lists those with -a only)
     Ps {
         /// Show all containers, also those kept (exited, run without --rm)
         #[arg(short = 'a', long)]
         all: bool,
+        /// Print the short IDs only
+        #[arg(short = 'q', long)]
+        quiet: bool,
+        /// A template of .ID .Names .Image .Command .State .Status .Ports
+        /// ({{.Field}}, {{json .Field}}), or json (a subset of Docker's)
+        #[arg(long, value_name = "TEMPLATE")]
+        format: Option<String>,
     },
     /// Run a command in a running container (joins its namespaces with setns)
+    #[command(override_usage = "mini-docker exec [OPTIONS] CONTAINER COMMAND [ARG...]")]
     Exec(commands::exec::ExecArgs),
     /// Send a signal to running containers (SIGKILL ends every process)
     Kill {
@@ -125,28 +140,59 @@ enum Command {
         #[arg(required = true)]
         containers: Vec<String>,
     },
-    /// Stop running containers: SIGTERM, then SIGKILL after a grace period
+    /// Stop running containers: SIGTERM (or their --stop-signal), then
+    /// SIGKILL after a grace period
     Stop {
-        /// Seconds to wait before SIGKILL
-        #[arg(short = 't', long = "time", default_value_t = 10)]
-        time: u64,
+        /// Seconds to wait before SIGKILL [default: the container's
+        /// --stop-timeout, else 10]
+        #[arg(short = 't', long = "time", value_name = "SECONDS")]
+        time: Option<u64>,
         /// Names or ID prefixes
         #[arg(required = true)]
         containers: Vec<String>,
     },
-    /// What a detached container (run -d) wrote to stdout and stderr
+    /// What a container started with run -d wrote to stdout and stderr
+    /// (Docker keeps a log for every container)
     Logs {
         /// Keep printing what it writes until it stops
         #[arg(short = 'f', long)]
         follow: bool,
+        /// Print only the last N lines first (then, with -f, what follows)
+        #[arg(short = 'n', long, value_name = "N|all", default_value = "all",
+              value_parser = commands::logs::parse_tail)]
+        tail: commands::logs::Tail,
         /// Name or ID prefix
         container: String,
     },
-    /// What the host knows about containers, as JSON
+    /// What the host knows about containers, as JSON (fields of its own,
+    /// not Docker's)
     Inspect {
+        /// Print a template of each one's fields instead ({{.State.Pid}},
+        /// {{json .State}}; a subset of Docker's)
+        #[arg(short = 'f', long, value_name = "TEMPLATE")]
+        format: Option<String>,
         /// Names or ID prefixes
         #[arg(required = true)]
         containers: Vec<String>,
+    },
+    /// Wait until containers end, and print their exit statuses
+    Wait {
+        /// Names or ID prefixes
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// The processes of a running container, as the host sees them
+    /// (Docker's shows the host's ps -ef columns)
+    Top {
+        /// Name or ID prefix
+        container: String,
+    },
+    /// The ports a running container publishes (run -p)
+    Port {
+        /// Name or ID prefix
+        container: String,
+        /// Only this container port: PORT[/tcp|udp]
+        port: Option<String>,
     },
     /// Remove kept containers (and what they wrote)
     Rm {
@@ -157,7 +203,8 @@ enum Command {
         #[arg(required = true)]
         containers: Vec<String>,
     },
-    /// What this host supports: privilege, user namespaces, cgroups, overlayfs
+    /// What this host supports: privilege, user namespaces, cgroups,
+    /// overlayfs
     Info,
     /// List images
     Images {
@@ -190,46 +237,72 @@ enum Command {
         #[arg(required = true)]
         images: Vec<String>,
     },
+    /// Print a completion script for a shell (bash: `source <(mini-docker
+    /// completion bash)`)
+    Completion {
+        /// The shell
+        #[arg(value_enum)]
+        shell: Shell,
+    },
+    /// Print the man page, in roff (`mini-docker man | man -l -`; Docker
+    /// ships its pages as files)
+    Man {
+        /// A command's own page (mini-docker-run(1)) instead of the main one
+        command: Option<String>,
+    },
+}
+
+/// The shells `completion` writes for.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Shell {
+    Bash,
+    Zsh,
+    Fish,
 }
 
 fn main() -> ExitCode {
     cloexec_inherited();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
-        Err(e) if !e.use_stderr() => {
-            // --help and --version
-            let _ = e.print();
+        // No command (a bare `mini-docker`, or only --root): the help,
+        // on stderr and with success, as Docker's.
+        Err(e) if e.kind() == clap::error::ErrorKind::MissingSubcommand => {
+            use clap::CommandFactory;
+            say_err!("{}", Cli::command().render_help());
             return ExitCode::SUCCESS;
         }
         Err(e) => {
-            // One line, like every other mini-docker error, and Docker's 125.
-            let text = e.to_string();
-            let first = text.lines().next().unwrap_or("bad command line");
-            let first = first.strip_prefix("error: ").unwrap_or(first);
-            say_err!("mini-docker: {first} (see `mini-docker --help`)");
-            return ExitCode::from(EXIT_RUNTIME);
+            // clap's whole message: the argument, its "similar argument"
+            // tip, the usage line. --help and --version are no failures.
+            let _ = e.print();
+            return ExitCode::from(usage_status(&e));
         }
     };
     let dirs = commands::Dirs::new(cli.root, cli.data_root);
+    // Docker's statuses for a failure of mini-docker itself: 125 for
+    // `run` (the command's own are 126, 127 and its exit status), 1 for
+    // every other command.
+    let failed = if matches!(cli.command, Command::Run(_)) { EXIT_RUNTIME } else { 1 };
     let result = match cli.command {
         Command::Run(args) => commands::run::run(&dirs, *args),
-        Command::Ps { all } => commands::ps::ps(&dirs, all).map(|()| 0),
+        Command::Ps { all, quiet, format } => {
+            commands::ps::ps(&dirs, all, quiet, format.as_deref()).map(|()| 0)
+        }
         Command::Exec(args) => commands::exec::exec(&dirs, args),
-        Command::Kill { signal, containers } => {
-            commands::kill::kill(&dirs, &signal, &containers).map(|()| 0)
+        Command::Kill { signal, containers } => commands::kill::kill(&dirs, &signal, &containers),
+        Command::Stop { time, containers } => commands::kill::stop(&dirs, time, &containers),
+        Command::Logs { follow, tail, container } => {
+            commands::logs::logs(&dirs, &container, follow, tail).map(|()| 0)
         }
-        Command::Stop { time, containers } => {
-            commands::kill::stop(&dirs, time, &containers).map(|()| 0)
+        Command::Inspect { format, containers } => {
+            commands::inspect::inspect(&dirs, &containers, format.as_deref())
         }
-        Command::Logs { follow, container } => {
-            commands::logs::logs(&dirs, &container, follow).map(|()| 0)
+        Command::Wait { containers } => commands::wait::wait(&dirs, &containers),
+        Command::Top { container } => commands::top::top(&dirs, &container).map(|()| 0),
+        Command::Port { container, port } => {
+            commands::port::port(&dirs, &container, port.as_deref()).map(|()| 0)
         }
-        Command::Inspect { containers } => {
-            commands::inspect::inspect(&dirs, &containers).map(|()| 0)
-        }
-        Command::Rm { force, containers } => {
-            commands::rm::rm(&dirs, &containers, force).map(|()| 0)
-        }
+        Command::Rm { force, containers } => commands::rm::rm(&dirs, &containers, force),
         Command::Info => commands::info::info(&dirs).map(|()| 0),
         Command::Images { quiet } => commands::images::images(&dirs, quiet).map(|()| 0),
         Command::Load { input } => commands::load::load(&dirs, input.as_deref()).map(|()| 0),
@@ -237,13 +310,92 @@ fn main() -> ExitCode {
             commands::images::import(&dirs, &file, reference.as_deref()).map(|()| 0)
         }
         Command::Rmi { force, images } => commands::images::rmi(&dirs, &images, force).map(|()| 0),
+        Command::Completion { shell } => {
+            completion(shell);
+            Ok(0)
+        }
+        Command::Man { command } => man(command.as_deref()),
     };
     match result {
         Ok(status) => ExitCode::from(status),
         Err(e) => {
             say_err!("mini-docker: {e}");
-            ExitCode::from(EXIT_RUNTIME)
+            ExitCode::from(failed)
         }
+    }
+}
+
+/// The completion script for `shell`, written by `clap_complete` from the
+/// same definitions clap parses with.
+fn completion(shell: Shell) {
+    use clap::CommandFactory;
+    let shell = match shell {
+        Shell::Bash => clap_complete::Shell::Bash,
+        Shell::Zsh => clap_complete::Shell::Zsh,
+        Shell::Fish => clap_complete::Shell::Fish,
+    };
+    // Into memory first: clap_complete panics on a failed write, and a
+    // closed pipe (`completion bash | head`) is no reason to.
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "mini-docker", &mut script);
+    // clap_complete 4.6's bash script names the state after a subcommand
+    // of a program with a hyphen in its name two ways: the loop that reads
+    // the words arrives at `mini__docker__subcmd__run`, the arms that
+    // offer its flags are labelled `mini__subcmd__docker__subcmd__run`, so
+    // no flag of a subcommand would ever complete. One spelling for both.
+    let script = String::from_utf8_lossy(&script).replace("mini__subcmd__docker", "mini__docker");
+    use std::io::Write as _;
+    let _ = std::io::stdout().write_all(script.as_bytes());
+}
+
+/// The man page of mini-docker, or of one of its commands (named
+/// `mini-docker-run` as git's and Docker's are), in roff, written by
+/// `clap_mangen` from clap's definitions.
+fn man(command: Option<&str>) -> Result<u8, commands::Error> {
+    use clap::CommandFactory;
+    let mut cli = Cli::command();
+    cli.build();
+    let page = match command {
+        None => cli,
+        // After `build`, clap names each command's page `mini-docker-NAME`
+        // (its display name), and its usage line `mini-docker NAME`.
+        Some(name) => cli
+            .find_subcommand(name)
+            .cloned()
+            .ok_or_else(|| commands::Error::Flag(format!("man {name:?}: no such command")))?,
+    };
+    let mut roff = Vec::new();
+    clap_mangen::Man::new(page)
+        .render(&mut roff)
+        .map_err(|e| commands::Error::Flag(format!("man: {e}")))?;
+    use std::io::Write as _;
+    let _ = std::io::stdout().write_all(&roff);
+    Ok(0)
+}
+
+/// The exit status of a command line clap refused, as Docker's client
+/// (cobra) picks it: 125 for a flag it does not know or a value it
+/// cannot take, 1 for a wrong count of arguments (`docker inspect` with
+/// no name, `docker ps extra`, an unknown command), 0 for a help or the
+/// version asked for.
+fn usage_status(e: &clap::Error) -> u8 {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => 0,
+        ErrorKind::MissingRequiredArgument | ErrorKind::InvalidSubcommand => 1,
+        // Too few words for a positional (`exec NAME` without a command).
+        ErrorKind::TooFewValues | ErrorKind::WrongNumberOfValues
+            if matches!(e.get(ContextKind::InvalidArg),
+                        Some(ContextValue::String(arg)) if arg.starts_with('<')) =>
+        {
+            1
+        }
+        // An unexpected word: a flag (125), or one argument too many (1).
+        ErrorKind::UnknownArgument => match e.get(ContextKind::InvalidArg) {
+            Some(ContextValue::String(arg)) if !arg.starts_with('-') => 1,
+            _ => EXIT_RUNTIME,
+        },
+        _ => EXIT_RUNTIME,
     }
 }
 
@@ -270,5 +422,34 @@ fn cloexec_inherited() {
         // SAFETY: as above; a descriptor that is gone (the listing's own)
         // just answers EBADF.
         unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::Cli;
+
+    /// clap's own checks of the definitions, and a one-line help for every
+    /// command and flag: `-h` shows that line, `--help` the rest.
+    #[test]
+    fn every_command_and_flag_has_one_line_of_help() {
+        let cli = Cli::command();
+        cli.clone().debug_assert();
+        let mut missing = Vec::new();
+        for sub in cli.get_subcommands() {
+            let name = sub.get_name();
+            if sub.get_about().is_none_or(|a| a.to_string().contains('\n')) {
+                missing.push(name.to_owned());
+            }
+            for arg in sub.get_arguments() {
+                let id = arg.get_id().as_str();
+                if id != "help" && arg.get_help().is_none_or(|h| h.to_string().contains('\n')) {
+                    missing.push(format!("{name} {id}"));
+                }
+            }
+        }
+        assert!(missing.is_empty(), "no one-line help: {missing:?}");
     }
 }

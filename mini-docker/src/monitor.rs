@@ -117,14 +117,15 @@ pub fn detach(state: &StateDir, cfg: &Config) -> Result<Side, ContainerError> {
             drop(report_reader);
             start_report::hold(report_writer);
             let _ = setsid();
-            // SAFETY: dup2 from descriptors open here (the log, /dev/null)
-            // onto 0, 1 and 2, which no `OwnedFd` owns: replacing them
-            // closes nothing an owner would close again.
+            let stdin = detached_stdin(cfg);
+            // SAFETY: dup2 from descriptors open here (the log, the stdin
+            // chosen) onto 0, 1 and 2, which no `OwnedFd` owns: replacing
+            // them closes nothing an owner would close again.
             unsafe {
                 libc::dup2(file.as_raw_fd(), 1);
                 libc::dup2(file.as_raw_fd(), 2);
-                if let Ok(null) = std::fs::File::open("/dev/null") {
-                    libc::dup2(null.as_raw_fd(), 0);
+                if let Some(stdin) = &stdin {
+                    libc::dup2(stdin.as_raw_fd(), 0);
                 }
             }
             state.record_owner()?;
@@ -139,6 +140,22 @@ pub fn detach(state: &StateDir, cfg: &Config) -> Result<Side, ContainerError> {
     }
 }
 // ANCHOR_END: detach
+
+/// What the detached command reads. With `-i` (`-di`, `-dit`), Docker
+/// keeps its stdin open though nothing is attached: a shell waits for
+/// input instead of reading end-of-file and ending. Here that is a pipe
+/// whose write end the monitor keeps, unused, as long as it lives (the
+/// container's init closes its inherited copy, see mini-runc's child.rs).
+/// With `-t` the terminal's input is the pty, which stays open anyway.
+/// Else `/dev/null`.
+fn detached_stdin(cfg: &Config) -> Option<OwnedFd> {
+    if cfg.interactive && !cfg.tty {
+        let (read_end, write_end) = pipe2(OFlag::O_CLOEXEC).ok()?;
+        std::mem::forget(write_end);
+        return Some(read_end);
+    }
+    std::fs::File::open("/dev/null").ok().map(OwnedFd::from)
+}
 
 /// The foreground's wait (see the module's comment): the ID once the
 /// command runs; else the error line, the status, and no state left.

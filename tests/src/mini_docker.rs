@@ -428,6 +428,24 @@ pub struct Ran {
 }
 
 impl Ran {
+    /// A refusal, in one of the two shapes mini-docker prints: its own one
+    /// line (`mini-docker: ...`), or, for a command line clap could not
+    /// parse, clap's whole error (`error: ...` with `message`, then its
+    /// tips and usage, ending with the pointer to `--help`).
+    pub fn assert_refused(&self, code: i32, message: &str) {
+        let context = format!("exit {} and stderr:\n{}", self.code, self.stderr);
+        assert_eq!(self.code, code, "{context}");
+        assert!(self.stderr.contains(message), "no {message:?}: {context}");
+        let first = self.stderr.lines().next().unwrap_or("");
+        if first.starts_with("error: ") {
+            let last = self.stderr.trim_end().lines().last().unwrap_or("");
+            assert_eq!(last, "For more information, try '--help'.", "{context}");
+        } else {
+            assert!(first.starts_with("mini-docker: "), "{context}");
+            assert_eq!(self.stderr.lines().count(), 1, "one line: {context}");
+        }
+    }
+
     /// The standard output as JSON (the probe's reports).
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.stdout)

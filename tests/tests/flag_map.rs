@@ -5,7 +5,9 @@
 //!
 //! It reads every table of the chapter whose first column is headed
 //! `mini-docker` and, in that column, every code span:
-//! - `` `--flag` ``, `` `-f` ``, `` `--flag VALUE` ``: a flag of `run`;
+//! - `` `--flag` ``, `` `-f` ``, `` `--flag VALUE` ``: a flag of `run`
+//!   (`--flag` may be an alias clap lists as `[aliases: --flag]`, and
+//!   `-dit` stands for `-d`, `-i` and `-t`, as Docker combines them);
 //! - `` `mini-docker SUB` `` or `` `mini-docker SUB --flag` ``: a subcommand,
 //!   or a flag of that subcommand; a bare `` `--flag` `` later in the same
 //!   cell is a flag of that subcommand too.
@@ -237,6 +239,7 @@ fn flags(help: &str) -> BTreeMap<String, Vec<String>> {
     )
     .expect("re");
     let values = Regex::new(r"\[possible values: ([^\]]*)\]").expect("re");
+    let aliases = Regex::new(r"\[(?:short )?alias(?:es)?: ([^\]]*)\]").expect("re");
     // (names, the entry's text)
     let mut entries: Vec<(Vec<String>, String)> = Vec::new();
     for line in help.lines().skip_while(|l| !l.starts_with("Options:")) {
@@ -253,7 +256,11 @@ fn flags(help: &str) -> BTreeMap<String, Vec<String>> {
         }
     }
     let mut flags = BTreeMap::new();
-    for (names, text) in entries {
+    for (mut names, text) in entries {
+        // Other spellings of the flag: `--net` for `--network`.
+        if let Some(listed) = aliases.captures(&text) {
+            names.extend(listed[1].split(',').map(|a| a.trim().to_owned()));
+        }
         let possible: Vec<String> = values
             .captures(&text)
             .map(|v| v[1].split(',').map(|s| s.trim().to_owned()).collect())
@@ -325,6 +332,19 @@ fn status(claim: &Claim, cli: &Cli) -> Result<String, String> {
         return Ok(format!("`mini-docker {}` is a subcommand", claim.sub));
     };
     let help = format!("`mini-docker {} --help`", claim.sub);
+    // `-dit`: short flags written together, each one a flag of its own.
+    let combined = flag.len() > 2 && !flag.starts_with("--");
+    if combined {
+        let missing: Vec<String> = flag[1..]
+            .chars()
+            .map(|c| format!("-{c}"))
+            .filter(|short| !flags.contains_key(short))
+            .collect();
+        if !missing.is_empty() {
+            return Err(format!("is not in {help}: no `{}`", missing.join("`, `")));
+        }
+        return Ok(format!("{help} has each of `{flag}`"));
+    }
     let Some(possible) = flags.get(flag) else {
         return Err(format!("is not in {help}: no `{flag}`"));
     };
@@ -353,6 +373,7 @@ fn mismatches_are_reported() {
 | (not yet) `--rm` | x | x | x |
 | (not yet) `--net none` | x | x | x |
 | (not yet) `mini-docker ps` | x | x | x |
+| `--old` `-rx` `-rh` | x | x | x |
 | (not yet) no code span | x | x | x |
 | — no flag, `--anything` | x | x | x |
 
@@ -361,7 +382,7 @@ fn mismatches_are_reported() {
 | `--ignored` | `--ignored` |
 ";
     let rows = parse_rows(table);
-    assert_eq!(rows.len(), 12, "{rows:#?}");
+    assert_eq!(rows.len(), 13, "{rows:#?}");
     assert_eq!(
         rows[1].claims[0],
         Claim {
@@ -372,7 +393,7 @@ fn mismatches_are_reported() {
         }
     );
     assert!(rows[6].not_yet && rows[6].claims.len() == 2);
-    assert!(rows[11].claims.is_empty());
+    assert!(rows[12].claims.is_empty());
 
     let help_top = "Usage: mini-docker [OPTIONS] <COMMAND>\n\nCommands:\n  run     Run\n  \
                     ps      List\n  rm      Remove\n  help    Print\n\nOptions:\n  -h, --help  \
@@ -381,7 +402,8 @@ fn mismatches_are_reported() {
     let help_run = "Usage: mini-docker run [OPTIONS]\n\nOptions:\n      --rm\n          Remove\n\n      \
                     --hostname <H>\n          Name\n\n      --net <NET>\n          Network\n          \
                     \n          [default: none]\n          [possible values: none, host]\n\n      \
-                    --memory-swap <SIZE>\n          Swap\n\n  -h, --help\n          Print help\n";
+                    --memory-swap <SIZE>\n          Swap\n\n  -r, --read-only\n          RO [alias: \
+                    --old]\n\n  -h, --help\n          Print help\n";
     let mut cli = Cli::default();
     for sub in subcommands(help_top) {
         let help = if sub == "run" { help_run } else { "Options:\n  -h, --help  Print\n" };
@@ -400,8 +422,10 @@ fn mismatches_are_reported() {
         "`--net none` is marked (not yet)",
         "`mini-docker ps` is marked (not yet)",
         "must name the flag in backticks",
+        "`-rx` is not in `mini-docker run --help`: no `-x`",
         "`mini-docker rm` has no row",
         "`mini-docker run --memory-swap` has no row",
+        "`mini-docker run --read-only` has no row",
         "`mini-docker run --rm` has no row",
     ];
     nslab_tests::assert_reports(&problems, &expected);

@@ -40,6 +40,8 @@ const ENGINE_LAYERS: &[(&str, u8)] = &[
     ("image/", 2),
     ("network/", 2),
     ("monitor.rs", 2),
+    // A container's start, end and exit status, as `ps` and `inspect` show them.
+    ("lifecycle.rs", 2),
     // The bundle: the decided settings as the `config.json` the runtime
     // reads, its one way in.
     ("bundle.rs", 2),

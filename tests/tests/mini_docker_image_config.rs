@@ -222,7 +222,9 @@ fn image_config_as_docker_runs_it() {
 fn owners(lab: &Lab, flags: &[&str], paths: &[&str]) -> String {
     let mut args = vec!["run", "--rm", "-u", "root", "--entrypoint", "/bin/stat"];
     args.extend_from_slice(flags);
-    args.extend(["cfg", "--", "-c", "%u:%g %n"]);
+    // Flags end at the image: `-c` is stat's (a `--` would be too, as
+    // Docker passes it on).
+    args.extend(["cfg", "-c", "%u:%g %n"]);
     args.extend_from_slice(paths);
     let ran = lab.run(&args);
     assert_eq!(ran.code, 0, "{flags:?}: {}", ran.stderr);
@@ -256,7 +258,6 @@ fn userns_auto_owns_the_image() {
         "--entrypoint",
         "/bin/sh",
         "cfg",
-        "--",
         "-c",
         script,
     ]);

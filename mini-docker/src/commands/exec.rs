@@ -32,19 +32,25 @@ pub struct ExecArgs {
     /// copies mini-docker's own value)
     #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
     env: Vec<String>,
-    /// The container's name or ID prefix
-    container: String,
-    /// The command and its arguments
-    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
-    command: Vec<String>,
+    /// The container's name or ID prefix, then the command and its
+    /// arguments (flags end at the container, as Docker's do)
+    #[arg(
+        value_names = ["CONTAINER", "COMMAND"],
+        required = true,
+        num_args = 2..,
+        trailing_var_arg = true
+    )]
+    container_and_command: Vec<String>,
 }
 
 pub fn exec(dirs: &Dirs, args: ExecArgs) -> Result<u8, Error> {
-    let key = &args.container;
+    // clap makes sure of two words at least.
+    let mut words = args.container_and_command.into_iter();
+    let key = &words.next().unwrap_or_default();
     let state =
         StateDir::find(&dirs.state, key).ok_or_else(|| UsageError::NoSuchContainer(key.clone()))?;
     let init = tenant::ready_init(&state).ok_or_else(|| UsageError::NotRunning(key.clone()))?;
-    let mut tenant = Tenant::load(&state, args.command)?;
+    let mut tenant = Tenant::load(&state, words.collect())?;
     tenant.interactive = args.interactive;
     tenant.tty = args.tty;
     if let Some(user) = &args.user {

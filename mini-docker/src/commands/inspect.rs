@@ -11,24 +11,59 @@
 //! labels are shown, as `docker inspect` shows them, and nothing more is
 //! done with them). The network and the cgroups exist while the container
 //! runs; a field it does not have is `null`.
+//!
+//! Beside its own fields, it gives a few in Docker's spelling, which
+//! scripts name in templates: `Id`, `Name` and `State` (`Status`,
+//! `Running`, `Pid`, `ExitCode`, `StartedAt`, `FinishedAt`, recorded by
+//! lifecycle.rs). `-f TEMPLATE` prints a template of them (format.rs).
 
 use mini_runc::container::state::StateDir;
 use mini_runc::container::tenant;
-use mini_runc::error::UsageError;
 use serde_json::{Map, Value, json};
 
+use crate::bundle;
+use crate::commands::format::Template;
 use crate::commands::run::IMAGE_RECORD;
 use crate::commands::{Dirs, Error};
+use crate::lifecycle::{Lifecycle, rfc3339};
 
-pub fn inspect(dirs: &Dirs, containers: &[String]) -> Result<(), Error> {
+/// Prints what is known of each container (with `-f`, the template
+/// applied to each, one line each); a name that finds none is reported and
+/// the others are still printed, as Docker's `inspect` does (status 1).
+pub fn inspect(dirs: &Dirs, containers: &[String], format: Option<&str>) -> Result<u8, Error> {
+    let template = format.map(Template::parse).transpose()?;
     let mut all = Vec::new();
-    for key in containers {
-        let state = StateDir::find(&dirs.state, key)
-            .ok_or_else(|| UsageError::NoSuchContainer(key.clone()))?;
-        all.push(describe(&state));
+    let status = crate::commands::for_each(containers, |key| {
+        all.push(describe(&crate::commands::find(dirs, key)?));
+        Ok(())
+    });
+    match template {
+        Some(template) => {
+            for value in &all {
+                say!("{}", template.render(value)?);
+            }
+        }
+        None => say!("{}", serde_json::to_string_pretty(&Value::Array(all)).unwrap_or_default()),
     }
-    say!("{}", serde_json::to_string_pretty(&Value::Array(all)).unwrap_or_default());
-    Ok(())
+    Ok(status)
+}
+
+/// Docker's `State`, in its spelling, so that `-f '{{.State.Pid}}'` works
+/// as it does with Docker: `Pid` is the command's, as the host numbers it
+/// (0 once it has ended), `ExitCode` 0 until it has ended.
+fn docker_state(state: &StateDir, command: &Value) -> Value {
+    let life = Lifecycle::read(state);
+    let status = state.status();
+    let running = status == "running";
+    json!({
+        "Status": status,
+        "Running": running,
+        "Dead": status == "dead",
+        "Pid": if running { command.as_i64().unwrap_or(0) } else { 0 },
+        "ExitCode": life.exit_code.unwrap_or(0),
+        "StartedAt": rfc3339(life.started_at),
+        "FinishedAt": rfc3339(life.finished_at),
+    })
 }
 
 fn describe(state: &StateDir) -> Value {
@@ -64,13 +99,19 @@ fn describe(state: &StateDir) -> Value {
         command = tenant::command_pid(state, init).map_or(Value::Null, |p| p.as_raw().into());
     }
     let recorded = tenant::recorded(state);
+    let annotations = crate::commands::annotations(state);
     let image = serde_json::from_str::<Value>(&read(IMAGE_RECORD)).unwrap_or(Value::Null);
     let caps = recorded["caps"].as_u64().unwrap_or(0);
     let cap_names: Vec<String> =
         mini_runc::security::capabilities::list(caps).iter().map(|c| c.to_string()).collect();
+    let name = read("name").trim().to_owned();
     json!({
+        // Docker's names for these, which scripts' templates use.
+        "Id": id,
+        "Name": format!("/{name}"),
+        "State": docker_state(state, &command),
         "id": id,
-        "name": read("name").trim(),
+        "name": name,
         "state": state.status(),
         "pids": { "mini_docker": read("owner").split_whitespace().next().and_then(|p| p.parse::<u32>().ok()),
                   "init": init.map(|p| p.as_raw()), "command": command },
@@ -88,7 +129,10 @@ fn describe(state: &StateDir) -> Value {
             "user": recorded["user"], "workdir": recorded["workdir"], "env": recorded["env"],
             "groups": recorded["groups"],
             "entrypoint": image["config"]["Entrypoint"], "cmd": image["config"]["Cmd"],
-            "exposed_ports": image["config"]["ExposedPorts"], "labels": image["config"]["Labels"],
+            "exposed_ports": image["config"]["ExposedPorts"], "labels": labels(state, &image),
+            "stop_signal": annotations.get(bundle::STOP_SIGNAL_ANNOTATION),
+            "stop_timeout": annotations.get(bundle::STOP_TIMEOUT_ANNOTATION)
+                .and_then(|t| t.as_str()?.parse::<u64>().ok()),
         },
         "security": {
             "privileged": recorded["privileged"],
@@ -101,6 +145,18 @@ fn describe(state: &StateDir) -> Value {
     })
 }
 
+/// The image's labels, then the container's own (`run --label`, kept as
+/// annotations of its bundle) over them, as Docker merges them.
+fn labels(state: &StateDir, image: &Value) -> Value {
+    let mut labels = image["config"]["Labels"].as_object().cloned().unwrap_or_default();
+    for (key, value) in crate::commands::annotations(state) {
+        if !key.starts_with(bundle::ANNOTATION_PREFIX) {
+            labels.insert(key, value);
+        }
+    }
+    Value::Object(labels)
+}
+
 /// The network mode (bridge, none, host, container) and, on the bridge,
 /// what `run` made for the container.
 fn network(state: &StateDir, mode: &Value) -> Value {
@@ -108,7 +164,10 @@ fn network(state: &StateDir, mode: &Value) -> Value {
     let ports: Vec<Value> = record
         .publish
         .iter()
-        .map(|p| json!({ "host_port": p.host_port, "port": p.port, "proto": p.proto.word() }))
+        .map(|p| {
+            let ip = p.host_ip.to_string();
+            json!({ "host_ip": ip, "host_port": p.host_port, "port": p.port, "proto": p.proto.word() })
+        })
         .collect();
     json!({
         "mode": mode,

@@ -19,19 +19,22 @@ use mini_runc::error::UsageError;
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 
-use crate::commands::{Dirs, Error};
+use crate::bundle;
+use crate::commands::{Dirs, Error, for_each};
 use crate::teardown;
+
+/// Docker's grace period before SIGKILL, in seconds.
+const DEFAULT_STOP_TIMEOUT: u64 = 10;
 
 /// The running container `key`: its state and its init.
 fn running(dirs: &Dirs, key: &str) -> Result<(StateDir, Pid), Error> {
-    let state = StateDir::find(&dirs.state, key)
-        .ok_or_else(|| UsageError::NoSuchContainer(key.to_owned()))?;
+    let state = crate::commands::find(dirs, key)?;
     let init = tenant::ready_init(&state).ok_or_else(|| UsageError::NotRunning(key.to_owned()))?;
     Ok((state, init))
 }
 
 /// `KILL`, `SIGKILL` or `9`.
-fn parse_signal(name: &str) -> Result<Signal, UsageError> {
+pub fn parse_signal(name: &str) -> Result<Signal, UsageError> {
     let bad = || UsageError::BadSignal(name.to_owned());
     if let Ok(n) = name.parse::<i32>() {
         return Signal::try_from(n).map_err(|_| bad());
@@ -41,25 +44,39 @@ fn parse_signal(name: &str) -> Result<Signal, UsageError> {
     full.parse().map_err(|_| bad())
 }
 
-pub fn kill(dirs: &Dirs, signal_name: &str, containers: &[String]) -> Result<(), Error> {
+/// Each container gets the signal; a name that finds no running one is
+/// reported and the others still get it (status 1), as Docker's.
+pub fn kill(dirs: &Dirs, signal_name: &str, containers: &[String]) -> Result<u8, Error> {
     let sig = parse_signal(signal_name)?;
-    for key in containers {
+    Ok(for_each(containers, |key| {
         let (_, init) = running(dirs, key)?;
         teardown::signal(init, sig)?;
         say!("{key}");
-    }
-    Ok(())
+        Ok(())
+    }))
 }
 
-pub fn stop(dirs: &Dirs, seconds: u64, containers: &[String]) -> Result<(), Error> {
-    for key in containers {
-        let (state, init) = running(dirs, key)?;
-        let _ = teardown::signal(init, Signal::SIGTERM);
-        if !teardown::ended(&state, Duration::from_secs(seconds)) {
-            teardown::kill_and_wait(&state, key)?;
-        }
-        say!("{key}");
+/// `stop`: the container's `--stop-signal` (else SIGTERM), then SIGKILL
+/// after `-t` seconds, else its `--stop-timeout`, else 10, as Docker's.
+pub fn stop(dirs: &Dirs, seconds: Option<u64>, containers: &[String]) -> Result<u8, Error> {
+    Ok(for_each(containers, |key| stop_one(dirs, seconds, key)))
+}
+
+fn stop_one(dirs: &Dirs, seconds: Option<u64>, key: &str) -> Result<(), Error> {
+    let (state, init) = running(dirs, key)?;
+    let annotations = crate::commands::annotations(&state);
+    let recorded = |key: &str| annotations.get(key).and_then(|v| v.as_str());
+    let signal = recorded(bundle::STOP_SIGNAL_ANNOTATION)
+        .and_then(|name| parse_signal(name).ok())
+        .unwrap_or(Signal::SIGTERM);
+    let seconds = seconds
+        .or_else(|| recorded(bundle::STOP_TIMEOUT_ANNOTATION)?.parse().ok())
+        .unwrap_or(DEFAULT_STOP_TIMEOUT);
+    let _ = teardown::signal(init, signal);
+    if !teardown::ended(&state, Duration::from_secs(seconds)) {
+        teardown::kill_and_wait(&state, key)?;
     }
+    say!("{key}");
     Ok(())
 }
 

@@ -13,20 +13,25 @@
 //! error in one type, which only `main` needs.
 
 pub mod exec;
+pub mod format;
 pub mod images;
 pub mod info;
 pub mod inspect;
 pub mod kill;
 pub mod load;
 pub mod logs;
+pub mod port;
 pub mod ps;
 pub mod rm;
 pub mod run;
+pub mod top;
+pub mod wait;
 
 use std::path::PathBuf;
 
 use mini_runc::cgroups::CgroupError;
 use mini_runc::container::process;
+use mini_runc::container::state::StateDir;
 use mini_runc::error::{ContainerError, RootfsError, UsageError};
 use mini_runc::security::SecurityError;
 use nix::unistd::geteuid;
@@ -58,6 +63,27 @@ pub enum Error {
     /// The bundle the engine wrote, refused by the runtime's reading of it.
     #[error(transparent)]
     Bundle(#[from] mini_runc::container::spec::SpecError),
+    /// A flag of the engine's own, refused (`--env-file`, `--tmpfs`,
+    /// `--label`).
+    #[error("{0}")]
+    Flag(String),
+    /// An ID prefix that starts more than one container's ID.
+    #[error("container ID prefix {0:?} is ambiguous: it starts {1} IDs (give more of it)")]
+    Ambiguous(String, usize),
+    /// `logs` of a container run in the foreground.
+    #[error("container {0:?} has no log: only a container run with -d keeps one")]
+    NoLog(String),
+    /// `wait` for a container removed on exit (`--rm`), or dead.
+    #[error("container {0:?} was removed on exit (--rm): its status went with it")]
+    Gone(String),
+    #[error("container {0:?} ended without a recorded status (its mini-docker was killed)")]
+    NoStatus(String),
+    /// `port NAME PORT` for a port not published.
+    #[error("container {0:?} publishes no port {1}")]
+    NoPort(String, String),
+    /// A `--format` template that cannot be used (see format.rs).
+    #[error("--format {0:?}: {1}")]
+    Template(String, String),
     /// Of the process model, where one step may fail in several of the
     /// kinds above (see mini-runc's `error.rs`).
     #[error(transparent)]
@@ -86,6 +112,46 @@ pub fn apply_env(env: &mut Vec<String>, entries: &[String]) -> Result<(), UsageE
         }
     }
     Ok(())
+}
+
+/// The container `key` names: the one whose ID or name it is, else the
+/// one whose ID it starts, as Docker looks them up. A prefix that starts
+/// several IDs is an error of its own: "no such container" would be
+/// wrong.
+pub fn find(dirs: &Dirs, key: &str) -> Result<StateDir, Error> {
+    let all = StateDir::list(&dirs.state);
+    let exact = all.iter().find(|(id, name)| id == key || name == key);
+    let prefixed: Vec<&String> =
+        all.iter().map(|(id, _)| id).filter(|id| !key.is_empty() && id.starts_with(key)).collect();
+    let id: &String = match (exact, prefixed.as_slice()) {
+        (Some((id, _)), _) => id,
+        (None, [id]) => id,
+        (None, []) => return Err(UsageError::NoSuchContainer(key.to_owned()).into()),
+        (None, many) => return Err(Error::Ambiguous(key.to_owned(), many.len())),
+    };
+    Ok(StateDir { dir: dirs.state.join(id) })
+}
+
+/// Runs `each` on every container of `keys`, going on past a failure as
+/// Docker's `rm`, `stop`, `kill` do: each failure is printed as its own
+/// line; the status is 1 if there was any.
+pub fn for_each(keys: &[String], mut each: impl FnMut(&str) -> Result<(), Error>) -> u8 {
+    let mut status = 0;
+    for key in keys {
+        if let Err(e) = each(key) {
+            say_err!("mini-docker: {e}");
+            status = 1;
+        }
+    }
+    status
+}
+
+/// The annotations of the bundle `run` wrote (see bundle.rs): the name,
+/// the labels, the `stop` settings; empty when there is no bundle.
+pub fn annotations(state: &StateDir) -> serde_json::Map<String, serde_json::Value> {
+    let text = std::fs::read_to_string(state.dir.join("config.json")).unwrap_or_default();
+    let spec: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+    spec["annotations"].as_object().cloned().unwrap_or_default()
 }
 
 /// Where mini-docker keeps its files: per-container state (upper layers,

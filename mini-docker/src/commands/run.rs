@@ -40,12 +40,21 @@ pub struct RunArgs {
     /// A name for the container (unique among running and kept containers)
     #[arg(long)]
     name: Option<String>,
-    /// The container's hostname [default: the first 12 characters of its ID]
+    /// The container's hostname [default: the first 12 characters of its
+    /// ID] (Docker has -h too; here -h is help)
     #[arg(long)]
     hostname: Option<String>,
     /// Set an environment variable (KEY alone copies mini-docker's own value)
     #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
     env: Vec<String>,
+    /// Read environment variables from a file: a KEY=VALUE or KEY per line,
+    /// # comments (before -e, which wins)
+    #[arg(long = "env-file", value_name = "FILE")]
+    env_file: Vec<PathBuf>,
+    /// Set a label on the container (config.json's annotations; inspect
+    /// shows them over the image's)
+    #[arg(short = 'l', long = "label", value_name = "KEY[=VALUE]")]
+    label: Vec<String>,
     /// Working directory inside the container (created if missing)
     #[arg(short = 'w', long = "workdir", value_name = "DIR")]
     workdir: Option<String>,
@@ -57,9 +66,14 @@ pub struct RunArgs {
     /// the image's default arguments (its Cmd) are then dropped too
     #[arg(long, value_name = "PROGRAM", allow_hyphen_values = true)]
     entrypoint: Option<String>,
-    /// Bind-mount a host path into the container (absolute paths)
+    /// Bind-mount a host path into the container (absolute paths; Docker
+    /// also takes named volumes)
     #[arg(short = 'v', long = "volume", value_name = "SRC:DST[:ro]")]
     volume: Vec<String>,
+    /// Mount a new tmpfs at PATH (options: size=, mode=, ro, exec...;
+    /// always nosuid, nodev, and noexec unless exec, as Docker's)
+    #[arg(long = "tmpfs", value_name = "PATH[:OPTIONS]")]
+    tmpfs: Vec<String>,
     /// Mount the container's root filesystem read-only
     #[arg(long)]
     read_only: bool,
@@ -74,34 +88,40 @@ pub struct RunArgs {
     /// mini-runc's own, see mini-runc/src/container/init.rs)
     #[arg(long)]
     init: bool,
-    /// Run in the background: print the container's ID; its output goes to
-    /// `mini-docker logs` (see monitor.rs)
-    #[arg(short = 'd', long, conflicts_with_all = ["tty", "interactive"])]
+    /// Run in the background: print the container's ID; its output (with
+    /// -t, its terminal's) goes to `mini-docker logs`
+    #[arg(short = 'd', long)]
     detach: bool,
-    /// Network: bridge (a new namespace plugged into the bridge minid0; root
-    /// only, see `network/`), none (a new namespace with only `lo`), host,
-    /// or container:NAME (another container's) [default: bridge as root,
-    /// none rootless]
-    #[arg(long, value_name = "MODE")]
+    /// Network: bridge (the bridge minid0; root only), none (only lo),
+    /// host, or container:NAME [default: bridge as root, none rootless]
+    #[arg(long = "network", visible_alias = "net", value_name = "MODE")]
     net: Option<String>,
     /// Published ports and the bridge's subnet (with --net bridge)
     #[command(flatten)]
     network: NetworkArgs,
     /// PID namespace: private (the command is PID 1, or 2 after --init's
-    /// reaper), host, or
-    /// container:NAME, another container's (root only; see mini-runc/src/container/sharing.rs)
+    /// reaper), host, or container:NAME (another container's; root only)
     #[arg(long, default_value = "private", value_name = "MODE")]
     pid: String,
-    /// IPC namespace (System V IPC, POSIX message queues, with /dev/shm):
+    /// IPC namespace (System V IPC, POSIX message queues, /dev/shm):
     /// private, shareable (others may join it), host, or container:NAME
-    /// (the namespace of a shareable container; see mini-runc/src/container/sharing.rs)
     #[arg(long, default_value = "private", value_name = "MODE")]
     ipc: String,
     /// UTS namespace (hostname)
     #[arg(long, value_enum, default_value_t = Share::Private)]
     uts: Share,
-    /// User namespace [default: auto when rootless, host as root]; auto as
-    /// root maps container root to root's /etc/subuid range, or 100000-165535
+    /// Cgroup namespace: private, or host (Docker's default on cgroup v1)
+    #[arg(long, value_enum, default_value_t = Share::Private)]
+    cgroupns: Share,
+    /// The signal `stop` sends first [default: TERM]
+    #[arg(long = "stop-signal", value_name = "SIGNAL")]
+    stop_signal: Option<String>,
+    /// Seconds `stop` waits before SIGKILL [default: 10]
+    #[arg(long = "stop-timeout", value_name = "SECONDS")]
+    stop_timeout: Option<u64>,
+    /// User namespace: auto maps the container's root to root's
+    /// /etc/subuid range, or 100000-165535 [default: auto rootless, host
+    /// as root] (Docker: the daemon's userns-remap; Podman: --userns)
     #[arg(long, value_enum)]
     userns: Option<Userns>,
     /// Capabilities, seccomp, --privileged (see `security/`)
@@ -110,21 +130,27 @@ pub struct RunArgs {
     /// Resource limits, enforced by cgroups (see `cgroups/`)
     #[command(flatten)]
     limits: LimitArgs,
-    /// `host`, a directory (./rootfs), or a stored image's name
-    image: String,
-    /// The command and its arguments [default: the image's, /bin/sh for host]
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-    command: Vec<String>,
+    /// The image (host, a directory, or a stored image's name), then the
+    /// command [default: the image's]; as Docker's, flags end at the image
+    #[arg(
+        value_names = ["IMAGE", "COMMAND"],
+        required = true,
+        num_args = 1..,
+        trailing_var_arg = true
+    )]
+    image_and_command: Vec<String>,
 }
 
 /// The `run` flags for the bridge network.
 #[derive(Debug, Clone, Args)]
 pub struct NetworkArgs {
-    /// Publish a container port on every host address (--net bridge)
-    #[arg(short = 'p', long = "publish", value_name = "HOSTPORT:PORT[/tcp|udp]",
+    /// Publish a container port on a host address [default: all] (with
+    /// --network bridge; Docker also picks a host port when none is given)
+    #[arg(short = 'p', long = "publish", value_name = "[IP:]HOSTPORT:PORT[/tcp|udp]",
           value_parser = publish::parse)]
     pub publish: Vec<Publish>,
-    /// The bridge network's subnet (its first address is the bridge's)
+    /// The bridge network's subnet, its first address the bridge's
+    /// (Docker: docker network create --subnet)
     #[arg(long, value_name = "CIDR", value_parser = ipam::parse_subnet,
           default_value = "10.89.0.0/24")]
     pub subnet: Subnet,
@@ -145,7 +171,7 @@ pub struct SecurityArgs {
     #[arg(long = "cap-drop", value_name = "CAP")]
     pub cap_drop: Vec<String>,
     /// seccomp=unconfined, seccomp=PROFILE.json (Docker's format), or
-    /// no-new-privileges[=true|false]
+    /// no-new-privileges[=true|false] (Docker also takes apparmor, label)
     #[arg(long = "security-opt", value_name = "OPT")]
     pub security_opt: Vec<String>,
 }
@@ -217,7 +243,7 @@ pub fn run(dirs: &Dirs, args: RunArgs) -> Result<u8, Error> {
     let detach = args.detach;
     let limits = cgroups::Limits::from_request(&args.limits.request())?;
     let network = args.network.clone();
-    let (decided, image) = config(dirs, args)?;
+    let (decided, image, additions) = config(dirs, args)?;
     let on_bridge = matches!(decided.net_mode, NetMode::Bridge);
     let bridge = network::Plan::new(network.subnet, &network.publish, on_bridge)?;
     // Checking the name and creating the state, under the state lock.
@@ -227,7 +253,10 @@ pub fn run(dirs: &Dirs, args: RunArgs) -> Result<u8, Error> {
         StateDir::check_name(&dirs.state, name)?;
     }
     let state = StateDir::make(&dirs.state, &decided.id)?;
-    let plan = match image.record(&state).and_then(|()| write_bundle(decided, &limits, &state)) {
+    let plan = match image
+        .record(&state)
+        .and_then(|()| write_bundle(decided, &additions, &limits, &state))
+    {
         Ok(plan) => plan,
         Err(e) => {
             state.remove();
@@ -266,7 +295,14 @@ pub fn run(dirs: &Dirs, args: RunArgs) -> Result<u8, Error> {
             network::create(id, host, bridge.as_ref(), &dirs.state, &state.dir)?;
             share_network(&cfg, &state)
         })
-        .and_then(|()| start(&cfg, &state, &extras));
+        .and_then(|()| {
+            crate::lifecycle::record_start(&state);
+            start(&cfg, &state, &extras)
+        });
+    // Recorded for a container that stays: `ps -a`, `inspect`, `wait`.
+    if let (Ok(code), false) = (&result, cfg.remove) {
+        crate::lifecycle::record_exit(&state, *code);
+    }
     let keep = match result {
         Ok(_) if !cfg.remove => Keep::Upper,
         _ => Keep::Nothing,
@@ -280,8 +316,13 @@ pub fn run(dirs: &Dirs, args: RunArgs) -> Result<u8, Error> {
 /// directory, then read back by mini-runc as any bundle is (`spec::plan`),
 /// with what crosses beside it (see mini-runc's `container/in_process.rs`).
 /// What runs is what the file says.
-fn write_bundle(decided: Config, limits: &Limits, state: &StateDir) -> Result<Plan, Error> {
-    let spec = bundle::spec(&decided, limits, &state.rootfs())?;
+fn write_bundle(
+    decided: Config,
+    additions: &bundle::Additions,
+    limits: &Limits,
+    state: &StateDir,
+) -> Result<Plan, Error> {
+    let spec = bundle::spec(&decided, additions, limits, &state.rootfs())?;
     let path = state.dir.join("config.json");
     let text = serde_json::to_string_pretty(&spec).unwrap_or_default();
     std::fs::write(&path, text).map_err(|source| ContainerError::Io {
@@ -405,20 +446,23 @@ fn accounts(image: &Image) -> Result<Accounts, ImageError> {
 }
 
 /// The command line and the image's defaults, checked and decided: the
-/// settings [`write_bundle`] writes as `config.json`, and what the image
-/// brought.
-fn config(dirs: &Dirs, args: RunArgs) -> Result<(Config, ImageRecord), Error> {
+/// settings [`write_bundle`] writes as `config.json` (and what it adds to
+/// them), and what the image brought.
+fn config(dirs: &Dirs, args: RunArgs) -> Result<(Config, ImageRecord, bundle::Additions), Error> {
     if let Some(name) = &args.name
         && !crate::image::valid_name(name)
     {
         return Err(UsageError::BadName(name.clone()).into());
     }
-    let image = Image::resolve(&args.image, &dirs.data)?;
+    // clap makes sure of the image: the positional is required.
+    let mut words = args.image_and_command.into_iter();
+    let image_name = words.next().unwrap_or_default();
+    let image = Image::resolve(&image_name, &dirs.data)?;
     let image_id = image.id();
     let defaults = image.config();
-    let command = command(&defaults, args.entrypoint, args.command);
+    let command = command(&defaults, args.entrypoint, words.collect());
     if command.is_empty() {
-        return Err(ImageError::NoCommand(args.image.clone()).into());
+        return Err(ImageError::NoCommand(image_name).into());
     }
     let id = new_id().map_err(|source| ContainerError::Io {
         what: "reading",
@@ -462,23 +506,31 @@ fn config(dirs: &Dirs, args: RunArgs) -> Result<(Config, ImageRecord), Error> {
     let pid_join = sharing::parse_pid(&args.pid, &dirs.state)?;
     let net_mode = sharing::parse_net(args.net.as_deref(), &dirs.state)?;
     let namespaces = Namespaces {
+        cgroup: args.cgroupns == Share::Private,
         net: net_mode.new_namespace(),
         pid: args.pid == "private",
         ipc: ipc_mode.new_namespace(),
         uts: args.uts == Share::Private,
         user: user_ns,
     };
-    let env = environment(&defaults.env, &args.env, &hostname, &user.home)?;
+    // --env-file first, then -e: a later value of a key wins, as Docker's.
+    let mut given = Vec::new();
+    for file in &args.env_file {
+        given.extend(read_env_file(file)?);
+    }
+    given.extend(args.env);
+    let env = environment(&defaults.env, &given, &hostname, &user.home)?;
     let security = mini_runc::security::Security::decide(&args.security.request())?;
     if security.privileged {
         say_err!("{}", mini_runc::security::Security::PRIVILEGED_WARNING);
     }
-    let record = ImageRecord { name: args.image, id: image_id, config: defaults };
+    let record = ImageRecord { name: image_name, id: image_id, config: defaults };
     // As root with --userns auto, the container's root owns the image's
     // files through an idmapped mount (mini-runc's rootfs/idmap.rs).
     // Rootless there is no need: the image's files are the user's, and
     // the user is the container's root.
     let idmap_lower = namespaces.user.as_ref().is_some_and(|map| !map.single());
+    let additions = additions(&args.tmpfs, &args.label, args.stop_signal, args.stop_timeout)?;
     let config = Config {
         id,
         name: args.name,
@@ -503,7 +555,73 @@ fn config(dirs: &Dirs, args: RunArgs) -> Result<(Config, ImageRecord), Error> {
         net_mode,
         hooks: Hooks::default(),
     };
-    Ok((config, record))
+    Ok((config, record, additions))
+}
+
+/// What `run` writes into `config.json` beside the [`Config`]: each
+/// `--tmpfs` (Docker's options first: nosuid, nodev, noexec), the labels
+/// and the `stop` settings, as annotations.
+fn additions(
+    tmpfs: &[String],
+    labels: &[String],
+    stop_signal: Option<String>,
+    stop_timeout: Option<u64>,
+) -> Result<bundle::Additions, Error> {
+    let mut additions = bundle::Additions::default();
+    for flag in tmpfs {
+        let (path, options) = flag.split_once(':').unwrap_or((flag, ""));
+        if !path.starts_with('/') {
+            return Err(Error::Flag(format!("--tmpfs {flag:?}: the path must be absolute")));
+        }
+        let mut all = vec!["nosuid".to_owned(), "nodev".to_owned()];
+        let given: Vec<String> =
+            options.split(',').filter(|o| !o.is_empty()).map(str::to_owned).collect();
+        // `exec` undoes Docker's default noexec; mount(8) has no option for it.
+        if !given.iter().any(|o| o == "exec") {
+            all.push("noexec".to_owned());
+        }
+        all.extend(given.into_iter().filter(|o| o != "exec" && o != "rw"));
+        additions.tmpfs.push((path.to_owned(), all));
+    }
+    for label in labels {
+        let (key, value) = label.split_once('=').unwrap_or((label, ""));
+        if key.is_empty() || key.starts_with(bundle::ANNOTATION_PREFIX) {
+            return Err(Error::Flag(format!("--label {label:?}: not a label of the user's")));
+        }
+        additions.annotations.insert(key.to_owned(), value.to_owned());
+    }
+    if let Some(signal) = stop_signal {
+        crate::commands::kill::parse_signal(&signal)?;
+        additions.annotations.insert(bundle::STOP_SIGNAL_ANNOTATION.to_owned(), signal);
+    }
+    if let Some(seconds) = stop_timeout {
+        additions
+            .annotations
+            .insert(bundle::STOP_TIMEOUT_ANNOTATION.to_owned(), seconds.to_string());
+    }
+    Ok(additions)
+}
+
+/// Docker's `--env-file`: one `KEY=VALUE` (taken as written, quotes and
+/// all) or `KEY` (copied from mini-docker's environment) per line; blank
+/// lines and lines starting with `#` are skipped.
+fn read_env_file(path: &Path) -> Result<Vec<String>, Error> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Error::Flag(format!("--env-file {}: {e}", path.display())))?;
+    let mut entries = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.trim_start();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let key = line.split_once('=').map_or(line, |(key, _)| key);
+        if key.is_empty() || key.contains(char::is_whitespace) {
+            let at = format!("{}:{}", path.display(), n + 1);
+            return Err(Error::Flag(format!("--env-file {at}: {key:?} is not a variable name")));
+        }
+        entries.push(line.to_owned());
+    }
+    Ok(entries)
 }
 
 /// 32 random bytes in hex, like a Docker container ID.

@@ -1,5 +1,5 @@
-//! `-p HOSTPORT:PORT[/tcp|udp]`: a port of the host that leads to a port
-//! of the container.
+//! `-p [IP:]HOSTPORT:PORT[/tcp|udp]`: a port of the host (on one of its
+//! addresses, or on all) that leads to a port of the container.
 //!
 //! Two ways exist. Docker programs the kernel's NAT (iptables/nftables
 //! DNAT rules) and also runs a userspace `docker-proxy` for what NAT
@@ -47,30 +47,41 @@ impl Proto {
 /// One `-p` flag.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Publish {
+    /// The host address listened on: 0.0.0.0 (every one) unless given.
+    pub host_ip: Ipv4Addr,
     pub host_port: u16,
     pub port: u16,
     pub proto: Proto,
 }
 
-/// `8080:80/tcp`: the flag as [`parse`] reads it.
+/// `8080:80/tcp`, `127.0.0.1:8080:80/tcp`: the flag as [`parse`] reads it.
 impl std::fmt::Display for Publish {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if !self.host_ip.is_unspecified() {
+            write!(f, "{}:", self.host_ip)?;
+        }
         write!(f, "{}:{}/{}", self.host_port, self.port, self.proto.word())
     }
 }
 
-/// `8080:80`, `8080:80/tcp`, `5353:53/udp`.
+/// `8080:80`, `8080:80/tcp`, `5353:53/udp`, `127.0.0.1:8080:80`. (Not
+/// Docker's `-p 80`, a host port of the kernel's choosing, nor an IPv6
+/// address: the bridge is IPv4 only.)
 pub fn parse(text: &str) -> Result<Publish, String> {
-    let bad = || format!("{text:?} is not a port mapping: use HOSTPORT:PORT[/tcp|udp]");
+    let bad = || format!("{text:?} is not a port mapping: use [IP:]HOSTPORT:PORT[/tcp|udp]");
     let (ports, proto) = match text.split_once('/') {
         Some((ports, "tcp")) => (ports, Proto::Tcp),
         Some((ports, "udp")) => (ports, Proto::Udp),
         Some(_) => return Err(bad()),
         None => (text, Proto::Tcp),
     };
-    let (host, port) = ports.split_once(':').ok_or_else(bad)?;
+    let (host_ip, host, port) = match ports.split(':').collect::<Vec<_>>().as_slice() {
+        [host, port] => (Ipv4Addr::UNSPECIFIED, *host, *port),
+        [ip, host, port] => (ip.parse().map_err(|_| bad())?, *host, *port),
+        _ => return Err(bad()),
+    };
     let number = |s: &str| s.parse::<u16>().ok().filter(|&p| p != 0).ok_or_else(bad);
-    Ok(Publish { host_port: number(host)?, port: number(port)?, proto })
+    Ok(Publish { host_ip, host_port: number(host)?, port: number(port)?, proto })
 }
 
 /// A bound host socket and where its traffic goes.
@@ -83,12 +94,12 @@ enum Bound {
 /// per mini-docker process, so one list.)
 static BOUND: Mutex<Vec<Bound>> = Mutex::new(Vec::new());
 
-/// Binds every published port on all host addresses, before the
-/// container exists.
+/// Binds every published port on its host address (all of them unless
+/// the flag named one), before the container exists.
 pub fn bind(publish: &[Publish], container: Ipv4Addr) -> Result<(), NetworkError> {
     let mut bound = Vec::new();
     for p in publish {
-        let host = SocketAddr::from((Ipv4Addr::UNSPECIFIED, p.host_port));
+        let host = SocketAddr::from((p.host_ip, p.host_port));
         let target = SocketAddr::from((container, p.port));
         let spec = p.to_string();
         let failed = |source| NetworkError::Bind { spec: spec.clone(), source };
@@ -192,9 +203,19 @@ mod tests {
 
     #[test]
     fn mappings() {
-        assert_eq!(parse("8080:80"), Ok(Publish { host_port: 8080, port: 80, proto: Proto::Tcp }));
+        let any = Ipv4Addr::UNSPECIFIED;
+        assert_eq!(
+            parse("8080:80"),
+            Ok(Publish { host_ip: any, host_port: 8080, port: 80, proto: Proto::Tcp })
+        );
         assert_eq!(parse("53:53/udp").map(|p| p.proto), Ok(Proto::Udp));
-        for bad in ["80", "0:80", "80:0", "a:80", "80:80/sctp", "99999:1"] {
+        let local = parse("127.0.0.1:8080:80/udp").expect("with an address");
+        assert_eq!((local.host_ip, local.proto), (Ipv4Addr::LOCALHOST, Proto::Udp));
+        // What the network record writes is read back the same.
+        for text in ["127.0.0.1:8080:80/udp", "8080:80/tcp"] {
+            assert_eq!(parse(text).expect(text).to_string(), text);
+        }
+        for bad in ["80", "0:80", "80:0", "a:80", "80:80/sctp", "99999:1", "1.2.3:1:1", "::1:1:1"] {
             assert!(parse(bad).is_err(), "{bad}");
         }
     }

@@ -109,9 +109,13 @@ fn prepare(
     chan.wait_go()?;
     // We are in our cgroups (if any), moved there by the parent or born
     // there by clone3: a new cgroup namespace now makes them the `/` of
-    // /proc/self/cgroup (cgroup_namespaces(7); claim CG-NS).
-    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
-        .map_err(ContainerError::sys("unshare(CLONE_NEWCGROUP)"))?;
+    // /proc/self/cgroup (cgroup_namespaces(7); claim CG-NS). Made here and
+    // not by clone: its root is the cgroup the process is in when it is
+    // made. Without one (`--cgroupns host`) the host's paths show.
+    if cfg.namespaces.cgroup {
+        nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWCGROUP)
+            .map_err(ContainerError::sys("unshare(CLONE_NEWCGROUP)"))?;
+    }
     // --net container:NAME: into that container's network namespace, before
     // the root file system is built: the sysfs mounted there shows the
     // interfaces of the namespace its mounter is in.

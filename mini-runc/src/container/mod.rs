@@ -159,6 +159,8 @@ impl IdMap {
 /// Which namespaces are new (`true`) and which are the host's.
 #[derive(Debug, Clone)]
 pub struct Namespaces {
+    /// A new cgroup namespace, made once the child is in its cgroups.
+    pub cgroup: bool,
     pub net: bool,
     pub pid: bool,
     pub ipc: bool,

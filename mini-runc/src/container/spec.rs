@@ -17,10 +17,10 @@
 //! (`unknown_fields`), so a newer field, or a typo, is refused too.
 //!
 //! Where the process model is stricter than the file asks, the file is
-//! accepted and the module says so: a cgroup namespace is always made
-//! (cgroup_namespaces(7)), and the mounts of `/proc`, `/sys` and `/dev`
-//! are the model's own (the file's must be the usual ones, with options
-//! the model applies itself).
+//! accepted and the module says so: a bundle that mounts the cgroup file
+//! system gets a cgroup namespace (cgroup_namespaces(7)), and the mounts
+//! of `/proc`, `/sys` and `/dev` are the model's own (the file's must be
+//! the usual ones, with options the model applies itself).
 //!
 //! It imports `container/`'s [`Config`] and its parts, and `cgroups/`'s
 //! [`Limits`]. The binary calls it for the bundle it is given, and
@@ -198,12 +198,17 @@ pub fn plan(spec: &Spec, bundle: &Path, id: &str) -> Result<Plan, SpecError> {
     security.masked = linux.masked_paths().clone().unwrap_or_default();
     security.read_only = linux.readonly_paths().clone().unwrap_or_default();
     let sysctl = sysctl(linux)?;
-    let (namespaces, ipc_mode, net_mode, pid_join, hooks) = namespaces(linux, sysctl)?;
+    let (mut namespaces, ipc_mode, net_mode, pid_join, hooks) = namespaces(linux, sysctl)?;
     let hostname = hostname(spec, linux, &namespaces)?;
     let volumes = mounts(spec.mounts().as_deref().unwrap_or_default(), &rootfs, linux)?;
     let cgroup_fs = spec.mounts().iter().flatten().any(|m| {
         m.destination() == Path::new("/sys/fs/cgroup") && m.typ().as_deref() == Some("cgroup")
     });
+    // The cgroup file system mini-runc mounts shows the container's own
+    // cgroups only from a cgroup namespace rooted at them (runc, on cgroup
+    // v1, bind-mounts the container's directories instead): a bundle that
+    // mounts it gets one, asked for or not (Docker's asks for none on v1).
+    namespaces.cgroup |= cgroup_fs;
     check_linux(linux)?;
     let limits = limits(linux)?;
     let seccomp = linux
@@ -518,8 +523,8 @@ pub fn namespaces(
     sysctl: Vec<(String, String)>,
 ) -> Result<NamespaceParts, SpecError> {
     let mut seen = HashSet::new();
-    let (mut net, mut pid, mut ipc, mut uts, mut user, mut mount) =
-        (false, false, false, false, false, false);
+    let (mut net, mut pid, mut ipc, mut uts, mut user, mut mount, mut cgroup) =
+        (false, false, false, false, false, false, false);
     let mut pid_join = None;
     let mut joins: Vec<(PathBuf, nix::sched::CloneFlags)> = Vec::new();
     // The network and IPC namespaces joined by path, for the sysctl check.
@@ -536,7 +541,7 @@ pub fn namespaces(
         let path = ns.path().clone();
         match (ns.typ(), path) {
             (LinuxNamespaceType::Mount, None) => mount = true,
-            (LinuxNamespaceType::Cgroup, None) => {}
+            (LinuxNamespaceType::Cgroup, None) => cgroup = true,
             (LinuxNamespaceType::User, None) => user = true,
             (LinuxNamespaceType::Pid, None) => pid = true,
             (LinuxNamespaceType::Network, None) => net = true,
@@ -585,8 +590,8 @@ pub fn namespaces(
                     LinuxNamespaceType::Time => {
                         nix::sched::CloneFlags::from_bits_retain(libc::CLONE_NEWTIME)
                     }
-                    // In place of the one the child unshared: its root is
-                    // then the other's (cgroup_namespaces(7)).
+                    // The child makes none of its own then: its root is
+                    // the other's (cgroup_namespaces(7)).
                     LinuxNamespaceType::Cgroup => nix::sched::CloneFlags::CLONE_NEWCGROUP,
                     _ => {
                         uts = true;
@@ -622,7 +627,7 @@ pub fn namespaces(
         ));
     }
     let map = id_map(linux, user)?;
-    let namespaces = Namespaces { net, pid, ipc, uts, user: map };
+    let namespaces = Namespaces { cgroup, net, pid, ipc, uts, user: map };
     let ipc_mode = if ipc { IpcMode::Private } else { IpcMode::Host };
     let net_mode = if net { NetMode::None } else { NetMode::Host };
     for (key, _) in &sysctl {
