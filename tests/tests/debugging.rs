@@ -216,10 +216,12 @@ fn import_busybox(test: &str, lab: &Lab) -> bool {
     true
 }
 
-/// `run -d --net none --hostname HOSTNAME bb sleep 60`; returns the
-/// container's init and command PIDs, as the host sees them.
+/// `run -d --init --net none --hostname HOSTNAME bb sleep 60`; returns the
+/// container's init and command PIDs, as the host sees them. With
+/// `--init` the container has two processes to look at from outside: the
+/// reaper as PID 1 and the command as its child.
 fn start(lab: &Lab, hostname: &str) -> (u32, u32) {
-    let args = ["run", "-d", "--net", "none", "--name", "dbg", "--hostname", hostname];
+    let args = ["run", "-d", "--init", "--net", "none", "--name", "dbg", "--hostname", hostname];
     let mut all = args.to_vec();
     all.extend_from_slice(&["bb", "sleep", "60"]);
     let ran = lab.run(&all);
