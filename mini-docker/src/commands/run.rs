@@ -63,6 +63,10 @@ pub struct RunArgs {
     /// Mount the container's root filesystem read-only
     #[arg(long)]
     read_only: bool,
+    /// Give the container a host device node, allowed by its devices cgroup
+    /// (PERMISSIONS: some of r, w, m; default rwm)
+    #[arg(long = "device", value_name = "HOST[:CONTAINER][:PERMISSIONS]")]
+    device: Vec<String>,
     /// Keep stdin open (without it the command reads /dev/null)
     #[arg(short = 'i', long)]
     interactive: bool,
@@ -211,6 +215,8 @@ pub fn run(dirs: &Dirs, args: RunArgs) -> Result<u8, Error> {
     let detach = args.detach;
     let limits = cgroups::Limits::from_request(&args.limits.request())?;
     let network = args.network.clone();
+    let devices =
+        args.device.iter().map(|d| bundle::parse_device(d)).collect::<Result<Vec<_>, _>>()?;
     let (decided, image) = config(dirs, args)?;
     let on_bridge = matches!(decided.net_mode, NetMode::Bridge);
     let bridge = network::Plan::new(network.subnet, &network.publish, on_bridge)?;
@@ -221,7 +227,10 @@ pub fn run(dirs: &Dirs, args: RunArgs) -> Result<u8, Error> {
         StateDir::check_name(&dirs.state, name)?;
     }
     let state = StateDir::make(&dirs.state, &decided.id)?;
-    let plan = match image.record(&state).and_then(|()| write_bundle(decided, &limits, &state)) {
+    let plan = match image
+        .record(&state)
+        .and_then(|()| write_bundle(decided, &limits, &devices, &state))
+    {
         Ok(plan) => plan,
         Err(e) => {
             state.remove();
@@ -274,8 +283,13 @@ pub fn run(dirs: &Dirs, args: RunArgs) -> Result<u8, Error> {
 /// directory, then read back by mini-runc as any bundle is (`spec::plan`),
 /// with what crosses beside it (see mini-runc's `container/in_process.rs`).
 /// What runs is what the file says.
-fn write_bundle(decided: Config, limits: &Limits, state: &StateDir) -> Result<Plan, Error> {
-    let spec = bundle::spec(&decided, limits, &state.rootfs())?;
+fn write_bundle(
+    decided: Config,
+    limits: &Limits,
+    devices: &[bundle::DeviceMapping],
+    state: &StateDir,
+) -> Result<Plan, Error> {
+    let spec = bundle::spec(&decided, limits, &state.rootfs(), devices)?;
     let path = state.dir.join("config.json");
     let text = serde_json::to_string_pretty(&spec).unwrap_or_default();
     std::fs::write(&path, text).map_err(|source| ContainerError::Io {
