@@ -826,3 +826,22 @@ fn bind_mount_options() {
     }
 }
 // ANCHOR_END: bind-options
+
+// ANCHOR: rlimits
+/// `process.rlimits` are the container's, not the runtime's: with files
+/// limited to 0 bytes the command sees the limit (`ulimit -f`, read
+/// through a pipe, which the limit does not cover), while `mini-runc run`
+/// itself still writes its state and cleans up; set on the runtime, the
+/// limit would kill it with SIGXFSZ at its first write (exit 153) and
+/// leave its state directory behind.
+#[test]
+fn rlimits_are_the_containers_own() {
+    let Some(bundle) = Bundle::new("mini-runc rlimits") else { return };
+    bundle.config(r#"[ "$(ulimit -f)" = 0 ]"#, |c| {
+        c["process"]["rlimits"] = json!([{ "type": "RLIMIT_FSIZE", "soft": 0, "hard": 0 }]);
+    });
+    let ran = bundle.run_container("r1");
+    assert_eq!(ran.code, 0, "the command saw its limit, the runtime was not held to it: {ran:?}");
+    bundle.assert_empty();
+}
+// ANCHOR_END: rlimits

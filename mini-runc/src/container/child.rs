@@ -250,6 +250,7 @@ fn set_up(
     // lend no /dev/null to a mask), then capabilities and no_new_privs:
     // each step needs a privilege the next takes away (see security/mod.rs
     // for the order).
+    own_limits(extras)?;
     crate::security::cover_paths(&cfg.security)?;
     if let Some(flags) = extras.rootfs_propagation {
         rootfs::set_propagation("/", flags)?;
@@ -258,6 +259,32 @@ fn set_up(
     Ok(hook_state)
 }
 // ANCHOR_END: set-up
+
+/// The bundle's rlimits, umask and OOM score, set on this process before
+/// its capabilities are dropped (raising a hard limit or lowering the
+/// score takes CAP_SYS_RESOURCE); the command inherits them.
+fn own_limits(extras: &Extras) -> Result<(), ContainerError> {
+    for &(resource, soft, hard) in &extras.rlimits {
+        let limit = libc::rlimit { rlim_cur: soft, rlim_max: hard };
+        // SAFETY: a valid rlimit for a resource number from libc.
+        if unsafe { libc::setrlimit(resource as _, &limit) } != 0 {
+            let call = format!("process.rlimits: setrlimit({resource}, {soft}, {hard})");
+            return Err(ContainerError::Sys { call, errno: nix::errno::Errno::last() });
+        }
+    }
+    if let Some(score) = extras.oom_score_adj {
+        let path = std::path::PathBuf::from("/proc/self/oom_score_adj");
+        std::fs::write(&path, score.to_string()).map_err(|source| ContainerError::Io {
+            what: "writing",
+            path,
+            source,
+        })?;
+    }
+    if let Some(mask) = extras.umask {
+        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask as libc::mode_t));
+    }
+    Ok(())
+}
 
 /// setdomainname(2): the NIS domain name, which a UTS namespace holds
 /// next to the hostname (uts_namespaces(7)); nix has no wrapper for it.

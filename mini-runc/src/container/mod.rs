@@ -278,6 +278,14 @@ pub struct Extras {
     pub hook_state: Option<PathBuf>,
     /// `/sys` stays writable (its mount in the bundle has no `ro`).
     pub sys_writable: bool,
+    /// `process.rlimits` as `(resource, soft, hard)`, `process.user.umask`
+    /// and `process.oomScoreAdj`: set by the container's first process on
+    /// itself, while it still holds its privileges, and kept by the
+    /// command across execve(2) (getrlimit(2), umask(2), proc(5)); never
+    /// on the runtime, whose hooks would run under them.
+    pub rlimits: Vec<(libc::c_int, u64, u64)>,
+    pub umask: Option<u32>,
+    pub oom_score_adj: Option<i32>,
     /// The network namespace is one joined by path, not a new one.
     pub net_joined: bool,
     /// `linux.rootfsPropagation` other than private: the propagation the

@@ -75,14 +75,6 @@ fn absent<T>(field: &str, value: &Option<T>) -> Result<(), SpecError> {
 pub struct Plan {
     pub config: Config,
     pub limits: Limits,
-    /// `(resource, soft, hard)`: set on the caller itself before `clone`,
-    /// so the container's processes inherit them (getrlimit(2)).
-    pub rlimits: Vec<(libc::c_int, u64, u64)>,
-    /// `process.user.umask`: inherited the same way (umask(2)).
-    pub umask: Option<u32>,
-    /// `process.oomScoreAdj`: inherited across fork(2) too (proc(5),
-    /// /proc/PID/oom_score_adj).
-    pub oom_score_adj: Option<i32>,
     /// What the process model adds for a bundle (the cgroup filesystem;
     /// `create` sets the exec fifo).
     pub extras: Extras,
@@ -254,9 +246,6 @@ pub fn plan(spec: &Spec, bundle: &Path, id: &str) -> Result<Plan, SpecError> {
     Ok(Plan {
         config,
         limits,
-        rlimits,
-        umask,
-        oom_score_adj: process.oom_score_adj(),
         seccomp,
         prestart: hooks_of.prestart,
         create_runtime: hooks_of.create_runtime,
@@ -268,6 +257,9 @@ pub fn plan(spec: &Spec, bundle: &Path, id: &str) -> Result<Plan, SpecError> {
             bind_root: true,
             console_size: console_size(process)?,
             sys_writable: sys_writable(spec),
+            rlimits,
+            umask,
+            oom_score_adj: process.oom_score_adj(),
             net_joined: linux
                 .namespaces()
                 .iter()
@@ -1433,7 +1425,7 @@ mod tests {
         let _ = std::fs::remove_dir_all(&dir);
         assert_eq!(plan.config.command, ["sh"]);
         assert!(plan.config.namespaces.pid && plan.config.namespaces.net);
-        assert_eq!(plan.rlimits, [(libc::RLIMIT_NOFILE as libc::c_int, 1024, 1024)]);
+        assert_eq!(plan.extras.rlimits, [(libc::RLIMIT_NOFILE as libc::c_int, 1024, 1024)]);
     }
 
     #[test]

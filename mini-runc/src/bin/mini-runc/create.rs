@@ -162,7 +162,6 @@ fn prepare(root: &Path, args: &CreateArgs, verb: Verb) -> Result<Prepared, Failu
     if !plan.config.tty && args.console_socket.is_some() {
         return Err("--console-socket given but process.terminal is false".to_owned());
     }
-    inherit_limits(&plan)?;
     let rootfs = match &plan.config.lower {
         mini_runc::container::Lower::Directory(dir) => dir.clone(),
         // (A bundle's root is one directory: only mini-docker stacks layers.)
@@ -226,17 +225,6 @@ fn prepare(root: &Path, args: &CreateArgs, verb: Verb) -> Result<Prepared, Failu
             Err(e)
         }
     }
-}
-
-/// `process.rlimits`, `oomScoreAdj` and `user.umask`, set on this
-/// process: the container's processes inherit them across clone(2) and
-/// execve(2).
-fn inherit_limits(plan: &Plan) -> Result<(), Failure> {
-    inherit_rlimits(&plan.rlimits, plan.oom_score_adj)?;
-    if let Some(mask) = plan.umask {
-        nix::sys::stat::umask(Mode::from_bits_truncate(mask as libc::mode_t));
-    }
-    Ok(())
 }
 
 /// `process.rlimits` and `oomScoreAdj`, set on this process for the
