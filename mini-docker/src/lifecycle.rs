@@ -90,33 +90,7 @@ pub fn record_exit(state: &StateDir, code: u8) {
 pub fn rfc3339(time: Option<SystemTime>) -> String {
     let Some(time) = time else { return "0001-01-01T00:00:00Z".to_owned() };
     let since = time.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let secs = since.as_secs();
-    let (days, rest) = ((secs / 86_400) as i64, secs % 86_400);
-    let (year, month, day) = civil_from_days(days);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:09}Z",
-        rest / 3600,
-        rest % 3600 / 60,
-        rest % 60,
-        since.subsec_nanos()
-    )
-}
-
-/// The proleptic Gregorian date of a day counted from 1970-01-01: the
-/// calendar repeats every 400 years (146097 days), and a year counted
-/// from March puts the leap day last.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let shifted = days + 719_468; // days from 0000-03-01
-    let era = shifted.div_euclid(146_097);
-    let day_of_era = shifted.rem_euclid(146_097);
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_from_march = (5 * day_of_year + 2) / 153;
-    let day = (day_of_year - (153 * month_from_march + 2) / 5 + 1) as u32;
-    let month = if month_from_march < 10 { month_from_march + 3 } else { month_from_march - 9 };
-    let year = year_of_era + era * 400 + i64::from(month <= 2);
-    (year, month as u32, day)
+    mini_runc::rfc3339::format(since.as_secs() as i64, Some(since.subsec_nanos()))
 }
 
 /// A duration as Docker's `ps` words it ("Less than a second", "2

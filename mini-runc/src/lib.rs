@@ -52,5 +52,6 @@ macro_rules! say_err {
 pub mod cgroups;
 pub mod container;
 pub mod error;
+pub mod rfc3339;
 pub mod rootfs;
 pub mod security;

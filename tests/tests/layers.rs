@@ -54,12 +54,13 @@ const RUNTIME_LAYERS: &[(&str, u8)] = &[
     // 1. The process model: what an OCI runtime does with a bundle.
     ("lib.rs", 1),
     ("container/", 1),
-    // 2. Kernel-facing parts that know nothing of containers, and the
-    //    errors both crates share.
+    // 2. Kernel-facing parts that know nothing of containers, the errors
+    //    both crates share, and the RFC 3339 times both write.
     ("rootfs/", 2),
     ("cgroups/", 2),
     ("security/", 2),
     ("error.rs", 2),
+    ("rfc3339.rs", 2),
 ];
 
 /// Fewer files or imports than this means the walk found the wrong tree.

@@ -21,7 +21,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use crate::image::archive::host_architecture;
 use crate::image::interrupt::{self, Watched};
 use crate::image::layer::{self, Hashing, Notes};
-use crate::image::store::{NewImage, Store, format_rfc3339, normalize_reference};
+use crate::image::store::{NewImage, Store, normalize_reference};
 use crate::image::{ImageError, Progress, create_dir};
 
 /// What an import stored: the image ID (hex) and what it could not make.
@@ -110,7 +110,7 @@ pub fn import(
 /// defaults (`--change` is not supported).
 fn config(diff_id: &str) -> Vec<u8> {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
-    let created = format_rfc3339(now);
+    let created = mini_runc::rfc3339::format(now, None);
     let config = serde_json::json!({
         "architecture": host_architecture(),
         "os": "linux",

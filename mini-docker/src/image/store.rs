@@ -199,7 +199,7 @@ impl Store {
                 let layers = Store::layers_of(&config).ok()?;
                 let size =
                     layers.iter().collect::<BTreeSet<_>>().iter().map(|l| self.layer_size(l)).sum();
-                let created = doc["created"].as_str().and_then(parse_rfc3339);
+                let created = doc["created"].as_str().and_then(mini_runc::rfc3339::parse);
                 let mine = tags.iter().filter(|(_, i)| **i == id).map(|(t, _)| t.clone());
                 Some(Stored { tags: mine.collect(), created, size, id })
             })
@@ -443,53 +443,6 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// RFC 3339 (`2024-05-01T12:00:00.123Z`, `…+02:00`) to seconds since the
-/// epoch, the way the image config spells `created`.
-pub fn parse_rfc3339(text: &str) -> Option<i64> {
-    let number = |s: &str| s.parse::<i64>().ok();
-    let (date, time) = text.split_once(['T', 't', ' '])?;
-    let mut d = date.splitn(3, '-');
-    let (y, m, day) = (number(d.next()?)?, number(d.next()?)?, number(d.next()?)?);
-    let zone_at = time.find(['Z', 'z', '+', '-']).unwrap_or(time.len());
-    let (clock, zone) = time.split_at(zone_at);
-    let clock = clock.split('.').next()?;
-    let mut c = clock.splitn(3, ':');
-    let (h, min, s) = (number(c.next()?)?, number(c.next()?)?, number(c.next()?)?);
-    let offset = match zone.as_bytes().first() {
-        Some(sign @ (b'+' | b'-')) => {
-            let (oh, om) = zone[1..].split_once(':')?;
-            let minutes = number(oh)? * 60 + number(om)?;
-            if *sign == b'+' { minutes * 60 } else { -minutes * 60 }
-        }
-        _ => 0,
-    };
-    // Days from 1970-01-01 to the date (Howard Hinnant's days_from_civil).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y - era * 400;
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(days * 86_400 + h * 3600 + min * 60 + s - offset)
-}
-
-/// Seconds since the epoch as RFC 3339, UTC (`created` of an imported image).
-pub fn format_rfc3339(seconds: i64) -> String {
-    let (days, rest) = (seconds.div_euclid(86_400), seconds.rem_euclid(86_400));
-    // civil_from_days, the inverse of the above.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    let (h, m, s) = (rest / 3600, rest % 3600 / 60, rest % 60);
-    format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}Z")
-}
-
 fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> ImageError {
     let path = path.to_owned();
     move |source| ImageError::Io { what, path, source }
@@ -498,15 +451,6 @@ fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> ImageEr
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dates() {
-        assert_eq!(parse_rfc3339("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(parse_rfc3339("2026-12-07T07:08:34.524142276Z"), Some(1_796_627_314));
-        assert_eq!(parse_rfc3339("2026-12-07T09:08:34+02:00"), Some(1_796_627_314));
-        assert_eq!(format_rfc3339(1_796_627_314), "2026-12-07T07:08:34Z");
-        assert_eq!(parse_rfc3339("yesterday"), None);
-    }
 
     #[test]
     fn references() {

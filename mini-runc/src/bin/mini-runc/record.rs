@@ -176,26 +176,10 @@ pub fn with_pid(mut record: Value, pid: i32) -> Value {
 }
 
 /// `2026-12-07T05:22:46.123456789Z`: RFC 3339 in UTC, as runc writes
-/// times (days to a civil date: Howard Hinnant's algorithm).
+/// times.
 pub fn rfc3339(t: SystemTime) -> String {
     let d = t.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default();
-    let (secs, nanos) = (d.as_secs() as i64, d.subsec_nanos());
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{nanos:09}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
+    mini_runc::rfc3339::format(d.as_secs() as i64, Some(d.subsec_nanos()))
 }
 
 /// Removes what a container leaves, through the process model's one
