@@ -64,12 +64,7 @@ fn build_image(test: &str, lab: &Lab) -> Option<(DockerImage, PathBuf)> {
         skip(test, "needs /bin/busybox (apt-get install busybox-static)");
         return None;
     };
-    for program in ["docker", "skopeo", "tar"] {
-        if tool("sh", &["-c", &format!("command -v {program}")]).code != 0 {
-            skip(test, &format!("needs {program}"));
-            return None;
-        }
-    }
+    nslab_tests::clients::require(test, &["docker", "skopeo", "tar"])?;
     if tool("docker", &["info"]).code != 0 {
         skip(test, "needs a running Docker daemon");
         return None;

@@ -122,12 +122,7 @@ fn build(test: &str, lab: &Lab) -> Option<DockerSide> {
         skip(test, "needs /bin/busybox (apt-get install busybox-static)");
         return None;
     };
-    for program in ["docker", "skopeo"] {
-        if tool("sh", &["-c", &format!("command -v {program}")]).code != 0 {
-            skip(test, &format!("needs {program}"));
-            return None;
-        }
-    }
+    nslab_tests::clients::require(test, &["docker", "skopeo"])?;
     if tool("docker", &["info"]).code != 0 {
         skip(test, "needs a running Docker daemon");
         return None;
