@@ -15,7 +15,7 @@ the median PSS per container, in KiB.
   reaper, the container's PID 1 (the command is its child).
 - podman: conmon (`podman inspect --format {{.State.ConmonPid}}`).
 
-Run it as root after `cargo build --release -p mini-docker`:
+Run it as root after `bench/build.sh` (the static-pie release build):
 
     bench/detached.py [N]
 
@@ -35,7 +35,11 @@ import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-MINI_DOCKER = os.path.join(HERE, "..", "target", "release", "mini-docker")
+# bench/build.sh's static-pie release build, in target/<host triple>/release.
+HOST = subprocess.run(["rustc", "-vV"], capture_output=True, text=True,
+                      check=True).stdout.split("host: ")[1].split()[0]
+RELEASE = os.path.join(HERE, "..", "target", HOST, "release")
+MINI_DOCKER = os.path.join(RELEASE, "mini-docker")
 LIMIT = 60
 ULIMITS = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1024:1024"]
 # podman's containers' cgroups go under this one, removed at the end.
@@ -136,7 +140,7 @@ def main():
     if os.geteuid() != 0:
         sys.exit("run as root")
     if not os.access(MINI_DOCKER, os.X_OK):
-        sys.exit("build first: cargo build --release -p mini-docker")
+        sys.exit("build first: bench/build.sh")
     if not shutil.which("podman"):
         sys.exit("podman is missing: apt-get install podman")
     private_namespaces()

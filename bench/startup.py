@@ -25,7 +25,7 @@ less `process.capabilities.ambient`, which mini-runc refuses (runc spec
 lists ambient capabilities that are not inheritable). bench/README.md says
 in one table what each row does.
 
-Usage (as root, after `cargo build --release -p mini-runc -p mini-docker`):
+Usage (as root, after `bench/build.sh`, the static-pie release build):
     apt-get install runc crun bubblewrap busybox-static time
     bench/startup.py [ROUNDS] [--shuffle]
 
@@ -55,8 +55,12 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-MINI_DOCKER = os.path.join(HERE, "..", "target", "release", "mini-docker")
-MINI_RUNC = os.path.join(HERE, "..", "target", "release", "mini-runc")
+# bench/build.sh's static-pie release build, in target/<host triple>/release.
+HOST = subprocess.run(["rustc", "-vV"], capture_output=True, text=True,
+                      check=True).stdout.split("host: ")[1].split()[0]
+RELEASE = os.path.join(HERE, "..", "target", HOST, "release")
+MINI_DOCKER = os.path.join(RELEASE, "mini-docker")
+MINI_RUNC = os.path.join(RELEASE, "mini-runc")
 
 
 def private_mount_namespace():
@@ -139,7 +143,7 @@ def main():
         if not shutil.which(tool):
             sys.exit(f"{tool} is missing: apt-get install runc crun bubblewrap")
     if not (os.access(MINI_DOCKER, os.X_OK) and os.access(MINI_RUNC, os.X_OK)):
-        sys.exit("build first: cargo build --release -p mini-runc -p mini-docker")
+        sys.exit("build first: bench/build.sh")
     private_mount_namespace()
     top = tempfile.mkdtemp(prefix="mini-docker-bench-")
     state = os.path.join(top, "state")
