@@ -151,12 +151,19 @@ fn process(cfg: &Config) -> Result<Process, BundleError> {
 fn linux(cfg: &Config, limits: &Limits) -> Result<Linux, BundleError> {
     let mut linux = Linux::default();
     linux.set_namespaces(Some(namespaces(cfg)?));
-    let map = |host: u32, size: u32| {
-        LinuxIdMappingBuilder::default().container_id(0u32).host_id(host).size(size).build()
+    // Every range: rootless with subordinate IDs there are two.
+    let maps = |ranges: Vec<mini_runc::container::IdRange>| {
+        ranges
+            .into_iter()
+            .map(|r| {
+                let map = LinuxIdMappingBuilder::default().container_id(r.container);
+                map.host_id(r.host).size(r.size).build().map_err(invalid)
+            })
+            .collect::<Result<Vec<_>, _>>()
     };
     if let Some(ids) = &cfg.namespaces.user {
-        linux.set_uid_mappings(Some(vec![map(ids.host_uid, ids.count).map_err(invalid)?]));
-        linux.set_gid_mappings(Some(vec![map(ids.host_gid, ids.count).map_err(invalid)?]));
+        linux.set_uid_mappings(Some(maps(ids.ranges(false))?));
+        linux.set_gid_mappings(Some(maps(ids.ranges(true))?));
     }
     let privileged = cfg.security.privileged;
     linux.set_masked_paths((!privileged).then(|| cfg.security.masked.clone()));

@@ -5,9 +5,16 @@
 //! `run` records both ends in `<state>/lifecycle.json`, whether it waits
 //! in the foreground or in the monitor of `run -d` (see monitor.rs); the
 //! file stays with a kept container (teardown keeps everything but the
-//! runtime's parts). A container removed with `--rm` leaves nothing to
-//! report, so `wait` cannot tell its status afterwards (Docker's can: its
-//! daemon outlives the container).
+//! runtime's parts). The exit status also goes, written in place, into
+//! `<state>/exit`, made empty at the start: a `wait` that opened it before
+//! the end reads the status from its descriptor even after `--rm` removed
+//! the directory, as Docker's `wait` prints the status of a `--rm`
+//! container it was waiting for.
+//!
+//! A container whose mini-docker was SIGKILLed died with it (its PID 1
+//! has `PR_SET_PDEATHSIG(SIGKILL)`) and nothing recorded its end; the
+//! sweep that reclaims it (teardown.rs) records it as Docker does when a
+//! container's shim is killed: exit status 137 (128 + SIGKILL), ended now.
 //!
 //! Times are written as nanoseconds since the Unix epoch and shown as
 //! Docker shows them: RFC 3339 in UTC with nanoseconds
@@ -34,6 +41,15 @@ pub struct Lifecycle {
 fn path(state: &StateDir) -> PathBuf {
     state.dir.join("lifecycle.json")
 }
+
+/// The exit status alone, written in place (see the module's doc).
+fn exit_path(state: &StateDir) -> PathBuf {
+    state.dir.join("exit")
+}
+
+/// The status a container whose mini-docker was killed ended with: its
+/// PID 1 got SIGKILL (128 + 9).
+pub const KILLED_WITH_ITS_MONITOR: u8 = 137;
 
 fn nanos(t: SystemTime) -> u128 {
     t.duration_since(UNIX_EPOCH).unwrap_or_default().as_nanos()
@@ -74,15 +90,45 @@ impl Lifecycle {
 
 /// Just before the container starts.
 pub fn record_start(state: &StateDir) {
+    let _ = std::fs::File::create(exit_path(state));
     Lifecycle { started_at: Some(SystemTime::now()), ..Lifecycle::default() }.write(state);
 }
 
-/// Once its command has ended with `code` (128 + N for a signal N).
+/// Once its command has ended with `code` (128 + N for a signal N): into
+/// the `exit` file `wait` may hold (the same inode, so no rename), then
+/// the record.
 pub fn record_exit(state: &StateDir, code: u8) {
+    use std::io::Write as _;
+    if let Ok(mut file) = std::fs::OpenOptions::new().write(true).open(exit_path(state)) {
+        let _ = file.write_all(format!("{code}\n").as_bytes());
+    }
     let mut life = Lifecycle::read(state);
     life.finished_at = Some(SystemTime::now());
     life.exit_code = Some(code);
     life.write(state);
+}
+
+/// The sweep's record of a kept container found dead (see the module's
+/// doc): one that started and has no exit status gets 137, ended now.
+pub fn record_killed(state: &StateDir) {
+    let life = Lifecycle::read(state);
+    if life.started_at.is_some() && life.exit_code.is_none() {
+        record_exit(state, KILLED_WITH_ITS_MONITOR);
+    }
+}
+
+/// The `exit` file, opened by `wait` before the container ends.
+pub fn open_exit(state: &StateDir) -> Option<std::fs::File> {
+    std::fs::File::open(exit_path(state)).ok()
+}
+
+/// The status in an `exit` file opened earlier, if it was written.
+pub fn read_exit(file: &mut std::fs::File) -> Option<u8> {
+    use std::io::{Read as _, Seek as _};
+    let mut text = String::new();
+    file.seek(std::io::SeekFrom::Start(0)).ok()?;
+    file.read_to_string(&mut text).ok()?;
+    text.trim().parse().ok()
 }
 
 /// Docker's timestamp: RFC 3339 in UTC, with nanoseconds; Docker's zero

@@ -21,7 +21,8 @@
 //! torn it down.
 //!
 //! mini-docker's layer 2 of 2, the engine (see `tests/tests/layers.rs`): it
-//! imports `network/` beside it and mini-runc's process model below;
+//! imports `network/` and `lifecycle.rs` beside it and mini-runc's
+//! process model below;
 //! `commands/` and `monitor.rs` call it.
 
 use std::path::Path;
@@ -47,10 +48,16 @@ pub fn tear_down(state: &StateDir, keep: Keep) {
 
 /// The reclaim sweep, before a new container starts: tears down every
 /// container whose mini-docker was killed before it could (keeping what a
-/// container without `--rm` keeps), then frees the leases nobody holds.
+/// container without `--rm` keeps, with exit status 137 recorded, see
+/// lifecycle.rs), then frees the leases nobody holds.
 pub fn sweep(root: &Path) {
     for dead in StateDir::abandoned(root) {
-        tear_down(&dead, dead.keeps());
+        let keep = dead.keeps();
+        // Kept: `ps -a` and `inspect` show how it ended (killed with it).
+        if keep == Keep::Upper {
+            crate::lifecycle::record_killed(&dead);
+        }
+        tear_down(&dead, keep);
     }
     network::ipam::sweep(root);
 }

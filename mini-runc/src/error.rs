@@ -128,6 +128,14 @@ pub enum ContainerError {
     /// The sync channel itself: a broken socket, or an unexpected line.
     #[error("sync channel: {0}")]
     Sync(String),
+    /// `newuidmap` or `newgidmap` (rootless ID maps beyond the caller's
+    /// own ID, see `userns.rs`) missing or refusing.
+    #[error("{program}: {why}")]
+    IdHelper { program: String, why: String },
+    /// A process in a mapped user namespace (`userns::Mapped`) ended
+    /// without saying how its work went.
+    #[error("the process in the user namespace ended without a result ({0})")]
+    Mapped(String),
     /// The container's first process failed to set it up and said why
     /// across the sync channel: its one error, as text (see `child.rs`).
     #[error("{0}")]

@@ -23,8 +23,9 @@
 //! 1. the process model, what an OCI runtime does: `container/` (parent,
 //!    child, init, tenant, state, lock, sharing…);
 //! 2. the parts that talk to the kernel and know nothing of containers:
-//!    `rootfs/`, `cgroups/`, `security/`, and `error.rs`, the errors both
-//!    layers share.
+//!    `rootfs/`, `cgroups/`, `security/`, `userns.rs` (ID maps: who may
+//!    write them, `/etc/subuid`, `newuidmap`), and `error.rs`, the errors
+//!    both layers share.
 //!
 //! Every container starts from an OCI bundle: `container/spec.rs` turns a
 //! `config.json` (typed by the `oci-spec` crate) into a
@@ -55,3 +56,4 @@ pub mod error;
 pub mod rfc3339;
 pub mod rootfs;
 pub mod security;
+pub mod userns;

@@ -148,6 +148,39 @@ macro_rules! demo_tests {
 /// The unprivileged user the tests switch to when run as root.
 pub const NOBODY: u32 = 65534;
 
+/// The subordinate range `/etc/subuid` and `/etc/subgid` give uid 65534
+/// (`nobody`), by name or number (subuid(5)), when `newuidmap` and
+/// `newgidmap` are there to use it: CI sets both up (`.ci/run`).
+/// `(first UID, first GID, count)`.
+pub fn nobody_subordinate() -> Option<(u32, u32, u32)> {
+    let range = |file: &str| -> Option<(u32, u32)> {
+        let text = std::fs::read_to_string(file).ok()?;
+        text.lines().find_map(|line| {
+            let parts: Vec<&str> = line.trim().split(':').collect();
+            match parts.as_slice() {
+                [who, first, count] if *who == "nobody" || *who == NOBODY.to_string() => {
+                    Some((first.parse().ok()?, count.parse().ok()?))
+                }
+                _ => None,
+            }
+        })
+    };
+    let helpers = ["newuidmap", "newgidmap"].iter().all(|p| clients::have(p));
+    let ((uid, n), (gid, m)) = (range("/etc/subuid")?, range("/etc/subgid")?);
+    helpers.then_some((uid, gid, n.min(m)))
+}
+
+/// What a rootless container of `host_uid` (65534) has in `uid_map` (`gid:
+/// false`) or `gid_map`, lines squeezed as the probe gives them: the user
+/// as root, and with [`nobody_subordinate`] its range as IDs 1 and up.
+pub fn rootless_id_map(host_uid: u32, gid: bool) -> Vec<String> {
+    let mut lines = vec![format!("0 {host_uid} 1")];
+    if let Some((uid, first_gid, count)) = nobody_subordinate().filter(|_| host_uid == NOBODY) {
+        lines.push(format!("1 {} {count}", if gid { first_gid } else { uid }));
+    }
+    lines
+}
+
 pub(crate) fn in_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
 }

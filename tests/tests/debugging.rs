@@ -353,11 +353,20 @@ fn rootless_container_from_outside() {
     let mut t = Transcript::new();
     t.name(lab.dir.display(), "LAB");
     t.name(init, "INIT_HOST_PID");
+    if let Some((first, _, count)) = nslab_tests::nobody_subordinate() {
+        t.name(first, "SUBUID_FIRST");
+        t.name(count, "SUBUID_COUNT");
+    }
 
     t.comment("mini-docker run -d --net none --hostname rootless bb sleep 60, as uid 65534");
     let ran = t.run(&["cat", &format!("/proc/{init}/uid_map")]);
-    let map: Vec<&str> = ran.stdout.split_whitespace().collect();
-    assert_eq!(map, ["0", &lab.host_uid.to_string(), "1"], "root inside is uid 65534 outside");
+    let map: Vec<String> =
+        ran.stdout.lines().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" ")).collect();
+    assert_eq!(
+        map,
+        nslab_tests::rootless_id_map(lab.host_uid, false),
+        "root inside is uid 65534 outside, the other IDs its /etc/subuid range"
+    );
 
     t.comment("lsns: now the user namespace is the container's too, and so is USER");
     let ran = t.run(&["lsns", "-p", &init.to_string(), "-o", "NS,TYPE,NPROCS,PID,USER"]);
@@ -380,8 +389,9 @@ fn rootless_container_from_outside() {
         "-c",
         "id -u; cat /proc/self/uid_map",
     ]);
-    let seen: Vec<&str> = ran.stdout.split_whitespace().collect();
-    assert_eq!(seen, ["0", "0", &lab.host_uid.to_string(), "1"], "{}", ran.stderr);
+    let mut seen = ran.stdout.lines().map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "));
+    assert_eq!(seen.next().as_deref(), Some("0"), "{}", ran.stderr);
+    assert_eq!(seen.collect::<Vec<_>>(), nslab_tests::rootless_id_map(lab.host_uid, false));
 
     stop(&lab);
     insta::assert_snapshot!("rootless-container", t.text);

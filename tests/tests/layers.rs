@@ -59,6 +59,8 @@ const RUNTIME_LAYERS: &[(&str, u8)] = &[
     ("rootfs/", 2),
     ("cgroups/", 2),
     ("security/", 2),
+    // A user namespace's ID maps: /etc/subuid, newuidmap, a mapped child.
+    ("userns.rs", 2),
     ("error.rs", 2),
     ("rfc3339.rs", 2),
 ];

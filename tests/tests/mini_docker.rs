@@ -71,11 +71,13 @@ fn isolation(who: As) {
         As::Rootless => vec!["cgroup", "ipc", "mnt", "net", "pid", "user", "uts"],
     };
     assert_eq!(differ, expected, "namespaces that differ from the host's");
+    // Rootless: the user is root inside, and its /etc/subuid range (CI
+    // gives uid 65534 one) the other IDs.
     let uid_map = match who {
-        As::Root => "0 0 4294967295".to_owned(),
-        As::Rootless => format!("0 {} 1", lab.host_uid),
+        As::Root => vec!["0 0 4294967295".to_owned()],
+        As::Rootless => nslab_tests::rootless_id_map(lab.host_uid, false),
     };
-    assert_eq!(strings(&inside["uid_map"]), [uid_map.as_str()]);
+    assert_eq!(strings(&inside["uid_map"]), uid_map);
     // A new network namespace; as root, Docker's default: on the bridge.
     let interfaces = match who {
         As::Root => vec!["eth0", "lo"],
@@ -113,7 +115,14 @@ fn isolation(who: As) {
         inside["hostname"].as_str().unwrap_or(""),
         inside["pid"],
         inside["ppid"],
-        strings(&inside["uid_map"]).join(", ").replace(&lab.host_uid.to_string(), "[HOST_UID]"),
+        strings(&inside["uid_map"])
+            .iter()
+            .map(|line| match line.split(' ').collect::<Vec<_>>()[..] {
+                ["1", _, _] => "1 [SUBORDINATE_FIRST] [SUBORDINATE_COUNT]".to_owned(),
+                _ => line.replace(&lab.host_uid.to_string(), "[HOST_UID]"),
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
         strings(&inside["interfaces"]).join(" "),
         differ.join(" "),
     );

@@ -541,3 +541,59 @@ fn man_pages() {
         assert!(rendered.stdout.contains("General Commands Manual"), "{}", rendered.stdout);
     }
 }
+
+/// `wait` on a `run --rm -d` container prints its status, as Docker's does
+/// when the wait began before the end; and a container whose mini-docker
+/// (the monitor) was SIGKILLed shows, once `ps` has reclaimed it, as
+/// Docker shows one whose shim was killed: `Exited (137)`, with its
+/// `State` filled in.
+#[test]
+fn wait_on_rm_and_a_killed_monitor() {
+    let Some(lab) = Lab::new("mini-docker wait --rm, killed monitor", As::Rootless, &BINARIES)
+    else {
+        return;
+    };
+    let none = ["--network", "none"];
+    let ran = lab.run(
+        &[
+            &["run", "--rm", "-d", "--name", "brief"][..],
+            &none,
+            &["host", "sh", "-c", "sleep 1; exit 3"],
+        ]
+        .concat(),
+    );
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let waited = lab.run(&["wait", "brief"]);
+    assert_eq!((waited.code, waited.stdout.as_str(), waited.stderr.as_str()), (0, "3\n", ""));
+    assert!(eventually(|| lab.state_entries().is_empty()), "{:?}", lab.state_entries());
+    // Gone by now: as Docker's, an error, exit 1.
+    lab.run(&["wait", "brief"]).assert_refused(1, "no such container \"brief\"");
+
+    let ran = lab
+        .run(&[&["run", "-d", "--name", "orphan"][..], &none, &["host", "sleep", "30"]].concat());
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let id = ran.stdout.trim().to_owned();
+    let owner = std::fs::read_to_string(lab.state().join(&id).join("owner")).expect("owner");
+    let monitor: i32 = owner.split_whitespace().next().and_then(|p| p.parse().ok()).expect("pid");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(monitor), nix::sys::signal::Signal::SIGKILL)
+        .expect("SIGKILL the monitor");
+    // Its PID 1 dies with it (PR_SET_PDEATHSIG); ps reclaims and records it.
+    assert!(eventually(|| lab
+        .run(&["ps", "-a", "--format", "{{.Status}}"])
+        .stdout
+        .starts_with("Exited (137) ")));
+    let ps = lab.run(&["ps", "-a", "--format", "{{.Names}} {{.State}} {{.Status}}"]);
+    assert!(
+        ps.stdout.starts_with("orphan exited Exited (137) ") && ps.stdout.ends_with(" ago\n"),
+        "{}",
+        ps.stdout
+    );
+    let state = "{{.State.Status}} {{.State.Running}} {{.State.ExitCode}} {{.State.Pid}}";
+    let ran = lab.run(&["inspect", "-f", state, "orphan"]);
+    assert_eq!((ran.code, ran.stdout.as_str()), (0, "exited false 137 0\n"), "{}", ran.stderr);
+    let finished = lab.run(&["inspect", "-f", "{{.State.FinishedAt}}", "orphan"]);
+    assert_ne!(finished.stdout, "0001-01-01T00:00:00Z\n", "FinishedAt is recorded");
+    let waited = lab.run(&["wait", "orphan"]);
+    assert_eq!((waited.code, waited.stdout.as_str()), (0, "137\n"));
+    assert_eq!(lab.run(&["rm", "orphan"]).code, 0);
+}

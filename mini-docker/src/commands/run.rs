@@ -120,8 +120,10 @@ pub struct RunArgs {
     #[arg(long = "stop-timeout", value_name = "SECONDS")]
     stop_timeout: Option<u64>,
     /// User namespace: auto maps the container's root to root's
-    /// /etc/subuid range, or 100000-165535 [default: auto rootless, host
-    /// as root] (Docker: the daemon's userns-remap; Podman: --userns)
+    /// /etc/subuid range, or 100000-165535; rootless, to you, and IDs
+    /// 1..N to your /etc/subuid range (newuidmap), else you only [default:
+    /// auto rootless, host as root] (Docker: the daemon's userns-remap;
+    /// Podman: --userns)
     #[arg(long, value_enum)]
     userns: Option<Userns>,
     /// Capabilities, seccomp, --privileged (see `security/`)
@@ -299,8 +301,9 @@ pub fn run(dirs: &Dirs, args: RunArgs) -> Result<u8, Error> {
             crate::lifecycle::record_start(&state);
             start(&cfg, &state, &extras)
         });
-    // Recorded for a container that stays: `ps -a`, `inspect`, `wait`.
-    if let (Ok(code), false) = (&result, cfg.remove) {
+    // Recorded for `ps -a`, `inspect` and `wait` (of a --rm container
+    // too: a `wait` begun before the end holds the `exit` file).
+    if let Ok(code) = &result {
         crate::lifecycle::record_exit(&state, *code);
     }
     let keep = match result {
@@ -496,7 +499,7 @@ fn config(dirs: &Dirs, args: RunArgs) -> Result<(Config, ImageRecord, bundle::Ad
         (Some(Userns::Auto), _) | (None, true) => Some(parent::id_map()),
         (_, false) => None,
     };
-    // A user namespace that maps one ID (rootless) denies setgroups
+    // A user namespace that maps one ID (rootless without a range) denies setgroups
     // (user_namespaces(7)): the command keeps its primary group only.
     let additional_gids = match &user_ns {
         Some(map) if map.single() => Vec::new(),
@@ -527,9 +530,10 @@ fn config(dirs: &Dirs, args: RunArgs) -> Result<(Config, ImageRecord, bundle::Ad
     let record = ImageRecord { name: image_name, id: image_id, config: defaults };
     // As root with --userns auto, the container's root owns the image's
     // files through an idmapped mount (mini-runc's rootfs/idmap.rs).
-    // Rootless there is no need: the image's files are the user's, and
-    // the user is the container's root.
-    let idmap_lower = namespaces.user.as_ref().is_some_and(|map| !map.single());
+    // Rootless there is no need (and no right): the image's files are the
+    // user's, the container's root, or, with subordinate IDs, were
+    // unpacked with the owners the same map gives them (image/layer.rs).
+    let idmap_lower = !rootless && namespaces.user.as_ref().is_some_and(|map| !map.single());
     let additions = additions(&args.tmpfs, &args.label, args.stop_signal, args.stop_timeout)?;
     let config = Config {
         id,

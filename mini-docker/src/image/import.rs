@@ -70,14 +70,13 @@ pub fn import(
         create_dir(&work.join("diff"), 0o755)?;
         let mut notes = Notes::default();
         let markers = ["manifest.json", "oci-layout"];
-        let bytes = layer::unpack(&mut tar, &work.join("diff"), &mut notes, &markers).map_err(
-            |e| match e {
+        let bytes = layer::unpack_mapped(&mut tar, &work.join("diff"), &mut notes, &markers)
+            .map_err(|e| match e {
                 ImageError::ImageArchive(_) => {
                     ImageError::ImageArchive(shown.display().to_string())
                 }
                 other => other,
-            },
-        )?;
+            })?;
         let (diff_id, _) = tar.finish().map_err(bad)?;
         let size_file = work.join("size");
         std::fs::write(&size_file, format!("{bytes}\n")).map_err(|source| ImageError::Io {

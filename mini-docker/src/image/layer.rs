@@ -22,14 +22,23 @@
 //! A file is made with `O_CREAT | O_EXCL | O_NOFOLLOW`: it never opens
 //! what a link points to. A hard link must name a file of the same layer.
 //!
+//! Owners: root keeps the tar's. Rootless, the user has subordinate IDs
+//! or not (`/etc/subuid`, see mini-runc's `userns.rs`):
+//! - with them, the layer is unpacked by a child in a user namespace with
+//!   the map the containers get ([`unpack_mapped`]): there the child is
+//!   root, and `chown(2)` to the tar's UID 1000 makes the file the host ID
+//!   that UID 1000 inside stands for, so a container sees the image's
+//!   owners as they were (podman stores rootless images the same way). An
+//!   owner beyond the range cannot be given and stays root's, counted;
+//! - without them every file is the user's, who is root in the container.
+//!
 //! What an unprivileged user cannot make is left out and counted, for one
-//! line at the end: device nodes (mknod(2) needs CAP_MKNOD), ownership
-//! (every file is the user's, and the user is root in the container), and
-//! extended attributes the file system or the user may not set
-//! (`security.capability` needs CAP_SETFCAP).
+//! line at the end: device nodes (mknod(2) needs CAP_MKNOD in the initial
+//! user namespace), and extended attributes the file system or the user
+//! may not set (`security.capability` needs CAP_SETFCAP).
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Component, Path, PathBuf};
 
@@ -51,6 +60,8 @@ pub struct Notes {
     /// Opaque directories that only an overlay mounted by root can read
     /// (the file system refused `user.*` attributes).
     pub opaque_root_only: u64,
+    /// Files whose owner the rootless map has no ID for (left root's).
+    pub owners_unmapped: u64,
 }
 
 impl Notes {
@@ -67,6 +78,12 @@ impl Notes {
             lines.push(format!(
                 "skipped {} extended attribute(s) this user or file system cannot set",
                 self.xattrs_skipped
+            ));
+        }
+        if self.owners_unmapped > 0 {
+            lines.push(format!(
+                "{} file(s) owned by IDs beyond your /etc/subuid or /etc/subgid range are root's in the image",
+                self.owners_unmapped
             ));
         }
         if self.opaque_root_only > 0 {
@@ -183,10 +200,17 @@ pub fn unpack(
         Mode::empty(),
     )
     .map_err(|e| io_error("opening", dir, e))?;
+    // In a user namespace (rootless, see `unpack_mapped`) the process is
+    // root there: it may chown to mapped IDs, but not mknod a device or
+    // set a trusted.* attribute, which need root on the host.
+    let root_here = nix::unistd::geteuid().is_root();
+    let mapped = root_here && mini_runc::userns::in_user_namespace();
     let mut layer = Layer {
         root,
         dir: dir.to_owned(),
-        as_root: nix::unistd::geteuid().is_root(),
+        as_root: root_here && !mapped,
+        chown: root_here,
+        mapped,
         free: free_bytes(dir),
         size: 0,
         parent: None,
@@ -217,6 +241,92 @@ pub fn unpack(
     Ok(layer.size)
 }
 
+// ANCHOR: unpack-mapped
+/// [`unpack`], rootless with subordinate IDs: done by a child in a user
+/// namespace with the containers' map (see the module's doc), fed the tar
+/// through a pipe, while this process goes on reading `reader` (so what
+/// hashes the stream sees all of it). Otherwise `unpack` itself.
+pub fn unpack_mapped(
+    mut reader: impl Read,
+    dir: &Path,
+    notes: &mut Notes,
+    markers: &[&str],
+) -> Result<u64, ImageError> {
+    let Some(map) = mini_runc::userns::full_rootless_map() else {
+        return unpack(reader, dir, notes, markers);
+    };
+    let (tar_read, tar_write) =
+        nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| io_error("pipe2", dir, e))?;
+    let write_end = tar_write.as_raw_fd();
+    let target = dir.to_owned();
+    let markers: Vec<String> = markers.iter().map(|m| m.to_string()).collect();
+    let body = move || {
+        // The child's copy of the write end, or it would never read the
+        // end of a truncated stream. (Its owner, in the caller's frame, is
+        // never dropped in the child, which ends with `_exit`.)
+        // SAFETY: an open descriptor that nothing else in the child uses.
+        unsafe { libc::close(write_end) };
+        let markers: Vec<&str> = markers.iter().map(String::as_str).collect();
+        let mut notes = Notes::default();
+        match unpack(File::from(tar_read), &target, &mut notes, &markers) {
+            Ok(size) => Ok(format!(
+                "{size} {} {} {} {}",
+                notes.devices_skipped,
+                notes.xattrs_skipped,
+                notes.opaque_root_only,
+                notes.owners_unmapped
+            )
+            .into_bytes()),
+            Err(ImageError::ImageArchive(entry)) => Err(format!("archive\t{entry}")),
+            Err(e) => Err(format!("error\t{e}")),
+        }
+    };
+    // SAFETY: `load` and `import` run no other thread; the body takes no
+    // lock but the allocator's, which glibc's fork leaves usable.
+    let mapped = unsafe { mini_runc::userns::Mapped::spawn(&map, body) }
+        .map_err(|e| ImageError::BadLayer(e.to_string()))?;
+    let mut sink = File::from(tar_write);
+    let mut buf = vec![0u8; 1 << 16];
+    let read_error = loop {
+        let n = match reader.read(&mut buf) {
+            Ok(0) => break None,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => break Some(e),
+        };
+        // A broken pipe: the child has read the end of the archive (or
+        // failed, which its result says); the caller reads the rest.
+        if sink.write_all(&buf[..n]).is_err() {
+            break None;
+        }
+    };
+    drop(sink);
+    let outcome = mapped.finish().map_err(|e| ImageError::BadLayer(e.to_string()))?;
+    if let Some(e) = read_error {
+        return Err(ImageError::BadLayer(error_chain(&e)));
+    }
+    let text = match outcome {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(text) => {
+            return Err(match text.split_once('\t') {
+                Some(("archive", entry)) => ImageError::ImageArchive(entry.to_owned()),
+                Some((_, message)) => ImageError::Mapped(message.to_owned()),
+                None => ImageError::Mapped(text),
+            });
+        }
+    };
+    let numbers: Vec<u64> = text.split_whitespace().filter_map(|w| w.parse().ok()).collect();
+    let [size, devices, xattrs, opaque, unmapped] = numbers[..] else {
+        return Err(ImageError::Mapped(format!("unpacking {}: no result", dir.display())));
+    };
+    notes.devices_skipped += devices;
+    notes.xattrs_skipped += xattrs;
+    notes.opaque_root_only += opaque;
+    notes.owners_unmapped += unmapped;
+    Ok(size)
+}
+// ANCHOR_END: unpack-mapped
+
 /// The mode, owner, times and attributes a directory gets once everything
 /// in it is written (until then it stays writable for us).
 struct DirMeta {
@@ -230,7 +340,13 @@ struct DirMeta {
 struct Layer<'n> {
     root: OwnedFd,
     dir: PathBuf,
+    /// Root on the host: devices, `trusted.*` attributes.
     as_root: bool,
+    /// Owners can be set: as root, or as the root of a mapped user namespace.
+    chown: bool,
+    /// In a mapped user namespace: an owner it has no ID for is counted,
+    /// not an error.
+    mapped: bool,
     /// Bytes free on the data root's file system, counted down.
     free: u64,
     size: u64,
@@ -328,9 +444,10 @@ impl Layer<'_> {
                 }
                 self.free = self.free.saturating_sub(copied);
                 self.size += copied;
-                if self.as_root {
-                    fchown(&file, Some(Uid::from_raw(owner.0)), Some(Gid::from_raw(owner.1)))
-                        .map_err(sys("fchown"))?;
+                if self.chown {
+                    let owned =
+                        fchown(&file, Some(Uid::from_raw(owner.0)), Some(Gid::from_raw(owner.1)));
+                    self.owned(owned).map_err(sys("fchown"))?;
                 }
                 // After chown, which clears set-user-ID bits (chown(2)).
                 nix::sys::stat::fchmod(&file, Mode::from_bits_truncate(mode))
@@ -437,10 +554,23 @@ impl Layer<'_> {
     }
 
     /// chown without following a link (root only: see the module's doc).
-    fn own_nofollow(&self, parent: &OwnedFd, name: &Path, owner: (u32, u32)) {
-        if self.as_root {
+    fn own_nofollow(&mut self, parent: &OwnedFd, name: &Path, owner: (u32, u32)) {
+        if self.chown {
             let (uid, gid) = (Uid::from_raw(owner.0), Gid::from_raw(owner.1));
-            let _ = fchownat(parent, name, Some(uid), Some(gid), AtFlags::AT_SYMLINK_NOFOLLOW);
+            let owned = fchownat(parent, name, Some(uid), Some(gid), AtFlags::AT_SYMLINK_NOFOLLOW);
+            let _ = self.owned(owned);
+        }
+    }
+
+    /// A chown's result: in a mapped user namespace an owner without an ID
+    /// there (EINVAL, chown(2)) is counted and the file stays root's.
+    fn owned(&mut self, result: Result<(), Errno>) -> Result<(), Errno> {
+        match result {
+            Err(Errno::EINVAL) if self.mapped => {
+                self.notes.owners_unmapped += 1;
+                Ok(())
+            }
+            other => other,
         }
     }
 
@@ -463,9 +593,10 @@ impl Layer<'_> {
         let dirs = std::mem::take(&mut self.dirs);
         for meta in dirs.iter().rev() {
             let fd = walk(&self.root, &meta.path, false, &meta.path.display().to_string())?;
-            if self.as_root {
+            if self.chown {
                 let (uid, gid) = (Uid::from_raw(meta.owner.0), Gid::from_raw(meta.owner.1));
-                fchown(&fd, Some(uid), Some(gid)).map_err(|e| io_error("chown", &meta.path, e))?;
+                let owned = fchown(&fd, Some(uid), Some(gid));
+                self.owned(owned).map_err(|e| io_error("chown", &meta.path, e))?;
             }
             self.set_xattrs(&fd, &meta.xattrs);
             nix::sys::stat::fchmod(&fd, Mode::from_bits_truncate(meta.mode))

@@ -90,7 +90,7 @@ fn load_into(
         let mut tar = Hashing::new(
             layer::decompress(&mut blob).map_err(|e| bad(format!("decompressing: {e}")))?,
         );
-        let size = layer::unpack(&mut tar, &diff, &mut notes, &[])?;
+        let size = layer::unpack_mapped(&mut tar, &diff, &mut notes, &[])?;
         let (diff_id, _) = tar.finish().map_err(|e| bad(layer::error_chain(&e)))?;
         let (digest, _) = blob.finish().map_err(|e| bad(layer::error_chain(&e)))?;
         // ANCHOR: verify

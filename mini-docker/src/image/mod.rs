@@ -19,9 +19,10 @@
 //! knows nothing of the command line or of containers: it takes the data
 //! root (`--data-root`) as a plain path, defines its own error
 //! ([`ImageError`]), and imports nothing else of mini-docker, and of
-//! mini-runc only [`mini_runc::rootfs::remove_tree`] and, to read an
-//! image's `/etc/passwd` without leaving it, `rootfs::resolve`
-//! (`users.rs`). The process model gets from an image only directories
+//! mini-runc only [`mini_runc::rootfs::remove_tree`], to read an image's
+//! `/etc/passwd` without leaving it, `rootfs::resolve` (`users.rs`), and,
+//! to unpack a layer rootless with the owners a container will see,
+//! `mini_runc::userns` (`layer.rs`). The process model gets from an image only directories
 //! (one, or a stack of layers) and the host directories to bind over it
 //! (`mini_runc::container::Lower`, made in `commands/run.rs`).
 
@@ -68,6 +69,10 @@ pub enum ImageError {
     BadName(String),
     #[error("cannot load {file:?}: {why}")]
     BadArchive { file: PathBuf, why: String },
+    /// What unpacking a layer in a mapped user namespace failed with (see
+    /// `layer::unpack_mapped`), in its own words.
+    #[error("{0}")]
+    Mapped(String),
     /// A layer that is not a readable tar stream.
     #[error("cannot read a layer: {0}")]
     BadLayer(String),

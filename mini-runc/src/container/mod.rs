@@ -13,7 +13,8 @@
 //!                                          what it inherited, waits on the sync
 //!                                          channel
 //!  user namespace: writes uid_map and
-//!    gid_map (rootless: setgroups deny)
+//!    gid_map (rootless: setgroups deny,
+//!    or newuidmap/newgidmap, userns.rs)
 //!  limits: writes its PID into each
 //!    cgroup.procs (unless clone3 put it
 //!    there)
@@ -111,50 +112,9 @@ use nix::unistd::Pid;
 
 use crate::rootfs::Volume;
 
-/// A container's ID mapping when it has a user namespace: container IDs
-/// `0..count` are host IDs `host_uid..` and `host_gid..`, and an OCI
-/// bundle may map more ranges beside that one (`more_uids`, `more_gids`).
-#[derive(Debug, Clone, Default)]
-pub struct IdMap {
-    pub host_uid: u32,
-    pub host_gid: u32,
-    pub count: u32,
-    pub more_uids: Vec<IdRange>,
-    pub more_gids: Vec<IdRange>,
-}
-
-/// One line of `/proc/PID/uid_map` or `gid_map`: `size` IDs from
-/// `container` inside are `host` upwards outside (user_namespaces(7)).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct IdRange {
-    pub container: u32,
-    pub host: u32,
-    pub size: u32,
-}
-
-impl IdMap {
-    /// One range from container ID 0 (what mini-docker maps).
-    pub fn range(host_uid: u32, host_gid: u32, count: u32) -> IdMap {
-        IdMap { host_uid, host_gid, count, ..IdMap::default() }
-    }
-
-    /// Only one ID is mapped (rootless): `setgroups` must be denied before
-    /// an unprivileged process may write `gid_map` (user_namespaces(7)).
-    pub fn single(&self) -> bool {
-        self.count == 1 && self.more_uids.is_empty() && self.more_gids.is_empty()
-    }
-
-    /// The text of `uid_map` (`gid: false`) or `gid_map`: one line per range.
-    pub fn lines(&self, gid: bool) -> String {
-        let (host, more) =
-            if gid { (self.host_gid, &self.more_gids) } else { (self.host_uid, &self.more_uids) };
-        let first = IdRange { container: 0, host, size: self.count };
-        std::iter::once(&first)
-            .chain(more)
-            .map(|r| format!("{} {} {}\n", r.container, r.host, r.size))
-            .collect()
-    }
-}
+/// A container's ID mapping (see `userns.rs`, where the maps are decided
+/// and written).
+pub use crate::userns::{IdMap, IdRange};
 
 /// Which namespaces are new (`true`) and which are the host's.
 #[derive(Debug, Clone)]

@@ -15,7 +15,7 @@ use nix::errno::Errno;
 use nix::sched::{CloneFlags, clone};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, sigprocmask};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
-use nix::unistd::{Pid, getegid, geteuid};
+use nix::unistd::{Pid, geteuid};
 
 use crate::container::signals::waited_signals;
 use crate::container::state::StateDir;
@@ -260,25 +260,14 @@ fn clone_failed(call: &str, errno: Errno, flags: CloneFlags) -> ContainerError {
 }
 
 /// Writes the child's ID maps from outside its user namespace
-/// (user_namespaces(7)): rootless, the caller becomes root inside and
-/// nothing else is mapped; as root with `--userns auto`, a whole range.
+/// (user_namespaces(7)): rootless, the caller becomes root inside, and
+/// with subordinate IDs (`/etc/subuid`) the range as the other users,
+/// written by `newuidmap` and `newgidmap`; as root with `--userns auto`, a
+/// whole range (see `userns.rs`).
 // ANCHOR: id-maps
 fn write_id_maps(pid: Pid, map: Option<&IdMap>) -> Result<(), ContainerError> {
     let Some(map) = map else { return Ok(()) };
-    let proc = Path::new("/proc").join(pid.as_raw().to_string());
-    let write = |file: &str, text: String| {
-        let path = proc.join(file);
-        std::fs::write(&path, text).map_err(|source| ContainerError::Io {
-            what: "writing",
-            path,
-            source,
-        })
-    };
-    if map.single() {
-        write("setgroups", "deny".to_owned())?;
-    }
-    write("uid_map", map.lines(false))?;
-    write("gid_map", map.lines(true))
+    crate::userns::write_maps(pid, map)
 }
 // ANCHOR_END: id-maps
 
@@ -356,13 +345,14 @@ fn hand_over_idmapped_mounts(
 }
 // ANCHOR_END: idmapped-mounts
 
-/// The ID map for a container with a user namespace: rootless, the caller
-/// only; as root, `root`'s range in /etc/subuid and /etc/subgid, or the
-/// documented default 100000-165535.
+/// The ID map for a container with a user namespace: rootless, the
+/// caller as root and its subordinate range as the other IDs, or the
+/// caller only (after a notice, see [`crate::userns::rootless_map`]); as
+/// root, `root`'s range in /etc/subuid and /etc/subgid, or the documented
+/// default 100000-165535.
 pub fn id_map() -> IdMap {
-    let (uid, gid) = (geteuid().as_raw(), getegid().as_raw());
-    if uid != 0 {
-        return IdMap::range(uid, gid, 1);
+    if !geteuid().is_root() {
+        return crate::userns::rootless_map();
     }
     let range = |file: &str| -> Option<(u32, u32)> {
         let text = std::fs::read_to_string(file).ok()?;

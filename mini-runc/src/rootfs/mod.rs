@@ -512,5 +512,27 @@ pub fn remove_tree(path: &Path) {
         }
     }
     open_up(path);
-    let _ = std::fs::remove_dir_all(path);
+    if std::fs::remove_dir_all(path).is_ok() {
+        return;
+    }
+    remove_as_mapped_root(path);
+}
+
+/// Rootless with subordinate IDs, a tree may hold files of the mapped
+/// users (an image's layers, what a container's users wrote in its upper
+/// layer), which the plain user may not remove; the root of a user
+/// namespace with the same map may (see `userns.rs`).
+fn remove_as_mapped_root(path: &Path) {
+    let Some(map) = crate::userns::full_rootless_map() else { return };
+    let target = path.to_owned();
+    // SAFETY: the body allocates only (glibc's fork leaves the allocator
+    // usable in the child) and takes no other lock.
+    let mapped = unsafe {
+        crate::userns::Mapped::spawn(&map, move || {
+            std::fs::remove_dir_all(&target).map(|()| Vec::new()).map_err(|e| e.to_string())
+        })
+    };
+    if let Ok(mapped) = mapped {
+        let _ = mapped.finish();
+    }
 }
