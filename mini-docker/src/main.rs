@@ -151,6 +151,17 @@ enum Command {
         #[arg(required = true)]
         containers: Vec<String>,
     },
+    /// Stop running containers as `stop` does, then start them again
+    /// (detached, with the same ID, name, settings and written files)
+    Restart {
+        /// Seconds to wait before SIGKILL [default: the container's
+        /// --stop-timeout, else 10]
+        #[arg(short = 't', long = "time", value_name = "SECONDS")]
+        time: Option<u64>,
+        /// Names or ID prefixes
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
     /// What a container started with run -d wrote to stdout and stderr
     /// (Docker keeps a log for every container)
     Logs {
@@ -260,6 +271,16 @@ enum Shell {
     Fish,
 }
 
+/// `restart`'s parser: the `run` flags of a command line `run` recorded,
+/// parsed by the same definitions.
+fn recorded_run(argv: Vec<std::ffi::OsString>) -> Result<commands::run::RunArgs, String> {
+    match Cli::try_parse_from(argv) {
+        Ok(Cli { command: Command::Run(args), .. }) => Ok(*args),
+        Ok(_) => Err("it is not a run command".to_owned()),
+        Err(e) => Err(e.kind().to_string()),
+    }
+}
+
 fn main() -> ExitCode {
     cloexec_inherited();
     let cli = match Cli::try_parse() {
@@ -291,6 +312,9 @@ fn main() -> ExitCode {
         Command::Exec(args) => commands::exec::exec(&dirs, args),
         Command::Kill { signal, containers } => commands::kill::kill(&dirs, &signal, &containers),
         Command::Stop { time, containers } => commands::kill::stop(&dirs, time, &containers),
+        Command::Restart { time, containers } => {
+            commands::restart::restart(&dirs, time, &containers, recorded_run)
+        }
         Command::Logs { follow, tail, container } => {
             commands::logs::logs(&dirs, &container, follow, tail).map(|()| 0)
         }

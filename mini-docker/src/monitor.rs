@@ -60,7 +60,7 @@
 //! needs, the write end of the start report, is mini-runc's
 //! `container/start_report.rs`, so the runtime needs nothing of this file.
 
-use std::io::Read;
+use std::io::{Read, Seek};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
@@ -85,6 +85,15 @@ pub enum Side {
     Monitor,
 }
 
+/// What the foreground of `run -d` prints once the command runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Announce {
+    /// The container's ID (`run -d`).
+    Id,
+    /// Nothing (`restart` prints the name it was given).
+    Nothing,
+}
+
 /// The container's log: everything its processes write to stdout and stderr.
 pub fn log_path(state: &StateDir) -> std::path::PathBuf {
     state.dir.join("log")
@@ -94,20 +103,23 @@ pub fn log_path(state: &StateDir) -> std::path::PathBuf {
 /// Forks the monitor. In the monitor, returns [`Side::Monitor`]; in the
 /// foreground, waits until the container's command runs (or cannot run, or
 /// the monitor failed) and returns the status to exit with.
-pub fn detach(state: &StateDir, cfg: &Config) -> Result<Side, ContainerError> {
+pub fn detach(state: &StateDir, cfg: &Config, announce: Announce) -> Result<Side, ContainerError> {
     let log = log_path(state);
-    let file = std::fs::File::create(&log).map_err(|source| ContainerError::Io {
-        what: "creating",
-        path: log.clone(),
-        source,
-    })?;
-    // Opened now: a monitor that fails removes the state directory, log
-    // included, and the foreground must still read its error.
-    let log_reader = std::fs::File::open(&log).map_err(|source| ContainerError::Io {
+    // Appended to: a restarted container's log goes on, as Docker's does.
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .map_err(|source| ContainerError::Io { what: "creating", path: log.clone(), source })?;
+    // Opened now, at the end of what is there: a monitor that fails
+    // removes the state directory, log included, and the foreground must
+    // still read its error.
+    let mut log_reader = std::fs::File::open(&log).map_err(|source| ContainerError::Io {
         what: "opening",
         path: log.clone(),
         source,
     })?;
+    let _ = log_reader.seek(std::io::SeekFrom::End(0));
     let (report_reader, report_writer) =
         pipe2(OFlag::O_CLOEXEC).map_err(ContainerError::sys("pipe2 (the start report)"))?;
     // SAFETY: mini-docker has no other thread yet (the -p relays start
@@ -135,7 +147,14 @@ pub fn detach(state: &StateDir, cfg: &Config) -> Result<Side, ContainerError> {
             // Only the monitor's side may hold a write end, or the
             // foreground would never read end-of-file.
             drop(report_writer);
-            Ok(Side::Foreground(wait_started(state, cfg, child, &report_reader, log_reader)))
+            Ok(Side::Foreground(wait_started(
+                state,
+                cfg,
+                announce,
+                child,
+                &report_reader,
+                log_reader,
+            )))
         }
     }
 }
@@ -162,6 +181,7 @@ fn detached_stdin(cfg: &Config) -> Option<OwnedFd> {
 fn wait_started(
     state: &StateDir,
     cfg: &Config,
+    announce: Announce,
     monitor: Pid,
     report: &OwnedFd,
     mut log: std::fs::File,
@@ -176,7 +196,9 @@ fn wait_started(
     };
     let status = match heard.as_slice() {
         [start_report::STARTING] => {
-            say!("{}", cfg.id);
+            if announce == Announce::Id {
+                say!("{}", cfg.id);
+            }
             return 0;
         }
         [start_report::STARTING, status] => *status,

@@ -691,9 +691,13 @@ fn kept_container_and_names() {
     let mut left: Vec<_> =
         std::fs::read_dir(&dir).expect("ls").map(|e| e.expect("e").file_name()).collect();
     left.sort();
-    // The bundle, the image's record and its life (start, end, status)
-    // stay with it (as Docker keeps a container's config and state).
-    assert_eq!(left, ["config.json", "image.json", "lifecycle.json", "name", "upper"]);
+    // The bundle, the image's record, its life (start, end, status, the
+    // status again in `exit` for `wait`) and the command line `restart`
+    // starts it again from stay with it (as Docker keeps a container's
+    // config and state).
+    let expected =
+        ["config.json", "exit", "image.json", "lifecycle.json", "name", "run.argv", "upper"];
+    assert_eq!(left, expected);
     let ran = lab.run(&["run", "--rm", "--name", "keep", "host", "true"]);
     assert_eq!(ran.code, 125);
     assert_eq!(ran.stderr, "mini-docker: container name \"keep\" is already in use\n");

@@ -597,3 +597,67 @@ fn wait_on_rm_and_a_killed_monitor() {
     assert_eq!((waited.code, waited.stdout.as_str()), (0, "137\n"));
     assert_eq!(lab.run(&["rm", "orphan"]).code, 0);
 }
+
+/// `restart`: a running container is stopped and started again, detached,
+/// with the same ID and name; what it wrote to its root is still there and
+/// its log goes on; an exited one starts again; a `--rm` one is kept
+/// through it; a bad name is reported and the others still restart (1).
+fn restart(who: As) {
+    let Some(lab) = Lab::new("mini-docker restart", who, &BINARIES) else { return };
+    let none = ["--network", "none"];
+    // Each start appends a line to a file in the container's root and
+    // prints how many there are.
+    let count = "echo x >> /count; wc -l < /count; exec sleep 60";
+    let ran = lab.run(
+        &[&["run", "-d", "--name", "again"][..], &none, &["host", "sh", "-c", count]].concat(),
+    );
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let id = ran.stdout.trim().to_owned();
+    assert!(eventually(|| lab.run(&["logs", "again"]).stdout == "1\n"));
+    let pid = |lab: &Lab| lab.run(&["inspect", "-f", "{{.State.Pid}}", "again"]).stdout;
+    let first = pid(&lab);
+    let restarted = lab.run(&["restart", "-t", "1", "again"]);
+    assert_eq!((restarted.code, restarted.stdout.as_str()), (0, "again\n"), "{}", restarted.stderr);
+    // The same container, a new process, the file kept: "2", after "1".
+    assert!(eventually(|| lab.run(&["logs", "again"]).stdout == "1\n2\n"));
+    let ps = lab.run(&["ps", "-q"]);
+    assert_eq!(ps.stdout.trim(), &id[..12], "{}", ps.stderr);
+    assert_ne!(pid(&lab), first, "a new PID 1");
+    let status = lab.run(&["inspect", "-f", "{{.State.Status}}", "again"]);
+    assert_eq!(status.stdout, "running\n");
+
+    // Exited: started again, with its status recorded anew.
+    let ran = lab
+        .run(&[&["run", "--name", "exits"][..], &none, &["host", "sh", "-c", "exit 3"]].concat());
+    assert_eq!(ran.code, 3, "{}", ran.stderr);
+    let restarted = lab.run(&["restart", "nosuch", "exits"]);
+    assert_eq!(restarted.code, 1);
+    assert_eq!(restarted.stdout, "exits\n");
+    assert!(restarted.stderr.contains("no such container \"nosuch\""), "{}", restarted.stderr);
+    assert_eq!(lab.run(&["wait", "exits"]).stdout, "3\n");
+
+    // --rm: kept through the restart (as Docker's), removed when it ends.
+    let ran = lab.run(
+        &[&["run", "-d", "--rm", "--name", "brief"][..], &none, &["host", "sleep", "60"]].concat(),
+    );
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let restarted = lab.run(&["restart", "-t", "0", "brief"]);
+    assert_eq!((restarted.code, restarted.stdout.as_str()), (0, "brief\n"), "{}", restarted.stderr);
+    let status = lab.run(&["inspect", "-f", "{{.State.Status}}", "brief"]);
+    assert_eq!(status.stdout, "running\n", "{}", status.stderr);
+    assert_eq!(lab.run(&["kill", "brief"]).code, 0);
+    assert!(eventually(|| lab.run(&["ps", "-a", "-q"]).stdout.lines().count() == 2));
+
+    assert_eq!(lab.run(&["rm", "-f", "again", "exits"]).code, 0);
+    assert!(eventually(|| lab.state_entries().is_empty()), "{:?}", lab.state_entries());
+}
+
+#[test]
+fn restart_as_root() {
+    restart(As::Root);
+}
+
+#[test]
+fn restart_rootless() {
+    restart(As::Rootless);
+}

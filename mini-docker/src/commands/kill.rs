@@ -64,7 +64,20 @@ pub fn stop(dirs: &Dirs, seconds: Option<u64>, containers: &[String]) -> Result<
 
 fn stop_one(dirs: &Dirs, seconds: Option<u64>, key: &str) -> Result<(), Error> {
     let (state, init) = running(dirs, key)?;
-    let annotations = crate::commands::annotations(&state);
+    stop_running(&state, init, seconds, key)?;
+    say!("{key}");
+    Ok(())
+}
+
+/// Stops the running container in `state` whose PID 1 is `init`, and
+/// returns once its mini-docker has torn it down (`restart` too).
+pub fn stop_running(
+    state: &StateDir,
+    init: Pid,
+    seconds: Option<u64>,
+    key: &str,
+) -> Result<(), Error> {
+    let annotations = crate::commands::annotations(state);
     let recorded = |key: &str| annotations.get(key).and_then(|v| v.as_str());
     let signal = recorded(bundle::STOP_SIGNAL_ANNOTATION)
         .and_then(|name| parse_signal(name).ok())
@@ -73,10 +86,9 @@ fn stop_one(dirs: &Dirs, seconds: Option<u64>, key: &str) -> Result<(), Error> {
         .or_else(|| recorded(bundle::STOP_TIMEOUT_ANNOTATION)?.parse().ok())
         .unwrap_or(DEFAULT_STOP_TIMEOUT);
     let _ = teardown::signal(init, signal);
-    if !teardown::ended(&state, Duration::from_secs(seconds)) {
-        teardown::kill_and_wait(&state, key)?;
+    if !teardown::ended(state, Duration::from_secs(seconds)) {
+        teardown::kill_and_wait(state, key)?;
     }
-    say!("{key}");
     Ok(())
 }
 

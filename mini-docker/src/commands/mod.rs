@@ -22,6 +22,7 @@ pub mod load;
 pub mod logs;
 pub mod port;
 pub mod ps;
+pub mod restart;
 pub mod rm;
 pub mod run;
 pub mod top;
@@ -78,6 +79,13 @@ pub enum Error {
     Gone(String),
     #[error("container {0:?} ended without a recorded status (its mini-docker was killed)")]
     NoStatus(String),
+    /// `restart` of a container whose recorded `run` command line no
+    /// longer parses (a mini-docker of another version wrote it).
+    #[error("container {0:?}: its recorded run command line: {1}")]
+    Recorded(String, String),
+    /// `restart`: the container did not start again (its error is printed).
+    #[error("container {0:?} did not start again (status {1})")]
+    NotRestarted(String, u8),
     /// `port NAME PORT` for a port not published.
     #[error("container {0:?} publishes no port {1}")]
     NoPort(String, String),

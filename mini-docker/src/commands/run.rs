@@ -27,6 +27,7 @@ use crate::bundle;
 use crate::commands::{Dirs, Error, apply_env};
 use crate::image::users::Accounts;
 use crate::image::{Image, ImageConfig, ImageError, host};
+use crate::monitor::Announce;
 use crate::network::ipam::{self, Subnet};
 use crate::network::publish::{self, Publish};
 use crate::network::{self, NetworkError};
@@ -242,12 +243,11 @@ enum Userns {
 
 /// Runs the container; returns the command's exit status.
 pub fn run(dirs: &Dirs, args: RunArgs) -> Result<u8, Error> {
+    let network = args.network.clone();
     let detach = args.detach;
     let limits = cgroups::Limits::from_request(&args.limits.request())?;
-    let network = args.network.clone();
-    let (decided, image, additions) = config(dirs, args)?;
-    let on_bridge = matches!(decided.net_mode, NetMode::Bridge);
-    let bridge = network::Plan::new(network.subnet, &network.publish, on_bridge)?;
+    let (decided, image, additions) = config(dirs, args, None)?;
+    let bridge = bridge_plan(&decided, &network)?;
     // Checking the name and creating the state, under the state lock.
     let lock = mini_runc::container::lock::StateLock::acquire(&dirs.state)?;
     teardown::sweep(&dirs.state);
@@ -255,10 +255,18 @@ pub fn run(dirs: &Dirs, args: RunArgs) -> Result<u8, Error> {
         StateDir::check_name(&dirs.state, name)?;
     }
     let state = StateDir::make(&dirs.state, &decided.id)?;
-    let plan = match image
-        .record(&state)
-        .and_then(|()| write_bundle(decided, &additions, &limits, &state))
-    {
+    // The command line, for `restart` (see [`RECORDED_ARGS`]).
+    let argv: Vec<u8> = std::env::args_os()
+        .flat_map(|arg| arg.into_encoded_bytes().into_iter().chain([0]))
+        .collect();
+    let plan = std::fs::write(state.dir.join(RECORDED_ARGS), argv)
+        .map_err(|source| {
+            let path = state.dir.join(RECORDED_ARGS);
+            ContainerError::Io { what: "writing", path, source }.into()
+        })
+        .and_then(|()| image.record(&state))
+        .and_then(|()| write_bundle(decided, &additions, &limits, &state));
+    let plan = match plan {
         Ok(plan) => plan,
         Err(e) => {
             state.remove();
@@ -266,23 +274,85 @@ pub fn run(dirs: &Dirs, args: RunArgs) -> Result<u8, Error> {
         }
     };
     drop(lock);
+    match launch(dirs, &state, plan, bridge, detach, Announce::Id)? {
+        Launched::Foreground(code) | Launched::Monitor(code) => Ok(code),
+    }
+}
+
+/// The file in a container's state directory that keeps the command line
+/// of the `run` that made it, NUL after each argument: `restart` parses it
+/// again, as a `docker restart` starts the container as it was created.
+pub const RECORDED_ARGS: &str = "run.argv";
+
+/// `restart` of a container kept in `state` (stopped by now): decided
+/// again from `args`, its recorded command line, under the same ID, name
+/// and upper layer, and started detached, as `docker restart` does.
+pub fn restart(dirs: &Dirs, state: &StateDir, args: RunArgs) -> Result<Launched, Error> {
+    let network = args.network.clone();
+    let limits = cgroups::Limits::from_request(&args.limits.request())?;
+    let id = state.dir.file_name().map(|n| n.to_string_lossy().into_owned());
+    let (decided, image, additions) = config(dirs, args, id)?;
+    let bridge = bridge_plan(&decided, &network)?;
+    let lock = mini_runc::container::lock::StateLock::acquire(&dirs.state)?;
+    if state.running() {
+        return Err(UsageError::StillRunning(decided.id).into());
+    }
+    state.reopen()?;
+    let plan = image.record(state).and_then(|()| write_bundle(decided, &additions, &limits, state));
+    let plan = match plan {
+        Ok(plan) => plan,
+        Err(e) => {
+            teardown::tear_down(state, state.keeps());
+            return Err(e);
+        }
+    };
+    drop(lock);
+    launch(dirs, state, plan, bridge, true, Announce::Nothing)
+}
+
+/// How [`launch`] returned: in the process that called it, or (`-d`) in
+/// the monitor, once the container it ran has ended. A caller that goes
+/// on to other containers must let the monitor exit instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Launched {
+    Foreground(u8),
+    Monitor(u8),
+}
+
+/// `--net bridge`: its plan (`--subnet`, `-p`), checked before anything
+/// exists; `None` on any other network.
+fn bridge_plan(decided: &Config, network: &NetworkArgs) -> Result<Option<network::Plan>, Error> {
+    let on_bridge = matches!(decided.net_mode, NetMode::Bridge);
+    Ok(network::Plan::new(network.subnet, &network.publish, on_bridge)?)
+}
+
+/// From a written bundle to the end: the container runs (under a monitor
+/// with `detach`), and what it leaves is torn down when it ends.
+fn launch(
+    dirs: &Dirs,
+    state: &StateDir,
+    plan: Plan,
+    bridge: Option<network::Plan>,
+    detach: bool,
+    announce: Announce,
+) -> Result<Launched, Error> {
     let Plan { config: mut cfg, limits, extras, .. } = plan;
     if bridge.is_some() {
-        cfg.hooks = network_hooks(&state);
+        cfg.hooks = network_hooks(state);
     }
     // What a later `mini-docker exec` needs (see mini-runc's container/tenant.rs).
-    if let Err(e) = mini_runc::container::tenant::record(&state, &cfg) {
-        state.remove();
+    if let Err(e) = mini_runc::container::tenant::record(state, &cfg) {
+        teardown::tear_down(state, Keep::Nothing);
         return Err(e.into());
     }
     // -d: from here on a monitor process runs the container and cleans up.
     if detach {
         use crate::monitor::{Side, detach};
-        match detach(&state, &cfg) {
+        match detach(state, &cfg, announce) {
             Ok(Side::Monitor) => {}
-            Ok(Side::Foreground(code)) => return Ok(code),
+            Ok(Side::Foreground(code)) => return Ok(Launched::Foreground(code)),
             Err(e) => {
-                state.remove();
+                teardown::tear_down(state, Keep::Nothing);
                 return Err(e.into());
             }
         }
@@ -295,23 +365,25 @@ pub fn run(dirs: &Dirs, args: RunArgs) -> Result<u8, Error> {
         .and_then(|()| {
             let (id, host) = (&cfg.id, &cfg.hostname);
             network::create(id, host, bridge.as_ref(), &dirs.state, &state.dir)?;
-            share_network(&cfg, &state)
+            share_network(&cfg, state)
         })
         .and_then(|()| {
-            crate::lifecycle::record_start(&state);
-            start(&cfg, &state, &extras)
+            crate::lifecycle::record_start(state);
+            start(&cfg, state, &extras)
         });
-    // Recorded for `ps -a`, `inspect` and `wait` (of a --rm container
-    // too: a `wait` begun before the end holds the `exit` file).
+    // Recorded for every container that ran: `ps -a`, `inspect`, `wait`
+    // (which may hold the `exit` file of a --rm one).
     if let Ok(code) = &result {
-        crate::lifecycle::record_exit(&state, *code);
+        crate::lifecycle::record_exit(state, *code);
     }
+    // A container being restarted keeps its upper layer, --rm or not.
     let keep = match result {
-        Ok(_) if !cfg.remove => Keep::Upper,
+        Ok(_) if !cfg.remove || state.restarting() => Keep::Upper,
         _ => Keep::Nothing,
     };
-    teardown::tear_down(&state, keep);
-    result
+    teardown::tear_down(state, keep);
+    let code = result?;
+    Ok(if detach { Launched::Monitor(code) } else { Launched::Foreground(code) })
 }
 
 // ANCHOR: write-bundle
@@ -451,7 +523,13 @@ fn accounts(image: &Image) -> Result<Accounts, ImageError> {
 /// The command line and the image's defaults, checked and decided: the
 /// settings [`write_bundle`] writes as `config.json` (and what it adds to
 /// them), and what the image brought.
-fn config(dirs: &Dirs, args: RunArgs) -> Result<(Config, ImageRecord, bundle::Additions), Error> {
+/// The decisions for a container: everything `args` asks for, checked,
+/// under a new ID (or `id`, a restarted container's own).
+fn config(
+    dirs: &Dirs,
+    args: RunArgs,
+    id: Option<String>,
+) -> Result<(Config, ImageRecord, bundle::Additions), Error> {
     if let Some(name) = &args.name
         && !crate::image::valid_name(name)
     {
@@ -467,11 +545,14 @@ fn config(dirs: &Dirs, args: RunArgs) -> Result<(Config, ImageRecord, bundle::Ad
     if command.is_empty() {
         return Err(ImageError::NoCommand(image_name).into());
     }
-    let id = new_id().map_err(|source| ContainerError::Io {
-        what: "reading",
-        path: PathBuf::from("/dev/urandom"),
-        source,
-    })?;
+    let id = match id {
+        Some(id) => id,
+        None => new_id().map_err(|source| ContainerError::Io {
+            what: "reading",
+            path: PathBuf::from("/dev/urandom"),
+            source,
+        })?,
+    };
     let hostname = match args.hostname {
         Some(h) => check_hostname(h)?,
         None => id[..12].to_owned(),

@@ -56,6 +56,9 @@ fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Contain
 }
 
 /// `mkdir` with an exact mode (the umask would change it).
+/// The marker [`StateDir::mark_restarting`] leaves.
+const RESTARTING: &str = "restarting";
+
 fn mkdir(path: &Path, mode: u32) -> Result<(), ContainerError> {
     std::fs::DirBuilder::new().mode(mode).create(path).map_err(io("creating", path))?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(io("chmod", path))
@@ -117,7 +120,11 @@ impl StateDir {
         if cfg.remove {
             std::fs::write(self.dir.join("remove"), "").map_err(io("writing", &self.dir))?;
         }
-        for dir in [self.upper(), self.work(), self.etc()] {
+        // A restarted container keeps the upper layer it had.
+        if !self.upper().is_dir() {
+            mkdir(&self.upper(), 0o755)?;
+        }
+        for dir in [self.work(), self.etc()] {
             mkdir(&dir, 0o755)?;
         }
         let hosts = format!(
@@ -257,10 +264,38 @@ impl StateDir {
         }
     }
 
+    /// Marks the container as being restarted, before it is stopped: its
+    /// teardown then keeps the upper layer even if it was run with `--rm`
+    /// (a `docker restart` keeps such a container too).
+    pub fn mark_restarting(&self) -> Result<(), ContainerError> {
+        let path = self.dir.join(RESTARTING);
+        std::fs::write(&path, "").map_err(io("writing", &path))
+    }
+
+    /// Whether [`StateDir::mark_restarting`] marked it.
+    pub fn restarting(&self) -> bool {
+        self.dir.join(RESTARTING).exists()
+    }
+
+    /// A stopped container about to start again in this directory: what
+    /// its teardown removed (the mount point of its root) is made anew;
+    /// its upper layer, log and records stay.
+    pub fn reopen(&self) -> Result<(), ContainerError> {
+        let _ = std::fs::remove_file(self.dir.join(RESTARTING));
+        if !self.rootfs().is_dir() {
+            mkdir(&self.rootfs(), 0o755)?;
+        }
+        Ok(())
+    }
+
     /// What of it stays once it has ended: nothing with `--rm`, else its
     /// upper layer (and name, log, `shm/`).
     pub fn keeps(&self) -> Keep {
-        if self.dir.join("remove").exists() { Keep::Nothing } else { Keep::Upper }
+        if self.dir.join("remove").exists() && !self.restarting() {
+            Keep::Nothing
+        } else {
+            Keep::Upper
+        }
     }
 
     /// The runtime's share of a container's teardown, once its processes
