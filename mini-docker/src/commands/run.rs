@@ -28,6 +28,7 @@ use crate::commands::{Dirs, Error, apply_env};
 use crate::image::users::Accounts;
 use crate::image::{Image, ImageConfig, ImageError, host};
 use crate::network::ipam::{self, Subnet};
+use crate::network::pasta;
 use crate::network::publish::{self, Publish};
 use crate::network::{self, NetworkError};
 use crate::teardown;
@@ -92,8 +93,10 @@ pub struct RunArgs {
     /// -t, its terminal's) goes to `mini-docker logs`
     #[arg(short = 'd', long)]
     detach: bool,
-    /// Network: bridge (the bridge minid0; root only), none (only lo),
-    /// host, or container:NAME [default: bridge as root, none rootless]
+    /// Network: bridge (the bridge minid0; root only), pasta (a user-mode
+    /// TCP/IP stack, rootless too), none (only lo), host, or
+    /// container:NAME [default: bridge as root; rootless, pasta if usable,
+    /// else none]
     #[arg(long = "network", visible_alias = "net", value_name = "MODE")]
     net: Option<String>,
     /// Published ports and the bridge's subnet (with --net bridge)
@@ -147,7 +150,8 @@ pub struct RunArgs {
 #[derive(Debug, Clone, Args)]
 pub struct NetworkArgs {
     /// Publish a container port on a host address [default: all] (with
-    /// --network bridge; Docker also picks a host port when none is given)
+    /// --network bridge or pasta; Docker also picks a host port when none
+    /// is given)
     #[arg(short = 'p', long = "publish", value_name = "[IP:]HOSTPORT:PORT[/tcp|udp]",
           value_parser = publish::parse)]
     pub publish: Vec<Publish>,
@@ -241,13 +245,22 @@ enum Userns {
 }
 
 /// Runs the container; returns the command's exit status.
-pub fn run(dirs: &Dirs, args: RunArgs) -> Result<u8, Error> {
+pub fn run(dirs: &Dirs, mut args: RunArgs) -> Result<u8, Error> {
     let detach = args.detach;
     let limits = cgroups::Limits::from_request(&args.limits.request())?;
     let network = args.network.clone();
+    // --network pasta is, to the runtime, a namespace of its own with only
+    // lo (`none`); the engine starts pasta for it (see network/pasta.rs).
+    let user_mode = pasta::decide(args.net.as_deref(), geteuid().is_root())?;
+    if user_mode.pasta {
+        args.net = Some("none".to_owned());
+    }
     let (decided, image, additions) = config(dirs, args)?;
     let on_bridge = matches!(decided.net_mode, NetMode::Bridge);
-    let bridge = network::Plan::new(network.subnet, &network.publish, on_bridge)?;
+    let bridge = network::Plan::new(network.subnet, &network.publish, on_bridge, user_mode.pasta)?;
+    if let Some(note) = user_mode.note {
+        say_err!("mini-docker: {note}");
+    }
     // Checking the name and creating the state, under the state lock.
     let lock = mini_runc::container::lock::StateLock::acquire(&dirs.state)?;
     teardown::sweep(&dirs.state);
@@ -353,10 +366,10 @@ fn write_bundle(
 }
 // ANCHOR_END: write-bundle
 
-/// `--net bridge`: the network's steps that fall in the middle of the
-/// start, handed to the process model as hooks (see `network/`): the veth
-/// pair once the child exists, `eth0`'s address and route inside it, and
-/// the published ports' relays once it runs.
+/// `--net bridge` and `pasta`: the network's steps that fall in the middle
+/// of the start, handed to the process model as hooks (see `network/`):
+/// the veth pair (or pasta) once the child exists, `eth0`'s address and
+/// route inside it, and the published ports' relays once it runs.
 fn network_hooks(state: &StateDir) -> Hooks {
     let (dir, inside) = (state.dir.clone(), state.dir.clone());
     Hooks {
