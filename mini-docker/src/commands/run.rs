@@ -258,7 +258,11 @@ pub fn run(dirs: &Dirs, mut args: RunArgs) -> Result<u8, Error> {
     let (decided, image, additions) = config(dirs, args)?;
     let on_bridge = matches!(decided.net_mode, NetMode::Bridge);
     let bridge = network::Plan::new(network.subnet, &network.publish, on_bridge, user_mode.pasta)?;
-    if let Some(note) = user_mode.note {
+    // Why a rootless container has no network, for a person at a
+    // terminal; a script keeps Docker's one-line errors on its stderr.
+    if let Some(note) = user_mode.note
+        && nix::unistd::isatty(std::io::stderr()).unwrap_or(false)
+    {
         say_err!("mini-docker: {note}");
     }
     // Checking the name and creating the state, under the state lock.

@@ -84,7 +84,7 @@ pub struct Decision {
     /// only `lo`, as `none`).
     pub pasta: bool,
     /// Why a rootless container without `--network` gets `none`: one line
-    /// for stderr.
+    /// for a person at a terminal.
     pub note: Option<String>,
 }
 
