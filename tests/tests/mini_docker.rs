@@ -45,9 +45,27 @@ fn host_ns(name: &str) -> String {
     std::fs::read_link(format!("/proc/self/ns/{name}")).expect("ns link").display().to_string()
 }
 
+/// Rootless, the default network is pasta where it can run, else `none`
+/// with a note on stderr (see `mini_docker_pasta.rs`): the tests of other
+/// matters ask for `none`, so that their output is the same on every host.
+fn no_network(who: As) -> &'static [&'static str] {
+    match who {
+        As::Root => &[],
+        As::Rootless => &["--network", "none"],
+    }
+}
+
+/// `run`, then `options`, then `rest`.
+fn run_args<'a>(options: &[&'a str], rest: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["run"];
+    args.extend_from_slice(options);
+    args.extend_from_slice(rest);
+    args
+}
+
 fn hello(who: As) {
     let Some(lab) = Lab::new("mini-docker run host", who, &BINARIES) else { return };
-    let ran = lab.run(&["run", "--rm", "host", "sh", "-c", "echo hi"]);
+    let ran = lab.run(&run_args(no_network(who), &["--rm", "host", "sh", "-c", "echo hi"]));
     assert_eq!((ran.code, ran.stdout.as_str(), ran.stderr.as_str()), (0, "hi\n", ""));
     assert!(lab.state_entries().is_empty(), "--rm left {:?}", lab.state_entries());
 }
@@ -55,7 +73,9 @@ fn hello(who: As) {
 /// What the probe sees inside, against what the test sees on the host.
 fn isolation(who: As) {
     let Some(lab) = Lab::new("mini-docker isolation", who, &BINARIES) else { return };
-    let inside = lab.probe(&["--hostname", "box"]);
+    let mut options = vec!["--hostname", "box"];
+    options.extend_from_slice(no_network(who));
+    let inside = lab.probe(&options);
     assert_eq!(inside["hostname"], "box");
     assert_eq!(inside["pid"], 1, "the command is PID 1, as under Docker");
     assert_eq!(inside["ppid"], 0, "its parent is outside the PID namespace");
@@ -78,7 +98,8 @@ fn isolation(who: As) {
         As::Rootless => nslab_tests::rootless_id_map(lab.host_uid, false),
     };
     assert_eq!(strings(&inside["uid_map"]), uid_map);
-    // A new network namespace; as root, Docker's default: on the bridge.
+    // A new network namespace; as root, Docker's default: on the bridge;
+    // rootless, --network none (pasta is mini_docker_pasta.rs's).
     let interfaces = match who {
         As::Root => vec!["eth0", "lo"],
         As::Rootless => vec!["lo"],
@@ -161,7 +182,8 @@ fn exit_codes(who: As) {
         (&["run", "--rm", "./no-such-dir", "true"], 125, "image directory \"./no-such-dir\""),
     ];
     for (args, code, message) in cases {
-        let ran = lab.run(args);
+        let args = run_args(no_network(who), &args[1..]);
+        let ran = lab.run(&args);
         assert_eq!(ran.code, code, "{args:?}: {}", ran.stderr);
         if (125..=127).contains(&code) {
             ran.assert_refused(code, message);

@@ -157,8 +157,8 @@ fn labels(state: &StateDir, image: &Value) -> Value {
     Value::Object(labels)
 }
 
-/// The network mode (bridge, none, host, container) and, on the bridge,
-/// what `run` made for the container.
+/// The network mode (bridge, pasta, none, host, container) and, on the
+/// bridge, what `run` made for the container (with pasta: its PID).
 fn network(state: &StateDir, mode: &Value) -> Value {
     let record = crate::network::Record::read(&state.dir);
     let ports: Vec<Value> = record
@@ -169,8 +169,11 @@ fn network(state: &StateDir, mode: &Value) -> Value {
             json!({ "host_ip": ip, "host_port": p.host_port, "port": p.port, "proto": p.proto.word() })
         })
         .collect();
+    // --network pasta: `none` to the runtime, which made the namespace.
+    let mode = record.mode.as_deref().map_or(mode.clone(), |m| json!(m));
     json!({
         "mode": mode,
+        "pasta_pid": record.pasta.map(|(pid, _)| pid.as_raw()),
         "address": record.address.map(|a| a.to_string()),
         "prefix": record.address.map(|_| record.prefix),
         "gateway": record.gateway.map(|g| g.to_string()),

@@ -29,6 +29,7 @@ use crate::image::users::Accounts;
 use crate::image::{Image, ImageConfig, ImageError, host};
 use crate::monitor::Announce;
 use crate::network::ipam::{self, Subnet};
+use crate::network::pasta;
 use crate::network::publish::{self, Publish};
 use crate::network::{self, NetworkError};
 use crate::teardown;
@@ -93,8 +94,10 @@ pub struct RunArgs {
     /// -t, its terminal's) goes to `mini-docker logs`
     #[arg(short = 'd', long)]
     detach: bool,
-    /// Network: bridge (the bridge minid0; root only), none (only lo),
-    /// host, or container:NAME [default: bridge as root, none rootless]
+    /// Network: bridge (the bridge minid0; root only), pasta (a user-mode
+    /// TCP/IP stack, rootless too), none (only lo), host, or
+    /// container:NAME [default: bridge as root; rootless, pasta if usable,
+    /// else none]
     #[arg(long = "network", visible_alias = "net", value_name = "MODE")]
     net: Option<String>,
     /// Published ports and the bridge's subnet (with --net bridge)
@@ -148,7 +151,8 @@ pub struct RunArgs {
 #[derive(Debug, Clone, Args)]
 pub struct NetworkArgs {
     /// Publish a container port on a host address [default: all] (with
-    /// --network bridge; Docker also picks a host port when none is given)
+    /// --network bridge or pasta; Docker also picks a host port when none
+    /// is given)
     #[arg(short = 'p', long = "publish", value_name = "[IP:]HOSTPORT:PORT[/tcp|udp]",
           value_parser = publish::parse)]
     pub publish: Vec<Publish>,
@@ -242,12 +246,20 @@ enum Userns {
 }
 
 /// Runs the container; returns the command's exit status.
-pub fn run(dirs: &Dirs, args: RunArgs) -> Result<u8, Error> {
-    let network = args.network.clone();
+pub fn run(dirs: &Dirs, mut args: RunArgs) -> Result<u8, Error> {
     let detach = args.detach;
     let limits = cgroups::Limits::from_request(&args.limits.request())?;
+    let network = args.network.clone();
+    let user_mode = user_mode_network(&mut args)?;
     let (decided, image, additions) = config(dirs, args, None)?;
-    let bridge = bridge_plan(&decided, &network)?;
+    let bridge = network_plan(&decided, &network, user_mode.pasta)?;
+    // Why a rootless container has no network, for a person at a
+    // terminal; a script keeps Docker's one-line errors on its stderr.
+    if let Some(note) = user_mode.note
+        && nix::unistd::isatty(std::io::stderr()).unwrap_or(false)
+    {
+        say_err!("mini-docker: {note}");
+    }
     // Checking the name and creating the state, under the state lock.
     let lock = mini_runc::container::lock::StateLock::acquire(&dirs.state)?;
     teardown::sweep(&dirs.state);
@@ -287,12 +299,13 @@ pub const RECORDED_ARGS: &str = "run.argv";
 /// `restart` of a container kept in `state` (stopped by now): decided
 /// again from `args`, its recorded command line, under the same ID, name
 /// and upper layer, and started detached, as `docker restart` does.
-pub fn restart(dirs: &Dirs, state: &StateDir, args: RunArgs) -> Result<Launched, Error> {
+pub fn restart(dirs: &Dirs, state: &StateDir, mut args: RunArgs) -> Result<Launched, Error> {
     let network = args.network.clone();
     let limits = cgroups::Limits::from_request(&args.limits.request())?;
+    let user_mode = user_mode_network(&mut args)?;
     let id = state.dir.file_name().map(|n| n.to_string_lossy().into_owned());
     let (decided, image, additions) = config(dirs, args, id)?;
-    let bridge = bridge_plan(&decided, &network)?;
+    let bridge = network_plan(&decided, &network, user_mode.pasta)?;
     let lock = mini_runc::container::lock::StateLock::acquire(&dirs.state)?;
     if state.running() {
         return Err(UsageError::StillRunning(decided.id).into());
@@ -319,11 +332,27 @@ pub enum Launched {
     Monitor(u8),
 }
 
-/// `--net bridge`: its plan (`--subnet`, `-p`), checked before anything
-/// exists; `None` on any other network.
-fn bridge_plan(decided: &Config, network: &NetworkArgs) -> Result<Option<network::Plan>, Error> {
+/// `--network pasta` (asked for, or rootless by default where pasta can
+/// run) is, to the runtime, a namespace of its own with only lo (`none`);
+/// the engine starts pasta for it (see network/pasta.rs).
+fn user_mode_network(args: &mut RunArgs) -> Result<pasta::Decision, Error> {
+    let user_mode = pasta::decide(args.net.as_deref(), geteuid().is_root())?;
+    if user_mode.pasta {
+        args.net = Some("none".to_owned());
+    }
+    Ok(user_mode)
+}
+
+/// The network the engine makes (the bridge's `--subnet` and `-p`, or
+/// pasta's forwards), checked before anything exists; `None` for the
+/// others.
+fn network_plan(
+    decided: &Config,
+    network: &NetworkArgs,
+    pasta: bool,
+) -> Result<Option<network::Plan>, Error> {
     let on_bridge = matches!(decided.net_mode, NetMode::Bridge);
-    Ok(network::Plan::new(network.subnet, &network.publish, on_bridge)?)
+    Ok(network::Plan::new(network.subnet, &network.publish, on_bridge, pasta)?)
 }
 
 /// From a written bundle to the end: the container runs (under a monitor
@@ -425,10 +454,10 @@ fn write_bundle(
 }
 // ANCHOR_END: write-bundle
 
-/// `--net bridge`: the network's steps that fall in the middle of the
-/// start, handed to the process model as hooks (see `network/`): the veth
-/// pair once the child exists, `eth0`'s address and route inside it, and
-/// the published ports' relays once it runs.
+/// `--net bridge` and `pasta`: the network's steps that fall in the middle
+/// of the start, handed to the process model as hooks (see `network/`):
+/// the veth pair (or pasta) once the child exists, `eth0`'s address and
+/// route inside it, and the published ports' relays once it runs.
 fn network_hooks(state: &StateDir) -> Hooks {
     let (dir, inside) = (state.dir.clone(), state.dir.clone());
     Hooks {

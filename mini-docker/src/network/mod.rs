@@ -29,8 +29,10 @@
 //!    as `docker0` does.
 //!
 //! Bridge networking needs root: making a bridge and a veth pair in the
-//! host's namespace needs CAP_NET_ADMIN there (rootless runtimes use a
-//! user-mode network stack such as slirp4netns or pasta instead).
+//! host's namespace needs CAP_NET_ADMIN there. Rootless containers get a
+//! user-mode network stack instead, `--network pasta` (see [`pasta`]),
+//! which takes steps 1 (the record, the ports checked), 2 (pasta started
+//! for the waiting child) and 5 (pasta ended) of the same hooks.
 //!
 //! `network/` owns the bridge, the leases and the published ports, as
 //! Docker's engine does (an OCI runtime such as runc knows no network but
@@ -48,6 +50,7 @@
 //! (clap stays there) with [`publish::parse`] and [`ipam::parse_subnet`].
 
 pub mod ipam;
+pub mod pasta;
 pub mod publish;
 
 use std::net::Ipv4Addr;
@@ -75,8 +78,10 @@ const RECORD: &str = "network";
 pub enum NetworkError {
     #[error("--net bridge needs root (rootless containers have --net none or host)")]
     Rootless,
-    #[error("-p/--publish needs --net bridge")]
+    #[error("-p/--publish needs --network bridge or pasta")]
     PublishWithoutBridge,
+    #[error("--network pasta: {0}")]
+    Pasta(String),
     #[error("--subnet {subnet} overlaps {network}, which this host already routes: choose another")]
     SubnetInUse { subnet: String, network: String },
     #[error("the container whose network is shared has ended")]
@@ -96,31 +101,43 @@ fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Network
     move |source| NetworkError::Io { what, path, source }
 }
 
-/// What a `--net bridge` container gets, decided before anything exists.
+/// The networks `network/` makes something for.
+#[derive(Debug, Clone)]
+pub enum Kind {
+    /// `--network bridge`, on this subnet.
+    Bridge(Subnet),
+    /// `--network pasta` (see [`pasta`]).
+    Pasta,
+}
+
+/// What a `--network bridge` or `pasta` container gets, decided before
+/// anything exists.
 #[derive(Debug, Clone)]
 pub struct Plan {
-    pub subnet: Subnet,
+    pub kind: Kind,
     pub publish: Vec<Publish>,
 }
 
 impl Plan {
-    /// `None` when the container is not on the bridge (`bridge` false);
-    /// `subnet` and `publish` are `run`'s `--subnet` and `-p`.
+    /// `None` when the container is neither on the bridge (`bridge`) nor
+    /// on pasta (`pasta`); `subnet` and `publish` are `run`'s `--subnet`
+    /// and `-p`.
     pub fn new(
         subnet: Subnet,
         publish: &[Publish],
         bridge: bool,
+        pasta: bool,
     ) -> Result<Option<Plan>, NetworkError> {
-        if !bridge {
-            if !publish.is_empty() {
+        let kind = match (bridge, pasta) {
+            (true, _) if !geteuid().is_root() => return Err(NetworkError::Rootless),
+            (true, _) => Kind::Bridge(subnet),
+            (false, true) => Kind::Pasta,
+            (false, false) if !publish.is_empty() => {
                 return Err(NetworkError::PublishWithoutBridge);
             }
-            return Ok(None);
-        }
-        if !geteuid().is_root() {
-            return Err(NetworkError::Rootless);
-        }
-        Ok(Some(Plan { subnet, publish: publish.to_vec() }))
+            (false, false) => return Ok(None),
+        };
+        Ok(Some(Plan { kind, publish: publish.to_vec() }))
     }
 }
 
@@ -134,6 +151,11 @@ pub struct Record {
     pub lease: Option<PathBuf>,
     pub veth: Option<String>,
     pub publish: Vec<Publish>,
+    /// `pasta`, for a `--network pasta` container (the runtime records
+    /// `none`: a namespace it made and nothing in it).
+    pub mode: Option<String>,
+    /// The container's pasta: its PID and start time (see [`pasta`]).
+    pub pasta: Option<(Pid, u64)>,
 }
 
 impl Record {
@@ -153,6 +175,13 @@ impl Record {
                 Some(("lease", l)) => record.lease = Some(PathBuf::from(l)),
                 Some(("veth", v)) => record.veth = Some(v.to_owned()),
                 Some(("publish", p)) => record.publish.extend(publish::parse(p).ok()),
+                Some(("mode", m)) => record.mode = Some(m.to_owned()),
+                Some(("pasta", p)) => {
+                    let mut words = p.split(' ').map(str::parse);
+                    if let (Some(Ok(pid)), Some(Ok(started))) = (words.next(), words.next()) {
+                        record.pasta = Some((Pid::from_raw(pid as i32), started));
+                    }
+                }
                 _ => {}
             }
         }
@@ -171,22 +200,53 @@ pub fn create(
     state_dir: &Path,
 ) -> Result<(), NetworkError> {
     let Some(plan) = plan else { return Ok(()) };
-    let gateway = plan.subnet.gateway();
-    ensure_bridge(&plan.subnet)?;
-    let (address, lease) = ipam::lease(state_root, &plan.subnet, state_dir)?;
+    let subnet = match &plan.kind {
+        Kind::Bridge(subnet) => subnet,
+        Kind::Pasta => return create_pasta(plan, state_dir),
+    };
+    let gateway = subnet.gateway();
+    ensure_bridge(subnet)?;
+    let (address, lease) = ipam::lease(state_root, subnet, state_dir)?;
     let veth = format!("md{}", &id[..id.len().min(10)]);
     let mut text = format!(
         "lease {}\naddress {address}/{}\ngateway {gateway}\nveth {veth}\n",
         lease.display(),
-        plan.subnet.prefix
+        subnet.prefix
     );
     for p in &plan.publish {
         text += &format!("publish {p}\n");
     }
     let path = state_dir.join(RECORD);
     std::fs::write(&path, text).map_err(io("writing", &path))?;
-    write_etc(state_dir, hostname, address)?;
+    write_hosts(state_dir, hostname, address)?;
+    write_resolv_conf(state_dir)?;
     publish::bind(&plan.publish, address)
+}
+
+/// Step 1 for `--network pasta`: the record (the mode, the published
+/// ports) and the resolvers. pasta binds the ports itself, once started;
+/// each is tried here first, so that a port in use (or one below 1024,
+/// rootless) is refused before anything runs, as on the bridge.
+fn create_pasta(plan: &Plan, state_dir: &Path) -> Result<(), NetworkError> {
+    let mut text = "mode pasta\n".to_owned();
+    for p in &plan.publish {
+        text += &format!("publish {p}\n");
+    }
+    let path = state_dir.join(RECORD);
+    std::fs::write(&path, text).map_err(io("writing", &path))?;
+    write_resolv_conf(state_dir)?;
+    publish::try_bind(&plan.publish)
+}
+
+/// Adds `line` to the network record.
+fn append_record(state_dir: &Path, line: &str) -> Result<(), NetworkError> {
+    use std::io::Write as _;
+    let path = state_dir.join(RECORD);
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(line.as_bytes()))
+        .map_err(io("writing", &path))
 }
 // ANCHOR_END: create
 
@@ -263,25 +323,27 @@ fn refuse_subnet_in_use(subnet: &Subnet) -> Result<(), NetworkError> {
     }
 }
 
-/// `/etc/hosts` names the container's address; `/etc/resolv.conf` is the
-/// host's, without loopback name servers (127.0.0.53 is the host's own
-/// resolver, unreachable from another namespace).
-fn write_etc(state_dir: &Path, hostname: &str, address: Ipv4Addr) -> Result<(), NetworkError> {
-    let etc = state_dir.join("etc");
+/// `/etc/hosts` names the container's address.
+fn write_hosts(state_dir: &Path, hostname: &str, address: Ipv4Addr) -> Result<(), NetworkError> {
     let hosts = format!(
         "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n{address}\t{hostname}\n"
     );
+    let path = state_dir.join("etc").join("hosts");
+    std::fs::write(&path, hosts).map_err(io("writing", &path))
+}
+
+/// `/etc/resolv.conf` is the host's, without loopback name servers
+/// (127.0.0.53 is the host's own resolver, unreachable from another
+/// namespace).
+fn write_resolv_conf(state_dir: &Path) -> Result<(), NetworkError> {
     let resolv: String = std::fs::read_to_string("/etc/resolv.conf")
         .unwrap_or_default()
         .lines()
         .filter(|l| !(l.starts_with("nameserver 127.") || l.starts_with("nameserver ::1")))
         .map(|l| format!("{l}\n"))
         .collect();
-    for (name, text) in [("hosts", hosts), ("resolv.conf", resolv)] {
-        let path = etc.join(name);
-        std::fs::write(&path, text).map_err(io("writing", &path))?;
-    }
-    Ok(())
+    let path = state_dir.join("etc").join("resolv.conf");
+    std::fs::write(&path, resolv).map_err(io("writing", &path))
 }
 
 /// Step 2 (createRuntime), in the parent while the child waits: the veth
@@ -290,6 +352,9 @@ fn write_etc(state_dir: &Path, hostname: &str, address: Ipv4Addr) -> Result<(), 
 // ANCHOR: attach
 pub fn attach(state_dir: &Path, pid: Pid) -> Result<(), NetworkError> {
     let record = Record::read(state_dir);
+    if record.mode.as_deref() == Some("pasta") {
+        return pasta::start(state_dir, &record.publish, pid);
+    }
     let Some(veth) = record.veth else { return Ok(()) };
     rtnl::create_veth_into(&veth, INSIDE, pid.as_raw() as u32).map_err(NetworkError::Netlink)?;
     rtnl::set_master(&veth, BRIDGE).map_err(NetworkError::Netlink)?;
@@ -315,13 +380,15 @@ pub fn forward() {
     publish::start();
 }
 
-/// Step 5: frees the lease. The veth pair is not deleted here: it goes
-/// with the container's network namespace, when its last process has
-/// ended (network_namespaces(7)); a `RTM_DELLINK` would make mini-docker
-/// wait for RCU grace periods.
+/// Step 5: frees the lease, ends pasta. The veth pair is not deleted
+/// here: it goes with the container's network namespace, when its last
+/// process has ended (network_namespaces(7)); a `RTM_DELLINK` would make
+/// mini-docker wait for RCU grace periods.
 /// Safe to call more than once, and from the sweep of a later run.
 pub fn remove(state_dir: &Path) {
     let record = Record::read(state_dir);
+    // Before the record goes: it names another mini-docker's pasta.
+    pasta::stop(record.pasta);
     if let Some(lease) = &record.lease {
         ipam::release(lease, state_dir);
     }

@@ -112,6 +112,20 @@ pub fn bind(publish: &[Publish], container: Ipv4Addr) -> Result<(), NetworkError
     Ok(())
 }
 
+/// Binds every published port and lets it go again: whether it is free
+/// (`--network pasta`, whose pasta binds them itself, a moment later).
+pub fn try_bind(publish: &[Publish]) -> Result<(), NetworkError> {
+    for p in publish {
+        let host = SocketAddr::from((p.host_ip, p.host_port));
+        let failed = |source| NetworkError::Bind { spec: p.to_string(), source };
+        match p.proto {
+            Proto::Tcp => drop(TcpListener::bind(host).map_err(failed)?),
+            Proto::Udp => drop(UdpSocket::bind(host).map_err(failed)?),
+        }
+    }
+    Ok(())
+}
+
 /// Serves the bound ports from threads of their own. The threads are
 /// started only now, after `clone`: the clone's child gets a copy of this
 /// process's memory, which is only safe while no other thread can hold a
