@@ -46,8 +46,10 @@ struct Ran {
     stderr: String,
 }
 
-const APPLETS: &[&str] =
-    &["sh", "cat", "echo", "hostname", "uname", "stat", "sleep", "readlink", "head", "wc", "ls"];
+const APPLETS: &[&str] = &[
+    "sh", "cat", "echo", "hostname", "uname", "stat", "sleep", "readlink", "head", "wc", "ls",
+    "mount", "id",
+];
 
 impl Bundle {
     fn new(test: &str) -> Option<Bundle> {
@@ -686,15 +688,20 @@ fn five_capability_sets() {
 
 // ANCHOR: propagation
 /// `linux.rootfsPropagation`: the root mount's propagation, as mountinfo's
-/// optional fields show it (proc(5)): `unbindable` for runbindable, no tag
-/// by default (private); shared and slave are refused.
+/// optional fields show it (proc(5)). The bundle sits in a shared mount on
+/// the host (as under systemd), so the root, bound from the container's
+/// copy of it, is by default its slave (`master:`), as under runc;
+/// `runbindable` and `private` cut it off, `rslave` keeps it; a type that
+/// does not exist is refused.
 #[test]
 fn rootfs_propagation() {
     let Some(bundle) = Bundle::new("mini-runc rootfsPropagation") else { return };
+    let _shared = SharedMount::new(&bundle.path());
     let root_line = "cat /proc/self/mountinfo | while read -r id parent major root mnt rest; do \
                      [ \"$mnt\" = / ] && echo \"$rest\"; done; true";
     let mut seen = Vec::new();
-    for (n, propagation) in [None, Some("runbindable")].into_iter().enumerate() {
+    let asked = [None, Some("runbindable"), Some("private"), Some("rslave")];
+    for (n, propagation) in asked.into_iter().enumerate() {
         bundle.config(root_line, |c| {
             if let Some(p) = propagation {
                 c["linux"]["rootfsPropagation"] = json!(p);
@@ -704,16 +711,118 @@ fn rootfs_propagation() {
         assert_eq!(ran.code, 0, "{ran:?}");
         seen.push(ran.stdout);
     }
-    assert!(!seen[0].contains("shared:") && !seen[0].contains("unbindable"), "{seen:?}");
-    assert!(seen[1].contains("unbindable"), "runbindable: {seen:?}");
-    // Shared and slave would connect the root to nothing (its mounts are
-    // made private first): refused, as a type that does not exist is.
-    for refused in ["rslave", "shared", "sideways"] {
-        bundle.config("true", |c| c["linux"]["rootfsPropagation"] = json!(refused));
-        bundle.assert_refused("linux.rootfsPropagation");
-    }
+    assert!(seen[0].contains("master:") && !seen[0].contains("shared:"), "{seen:?}");
+    assert!(seen[1].contains("unbindable") && !seen[1].contains("master:"), "{seen:?}");
+    assert!(!seen[2].contains("master:") && !seen[2].contains("shared:"), "{seen:?}");
+    assert!(seen[3].contains("master:") && !seen[3].contains("shared:"), "{seen:?}");
+    bundle.config("true", |c| c["linux"]["rootfsPropagation"] = json!("sideways"));
+    bundle.assert_refused("linux.rootfsPropagation");
 }
 // ANCHOR_END: propagation
+
+/// A directory of the test's, bound on itself and made shared on the host
+/// (what systemd makes of `/`), so that a container's copies of it have a
+/// master to follow and, were anything wrong, a peer to leak to. The
+/// mount and whatever is below it go on drop.
+struct SharedMount(PathBuf);
+
+impl SharedMount {
+    fn new(dir: &Path) -> SharedMount {
+        use nix::mount::{MsFlags, mount};
+        std::fs::create_dir_all(dir).expect("shared dir");
+        mount(Some(dir), dir, None::<&str>, MsFlags::MS_BIND, None::<&str>).expect("bind");
+        let guard = SharedMount(dir.to_owned());
+        mount(None::<&str>, dir, None::<&str>, MsFlags::MS_SHARED, None::<&str>).expect("shared");
+        guard
+    }
+}
+
+impl Drop for SharedMount {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+/// The mount points of `pid`'s namespace, as its root shows them, each
+/// with its source (field 5, and the field after the filesystem type).
+fn mount_points(pid: i64) -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/mountinfo")).expect("mountinfo");
+    text.lines()
+        .filter_map(|line| {
+            let (left, right) = line.split_once(" - ")?;
+            let point = left.split_whitespace().nth(4)?;
+            Some((point.to_owned(), right.split_whitespace().nth(1)?.to_owned()))
+        })
+        .collect()
+}
+
+// ANCHOR: propagation-in-out
+/// The direction of propagation: what the host mounts later below a bind
+/// source reaches the container through an `rslave` or `rshared` bind, and
+/// not through an `rprivate` one (the control); what the container mounts
+/// (it holds CAP_SYS_ADMIN here), on its `shared` root or in its `rshared`
+/// bind, never reaches the host, whose sources are shared mounts.
+#[test]
+fn propagation_reaches_in_never_out() {
+    let Some(bundle) = Bundle::new("mini-runc propagation in and out") else { return };
+    let _root = SharedMount::new(&bundle.path());
+    let source = bundle.dir.join("source");
+    let _source = SharedMount::new(&source);
+    for dir in [source.join("in"), source.join("out"), bundle.path().join("rootfs/mnt")] {
+        std::fs::create_dir_all(dir).expect("mount point");
+    }
+    let script = "mount -t tmpfs nslab-out-root /mnt && mount -t tmpfs nslab-out-bind /shared/out \
+                  && exec sleep 30";
+    let source_text = source.display().to_string();
+    bundle.config(script, |c| {
+        c["linux"]["rootfsPropagation"] = json!("shared");
+        for set in ["bounding", "effective", "permitted"] {
+            c["process"]["capabilities"][set]
+                .as_array_mut()
+                .expect(set)
+                .push(json!("CAP_SYS_ADMIN"));
+        }
+        let mounts = c["mounts"].as_array_mut().expect("mounts");
+        for kind in ["slave", "shared", "private"] {
+            mounts.push(json!({ "destination": format!("/{kind}"), "type": "bind",
+                                "source": source_text, "options": ["rbind", format!("r{kind}")] }));
+        }
+    });
+    assert_eq!(bundle.verb(&["create", "s1"]).code, 0);
+    assert_eq!(bundle.verb(&["start", "s1"]).code, 0);
+    let init = bundle.state("s1")["pid"].as_i64().expect("pid");
+    wait_for(|| mount_points(init).iter().any(|(_, source)| source == "nslab-out-bind"));
+    nix::mount::mount(
+        Some("nslab-in"),
+        &source.join("in"),
+        Some("tmpfs"),
+        nix::mount::MsFlags::empty(),
+        None::<&str>,
+    )
+    .expect("the host's mount below the source");
+    let inside = mount_points(init);
+    let has = |point: &str| inside.iter().any(|(p, s)| p == point && s == "nslab-in");
+    assert!(has("/slave/in"), "rslave: the host's mount came in: {inside:?}");
+    assert!(has("/shared/in"), "rshared: the host's mount came in: {inside:?}");
+    assert!(!has("/private/in"), "rprivate: cut off from the host: {inside:?}");
+    let host = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    assert!(!host.contains("nslab-out"), "a container's mount reached the host: {host}");
+    let root = std::fs::read_to_string(format!("/proc/{init}/mountinfo")).expect("mountinfo");
+    let root = root.lines().find(|l| l.split_whitespace().nth(4) == Some("/")).expect("root");
+    assert!(root.contains("shared:") && root.contains("master:"), "{root}");
+    assert_eq!(bundle.verb(&["delete", "--force", "s1"]).code, 0);
+    bundle.assert_empty();
+}
+// ANCHOR_END: propagation-in-out
+
+/// Waits (bounded) until `done` holds.
+fn wait_for(done: impl Fn() -> bool) {
+    let deadline = Instant::now() + LIMIT;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
 
 // ANCHOR: id-ranges
 /// `linux.uidMappings` with two ranges, and `additionalGids`: the
@@ -790,8 +899,9 @@ fn cgroup_namespace_joined_by_path() {
 // ANCHOR: bind-options
 /// A bind mount's options: `bind` takes the one mount, `rbind` the mounts
 /// below it too (the host's `/sys` has `/sys/fs/cgroup` mounted below it);
-/// `unbindable` shows in mountinfo, `rprivate` leaves no tag; `rslave` is
-/// refused (there is no master left to follow).
+/// `unbindable` shows in mountinfo, `rprivate` leaves no tag (see
+/// [`propagation_reaches_in_never_out`] for `rslave` and `rshared`); an
+/// option that does not exist is refused.
 #[test]
 fn bind_mount_options() {
     let Some(bundle) = Bundle::new("mini-runc bind options") else { return };
@@ -816,14 +926,12 @@ fn bind_mount_options() {
         line("/b").is_some_and(|l| !l.contains("shared:") && !l.contains("master:")),
         "{ran:?}"
     );
-    for refused in ["rslave", "sideways"] {
-        bundle.config("true", |c| {
-            let mounts = c["mounts"].as_array_mut().expect("mounts");
-            mounts.push(json!({ "destination": "/a", "type": "bind", "source": "/sys",
-                                "options": ["rbind", refused] }));
-        });
-        bundle.assert_refused("mounts[");
-    }
+    bundle.config("true", |c| {
+        let mounts = c["mounts"].as_array_mut().expect("mounts");
+        mounts.push(json!({ "destination": "/a", "type": "bind", "source": "/sys",
+                            "options": ["rbind", "sideways"] }));
+    });
+    bundle.assert_refused("mounts[");
 }
 // ANCHOR_END: bind-options
 

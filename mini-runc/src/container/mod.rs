@@ -248,8 +248,8 @@ pub struct Extras {
     pub oom_score_adj: Option<i32>,
     /// The network namespace is one joined by path, not a new one.
     pub net_joined: bool,
-    /// `linux.rootfsPropagation` other than private: the propagation the
-    /// root mount gets once the container is in it (mount_namespaces(7)).
+    /// `linux.rootfsPropagation`, when given: the propagation the root
+    /// mount gets once the container is in it (mount_namespaces(7)).
     pub rootfs_propagation: Option<nix::mount::MsFlags>,
 }
 

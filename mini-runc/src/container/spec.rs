@@ -301,31 +301,28 @@ fn linux_single_id(spec: &Spec) -> bool {
 
 // ANCHOR: propagation
 /// `linux.rootfsPropagation`: the propagation type of the container's root
-/// mount (mount_namespaces(7), "Shared subtree semantics"). The model makes
-/// every mount of the container's namespace private before it builds the
-/// root, so that nothing it mounts reaches the host: private is the
-/// default, and unbindable is set on `/` once the container is in it.
-/// Shared and slave are refused: with no peer and no master left, they
-/// would be accepted and mean nothing (see [`unconnected`]).
+/// mount (mount_namespaces(7), "Shared subtree semantics"), set once the
+/// container is in it. Every mount of the container's namespace was made a
+/// slave first (`rootfs/mod.rs`), so whatever is asked, nothing the
+/// container mounts reaches the host: `shared` gives the root a peer group
+/// of the container's own (a new mount namespace made inside shares its
+/// mounts), still a slave of the host's mount, whose later mounts come in;
+/// `slave` keeps just that; `private` cuts it off. Without the field the
+/// root stays as it was made: a slave of the host's mount when that one
+/// is shared, else private, as under runc.
 fn rootfs_propagation(
     linux: &oci_spec::runtime::Linux,
 ) -> Result<Option<nix::mount::MsFlags>, SpecError> {
-    use nix::mount::MsFlags;
-    let flag = match linux.rootfs_propagation().as_deref() {
-        None | Some("" | "private" | "rprivate") => return Ok(None),
-        Some("unbindable") => MsFlags::MS_UNBINDABLE,
-        Some("runbindable") => MsFlags::MS_UNBINDABLE | MsFlags::MS_REC,
-        Some(kind @ ("shared" | "rshared" | "slave" | "rslave")) => {
-            return Err(refuse("linux.rootfsPropagation", unconnected(kind)));
-        }
-        Some(other) => {
-            return Err(refuse(
+    match linux.rootfs_propagation().as_deref() {
+        None | Some("") => Ok(None),
+        Some(word) => match crate::rootfs::propagation_flags(word) {
+            Some(flags) => Ok(Some(flags)),
+            None => Err(refuse(
                 "linux.rootfsPropagation",
-                format!("{other:?} is not a propagation type"),
-            ));
-        }
-    };
-    Ok(Some(flag))
+                format!("{word:?} is not a propagation type"),
+            )),
+        },
+    }
 }
 // ANCHOR_END: propagation
 
@@ -987,14 +984,17 @@ const BUILT_IN: &[(&str, &str, &[&str])] = &[
 ];
 
 /// Options a bind mount may carry: `bind` or `rbind` (the mounts below the
-/// source too), read-only or not, the flags, private (what every mount of
-/// the model is: it makes `/` `MS_REC | MS_PRIVATE` first) or unbindable,
-/// and an ID-mapped mount.
+/// source too), read-only or not, the flags, a propagation type (see
+/// [`bind_propagation`]), and an ID-mapped mount.
 const BIND_OPTIONS: &[&str] = &[
     "bind",
     "rbind",
     "ro",
     "rw",
+    "shared",
+    "rshared",
+    "slave",
+    "rslave",
     "private",
     "rprivate",
     "unbindable",
@@ -1023,12 +1023,6 @@ fn mounts(
         let is_bind = typ == "bind" || options.iter().any(|o| o == "bind" || o == "rbind");
         let idmap = idmapped_mount(&field, m, linux, is_bind)?;
         if is_bind {
-            if let Some(kind) = options
-                .iter()
-                .find(|o| matches!(o.as_str(), "shared" | "rshared" | "slave" | "rslave"))
-            {
-                return Err(refuse(field, unconnected(kind)));
-            }
             if let Some(bad) = options.iter().find(|o| !BIND_OPTIONS.contains(&o.as_str())) {
                 return Err(refuse(field, format!("bind mount option {bad:?} is not supported")));
             }
@@ -1063,8 +1057,8 @@ fn mounts(
             }
             return Err(refuse(field, format!("a {typ} mount here is not supported")));
         };
-        // `rprivate` (podman writes it on the cgroup mount) is what every
-        // mount of the model is: `/` is made `MS_REC | MS_PRIVATE` first.
+        // `rprivate` (podman writes it on the cgroup mount) is what these
+        // mounts are: new ones, made where no mount is shared any more.
         let private = |o: &str| o == "private" || o == "rprivate";
         if let Some(bad) = options
             .iter()
@@ -1188,29 +1182,15 @@ fn bind_restrictions(options: &[String]) -> nix::mount::MsFlags {
 }
 
 /// A bind mount's propagation option (mount_namespaces(7)); the last one
-/// given counts, as in mount(8). Private, the model's default, is `None`.
-/// Shared and slave are refused before this (see [`unconnected`]).
+/// given counts, as in mount(8). The bind is made from the container's
+/// copy of the source's mount, a slave since `/` was made `rslave`: so
+/// `slave` (what `-v a:b:rslave` and Kubernetes' `HostToContainer` ask
+/// for) sees what the host mounts below the source later, `shared` adds a
+/// peer group of the container's own, and nothing reaches the host either
+/// way. `private` cuts the mount off; `None` leaves it as the bind made
+/// it (a slave of a shared source's mount, else private).
 fn bind_propagation(options: &[String]) -> Option<nix::mount::MsFlags> {
-    use nix::mount::MsFlags;
-    options.iter().fold(None, |flags, o| match o.as_str() {
-        "private" | "rprivate" => None,
-        "unbindable" => Some(MsFlags::MS_UNBINDABLE),
-        "runbindable" => Some(MsFlags::MS_UNBINDABLE | MsFlags::MS_REC),
-        _ => flags,
-    })
-}
-
-/// Why a shared or slave mount is refused: the model makes `/` of the
-/// container's mount namespace `MS_REC | MS_PRIVATE` before anything else,
-/// so that no mount of the container reaches the host; a mount made from
-/// then on has no peer and no master outside, and `shared` or `slave`
-/// (what `-v a:b:rslave` or Kubernetes' mount propagation ask for: to see
-/// the host's later mounts) would be accepted and do nothing.
-fn unconnected(kind: &str) -> String {
-    format!(
-        "{kind:?} is not supported: the container's mounts are made private first, so it would \
-         have no peer or master on the host"
-    )
+    options.iter().fold(None, |flags, o| crate::rootfs::propagation_flags(o).or(flags))
 }
 
 /// `size=67108864` is the model's `size=65536k` (Docker writes bytes).
