@@ -864,8 +864,7 @@ fn id_ranges_and_supplementary_groups() {
 
 // ANCHOR: join-cgroup
 /// A `cgroup` namespace joined by `path`: the second container is in the
-/// first's (the same `/proc/self/ns/cgroup` link), not a new one. A user
-/// or mount namespace by path is refused, naming the field.
+/// first's (the same `/proc/self/ns/cgroup` link), not a new one.
 #[test]
 fn cgroup_namespace_joined_by_path() {
     let Some(bundle) = Bundle::new("mini-runc cgroup namespace path") else { return };
@@ -885,16 +884,168 @@ fn cgroup_namespace_joined_by_path() {
     assert_eq!(ran.code, 0, "{ran:?}");
     assert_eq!(ran.stdout.trim(), first.display().to_string());
     assert_eq!(bundle.verb(&["delete", "--force", "g1"]).code, 0);
-    for kind in ["user", "mount"] {
-        bundle.config("true", |c| {
-            namespaces(c).retain(|n| n["type"] != kind);
-            namespaces(c).push(json!({ "type": kind, "path": "/proc/self/ns/user" }));
-        });
-        bundle.assert_refused(&format!("linux.namespaces ({kind}).path"));
-    }
     bundle.assert_empty();
 }
 // ANCHOR_END: join-cgroup
+
+/// A process of the test's own, `sleep` in new namespaces (`flags`, for
+/// `unshare(2)`), which holds them for a bundle to join; a new mount
+/// namespace is cut off from the host's peer groups first, as unshare(1)
+/// does. Killed and reaped, by its PID, on drop.
+struct Holder(std::process::Child);
+
+impl Holder {
+    fn new(flags: libc::c_int) -> Holder {
+        use std::os::unix::process::CommandExt as _;
+        let mut cmd = Command::new("sleep");
+        cmd.arg("60").stdin(Stdio::null());
+        // SAFETY: after fork, before exec: raw system calls only, no
+        // allocation (the test process has other threads).
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::unshare(flags) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                let private = (libc::MS_REC | libc::MS_PRIVATE) as libc::c_ulong;
+                let null = std::ptr::null();
+                if flags & libc::CLONE_NEWNS != 0
+                    && libc::mount(null, c"/".as_ptr(), null, private, null.cast()) != 0
+                {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        Holder(cmd.spawn().expect("a namespace holder"))
+    }
+
+    /// Its namespace of `kind`, as a path and as the link's text.
+    fn namespace(&self, kind: &str) -> (String, String) {
+        let path = format!("/proc/{}/ns/{kind}", self.0.id());
+        let link = std::fs::read_link(&path).expect("ns link").display().to_string();
+        (path, link)
+    }
+}
+
+impl Drop for Holder {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The user namespace that owns the namespace at `path`: `NS_GET_USERNS`
+/// (ioctl_ns(2)) opens it; its link's text names it.
+fn owner(path: &str) -> String {
+    use std::os::fd::{AsRawFd as _, FromRawFd as _};
+    let ns = File::open(path).expect("ns");
+    // SAFETY: `_IO(0xb7, 0x1)` without an argument on an open namespace;
+    // a descriptor it returns is ours to own.
+    let fd = unsafe { libc::ioctl(ns.as_raw_fd(), 0xb701 as _) };
+    assert!(fd >= 0, "NS_GET_USERNS({path}): {}", std::io::Error::last_os_error());
+    let owner = unsafe { File::from_raw_fd(fd) };
+    let link = std::fs::read_link(format!("/proc/self/fd/{}", owner.as_raw_fd()));
+    link.expect("owner link").display().to_string()
+}
+
+// ANCHOR: join-user
+/// A `user` namespace joined by `path`: the container is in it (the same
+/// `/proc/self/ns/user` link), runs as its root through its map, and its
+/// new namespaces belong to it (the UTS namespace's owner, and the
+/// hostname its setup could set there); `exec` joins it too. No mappings
+/// may come with it, and the runtime's own user namespace is refused.
+#[test]
+fn user_namespace_joined_by_path() {
+    let Some(bundle) = Bundle::new("mini-runc user namespace path") else { return };
+    let holder = Holder::new(libc::CLONE_NEWUSER);
+    for file in ["uid_map", "gid_map"] {
+        let path = format!("/proc/{}/{file}", holder.0.id());
+        std::fs::write(&path, "0 200000 65536\n").expect("the holder's map");
+    }
+    let (path, link) = holder.namespace("user");
+    let script =
+        "readlink /proc/self/ns/user; id -u; cat /proc/self/uid_map; hostname; exec sleep 30";
+    bundle.config(script, |c| {
+        c["hostname"] = json!("joined");
+        namespaces(c).push(json!({ "type": "user", "path": path }));
+    });
+    assert_eq!(bundle.verb(&["create", "j1"]).code, 0);
+    let started = bundle.verb(&["start", "j1"]);
+    assert_eq!(started.code, 0, "{started:?}");
+    let init = bundle.state("j1")["pid"].as_i64().expect("pid");
+    assert_eq!(owner(&format!("/proc/{init}/ns/uts")), link, "the UTS namespace's owner");
+    assert_eq!(owner(&format!("/proc/{init}/ns/mnt")), link, "the mount namespace's owner");
+    let exec = bundle.verb(&["exec", "j1", "sh", "-c", "readlink /proc/self/ns/user; id -u"]);
+    assert_eq!(exec.code, 0, "{exec:?}");
+    assert_eq!(exec.stdout, format!("{link}\n0\n"));
+    assert_eq!(bundle.verb(&["delete", "--force", "j1"]).code, 0);
+    bundle.config("readlink /proc/self/ns/user; id -u; cat /proc/self/uid_map; hostname", |c| {
+        c["hostname"] = json!("joined");
+        namespaces(c).push(json!({ "type": "user", "path": path }));
+    });
+    let ran = bundle.run_container("j2");
+    assert_eq!((ran.code, ran.stderr.as_str()), (0, ""), "{ran:?}");
+    let lines: Vec<&str> = ran.stdout.lines().collect();
+    assert_eq!(lines[0], link, "in the joined namespace: {ran:?}");
+    assert_eq!(lines[1], "0", "its root: {ran:?}");
+    assert_eq!(lines[2].split_whitespace().collect::<Vec<_>>(), ["0", "200000", "65536"]);
+    assert_eq!(lines[3], "joined", "set in a UTS namespace the joined one owns: {ran:?}");
+    bundle.config("true", |c| {
+        namespaces(c).push(json!({ "type": "user", "path": path }));
+        let map = json!([{ "containerID": 0, "hostID": 200000, "size": 65536 }]);
+        c["linux"]["uidMappings"] = map.clone();
+        c["linux"]["gidMappings"] = map;
+    });
+    bundle.assert_refused("linux.uidMappings");
+    bundle.config("true", |c| {
+        namespaces(c).push(json!({ "type": "user", "path": "/proc/self/ns/user" }));
+    });
+    bundle.assert_refused("linux.namespaces (user).path");
+    bundle.assert_empty();
+}
+// ANCHOR_END: join-user
+
+// ANCHOR: join-mount
+/// A `mount` namespace joined by `path`: the container is in it (the same
+/// `/proc/self/ns/mnt` link) and its root was built and pivoted there:
+/// the holder, whose root was the old one, now has the bundle's root as
+/// its `/` (pivot_root(2) moves every process of the namespace), while
+/// the host's mount table never held it. The host's own mount namespace,
+/// a namespace of another type, and a bundle without any mount namespace
+/// are refused.
+#[test]
+fn mount_namespace_joined_by_path() {
+    let Some(bundle) = Bundle::new("mini-runc mount namespace path") else { return };
+    let holder = Holder::new(libc::CLONE_NEWNS);
+    let (path, link) = holder.namespace("mnt");
+    let joined = |c: &mut Value, path: &str| {
+        namespaces(c).retain(|n| n["type"] != "mount");
+        namespaces(c).push(json!({ "type": "mount", "path": path }));
+    };
+    bundle.config("readlink /proc/self/ns/mnt", |c| joined(c, &path));
+    let ran = bundle.run_container("m1");
+    assert_eq!((ran.code, ran.stderr.as_str()), (0, ""), "{ran:?}");
+    assert_eq!(ran.stdout.trim(), link, "in the joined namespace");
+    let rootfs = bundle.path().join("rootfs").display().to_string();
+    let mountinfo = std::fs::read_to_string(format!("/proc/{}/mountinfo", holder.0.id()));
+    let mountinfo = mountinfo.expect("the holder's mountinfo");
+    let root = mountinfo.lines().find(|l| l.split_whitespace().nth(4) == Some("/"));
+    assert_eq!(
+        root.and_then(|l| l.split_whitespace().nth(3)),
+        Some(rootfs.as_str()),
+        "{mountinfo}"
+    );
+    let host = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    assert!(!host.contains(&rootfs), "the container's root is on the host: {host}");
+    bundle.assert_empty();
+    bundle.config("true", |c| joined(c, "/proc/self/ns/mnt"));
+    bundle.assert_refused("linux.namespaces (mount).path");
+    bundle.config("true", |c| joined(c, &holder.namespace("user").0));
+    bundle.assert_refused("linux.namespaces (mount).path");
+    bundle.config("true", |c| namespaces(c).retain(|n| n["type"] != "mount"));
+    bundle.assert_refused("linux.namespaces");
+}
+// ANCHOR_END: join-mount
 
 // ANCHOR: bind-options
 /// A bind mount's options: `bind` takes the one mount, `rbind` the mounts

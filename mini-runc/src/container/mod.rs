@@ -195,11 +195,13 @@ pub struct Config {
 
 impl Config {
     /// Whether the parent makes idmapped mounts for the child (the image,
-    /// volumes): only into a user namespace of the container's own.
-    pub fn wants_idmaps(&self) -> bool {
+    /// volumes): only into a user namespace the container has, its own or
+    /// one joined by path (`extras`).
+    pub fn wants_idmaps(&self, extras: &Extras) -> bool {
         let lower =
             self.idmap_lower && matches!(self.lower, Lower::Directory(_) | Lower::Layers(_));
-        self.namespaces.user.is_some() && (lower || self.volumes.iter().any(|v| v.idmap))
+        let userns = self.namespaces.user.is_some() || extras.user_join.is_some();
+        userns && (lower || self.volumes.iter().any(|v| v.idmap))
     }
 }
 
@@ -251,6 +253,15 @@ pub struct Extras {
     /// `linux.rootfsPropagation`, when given: the propagation the root
     /// mount gets once the container is in it (mount_namespaces(7)).
     pub rootfs_propagation: Option<nix::mount::MsFlags>,
+    /// `linux.namespaces[type=user].path`: the container's first process is
+    /// cloned from inside this user namespace (by a process in between,
+    /// see `parent.rs`), so that its new namespaces belong to it; nobody
+    /// writes ID maps, the namespace has its own.
+    pub user_join: Option<Joined>,
+    /// `linux.namespaces[type=mount].path`: the container's first process
+    /// is cloned without a mount namespace of its own and joins this one
+    /// before its first mount; the root is built there.
+    pub mount_join: Option<Joined>,
 }
 
 /// A clock's offset in a new time namespace: its name as
