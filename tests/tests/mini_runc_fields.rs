@@ -3,8 +3,10 @@
 //! `linux.timeOffsets`, where the cgroup goes (`linux.cgroupsPath`, or
 //! `mini-runc/<id>` without one), `annotations`, cgroup v2's device rules
 //! (a BPF program), `linux.maskedPaths` and `readonlyPaths`, the five
-//! capability sets, `linux.rootfsPropagation`, several ID ranges and
-//! `user.additionalGids`.
+//! capability sets, `linux.rootfsPropagation` and bind propagation (the
+//! host's later mounts come in, the container's never go out), several ID
+//! ranges and `user.additionalGids`, and user and mount namespaces joined
+//! by `path` (held by a `sleep` the test starts in new namespaces).
 //!
 //! Each test writes a bundle (a busybox-static root and `mini-runc spec`'s
 //! `config.json`, changed), drives the real `mini-runc` binary through

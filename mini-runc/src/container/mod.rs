@@ -41,7 +41,11 @@
 //!
 //! Every mount happens in the container's own mount namespace, so when the
 //! last process in it ends the kernel takes all of them away: the host's
-//! mount table is never touched. What is left to clean up (the cgroups, the
+//! mount table is never touched. (An OCI bundle may name a mount namespace
+//! to join instead, never the host's: the mounts are made there. It may
+//! name a user namespace to join, too: then a process in between enters
+//! it and clones the child from there, so that the new namespaces are the
+//! joined one's, see `parent.rs`.) What is left to clean up (the cgroups, the
 //! address lease, the state directory) is cleaned up by the caller of
 //! [`parent::run_with`], the engine, through one teardown: mini-docker's
 //! `teardown.rs` frees its network records and calls the runtime's share,
