@@ -941,10 +941,10 @@ impl Drop for Holder {
 fn owner(path: &str) -> String {
     use std::os::fd::{AsRawFd as _, FromRawFd as _};
     let ns = File::open(path).expect("ns");
-    // SAFETY: `_IO(0xb7, 0x1)` without an argument on an open namespace;
-    // a descriptor it returns is ours to own.
+    // SAFETY: `_IO(0xb7, 0x1)` without an argument on an open namespace.
     let fd = unsafe { libc::ioctl(ns.as_raw_fd(), 0xb701 as _) };
     assert!(fd >= 0, "NS_GET_USERNS({path}): {}", std::io::Error::last_os_error());
+    // SAFETY: a new descriptor the ioctl returned, owned by nothing else.
     let owner = unsafe { File::from_raw_fd(fd) };
     let link = std::fs::read_link(format!("/proc/self/fd/{}", owner.as_raw_fd()));
     link.expect("owner link").display().to_string()

@@ -119,12 +119,14 @@ fn start(
     // cgroup v2 with limits: the child is born in its cgroup (see below).
     let cgroup = crate::cgroups::clone_target(&state.dir);
     let body = || child::main(cfg, state, &mut child_end, extras);
-    // SAFETY: mini-docker has no other thread yet: the -p relays start
-    // once the container runs (the poststart hook below), and a `run -d`
-    // monitor is a fork of a single-threaded process.
+    // Both: mini-docker has no other thread yet (the -p relays start once
+    // the container runs, at the poststart hook below, and a `run -d`
+    // monitor is a fork of a single-threaded process), nor has mini-runc.
     let (pid, in_cgroup) = match &extras.user_join {
         // Moved into its cgroups by us, who keep the host's privileges.
+        // SAFETY: single-threaded, as said above.
         Some(userns) => (unsafe { spawn_in_user_namespace(userns, flags, body) }?, false),
+        // SAFETY: single-threaded, as said above.
         None => unsafe { spawn_child(flags, cgroup.as_ref(), body) }?,
     };
     drop(child_end); // so a dead child reads as end-of-file, not a hang
