@@ -269,7 +269,10 @@ fn mounts(cfg: &Config, tmpfs: &[(String, Vec<String>)]) -> Result<Vec<Mount>, B
     for volume in &cfg.volumes {
         let access = if volume.read_only { "ro" } else { "rw" };
         let source = volume.source.to_string_lossy();
-        mounts.push(mount(&volume.target, "bind", &source, &["rbind", access])?);
+        // Its propagation, as Docker writes it (`rprivate` by default).
+        let propagation = volume.propagation.and_then(mini_runc::rootfs::propagation_word);
+        let options: Vec<&str> = ["rbind", access].into_iter().chain(propagation).collect();
+        mounts.push(mount(&volume.target, "bind", &source, &options)?);
     }
     for (target, options) in tmpfs {
         let options: Vec<&str> = options.iter().map(String::as_str).collect();

@@ -46,7 +46,10 @@ pub fn program() -> String {
 /// Bad input on the command line, found before anything is created.
 #[derive(Debug, Error)]
 pub enum UsageError {
-    #[error("malformed volume {0:?}: expected SRC:DST or SRC:DST:ro")]
+    #[error(
+        "malformed volume {0:?}: expected SRC:DST or SRC:DST:OPTIONS (ro or rw, and \
+         [r]shared, [r]slave or [r]private, comma-separated)"
+    )]
     MalformedVolume(String),
     #[error("volume source {0:?} is relative: use an absolute path")]
     RelativeVolumeSource(String),

@@ -275,7 +275,7 @@ fn bundle(who: As) {
         (&data["type"], &data["source"]),
         (&"bind".into(), &shared.display().to_string().into())
     );
-    assert_eq!(strings(&data["options"]), ["rbind", "ro"]);
+    assert_eq!(strings(&data["options"]), ["rbind", "ro", "rprivate"]);
     let linux = &config["linux"];
     let kinds: Vec<&str> = linux["namespaces"]
         .as_array()

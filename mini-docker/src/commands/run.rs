@@ -70,7 +70,9 @@ pub struct RunArgs {
     entrypoint: Option<String>,
     /// Bind-mount a host path into the container (absolute paths; Docker
     /// also takes named volumes)
-    #[arg(short = 'v', long = "volume", value_name = "SRC:DST[:ro]")]
+    /// (options: ro or rw, and a propagation: [r]shared, [r]slave or
+    /// [r]private, comma-separated)
+    #[arg(short = 'v', long = "volume", value_name = "SRC:DST[:OPTIONS]")]
     volume: Vec<String>,
     /// Mount a new tmpfs at PATH (options: size=, mode=, ro, exec...;
     /// always nosuid, nodev, and noexec unless exec, as Docker's)
@@ -759,15 +761,31 @@ fn check_hostname(hostname: String) -> Result<String, UsageError> {
     Ok(hostname)
 }
 
-/// `SRC:DST` or `SRC:DST:ro` (or `:rw`), both absolute, SRC existing.
+// ANCHOR: parse-volume
+/// `SRC:DST` or `SRC:DST:OPTIONS`, both absolute, SRC existing. OPTIONS,
+/// comma-separated as Docker takes them: `ro` or `rw`, and one of the
+/// propagation types Docker accepts (`shared`, `slave`, `private`, each
+/// also with `r`), `rprivate` without one, as Docker's default.
 fn parse_volume(spec: &str) -> Result<Volume, UsageError> {
+    use mini_runc::rootfs::propagation_flags;
+    let malformed = || UsageError::MalformedVolume(spec.to_owned());
     let parts: Vec<&str> = spec.split(':').collect();
-    let (source, target, read_only) = match parts.as_slice() {
-        [s, t] => (*s, *t, false),
-        [s, t, "ro"] => (*s, *t, true),
-        [s, t, "rw"] => (*s, *t, false),
-        _ => return Err(UsageError::MalformedVolume(spec.to_owned())),
+    let (source, target, options) = match parts.as_slice() {
+        [s, t] => (*s, *t, ""),
+        [s, t, o] if !o.is_empty() => (*s, *t, *o),
+        _ => return Err(malformed()),
     };
+    let (mut access, mut propagation) = (None, None);
+    for option in options.split(',').filter(|_| !options.is_empty()) {
+        let docker_kind = !option.contains("unbindable");
+        match (option, propagation_flags(option)) {
+            ("ro" | "rw", _) if access.is_none() => access = Some(option == "ro"),
+            (_, Some(flags)) if docker_kind && propagation.is_none() => propagation = Some(flags),
+            _ => return Err(malformed()),
+        }
+    }
+    let read_only = access.unwrap_or(false);
+    let propagation = propagation.or(propagation_flags("rprivate"));
     if source.is_empty() || target.is_empty() {
         return Err(UsageError::MalformedVolume(spec.to_owned()));
     }
@@ -789,10 +807,11 @@ fn parse_volume(spec: &str) -> Result<Volume, UsageError> {
         tmpfs: None,
         // Docker's -v: the mounts below the source come along (rbind).
         recursive: true,
-        propagation: None,
+        propagation,
         idmap: false,
     })
 }
+// ANCHOR_END: parse-volume
 
 /// The command's environment: Docker's defaults, the image's `Env`, then
 /// each `-e` (a later value of a key replaces an earlier one, see
@@ -829,9 +848,19 @@ mod tests {
             (Some("/tmp"), "/data", true)
         );
         assert!(v.source_is_dir);
+        let flags = |word| mini_runc::rootfs::propagation_flags(word);
+        assert_eq!(v.propagation, flags("rprivate"), "Docker's default");
+        let v = parse_volume("/tmp:/data:rslave").expect("valid");
+        assert_eq!((v.read_only, v.propagation), (false, flags("rslave")));
+        let v = parse_volume("/tmp:/data:shared,ro").expect("valid");
+        assert_eq!((v.read_only, v.propagation), (true, flags("shared")));
         for (spec, message) in [
             ("/tmp", "malformed volume \"/tmp\""),
             ("/tmp:/a:rx", "malformed volume"),
+            ("/tmp:/a:", "malformed volume"),
+            ("/tmp:/a:ro,rw", "malformed volume"),
+            ("/tmp:/a:rslave,shared", "malformed volume"),
+            ("/tmp:/a:unbindable", "malformed volume"),
             ("/tmp::ro", "malformed volume"),
             ("tmp:/a", "volume source \"tmp\" is relative"),
             ("/tmp:a", "volume target \"a\" is relative"),

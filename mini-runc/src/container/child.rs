@@ -32,14 +32,31 @@ use nix::unistd::sethostname;
 use crate::container::state::StateDir;
 use crate::container::sync::SyncChannel;
 use crate::container::{
-    Config, Extras, IpcMode, Lower, NetMode, TimeOffset, hook_programs, init, process,
-    start_report, tty,
+    Config, Extras, IdMap, IdRange, IpcMode, Lower, Namespaces, NetMode, TimeOffset, hook_programs,
+    init, process, start_report, tty,
 };
 use crate::error::{ContainerError, EXIT_RUNTIME, Error, ProcessError};
 use crate::rootfs;
 
 /// The body of the cloned process; its return value is the exit status.
 pub fn main(cfg: &Config, state: &StateDir, chan: &mut SyncChannel, extras: &Extras) -> isize {
+    // In a user namespace joined by path, its maps are the kernel's to
+    // tell: the same decisions follow from them as from maps of our own.
+    let joined;
+    let cfg = match (&extras.user_join, joined_user_map()) {
+        (None, _) => cfg,
+        (Some(_), Ok(map)) => {
+            joined = Config {
+                namespaces: Namespaces { user: Some(map), ..cfg.namespaces.clone() },
+                ..cfg.clone()
+            };
+            &joined
+        }
+        (Some(_), Err(e)) => {
+            chan.error(&e.to_string());
+            return EXIT_RUNTIME.into();
+        }
+    };
     match prepare(cfg, state, chan, extras) {
         Ok((slave, fifo, hook_state)) => {
             // The bundle's startContainer hooks, which init runs once
@@ -103,9 +120,10 @@ fn prepare(
     if let NetMode::Container { ns, .. } = &cfg.net_mode {
         keep.push(ns.as_raw_fd());
     }
+    keep.extend(extras.mount_join.as_ref().map(AsRawFd::as_raw_fd));
     close_inherited(&keep).map_err(ContainerError::sys("close_range"))?;
     // The idmapped mounts the parent made for us come just before "go".
-    let idmapped = if cfg.wants_idmaps() { chan.recv_mounts()? } else { Vec::new() };
+    let idmapped = if cfg.wants_idmaps(extras) { chan.recv_mounts()? } else { Vec::new() };
     chan.wait_go()?;
     // We are in our cgroups (if any), moved there by the parent or born
     // there by clone3: a new cgroup namespace now makes them the `/` of
@@ -217,8 +235,16 @@ fn set_up(
     extras: &Extras,
     idmapped: Vec<(String, OwnedFd)>,
 ) -> Result<Option<String>, Error> {
-    if let Some(map) = &cfg.namespaces.user {
-        become_root(map.single())?;
+    if cfg.namespaces.user.is_some() {
+        become_root()?;
+    }
+    // A mount namespace joined by path: the root is built there, from its
+    // view of the paths (runc's way); before any mount, and with the
+    // capabilities of the user namespace that owns it (ours by now).
+    if let Some(mnt) = &extras.mount_join {
+        let at = mnt.path().unwrap_or("linux.namespaces (mount).path");
+        nix::sched::setns(mnt, nix::sched::CloneFlags::CLONE_NEWNS)
+            .map_err(ContainerError::sys(format!("setns({at:?}, CLONE_NEWNS)")))?;
     }
     let root = rootfs::prepare(&rootfs_spec(cfg, state, extras, idmapped))?;
     // --ipc shareable or container:NAME: /dev/shm (and the IPC namespace).
@@ -400,9 +426,52 @@ fn rootfs_spec(
 
 /// Our UIDs are still the caller's (with `--userns auto` as root, host
 /// root, which is not mapped); switch to the namespace's root so that files
-/// we create belong to it. `setgroups` is refused when only one GID is
-/// mapped (the parent wrote "deny").
-fn become_root(single: bool) -> Result<(), ProcessError> {
+/// we create belong to it. `setgroups` is refused where the namespace's
+/// `setgroups` file says "deny" (the parent writes it when only one GID is
+/// mapped).
+fn become_root() -> Result<(), ProcessError> {
     let no_groups: &[u32] = &[];
-    process::switch_identity(0, 0, (!single).then_some(no_groups))
+    process::switch_identity(0, 0, process::may_set_groups().then_some(no_groups))
 }
+
+// ANCHOR: joined-user-map
+/// The ID map of the user namespace this process joined, as its
+/// `/proc/self/uid_map` and `gid_map` show it from inside (one line per
+/// range: the first ID inside, the first outside, the count). The setup
+/// runs as the namespace's root, so ID 0 must be mapped.
+fn joined_user_map() -> Result<IdMap, ContainerError> {
+    let ranges = |file: &str| -> Result<Vec<IdRange>, ContainerError> {
+        let path = std::path::PathBuf::from(file);
+        let text = std::fs::read_to_string(&path).map_err(|source| ContainerError::Io {
+            what: "reading",
+            path,
+            source,
+        })?;
+        Ok(text
+            .lines()
+            .filter_map(|line| {
+                let mut n = line.split_whitespace().map(|w| w.parse::<u32>().ok());
+                Some(IdRange { container: n.next()??, host: n.next()??, size: n.next()?? })
+            })
+            .collect())
+    };
+    let (uids, gids) = (ranges("/proc/self/uid_map")?, ranges("/proc/self/gid_map")?);
+    let root = |list: &[IdRange]| list.iter().find(|r| r.container == 0).copied();
+    let (Some(u), Some(g)) = (root(&uids), root(&gids)) else {
+        return Err(ContainerError::Sys {
+            call: "linux.namespaces (user).path: the namespace joined maps no user or group 0 \
+                   (the container's setup runs as its root)"
+                .to_owned(),
+            errno: Errno::EINVAL,
+        });
+    };
+    let others = |list: Vec<IdRange>| list.into_iter().filter(|r| r.container != 0).collect();
+    Ok(IdMap {
+        host_uid: u.host,
+        host_gid: g.host,
+        count: u.size.min(g.size),
+        more_uids: others(uids),
+        more_gids: others(gids),
+    })
+}
+// ANCHOR_END: joined-user-map

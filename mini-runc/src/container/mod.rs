@@ -41,7 +41,11 @@
 //!
 //! Every mount happens in the container's own mount namespace, so when the
 //! last process in it ends the kernel takes all of them away: the host's
-//! mount table is never touched. What is left to clean up (the cgroups, the
+//! mount table is never touched. (An OCI bundle may name a mount namespace
+//! to join instead, never the host's: the mounts are made there. It may
+//! name a user namespace to join, too: then a process in between enters
+//! it and clones the child from there, so that the new namespaces are the
+//! joined one's, see `parent.rs`.) What is left to clean up (the cgroups, the
 //! address lease, the state directory) is cleaned up by the caller of
 //! [`parent::run_with`], the engine, through one teardown: mini-docker's
 //! `teardown.rs` frees its network records and calls the runtime's share,
@@ -195,11 +199,13 @@ pub struct Config {
 
 impl Config {
     /// Whether the parent makes idmapped mounts for the child (the image,
-    /// volumes): only into a user namespace of the container's own.
-    pub fn wants_idmaps(&self) -> bool {
+    /// volumes): only into a user namespace the container has, its own or
+    /// one joined by path (`extras`).
+    pub fn wants_idmaps(&self, extras: &Extras) -> bool {
         let lower =
             self.idmap_lower && matches!(self.lower, Lower::Directory(_) | Lower::Layers(_));
-        self.namespaces.user.is_some() && (lower || self.volumes.iter().any(|v| v.idmap))
+        let userns = self.namespaces.user.is_some() || extras.user_join.is_some();
+        userns && (lower || self.volumes.iter().any(|v| v.idmap))
     }
 }
 
@@ -248,9 +254,18 @@ pub struct Extras {
     pub oom_score_adj: Option<i32>,
     /// The network namespace is one joined by path, not a new one.
     pub net_joined: bool,
-    /// `linux.rootfsPropagation` other than private: the propagation the
-    /// root mount gets once the container is in it (mount_namespaces(7)).
+    /// `linux.rootfsPropagation`, when given: the propagation the root
+    /// mount gets once the container is in it (mount_namespaces(7)).
     pub rootfs_propagation: Option<nix::mount::MsFlags>,
+    /// `linux.namespaces[type=user].path`: the container's first process is
+    /// cloned from inside this user namespace (by a process in between,
+    /// see `parent.rs`), so that its new namespaces belong to it; nobody
+    /// writes ID maps, the namespace has its own.
+    pub user_join: Option<Joined>,
+    /// `linux.namespaces[type=mount].path`: the container's first process
+    /// is cloned without a mount namespace of its own and joins this one
+    /// before its first mount; the root is built there.
+    pub mount_join: Option<Joined>,
 }
 
 /// A clock's offset in a new time namespace: its name as

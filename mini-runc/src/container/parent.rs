@@ -12,15 +12,19 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::sched::setns;
 use nix::sched::{CloneFlags, clone};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, sigprocmask};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
-use nix::unistd::{Pid, geteuid};
+use nix::unistd::{ForkResult, Pid, fork, geteuid};
 
 use crate::container::signals::waited_signals;
 use crate::container::state::StateDir;
 use crate::container::sync::SyncChannel;
-use crate::container::{Config, Extras, IdMap, Lower, Namespaces, child, start_report, tty};
+use crate::container::{
+    Config, Extras, IdMap, Joined, Lower, Namespaces, child, start_report, tty,
+};
 use crate::error::ContainerError;
 use crate::rootfs::idmap;
 
@@ -107,22 +111,32 @@ fn start(
     crate::container::sharing::enter_pid_namespace(cfg)?;
     // ANCHOR: clone
     let (mut parent_end, mut child_end) = SyncChannel::pair()?;
-    let flags = cfg.namespaces.clone_flags();
+    let mut flags = cfg.namespaces.clone_flags();
+    if extras.mount_join.is_some() {
+        // The child joins that one instead (see child.rs).
+        flags.remove(CloneFlags::CLONE_NEWNS);
+    }
     // cgroup v2 with limits: the child is born in its cgroup (see below).
     let cgroup = crate::cgroups::clone_target(&state.dir);
-    // SAFETY: mini-docker has no other thread yet: the -p relays start
-    // once the container runs (the poststart hook below), and a `run -d`
-    // monitor is a fork of a single-threaded process.
-    let (pid, in_cgroup) = unsafe {
-        spawn_child(flags, cgroup.as_ref(), || child::main(cfg, state, &mut child_end, extras))
-    }?;
+    let body = || child::main(cfg, state, &mut child_end, extras);
+    // Both: mini-docker has no other thread yet (the -p relays start once
+    // the container runs, at the poststart hook below, and a `run -d`
+    // monitor is a fork of a single-threaded process), nor has mini-runc.
+    let (pid, in_cgroup) = match &extras.user_join {
+        // Moved into its cgroups by us, who keep the host's privileges.
+        // SAFETY: single-threaded, as said above.
+        Some(userns) => (unsafe { spawn_in_user_namespace(userns, flags, body) }?, false),
+        // SAFETY: single-threaded, as said above.
+        None => unsafe { spawn_child(flags, cgroup.as_ref(), body) }?,
+    };
     drop(child_end); // so a dead child reads as end-of-file, not a hang
     // ANCHOR_END: clone
     // run -d: the child has its copy of the start report (see mini-docker's monitor.rs).
     start_report::close();
 
+    // (A user namespace joined by path has its maps: `user` is None then.)
     let started = write_id_maps(pid, cfg.namespaces.user.as_ref())
-        .and_then(|()| hand_over_idmapped_mounts(pid, cfg, state, &mut parent_end))
+        .and_then(|()| hand_over_idmapped_mounts(pid, cfg, state, extras, &mut parent_end))
         .and_then(|()| {
             // Into its cgroups while it waits for "go", before any of the
             // container's setup runs (unless it was born there).
@@ -197,6 +211,94 @@ unsafe fn spawn_child(
         .map_err(|errno| clone_failed("clone", errno, flags))?;
     Ok((pid, false))
 }
+
+// ANCHOR: spawn-in-user-namespace
+/// Creates the container's first process inside the user namespace a
+/// bundle names by path, running `body`; returns its PID.
+///
+/// A namespace belongs to the user namespace its creator is in
+/// (user_namespaces(7)): for the container's new namespaces to be the
+/// joined one's, they must be made from inside it. This process stays
+/// outside, with the host's privileges its cgroups and hooks need, so a
+/// process in between does it: `fork`; it `setns(2)`s into the user
+/// namespace (allowed: it has one thread), then `clone`s the container's
+/// first process with `CLONE_PARENT`, which makes it *our* child, not its
+/// own (so waiting for it and passing signals on work as ever); it sends
+/// the PID through a pipe and exits, and we reap it.
+///
+/// # Safety
+/// As for `fork`: the calling process has no other threads.
+unsafe fn spawn_in_user_namespace(
+    userns: &Joined,
+    flags: CloneFlags,
+    mut body: impl FnMut() -> isize,
+) -> Result<Pid, ContainerError> {
+    let (from_child, to_parent) =
+        nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(ContainerError::sys("pipe2"))?;
+    // SAFETY: no other thread, as our own caller promised: the copy may
+    // allocate (the stack below) and run `body`'s clone.
+    let middle = match unsafe { fork() }.map_err(ContainerError::sys("fork"))? {
+        ForkResult::Child => {
+            drop(from_child);
+            // (step, value): step 0 and the PID, or the step that failed
+            // (1 setns, 2 clone) and its errno.
+            let (step, value): (i32, i32) = match setns(userns, CloneFlags::CLONE_NEWUSER) {
+                Err(errno) => (1, errno as i32),
+                Ok(()) => {
+                    let mut stack = vec![0u8; STACK_SIZE];
+                    let flags = flags | CloneFlags::CLONE_PARENT;
+                    // SAFETY: as in spawn_child: a copy of our memory, on
+                    // its own stack, with no lock held (one thread).
+                    match unsafe {
+                        clone(Box::new(&mut body), &mut stack, flags, Some(libc::SIGCHLD))
+                    } {
+                        Ok(pid) => (0, pid.as_raw()),
+                        Err(errno) => (2, errno as i32),
+                    }
+                }
+            };
+            let mut message = [0u8; 8];
+            message[..4].copy_from_slice(&step.to_ne_bytes());
+            message[4..].copy_from_slice(&value.to_ne_bytes());
+            let _ = nix::unistd::write(&to_parent, &message);
+            // SAFETY: ends the copy at once, without running the parent's
+            // destructors or atexit handlers.
+            unsafe { libc::_exit(0) }
+        }
+        ForkResult::Parent { child } => child,
+    };
+    drop(to_parent);
+    let mut message = [0u8; 8];
+    let mut got = 0;
+    while got < message.len() {
+        match nix::unistd::read(&from_child, &mut message[got..]) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(Errno::EINTR) => {}
+            Err(_) => break,
+        }
+    }
+    let _ = waitpid(middle, None);
+    let word = |at: usize| {
+        i32::from_ne_bytes([message[at], message[at + 1], message[at + 2], message[at + 3]])
+    };
+    let path = userns.path().unwrap_or("linux.namespaces (user).path").to_owned();
+    match (got, word(0), word(4)) {
+        (8, 0, pid) => Ok(Pid::from_raw(pid)),
+        (8, 1, errno) => Err(ContainerError::Sys {
+            call: format!("setns({path:?}, CLONE_NEWUSER)"),
+            errno: Errno::from_raw(errno),
+        }),
+        (8, _, errno) => {
+            Err(clone_failed("clone (in the joined user namespace)", Errno::from_raw(errno), flags))
+        }
+        _ => Err(ContainerError::Sys {
+            call: "fork (the process joining the user namespace ended without a word)".to_owned(),
+            errno: Errno::EPIPE,
+        }),
+    }
+}
+// ANCHOR_END: spawn-in-user-namespace
 
 /// From include/uapi/linux/sched.h (libc's constant is an `int`, too
 /// narrow for bit 33).
@@ -283,9 +385,10 @@ fn hand_over_idmapped_mounts(
     pid: Pid,
     cfg: &Config,
     state: &StateDir,
+    extras: &Extras,
     chan: &mut SyncChannel,
 ) -> Result<(), ContainerError> {
-    if !cfg.wants_idmaps() {
+    if !cfg.wants_idmaps(extras) {
         return Ok(());
     }
     let path = Path::new("/proc").join(pid.as_raw().to_string()).join("ns/user");

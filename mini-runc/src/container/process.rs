@@ -141,14 +141,17 @@ fn become_and_exec(process: &Process) -> Result<std::convert::Infallible, Proces
     if let Some(mask) = process.umask {
         nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(mask as libc::mode_t));
     }
-    if !process.may_set_groups && !process.additional_gids.is_empty() {
+    // (Also asked of the kernel: a user namespace joined by path may deny
+    // it, whatever its maps.)
+    let may_set_groups = process.may_set_groups && may_set_groups();
+    if !may_set_groups && !process.additional_gids.is_empty() {
         // Not dropped in silence: setgroups(2) is denied where one group
         // is mapped (user_namespaces(7)).
         return Err(ProcessError::Groups(process.additional_gids.to_vec()));
     }
     let mut groups = vec![process.gid];
     groups.extend_from_slice(process.additional_gids);
-    switch_identity(process.uid, process.gid, process.may_set_groups.then_some(&groups))?;
+    switch_identity(process.uid, process.gid, may_set_groups.then_some(&groups))?;
     if process.die_with_parent {
         // After the switch: a change of UID or GID clears the setting
         // (prctl(2), PR_SET_PDEATHSIG); `execve` keeps it (but for a
@@ -177,6 +180,14 @@ fn become_and_exec(process: &Process) -> Result<std::convert::Infallible, Proces
 
 fn c_string(text: &str) -> Result<CString, ProcessError> {
     CString::new(text).map_err(|_| ProcessError::Nul(text.to_owned()))
+}
+
+/// Whether this process may call setgroups(2): not where its user
+/// namespace's `setgroups` file says "deny" (user_namespaces(7): written
+/// before a `gid_map` that maps one group only). A file that cannot be
+/// read says nothing against it.
+pub fn may_set_groups() -> bool {
+    std::fs::read_to_string("/proc/self/setgroups").map_or(true, |text| text.trim() != "deny")
 }
 
 // ANCHOR: identity

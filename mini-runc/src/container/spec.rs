@@ -31,6 +31,7 @@ use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use nix::sched::CloneFlags;
 use oci_spec::runtime::{
     Hook, LinuxCapabilities, LinuxDeviceType, LinuxIdMapping, LinuxNamespaceType, Mount,
     PosixRlimitType, Process, Spec,
@@ -190,7 +191,15 @@ pub fn plan(spec: &Spec, bundle: &Path, id: &str) -> Result<Plan, SpecError> {
     security.masked = linux.masked_paths().clone().unwrap_or_default();
     security.read_only = linux.readonly_paths().clone().unwrap_or_default();
     let sysctl = sysctl(linux)?;
-    let (mut namespaces, ipc_mode, net_mode, pid_join, hooks) = namespaces(linux, sysctl)?;
+    let NamespaceParts {
+        mut namespaces,
+        ipc_mode,
+        net_mode,
+        pid_join,
+        hooks,
+        user_join,
+        mount_join,
+    } = namespaces(linux, sysctl)?;
     let hostname = hostname(spec, linux, &namespaces)?;
     let volumes = mounts(spec.mounts().as_deref().unwrap_or_default(), &rootfs, linux)?;
     let cgroup_fs = spec.mounts().iter().flatten().any(|m| {
@@ -266,6 +275,8 @@ pub fn plan(spec: &Spec, bundle: &Path, id: &str) -> Result<Plan, SpecError> {
                 .flatten()
                 .any(|n| n.typ() == LinuxNamespaceType::Network && n.path().is_some()),
             rootfs_propagation: rootfs_propagation(linux)?,
+            user_join,
+            mount_join,
             domainname,
             devices,
             time_offsets,
@@ -301,31 +312,28 @@ fn linux_single_id(spec: &Spec) -> bool {
 
 // ANCHOR: propagation
 /// `linux.rootfsPropagation`: the propagation type of the container's root
-/// mount (mount_namespaces(7), "Shared subtree semantics"). The model makes
-/// every mount of the container's namespace private before it builds the
-/// root, so that nothing it mounts reaches the host: private is the
-/// default, and unbindable is set on `/` once the container is in it.
-/// Shared and slave are refused: with no peer and no master left, they
-/// would be accepted and mean nothing (see [`unconnected`]).
+/// mount (mount_namespaces(7), "Shared subtree semantics"), set once the
+/// container is in it. Every mount of the container's namespace was made a
+/// slave first (`rootfs/mod.rs`), so whatever is asked, nothing the
+/// container mounts reaches the host: `shared` gives the root a peer group
+/// of the container's own (a new mount namespace made inside shares its
+/// mounts), still a slave of the host's mount, whose later mounts come in;
+/// `slave` keeps just that; `private` cuts it off. Without the field the
+/// root stays as it was made: a slave of the host's mount when that one
+/// is shared, else private, as under runc.
 fn rootfs_propagation(
     linux: &oci_spec::runtime::Linux,
 ) -> Result<Option<nix::mount::MsFlags>, SpecError> {
-    use nix::mount::MsFlags;
-    let flag = match linux.rootfs_propagation().as_deref() {
-        None | Some("" | "private" | "rprivate") => return Ok(None),
-        Some("unbindable") => MsFlags::MS_UNBINDABLE,
-        Some("runbindable") => MsFlags::MS_UNBINDABLE | MsFlags::MS_REC,
-        Some(kind @ ("shared" | "rshared" | "slave" | "rslave")) => {
-            return Err(refuse("linux.rootfsPropagation", unconnected(kind)));
-        }
-        Some(other) => {
-            return Err(refuse(
+    match linux.rootfs_propagation().as_deref() {
+        None | Some("") => Ok(None),
+        Some(word) => match crate::rootfs::propagation_flags(word) {
+            Some(flags) => Ok(Some(flags)),
+            None => Err(refuse(
                 "linux.rootfsPropagation",
-                format!("{other:?} is not a propagation type"),
-            ));
-        }
-    };
-    Ok(Some(flag))
+                format!("{word:?} is not a propagation type"),
+            )),
+        },
+    }
 }
 // ANCHOR_END: propagation
 
@@ -501,15 +509,52 @@ pub fn rlimits(p: &Process) -> Result<Vec<(libc::c_int, u64, u64)>, SpecError> {
     Ok(out)
 }
 
-type NamespaceParts = (Namespaces, IpcMode, NetMode, Option<Joined>, Hooks);
+/// What `linux.namespaces` comes to (see [`namespaces`]).
+pub struct NamespaceParts {
+    pub namespaces: Namespaces,
+    pub ipc_mode: IpcMode,
+    pub net_mode: NetMode,
+    pub pid_join: Option<Joined>,
+    pub hooks: Hooks,
+    /// The user namespace joined by path (see [`Extras::user_join`]).
+    pub user_join: Option<Joined>,
+    /// The mount namespace joined by path (see [`Extras::mount_join`]).
+    pub mount_join: Option<Joined>,
+}
+
+/// Opens a namespace named by `path` for a later `setns(2)`, checking
+/// that it is one of the kind `flag` names: the `NS_GET_NSTYPE` ioctl
+/// (ioctl_ns(2)) answers with its `CLONE_NEW*` flag.
+fn open_namespace(
+    field: &str,
+    path: &Path,
+    flag: nix::sched::CloneFlags,
+) -> Result<Joined, SpecError> {
+    let field = format!("{field}.path");
+    let flags = nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC;
+    let fd = nix::fcntl::open(path, flags, nix::sys::stat::Mode::empty())
+        .map_err(|errno| refuse(&field, format!("open({path:?}): {errno}")))?;
+    /// `_IO(0xb7, 0x3)`, from include/uapi/linux/nsfs.h.
+    const NS_GET_NSTYPE: libc::c_ulong = 0xb703;
+    // SAFETY: an ioctl without an argument on a descriptor we own.
+    let kind = unsafe { libc::ioctl(fd.as_raw_fd(), NS_GET_NSTYPE as _) };
+    if kind != flag.bits() {
+        return Err(refuse(field, format!("{path:?} is not a namespace of this type")));
+    }
+    Ok(Joined::at(fd, path.display().to_string()))
+}
 
 // ANCHOR: namespaces
 /// `linux.namespaces` and the ID mappings. A namespace listed without a
 /// path is new, one left out is the host's; a `path` joins an existing
 /// one: the PID namespace before `clone` (the process model's
-/// `pid_join`), the network, IPC, UTS and time namespaces by `setns(2)`
-/// in the child, before its root filesystem is built (a createContainer
-/// hook). A new time namespace is the child's to make (`time_namespace`).
+/// `pid_join`); the user namespace before `clone` too, by a process in
+/// between, so that the new namespaces belong to it (`parent.rs`); the
+/// network, IPC, UTS and time namespaces by `setns(2)` in the child,
+/// before its root filesystem is built (a createContainer hook); the mount
+/// namespace by the child as well, just before it builds the root there,
+/// as runc does. A new time namespace is the child's to make
+/// (`time_namespace`).
 pub fn namespaces(
     linux: &oci_spec::runtime::Linux,
     sysctl: Vec<(String, String)>,
@@ -517,7 +562,7 @@ pub fn namespaces(
     let mut seen = HashSet::new();
     let (mut net, mut pid, mut ipc, mut uts, mut user, mut mount, mut cgroup) =
         (false, false, false, false, false, false, false);
-    let mut pid_join = None;
+    let (mut pid_join, mut user_join, mut mount_join) = (None, None, None);
     let mut joins: Vec<(PathBuf, nix::sched::CloneFlags)> = Vec::new();
     // The network and IPC namespaces joined by path, for the sysctl check.
     let (mut net_path, mut ipc_path) = (None, None);
@@ -540,15 +585,31 @@ pub fn namespaces(
             (LinuxNamespaceType::Ipc, None) => ipc = true,
             (LinuxNamespaceType::Uts, None) => uts = true,
             (LinuxNamespaceType::Pid, Some(path)) => {
-                let fd = nix::fcntl::open(
-                    &path,
-                    nix::fcntl::OFlag::O_RDONLY | nix::fcntl::OFlag::O_CLOEXEC,
-                    nix::sys::stat::Mode::empty(),
-                )
-                .map_err(|errno| {
-                    refuse(format!("{field}.path"), format!("open({path:?}): {errno}"))
-                })?;
-                pid_join = Some(Joined::new(fd));
+                pid_join = Some(open_namespace(&field, &path, CloneFlags::CLONE_NEWPID)?);
+            }
+            // setns(2) refuses the caller's own user namespace (EINVAL).
+            (LinuxNamespaceType::User, Some(path)) if is_host_namespace(&path, "user") => {
+                return Err(refuse(
+                    format!("{field}.path"),
+                    format!("{path:?} is the runtime's own user namespace: list none instead"),
+                ));
+            }
+            (LinuxNamespaceType::User, Some(path)) => {
+                user_join = Some(open_namespace(&field, &path, CloneFlags::CLONE_NEWUSER)?)
+            }
+            // The root is built, and pivot_root(2) moves the root of every
+            // process, in the namespace joined: never the host's.
+            (LinuxNamespaceType::Mount, Some(path)) if is_host_namespace(&path, "mnt") => {
+                return Err(refuse(
+                    format!("{field}.path"),
+                    format!(
+                        "{path:?} is the host's mount namespace: the container's root would replace the host's"
+                    ),
+                ));
+            }
+            (LinuxNamespaceType::Mount, Some(path)) => {
+                mount_join = Some(open_namespace(&field, &path, CloneFlags::CLONE_NEWNS)?);
+                mount = true;
             }
             // A new one: see `time_namespace`.
             (LinuxNamespaceType::Time, None) => {}
@@ -592,30 +653,19 @@ pub fn namespaces(
                 };
                 joins.push((path, flag));
             }
-            // The process model makes the container's other namespaces in
-            // the same clone(2) as its user namespace, so they belong to
-            // it; joined later, a user namespace would own none of them
-            // and give no capability over them (user_namespaces(7)).
-            (LinuxNamespaceType::User, Some(_)) => {
-                return Err(refuse(
-                    format!("{field}.path"),
-                    "joining a user namespace is not supported: the container's other \
-                     namespaces are made with it in one clone(2)",
-                ));
-            }
-            (LinuxNamespaceType::Mount, Some(_)) => {
-                return Err(refuse(
-                    format!("{field}.path"),
-                    "joining a mount namespace is not supported: the process model builds \
-                     the root in a mount namespace of the container's own",
-                ));
-            }
         }
     }
     if !mount {
         return Err(refuse(
             "linux.namespaces",
             "a mount namespace is required (the process model always builds the root in one)",
+        ));
+    }
+    if user_join.is_some() && (linux.uid_mappings().is_some() || linux.gid_mappings().is_some()) {
+        return Err(refuse(
+            "linux.uidMappings",
+            "given with linux.namespaces (user).path: mappings are for a new user namespace, \
+             and the one joined has its own",
         ));
     }
     let map = id_map(linux, user)?;
@@ -647,7 +697,7 @@ pub fn namespaces(
             write_sysctls(&sysctl)
         }));
     }
-    Ok((namespaces, ipc_mode, net_mode, pid_join, hooks))
+    Ok(NamespaceParts { namespaces, ipc_mode, net_mode, pid_join, hooks, user_join, mount_join })
 }
 // ANCHOR_END: namespaces
 
@@ -987,14 +1037,17 @@ const BUILT_IN: &[(&str, &str, &[&str])] = &[
 ];
 
 /// Options a bind mount may carry: `bind` or `rbind` (the mounts below the
-/// source too), read-only or not, the flags, private (what every mount of
-/// the model is: it makes `/` `MS_REC | MS_PRIVATE` first) or unbindable,
-/// and an ID-mapped mount.
+/// source too), read-only or not, the flags, a propagation type (see
+/// [`bind_propagation`]), and an ID-mapped mount.
 const BIND_OPTIONS: &[&str] = &[
     "bind",
     "rbind",
     "ro",
     "rw",
+    "shared",
+    "rshared",
+    "slave",
+    "rslave",
     "private",
     "rprivate",
     "unbindable",
@@ -1023,12 +1076,6 @@ fn mounts(
         let is_bind = typ == "bind" || options.iter().any(|o| o == "bind" || o == "rbind");
         let idmap = idmapped_mount(&field, m, linux, is_bind)?;
         if is_bind {
-            if let Some(kind) = options
-                .iter()
-                .find(|o| matches!(o.as_str(), "shared" | "rshared" | "slave" | "rslave"))
-            {
-                return Err(refuse(field, unconnected(kind)));
-            }
             if let Some(bad) = options.iter().find(|o| !BIND_OPTIONS.contains(&o.as_str())) {
                 return Err(refuse(field, format!("bind mount option {bad:?} is not supported")));
             }
@@ -1063,8 +1110,8 @@ fn mounts(
             }
             return Err(refuse(field, format!("a {typ} mount here is not supported")));
         };
-        // `rprivate` (podman writes it on the cgroup mount) is what every
-        // mount of the model is: `/` is made `MS_REC | MS_PRIVATE` first.
+        // `rprivate` (podman writes it on the cgroup mount) is what these
+        // mounts are: new ones, made where no mount is shared any more.
         let private = |o: &str| o == "private" || o == "rprivate";
         if let Some(bad) = options
             .iter()
@@ -1096,8 +1143,14 @@ fn idmapped_mount(
     let (uids, gids) = (m.uid_mappings(), m.gid_mappings());
     // OCI 1.2's `idmap` option alone: the container's own maps.
     let asked = m.options().iter().flatten().any(|o| o == "idmap" || o == "ridmap");
+    let joined_user = linux
+        .namespaces()
+        .iter()
+        .flatten()
+        .any(|n| n.typ() == LinuxNamespaceType::User && n.path().is_some());
     if uids.is_none() && gids.is_none() {
-        if asked && linux.uid_mappings().is_none() {
+        // (A user namespace joined by path idmaps with its own maps.)
+        if asked && linux.uid_mappings().is_none() && !joined_user {
             return Err(refuse(field, "the idmap option needs a user namespace with its maps"));
         }
         return Ok(asked);
@@ -1188,29 +1241,15 @@ fn bind_restrictions(options: &[String]) -> nix::mount::MsFlags {
 }
 
 /// A bind mount's propagation option (mount_namespaces(7)); the last one
-/// given counts, as in mount(8). Private, the model's default, is `None`.
-/// Shared and slave are refused before this (see [`unconnected`]).
+/// given counts, as in mount(8). The bind is made from the container's
+/// copy of the source's mount, a slave since `/` was made `rslave`: so
+/// `slave` (what `-v a:b:rslave` and Kubernetes' `HostToContainer` ask
+/// for) sees what the host mounts below the source later, `shared` adds a
+/// peer group of the container's own, and nothing reaches the host either
+/// way. `private` cuts the mount off; `None` leaves it as the bind made
+/// it (a slave of a shared source's mount, else private).
 fn bind_propagation(options: &[String]) -> Option<nix::mount::MsFlags> {
-    use nix::mount::MsFlags;
-    options.iter().fold(None, |flags, o| match o.as_str() {
-        "private" | "rprivate" => None,
-        "unbindable" => Some(MsFlags::MS_UNBINDABLE),
-        "runbindable" => Some(MsFlags::MS_UNBINDABLE | MsFlags::MS_REC),
-        _ => flags,
-    })
-}
-
-/// Why a shared or slave mount is refused: the model makes `/` of the
-/// container's mount namespace `MS_REC | MS_PRIVATE` before anything else,
-/// so that no mount of the container reaches the host; a mount made from
-/// then on has no peer and no master outside, and `shared` or `slave`
-/// (what `-v a:b:rslave` or Kubernetes' mount propagation ask for: to see
-/// the host's later mounts) would be accepted and do nothing.
-fn unconnected(kind: &str) -> String {
-    format!(
-        "{kind:?} is not supported: the container's mounts are made private first, so it would \
-         have no peer or master on the host"
-    )
+    options.iter().fold(None, |flags, o| crate::rootfs::propagation_flags(o).or(flags))
 }
 
 /// `size=67108864` is the model's `size=65536k` (Docker writes bytes).

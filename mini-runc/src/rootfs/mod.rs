@@ -1,9 +1,11 @@
 //! The container's root filesystem, built in its own mount namespace.
 //!
 //! In order (each step a system call you can look up):
-//! 1. `mount("/", MS_REC | MS_PRIVATE)`: nothing we mount from now on
-//!    propagates back to the host (systemd makes `/` shared), and
-//!    `pivot_root(2)` refuses a shared parent mount;
+//! 1. `mount("/", MS_REC | MS_SLAVE)`: nothing we mount from now on
+//!    propagates back to the host (systemd makes `/` shared), while what
+//!    the host mounts later still reaches the container's copies of its
+//!    shared mounts (runc's default); and no mount is shared any more,
+//!    as `pivot_root(2)` needs of the new root and its parent;
 //! 2. overlayfs on `<state>/rootfs`: the image is the read-only lower layer,
 //!    the container's writes go to its own upper layer (an OCI bundle's
 //!    `root.path` is bind-mounted instead, and written in place, as runc
@@ -13,7 +15,9 @@
 //!    the host's, bound, when it shares the host's), `/sys` read-only
 //!    (unless `--privileged`), a minimal `/dev` (see `dev.rs`),
 //!    `/etc/hostname`, `/etc/hosts`, `/etc/resolv.conf`;
-//! 5. the volumes, last, so they can cover anything above;
+//! 5. the volumes, last, so they can cover anything above, each given the
+//!    propagation type it asks for once it is made (`shared`: a peer group
+//!    of the container's own, still a slave of the host's);
 //! 6. later, once the child has also set up IPC sharing, the hostname and
 //!    `lo` (see `container/child.rs`): `pivot_root(".", ".")` then
 //!    `umount2(".", MNT_DETACH)`: the overlay becomes `/` and the host's
@@ -137,12 +141,39 @@ pub struct Volume {
     /// `bind` (the one mount alone).
     pub recursive: bool,
     /// A propagation type for the new mount (`MS_SHARED`, `MS_SLAVE`,
-    /// `MS_UNBINDABLE`, maybe with `MS_REC`); private otherwise, as every
-    /// mount of the container is.
+    /// `MS_PRIVATE`, `MS_UNBINDABLE`, maybe with `MS_REC`; see
+    /// [`PROPAGATION`]). `None`: as the bind made it, a slave of the
+    /// host's mount when that one is shared, else private.
     pub propagation: Option<MsFlags>,
     /// Bound through the container's user namespace's ID map (an OCI
     /// mount's `uidMappings`, see `idmap.rs`).
     pub idmap: bool,
+}
+
+// ANCHOR: propagation-words
+/// The propagation types, as mount(8) and the OCI runtime specification
+/// spell them (`--make-rslave`, `"rslave"`), and the flags mount(2) takes
+/// for them: an `r` adds `MS_REC`, the mounts below too.
+pub const PROPAGATION: [(&str, MsFlags); 8] = [
+    ("shared", MsFlags::MS_SHARED),
+    ("rshared", MsFlags::MS_SHARED.union(MsFlags::MS_REC)),
+    ("slave", MsFlags::MS_SLAVE),
+    ("rslave", MsFlags::MS_SLAVE.union(MsFlags::MS_REC)),
+    ("private", MsFlags::MS_PRIVATE),
+    ("rprivate", MsFlags::MS_PRIVATE.union(MsFlags::MS_REC)),
+    ("unbindable", MsFlags::MS_UNBINDABLE),
+    ("runbindable", MsFlags::MS_UNBINDABLE.union(MsFlags::MS_REC)),
+];
+// ANCHOR_END: propagation-words
+
+/// The flags of a propagation type's name (see [`PROPAGATION`]).
+pub fn propagation_flags(word: &str) -> Option<MsFlags> {
+    PROPAGATION.iter().find(|(w, _)| *w == word).map(|(_, flags)| *flags)
+}
+
+/// The name of a propagation type's flags (see [`PROPAGATION`]).
+pub fn propagation_word(flags: MsFlags) -> Option<&'static str> {
+    PROPAGATION.iter().find(|(_, f)| *f == flags).map(|(word, _)| *word)
 }
 
 /// The most bytes of options `mount(2)` passes to a file system: one page
@@ -152,10 +183,13 @@ const MOUNT_DATA_MAX: usize = 4096;
 /// Builds the root filesystem on `spec.target` and returns a descriptor of
 /// its top directory, ready for [`pivot_root`].
 pub fn prepare(spec: &Spec) -> Result<OwnedFd, RootfsError> {
-    // ANCHOR: make-private
-    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_PRIVATE, None::<&str>)
-        .map_err(RootfsError::sys("mount(\"/\", MS_REC | MS_PRIVATE)"))?;
-    // ANCHOR_END: make-private
+    // ANCHOR: make-rslave
+    // Every mount of this namespace becomes a slave: a copy of a host
+    // mount that was shared keeps receiving the host's new mounts below
+    // it, and sends nothing back (mount_namespaces(7), MS_SLAVE).
+    mount(None::<&str>, "/", None::<&str>, MsFlags::MS_REC | MsFlags::MS_SLAVE, None::<&str>)
+        .map_err(RootfsError::sys("mount(\"/\", MS_REC | MS_SLAVE)"))?;
+    // ANCHOR_END: make-rslave
 
     let root = if spec.bind_root { bind_root(spec)? } else { overlay_root(spec)? };
 

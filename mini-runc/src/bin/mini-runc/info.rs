@@ -40,7 +40,10 @@ pub fn features() -> Result<(), Failure> {
         "ociVersionMin": "1.0.0",
         "ociVersionMax": "1.2.0",
         "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
-        "mountOptions": ["bind", "rbind", "ro", "rw", "private", "rprivate"],
+        "mountOptions": [
+            "bind", "rbind", "ro", "rw", "nosuid", "nodev", "noexec",
+            "shared", "rshared", "slave", "rslave", "private", "rprivate", "unbindable", "runbindable"
+        ],
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
             "capabilities": caps,
