@@ -341,19 +341,35 @@ fn profiles_and_options(who: As) {
         (&["--security-opt", "seccomp=/no/such.json"], "seccomp profile \"/no/such.json\""),
         (&["--security-opt", "apparmor=docker-default"], "unsupported --security-opt"),
         (&["--cap-add", "NOT_A_CAP"], "unknown capability \"NOT_A_CAP\""),
-        (&["--security-opt", "no-new-privileges=false"], "a filter without no_new_privs needs"),
     ] {
         let ran = lab.container(options, &["true"]);
         assert_eq!(ran.code, 125, "{options:?}");
         assert_eq!(ran.stderr.lines().count(), 1, "{options:?}: {}", ran.stderr);
         assert!(ran.stderr.contains(message), "{options:?}: {}", ran.stderr);
     }
-    // Without no_new_privs, installing the filter takes CAP_SYS_ADMIN.
-    let nnp_off =
-        lab.probe(&["--security-opt", "no-new-privileges=false", "--cap-add", "SYS_ADMIN"]);
+    // Without no_new_privs, installing the filter takes CAP_SYS_ADMIN: init
+    // installs it while it still holds the capability, so the command gets
+    // both the filter and Docker's default capabilities.
+    for options in [
+        &["--security-opt", "no-new-privileges=false"][..],
+        &["--security-opt", "no-new-privileges=false", "--cap-add", "SYS_ADMIN"],
+    ] {
+        let nnp_off = lab.probe(options);
+        assert_eq!(
+            (nnp_off["no_new_privs"].as_str(), nnp_off["seccomp"].as_str()),
+            (Some("0"), Some("2")),
+            "{options:?}"
+        );
+    }
+    let ran = lab.container(
+        &["--security-opt", "no-new-privileges=false"],
+        &["sh", "-c", "/probe/probe try keyctl; grep CapEff /proc/self/status"],
+    );
     assert_eq!(
-        (nnp_off["no_new_privs"].as_str(), nnp_off["seccomp"].as_str()),
-        (Some("0"), Some("2"))
+        ran.stdout,
+        format!("{{\"call\":\"keyctl\",\"result\":\"EPERM\"}}\nCapEff:\t{DEFAULT_CAPS}\n"),
+        "{}",
+        ran.stderr
     );
     let info = lab.run(&["info"]);
     assert!(info.stdout.lines().any(|l| l.starts_with("LSM:")), "{}", info.stdout);
