@@ -128,6 +128,7 @@ fn prepare(
             message: e.to_string(),
         })?;
     }
+    crate::container::spec::write_sysctls(&extras.sysctl)?;
     let hook_state = set_up(cfg, state, extras, idmapped)?;
     // The other containers' namespaces are joined now: their descriptors go
     // too. (Their owners, in the copy of `cfg` this process has, are never
