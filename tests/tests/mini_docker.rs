@@ -306,7 +306,8 @@ fn bundle(who: As) {
 
 /// The bundle's `config.json` for the book: the container's ID and the
 /// lab's paths redacted, and the seccomp profile's rules summed up in one
-/// line each (the whole list is Docker's, and long).
+/// line each (the whole list is Docker's, and long: the allow-list's first
+/// names and their count).
 fn readable(config: &Value, id: &str, lab: &Lab) -> String {
     let mut config = config.clone();
     // A set, written in no particular order.
@@ -319,7 +320,12 @@ fn readable(config: &Value, id: &str, lab: &Lab) -> String {
     }
     if let Some(rules) = config["linux"]["seccomp"]["syscalls"].as_array_mut() {
         for rule in rules.iter_mut() {
-            let names = strings(&rule["names"]).join(" ");
+            // The allow-list's long rule: its first names and its length.
+            let all = strings(&rule["names"]);
+            let names = match all.len() {
+                n if n > 8 => format!("{} … ({n} names)", all[..6].join(" ")),
+                _ => all.join(" "),
+            };
             let action = rule["action"].as_str().unwrap_or_default().to_owned();
             let args = if rule["args"].is_null() { "" } else { " (when an argument matches)" };
             *rule = Value::from(format!("{names}: {action}{args}"));
