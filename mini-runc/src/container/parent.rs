@@ -108,14 +108,20 @@ fn start(
     // ANCHOR: clone
     let (mut parent_end, mut child_end) = SyncChannel::pair()?;
     let flags = cfg.namespaces.clone_flags();
-    // cgroup v2 with limits: the child is born in its cgroup (see below).
+    // cgroup v2 with limits: the child is born in its cgroup (see below);
+    // v1: the child moves itself, through these files (cgroups::tasks_files).
     let cgroup = crate::cgroups::clone_target(&state.dir);
+    let tasks = crate::cgroups::tasks_files(&state.dir)?;
     // SAFETY: mini-docker has no other thread yet: the -p relays start
     // once the container runs (the poststart hook below), and a `run -d`
     // monitor is a fork of a single-threaded process.
     let (pid, in_cgroup) = unsafe {
-        spawn_child(flags, cgroup.as_ref(), || child::main(cfg, state, &mut child_end, extras))
+        spawn_child(flags, cgroup.as_ref(), || {
+            child::main(cfg, state, &mut child_end, extras, &tasks)
+        })
     }?;
+    let moved_itself = !tasks.is_empty();
+    drop(tasks);
     drop(child_end); // so a dead child reads as end-of-file, not a hang
     // ANCHOR_END: clone
     // run -d: the child has its copy of the start report (see mini-docker's monitor.rs).
@@ -125,8 +131,9 @@ fn start(
         .and_then(|()| hand_over_idmapped_mounts(pid, cfg, state, &mut parent_end))
         .and_then(|()| {
             // Into its cgroups while it waits for "go", before any of the
-            // container's setup runs (unless it was born there).
-            if in_cgroup {
+            // container's setup runs (unless it was born there, or moved
+            // itself on v1).
+            if in_cgroup || moved_itself {
                 return Ok(());
             }
             Ok(crate::cgroups::join(&state.dir, pid)?)
