@@ -318,6 +318,12 @@ fn readable(config: &Value, id: &str, lab: &Lab) -> String {
             }
         }
     }
+    // A map, written in no particular order either (oci-spec's HashMap).
+    if let Some(sysctl) = config["linux"]["sysctl"].as_object_mut() {
+        let sorted: std::collections::BTreeMap<String, Value> =
+            std::mem::take(sysctl).into_iter().collect();
+        sysctl.extend(sorted);
+    }
     if let Some(rules) = config["linux"]["seccomp"]["syscalls"].as_array_mut() {
         for rule in rules.iter_mut() {
             // The allow-list's long rule: its first names and its length.
