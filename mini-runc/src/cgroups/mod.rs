@@ -46,8 +46,8 @@
 //! and filled before `clone`. On v2 the child is born in its cgroup
 //! (`clone3` with `CLONE_INTO_CGROUP`, [`clone_target`]); on v1 the child
 //! moves itself, first thing, through `tasks` files the parent opened for
-//! it ([`tasks_files`]: 0.3 ms a hierarchy, where the parent's move of it
-//! cost about 15 ms); on a v2 kernel without `clone3` the parent writes the
+//! it ([`tasks_files`]: 0.05 ms a hierarchy, where the parent's move of it
+//! cost 9 to 13 ms); on a v2 kernel without `clone3` the parent writes the
 //! child's PID into `cgroup.procs` while the child waits on the sync
 //! channel. Only after its "go" does the child
 //! `unshare(CLONE_NEWCGROUP)`: the cgroup it is in becomes the `/` it sees
@@ -635,11 +635,12 @@ pub fn join(state_dir: &Path, pid: Pid) -> Result<(), CgroupError> {
 /// `cgroup.procs` moves a whole thread group, so the kernel takes the
 /// global `cgroup_threadgroup_rwsem` for writing, and taking a per-CPU
 /// rwsem for writing waits for an RCU grace period (kernel/cgroup/cgroup.c,
-/// `cgroup_procs_write_start`; `percpu_down_write`): about 15 ms per move
-/// on the development machine, once per hierarchy (memory, pids, cpu,
-/// devices…). Writing "0" (the writer itself) into `tasks` moves one
-/// thread, the caller: it cannot exit or `execve` meanwhile, so the kernel
-/// skips that lock, and the move took 0.3 ms there. A single-threaded
+/// `cgroup_procs_write_start`; `percpu_down_write`): a median of 9 to 13 ms
+/// per move on the development machine (twenty moves 50 ms apart into a
+/// devices cgroup), once per hierarchy (memory, pids, cpu, devices…).
+/// Writing "0" (the writer itself) into `tasks` moves one thread, the
+/// caller: it cannot exit or `execve` meanwhile, so the kernel skips that
+/// lock, and the move took 0.05 ms there. A single-threaded
 /// process moving itself is the whole process moved (cgroups(7), "tasks").
 ///
 /// The files are opened here, by the runtime as root on the host: the

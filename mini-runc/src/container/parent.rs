@@ -175,8 +175,9 @@ fn start(
 /// RCU grace period, several milliseconds when no move happened lately. On
 /// cgroup v2, `clone3(2)` with `CLONE_INTO_CGROUP` (Linux 5.7) creates the
 /// child directly in the cgroup given as a directory descriptor: nothing
-/// to move. Otherwise, `clone(2)` on a stack of its own, and the caller
-/// moves the child ([`crate::cgroups::join`]).
+/// to move. Otherwise, `clone(2)` on a stack of its own: on v1 the child
+/// moves itself ([`crate::cgroups::tasks_files`]), on v2 the caller moves
+/// it ([`crate::cgroups::join`]).
 ///
 /// # Safety
 /// As for `fork`: the calling process has no other threads (the child gets
