@@ -28,16 +28,19 @@
 //! nothing of the engine.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
+use std::os::unix::fs::FileTypeExt;
+use std::path::{Path, PathBuf};
 
 use mini_runc::cgroups::{CPU_PERIOD_US, Limits};
 use mini_runc::container::{Config, IpcMode, NetMode};
-use mini_runc::security::{SecurityError, capabilities, seccomp};
+use mini_runc::security::{SecurityError, capabilities, paths, seccomp};
+use nix::unistd::geteuid;
 use oci_spec::runtime::{
     Capabilities, Capability, Linux, LinuxCapabilitiesBuilder, LinuxCpuBuilder, LinuxDevice,
-    LinuxDeviceBuilder, LinuxDeviceType, LinuxIdMappingBuilder, LinuxMemoryBuilder, LinuxNamespace,
-    LinuxNamespaceBuilder, LinuxNamespaceType, LinuxPidsBuilder, LinuxResources,
-    LinuxResourcesBuilder, Mount, MountBuilder, Process, RootBuilder, Spec, UserBuilder,
+    LinuxDeviceBuilder, LinuxDeviceCgroup, LinuxDeviceCgroupBuilder, LinuxDeviceType,
+    LinuxIdMappingBuilder, LinuxMemoryBuilder, LinuxNamespace, LinuxNamespaceBuilder,
+    LinuxNamespaceType, LinuxPidsBuilder, LinuxResources, LinuxResourcesBuilder, Mount,
+    MountBuilder, Process, RootBuilder, Spec, UserBuilder,
 };
 use thiserror::Error;
 
@@ -51,7 +54,93 @@ pub enum BundleError {
     /// engine).
     #[error("the engine built an invalid config.json: {0}")]
     Invalid(String),
+    /// A `--device` that names no device node, or bad permissions.
+    #[error("--device {0:?}: {1}")]
+    Device(String, String),
 }
+
+/// `--device HOST[:CONTAINER][:PERMISSIONS]`: a device node of the host,
+/// made in the container's `/dev` and allowed by its devices cgroup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceMapping {
+    pub host: PathBuf,
+    pub container: String,
+    /// `c` or `b`.
+    pub kind: char,
+    pub major: u64,
+    pub minor: u64,
+    /// What the cgroup allows: some of `r` (read), `w` (write), `m` (mknod).
+    pub access: String,
+    /// The host node's permission bits, owner and group.
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+}
+
+// ANCHOR: parse-device
+/// Reads `--device` as Docker does: `/dev/sdc`, `/dev/sdc:/dev/xvdc`,
+/// `/dev/sdc:rw`, `/dev/sdc:/dev/xvdc:r`. The host path must be a
+/// character or block device (its type and numbers are what the container
+/// gets); the container path defaults to it.
+pub fn parse_device(text: &str) -> Result<DeviceMapping, BundleError> {
+    let bad = |why: &str| BundleError::Device(text.to_owned(), why.to_owned());
+    let is_access = |s: &str| !s.is_empty() && s.chars().all(|c| "rwm".contains(c));
+    let parts: Vec<&str> = text.split(':').collect();
+    let (host, container, access) = match parts[..] {
+        [host] => (host, host, "rwm"),
+        [host, access] if is_access(access) => (host, host, access),
+        [host, container] => (host, container, "rwm"),
+        [host, container, access] => (host, container, access),
+        _ => return Err(bad("use HOST[:CONTAINER][:PERMISSIONS]")),
+    };
+    if !is_access(access) {
+        return Err(bad("the permissions are some of r, w and m"));
+    }
+    if !container.starts_with("/dev/") || container.split('/').any(|p| p == "..") {
+        return Err(bad("the path in the container must be below /dev"));
+    }
+    let meta = std::fs::metadata(host).map_err(|e| bad(&e.to_string()))?;
+    let kind = match meta.file_type() {
+        t if t.is_char_device() => 'c',
+        t if t.is_block_device() => 'b',
+        _ => return Err(bad("not a character or block device")),
+    };
+    use std::os::unix::fs::MetadataExt;
+    let rdev = meta.rdev();
+    Ok(DeviceMapping {
+        host: PathBuf::from(host),
+        container: container.to_owned(),
+        kind,
+        major: libc::major(rdev).into(),
+        minor: libc::minor(rdev).into(),
+        access: access.to_owned(),
+        mode: meta.mode() & 0o7777,
+        uid: meta.uid(),
+        gid: meta.gid(),
+    })
+}
+// ANCHOR_END: parse-device
+
+// ANCHOR: docker-devices
+/// Docker's devices cgroup (moby `daemon/pkg/oci/defaults.go`): every
+/// device refused, then the few a program expects (null, zero, urandom,
+/// random, tty, console) allowed, and fuse refused again. The runtime adds
+/// the devices every container's `/dev` holds, as runc does (`full`,
+/// `ptmx` and the pty slaves, `tun`), so that `/dev/full` works in both.
+/// Whatever a container then creates with `CAP_MKNOD` (`mknod /sda b 8 0`)
+/// it cannot open: the kernel asks the cgroup on every open of a device
+/// node (Documentation/admin-guide/cgroup-v1/devices.rst).
+const DOCKER_DEVICES: [(bool, Option<(i64, i64)>); 8] = [
+    (false, None),
+    (true, Some((1, 5))),
+    (true, Some((1, 3))),
+    (true, Some((1, 9))),
+    (true, Some((1, 8))),
+    (true, Some((5, 0))),
+    (true, Some((5, 1))),
+    (false, Some((10, 229))),
+];
+// ANCHOR_END: docker-devices
 
 fn invalid(e: impl std::fmt::Display) -> BundleError {
     BundleError::Invalid(e.to_string())
@@ -80,6 +169,8 @@ pub struct Additions {
     pub tmpfs: Vec<(String, Vec<String>)>,
     /// `--label` and the `stop` settings.
     pub annotations: BTreeMap<String, String>,
+    /// `--device`: host nodes given to the container, with their rules.
+    pub devices: Vec<DeviceMapping>,
 }
 
 // ANCHOR: spec
@@ -106,7 +197,7 @@ pub fn spec(
         annotations.insert(NAME_ANNOTATION.to_owned(), name.clone());
     }
     spec.set_annotations((!annotations.is_empty()).then_some(annotations));
-    spec.set_linux(Some(linux(cfg, limits)?));
+    spec.set_linux(Some(linux(cfg, limits, &additions.devices)?));
     Ok(spec)
 }
 // ANCHOR_END: spec
@@ -146,9 +237,10 @@ fn process(cfg: &Config) -> Result<Process, BundleError> {
     Ok(process)
 }
 
-/// `linux`: namespaces, ID maps, masked paths, the seccomp profile, and
-/// the cgroup with its limits when there are any.
-fn linux(cfg: &Config, limits: &Limits) -> Result<Linux, BundleError> {
+/// `linux`: namespaces, ID maps, masked paths, sysctls, devices, the
+/// seccomp profile, and the cgroup with its limits and device rules when
+/// there are any.
+fn linux(cfg: &Config, limits: &Limits, devices: &[DeviceMapping]) -> Result<Linux, BundleError> {
     let mut linux = Linux::default();
     linux.set_namespaces(Some(namespaces(cfg)?));
     // Every range: rootless with subordinate IDs there are two.
@@ -166,24 +258,36 @@ fn linux(cfg: &Config, limits: &Limits) -> Result<Linux, BundleError> {
         linux.set_gid_mappings(Some(maps(ids.ranges(true))?));
     }
     let privileged = cfg.security.privileged;
-    linux.set_masked_paths((!privileged).then(|| cfg.security.masked.clone()));
+    // Docker's lists, with the CPUs' thermal_throttle directories that
+    // exist on this machine (paths.rs).
+    let masked = || [&cfg.security.masked[..], &paths::per_cpu_masked()].concat();
+    linux.set_masked_paths((!privileged).then(masked));
     linux.set_readonly_paths((!privileged).then(|| cfg.security.read_only.clone()));
-    if privileged {
-        linux.set_devices(Some(host_devices()?));
+    let mut nodes = if privileged { host_devices()? } else { Vec::new() };
+    for device in devices {
+        nodes.push(device_node(device)?);
     }
+    linux.set_devices((!nodes.is_empty()).then_some(nodes));
+    linux.set_sysctl(sysctls(cfg));
     let profile = seccomp::oci(&cfg.security.seccomp, cfg.security.caps)?;
     linux.set_seccomp(profile.map(serde_json::from_value).transpose().map_err(invalid)?);
-    if limits.is_empty() {
+    // (Rootless, the host's devices cgroup is not the engine's to write;
+    // nor can the container make device nodes: the kernel refuses mknod of
+    // a device in a user namespace.)
+    let rules = (!privileged && geteuid().is_root()).then(|| device_rules(devices)).transpose()?;
+    if limits.is_empty() && rules.is_none() {
         linux.set_resources(None);
     } else {
         // As root the cgroups go there, below each hierarchy's root;
         // rootless they go below the user's own subtree, which the runtime
         // finds itself (see mini-runc's `InProcess`), so no path is named.
-        if nix::unistd::geteuid().is_root() {
+        if geteuid().is_root() {
             let path = format!("/{}/{}", mini_runc::cgroups::ENGINE_PARENT, cfg.id);
             linux.set_cgroups_path(Some(path.into()));
         }
-        linux.set_resources(Some(resources(limits)?));
+        let mut resources = resources(limits)?;
+        resources.set_devices(rules);
+        linux.set_resources(Some(resources));
     }
     Ok(linux)
 }
@@ -258,6 +362,9 @@ fn mounts(cfg: &Config, tmpfs: &[(String, Vec<String>)]) -> Result<Vec<Mount>, B
             &["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"],
         )?,
         mount("/sys", "sysfs", "sysfs", sys)?,
+        // The container's own cgroups (its cgroup namespace's view),
+        // read-only as in Docker: limits are the engine's to set.
+        mount("/sys/fs/cgroup", "cgroup", "cgroup", &["ro", "nosuid", "noexec", "nodev"])?,
         mount("/dev/mqueue", "mqueue", "mqueue", &quiet)?,
         mount(
             "/dev/shm",
@@ -315,6 +422,75 @@ fn namespaces(cfg: &Config) -> Result<Vec<LinuxNamespace>, BundleError> {
     Ok(list)
 }
 
+// ANCHOR: sysctls
+/// Docker's two sysctls for a container with a network namespace of its
+/// own (moby `daemon/oci_linux.go`): any port may be bound without
+/// `CAP_NET_BIND_SERVICE` (`ip_unprivileged_port_start=0`), and any group
+/// may open ICMP echo sockets, so `ping` works without `CAP_NET_RAW`
+/// (`ping_group_range`, icmp(7)). The second only without a user
+/// namespace, as in Docker: the kernel takes only group IDs the namespace
+/// maps, and 2147483647 is not among a rootless container's. Each only
+/// where this kernel has it.
+fn sysctls(cfg: &Config) -> Option<HashMap<String, String>> {
+    if !cfg.namespaces.net {
+        return None;
+    }
+    let mut sysctl = HashMap::new();
+    let exists = |key: &str| Path::new("/proc/sys").join(key.replace('.', "/")).exists();
+    if cfg.namespaces.user.is_none() && exists("net.ipv4.ping_group_range") {
+        sysctl.insert("net.ipv4.ping_group_range".into(), "0 2147483647".into());
+    }
+    if exists("net.ipv4.ip_unprivileged_port_start") {
+        sysctl.insert("net.ipv4.ip_unprivileged_port_start".into(), "0".into());
+    }
+    (!sysctl.is_empty()).then_some(sysctl)
+}
+
+/// `linux.resources.devices`: Docker's rules, then one per `--device`.
+fn device_rules(devices: &[DeviceMapping]) -> Result<Vec<LinuxDeviceCgroup>, BundleError> {
+    let rule =
+        |allow: bool, typ: Option<LinuxDeviceType>, number: Option<(i64, i64)>, access: &str| {
+            let mut rule = LinuxDeviceCgroupBuilder::default().allow(allow).access(access);
+            if let Some(typ) = typ {
+                rule = rule.typ(typ);
+            }
+            if let Some((major, minor)) = number {
+                rule = rule.major(major).minor(minor);
+            }
+            rule.build().map_err(invalid)
+        };
+    let mut rules = Vec::new();
+    for (allow, number) in DOCKER_DEVICES {
+        // The first, for every device, names no type: "a".
+        let typ = number.map(|_| LinuxDeviceType::C);
+        rules.push(rule(allow, typ, number, "rwm")?);
+    }
+    for d in devices {
+        let number = Some((d.major as i64, d.minor as i64));
+        rules.push(rule(true, Some(device_type(d)), number, &d.access)?);
+    }
+    Ok(rules)
+}
+
+fn device_type(d: &DeviceMapping) -> LinuxDeviceType {
+    if d.kind == 'b' { LinuxDeviceType::B } else { LinuxDeviceType::C }
+}
+
+/// `linux.devices`: the node a `--device` makes in the container.
+fn device_node(d: &DeviceMapping) -> Result<LinuxDevice, BundleError> {
+    LinuxDeviceBuilder::default()
+        .path(d.container.clone())
+        .typ(device_type(d))
+        .major(d.major as i64)
+        .minor(d.minor as i64)
+        .file_mode(d.mode)
+        .uid(d.uid)
+        .gid(d.gid)
+        .build()
+        .map_err(invalid)
+}
+// ANCHOR_END: sysctls
+
 /// `linux.resources`, in the units config-linux.md gives: bytes, a CPU
 /// quota over a period in microseconds, shares, and a pids limit.
 fn resources(limits: &Limits) -> Result<LinuxResources, BundleError> {
@@ -347,8 +523,8 @@ fn resources(limits: &Limits) -> Result<LinuxResources, BundleError> {
         resources = resources.cpu(cpu.build().map_err(invalid)?);
     }
     let mut resources = resources.build().map_err(invalid)?;
-    // The builder's default is a device list denying nothing; mini-docker
-    // writes no device rule.
+    // The builder's default is a device list denying nothing: the caller
+    // sets Docker's.
     resources.set_devices(None);
     Ok(resources)
 }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use nslab_tests::mini_docker::{LIMIT, Lab, chmod};
 use nslab_tests::{As, skip};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// The binaries each lab copies: mini-docker, and the probe it mounts.
 const BINARIES: [&str; 2] = [env!("CARGO_BIN_EXE_mini-docker"), env!("CARGO_BIN_EXE_probe")];
@@ -148,8 +148,18 @@ fn isolation(who: As) {
         differ.join(" "),
     );
     for m in mounts {
+        let target = m["target"].as_str().unwrap_or("");
+        // The container's cgroups: one cgroup2 mount, or (cgroup v1) a
+        // tmpfs with one mount per hierarchy, which vary from host to host.
+        if target.starts_with("/sys/fs/cgroup/") {
+            continue;
+        }
         let fstype = m["fstype"].as_str().unwrap_or("");
-        let fstype = if mine.contains(&fstype) { fstype } else { "[HOST_FS]" };
+        let fstype = match fstype {
+            _ if target == "/sys/fs/cgroup" => "[CGROUPS]",
+            _ if mine.contains(&fstype) => fstype,
+            _ => "[HOST_FS]",
+        };
         let access = m["options"].as_str().unwrap_or("").split(',').next().unwrap_or("");
         text += &format!("  {:<20} {fstype:<10} {access}\n", m["target"].as_str().unwrap_or(""));
     }
@@ -287,11 +297,22 @@ fn bundle(who: As) {
         assert!(kinds.contains(&kind), "{kind} missing from {kinds:?}");
     }
     assert_eq!(kinds.contains(&"user"), who == As::Rootless, "{kinds:?}");
-    // The default seccomp profile, written out: what is not allowed, by name.
-    let keyctl = linux["seccomp"]["syscalls"].as_array().expect("syscalls").iter().find(|rule| {
-        rule["names"].as_array().is_some_and(|names| names.iter().any(|n| n == "keyctl"))
-    });
-    assert_eq!(keyctl.expect("a rule for keyctl")["action"], "SCMP_ACT_ERRNO");
+    // The default seccomp profile, written out: an allow-list (EPERM for
+    // what it does not name, keyctl among them), settled for this
+    // container's capabilities (no includes/excludes left).
+    let seccomp = &linux["seccomp"];
+    assert_eq!(
+        (&seccomp["defaultAction"], &seccomp["defaultErrnoRet"]),
+        (&json!("SCMP_ACT_ERRNO"), &json!(1))
+    );
+    let rules = seccomp["syscalls"].as_array().expect("syscalls");
+    let named = |name: &str| {
+        rules.iter().any(|rule| {
+            rule["names"].as_array().is_some_and(|names| names.iter().any(|n| n == name))
+        })
+    };
+    assert!(named("read") && !named("keyctl") && !named("mount"), "{seccomp}");
+    assert!(rules.iter().all(|rule| rule["includes"].is_null() && rule["excludes"].is_null()));
     if who == As::Root {
         assert_eq!(linux["resources"]["pids"]["limit"], 50);
         assert_eq!(linux["cgroupsPath"], format!("/mini-docker/{id}"));
@@ -307,7 +328,8 @@ fn bundle(who: As) {
 
 /// The bundle's `config.json` for the book: the container's ID and the
 /// lab's paths redacted, and the seccomp profile's rules summed up in one
-/// line each (the whole list is Docker's, and long).
+/// line each (the whole list is Docker's, and long: the allow-list's first
+/// names and their count).
 fn readable(config: &Value, id: &str, lab: &Lab) -> String {
     let mut config = config.clone();
     // A set, written in no particular order.
@@ -318,9 +340,20 @@ fn readable(config: &Value, id: &str, lab: &Lab) -> String {
             }
         }
     }
+    // A map, written in no particular order either (oci-spec's HashMap).
+    if let Some(sysctl) = config["linux"]["sysctl"].as_object_mut() {
+        let sorted: std::collections::BTreeMap<String, Value> =
+            std::mem::take(sysctl).into_iter().collect();
+        sysctl.extend(sorted);
+    }
     if let Some(rules) = config["linux"]["seccomp"]["syscalls"].as_array_mut() {
         for rule in rules.iter_mut() {
-            let names = strings(&rule["names"]).join(" ");
+            // The allow-list's long rule: its first names and its length.
+            let all = strings(&rule["names"]);
+            let names = match all.len() {
+                n if n > 8 => format!("{} … ({n} names)", all[..6].join(" ")),
+                _ => all.join(" "),
+            };
             let action = rule["action"].as_str().unwrap_or_default().to_owned();
             let args = if rule["args"].is_null() { "" } else { " (when an argument matches)" };
             *rule = Value::from(format!("{names}: {action}{args}"));

@@ -298,7 +298,9 @@ fn limits_seen_from_both_sides() {
     let id = started.stdout.trim().to_owned();
     let init = init_of(&id);
     let on_host = std::fs::read_to_string(format!("/proc/{init}/cgroup")).expect("cgroup");
-    let script = "cat /proc/1/cgroup; echo ==; ls -A /sys/fs/cgroup; echo ==; cat /proc/meminfo";
+    let script = "cat /proc/1/cgroup; echo ==; \
+                  cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max; \
+                  echo ==; cat /proc/meminfo";
     let ran = lab.run(&["exec", "limited", "sh", "-c", script]);
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     let parts: Vec<&str> = ran.stdout.split("==\n").collect();
@@ -320,7 +322,9 @@ fn limits_seen_from_both_sides() {
     for (controller, file, value) in &files {
         assert_eq!(&v1_file(controller, &id, file), value, "{file}");
     }
-    assert_eq!(listing, "", "no cgroup file system inside");
+    // Its own cgroups, mounted read-only at /sys/fs/cgroup as in Docker:
+    // the cgroup namespace makes them the root of each hierarchy.
+    assert_eq!(listing, format!("{}\n50\n", 64u64 << 20), "the limits, read inside");
     let host_meminfo = std::fs::read_to_string("/proc/meminfo").expect("meminfo");
     assert_eq!(mem_total(meminfo), mem_total(&host_meminfo), "the host's /proc/meminfo");
     assert!(mem_total(meminfo) > 64 << 10, "more than the limit");
@@ -350,7 +354,9 @@ fn limits_seen_from_both_sides() {
         text += &format!("  {path:<62} {value}\n");
     }
     text += "inside:\n";
-    text += "  /sys/fs/cgroup   empty: no cgroup file system is mounted\n";
+    text +=
+        "  /sys/fs/cgroup/memory/memory.limit_in_bytes   67108864 (its own cgroup, read-only)\n";
+    text += "  /sys/fs/cgroup/pids/pids.max                  50\n";
     text += "  /proc/meminfo    MemTotal: [HOST_MEMTOTAL] kB, the host's, not 64 MiB\n";
     let text = text.replace(&id, "[ID]");
     insta::assert_snapshot!("both-sides", text);

@@ -20,9 +20,9 @@ use serde_json::Value;
 /// The binaries each lab copies: mini-docker, and the probe it mounts.
 const BINARIES: [&str; 2] = [env!("CARGO_BIN_EXE_mini-docker"), env!("CARGO_BIN_EXE_probe")];
 
-/// Docker's default capabilities without CAP_MKNOD (see
+/// Docker's default capabilities (see
 /// `mini-runc/src/security/capabilities.rs`), as /proc/PID/status shows them.
-const DEFAULT_CAPS: &str = "00000000a00425fb";
+const DEFAULT_CAPS: &str = "00000000a80425fb";
 
 /// `probe try CALL` for each call, in one `--rm` container with `options`:
 /// call → result.
@@ -73,8 +73,8 @@ fn defaults(who: As) {
     // The snapshot (and the book): what the command's /proc/self/status says.
     let ran = lab.container(&[], &["grep", "-E", "^(Cap|NoNewPrivs|Seccomp)", "/proc/self/status"]);
     insta::assert_snapshot!(format!("defaults-{}", who.word()), ran.stdout);
-    // --cap-add MKNOD gives exactly Docker's default set.
-    assert_eq!(lab.probe(&["--cap-add", "MKNOD"])["cap_eff"], "00000000a80425fb");
+    // --cap-drop MKNOD: bit 27 off.
+    assert_eq!(lab.probe(&["--cap-drop", "MKNOD"])["cap_eff"], "00000000a00425fb");
     assert_eq!(
         lab.probe(&["--cap-drop", "ALL", "--cap-add", "kill"])["cap_eff"],
         "0000000000000020"
@@ -170,7 +170,14 @@ fn refused(who: As) {
         results.iter().find(|(c, _)| c == call).map(|(_, r)| r.clone()).expect("call")
     };
     for call in CALLS {
-        let expected = if call == "fork" { "ok" } else { "EPERM" };
+        // mknod of /dev/null's numbers: CAP_MKNOD is Docker's, and the
+        // devices cgroup lets any node be made (its open is what it
+        // checks, see `devices`); in a user namespace the kernel refuses it.
+        let expected = match call {
+            "fork" => "ok",
+            "mknod" if who == As::Root => "ok",
+            _ => "EPERM",
+        };
         assert_eq!(result(&default, call), expected, "default container: {call}");
     }
     // Only seccomp stops these: a user namespace needs no privilege at
@@ -242,6 +249,24 @@ fn proc_and_sys(who: As) {
             assert_eq!((m["fstype"].as_str(), access(m).as_str()), (Some("tmpfs"), "ro"), "{path}");
         }
     }
+    // The container's cgroups, read-only (as in Docker).
+    let cgroup = mount("/sys/fs/cgroup").expect("/sys/fs/cgroup mounted");
+    assert_eq!(access(cgroup), "ro", "/sys/fs/cgroup");
+    // Docker's sysctls in the container's own network namespace: any port,
+    // and ICMP echo sockets for every group (not in a user namespace,
+    // whose map holds no group 2147483647).
+    let ran = lab.container(
+        &["--net", "none"],
+        &[
+            "cat",
+            "/proc/sys/net/ipv4/ip_unprivileged_port_start",
+            "/proc/sys/net/ipv4/ping_group_range",
+        ],
+    );
+    let mut lines = ran.stdout.lines();
+    assert_eq!(lines.next(), Some("0"), "{}", ran.stderr);
+    let ping = lines.next().unwrap_or("").split_whitespace().collect::<Vec<_>>().join(" ");
+    assert_eq!(ping == "0 2147483647", who == As::Root, "ping_group_range: {ping}");
     // What a process sees: empty masks, writes refused.
     let script = "wc -c < /proc/keys; ls -A /sys/firmware | wc -l; \
                   echo 1 > /proc/sys/kernel/hostname; echo 1 > /sys/kernel/uevent_helper; \
@@ -341,19 +366,35 @@ fn profiles_and_options(who: As) {
         (&["--security-opt", "seccomp=/no/such.json"], "seccomp profile \"/no/such.json\""),
         (&["--security-opt", "apparmor=docker-default"], "unsupported --security-opt"),
         (&["--cap-add", "NOT_A_CAP"], "unknown capability \"NOT_A_CAP\""),
-        (&["--security-opt", "no-new-privileges=false"], "a filter without no_new_privs needs"),
     ] {
         let ran = lab.container(options, &["true"]);
         assert_eq!(ran.code, 125, "{options:?}");
         assert_eq!(ran.stderr.lines().count(), 1, "{options:?}: {}", ran.stderr);
         assert!(ran.stderr.contains(message), "{options:?}: {}", ran.stderr);
     }
-    // Without no_new_privs, installing the filter takes CAP_SYS_ADMIN.
-    let nnp_off =
-        lab.probe(&["--security-opt", "no-new-privileges=false", "--cap-add", "SYS_ADMIN"]);
+    // Without no_new_privs, installing the filter takes CAP_SYS_ADMIN: init
+    // installs it while it still holds the capability, so the command gets
+    // both the filter and Docker's default capabilities.
+    for options in [
+        &["--security-opt", "no-new-privileges=false"][..],
+        &["--security-opt", "no-new-privileges=false", "--cap-add", "SYS_ADMIN"],
+    ] {
+        let nnp_off = lab.probe(options);
+        assert_eq!(
+            (nnp_off["no_new_privs"].as_str(), nnp_off["seccomp"].as_str()),
+            (Some("0"), Some("2")),
+            "{options:?}"
+        );
+    }
+    let ran = lab.container(
+        &["--security-opt", "no-new-privileges=false"],
+        &["sh", "-c", "/probe/probe try keyctl; grep CapEff /proc/self/status"],
+    );
     assert_eq!(
-        (nnp_off["no_new_privs"].as_str(), nnp_off["seccomp"].as_str()),
-        (Some("0"), Some("2"))
+        ran.stdout,
+        format!("{{\"call\":\"keyctl\",\"result\":\"EPERM\"}}\nCapEff:\t{DEFAULT_CAPS}\n"),
+        "{}",
+        ran.stderr
     );
     let info = lab.run(&["info"]);
     assert!(info.stdout.lines().any(|l| l.starts_with("LSM:")), "{}", info.stdout);
@@ -365,6 +406,7 @@ as_root_and_rootless! {
     refused_calls => refused,
     masked_and_read_only_paths => proc_and_sys,
     seccomp_profiles_and_options => profiles_and_options,
+    seccomp_profile_classes_as_docker => profile_answers,
     exec_joins_with_the_same_confinement => exec,
     kill_stop_and_inspect => kill_stop_inspect,
     detached_logs_and_rm => detached,
@@ -491,7 +533,7 @@ fn kill_stop_inspect(who: As) {
             .and_then(|p| p.to_str().map(str::to_owned))
             .as_deref()
     );
-    assert_eq!(info["security"]["capabilities"].as_array().map(Vec::len), Some(13));
+    assert_eq!(info["security"]["capabilities"].as_array().map(Vec::len), Some(14));
     assert_eq!(info["mounts"][0], serde_json::json!({ "target": "/", "fstype": "overlay" }));
     assert_eq!(lab.run(&["kill", "-s", "USR1", "first"]).code, 0);
     assert_eq!(first.finish().code, 42, "the shell's USR1 trap ran");
@@ -706,4 +748,184 @@ fn command_pid(lab: &Lab, name: &str) -> i32 {
         }
     }
     panic!("no sleep 30 in container {name}");
+}
+
+// ANCHOR: profile-cases
+/// One system call for each rule class of the default seccomp profile
+/// (`mini-runc/src/security/seccomp-default.json`, Docker's own): what
+/// `probe try` calls, the rule that decides it, and Docker's answer
+/// (`ok`, or the errno; an errno other than EPERM and ENOSYS means the
+/// kernel got the call and refused its harmless arguments).
+const PROFILE_CASES: [(&str, &str, &str); 23] = [
+    ("getpid", "allowed", "ok"),
+    ("socket-inet", "socket: AF_INET allowed", "ok"),
+    ("socket-alg", "socket: AF_ALG refused", "EPERM"),
+    ("socket-vsock", "socket: AF_VSOCK refused", "EPERM"),
+    ("personality-query", "personality: 0xffffffff", "ok"),
+    ("personality-aslr", "personality: ADDR_NO_RANDOMIZE", "EPERM"),
+    ("fork", "clone: no CLONE_NEW* flag", "ok"),
+    ("clone-newuts", "clone: CLONE_NEWUTS", "EPERM"),
+    ("clone3", "errnoRet 38 (ENOSYS)", "ENOSYS"),
+    ("chroot", "capability held (SYS_CHROOT)", "ENOENT"),
+    ("mount", "capability missing (SYS_ADMIN)", "EPERM"),
+    ("ptrace", "minKernel 4.8", "ESRCH"),
+    ("process_vm_readv", "minKernel 4.8", "ok"),
+    ("keyctl", "not listed", "EPERM"),
+    ("io_uring_setup", "not listed", "EPERM"),
+    ("migrate_pages", "not listed", "EPERM"),
+    ("mseal", "allowed (Linux 6.10)", "ok"),
+    ("lsm_list_modules", "SYS_ADMIN only (Linux 6.8)", "EPERM"),
+    ("open_tree_attr", "newer than the profile", "ENOSYS"),
+    ("file_setattr", "newer than the profile", "ENOSYS"),
+    ("i386-getpid", "32-bit ABI: allowed", "ok"),
+    ("i386-keyctl", "32-bit ABI: not listed", "EPERM"),
+    ("x32-getpid", "x32 ABI", "ENOSYS"),
+];
+
+/// Where mini-docker answers otherwise, on purpose: it refuses the x32 ABI
+/// as a whole (Docker lets the profile's calls through to a kernel that,
+/// built without x32 as Debian's is, answers ENOSYS).
+const OURS_DIFFER: [(&str, &str); 1] = [("x32-getpid", "EPERM")];
+
+/// Calls newer than the libseccomp a Docker host may run (Debian 12's
+/// 2.5.4 knows neither): runc cannot resolve the names, and answers
+/// ENOSYS for numbers above the highest it knows.
+const NEWER_THAN_LIBSECCOMP: [&str; 2] = ["mseal", "lsm_list_modules"];
+// ANCHOR_END: profile-cases
+
+/// The cases this machine's architecture has (the `i386-` and `x32-` ones
+/// are x86_64's other ABIs).
+fn profile_cases() -> Vec<(&'static str, &'static str, &'static str)> {
+    let x86 = cfg!(target_arch = "x86_64");
+    PROFILE_CASES
+        .into_iter()
+        .filter(|(call, _, _)| x86 || !(call.starts_with("i386-") || call.starts_with("x32-")))
+        .collect()
+}
+
+/// A default container answers each case as Docker's profile says; as
+/// root, so does `docker run` with that profile on the same probe; and the
+/// devices cgroup: a block device node can be made but not opened,
+/// `--device` opens one.
+fn profile_answers(who: As) {
+    let Some(lab) = Lab::new("mini-docker seccomp profile classes", who, &BINARIES) else { return };
+    let cases = profile_cases();
+    let calls: Vec<&str> = cases.iter().map(|(call, _, _)| *call).collect();
+    let ours = try_calls(&lab, &["--net", "none"], &calls);
+    let mut text = format!("{:<18} {:<32} {:<12} DOCKER\n", "CALL", "RULE", "MINI-DOCKER");
+    for ((call, rule, docker), (asked, answer)) in cases.iter().zip(&ours) {
+        assert_eq!(call, asked);
+        let expected = OURS_DIFFER.iter().find(|(c, _)| c == call).map_or(*docker, |(_, a)| a);
+        assert_eq!(answer, expected, "{call} ({rule}) in a default container");
+        text += &format!("{call:<18} {rule:<32} {answer:<12} {docker}\n");
+    }
+    insta::assert_snapshot!(format!("profile-{}", who.word()), text);
+    if who == As::Root
+        && let Some(docker) = docker_answers(&lab, &calls)
+    {
+        for ((call, rule, expected), (asked, answer)) in cases.iter().zip(&docker) {
+            assert_eq!(call, asked);
+            let older = NEWER_THAN_LIBSECCOMP.contains(call) && answer == "ENOSYS";
+            // (x32: ENOSYS from a kernel without it, else the call runs.)
+            let x32 = *call == "x32-getpid" && answer == "ok";
+            assert!(answer == expected || older || x32, "docker: {call} ({rule}): {answer}");
+        }
+    }
+    if who == As::Root {
+        devices(&lab);
+    }
+    assert!(lab.state_entries().is_empty());
+}
+
+/// Each call through `docker run --network none --security-opt
+/// seccomp=PROFILE`, with Docker's profile as mini-docker keeps it, in an
+/// image of the host's busybox, the probe and its C library bind-mounted.
+/// `None` (one line; a failure under CI=true) without docker.
+fn docker_answers(lab: &Lab, calls: &[&str]) -> Option<Vec<(String, String)>> {
+    use nslab_tests::clients;
+    clients::require("docker with Docker's profile", &["docker"])?;
+    let dir = lab.scratch("docker");
+    let tarball = dir.join("busybox.tar");
+    clients::busybox_tarball(&tarball);
+    let image = format!("nslab-secdef:{}", std::process::id());
+    let docker = |args: &[&str]| {
+        let mut cmd = Command::new("docker");
+        cmd.args(args);
+        clients::run_in(&dir, cmd, clients::LIMIT)
+    };
+    let ran = docker(&["import", tarball.to_str().expect("utf-8"), &image]);
+    assert_eq!(ran.code, 0, "docker import: {}", ran.stderr);
+    let profile =
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../mini-runc/src/security/seccomp-default.json");
+    let seccomp = format!("seccomp={profile}");
+    let probe = lab.probe_volume();
+    let mut args =
+        vec!["run", "--rm", "--network", "none", "--security-opt", &seccomp, "-v", &probe];
+    let libraries: Vec<String> = ["/lib", "/lib64", "/usr/lib"]
+        .iter()
+        .filter(|p| Path::new(p).exists())
+        .map(|p| format!("{p}:{p}:ro"))
+        .collect();
+    for volume in &libraries {
+        args.extend(["-v", volume]);
+    }
+    let script: Vec<String> = calls.iter().map(|c| format!("/probe/probe try {c}")).collect();
+    let script = script.join("; ");
+    args.extend([image.as_str(), "sh", "-c", &script]);
+    let ran = docker(&args);
+    let _ = docker(&["rmi", "-f", &image]);
+    assert_eq!(ran.code, 0, "docker run: {}", ran.stderr);
+    let answers: Vec<(String, String)> = ran
+        .stdout
+        .lines()
+        .map(|line| {
+            let v: Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"));
+            (
+                v["call"].as_str().unwrap_or("").to_owned(),
+                v["result"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(answers.len(), calls.len(), "docker: {}", ran.stdout);
+    // For the reader of the test's output: Docker's live answers.
+    eprintln!("docker: {answers:?}");
+    Some(answers)
+}
+
+/// The devices cgroup, as root (rootless, the kernel refuses `mknod` of
+/// a device in a user namespace anyway): `CAP_MKNOD` makes a block device
+/// node, the cgroup refuses to open it; `--privileged` has no devices
+/// cgroup (the open reaches the kernel: ENXIO, no such device); `--device`
+/// allows one node (fuse, which Docker's rules refuse by name).
+fn devices(lab: &Lab) {
+    let answer = |options: &[&str], call: &[&str]| {
+        let mut command = vec!["/probe/probe", "try"];
+        command.extend_from_slice(call);
+        let ran = lab.container(options, &command);
+        assert_eq!(ran.code, 0, "{options:?} {call:?}: {}", ran.stderr);
+        let v: Value = serde_json::from_str(ran.stdout.trim()).expect("report");
+        v["result"].as_str().unwrap_or("").to_owned()
+    };
+    assert_eq!(answer(&["--net", "none"], &["block-node"]), "mknod ok, open EPERM");
+    assert_eq!(answer(&["--net", "none", "--privileged"], &["block-node"]), "mknod ok, open ENXIO");
+    if Path::new("/dev/fuse").exists() {
+        assert_eq!(
+            answer(&["--net", "none", "--device", "/dev/fuse"], &["open", "/dev/fuse"]),
+            "ok"
+        );
+        assert_eq!(
+            answer(&["--net", "none", "--device", "/dev/fuse:/dev/f:r"], &["open", "/dev/f"]),
+            "ok"
+        );
+    }
+    for (device, message) in [
+        ("/dev/no-such", "--device \"/dev/no-such\": No such file"),
+        ("/etc/passwd:/dev/passwd", "not a character or block device"),
+        ("/dev/null:/tmp/null", "must be below /dev"),
+        ("/dev/null:/dev/n:rx", "some of r, w and m"),
+    ] {
+        let ran = lab.container(&["--device", device], &["true"]);
+        assert_eq!((ran.code, ran.stderr.lines().count()), (125, 1), "{device}: {}", ran.stderr);
+        assert!(ran.stderr.contains(message), "{device}: {}", ran.stderr);
+    }
 }

@@ -48,6 +48,9 @@ fn errno_name(errno: i32) -> String {
         (libc::ENOEXEC, "ENOEXEC"),
         (libc::ECONNREFUSED, "ECONNREFUSED"),
         (libc::ENOKEY, "ENOKEY"),
+        (libc::ENXIO, "ENXIO"),
+        (libc::EAFNOSUPPORT, "EAFNOSUPPORT"),
+        (libc::EOPNOTSUPP, "EOPNOTSUPP"),
     ];
     known
         .iter()

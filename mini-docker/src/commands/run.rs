@@ -81,6 +81,10 @@ pub struct RunArgs {
     /// Mount the container's root filesystem read-only
     #[arg(long)]
     read_only: bool,
+    /// Give the container a host device node, allowed by its devices cgroup
+    /// (PERMISSIONS: some of r, w, m; default rwm)
+    #[arg(long = "device", value_name = "HOST[:CONTAINER][:PERMISSIONS]")]
+    device: Vec<String>,
     /// Keep stdin open (without it the command reads /dev/null)
     #[arg(short = 'i', long)]
     interactive: bool,
@@ -646,7 +650,8 @@ fn config(
     // user's, the container's root, or, with subordinate IDs, were
     // unpacked with the owners the same map gives them (image/layer.rs).
     let idmap_lower = !rootless && namespaces.user.as_ref().is_some_and(|map| !map.single());
-    let additions = additions(&args.tmpfs, &args.label, args.stop_signal, args.stop_timeout)?;
+    let additions =
+        additions(&args.tmpfs, &args.label, &args.device, args.stop_signal, args.stop_timeout)?;
     let config = Config {
         id,
         name: args.name,
@@ -676,14 +681,18 @@ fn config(
 
 /// What `run` writes into `config.json` beside the [`Config`]: each
 /// `--tmpfs` (Docker's options first: nosuid, nodev, noexec), the labels
-/// and the `stop` settings, as annotations.
+/// and the `stop` settings, as annotations, and each `--device`.
 fn additions(
     tmpfs: &[String],
     labels: &[String],
+    devices: &[String],
     stop_signal: Option<String>,
     stop_timeout: Option<u64>,
 ) -> Result<bundle::Additions, Error> {
     let mut additions = bundle::Additions::default();
+    for device in devices {
+        additions.devices.push(bundle::parse_device(device)?);
+    }
     for flag in tmpfs {
         let (path, options) = flag.split_once(':').unwrap_or((flag, ""));
         if !path.starts_with('/') {

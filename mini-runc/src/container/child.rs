@@ -1,9 +1,10 @@
 //! The child side, from `clone` to the command: this process is the
 //! container's PID 1, and becomes the command (or `--init`'s reaper).
 //!
-//! In order: it asks to die with mini-docker, closes the descriptors it
-//! inherited, and waits for the parent's "go" (its ID maps written, its
-//! cgroups joined, the createRuntime hook run). Then it unshares its cgroup
+//! In order: it joins its cgroups (on v1, itself), asks to die with
+//! mini-docker, closes the descriptors it inherited, and waits for the
+//! parent's "go" (its ID maps written, on v2 its cgroups joined, the
+//! createRuntime hook run). Then it unshares its cgroup
 //! namespace, joins another container's network namespace (`--net
 //! container:NAME`), runs the engine's createContainer hook (`--net bridge`:
 //! `eth0`'s address and route), becomes root of its user namespace,
@@ -39,7 +40,13 @@ use crate::error::{ContainerError, EXIT_RUNTIME, Error, ProcessError};
 use crate::rootfs;
 
 /// The body of the cloned process; its return value is the exit status.
-pub fn main(cfg: &Config, state: &StateDir, chan: &mut SyncChannel, extras: &Extras) -> isize {
+pub fn main(
+    cfg: &Config,
+    state: &StateDir,
+    chan: &mut SyncChannel,
+    extras: &Extras,
+    cgroup_tasks: &[OwnedFd],
+) -> isize {
     // In a user namespace joined by path, its maps are the kernel's to
     // tell: the same decisions follow from them as from maps of our own.
     let joined;
@@ -57,7 +64,7 @@ pub fn main(cfg: &Config, state: &StateDir, chan: &mut SyncChannel, extras: &Ext
             return EXIT_RUNTIME.into();
         }
     };
-    match prepare(cfg, state, chan, extras) {
+    match prepare(cfg, state, chan, extras, cgroup_tasks) {
         Ok((slave, fifo, hook_state)) => {
             // The bundle's startContainer hooks, which init runs once
             // `start` has come, with the state read before pivot_root.
@@ -90,7 +97,13 @@ fn prepare(
     state: &StateDir,
     chan: &mut SyncChannel,
     extras: &Extras,
+    cgroup_tasks: &[OwnedFd],
 ) -> Result<Prepared, Error> {
+    // cgroup v1: into the container's cgroups before anything else, by
+    // writing "0" into each `tasks` file the parent opened (see
+    // cgroups::tasks_files for why the child moves itself).
+    crate::cgroups::join_self(cgroup_tasks)
+        .map_err(ContainerError::sys("write(cgroup tasks, \"0\")"))?;
     let exec_fifo = extras.exec_fifo.as_deref();
     // If mini-docker dies (even by SIGKILL) the container dies with it;
     // not after an OCI `create`, whose caller exits at once.
@@ -146,6 +159,7 @@ fn prepare(
             message: e.to_string(),
         })?;
     }
+    crate::container::spec::write_sysctls(&extras.sysctl)?;
     let hook_state = set_up(cfg, state, extras, idmapped)?;
     // The other containers' namespaces are joined now: their descriptors go
     // too. (Their owners, in the copy of `cfg` this process has, are never

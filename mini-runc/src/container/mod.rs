@@ -230,6 +230,9 @@ pub struct Extras {
     pub domainname: Option<String>,
     /// `linux.devices`: nodes made in the container's `/dev`.
     pub devices: Vec<crate::rootfs::Device>,
+    /// `linux.sysctl`, checked (see `spec.rs`): written by the child in its
+    /// namespaces, after the createContainer hooks.
+    pub sysctl: Vec<(String, String)>,
     /// A `time` entry in `linux.namespaces` (without a path): the child
     /// unshares a time namespace for the processes it starts, with these
     /// `linux.timeOffsets` as `(clock, seconds, nanoseconds)`.

@@ -116,19 +116,24 @@ fn start(
         // The child joins that one instead (see child.rs).
         flags.remove(CloneFlags::CLONE_NEWNS);
     }
-    // cgroup v2 with limits: the child is born in its cgroup (see below).
+    // cgroup v2 with limits: the child is born in its cgroup (see below);
+    // v1: the child moves itself, through these files (cgroups::tasks_files).
     let cgroup = crate::cgroups::clone_target(&state.dir);
-    let body = || child::main(cfg, state, &mut child_end, extras);
+    let tasks = crate::cgroups::tasks_files(&state.dir)?;
+    let body = || child::main(cfg, state, &mut child_end, extras, &tasks);
     // Both: mini-docker has no other thread yet (the -p relays start once
     // the container runs, at the poststart hook below, and a `run -d`
     // monitor is a fork of a single-threaded process), nor has mini-runc.
     let (pid, in_cgroup) = match &extras.user_join {
-        // Moved into its cgroups by us, who keep the host's privileges.
+        // Moved into its cgroups by us, who keep the host's privileges
+        // (or, on v1, by itself through the files we opened).
         // SAFETY: single-threaded, as said above.
         Some(userns) => (unsafe { spawn_in_user_namespace(userns, flags, body) }?, false),
         // SAFETY: single-threaded, as said above.
         None => unsafe { spawn_child(flags, cgroup.as_ref(), body) }?,
     };
+    let moved_itself = !tasks.is_empty();
+    drop(tasks);
     drop(child_end); // so a dead child reads as end-of-file, not a hang
     // ANCHOR_END: clone
     // run -d: the child has its copy of the start report (see mini-docker's monitor.rs).
@@ -139,8 +144,9 @@ fn start(
         .and_then(|()| hand_over_idmapped_mounts(pid, cfg, state, extras, &mut parent_end))
         .and_then(|()| {
             // Into its cgroups while it waits for "go", before any of the
-            // container's setup runs (unless it was born there).
-            if in_cgroup {
+            // container's setup runs (unless it was born there, or moved
+            // itself on v1).
+            if in_cgroup || moved_itself {
                 return Ok(());
             }
             Ok(crate::cgroups::join(&state.dir, pid)?)
@@ -182,8 +188,9 @@ fn start(
 /// RCU grace period, several milliseconds when no move happened lately. On
 /// cgroup v2, `clone3(2)` with `CLONE_INTO_CGROUP` (Linux 5.7) creates the
 /// child directly in the cgroup given as a directory descriptor: nothing
-/// to move. Otherwise, `clone(2)` on a stack of its own, and the caller
-/// moves the child ([`crate::cgroups::join`]).
+/// to move. Otherwise, `clone(2)` on a stack of its own: on v1 the child
+/// moves itself ([`crate::cgroups::tasks_files`]), on v2 the caller moves
+/// it ([`crate::cgroups::join`]).
 ///
 /// # Safety
 /// As for `fork`: the calling process has no other threads (the child gets

@@ -199,7 +199,7 @@ pub fn plan(spec: &Spec, bundle: &Path, id: &str) -> Result<Plan, SpecError> {
         hooks,
         user_join,
         mount_join,
-    } = namespaces(linux, sysctl)?;
+    } = namespaces(linux, sysctl.clone())?;
     let hostname = hostname(spec, linux, &namespaces)?;
     let volumes = mounts(spec.mounts().as_deref().unwrap_or_default(), &rootfs, linux)?;
     let cgroup_fs = spec.mounts().iter().flatten().any(|m| {
@@ -279,6 +279,7 @@ pub fn plan(spec: &Spec, bundle: &Path, id: &str) -> Result<Plan, SpecError> {
             mount_join,
             domainname,
             devices,
+            sysctl,
             time_offsets,
             create_container: hooks_of.create_container,
             start_container: hooks_of.start_container,
@@ -691,11 +692,10 @@ pub fn namespaces(
         }
     }
     let mut hooks = Hooks::default();
-    if !joins.is_empty() || !sysctl.is_empty() {
-        hooks.create_container = Some(Arc::new(move || {
-            join_namespaces(&joins)?;
-            write_sysctls(&sysctl)
-        }));
+    if !joins.is_empty() {
+        // (The sysctls are written after this, by the child: see
+        // `write_sysctls`.)
+        hooks.create_container = Some(Arc::new(move || join_namespaces(&joins)));
     }
     Ok(NamespaceParts { namespaces, ipc_mode, net_mode, pid_join, hooks, user_join, mount_join })
 }
@@ -746,14 +746,20 @@ fn sysctl(linux: &oci_spec::runtime::Linux) -> Result<Vec<(String, String)>, Spe
     Ok(all)
 }
 
-/// In the child, inside its namespaces: each key written under
-/// `/proc/sys` (dots become slashes, sysctl(8)). The files under
-/// /proc/sys/net and the IPC ones act on the namespaces of the process
-/// that writes them, so the host's `/proc`, still mounted here, is right.
-fn write_sysctls(all: &[(String, String)]) -> Result<(), crate::container::HookError> {
+/// In the child, inside its namespaces (those joined by path included)
+/// and after the createContainer hooks: each key written under `/proc/sys`
+/// (dots become slashes, sysctl(8)). The files under /proc/sys/net and the
+/// IPC ones act on the namespaces of the process that writes them, so the
+/// host's `/proc`, still mounted here, is right. A step of the child's own,
+/// not a hook, so that an engine's hooks (which replace the plan's) leave
+/// it in place.
+pub fn write_sysctls(all: &[(String, String)]) -> Result<(), crate::error::ContainerError> {
     for (key, value) in all {
         let path = Path::new("/proc/sys").join(key.replace('.', "/"));
-        std::fs::write(&path, value).map_err(|e| format!("linux.sysctl: writing {path:?}: {e}"))?;
+        std::fs::write(&path, value).map_err(|e| crate::error::ContainerError::Hook {
+            step: "linux.sysctl",
+            message: format!("writing {path:?}: {e}"),
+        })?;
     }
     Ok(())
 }
@@ -1308,8 +1314,13 @@ fn check_linux(linux: &oci_spec::runtime::Linux) -> Result<(), SpecError> {
     absent("linux.personality", linux.personality())
 }
 
-/// The device rules runc appends to every bundle's (its `AllowedDevices`).
+/// The device rules runc appends to every bundle's (its `AllowedDevices`):
+/// `mknod` of any node (what may be *opened* is what the other rules say;
+/// the runtime itself makes `linux.devices` nodes from inside the cgroup),
+/// then the devices every container's `/dev` holds.
 const DEFAULT_DEVICES: &[&str] = &[
+    "c *:* m",
+    "b *:* m",
     "c 1:3 rwm",
     "c 1:5 rwm",
     "c 1:7 rwm",
@@ -1368,7 +1379,8 @@ fn limits(linux: &oci_spec::runtime::Linux) -> Result<Limits, SpecError> {
     if !limits.devices.is_empty() {
         // As runc does, the devices every container's /dev holds stay
         // usable, whatever the rules said (the null, zero, full, random,
-        // urandom, tty and console devices, ptmx and the pty slaves, tun).
+        // urandom, tty and console devices, ptmx and the pty slaves, tun),
+        // and any node may be made (but not opened).
         for rule in DEFAULT_DEVICES {
             limits.devices.push((true, (*rule).to_owned()));
         }

@@ -395,7 +395,7 @@ fn enter_and_fork(
     // Into the container's cgroups first (their files are the host's
     // /sys/fs/cgroup, out of sight after the mount namespace): the tenant
     // counts against the container's limits, as with `docker exec`.
-    crate::cgroups::join(&tenant.state_dir, nix::unistd::getpid())?;
+    crate::cgroups::join_current(&tenant.state_dir)?;
     join(init)?;
     // -t: now in the container's mount namespace, /dev/ptmx is its devpts.
     let pty = if tenant.tty { Some(super::tty::open_pty()?) } else { None };

@@ -19,15 +19,13 @@
 //! setuid to another user…) and drops everything that reaches the kernel or
 //! the host: mounts, modules, the clock, raw I/O, tracing other processes.
 //!
-//! Two deliberate differences from Docker, both documented in the book:
-//! - the inheritable set is empty, as runc and Docker do since
-//!   CVE-2022-24769 (a non-empty inheritable set let a program with file
-//!   capabilities gain them in the container);
-//! - `CAP_MKNOD` is not in the default set: Docker keeps it because its
-//!   *devices cgroup* makes any new device node unusable; mini-docker has no
-//!   devices cgroup, so a container root with `CAP_MKNOD` could create the
-//!   host disk's node (`mknod /disk b 8 0`) and read it. `--cap-add MKNOD`
-//!   gives it back.
+//! One deliberate difference from Docker, documented in the book: the
+//! inheritable set is empty, as runc and Docker do since CVE-2022-24769 (a
+//! non-empty inheritable set let a program with file capabilities gain them
+//! in the container). `CAP_MKNOD` is in the set, as in Docker: a container
+//! may make device nodes, and its devices cgroup (written by the engine)
+//! refuses to open any but a few, so `mknod /disk b 8 0` gives a node
+//! nobody can read.
 //!
 //! In a user namespace (rootless, `--userns auto`) the capabilities count
 //! only for what the namespace owns: even `--privileged` cannot load a
@@ -40,13 +38,13 @@ use caps::{CapSet, Capability, CapsHashSet};
 use crate::security::SecurityError;
 
 // ANCHOR: default-caps
-/// Docker's default capabilities (moby `oci/caps/defaults.go`), without
-/// `CAP_MKNOD` (see the module's documentation).
-pub const DEFAULT: [Capability; 13] = [
+/// Docker's default capabilities (moby `daemon/pkg/oci/caps/defaults.go`).
+pub const DEFAULT: [Capability; 14] = [
     Capability::CAP_CHOWN,
     Capability::CAP_DAC_OVERRIDE,
     Capability::CAP_FSETID,
     Capability::CAP_FOWNER,
+    Capability::CAP_MKNOD,
     Capability::CAP_NET_RAW,
     Capability::CAP_SETGID,
     Capability::CAP_SETUID,
@@ -204,15 +202,11 @@ mod tests {
     fn add_and_drop() {
         let default = resolve(&[], &[]).expect("default");
         assert_eq!(list(default).len(), DEFAULT.len());
-        // 0xa80425fb is Docker's CapEff; without CAP_MKNOD (bit 27) it is 0xa00425fb.
-        assert_eq!(default, 0xa004_25fb);
+        // Docker's CapEff.
+        assert_eq!(default, 0xa804_25fb);
         let more = resolve(&["sys_admin".into(), "CAP_MKNOD".into()], &["NET_RAW".into()])
             .expect("add and drop");
-        assert_eq!(
-            more,
-            (default | (1 << 21) | (1 << 27)) & !(1 << 13),
-            "+SYS_ADMIN +MKNOD -NET_RAW"
-        );
+        assert_eq!(more, (default | (1 << 21)) & !(1 << 13), "+SYS_ADMIN +MKNOD -NET_RAW");
         let only_kill = resolve(&["KILL".into()], &["ALL".into()]).expect("drop all");
         assert_eq!(list(only_kill), [Capability::CAP_KILL]);
         assert!(matches!(

@@ -45,7 +45,11 @@
 //! `--init`'s reaper gets no seccomp filter: it only forks, waits and
 //! forwards signals, and a user's profile might forbid the calls it needs
 //! (`wait4`, `rt_sigtimedwait`), which would leave a container nobody can
-//! stop.
+//! stop. The exception is `--security-opt no-new-privileges=false`:
+//! without `no_new_privs`, seccomp(2) takes only a process holding
+//! `CAP_SYS_ADMIN`, so the filter goes on before step 2 and every later
+//! step, the reaper's included, runs under it (runc's order; see
+//! [`filter_before_drop`]).
 //!
 //! `mini-docker exec` gives its process the same confinement, from what
 //! `run` recorded: step 2 and `no_new_privs` ([`confine_exec`]), then 5 to
@@ -65,11 +69,12 @@
 pub mod capabilities;
 pub mod paths;
 pub mod seccomp;
+mod seccomp_bpf;
 mod syscall_table;
 
 use std::path::PathBuf;
 
-use seccompiler::BpfProgram;
+use seccomp::BpfProgram;
 use thiserror::Error;
 
 /// The security settings asked for, unchecked: `--privileged`,
@@ -169,15 +174,9 @@ impl Security {
             });
         }
         let caps = capabilities::resolve(&args.cap_add, &args.cap_drop)?;
-        let filtered = !matches!(profile, seccomp::Profile::Unconfined);
-        if filtered && !no_new_privs {
-            // Without no_new_privs, seccomp() demands CAP_SYS_ADMIN.
-            if caps & caps::Capability::CAP_SYS_ADMIN.bitmask() == 0 {
-                return Err(SecurityError::Seccomp(
-                    "a filter without no_new_privs needs CAP_SYS_ADMIN: keep no-new-privileges, or add SYS_ADMIN, or use seccomp=unconfined".to_owned(),
-                ));
-            }
-        }
+        // Without no_new_privs, seccomp() demands CAP_SYS_ADMIN: init
+        // installs the filter before it drops that capability (see
+        // `filter_before_drop`), so every combination works, as in Docker.
         let owned = |list: &[&str]| list.iter().map(|p| p.to_string()).collect();
         Ok(Security {
             privileged: false,
@@ -264,8 +263,12 @@ fn keep_caps(sec: &Security) -> Result<(), SecurityError> {
 }
 
 /// A filter without `no_new_privs` for a container without
-/// `CAP_SYS_ADMIN` (an OCI bundle may ask for it; mini-docker refuses it):
-/// the filter goes on in [`confine_init`], while the capability is held.
+/// `CAP_SYS_ADMIN` (`--security-opt no-new-privileges=false`, Docker's own
+/// default): seccomp(2) refuses such a process (EACCES), so the filter goes
+/// on in [`confine_init`], while the capability is still held, as runc
+/// does. Init and every later step of the command then run under it: the
+/// profile must allow what they call (`capset`, `setresuid`, `wait4`…;
+/// Docker's does).
 fn filter_before_drop(sec: &Security) -> bool {
     !sec.no_new_privs
         && !sec.filters.is_empty()

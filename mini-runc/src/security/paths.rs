@@ -45,6 +45,27 @@ pub const MASKED: [&str; 12] = [
     "/sys/devices/virtual/powercap",
 ];
 
+/// Docker masks one more directory per CPU, where the kernel has it
+/// (x86's thermal monitoring: `/sys/devices/system/cpu/cpu*/thermal_throttle`,
+/// whose counters and `core_throttle_max_time_ms` tell a container about
+/// the host's load and power). The engine expands the pattern when it
+/// writes the bundle, as Docker does, since `linux.maskedPaths` holds
+/// paths, not patterns.
+pub fn per_cpu_masked() -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir("/sys/devices/system/cpu") else { return Vec::new() };
+    let mut found: Vec<(u32, String)> = entries
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let n: u32 = name.strip_prefix("cpu")?.parse().ok()?;
+            let path = format!("/sys/devices/system/cpu/{name}/thermal_throttle");
+            std::path::Path::new(&path).exists().then_some((n, path))
+        })
+        .collect();
+    found.sort();
+    found.into_iter().map(|(_, path)| path).collect()
+}
+
 /// Docker's read-only paths (and `/sys`, which `rootfs/` mounts read-only).
 pub const READ_ONLY: [&str; 5] =
     ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
