@@ -362,9 +362,6 @@ fn mounts(cfg: &Config, tmpfs: &[(String, Vec<String>)]) -> Result<Vec<Mount>, B
             &["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"],
         )?,
         mount("/sys", "sysfs", "sysfs", sys)?,
-        // The container's own cgroups (its cgroup namespace's view),
-        // read-only as in Docker: limits are the engine's to set.
-        mount("/sys/fs/cgroup", "cgroup", "cgroup", &["ro", "nosuid", "noexec", "nodev"])?,
         mount("/dev/mqueue", "mqueue", "mqueue", &quiet)?,
         mount(
             "/dev/shm",
@@ -373,6 +370,15 @@ fn mounts(cfg: &Config, tmpfs: &[(String, Vec<String>)]) -> Result<Vec<Mount>, B
             &["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"],
         )?,
     ];
+    // The container's own cgroups (its cgroup namespace's view), read-only
+    // as in Docker: limits are the engine's to set. With `--cgroupns host`
+    // there is none: mini-runc mounts this file system only from a cgroup
+    // namespace of the container's own (see its spec.rs), and runc's way on
+    // v1, binding the host's directories, would show the host's tree.
+    if cfg.namespaces.cgroup {
+        let options = ["ro", "nosuid", "noexec", "nodev"];
+        mounts.insert(4, mount("/sys/fs/cgroup", "cgroup", "cgroup", &options)?);
+    }
     for volume in &cfg.volumes {
         let access = if volume.read_only { "ro" } else { "rw" };
         let source = volume.source.to_string_lossy();
