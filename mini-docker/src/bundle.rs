@@ -182,7 +182,7 @@ pub fn spec(
     additions: &Additions,
     limits: &Limits,
     rootfs: &Path,
-) -> Result<Spec, BundleError> {
+) -> Result<(Spec, Filters), BundleError> {
     let mut spec = Spec::default();
     spec.set_version("1.0.2".to_owned());
     spec.set_root(Some(
@@ -197,10 +197,15 @@ pub fn spec(
         annotations.insert(NAME_ANNOTATION.to_owned(), name.clone());
     }
     spec.set_annotations((!annotations.is_empty()).then_some(annotations));
-    spec.set_linux(Some(linux(cfg, limits, &additions.devices)?));
-    Ok(spec)
+    let (linux, filters) = linux(cfg, limits, &additions.devices)?;
+    spec.set_linux(Some(linux));
+    Ok((spec, filters))
 }
 // ANCHOR_END: spec
+
+/// The seccomp filter compiled from the profile `config.json` holds (see
+/// mini-runc's `seccomp::settle`); `None` when it holds none.
+pub type Filters = Option<Vec<seccomp::BpfProgram>>;
 
 /// `process`: the command, its environment, user and directory, its
 /// capabilities (one set, as Docker gives them) and `no_new_privs`.
@@ -240,7 +245,11 @@ fn process(cfg: &Config) -> Result<Process, BundleError> {
 /// `linux`: namespaces, ID maps, masked paths, sysctls, devices, the
 /// seccomp profile, and the cgroup with its limits and device rules when
 /// there are any.
-fn linux(cfg: &Config, limits: &Limits, devices: &[DeviceMapping]) -> Result<Linux, BundleError> {
+fn linux(
+    cfg: &Config,
+    limits: &Limits,
+    devices: &[DeviceMapping],
+) -> Result<(Linux, Filters), BundleError> {
     let mut linux = Linux::default();
     linux.set_namespaces(Some(namespaces(cfg)?));
     // Every range: rootless with subordinate IDs there are two.
@@ -269,7 +278,10 @@ fn linux(cfg: &Config, limits: &Limits, devices: &[DeviceMapping]) -> Result<Lin
     }
     linux.set_devices((!nodes.is_empty()).then_some(nodes));
     linux.set_sysctl(sysctls(cfg));
-    let profile = seccomp::oci(&cfg.security.seccomp, cfg.security.caps)?;
+    // Read and settled once: written into the file, and compiled from the
+    // same rules for the in-process start.
+    let settled = seccomp::settle(&cfg.security.seccomp, cfg.security.caps)?;
+    let (profile, filters) = settled.map(|s| (s.oci, s.filters)).unzip();
     linux.set_seccomp(profile.map(serde_json::from_value).transpose().map_err(invalid)?);
     // (Rootless, the host's devices cgroup is not the engine's to write;
     // nor can the container make device nodes: the kernel refuses mknod of
@@ -289,7 +301,7 @@ fn linux(cfg: &Config, limits: &Limits, devices: &[DeviceMapping]) -> Result<Lin
         resources.set_devices(rules);
         linux.set_resources(Some(resources));
     }
-    Ok(linux)
+    Ok((linux, filters))
 }
 
 // ANCHOR: host-devices

@@ -432,7 +432,7 @@ fn write_bundle(
     limits: &Limits,
     state: &StateDir,
 ) -> Result<Plan, Error> {
-    let spec = bundle::spec(&decided, additions, limits, &state.rootfs())?;
+    let (spec, filters) = bundle::spec(&decided, additions, limits, &state.rootfs())?;
     let path = state.dir.join("config.json");
     let text = serde_json::to_string_pretty(&spec).unwrap_or_default();
     std::fs::write(&path, text).map_err(|source| ContainerError::Io {
@@ -454,7 +454,7 @@ fn write_bundle(
         hostname: decided.hostname,
         privileged: decided.security.privileged,
     });
-    plan.compile_seccomp(&state.dir)?;
+    plan.seccomp_compiled(&state.dir, filters)?;
     state.fill(&plan.config)?;
     Ok(plan)
 }

@@ -101,13 +101,27 @@ impl Plan {
     /// copy in the state directory `dir`, which a later `exec` compiles
     /// again (its process gets the same filter).
     pub fn compile_seccomp(&mut self, dir: &Path) -> Result<(), SecurityError> {
+        self.seccomp_compiled(dir, None)
+    }
+
+    /// [`Plan::compile_seccomp`], with the filter the engine compiled
+    /// already from the profile it wrote (`seccomp::settle`): the copy is
+    /// written for a later `exec`, and not compiled a second time.
+    pub fn seccomp_compiled(
+        &mut self,
+        dir: &Path,
+        compiled: Option<Vec<seccomp::BpfProgram>>,
+    ) -> Result<(), SecurityError> {
         let Some(profile) = &self.seccomp else { return Ok(()) };
         let path = dir.join("seccomp.json");
         std::fs::write(&path, profile)
             .map_err(|e| SecurityError::Seccomp(format!("writing {path:?}: {e}")))?;
         let security = &mut self.config.security;
         let profile = seccomp::Profile::File(path);
-        security.filters = seccomp::compile(&profile, security.caps)?;
+        security.filters = match compiled {
+            Some(filters) => filters,
+            None => seccomp::compile(&profile, security.caps)?,
+        };
         security.seccomp = profile;
         Ok(())
     }

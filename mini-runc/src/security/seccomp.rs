@@ -204,7 +204,31 @@ fn resolve(mut parsed: Parsed, caps: u64) -> Parsed {
 /// once, since the runtime's format has no `includes`/`excludes`.
 pub fn oci(profile: &Profile, caps: u64) -> Result<Option<Value>, SecurityError> {
     let Some(parsed) = read(profile)? else { return Ok(None) };
+    Ok(Some(oci_of(&resolve(parsed, caps))))
+}
+// ANCHOR_END: oci
+
+/// A profile settled for a container holding `caps`, both ways at once:
+/// the OCI `linux.seccomp` an engine writes into `config.json` ([`oci`])
+/// and the filter compiled from the very same rules ([`compile`]). An
+/// engine that starts the container in-process (mini-docker) hands the
+/// filter beside the bundle and so reads and compiles the profile once
+/// per start, not three times; `compiled_as_written` in the tests below
+/// checks that the filter is the one the runtime compiles from the file.
+pub struct Settled {
+    pub oci: Value,
+    pub filters: Vec<BpfProgram>,
+}
+
+/// [`Settled`] for `profile`; `None` for `Unconfined`.
+pub fn settle(profile: &Profile, caps: u64) -> Result<Option<Settled>, SecurityError> {
+    let Some(parsed) = read(profile)? else { return Ok(None) };
     let parsed = resolve(parsed, caps);
+    Ok(Some(Settled { oci: oci_of(&parsed), filters: compile_parsed(&parsed)? }))
+}
+
+/// The settled rules as OCI's `linux.seccomp`.
+fn oci_of(parsed: &Parsed) -> Value {
     let syscalls: Vec<Value> = parsed
         .rules
         .iter()
@@ -229,9 +253,8 @@ pub fn oci(profile: &Profile, caps: u64) -> Result<Option<Value>, SecurityError>
     if let Some(errno) = default_errno {
         oci["defaultErrnoRet"] = errno.into();
     }
-    Ok(Some(oci))
+    oci
 }
-// ANCHOR_END: oci
 
 /// One argument condition, as a profile writes it: `SCMP_CMP_MASKED_EQ`
 /// holds when `(arg & value) == valueTwo`.
@@ -254,7 +277,11 @@ fn arg_json(c: &Condition) -> Value {
 /// per ABI (see the module's documentation and `seccomp_bpf.rs`).
 pub fn compile(profile: &Profile, caps: u64) -> Result<Vec<BpfProgram>, SecurityError> {
     let Some(parsed) = read(profile)? else { return Ok(Vec::new()) };
-    let parsed = resolve(parsed, caps);
+    compile_parsed(&resolve(parsed, caps))
+}
+
+/// [`compile`], of rules read and settled already.
+fn compile_parsed(parsed: &Parsed) -> Result<Vec<BpfProgram>, SecurityError> {
     let Some(native) = Abi::native() else {
         return Err(SecurityError::Seccomp(format!(
             "no system call table for {}: use --security-opt seccomp=unconfined",
@@ -590,5 +617,36 @@ mod tests {
         let e = compile(&Profile::File(path), 0).expect_err("notify").to_string();
         assert!(e.contains("unsupported action \"SCMP_ACT_NOTIFY\""), "{e}");
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// What `settle` hands an in-process start is what the runtime
+    /// compiles from the `linux.seccomp` it wrote: for no capability, for
+    /// Docker's default set and for all of them (rules differ by
+    /// capability).
+    #[test]
+    fn compiled_as_written() {
+        let path =
+            std::env::temp_dir().join(format!("seccomp-settled-{}.json", std::process::id()));
+        for caps in [
+            0,
+            crate::security::capabilities::mask(&crate::security::capabilities::DEFAULT),
+            u64::MAX,
+        ] {
+            let settled = settle(&Profile::Default, caps).expect("settle").expect("a profile");
+            std::fs::write(&path, settled.oci.to_string()).expect("write");
+            let compiled = compile(&Profile::File(path.clone()), caps).expect("compile");
+            assert_eq!(
+                settled.filters.iter().map(bytes).collect::<Vec<_>>(),
+                compiled.iter().map(bytes).collect::<Vec<_>>(),
+                "caps {caps:#x}"
+            );
+        }
+        let _ = std::fs::remove_file(&path);
+        assert!(settle(&Profile::Unconfined, 0).expect("settle").is_none());
+    }
+
+    /// A program's instructions as plain numbers (`sock_filter` has no `PartialEq`).
+    fn bytes(program: &BpfProgram) -> Vec<(u16, u8, u8, u32)> {
+        program.iter().map(|i| (i.code, i.jt, i.jf, i.k)).collect()
     }
 }
