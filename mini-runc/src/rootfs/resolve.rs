@@ -98,18 +98,27 @@ pub fn open_in_root(root: &OwnedFd, path: &str, create: Create) -> Result<OwnedF
         Err(Errno::ENOENT) if create != Create::Nothing => {}
         Err(errno) => return Err(failed(errno)),
     }
-    // Walk down one component at a time, making each missing one inside
-    // the directory the kernel resolved for us.
+    // The deepest directory on the way that exists, found from the bottom
+    // up (usually the parent: one more lookup); then each missing
+    // component is made inside the directory the kernel resolved for us,
+    // and the new directory opened from there. Walking down from the top
+    // instead cost seven or eight system calls per mount point, and a
+    // container's root has some thirty of them.
     let parts: Vec<&str> = relative.split('/').filter(|p| !p.is_empty() && *p != ".").collect();
-    for (i, name) in parts.iter().enumerate() {
-        let sofar = parts[..=i].join("/");
-        match openat2_in_root(root, &sofar) {
-            Ok(_) => continue,
-            Err(Errno::ENOENT) => {}
+    // (The whole path is missing: start from its parent.)
+    let mut existing = parts.len().saturating_sub(1);
+    let mut dir = loop {
+        if existing == 0 {
+            break openat2_in_root(root, ".").map_err(failed)?;
+        }
+        match openat2_in_root(root, &parts[..existing].join("/")) {
+            Ok(fd) => break fd,
+            Err(Errno::ENOENT) => existing -= 1,
             Err(errno) => return Err(failed(errno)),
         }
-        let parent = if i == 0 { ".".to_owned() } else { parts[..i].join("/") };
-        let parent = openat2_in_root(root, &parent).map_err(failed)?;
+    };
+    for (i, name) in parts.iter().enumerate().skip(existing) {
+        let sofar = parts[..=i].join("/");
         let cname = CString::new(*name).map_err(|_| failed(Errno::EINVAL))?;
         let last = i + 1 == parts.len();
         // SAFETY: valid directory descriptor and NUL-terminated name; the
@@ -121,21 +130,36 @@ pub fn open_in_root(root: &OwnedFd, path: &str, create: Create) -> Result<OwnedF
                     | libc::O_WRONLY
                     | libc::O_NOFOLLOW
                     | libc::O_CLOEXEC;
-                let fd = libc::openat(parent.as_raw_fd(), cname.as_ptr(), flags, 0o644);
+                let fd = libc::openat(dir.as_raw_fd(), cname.as_ptr(), flags, 0o644);
                 if fd >= 0 {
                     drop(OwnedFd::from_raw_fd(fd));
                     Ok(())
                 } else {
                     Err(Errno::last())
                 }
-            } else if libc::mkdirat(parent.as_raw_fd(), cname.as_ptr(), 0o755) == 0 {
+            } else if libc::mkdirat(dir.as_raw_fd(), cname.as_ptr(), 0o755) == 0 {
                 Ok(())
             } else {
                 Err(Errno::last())
             }
         };
         match made {
-            Ok(()) | Err(Errno::EEXIST) => {}
+            Ok(()) if !last => {
+                // Made by us just now, one component: O_NOFOLLOW is all
+                // the resolving it needs.
+                let flags = libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
+                // SAFETY: as above.
+                let fd = unsafe { libc::openat(dir.as_raw_fd(), cname.as_ptr(), flags) };
+                if fd < 0 {
+                    return Err(failed(Errno::last()));
+                }
+                // SAFETY: the kernel just gave us this descriptor.
+                dir = unsafe { OwnedFd::from_raw_fd(fd) };
+            }
+            Ok(()) => {}
+            // Someone made it first: resolve it from the root again.
+            Err(Errno::EEXIST) if !last => dir = openat2_in_root(root, &sofar).map_err(failed)?,
+            Err(Errno::EEXIST) => {}
             Err(errno) => {
                 return Err(RootfsError::Sys {
                     call: format!("creating \"/{sofar}\" for {path:?}"),
@@ -150,4 +174,35 @@ pub fn open_in_root(root: &OwnedFd, path: &str, create: Create) -> Result<OwnedF
 /// The path through which `mount(2)` reaches a descriptor's inode.
 pub fn fd_path(fd: &OwnedFd) -> String {
     format!("/proc/self/fd/{}", fd.as_raw_fd())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Missing directories and files are made inside the root, also on
+    /// the way through an absolute symlink or a `..` that would lead out
+    /// of it; an existing path is opened as it is.
+    #[test]
+    fn made_inside_the_root() {
+        let top = std::env::temp_dir().join(format!("resolve-test-{}", std::process::id()));
+        let root_dir = top.join("root");
+        std::fs::create_dir_all(root_dir.join("real")).expect("mkdir");
+        std::os::unix::fs::symlink("/real", root_dir.join("link")).expect("symlink");
+        let root = OwnedFd::from(std::fs::File::open(&root_dir).expect("open root"));
+
+        open_in_root(&root, "/link/a/b", Create::Dir).expect("dirs");
+        assert!(root_dir.join("real/a/b").is_dir());
+        open_in_root(&root, "/../../x/y/file", Create::File).expect("file");
+        assert!(root_dir.join("x/y/file").is_file());
+        assert!(!top.join("x").exists(), "nothing made outside the root");
+        open_in_root(&root, "/real/a", Create::Nothing).expect("existing");
+        assert_eq!(
+            open_in_root(&root, "/nope", Create::Nothing)
+                .err()
+                .map(|e| e.to_string().contains("ENOENT")),
+            Some(true)
+        );
+        let _ = std::fs::remove_dir_all(&top);
+    }
 }
