@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 
 use mini_runc::cgroups::{CPU_PERIOD_US, Limits};
 use mini_runc::container::{Config, IpcMode, NetMode};
-use mini_runc::security::{SecurityError, capabilities, paths, seccomp};
+use mini_runc::security::{SecurityError, capabilities, paths, precompiled, seccomp};
 use nix::unistd::geteuid;
 use oci_spec::runtime::{
     Capabilities, Capability, Linux, LinuxCapabilitiesBuilder, LinuxCpuBuilder, LinuxDevice,
@@ -280,7 +280,7 @@ fn linux(
     linux.set_sysctl(sysctls(cfg));
     // Read and settled once: written into the file, and compiled from the
     // same rules for the in-process start.
-    let settled = seccomp::settle(&cfg.security.seccomp, cfg.security.caps)?;
+    let settled = precompiled::settle(&cfg.security.seccomp, cfg.security.caps)?;
     let (profile, filters) = settled.map(|s| (s.oci, s.filters)).unzip();
     linux.set_seccomp(profile.map(serde_json::from_value).transpose().map_err(invalid)?);
     // (Rootless, the host's devices cgroup is not the engine's to write;

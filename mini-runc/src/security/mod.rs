@@ -68,6 +68,7 @@
 
 pub mod capabilities;
 pub mod paths;
+pub mod precompiled;
 pub mod seccomp;
 mod seccomp_bpf;
 mod syscall_table;

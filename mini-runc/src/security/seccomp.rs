@@ -178,9 +178,13 @@ fn read(profile: &Profile) -> Result<Option<Parsed>, SecurityError> {
 
 /// Keeps the rules that apply to a container holding `caps` on this
 /// machine; what is left has no `includes`/`excludes`.
-fn resolve(mut parsed: Parsed, caps: u64) -> Parsed {
-    let arch = docker_arch();
-    let kernel = kernel_version();
+fn resolve(parsed: Parsed, caps: u64) -> Parsed {
+    resolve_for(parsed, caps, docker_arch(), kernel_version())
+}
+
+/// [`resolve`] for the architecture `arch` (Docker's name) and the kernel
+/// version `kernel`; `build.rs` settles the default profile this way.
+fn resolve_for(mut parsed: Parsed, caps: u64, arch: &str, kernel: (u32, u32)) -> Parsed {
     parsed.rules.retain(|r| {
         caps & r.caps_all == r.caps_all
             && caps & r.caps_none == 0
@@ -220,11 +224,24 @@ pub struct Settled {
     pub filters: Vec<BpfProgram>,
 }
 
-/// [`Settled`] for `profile`; `None` for `Unconfined`.
+/// [`Settled`] for `profile`; `None` for `Unconfined`. (The engine asks
+/// `precompiled::settle`, which has the default profile compiled already.)
 pub fn settle(profile: &Profile, caps: u64) -> Result<Option<Settled>, SecurityError> {
     let Some(parsed) = read(profile)? else { return Ok(None) };
     let parsed = resolve(parsed, caps);
     Ok(Some(Settled { oci: oci_of(&parsed), filters: compile_parsed(&parsed)? }))
+}
+
+/// What `build.rs` writes for `precompiled.rs`: the default profile settled
+/// for `caps` on a kernel new enough for all its rules, as OCI JSON, and
+/// its program; and the newest `minKernel` it names.
+pub fn precompile(caps: u64) -> Result<(String, BpfProgram, (u32, u32)), SecurityError> {
+    let parsed =
+        read(&Profile::Default)?.ok_or_else(|| SecurityError::Seccomp("no profile".into()))?;
+    let newest = parsed.rules.iter().filter_map(|r| r.min_kernel).max().unwrap_or((0, 0));
+    let parsed = resolve_for(parsed, caps, docker_arch(), (u32::MAX, u32::MAX));
+    let mut filters = compile_parsed(&parsed)?;
+    Ok((oci_of(&parsed).to_string(), filters.remove(0), newest))
 }
 
 /// The settled rules as OCI's `linux.seccomp`.
@@ -336,7 +353,7 @@ fn docker_arch() -> &'static str {
 
 /// The running kernel's version, as (major, minor) (uname(2)); (0, 0)
 /// when unreadable, so a `minKernel` rule is dropped.
-fn kernel_version() -> (u32, u32) {
+pub fn kernel_version() -> (u32, u32) {
     let release = nix::sys::utsname::uname()
         .map(|u| u.release().to_string_lossy().into_owned())
         .unwrap_or_default();
