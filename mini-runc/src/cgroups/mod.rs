@@ -150,7 +150,7 @@ pub enum CgroupError {
 }
 
 /// `std::fs` errors with what was done and where.
-fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> CgroupError {
+pub(super) fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> CgroupError {
     let path = path.to_owned();
     move |source| CgroupError::Io { what, path, source }
 }

@@ -20,7 +20,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{CgroupError, Limits, Made, read, write};
+use super::{CgroupError, Limits, Made, io, read, write};
 
 /// Where the v1 hierarchies are mounted (one directory each; `cpu` is often
 /// a symbolic link to `cpu,cpuacct`).
@@ -129,9 +129,31 @@ fn cpu_limits(dir: &Path, limits: &Limits) -> Result<(), CgroupError> {
 /// The device cgroup's rules, one write each, in order: `devices.deny`
 /// with `a` forbids every device, then `devices.allow` opens single ones
 /// (Documentation/admin-guide/cgroup-v1/devices.rst).
+/// The device rules, in order, each with a `write(2)` of its own (the
+/// kernel takes one rule per write, cgroup-v1/devices.rst) on
+/// `devices.allow` or `devices.deny`, each file opened once: Docker's
+/// default list is some twenty rules, and an open of a cgroup file costs
+/// as much as the write.
 fn device_rules(dir: &Path, limits: &Limits) -> Result<(), CgroupError> {
+    use std::io::Write as _;
+    let (mut allow_file, mut deny_file) = (None, None);
     for (allow, rule) in &limits.devices {
-        write(dir, if *allow { "devices.allow" } else { "devices.deny" }, rule)?;
+        let (slot, name) = if *allow {
+            (&mut allow_file, "devices.allow")
+        } else {
+            (&mut deny_file, "devices.deny")
+        };
+        let path = dir.join(name);
+        let file = match slot {
+            Some(file) => file,
+            None => slot.insert(
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .map_err(io("opening", &path))?,
+            ),
+        };
+        file.write_all(rule.as_bytes()).map_err(io("writing", &path))?;
     }
     Ok(())
 }
