@@ -14,6 +14,12 @@
 //! ```
 //! The network goes first: its record lives in the state directory.
 //!
+//! A `run --rm` in the foreground hands its exit status back before the
+//! slow half is done ([`tear_down_later`]): the container's mount
+//! namespace (some forty mounts, which the kernel would unmount before it
+//! even told mini-docker the command had ended) and its state directory
+//! go in a process of their own, once the directory is out of sight.
+//!
 //! Ending one: [`signal`] sends a signal the way `docker kill` does (to
 //! the container's PID 1: the command, or `--init`'s reaper),
 //! and [`kill_and_wait`] waits until the container's mini-docker (its
@@ -25,6 +31,7 @@
 //! process model below;
 //! `commands/` and `monitor.rs` call it.
 
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -32,7 +39,7 @@ use mini_runc::container::state::{Keep, StateDir};
 use mini_runc::container::tenant;
 use mini_runc::error::ContainerError;
 use nix::sys::signal::{Signal, kill};
-use nix::unistd::Pid;
+use nix::unistd::{ForkResult, Pid, fork, setsid};
 
 use crate::network;
 
@@ -46,10 +53,59 @@ pub fn tear_down(state: &StateDir, keep: Keep) {
     state.tear_down(keep);
 }
 
+// ANCHOR: tear-down-later
+/// [`tear_down`] of a `--rm` container whose command has ended, for the
+/// foreground `run`, which returns the command's status as soon as it can:
+/// the address and the cgroups go now; the state directory is retired
+/// (renamed out of sight in one step, so no later command sees it
+/// half-removed, and its name is free); then a process of its own holds
+/// `mount_ns`, the container's mount namespace, which the engine held open
+/// from the start (so the command's end did not wait for its unmounting),
+/// lets go of it and removes the directory, while `run` exits. If that
+/// process is killed, the next `run`'s [`sweep`] finishes its work.
+pub fn tear_down_later(state: &StateDir, mount_ns: OwnedFd) {
+    network::remove(&state.dir);
+    mini_runc::cgroups::remove(&state.dir);
+    let Ok(retired) = state.retire() else {
+        drop(mount_ns);
+        state.remove();
+        return;
+    };
+    // SAFETY: the child closes descriptors, removes files (allocating: the
+    // C library's fork handlers keep its allocator usable) and exits with
+    // _exit; it never returns into the caller's code.
+    match unsafe { fork() } {
+        Ok(ForkResult::Child) => {
+            // Not a part of the caller's session, nor of its pipes: a
+            // caller reading mini-docker's output to its end must not
+            // wait for this process.
+            let _ = setsid();
+            if let Ok(null) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null") {
+                for fd in 0..=2 {
+                    // SAFETY: dup2 onto the standard descriptors, which no
+                    // `OwnedFd` owns.
+                    unsafe { libc::dup2(null.as_raw_fd(), fd) };
+                }
+            }
+            drop(mount_ns);
+            retired.remove();
+            // SAFETY: ends this process at once, running nothing of the parent's.
+            unsafe { libc::_exit(0) }
+        }
+        Ok(ForkResult::Parent { .. }) => {}
+        Err(_) => {
+            drop(mount_ns);
+            retired.remove();
+        }
+    }
+}
+// ANCHOR_END: tear-down-later
+
 /// The reclaim sweep, before a new container starts: tears down every
 /// container whose mini-docker was killed before it could (keeping what a
 /// container without `--rm` keeps, with exit status 137 recorded, see
-/// lifecycle.rs), then frees the leases nobody holds.
+/// lifecycle.rs), finishes the removals a killed [`tear_down_later`] left,
+/// then frees the leases nobody holds.
 pub fn sweep(root: &Path) {
     for dead in StateDir::abandoned(root) {
         let keep = dead.keeps();
@@ -58,6 +114,9 @@ pub fn sweep(root: &Path) {
             crate::lifecycle::record_killed(&dead);
         }
         tear_down(&dead, keep);
+    }
+    for retired in StateDir::retired(root) {
+        retired.remove();
     }
     network::ipam::sweep(root);
 }

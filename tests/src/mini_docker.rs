@@ -218,13 +218,30 @@ impl Lab {
     }
 
     /// The names in the state root: empty when everything was cleaned up.
+    ///
+    /// A `run --rm` returns before its state directory is gone: it renames
+    /// it `.removing-ID` and a process of its own removes it (mini-docker's
+    /// `teardown::tear_down_later`). The entries are listed once no such
+    /// removal is under way, waiting at most 5 s: a `.removing-` entry
+    /// still there then is listed, a leftover like any other.
     pub fn state_entries(&self) -> Vec<String> {
-        let mut names: Vec<String> = std::fs::read_dir(self.state())
-            .expect("read state")
-            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-            .collect();
-        names.sort();
-        names
+        let list = || {
+            let mut names: Vec<String> = std::fs::read_dir(self.state())
+                .expect("read state")
+                .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+                .collect();
+            names.sort();
+            names
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let names = list();
+            let removing = names.iter().any(|n| n.starts_with(".removing-"));
+            if !removing || std::time::Instant::now() > deadline {
+                return names;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// The lab's network namespace ("the host" of its containers); `None`

@@ -1094,3 +1094,35 @@ fn dropped_lab_leaves_no_container() {
         std::thread::sleep(Duration::from_millis(10));
     }
 }
+
+/// `run --rm` returns the command's status before its state directory is
+/// removed (see mini-docker's teardown::tear_down_later), and no command
+/// after it sees the container half-removed: its name is free at once and
+/// `ps -a` lists nothing; the removal completes; a removal cut short (its
+/// process killed) is finished by the next `run`.
+#[test]
+fn rm_removal_after_the_status() {
+    let Some(lab) = Lab::new("mini-docker run --rm removal", As::Root, &BINARIES) else { return };
+    let none = ["--network", "none"];
+    for round in 0..20 {
+        let ran = lab.run(
+            &[&["run", "--rm", "--name", "brief"][..], &none, &["host", "sh", "-c", "exit 7"]]
+                .concat(),
+        );
+        assert_eq!(ran.code, 7, "round {round}: {}", ran.stderr);
+        let ps = lab.run(&["ps", "-a", "-q"]);
+        assert_eq!((ps.code, ps.stdout.as_str()), (0, ""), "round {round}");
+    }
+    assert!(lab.state_entries().is_empty(), "left {:?}", lab.state_entries());
+
+    // A removal cut short: a retired directory, as a killed process leaves it.
+    let retired = lab.state().join(".removing-0123456789abcdef");
+    std::fs::create_dir_all(retired.join("upper/deep")).expect("mkdir");
+    std::fs::write(retired.join("config.json"), "{}").expect("write");
+    let ps = lab.run(&["ps", "-a", "-q"]);
+    assert_eq!(ps.stdout, "", "a retired directory is no container");
+    let ran = lab.run(&[&["run", "--rm"][..], &none, &["host", "true"]].concat());
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert!(!retired.exists(), "the next run's sweep removes it");
+    assert!(lab.state_entries().is_empty(), "left {:?}", lab.state_entries());
+}

@@ -77,7 +77,7 @@ fn assert_clean_with(lab: &Lab, interfaces: &[&str]) {
         std::thread::sleep(Duration::from_millis(10));
     }
     assert!(leases(lab).is_empty(), "leases left: {:?}", leases(lab));
-    let state: Vec<_> = std::fs::read_dir(lab.state()).expect("state").collect();
+    let state = lab.state_entries();
     assert!(state.is_empty(), "state left: {state:?}");
 }
 

@@ -728,7 +728,8 @@ fn ipc_sharing(who: As) {
         }
     }
     assert_eq!(lab.run(&["rm", "-f", "a"]).code, 0);
-    assert!(lab.state_entries().is_empty());
+    let left = lab.state_entries();
+    assert!(left.is_empty(), "left {left:?}");
 }
 
 /// The host PID of the `sleep` the container `name` runs.

@@ -7,8 +7,9 @@
 //! container behind.
 
 use std::io::Read;
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use clap::{Args, ValueEnum};
 use mini_runc::cgroups::{self, LimitRequest, Limits, Swap};
@@ -375,6 +376,25 @@ fn launch(
     if bridge.is_some() {
         cfg.hooks = network_hooks(state);
     }
+    // `run --rm` in the foreground: the container's mount namespace, held
+    // from its start, so that its unmounting waits until the status is
+    // back (see teardown::tear_down_later). Not with `--pid container:NAME`:
+    // this process's children are born in that container's PID namespace
+    // then, and the process that finishes the removal would end with it.
+    let mount_ns: Arc<Mutex<Option<OwnedFd>>> = Arc::default();
+    if cfg.remove && !detach && cfg.pid_join.is_none() {
+        let (held, dir) = (mount_ns.clone(), state.dir.clone());
+        let on_bridge = bridge.is_some();
+        cfg.hooks.create_runtime = Some(Arc::new(move |pid| {
+            if let Ok(ns) = std::fs::File::open(format!("/proc/{pid}/ns/mnt")) {
+                *held.lock().unwrap_or_else(|e| e.into_inner()) = Some(ns.into());
+            }
+            if on_bridge {
+                network::attach(&dir, pid)?;
+            }
+            Ok(())
+        }));
+    }
     // What a later `mini-docker exec` needs (see mini-runc's container/tenant.rs).
     if let Err(e) = mini_runc::container::tenant::record(state, &cfg) {
         teardown::tear_down(state, Keep::Nothing);
@@ -416,7 +436,11 @@ fn launch(
         Ok(_) if !cfg.remove || state.restarting() => Keep::Upper,
         _ => Keep::Nothing,
     };
-    teardown::tear_down(state, keep);
+    let held = mount_ns.lock().unwrap_or_else(|e| e.into_inner()).take();
+    match held {
+        Some(ns) if keep == Keep::Nothing && result.is_ok() => teardown::tear_down_later(state, ns),
+        _ => teardown::tear_down(state, keep),
+    }
     let code = result?;
     Ok(if detach { Launched::Monitor(code) } else { Launched::Foreground(code) })
 }

@@ -56,6 +56,15 @@ fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Contain
 }
 
 /// `mkdir` with an exact mode (the umask would change it).
+/// The name a retired container directory gets before its ID (see
+/// [`StateDir::retire`]).
+pub const RETIRED: &str = ".removing-";
+
+/// Whether a state root's entry is a retired directory.
+fn retired(entry: &std::fs::DirEntry) -> bool {
+    entry.file_name().to_string_lossy().starts_with(RETIRED)
+}
+
 /// The marker [`StateDir::mark_restarting`] leaves.
 const RESTARTING: &str = "restarting";
 
@@ -68,7 +77,7 @@ impl StateDir {
     /// Checks that `name` is free among the containers under `root`.
     pub fn check_name(root: &Path, name: &str) -> Result<(), UsageError> {
         let Ok(entries) = std::fs::read_dir(root) else { return Ok(()) };
-        for entry in entries.filter_map(Result::ok) {
+        for entry in entries.filter_map(Result::ok).filter(|e| !retired(e)) {
             if std::fs::read_to_string(entry.path().join("name")).is_ok_and(|n| n == name) {
                 return Err(UsageError::NameInUse(name.to_owned()));
             }
@@ -205,7 +214,7 @@ impl StateDir {
         let Ok(entries) = std::fs::read_dir(root) else { return Vec::new() };
         let mut all: Vec<(String, String)> = entries
             .filter_map(Result::ok)
-            .filter(|e| e.path().is_dir())
+            .filter(|e| !retired(e) && e.path().is_dir())
             .map(|e| {
                 let name = std::fs::read_to_string(e.path().join("name")).unwrap_or_default();
                 (e.file_name().to_string_lossy().into_owned(), name)
@@ -320,8 +329,34 @@ impl StateDir {
         let Ok(entries) = std::fs::read_dir(root) else { return Vec::new() };
         entries
             .filter_map(Result::ok)
+            .filter(|entry| !retired(entry))
             .map(|entry| StateDir { dir: entry.path() })
             .filter(|state| state.dir.join("owner").exists() && !state.running())
+            .collect()
+    }
+
+    // ANCHOR: retire
+    /// Takes an ended container's directory out of sight in one
+    /// `rename(2)` (atomic: a listing sees it whole or not at all), so that
+    /// its removal can go on after the command that ran it has returned;
+    /// returns the directory under its new name. No listing, name check or
+    /// sweep of containers sees a retired directory; [`StateDir::retired`]
+    /// finds those whose removal was cut short.
+    pub fn retire(&self) -> Result<StateDir, ContainerError> {
+        let id = self.dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let to = self.dir.with_file_name(format!("{RETIRED}{id}"));
+        std::fs::rename(&self.dir, &to).map_err(io("renaming", &self.dir))?;
+        Ok(StateDir { dir: to })
+    }
+    // ANCHOR_END: retire
+
+    /// The retired directories under `root` (see [`StateDir::retire`]).
+    pub fn retired(root: &Path) -> Vec<StateDir> {
+        let Ok(entries) = std::fs::read_dir(root) else { return Vec::new() };
+        entries
+            .filter_map(Result::ok)
+            .filter(retired)
+            .map(|entry| StateDir { dir: entry.path() })
             .collect()
     }
 }
