@@ -222,6 +222,10 @@ fn the_same_commands_under_docker_and_mini_docker() {
     let cut = |l: Option<String>| l.map(|l| l.split(") ").next().unwrap_or_default().to_owned());
     assert_eq!(cut(mine), cut(theirs), "ps -a: the name, state and status (not the time)");
     assert_eq!(both.same(&["wait", "N:kept"]), "3\n");
+    // restart: the exited container runs again, detached, and ends again.
+    assert_eq!(both.same(&["restart", "N:kept"]), "kept\n");
+    assert_eq!(both.same(&["wait", "N:kept"]), "3\n");
+    assert_eq!(both.same(&["inspect", "-f", state, "N:kept"]), "exited false 3 0 /kept\n");
 
     // A detached one: its ID's shape, its log's tail, stop, its status.
     let script = "trap 'echo bye; exit 0' TERM; echo a; echo b; echo c; \
