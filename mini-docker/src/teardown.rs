@@ -61,24 +61,42 @@ pub fn tear_down(state: &StateDir, keep: Keep) {
 /// half-removed, and its name is free); then a process of its own holds
 /// `mount_ns`, the container's mount namespace, which the engine held open
 /// from the start (so the command's end did not wait for its unmounting),
-/// lets go of it and removes the directory, while `run` exits. If that
-/// process is killed, the next `run`'s [`sweep`] finishes its work.
+/// lets go of it and removes the directory, while `run` exits. That
+/// process holds a lock beside the directory (`.removing-ID.lock`) while
+/// it works; a [`sweep`] finishes only what no live process is removing.
+///
+/// For that moment after `run` has returned, the container's mounts (its
+/// volumes' bind mounts too) still exist in the held namespace: a script
+/// that unmounts a volume's file system right after `run --rm` may find it
+/// busy until the removal is done.
 pub fn tear_down_later(state: &StateDir, mount_ns: OwnedFd) {
     network::remove(&state.dir);
     mini_runc::cgroups::remove(&state.dir);
-    let Ok(retired) = state.retire() else {
-        drop(mount_ns);
-        state.remove();
-        return;
+    // Locked before the rename: a sweep never sees the retired directory
+    // without its remover's lock, unless the remover has died.
+    let lock = state.dir.with_file_name(format!("{}.lock", retired_name(state)));
+    let held = std::fs::File::create(&lock).ok().filter(try_lock);
+    let retired = match (&held, state.retire()) {
+        (Some(_), Ok(retired)) => retired,
+        (_, retired) => {
+            drop(mount_ns);
+            match retired {
+                Ok(retired) => retired.remove(),
+                Err(_) => state.remove(),
+            }
+            let _ = std::fs::remove_file(&lock);
+            return;
+        }
     };
     // SAFETY: the child closes descriptors, removes files (allocating: the
-    // C library's fork handlers keep its allocator usable) and exits with
-    // _exit; it never returns into the caller's code.
+    // C library's fork handlers keep its allocator usable even though
+    // other threads, the -p relays, may exist) and exits with _exit; it
+    // never returns into the caller's code.
     match unsafe { fork() } {
         Ok(ForkResult::Child) => {
-            // Not a part of the caller's session, nor of its pipes: a
-            // caller reading mini-docker's output to its end must not
-            // wait for this process.
+            // Not a part of the caller's session, nor of its pipes, nor of
+            // its sockets (a published port's listener, which the next
+            // run may want): only the namespace and the lock stay open.
             let _ = setsid();
             if let Ok(null) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null") {
                 for fd in 0..=2 {
@@ -87,8 +105,11 @@ pub fn tear_down_later(state: &StateDir, mount_ns: OwnedFd) {
                     unsafe { libc::dup2(null.as_raw_fd(), fd) };
                 }
             }
+            let keep = [mount_ns.as_raw_fd(), held.as_ref().map_or(-1, AsRawFd::as_raw_fd)];
+            close_all_but(&keep);
             drop(mount_ns);
             retired.remove();
+            let _ = std::fs::remove_file(&lock);
             // SAFETY: ends this process at once, running nothing of the parent's.
             unsafe { libc::_exit(0) }
         }
@@ -96,10 +117,51 @@ pub fn tear_down_later(state: &StateDir, mount_ns: OwnedFd) {
         Err(_) => {
             drop(mount_ns);
             retired.remove();
+            let _ = std::fs::remove_file(&lock);
         }
     }
 }
 // ANCHOR_END: tear-down-later
+
+/// The name the state directory gets when retired (see `StateDir::retire`).
+fn retired_name(state: &StateDir) -> String {
+    let id = state.dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    format!("{}{id}", mini_runc::container::state::RETIRED)
+}
+
+/// `flock(2)` without waiting; whether this descriptor holds the lock now.
+fn try_lock(file: &std::fs::File) -> bool {
+    // SAFETY: flock on a descriptor we own.
+    unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
+}
+
+/// Closes every descriptor above 2 but `keep`'s, in the remover after the
+/// fork (`close_range(2)`, Linux 5.9; one `close` per listed descriptor
+/// without it).
+fn close_all_but(keep: &[i32]) {
+    let mut keep: Vec<u32> = keep.iter().filter_map(|&fd| u32::try_from(fd).ok()).collect();
+    keep.retain(|&fd| fd > 2);
+    keep.sort_unstable();
+    let mut first = 3u32;
+    for &fd in keep.iter().chain([&u32::MAX]) {
+        if fd > first {
+            let last = if fd == u32::MAX { u32::MAX } else { fd - 1 };
+            // SAFETY: this process ends with _exit right after its work;
+            // no owner of these descriptors runs in it again.
+            let closed = unsafe { libc::syscall(libc::SYS_close_range, first, last, 0) } == 0;
+            if !closed {
+                for other in std::fs::read_dir("/proc/self/fd").into_iter().flatten().flatten() {
+                    let n: Option<u32> = other.file_name().to_str().and_then(|n| n.parse().ok());
+                    if let Some(n) = n.filter(|n| (first..=last).contains(n)) {
+                        // SAFETY: as above.
+                        unsafe { libc::close(n as i32) };
+                    }
+                }
+            }
+        }
+        first = fd.saturating_add(1);
+    }
+}
 
 /// The reclaim sweep, before a new container starts: tears down every
 /// container whose mini-docker was killed before it could (keeping what a
@@ -115,8 +177,19 @@ pub fn sweep(root: &Path) {
         }
         tear_down(&dead, keep);
     }
+    // Retired directories whose remover died (its lock is free); one that
+    // is still being removed is left to its remover.
     for retired in StateDir::retired(root) {
-        retired.remove();
+        let name = retired.dir.file_name().map(|n| n.to_string_lossy().into_owned());
+        let lock = root.join(format!("{}.lock", name.unwrap_or_default()));
+        let free = match std::fs::File::open(&lock) {
+            Ok(file) => try_lock(&file),
+            Err(_) => true,
+        };
+        if free {
+            retired.remove();
+            let _ = std::fs::remove_file(&lock);
+        }
     }
     network::ipam::sweep(root);
 }

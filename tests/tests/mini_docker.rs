@@ -1124,5 +1124,31 @@ fn rm_removal_after_the_status() {
     let ran = lab.run(&[&["run", "--rm"][..], &none, &["host", "true"]].concat());
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     assert!(!retired.exists(), "the next run's sweep removes it");
+
+    // One whose remover is alive (it holds the lock beside it) is left to it.
+    let busy = lab.state().join(".removing-fedcba9876543210");
+    std::fs::create_dir_all(busy.join("upper")).expect("mkdir");
+    let lock = std::fs::File::create(lab.state().join(".removing-fedcba9876543210.lock"))
+        .expect("lock file");
+    let held = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusiveNonblock)
+        .map_err(|(_, e)| e)
+        .expect("flock");
+    let ran = lab.run(&[&["run", "--rm"][..], &none, &["host", "true"]].concat());
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert!(busy.exists(), "a removal under way is not the sweep's");
+    drop(held);
+    let ran = lab.run(&[&["run", "--rm"][..], &none, &["host", "true"]].concat());
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert!(!busy.exists(), "its remover gone, the sweep finishes it");
+    assert!(lab.state_entries().is_empty(), "left {:?}", lab.state_entries());
+
+    // The remover holds none of run's sockets: a published port is free
+    // again once run has returned, while the removal may go on.
+    let publish = "127.0.0.1:18561:80";
+    let many = "mkdir /many && cd /many && seq 1 20000 | xargs touch";
+    let ran = lab.run(&["run", "--rm", "-p", publish, "host", "sh", "-c", many]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let ran = lab.run(&["run", "--rm", "-p", publish, "host", "true"]);
+    assert_eq!(ran.code, 0, "the port is free at once: {}", ran.stderr);
     assert!(lab.state_entries().is_empty(), "left {:?}", lab.state_entries());
 }

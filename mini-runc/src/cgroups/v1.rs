@@ -126,14 +126,12 @@ fn cpu_limits(dir: &Path, limits: &Limits) -> Result<(), CgroupError> {
     Ok(())
 }
 
-/// The device cgroup's rules, one write each, in order: `devices.deny`
-/// with `a` forbids every device, then `devices.allow` opens single ones
-/// (Documentation/admin-guide/cgroup-v1/devices.rst).
-/// The device rules, in order, each with a `write(2)` of its own (the
-/// kernel takes one rule per write, cgroup-v1/devices.rst) on
-/// `devices.allow` or `devices.deny`, each file opened once: Docker's
-/// default list is some twenty rules, and an open of a cgroup file costs
-/// as much as the write.
+/// The device cgroup's rules, in order: `devices.deny` with `a` forbids
+/// every device, then `devices.allow` opens single ones
+/// (Documentation/admin-guide/cgroup-v1/devices.rst). The kernel takes one
+/// rule per `write(2)`, but each file is opened once: Docker's default
+/// list is some twenty rules, and an open of a cgroup file costs as much
+/// as the write.
 fn device_rules(dir: &Path, limits: &Limits) -> Result<(), CgroupError> {
     use std::io::Write as _;
     let (mut allow_file, mut deny_file) = (None, None);

@@ -55,7 +55,6 @@ fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Contain
     move |source| ContainerError::Io { what, path, source }
 }
 
-/// `mkdir` with an exact mode (the umask would change it).
 /// The name a retired container directory gets before its ID (see
 /// [`StateDir::retire`]).
 pub const RETIRED: &str = ".removing-";
@@ -68,6 +67,7 @@ fn retired(entry: &std::fs::DirEntry) -> bool {
 /// The marker [`StateDir::mark_restarting`] leaves.
 const RESTARTING: &str = "restarting";
 
+/// `mkdir` with an exact mode (the umask would change it).
 fn mkdir(path: &Path, mode: u32) -> Result<(), ContainerError> {
     std::fs::DirBuilder::new().mode(mode).create(path).map_err(io("creating", path))?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).map_err(io("chmod", path))
@@ -281,6 +281,12 @@ impl StateDir {
         std::fs::write(&path, "").map_err(io("writing", &path))
     }
 
+    /// Takes [`StateDir::mark_restarting`]'s mark away (a restart that
+    /// could not start it again: its `--rm` holds again).
+    pub fn clear_restarting(&self) {
+        let _ = std::fs::remove_file(self.dir.join(RESTARTING));
+    }
+
     /// Whether [`StateDir::mark_restarting`] marked it.
     pub fn restarting(&self) -> bool {
         self.dir.join(RESTARTING).exists()
@@ -290,7 +296,7 @@ impl StateDir {
     /// its teardown removed (the mount point of its root) is made anew;
     /// its upper layer, log and records stay.
     pub fn reopen(&self) -> Result<(), ContainerError> {
-        let _ = std::fs::remove_file(self.dir.join(RESTARTING));
+        self.clear_restarting();
         if !self.rootfs().is_dir() {
             mkdir(&self.rootfs(), 0o755)?;
         }
@@ -355,7 +361,7 @@ impl StateDir {
         let Ok(entries) = std::fs::read_dir(root) else { return Vec::new() };
         entries
             .filter_map(Result::ok)
-            .filter(retired)
+            .filter(|entry| retired(entry) && entry.path().is_dir())
             .map(|entry| StateDir { dir: entry.path() })
             .collect()
     }
