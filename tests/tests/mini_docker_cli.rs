@@ -648,7 +648,53 @@ fn restart(who: As) {
     assert_eq!(lab.run(&["kill", "brief"]).code, 0);
     assert!(eventually(|| lab.run(&["ps", "-a", "-q"]).stdout.lines().count() == 2));
 
-    assert_eq!(lab.run(&["rm", "-f", "again", "exits"]).code, 0);
+    // An empty argument is an argument: it survives the restart.
+    let ran = lab.run(
+        &[&["run", "-d", "--name", "empty"][..], &none, &["host", "/bin/echo", "[", "", "]"]]
+            .concat(),
+    );
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    assert!(eventually(|| lab.run(&["logs", "empty"]).stdout == "[  ]\n"));
+    assert_eq!(lab.run(&["restart", "empty"]).code, 0);
+    assert!(eventually(|| lab.run(&["logs", "empty"]).stdout == "[  ]\n[  ]\n"));
+
+    // Dead (its monitor killed, nothing swept yet): reclaimed, then started.
+    let ran =
+        lab.run(&[&["run", "-d", "--name", "dead"][..], &none, &["host", "sleep", "60"]].concat());
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let id = ran.stdout.trim().to_owned();
+    let owner = std::fs::read_to_string(lab.state().join(&id).join("owner")).expect("owner");
+    let monitor: i32 = owner.split_whitespace().next().and_then(|p| p.parse().ok()).expect("pid");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(monitor), nix::sys::signal::Signal::SIGKILL)
+        .expect("SIGKILL the monitor");
+    assert!(eventually(|| !std::path::Path::new(&format!("/proc/{monitor}")).exists()));
+    let restarted = lab.run(&["restart", "dead"]);
+    assert_eq!((restarted.code, restarted.stdout.as_str()), (0, "dead\n"), "{}", restarted.stderr);
+    let status = lab.run(&["inspect", "-f", "{{.State.Status}}", "dead"]);
+    assert_eq!(status.stdout, "running\n", "{}", status.stderr);
+
+    // A setting that no longer holds: refused before the stop, so the
+    // container runs on; its --rm still holds when it ends.
+    let source = lab.scratch("gone");
+    let volume = format!("{}:/v", source.display());
+    let ran = lab.run(
+        &[
+            &["run", "-d", "--rm", "--name", "vol", "-v", &volume][..],
+            &none,
+            &["host", "sleep", "60"],
+        ]
+        .concat(),
+    );
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    std::fs::remove_dir(&source).expect("rmdir the volume's source");
+    let restarted = lab.run(&["restart", "-t", "0", "vol"]);
+    assert_eq!(restarted.code, 1, "{}", restarted.stderr);
+    assert!(restarted.stderr.contains("vol"), "{}", restarted.stderr);
+    let status = lab.run(&["inspect", "-f", "{{.State.Status}}", "vol"]);
+    assert_eq!(status.stdout, "running\n", "{}", status.stderr);
+    assert_eq!(lab.run(&["kill", "vol"]).code, 0);
+
+    assert_eq!(lab.run(&["rm", "-f", "again", "exits", "empty", "dead"]).code, 0);
     assert!(eventually(|| lab.state_entries().is_empty()), "{:?}", lab.state_entries());
 }
 

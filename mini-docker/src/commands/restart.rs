@@ -4,6 +4,13 @@
 //! settings its `run` was given (decided again from the command line
 //! `run` recorded, so a `--net container:NAME` or an image is looked up
 //! anew). A container run with `--rm` is kept through the restart.
+//!
+//! The settings are decided before the container is stopped, so one that
+//! no longer holds (a volume's source gone) leaves it running, with the
+//! reason. Unlike Docker, which keeps what it decided at creation, the
+//! command line is parsed again in `restart`'s own directory and
+//! environment: a relative path, or an `-e KEY` that copies mini-docker's
+//! own value, is read anew.
 
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
@@ -34,17 +41,20 @@ pub fn restart(
             path,
             source,
         })?;
-        let argv: Vec<OsString> = recorded
-            .split(|&b| b == 0)
-            .filter(|arg| !arg.is_empty())
-            .map(|arg| OsString::from_vec(arg.to_vec()))
-            .collect();
+        // Each argument ends with a NUL; an empty one is an argument too.
+        let recorded = recorded.strip_suffix(b"\0").unwrap_or(&recorded);
+        let argv: Vec<OsString> =
+            recorded.split(|&b| b == 0).map(|arg| OsString::from_vec(arg.to_vec())).collect();
         let args = parse(argv).map_err(|why| Error::Recorded(key.to_owned(), why))?;
+        let again = run::decide_again(dirs, &state, args)?;
         if let Some(init) = tenant::ready_init(&state) {
             state.mark_restarting()?;
-            crate::commands::kill::stop_running(&state, init, seconds, key)?;
+            if let Err(e) = crate::commands::kill::stop_running(&state, init, seconds, key) {
+                state.clear_restarting();
+                return Err(e);
+            }
         }
-        match run::restart(dirs, &state, args)? {
+        match run::start_again(dirs, &state, again)? {
             // The monitor, once the restarted container has ended: its
             // work is done, and the other names are the foreground's.
             Launched::Monitor(code) => std::process::exit(code.into()),

@@ -303,21 +303,51 @@ pub fn run(dirs: &Dirs, mut args: RunArgs) -> Result<u8, Error> {
 /// again, as a `docker restart` starts the container as it was created.
 pub const RECORDED_ARGS: &str = "run.argv";
 
-/// `restart` of a container kept in `state` (stopped by now): decided
-/// again from `args`, its recorded command line, under the same ID, name
-/// and upper layer, and started detached, as `docker restart` does.
-pub fn restart(dirs: &Dirs, state: &StateDir, mut args: RunArgs) -> Result<Launched, Error> {
+/// A kept container's settings, decided again for `restart` (see
+/// [`decide_again`]) before it is stopped.
+pub struct Again {
+    decided: Config,
+    image: ImageRecord,
+    additions: bundle::Additions,
+    limits: Limits,
+    bridge: Option<network::Plan>,
+}
+
+/// `restart`, first half: the container in `state` decided again from
+/// `args`, its recorded command line, under its own ID. Done while it may
+/// still run, so that a setting that no longer holds (an image removed, a
+/// volume's source gone) leaves it as it is, with the reason.
+pub fn decide_again(dirs: &Dirs, state: &StateDir, mut args: RunArgs) -> Result<Again, Error> {
     let network = args.network.clone();
     let limits = cgroups::Limits::from_request(&args.limits.request())?;
     let user_mode = user_mode_network(&mut args)?;
     let id = state.dir.file_name().map(|n| n.to_string_lossy().into_owned());
     let (decided, image, additions) = config(dirs, args, id)?;
     let bridge = network_plan(&decided, &network, user_mode.pasta)?;
-    let lock = mini_runc::container::lock::StateLock::acquire(&dirs.state)?;
-    if state.running() {
-        return Err(UsageError::StillRunning(decided.id).into());
-    }
-    state.reopen()?;
+    Ok(Again { decided, image, additions, limits, bridge })
+}
+
+/// `restart`, second half, once the container has stopped: started again
+/// under the same ID, name and upper layer, detached, as `docker restart`
+/// does. What a killed monitor left is reclaimed first (the sweep), as the
+/// next `run` would.
+pub fn start_again(dirs: &Dirs, state: &StateDir, again: Again) -> Result<Launched, Error> {
+    let Again { decided, image, additions, limits, bridge } = again;
+    let lock = mini_runc::container::lock::StateLock::acquire(&dirs.state);
+    let reopened = lock.map_err(Error::from).and_then(|lock| {
+        if state.running() {
+            return Err(UsageError::StillRunning(decided.id.clone()).into());
+        }
+        teardown::sweep(&dirs.state);
+        Ok((lock, state.reopen()?))
+    });
+    let lock = match reopened {
+        Ok((lock, ())) => lock,
+        Err(e) => {
+            state.clear_restarting();
+            return Err(e);
+        }
+    };
     let plan = image.record(state).and_then(|()| write_bundle(decided, &additions, &limits, state));
     let plan = match plan {
         Ok(plan) => plan,
