@@ -183,11 +183,25 @@ fn new_route(destination: Ipv4Addr, prefix: u8, gateway: Ipv4Addr) -> Request {
 /// `ip link add NAME type bridge`: a virtual switch; interfaces made its ports
 /// with [`set_master`] exchange frames through it (what `docker0` is).
 pub fn create_bridge(name: &str) -> Result<()> {
-    request(new_bridge(name))
+    request(new_bridge(name, None))
 }
 
-fn new_bridge(name: &str) -> Request {
+/// [`create_bridge`] with the hardware address `mac`, `ip link add NAME
+/// address MAC type bridge`. A bridge without one takes the lowest address
+/// among its ports and changes it as ports come and go; whoever cached the
+/// old one (a container's ARP entry for its gateway) sends its frames into
+/// the void until the entry expires. Docker gives `docker0` an address of
+/// its own for that reason.
+pub fn create_bridge_with_address(name: &str, mac: [u8; 6]) -> Result<()> {
+    request(new_bridge(name, Some(mac)))
+}
+
+fn new_bridge(name: &str, mac: Option<[u8; 6]>) -> Request {
     let mut msg = LinkMessage::default();
+    // (In `ip`'s order: the address first.)
+    if let Some(mac) = mac {
+        msg.attributes.push(LinkAttribute::Address(mac.to_vec()));
+    }
     msg.attributes.push(LinkAttribute::IfName(name.into()));
     msg.attributes.push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(InfoKind::Bridge)]));
     Request {
@@ -647,7 +661,14 @@ mod tests {
     #[test]
     fn bridge() {
         // `bridge\0` is 7 bytes, `bridge` 6: both pad to 8, only nla_len differs.
-        same_message_but_kind_nul(&new_bridge("br0"), "ip link add br0 type bridge");
+        same_message_but_kind_nul(&new_bridge("br0", None), "ip link add br0 type bridge");
+    }
+
+    #[test]
+    fn bridge_with_its_own_address() {
+        let mac = [0x02, 0x42, 0xac, 0x11, 0x00, 0x01];
+        let command = "ip link add br0 address 02:42:ac:11:00:01 type bridge";
+        same_message_but_kind_nul(&new_bridge("br0", Some(mac)), command);
     }
 
     #[test]
@@ -719,7 +740,8 @@ mod tests {
 
     #[test]
     fn errors_keep_the_errno_and_name_the_request() {
-        let refused = Error::Refused { request: new_bridge("br0").what, errno: Errno::EEXIST };
+        let refused =
+            Error::Refused { request: new_bridge("br0", None).what, errno: Errno::EEXIST };
         assert_eq!(refused.errno(), Some(Errno::EEXIST));
         assert_eq!(refused.to_string(), "RTM_NEWLINK bridge br0: EEXIST: File exists");
         let missing = index_of("no-such-if0").expect_err("no such interface");

@@ -10,6 +10,7 @@ use std::io::Read;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use mini_runc::cgroups::{self, LimitRequest, Limits, Swap};
@@ -298,6 +299,10 @@ pub fn run(dirs: &Dirs, mut args: RunArgs) -> Result<u8, Error> {
     }
 }
 
+/// How long the published ports' relays may take, once the container has
+/// ended, to pass on what it last said (see `network::publish::drain`).
+const RELAY_DRAIN: Duration = Duration::from_secs(1);
+
 /// The file in a container's state directory that keeps the command line
 /// of the `run` that made it, NUL after each argument: `restart` parses it
 /// again, as a `docker restart` starts the container as it was created.
@@ -456,6 +461,8 @@ fn launch(
             crate::lifecycle::record_start(state);
             start(&cfg, state, &extras)
         });
+    // -p: what the container said last reaches its clients first.
+    network::publish::drain(RELAY_DRAIN);
     // Recorded for every container that ran: `ps -a`, `inspect`, `wait`
     // (which may hold the `exit` file of a --rm one).
     if let Ok(code) = &result {

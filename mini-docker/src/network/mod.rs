@@ -273,7 +273,7 @@ fn ensure_bridge(subnet: &Subnet) -> Result<(), NetworkError> {
     // before it makes anything: a bridge it made and took away again could
     // be the one another run has just plugged a container into.
     refuse_subnet_in_use(subnet)?;
-    if let Err(e) = rtnl::create_bridge(BRIDGE)
+    if let Err(e) = rtnl::create_bridge_with_address(BRIDGE, bridge_address())
         && !exists(&e)
     {
         return Err(NetworkError::Netlink(e));
@@ -284,6 +284,22 @@ fn ensure_bridge(subnet: &Subnet) -> Result<(), NetworkError> {
         return Err(NetworkError::Netlink(e));
     }
     rtnl::set_up(BRIDGE).map_err(NetworkError::Netlink)
+}
+
+/// The bridge's own hardware address (see rtnl's
+/// `create_bridge_with_address`: one that never changes as containers come
+/// and go): random, with the "locally administered" bit set and the
+/// "multicast" bit clear, as IEEE 802 reserves such addresses for ones made
+/// up on the spot.
+fn bridge_address() -> [u8; 6] {
+    use std::io::Read as _;
+    let mut mac = [0u8; 6];
+    let read = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut mac));
+    if read.is_err() {
+        mac = [0, 0x89, 0, 0, 0, 1];
+    }
+    mac[0] = (mac[0] & 0xfe) | 0x02;
+    mac
 }
 
 /// A bridge on a subnet the host already reaches otherwise (a LAN, a VPN)

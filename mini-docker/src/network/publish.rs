@@ -18,8 +18,8 @@
 //! It imports only `network/`'s error type.
 
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
-use std::sync::Mutex;
-use std::time::Duration;
+use std::sync::{Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use super::NetworkError;
 
@@ -141,7 +141,13 @@ pub fn start() {
             Bound::Tcp(listener, target) => {
                 std::thread::spawn(move || {
                     for client in listener.incoming().flatten() {
-                        std::thread::spawn(move || relay_tcp(client, target));
+                        // Counted before the thread runs, so that `drain`
+                        // cannot miss a connection just accepted.
+                        let relay = Relay::begin();
+                        std::thread::spawn(move || {
+                            relay_tcp(client, target);
+                            drop(relay);
+                        });
                     }
                 });
             }
@@ -149,6 +155,47 @@ pub fn start() {
                 std::thread::spawn(move || relay_udp(socket, target));
             }
         }
+    }
+}
+
+/// TCP relays under way (see [`drain`]), and a wake-up when one ends.
+static RELAYS: (Mutex<usize>, Condvar) = (Mutex::new(0), Condvar::new());
+
+/// One relay under way, counted in [`RELAYS`] while it lives.
+struct Relay;
+
+impl Relay {
+    fn begin() -> Relay {
+        *RELAYS.0.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        Relay
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        let mut active = RELAYS.0.lock().unwrap_or_else(|e| e.into_inner());
+        *active = active.saturating_sub(1);
+        RELAYS.1.notify_all();
+    }
+}
+
+/// Once the container has ended: waits, at most `limit`, for the relays
+/// still copying what the container said last to their clients (a server
+/// that answers and exits at once leaves its answer in flight). Without
+/// this, mini-docker could exit first, and with it the relay's thread:
+/// the client would read nothing.
+pub fn drain(limit: Duration) {
+    let deadline = Instant::now() + limit;
+    let mut active = RELAYS.0.lock().unwrap_or_else(|e| e.into_inner());
+    while *active > 0 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return;
+        }
+        active = match RELAYS.1.wait_timeout(active, left) {
+            Ok((guard, _)) => guard,
+            Err(poisoned) => poisoned.into_inner().0,
+        };
     }
 }
 
