@@ -655,7 +655,9 @@ fn restart(who: As) {
     );
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     assert!(eventually(|| lab.run(&["logs", "empty"]).stdout == "[  ]\n"));
-    assert_eq!(lab.run(&["restart", "empty"]).code, 0);
+    // (Its command has ended: restarted as it is being torn down, or after.)
+    let restarted = lab.run(&["restart", "empty"]);
+    assert_eq!(restarted.code, 0, "{}", restarted.stderr);
     assert!(eventually(|| lab.run(&["logs", "empty"]).stdout == "[  ]\n[  ]\n"));
 
     // Dead (its monitor killed, nothing swept yet): reclaimed, then started.
@@ -694,7 +696,8 @@ fn restart(who: As) {
     assert_eq!(status.stdout, "running\n", "{}", status.stderr);
     assert_eq!(lab.run(&["kill", "vol"]).code, 0);
 
-    assert_eq!(lab.run(&["rm", "-f", "again", "exits", "empty", "dead"]).code, 0);
+    let removed = lab.run(&["rm", "-f", "again", "exits", "empty", "dead"]);
+    assert_eq!(removed.code, 0, "{}", removed.stderr);
     assert!(eventually(|| lab.state_entries().is_empty()), "{:?}", lab.state_entries());
 }
 

@@ -303,6 +303,10 @@ pub fn run(dirs: &Dirs, mut args: RunArgs) -> Result<u8, Error> {
 /// ended, to pass on what it last said (see `network::publish::drain`).
 const RELAY_DRAIN: Duration = Duration::from_secs(1);
 
+/// How long `restart` waits for a container that has just ended to be torn
+/// down by its monitor.
+const RESTART_WAIT: Duration = Duration::from_secs(5);
+
 /// The file in a container's state directory that keeps the command line
 /// of the `run` that made it, NUL after each argument: `restart` parses it
 /// again, as a `docker restart` starts the container as it was created.
@@ -338,6 +342,9 @@ pub fn decide_again(dirs: &Dirs, state: &StateDir, mut args: RunArgs) -> Result<
 /// next `run` would.
 pub fn start_again(dirs: &Dirs, state: &StateDir, again: Again) -> Result<Launched, Error> {
     let Again { decided, image, additions, limits, bridge } = again;
+    // A container whose command has just ended may still be tearing down
+    // (its monitor removes what it used): that is soon over.
+    teardown::ended(state, RESTART_WAIT);
     let lock = mini_runc::container::lock::StateLock::acquire(&dirs.state);
     let reopened = lock.map_err(Error::from).and_then(|lock| {
         if state.running() {
