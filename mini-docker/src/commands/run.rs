@@ -18,7 +18,8 @@ use mini_runc::container::in_process::InProcess;
 use mini_runc::container::spec::{self, Plan};
 use mini_runc::container::state::{Keep, StateDir};
 use mini_runc::container::{
-    Config, Extras, Hooks, Lower, Namespaces, NetMode, parent, sharing, tenant,
+    Config, CreateContainer, CreateRuntime, Extras, Hooks, Lower, Namespaces, NetMode, Poststart,
+    parent, sharing, tenant,
 };
 use mini_runc::error::{ContainerError, UsageError};
 use mini_runc::rootfs::Volume;
@@ -415,27 +416,14 @@ fn launch(
     announce: Announce,
 ) -> Result<Launched, Error> {
     let Plan { config: mut cfg, limits, extras, .. } = plan;
-    if bridge.is_some() {
-        cfg.hooks = network_hooks(state);
-    }
     // `run --rm` in the foreground: the container's mount namespace, held
     // from its start, so that its unmounting waits until the status is
     // back (see teardown::tear_down_later). Not with `--pid container:NAME`:
     // this process's children are born in that container's PID namespace
     // then, and the process that finishes the removal would end with it.
-    let mount_ns: Arc<Mutex<Option<OwnedFd>>> = Arc::default();
-    if cfg.remove && !detach && cfg.pid_join.is_none() {
-        let (held, dir) = (mount_ns.clone(), state.dir.clone());
-        let on_bridge = bridge.is_some();
-        cfg.hooks.create_runtime = Some(Arc::new(move |pid| {
-            if let Ok(ns) = std::fs::File::open(format!("/proc/{pid}/ns/mnt")) {
-                *held.lock().unwrap_or_else(|e| e.into_inner()) = Some(ns.into());
-            }
-            if on_bridge {
-                network::attach(&dir, pid)?;
-            }
-            Ok(())
-        }));
+    let hold = (cfg.remove && !detach && cfg.pid_join.is_none()).then(HeldNamespace::default);
+    if bridge.is_some() || hold.is_some() {
+        cfg.hooks = engine_hooks(state, bridge.is_some(), hold.clone());
     }
     // What a later `mini-docker exec` needs (see mini-runc's container/tenant.rs).
     if let Err(e) = mini_runc::container::tenant::record(state, &cfg) {
@@ -480,7 +468,7 @@ fn launch(
         Ok(_) if !cfg.remove || state.restarting() => Keep::Upper,
         _ => Keep::Nothing,
     };
-    let held = mount_ns.lock().unwrap_or_else(|e| e.into_inner()).take();
+    let held = hold.and_then(|slot| slot.lock().unwrap_or_else(|e| e.into_inner()).take());
     match held {
         Some(ns) if keep == Keep::Nothing && result.is_ok() => teardown::tear_down_later(state, ns),
         _ => teardown::tear_down(state, keep),
@@ -528,16 +516,36 @@ fn write_bundle(
 }
 // ANCHOR_END: write-bundle
 
-/// `--net bridge` and `pasta`: the network's steps that fall in the middle
-/// of the start, handed to the process model as hooks (see `network/`):
-/// the veth pair (or pasta) once the child exists, `eth0`'s address and
-/// route inside it, and the published ports' relays once it runs.
-fn network_hooks(state: &StateDir) -> Hooks {
+/// Where [`engine_hooks`] puts the container's mount namespace.
+type HeldNamespace = Arc<Mutex<Option<OwnedFd>>>;
+
+/// The engine's steps in the middle of the start, handed to the process
+/// model as hooks. With `network` (`--net bridge`, `pasta`, see
+/// `network/`): the veth pair (or pasta) once the child exists, `eth0`'s
+/// address and route inside it, the published ports' relays once it runs.
+/// With `hold`: the child's mount namespace, opened once the child exists
+/// (`/proc/PID/ns/mnt`, namespaces(7): an open descriptor keeps a
+/// namespace alive after its last process).
+fn engine_hooks(state: &StateDir, network: bool, hold: Option<HeldNamespace>) -> Hooks {
     let (dir, inside) = (state.dir.clone(), state.dir.clone());
+    let create_runtime: CreateRuntime = Arc::new(move |pid| {
+        if let Some(slot) = &hold
+            && let Ok(ns) = std::fs::File::open(format!("/proc/{pid}/ns/mnt"))
+        {
+            *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(ns.into());
+        }
+        if network {
+            network::attach(&dir, pid)?;
+        }
+        Ok(())
+    });
+    let create_container: CreateContainer =
+        Arc::new(move || Ok(network::configure_inside(&inside)?));
+    let poststart: Poststart = Arc::new(network::forward);
     Hooks {
-        create_runtime: Some(Arc::new(move |pid| Ok(network::attach(&dir, pid)?))),
-        create_container: Some(Arc::new(move || Ok(network::configure_inside(&inside)?))),
-        poststart: Some(Arc::new(network::forward)),
+        create_runtime: Some(create_runtime),
+        create_container: network.then_some(create_container),
+        poststart: network.then_some(poststart),
     }
 }
 
