@@ -32,7 +32,7 @@
 //! `commands/` and `monitor.rs` call it.
 
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use mini_runc::container::state::{Keep, StateDir};
@@ -74,7 +74,7 @@ pub fn tear_down_later(state: &StateDir, mount_ns: OwnedFd) {
     mini_runc::cgroups::remove(&state.dir);
     // Locked before the rename: a sweep never sees the retired directory
     // without its remover's lock, unless the remover has died.
-    let lock = state.dir.with_file_name(format!("{}.lock", retired_name(state)));
+    let lock = removal_lock(&state.retired_path());
     let held = std::fs::File::create(&lock).ok().filter(try_lock);
     let retired = match (&held, state.retire()) {
         (Some(_), Ok(retired)) => retired,
@@ -106,7 +106,9 @@ pub fn tear_down_later(state: &StateDir, mount_ns: OwnedFd) {
                 }
             }
             let keep = [mount_ns.as_raw_fd(), held.as_ref().map_or(-1, AsRawFd::as_raw_fd)];
-            close_all_but(&keep);
+            // SAFETY: this process ends with _exit below; no owner of the
+            // descriptors closed runs in it again.
+            let _ = unsafe { mini_runc::container::process::close_all_but(&keep) };
             drop(mount_ns);
             retired.remove();
             let _ = std::fs::remove_file(&lock);
@@ -123,44 +125,18 @@ pub fn tear_down_later(state: &StateDir, mount_ns: OwnedFd) {
 }
 // ANCHOR_END: tear-down-later
 
-/// The name the state directory gets when retired (see `StateDir::retire`).
-fn retired_name(state: &StateDir) -> String {
-    let id = state.dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    format!("{}{id}", mini_runc::container::state::RETIRED)
+/// The lock of the process removing the retired directory `retired`,
+/// beside it: `.removing-ID.lock`.
+fn removal_lock(retired: &Path) -> PathBuf {
+    let mut name = retired.file_name().unwrap_or_default().to_owned();
+    name.push(".lock");
+    retired.with_file_name(name)
 }
 
 /// `flock(2)` without waiting; whether this descriptor holds the lock now.
 fn try_lock(file: &std::fs::File) -> bool {
     // SAFETY: flock on a descriptor we own.
     unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) == 0 }
-}
-
-/// Closes every descriptor above 2 but `keep`'s, in the remover after the
-/// fork (`close_range(2)`, Linux 5.9; one `close` per listed descriptor
-/// without it).
-fn close_all_but(keep: &[i32]) {
-    let mut keep: Vec<u32> = keep.iter().filter_map(|&fd| u32::try_from(fd).ok()).collect();
-    keep.retain(|&fd| fd > 2);
-    keep.sort_unstable();
-    let mut first = 3u32;
-    for &fd in keep.iter().chain([&u32::MAX]) {
-        if fd > first {
-            let last = if fd == u32::MAX { u32::MAX } else { fd - 1 };
-            // SAFETY: this process ends with _exit right after its work;
-            // no owner of these descriptors runs in it again.
-            let closed = unsafe { libc::syscall(libc::SYS_close_range, first, last, 0) } == 0;
-            if !closed {
-                for other in std::fs::read_dir("/proc/self/fd").into_iter().flatten().flatten() {
-                    let n: Option<u32> = other.file_name().to_str().and_then(|n| n.parse().ok());
-                    if let Some(n) = n.filter(|n| (first..=last).contains(n)) {
-                        // SAFETY: as above.
-                        unsafe { libc::close(n as i32) };
-                    }
-                }
-            }
-        }
-        first = fd.saturating_add(1);
-    }
 }
 
 /// The reclaim sweep, before a new container starts: tears down every
@@ -180,8 +156,7 @@ pub fn sweep(root: &Path) {
     // Retired directories whose remover died (its lock is free); one that
     // is still being removed is left to its remover.
     for retired in StateDir::retired(root) {
-        let name = retired.dir.file_name().map(|n| n.to_string_lossy().into_owned());
-        let lock = root.join(format!("{}.lock", name.unwrap_or_default()));
+        let lock = removal_lock(&retired.dir);
         let free = match std::fs::File::open(&lock) {
             Ok(file) => try_lock(&file),
             Err(_) => true,

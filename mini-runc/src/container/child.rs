@@ -192,52 +192,19 @@ fn open_path(path: &Path) -> Result<OwnedFd, Errno> {
     nix::fcntl::open(path, OFlag::O_PATH | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
 }
 
-/// Closes every descriptor but 0, 1, 2 and `keep`. This process is a copy
-/// of mini-docker and holds mini-docker's descriptors: the parent's end of
-/// the sync channel, the sockets of published ports (bound in the host's
-/// network namespace), a cgroup directory. Close-on-exec would close them
-/// at `execve`, but the container's init never calls it: left open, they
-/// would live as long as the container, and its root could reach them
-/// through `/proc/1/fd`. `close_range(2)` (Linux 5.9) closes a range in
-/// one call; where it is missing (or refused by a seccomp filter around
-/// mini-docker), each descriptor `/proc/self/fd` lists is closed.
+/// Closes every descriptor but 0, 1, 2 and `keep` (see
+/// [`process::close_all_but`]). This process is a copy of mini-docker and
+/// holds mini-docker's descriptors: the parent's end of the sync channel,
+/// the sockets of published ports (bound in the host's network namespace),
+/// a cgroup directory. Close-on-exec would close them at `execve`, but the
+/// container's init never calls it: left open, they would live as long as
+/// the container, and its root could reach them through `/proc/1/fd`.
 fn close_inherited(keep: &[RawFd]) -> Result<(), Errno> {
-    let mut keep: Vec<u32> = keep.iter().filter_map(|&fd| u32::try_from(fd).ok()).collect();
-    keep.retain(|&fd| fd > 2);
-    keep.sort_unstable();
-    let mut first = 3u32;
-    for &fd in keep.iter().chain([&u32::MAX]) {
-        if fd > first {
-            // The last range ends at ~0: every descriptor above the kept ones.
-            let last = if fd == u32::MAX { u32::MAX } else { fd - 1 };
-            // SAFETY: their owners live in the parent's frames (`cfg`
-            // included) and in statics, which this copy never returns to
-            // nor drops (it ends by an exit system call, not by unwinding):
-            // nothing closes them again or uses their numbers afterwards.
-            let ret = unsafe { libc::syscall(libc::SYS_close_range, first, last, 0) };
-            match Errno::result(ret) {
-                Ok(_) => {}
-                Err(Errno::ENOSYS | Errno::EPERM) => return close_listed(&keep),
-                Err(errno) => return Err(errno),
-            }
-        }
-        first = fd.saturating_add(1);
-    }
-    Ok(())
-}
-
-/// [`close_inherited`] without `close_range`: one `close` per descriptor.
-fn close_listed(keep: &[u32]) -> Result<(), Errno> {
-    let listed: Vec<u32> = std::fs::read_dir("/proc/self/fd")
-        .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?
-        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-        .collect();
-    for fd in listed.into_iter().filter(|fd| *fd > 2 && !keep.contains(fd)) {
-        // SAFETY: as above; the listing's own descriptor, closed by now,
-        // answers EBADF.
-        unsafe { libc::close(fd as RawFd) };
-    }
-    Ok(())
+    // SAFETY: their owners live in the parent's frames (`cfg` included)
+    // and in statics, which this copy never returns to nor drops (it ends
+    // by an exit system call, not by unwinding): nothing closes them again
+    // or uses their numbers afterwards.
+    unsafe { process::close_all_but(keep) }
 }
 
 // ANCHOR: set-up

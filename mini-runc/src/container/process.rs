@@ -33,10 +33,11 @@
 //! import it.
 
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
+use nix::errno::Errno;
 use nix::sys::signal::{SigSet, SigmaskHow, sigprocmask};
 use nix::unistd::{Gid, Uid, execve, setgroups, setresgid, setresuid};
 
@@ -268,6 +269,58 @@ fn fail(error: &ProcessError) -> ! {
     // SAFETY: ends this process at once, without running the caller's
     // atexit handlers or flushing its copies of buffers.
     unsafe { libc::_exit(code.into()) }
+}
+
+/// Closes every descriptor but 0, 1, 2 and `keep`, in a copy of the program
+/// (a cloned or forked child) that holds its parent's descriptors and never
+/// runs an `execve` that would close them. `close_range(2)` (Linux 5.9)
+/// closes a range in one call; where it is missing (or refused by a
+/// seccomp filter around the program), each descriptor `/proc/self/fd`
+/// lists is closed.
+///
+/// # Safety
+/// The caller never again runs code that owns one of the descriptors
+/// closed (it ends by an exit system call, not by returning or unwinding
+/// into its parent's frames): nothing closes them a second time or uses
+/// their numbers for something else.
+pub unsafe fn close_all_but(keep: &[RawFd]) -> Result<(), Errno> {
+    let mut keep: Vec<u32> = keep.iter().filter_map(|&fd| u32::try_from(fd).ok()).collect();
+    keep.retain(|&fd| fd > 2);
+    keep.sort_unstable();
+    let mut first = 3u32;
+    for &fd in keep.iter().chain([&u32::MAX]) {
+        if fd > first {
+            // The last range ends at ~0: every descriptor above the kept ones.
+            let last = if fd == u32::MAX { u32::MAX } else { fd - 1 };
+            // SAFETY: the caller's promise (see above).
+            let ret = unsafe { libc::syscall(libc::SYS_close_range, first, last, 0) };
+            match Errno::result(ret) {
+                Ok(_) => {}
+                // SAFETY: the caller's promise.
+                Err(Errno::ENOSYS | Errno::EPERM) => return unsafe { close_listed(&keep) },
+                Err(errno) => return Err(errno),
+            }
+        }
+        first = fd.saturating_add(1);
+    }
+    Ok(())
+}
+
+/// [`close_all_but`] without `close_range`: one `close` per descriptor.
+///
+/// # Safety
+/// As [`close_all_but`].
+unsafe fn close_listed(keep: &[u32]) -> Result<(), Errno> {
+    let listed: Vec<u32> = std::fs::read_dir("/proc/self/fd")
+        .map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO)))?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    for fd in listed.into_iter().filter(|fd| *fd > 2 && !keep.contains(fd)) {
+        // SAFETY: the caller's promise; the listing's own descriptor,
+        // closed by now, answers EBADF.
+        unsafe { libc::close(fd as RawFd) };
+    }
+    Ok(())
 }
 
 #[cfg(test)]

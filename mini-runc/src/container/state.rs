@@ -349,10 +349,15 @@ impl StateDir {
     /// sweep of containers sees a retired directory; [`StateDir::retired`]
     /// finds those whose removal was cut short.
     pub fn retire(&self) -> Result<StateDir, ContainerError> {
-        let id = self.dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let to = self.dir.with_file_name(format!("{RETIRED}{id}"));
+        let to = self.retired_path();
         std::fs::rename(&self.dir, &to).map_err(io("renaming", &self.dir))?;
         Ok(StateDir { dir: to })
+    }
+
+    /// The path [`StateDir::retire`] renames the directory to.
+    pub fn retired_path(&self) -> PathBuf {
+        let id = self.dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        self.dir.with_file_name(format!("{RETIRED}{id}"))
     }
     // ANCHOR_END: retire
 
