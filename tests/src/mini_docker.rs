@@ -140,6 +140,21 @@ fn loopback_up() -> std::io::Result<()> {
 /// longer than this for anything.
 pub const LIMIT: Duration = Duration::from_secs(30);
 
+/// Polls `check` every 20 ms until it holds, at most [`LIMIT`]; whether
+/// it did. For what mini-docker does after a command has returned (a
+/// monitor's teardown, a removal, a log line), which a test waits for but
+/// never times.
+pub fn eventually(mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + LIMIT;
+    while !check() {
+        if Instant::now() > deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    true
+}
+
 static LABS: AtomicUsize = AtomicUsize::new(0);
 
 /// One test's scratch directory, removed when dropped, and (as root) its
@@ -222,8 +237,8 @@ impl Lab {
     /// A `run --rm` returns before its state directory is gone: it renames
     /// it `.removing-ID` and a process of its own removes it (mini-docker's
     /// `teardown::tear_down_later`). The entries are listed once no such
-    /// removal is under way, waiting at most 5 s: a `.removing-` entry
-    /// still there then is listed, a leftover like any other.
+    /// removal is under way, waiting as [`eventually`] does: a `.removing-`
+    /// entry still there then is listed, a leftover like any other.
     pub fn state_entries(&self) -> Vec<String> {
         let list = || {
             let mut names: Vec<String> = std::fs::read_dir(self.state())
@@ -233,15 +248,8 @@ impl Lab {
             names.sort();
             names
         };
-        let deadline = std::time::Instant::now() + Duration::from_secs(5);
-        loop {
-            let names = list();
-            let removing = names.iter().any(|n| n.starts_with(".removing-"));
-            if !removing || std::time::Instant::now() > deadline {
-                return names;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        eventually(|| !list().iter().any(|n| n.starts_with(".removing-")));
+        list()
     }
 
     /// The lab's network namespace ("the host" of its containers); `None`

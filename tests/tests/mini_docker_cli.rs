@@ -12,7 +12,7 @@ use std::net::{Ipv4Addr, TcpStream};
 use std::time::{Duration, Instant};
 
 use nslab_tests::As;
-use nslab_tests::mini_docker::{LIMIT, Lab};
+use nslab_tests::mini_docker::{LIMIT, Lab, eventually};
 use serde_json::{Value, json};
 
 /// The binaries each lab copies: mini-docker, and the probe it mounts.
@@ -101,18 +101,6 @@ fn flags_end_at_the_image_as_root() {
 #[test]
 fn flags_end_at_the_image_rootless() {
     flags_end_at_the_image(As::Rootless);
-}
-
-/// Polls `check` every 50 ms, at most 5 s; whether it held.
-fn eventually(mut check: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
-        if check() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    false
 }
 
 /// `--env-file`, `--tmpfs`, `--cgroupns`, `--label`: what the container

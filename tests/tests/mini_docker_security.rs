@@ -556,13 +556,9 @@ fn kill_stop_inspect(who: As) {
     assert!(lab.state_entries().is_empty());
 }
 
-/// Waits (bounded) until `check` holds.
-fn eventually(what: &str, mut check: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !check() {
-        assert!(start.elapsed() < LIMIT, "never: {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+/// Waits (bounded) until `check` holds, and fails the test if it never does.
+fn eventually(what: &str, check: impl FnMut() -> bool) {
+    assert!(nslab_tests::mini_docker::eventually(check), "never: {what}");
 }
 
 /// `run -d`: the ID at once, a monitor that keeps the output in a log;

@@ -22,9 +22,9 @@
 //! - IDs: both print 64 hex digits, different ones.
 
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use nslab_tests::mini_docker::{LIMIT, Lab, Ran, finish};
+use nslab_tests::mini_docker::{LIMIT, Lab, Ran, eventually, finish};
 use nslab_tests::{As, skip};
 
 const BINARIES: [&str; 2] = [env!("CARGO_BIN_EXE_mini-docker"), env!("CARGO_BIN_EXE_probe")];
@@ -156,18 +156,6 @@ fn build(test: &str, lab: &Lab) -> Option<DockerSide> {
     let ran = lab.run(&["load", "-i", layout.to_str().expect("path")]);
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     Some(docker)
-}
-
-/// Polls `check` every 50 ms, at most 5 s; whether it held.
-fn eventually(mut check: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while Instant::now() < deadline {
-        if check() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    false
 }
 
 #[test]
