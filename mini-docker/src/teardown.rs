@@ -18,7 +18,8 @@
 //! slow half is done ([`tear_down_later`]): the container's mount
 //! namespace (some forty mounts, which the kernel would unmount before it
 //! even told mini-docker the command had ended) and its state directory
-//! go in a process of their own, once the directory is out of sight.
+//! go in a process of their own, a [`Remover`] forked while the container
+//! ran, once the directory is out of sight.
 //!
 //! Ending one: [`signal`] sends a signal the way `docker kill` does (to
 //! the container's PID 1: the command, or `--init`'s reaper),
@@ -38,8 +39,10 @@ use std::time::{Duration, Instant};
 use mini_runc::container::state::{Keep, StateDir};
 use mini_runc::container::tenant;
 use mini_runc::error::ContainerError;
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
 use nix::sys::signal::{Signal, kill};
-use nix::unistd::{ForkResult, Pid, fork, setsid};
+use nix::unistd::{ForkResult, Pid, fork, pipe2, setsid};
 
 use crate::network;
 
@@ -54,83 +57,108 @@ pub fn tear_down(state: &StateDir, keep: Keep) {
 }
 
 // ANCHOR: tear-down-later
+/// The process that removes a `--rm` container's state once the
+/// foreground `run` has its status: forked while the container runs (at
+/// the poststart step), so that when the command ends `run` only has to
+/// retire the directory and say so. It holds the container's mount
+/// namespace, which the engine opened when the container was created, so
+/// the command's end does not wait for the kernel to unmount some forty
+/// mounts, and the removal lock in the state directory (which the
+/// retired directory keeps): a [`sweep`] finishes only what no live
+/// process is removing.
+#[derive(Debug)]
+pub struct Remover {
+    /// Write end of the pipe the remover waits on: one byte once the
+    /// directory is retired; end-of-file (this `run` failed or died):
+    /// nothing to remove, the remover lets go of the lock and ends.
+    go: OwnedFd,
+}
+
+impl Remover {
+    /// Forks the remover, holding `mount_ns`; `None` if it cannot be (the
+    /// namespace is let go: the container's end unmounts it, as without).
+    pub fn fork(state: &StateDir, mount_ns: OwnedFd) -> Option<Remover> {
+        let retired = state.retired_path();
+        let held = std::fs::File::create(removal_lock(&state.dir)).ok().filter(try_lock)?;
+        let (wait_end, go) = pipe2(OFlag::O_CLOEXEC).ok()?;
+        // SAFETY: the child closes descriptors, removes files (allocating:
+        // the C library's fork handlers keep its allocator usable even
+        // though other threads, the -p relays, may exist) and exits with
+        // _exit; it never returns into the caller's code.
+        match unsafe { fork() } {
+            Ok(ForkResult::Child) => {
+                // Not a part of the caller's session, nor of its pipes, nor
+                // of its sockets (a published port's listener, which the
+                // next run may want): only the namespace, the lock and the
+                // pipe stay open.
+                let _ = setsid();
+                if let Ok(null) =
+                    std::fs::OpenOptions::new().read(true).write(true).open("/dev/null")
+                {
+                    for fd in 0..=2 {
+                        // SAFETY: dup2 onto the standard descriptors, which
+                        // no `OwnedFd` owns.
+                        unsafe { libc::dup2(null.as_raw_fd(), fd) };
+                    }
+                }
+                let keep = [mount_ns.as_raw_fd(), held.as_raw_fd(), wait_end.as_raw_fd()];
+                // SAFETY: this process ends with _exit below; no owner of
+                // the descriptors closed runs in it again.
+                let _ = unsafe { mini_runc::container::process::close_all_but(&keep) };
+                let retire_done = loop {
+                    match nix::unistd::read(&wait_end, &mut [0u8]) {
+                        Err(Errno::EINTR) => {}
+                        read => break read == Ok(1),
+                    }
+                };
+                drop(mount_ns);
+                if retire_done {
+                    StateDir { dir: retired }.remove();
+                }
+                // SAFETY: ends this process at once, running nothing of the parent's.
+                unsafe { libc::_exit(0) }
+            }
+            Ok(ForkResult::Parent { .. }) => Some(Remover { go }),
+            Err(_) => None,
+        }
+    }
+}
+
 /// [`tear_down`] of a `--rm` container whose command has ended, for the
-/// foreground `run`, which returns the command's status as soon as it can:
-/// the address and the cgroups go now; the state directory is retired
-/// (renamed out of sight in one step, so no later command sees it
-/// half-removed, and its name is free); then a process of its own holds
-/// `mount_ns`, the container's mount namespace, which the engine held open
-/// from the start (so the command's end did not wait for its unmounting),
-/// lets go of it and removes the directory, while `run` exits. That
-/// process holds a lock beside the directory (`.removing-ID.lock`) while
-/// it works; a [`sweep`] finishes only what no live process is removing.
+/// foreground `run`, which returns the command's status as soon as it
+/// can: the address and the cgroups go now; the state directory is
+/// retired (renamed out of sight in one step, so no later command sees it
+/// half-removed, and its name is free), and the [`Remover`] takes it from
+/// there, while `run` exits.
 ///
 /// For that moment after `run` has returned, the container's mounts (its
 /// volumes' bind mounts too) still exist in the held namespace: a script
 /// that unmounts a volume's file system right after `run --rm` may find it
 /// busy until the removal is done.
-pub fn tear_down_later(state: &StateDir, mount_ns: OwnedFd) {
+pub fn tear_down_later(state: &StateDir, remover: Remover) {
     network::remove(&state.dir);
     mini_runc::cgroups::remove(&state.dir);
-    // Locked before the rename: a sweep never sees the retired directory
-    // without its remover's lock, unless the remover has died.
-    let lock = removal_lock(&state.retired_path());
-    let held = std::fs::File::create(&lock).ok().filter(try_lock);
-    let retired = match (&held, state.retire()) {
-        (Some(_), Ok(retired)) => retired,
-        (_, retired) => {
-            drop(mount_ns);
-            match retired {
-                Ok(retired) => retired.remove(),
-                Err(_) => state.remove(),
+    match state.retire() {
+        Ok(retired) => {
+            // The remover is gone (killed): its lock is free, do its work.
+            if nix::unistd::write(&remover.go, b"r") != Ok(1) {
+                retired.remove();
             }
-            let _ = std::fs::remove_file(&lock);
-            return;
         }
-    };
-    // SAFETY: the child closes descriptors, removes files (allocating: the
-    // C library's fork handlers keep its allocator usable even though
-    // other threads, the -p relays, may exist) and exits with _exit; it
-    // never returns into the caller's code.
-    match unsafe { fork() } {
-        Ok(ForkResult::Child) => {
-            // Not a part of the caller's session, nor of its pipes, nor of
-            // its sockets (a published port's listener, which the next
-            // run may want): only the namespace and the lock stay open.
-            let _ = setsid();
-            if let Ok(null) = std::fs::OpenOptions::new().read(true).write(true).open("/dev/null") {
-                for fd in 0..=2 {
-                    // SAFETY: dup2 onto the standard descriptors, which no
-                    // `OwnedFd` owns.
-                    unsafe { libc::dup2(null.as_raw_fd(), fd) };
-                }
-            }
-            let keep = [mount_ns.as_raw_fd(), held.as_ref().map_or(-1, AsRawFd::as_raw_fd)];
-            // SAFETY: this process ends with _exit below; no owner of the
-            // descriptors closed runs in it again.
-            let _ = unsafe { mini_runc::container::process::close_all_but(&keep) };
-            drop(mount_ns);
-            retired.remove();
-            let _ = std::fs::remove_file(&lock);
-            // SAFETY: ends this process at once, running nothing of the parent's.
-            unsafe { libc::_exit(0) }
-        }
-        Ok(ForkResult::Parent { .. }) => {}
         Err(_) => {
-            drop(mount_ns);
-            retired.remove();
-            let _ = std::fs::remove_file(&lock);
+            // End-of-file: the remover lets go of its lock and ends.
+            drop(remover);
+            state.remove();
         }
     }
 }
 // ANCHOR_END: tear-down-later
 
-/// The lock of the process removing the retired directory `retired`,
-/// beside it: `.removing-ID.lock`.
-fn removal_lock(retired: &Path) -> PathBuf {
-    let mut name = retired.file_name().unwrap_or_default().to_owned();
-    name.push(".lock");
-    retired.with_file_name(name)
+/// The lock the [`Remover`] of the container whose state is `dir` holds:
+/// a file in the directory itself, so it is made before the container is
+/// retired, moves with it (`.removing-ID/removal.lock`) and goes with it.
+fn removal_lock(dir: &Path) -> PathBuf {
+    dir.join("removal.lock")
 }
 
 /// `flock(2)` without waiting; whether this descriptor holds the lock now.
@@ -156,14 +184,12 @@ pub fn sweep(root: &Path) {
     // Retired directories whose remover died (its lock is free); one that
     // is still being removed is left to its remover.
     for retired in StateDir::retired(root) {
-        let lock = removal_lock(&retired.dir);
-        let free = match std::fs::File::open(&lock) {
+        let free = match std::fs::File::open(removal_lock(&retired.dir)) {
             Ok(file) => try_lock(&file),
             Err(_) => true,
         };
         if free {
             retired.remove();
-            let _ = std::fs::remove_file(&lock);
         }
     }
     network::ipam::sweep(root);

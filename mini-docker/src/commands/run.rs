@@ -421,7 +421,7 @@ fn launch(
     // back (see teardown::tear_down_later). Not with `--pid container:NAME`:
     // this process's children are born in that container's PID namespace
     // then, and the process that finishes the removal would end with it.
-    let hold = (cfg.remove && !detach && cfg.pid_join.is_none()).then(HeldNamespace::default);
+    let hold = (cfg.remove && !detach && cfg.pid_join.is_none()).then(HeldSlot::default);
     if bridge.is_some() || hold.is_some() {
         cfg.hooks = engine_hooks(state, bridge.is_some(), hold.clone());
     }
@@ -468,9 +468,13 @@ fn launch(
         Ok(_) if !cfg.remove || state.restarting() => Keep::Upper,
         _ => Keep::Nothing,
     };
-    let held = hold.and_then(|slot| slot.lock().unwrap_or_else(|e| e.into_inner()).take());
+    let held =
+        hold.map(|slot| std::mem::take(&mut *slot.lock().unwrap_or_else(|e| e.into_inner())));
     match held {
-        Some(ns) if keep == Keep::Nothing && result.is_ok() => teardown::tear_down_later(state, ns),
+        Some(Held::Remover(remover)) if keep == Keep::Nothing && result.is_ok() => {
+            teardown::tear_down_later(state, remover)
+        }
+        // (A remover dropped here reads end-of-file and ends.)
         _ => teardown::tear_down(state, keep),
     }
     let code = result?;
@@ -516,8 +520,19 @@ fn write_bundle(
 }
 // ANCHOR_END: write-bundle
 
-/// Where [`engine_hooks`] puts the container's mount namespace.
-type HeldNamespace = Arc<Mutex<Option<OwnedFd>>>;
+/// What [`engine_hooks`] keeps of a `run --rm` in the foreground: the
+/// container's mount namespace, opened once the container exists, then
+/// the [`teardown::Remover`] it is handed to once the container runs.
+#[derive(Debug, Default)]
+enum Held {
+    #[default]
+    Nothing,
+    Namespace(OwnedFd),
+    Remover(teardown::Remover),
+}
+
+/// Where [`engine_hooks`] puts what it holds.
+type HeldSlot = Arc<Mutex<Held>>;
 
 /// The engine's steps in the middle of the start, handed to the process
 /// model as hooks. With `network` (`--net bridge`, `pasta`, see
@@ -525,14 +540,17 @@ type HeldNamespace = Arc<Mutex<Option<OwnedFd>>>;
 /// address and route inside it, the published ports' relays once it runs.
 /// With `hold`: the child's mount namespace, opened once the child exists
 /// (`/proc/PID/ns/mnt`, namespaces(7): an open descriptor keeps a
-/// namespace alive after its last process).
-fn engine_hooks(state: &StateDir, network: bool, hold: Option<HeldNamespace>) -> Hooks {
+/// namespace alive after its last process), handed to the process that
+/// will remove the container once it runs (its fork then costs the end of
+/// `run` nothing, see `teardown::Remover`).
+fn engine_hooks(state: &StateDir, network: bool, hold: Option<HeldSlot>) -> Hooks {
     let (dir, inside) = (state.dir.clone(), state.dir.clone());
+    let (held, for_remover) = (hold.clone(), StateDir { dir: state.dir.clone() });
     let create_runtime: CreateRuntime = Arc::new(move |pid| {
         if let Some(slot) = &hold
             && let Ok(ns) = std::fs::File::open(format!("/proc/{pid}/ns/mnt"))
         {
-            *slot.lock().unwrap_or_else(|e| e.into_inner()) = Some(ns.into());
+            *slot.lock().unwrap_or_else(|e| e.into_inner()) = Held::Namespace(ns.into());
         }
         if network {
             network::attach(&dir, pid)?;
@@ -541,11 +559,22 @@ fn engine_hooks(state: &StateDir, network: bool, hold: Option<HeldNamespace>) ->
     });
     let create_container: CreateContainer =
         Arc::new(move || Ok(network::configure_inside(&inside)?));
-    let poststart: Poststart = Arc::new(network::forward);
+    let poststart: Poststart = Arc::new(move || {
+        if network {
+            network::forward();
+        }
+        if let Some(slot) = &held {
+            let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
+            if let Held::Namespace(ns) = std::mem::take(&mut *slot) {
+                *slot =
+                    teardown::Remover::fork(&for_remover, ns).map_or(Held::Nothing, Held::Remover);
+            }
+        }
+    });
     Hooks {
         create_runtime: Some(create_runtime),
         create_container: network.then_some(create_container),
-        poststart: network.then_some(poststart),
+        poststart: Some(poststart),
     }
 }
 
