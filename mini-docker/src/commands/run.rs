@@ -422,8 +422,8 @@ fn launch(
     // this process's children are born in that container's PID namespace
     // then, and the process that finishes the removal would end with it.
     let hold = (cfg.remove && !detach && cfg.pid_join.is_none()).then(HeldSlot::default);
-    if bridge.is_some() || hold.is_some() {
-        cfg.hooks = engine_hooks(state, bridge.is_some(), hold.clone());
+    if bridge.is_some() || hold.is_some() || detach {
+        cfg.hooks = engine_hooks(state, bridge.is_some(), hold.clone(), detach);
     }
     // What a later `mini-docker exec` needs (see mini-runc's container/tenant.rs).
     if let Err(e) = mini_runc::container::tenant::record(state, &cfg) {
@@ -542,8 +542,12 @@ type HeldSlot = Arc<Mutex<Held>>;
 /// (`/proc/PID/ns/mnt`, namespaces(7): an open descriptor keeps a
 /// namespace alive after its last process), handed to the process that
 /// will remove the container once it runs (its fork then costs the end of
-/// `run` nothing, see `teardown::Remover`).
-fn engine_hooks(state: &StateDir, network: bool, hold: Option<HeldSlot>) -> Hooks {
+/// `run` nothing, see `teardown::Remover`). With `monitor` (`-d`): once
+/// the container runs, the monitor gives back the memory the start used
+/// (mini-runc's `process::release_unused_memory`): it lives as long as
+/// the container, one per container, and once the `run` it was forked
+/// from has exited, every page of that run's work it still maps is its own.
+fn engine_hooks(state: &StateDir, network: bool, hold: Option<HeldSlot>, monitor: bool) -> Hooks {
     let (dir, inside) = (state.dir.clone(), state.dir.clone());
     let (held, for_remover) = (hold.clone(), StateDir { dir: state.dir.clone() });
     let create_runtime: CreateRuntime = Arc::new(move |pid| {
@@ -569,6 +573,9 @@ fn engine_hooks(state: &StateDir, network: bool, hold: Option<HeldSlot>) -> Hook
                 *slot =
                     teardown::Remover::fork(&for_remover, ns).map_or(Held::Nothing, Held::Remover);
             }
+        }
+        if monitor {
+            mini_runc::container::process::release_unused_memory();
         }
     });
     Hooks {

@@ -126,6 +126,8 @@ fn reap(cfg: &Config, slave: Option<OwnedFd>) -> u8 {
     };
     start_report::close(); // only the command holds it now
     drop(slave); // only the command holds the terminal now
+    // From here on the reaper only waits, as long as the container runs.
+    process::release_unused_memory();
     loop {
         // sigwait(3) itself, not nix's: nix names no real-time signal, and
         // those are forwarded too.

@@ -271,6 +271,52 @@ fn fail(error: &ProcessError) -> ! {
     unsafe { libc::_exit(code.into()) }
 }
 
+// ANCHOR: release-unused-memory
+/// Gives back to the kernel the memory that a process which only waits
+/// from now on (mini-docker's monitor of `run -d`, `--init`'s reaper)
+/// holds from the work it did before: both are copies of a mini-docker
+/// that parsed a command line, an image and a bundle, and both live as
+/// long as their container, one per container.
+/// - The heap's free memory: `malloc_trim(0)` (malloc_trim(3): glibc
+///   hands back the free pages inside the heap, not only at its top).
+/// - The stack below the caller's frames, which the deepest calls of the
+///   start used: nothing below the stack pointer is live, and madvise(2)'s
+///   `MADV_DONTNEED` makes those pages zero pages again, which cost
+///   nothing until touched. [`STACK_KEPT`] below the caller stays for the
+///   calls of the wait. The stack is the mapping holding a local of this
+///   function (`[stack]`, or the reaper's, which `clone` was given); its
+///   lowest page is kept too (under the reaper's stack, the C library's
+///   note of that allocation).
+pub fn release_unused_memory() {
+    // (A local, not `&0u8`, which the compiler would make a static.)
+    let marker = 0u8;
+    let here = std::hint::black_box(&marker) as *const u8 as usize;
+    let stack = std::fs::read_to_string("/proc/self/maps").ok().and_then(|maps| {
+        maps.lines().find_map(|line| {
+            let (low, rest) = line.split_once('-')?;
+            let high = rest.split(' ').next()?;
+            let low = usize::from_str_radix(low, 16).ok()?;
+            let high = usize::from_str_radix(high, 16).ok()?;
+            (low <= here && here < high).then_some(low)
+        })
+    });
+    const PAGE: usize = 4096;
+    if let Some(low) = stack {
+        let (start, end) = (low + PAGE, here.saturating_sub(STACK_KEPT) & !(PAGE - 1));
+        if end > start {
+            // SAFETY: [start, end) lies in this thread's stack below the
+            // frames in use, with a margin: no live value is there.
+            unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
+        }
+    }
+    // SAFETY: malloc_trim only hands free memory back; nothing in use moves.
+    unsafe { libc::malloc_trim(0) };
+}
+// ANCHOR_END: release-unused-memory
+
+/// How much of the stack below [`release_unused_memory`]'s caller stays.
+const STACK_KEPT: usize = 16 * 1024;
+
 /// Closes every descriptor but 0, 1, 2 and `keep`, in a copy of the program
 /// (a cloned or forked child) that holds its parent's descriptors and never
 /// runs an `execve` that would close them. `close_range(2)` (Linux 5.9)
