@@ -33,7 +33,7 @@
 //! `commands/` and `monitor.rs` call it.
 
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use mini_runc::container::state::{Keep, StateDir};
@@ -41,7 +41,7 @@ use mini_runc::container::tenant;
 use mini_runc::error::ContainerError;
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
-use nix::sys::signal::{Signal, kill};
+use nix::sys::signal::{SigSet, Signal, kill};
 use nix::unistd::{ForkResult, Pid, fork, pipe2, setsid};
 
 use crate::network;
@@ -63,15 +63,18 @@ pub fn tear_down(state: &StateDir, keep: Keep) {
 /// retire the directory and say so. It holds the container's mount
 /// namespace, which the engine opened when the container was created, so
 /// the command's end does not wait for the kernel to unmount some forty
-/// mounts, and the removal lock in the state directory (which the
-/// retired directory keeps): a [`sweep`] finishes only what no live
-/// process is removing.
+/// mounts, and a lock on the state directory itself (`flock(2)` on its
+/// descriptor; the retired directory is the same one, renamed): a
+/// [`sweep`] finishes only what no live process is removing.
 #[derive(Debug)]
 pub struct Remover {
     /// Write end of the pipe the remover waits on: one byte once the
-    /// directory is retired; end-of-file (this `run` failed or died):
-    /// nothing to remove, the remover lets go of the lock and ends.
-    go: OwnedFd,
+    /// directory is retired; end-of-file (the start failed, or `run`
+    /// died): nothing to remove, the remover ends.
+    go: Option<OwnedFd>,
+    /// Waited for when dropped without the byte, so that a `restart`
+    /// finds the old container's namespace gone.
+    pid: Option<Pid>,
 }
 
 impl Remover {
@@ -79,19 +82,23 @@ impl Remover {
     /// namespace is let go: the container's end unmounts it, as without).
     pub fn fork(state: &StateDir, mount_ns: OwnedFd) -> Option<Remover> {
         let retired = state.retired_path();
-        let held = std::fs::File::create(removal_lock(&state.dir)).ok().filter(try_lock)?;
+        let held = std::fs::File::open(&state.dir).ok().filter(try_lock)?;
         let (wait_end, go) = pipe2(OFlag::O_CLOEXEC).ok()?;
         // SAFETY: the child closes descriptors, removes files (allocating:
-        // the C library's fork handlers keep its allocator usable even
-        // though other threads, the -p relays, may exist) and exits with
-        // _exit; it never returns into the caller's code.
+        // the C library's fork handlers keep its allocator usable, should
+        // another thread exist) and exits with _exit; it never returns
+        // into the caller's code.
         match unsafe { fork() } {
             Ok(ForkResult::Child) => {
+                drop(go); // or it would never read end-of-file
                 // Not a part of the caller's session, nor of its pipes, nor
                 // of its sockets (a published port's listener, which the
-                // next run may want): only the namespace, the lock and the
-                // pipe stay open.
+                // next run may want), nor of its blocked signals (the
+                // caller waits for those with sigwait): only the namespace,
+                // the lock and the pipe stay open.
                 let _ = setsid();
+                let _ = nix::unistd::chdir("/");
+                let _ = SigSet::empty().thread_set_mask();
                 if let Ok(null) =
                     std::fs::OpenOptions::new().read(true).write(true).open("/dev/null")
                 {
@@ -118,8 +125,17 @@ impl Remover {
                 // SAFETY: ends this process at once, running nothing of the parent's.
                 unsafe { libc::_exit(0) }
             }
-            Ok(ForkResult::Parent { .. }) => Some(Remover { go }),
+            Ok(ForkResult::Parent { child }) => Some(Remover { go: Some(go), pid: Some(child) }),
             Err(_) => None,
+        }
+    }
+}
+
+impl Drop for Remover {
+    fn drop(&mut self) {
+        drop(self.go.take());
+        if let Some(pid) = self.pid.take() {
+            let _ = nix::sys::wait::waitpid(pid, None);
         }
     }
 }
@@ -135,13 +151,18 @@ impl Remover {
 /// volumes' bind mounts too) still exist in the held namespace: a script
 /// that unmounts a volume's file system right after `run --rm` may find it
 /// busy until the removal is done.
-pub fn tear_down_later(state: &StateDir, remover: Remover) {
+pub fn tear_down_later(state: &StateDir, mut remover: Remover) {
     network::remove(&state.dir);
     mini_runc::cgroups::remove(&state.dir);
     match state.retire() {
         Ok(retired) => {
-            // The remover is gone (killed): its lock is free, do its work.
-            if nix::unistd::write(&remover.go, b"r") != Ok(1) {
+            let said = remover.go.as_ref().is_some_and(|go| nix::unistd::write(go, b"r") == Ok(1));
+            if said {
+                // It works on while `run` exits: not waited for.
+                remover.pid = None;
+            } else {
+                // The remover is gone (killed): its lock is free, do its work.
+                drop(remover);
                 retired.remove();
             }
         }
@@ -153,13 +174,6 @@ pub fn tear_down_later(state: &StateDir, remover: Remover) {
     }
 }
 // ANCHOR_END: tear-down-later
-
-/// The lock the [`Remover`] of the container whose state is `dir` holds:
-/// a file in the directory itself, so it is made before the container is
-/// retired, moves with it (`.removing-ID/removal.lock`) and goes with it.
-fn removal_lock(dir: &Path) -> PathBuf {
-    dir.join("removal.lock")
-}
 
 /// `flock(2)` without waiting; whether this descriptor holds the lock now.
 fn try_lock(file: &std::fs::File) -> bool {
@@ -184,11 +198,8 @@ pub fn sweep(root: &Path) {
     // Retired directories whose remover died (its lock is free); one that
     // is still being removed is left to its remover.
     for retired in StateDir::retired(root) {
-        let free = match std::fs::File::open(removal_lock(&retired.dir)) {
-            Ok(file) => try_lock(&file),
-            Err(_) => true,
-        };
-        if free {
+        // (Gone meanwhile: its remover has just finished.)
+        if std::fs::File::open(&retired.dir).is_ok_and(|dir| try_lock(&dir)) {
             retired.remove();
         }
     }

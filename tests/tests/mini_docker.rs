@@ -1125,10 +1125,10 @@ fn rm_removal_after_the_status() {
     assert_eq!(ran.code, 0, "{}", ran.stderr);
     assert!(!retired.exists(), "the next run's sweep removes it");
 
-    // One whose remover is alive (it holds the lock in it) is left to it.
+    // One whose remover is alive (it holds a lock on it) is left to it.
     let busy = lab.state().join(".removing-fedcba9876543210");
     std::fs::create_dir_all(busy.join("upper")).expect("mkdir");
-    let lock = std::fs::File::create(busy.join("removal.lock")).expect("lock file");
+    let lock = std::fs::File::open(&busy).expect("open the directory");
     let held = nix::fcntl::Flock::lock(lock, nix::fcntl::FlockArg::LockExclusiveNonblock)
         .map_err(|(_, e)| e)
         .expect("flock");

@@ -474,8 +474,11 @@ fn launch(
         Some(Held::Remover(remover)) if keep == Keep::Nothing && result.is_ok() => {
             teardown::tear_down_later(state, remover)
         }
-        // (A remover dropped here reads end-of-file and ends.)
-        _ => teardown::tear_down(state, keep),
+        // (A remover dropped reads end-of-file, ends, and is waited for.)
+        held => {
+            drop(held);
+            teardown::tear_down(state, keep)
+        }
     }
     let code = result?;
     Ok(if detach { Launched::Monitor(code) } else { Launched::Foreground(code) })
@@ -564,15 +567,17 @@ fn engine_hooks(state: &StateDir, network: bool, hold: Option<HeldSlot>, monitor
     let create_container: CreateContainer =
         Arc::new(move || Ok(network::configure_inside(&inside)?));
     let poststart: Poststart = Arc::new(move || {
-        if network {
-            network::forward();
-        }
+        // (Forked first, while this process has one thread: the relays
+        // are threads.)
         if let Some(slot) = &held {
             let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
             if let Held::Namespace(ns) = std::mem::take(&mut *slot) {
                 *slot =
                     teardown::Remover::fork(&for_remover, ns).map_or(Held::Nothing, Held::Remover);
             }
+        }
+        if network {
+            network::forward();
         }
         if monitor {
             mini_runc::container::process::release_unused_memory();

@@ -279,34 +279,35 @@ fn fail(error: &ProcessError) -> ! {
 /// long as their container, one per container.
 /// - The heap's free memory: `malloc_trim(0)` (malloc_trim(3): glibc
 ///   hands back the free pages inside the heap, not only at its top).
-/// - The stack below the caller's frames, which the deepest calls of the
-///   start used: nothing below the stack pointer is live, and madvise(2)'s
+/// - On the main thread's stack (`[stack]` in /proc/self/maps), the part
+///   below the caller's frames, which the deepest calls of the start used:
+///   nothing below the stack pointer is live, and madvise(2)'s
 ///   `MADV_DONTNEED` makes those pages zero pages again, which cost
 ///   nothing until touched. [`STACK_KEPT`] below the caller stays for the
-///   calls of the wait. The stack is the mapping holding a local of this
-///   function (`[stack]`, or the reaper's, which `clone` was given); its
-///   lowest page is kept too (under the reaper's stack, the C library's
-///   note of that allocation).
+///   calls of the wait. Any other stack (the reaper runs on the one
+///   `clone` was given, an allocation of the heap's or a mapping the
+///   kernel may have merged with its neighbours) is left alone: only
+///   `[stack]` is known to hold nothing else.
 pub fn release_unused_memory() {
     // (A local, not `&0u8`, which the compiler would make a static.)
     let marker = 0u8;
     let here = std::hint::black_box(&marker) as *const u8 as usize;
     let stack = std::fs::read_to_string("/proc/self/maps").ok().and_then(|maps| {
-        maps.lines().find_map(|line| {
-            let (low, rest) = line.split_once('-')?;
-            let high = rest.split(' ').next()?;
-            let low = usize::from_str_radix(low, 16).ok()?;
-            let high = usize::from_str_radix(high, 16).ok()?;
-            (low <= here && here < high).then_some(low)
-        })
+        let line = maps.lines().find(|line| line.ends_with("[stack]"))?;
+        let (low, rest) = line.split_once('-')?;
+        let high = rest.split(' ').next()?;
+        let low = usize::from_str_radix(low, 16).ok()?;
+        let high = usize::from_str_radix(high, 16).ok()?;
+        (low <= here && here < high).then_some(low)
     });
-    const PAGE: usize = 4096;
+    // SAFETY: sysconf with a valid name.
+    let page = usize::try_from(unsafe { libc::sysconf(libc::_SC_PAGESIZE) }).unwrap_or(4096);
     if let Some(low) = stack {
-        let (start, end) = (low + PAGE, here.saturating_sub(STACK_KEPT) & !(PAGE - 1));
-        if end > start {
-            // SAFETY: [start, end) lies in this thread's stack below the
+        let end = here.saturating_sub(STACK_KEPT) & !(page - 1);
+        if end > low {
+            // SAFETY: [low, end) is the main thread's stack below the
             // frames in use, with a margin: no live value is there.
-            unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
+            unsafe { libc::madvise(low as *mut libc::c_void, end - low, libc::MADV_DONTNEED) };
         }
     }
     // SAFETY: malloc_trim only hands free memory back; nothing in use moves.
