@@ -50,8 +50,8 @@ def tracefs(path, text, append=False):
 
 
 def functions(binary):
-    """(file offset, name) of each function with a size, from the symbol
-    table; the offset is where the kernel puts a uprobe."""
+    """The names of the functions with a size, from the symbol table, and
+    beside them their file offsets, where the kernel puts a uprobe."""
     loads = []
     headers = subprocess.run(["readelf", "-lW", binary], capture_output=True, text=True,
                              check=True).stdout
