@@ -530,6 +530,20 @@ fn man_pages() {
     }
 }
 
+/// Starts `sleep 60` detached as `name`, with no network, then SIGKILLs
+/// its monitor (the PID in its state's `owner` file), as a crash would;
+/// returns that PID.
+fn detached_with_its_monitor_killed(lab: &Lab, name: &str) -> i32 {
+    let ran = lab.run(&["run", "-d", "--name", name, "--network", "none", "host", "sleep", "60"]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let id = ran.stdout.trim().to_owned();
+    let owner = std::fs::read_to_string(lab.state().join(&id).join("owner")).expect("owner");
+    let monitor: i32 = owner.split_whitespace().next().and_then(|p| p.parse().ok()).expect("pid");
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(monitor), nix::sys::signal::Signal::SIGKILL)
+        .expect("SIGKILL the monitor");
+    monitor
+}
+
 /// `wait` on a `run --rm -d` container prints its status, as Docker's does
 /// when the wait began before the end; and a container whose mini-docker
 /// (the monitor) was SIGKILLed shows, once `ps` has reclaimed it, as
@@ -557,14 +571,7 @@ fn wait_on_rm_and_a_killed_monitor() {
     // Gone by now: as Docker's, an error, exit 1.
     lab.run(&["wait", "brief"]).assert_refused(1, "no such container \"brief\"");
 
-    let ran = lab
-        .run(&[&["run", "-d", "--name", "orphan"][..], &none, &["host", "sleep", "30"]].concat());
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
-    let id = ran.stdout.trim().to_owned();
-    let owner = std::fs::read_to_string(lab.state().join(&id).join("owner")).expect("owner");
-    let monitor: i32 = owner.split_whitespace().next().and_then(|p| p.parse().ok()).expect("pid");
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(monitor), nix::sys::signal::Signal::SIGKILL)
-        .expect("SIGKILL the monitor");
+    detached_with_its_monitor_killed(&lab, "orphan");
     // Its PID 1 dies with it (PR_SET_PDEATHSIG); ps reclaims and records it.
     assert!(eventually(|| lab
         .run(&["ps", "-a", "--format", "{{.Status}}"])
@@ -649,14 +656,7 @@ fn restart(who: As) {
     assert!(eventually(|| lab.run(&["logs", "empty"]).stdout == "[  ]\n[  ]\n"));
 
     // Dead (its monitor killed, nothing swept yet): reclaimed, then started.
-    let ran =
-        lab.run(&[&["run", "-d", "--name", "dead"][..], &none, &["host", "sleep", "60"]].concat());
-    assert_eq!(ran.code, 0, "{}", ran.stderr);
-    let id = ran.stdout.trim().to_owned();
-    let owner = std::fs::read_to_string(lab.state().join(&id).join("owner")).expect("owner");
-    let monitor: i32 = owner.split_whitespace().next().and_then(|p| p.parse().ok()).expect("pid");
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(monitor), nix::sys::signal::Signal::SIGKILL)
-        .expect("SIGKILL the monitor");
+    let monitor = detached_with_its_monitor_killed(&lab, "dead");
     assert!(eventually(|| !std::path::Path::new(&format!("/proc/{monitor}")).exists()));
     let restarted = lab.run(&["restart", "dead"]);
     assert_eq!((restarted.code, restarted.stdout.as_str()), (0, "dead\n"), "{}", restarted.stderr);
