@@ -1100,6 +1100,28 @@ fn dropped_lab_leaves_no_container() {
 /// after it sees the container half-removed: its name is free at once and
 /// `ps -a` lists nothing; the removal completes; a removal cut short (its
 /// process killed) is finished by the next `run`.
+/// `run` writes the files only later commands read (the bundle's
+/// `config.json`, the record `exec` reads, the start time) while the
+/// container sets up, and its command waits for them: the command finds
+/// them in its own state directory, bound into it.
+#[test]
+fn bundle_files_before_the_command() {
+    let Some(lab) = Lab::new("mini-docker files before the command", As::Root, &BINARIES) else {
+        return;
+    };
+    let volume = format!("{}:/state:ro", lab.state().display());
+    // The state directory's name is the ID, whose first 12 characters are
+    // the hostname.
+    let list = "cd /state/$(hostname)* && ls config.json exec.json lifecycle.json";
+    for round in 0..5 {
+        let ran =
+            lab.run(&["run", "--rm", "--network", "none", "-v", &volume, "host", "sh", "-c", list]);
+        assert_eq!(ran.code, 0, "round {round}: {}", ran.stderr);
+        let files: Vec<&str> = ran.stdout.lines().collect();
+        assert_eq!(files, ["config.json", "exec.json", "lifecycle.json"], "round {round}");
+    }
+}
+
 #[test]
 fn rm_removal_after_the_status() {
     let Some(lab) = Lab::new("mini-docker run --rm removal", As::Root, &BINARIES) else { return };

@@ -287,15 +287,15 @@ pub fn run(dirs: &Dirs, mut args: RunArgs) -> Result<u8, Error> {
         })
         .and_then(|()| image.record(&state))
         .and_then(|()| write_bundle(decided, &additions, &limits, &state));
-    let plan = match plan {
-        Ok(plan) => plan,
+    let bundle = match plan {
+        Ok(bundle) => bundle,
         Err(e) => {
             state.remove();
             return Err(e);
         }
     };
     drop(lock);
-    match launch(dirs, &state, plan, bridge, detach, Announce::Id)? {
+    match launch(dirs, &state, bundle, bridge, detach, Announce::Id)? {
         Launched::Foreground(code) | Launched::Monitor(code) => Ok(code),
     }
 }
@@ -361,16 +361,17 @@ pub fn start_again(dirs: &Dirs, state: &StateDir, again: Again) -> Result<Launch
             return Err(e);
         }
     };
-    let plan = image.record(state).and_then(|()| write_bundle(decided, &additions, &limits, state));
-    let plan = match plan {
-        Ok(plan) => plan,
+    let bundle =
+        image.record(state).and_then(|()| write_bundle(decided, &additions, &limits, state));
+    let bundle = match bundle {
+        Ok(bundle) => bundle,
         Err(e) => {
             teardown::tear_down(state, state.keeps());
             return Err(e);
         }
     };
     drop(lock);
-    launch(dirs, state, plan, bridge, true, Announce::Nothing)
+    launch(dirs, state, bundle, bridge, true, Announce::Nothing)
 }
 
 /// How [`launch`] returned: in the process that called it, or (`-d`) in
@@ -405,31 +406,29 @@ fn network_plan(
     Ok(network::Plan::new(network.subnet, &network.publish, on_bridge, pasta)?)
 }
 
-/// From a written bundle to the end: the container runs (under a monitor
-/// with `detach`), and what it leaves is torn down when it ends.
+/// From a bundle to the end: the container runs (under a monitor with
+/// `detach`), and what it leaves is torn down when it ends.
 fn launch(
     dirs: &Dirs,
     state: &StateDir,
-    plan: Plan,
+    bundle: Bundle,
     bridge: Option<network::Plan>,
     detach: bool,
     announce: Announce,
 ) -> Result<Launched, Error> {
-    let Plan { config: mut cfg, limits, extras, .. } = plan;
+    let Bundle { plan: Plan { config: mut cfg, limits, extras, .. }, spec } = bundle;
     // `run --rm` in the foreground: the container's mount namespace, held
     // from its start, so that its unmounting waits until the status is
     // back (see teardown::tear_down_later). Not with `--pid container:NAME`:
     // this process's children are born in that container's PID namespace
     // then, and the process that finishes the removal would end with it.
     let hold = (cfg.remove && !detach && cfg.pid_join.is_none()).then(HeldSlot::default);
-    if bridge.is_some() || hold.is_some() || detach {
-        cfg.hooks = engine_hooks(state, bridge.is_some(), hold.clone(), detach);
-    }
-    // What a later `mini-docker exec` needs (see mini-runc's container/tenant.rs).
-    if let Err(e) = mini_runc::container::tenant::record(state, &cfg) {
-        teardown::tear_down(state, Keep::Nothing);
-        return Err(e.into());
-    }
+    let files = BundleFiles {
+        dir: state.dir.clone(),
+        spec,
+        exec_record: mini_runc::container::tenant::record_text(&cfg),
+    };
+    cfg.hooks = engine_hooks(state, bridge.is_some(), hold.clone(), detach, files);
     // -d: from here on a monitor process runs the container and cleans up.
     if detach {
         use crate::monitor::{Side, detach};
@@ -452,10 +451,7 @@ fn launch(
             network::create(id, host, bridge.as_ref(), &dirs.state, &state.dir)?;
             share_network(&cfg, state)
         })
-        .and_then(|()| {
-            crate::lifecycle::record_start(state);
-            start(&cfg, state, &extras)
-        });
+        .and_then(|()| start(&cfg, state, &extras));
     // -p: what the container said last reaches its clients first.
     network::publish::drain(RELAY_DRAIN);
     // Recorded for every container that ran: `ps -a`, `inspect`, `wait`
@@ -485,24 +481,19 @@ fn launch(
 }
 
 // ANCHOR: write-bundle
-/// The bundle: the decisions written as `config.json` into the state
-/// directory, then read back by mini-runc as any bundle is (`spec::plan`),
-/// with what crosses beside it (see mini-runc's `container/in_process.rs`).
-/// What runs is what the file says.
+/// The bundle: the decisions as an OCI `Spec`, which mini-runc plans from
+/// as from any bundle (`spec::plan`), with what crosses beside it (see
+/// mini-runc's `container/in_process.rs`). The same `Spec` is written as
+/// `config.json` into the state directory, while the container's first
+/// process sets up, and before its command starts (see [`BundleFiles`]):
+/// what runs is what the file says.
 fn write_bundle(
     decided: Config,
     additions: &bundle::Additions,
     limits: &Limits,
     state: &StateDir,
-) -> Result<Plan, Error> {
+) -> Result<Bundle, Error> {
     let (spec, filters) = bundle::spec(&decided, additions, limits, &state.rootfs())?;
-    let path = state.dir.join("config.json");
-    let text = serde_json::to_string_pretty(&spec).unwrap_or_default();
-    std::fs::write(&path, text).map_err(|source| ContainerError::Io {
-        what: "writing",
-        path,
-        source,
-    })?;
     let mut plan = spec::plan(&spec, &state.dir, &decided.id)?.in_process(InProcess {
         name: decided.name,
         remove: decided.remove,
@@ -519,9 +510,46 @@ fn write_bundle(
     });
     plan.seccomp_compiled(&state.dir, filters)?;
     state.fill(&plan.config)?;
-    Ok(plan)
+    Ok(Bundle { plan, spec })
 }
 // ANCHOR_END: write-bundle
+
+/// A container's bundle: the plan it starts from, and the `Spec` that plan
+/// was made from, still to be written as `config.json`.
+struct Bundle {
+    plan: Plan,
+    spec: oci_spec::runtime::Spec,
+}
+
+/// The files only later commands read, written by the engine while the
+/// container's first process builds its root filesystem on the other CPU
+/// (mini-runc's `Hooks::alongside`): the bundle's `config.json`
+/// (`inspect`), the record `exec` reads (mini-runc's
+/// `container/tenant.rs`) and the start time (`ps`, see lifecycle.rs).
+/// What the child itself reads (`etc/`, the upper layer, the `owner` that
+/// keeps a sweep away) is written before it exists. The child's command
+/// waits until these are on disk; a failure stops the start.
+struct BundleFiles {
+    dir: PathBuf,
+    spec: oci_spec::runtime::Spec,
+    exec_record: String,
+}
+
+impl BundleFiles {
+    fn write(&self) -> Result<(), ContainerError> {
+        let path = self.dir.join("config.json");
+        let text = serde_json::to_string_pretty(&self.spec).unwrap_or_default();
+        std::fs::write(&path, text).map_err(|source| ContainerError::Io {
+            what: "writing",
+            path,
+            source,
+        })?;
+        let state = StateDir { dir: self.dir.clone() };
+        mini_runc::container::tenant::write_record(&state, &self.exec_record)?;
+        crate::lifecycle::record_start(&state);
+        Ok(())
+    }
+}
 
 /// What [`engine_hooks`] keeps of a `run --rm` in the foreground: the
 /// container's mount namespace, opened once the container exists, then
@@ -550,7 +578,13 @@ type HeldSlot = Arc<Mutex<Held>>;
 /// (mini-runc's `process::release_unused_memory`): it lives as long as
 /// the container, one per container, and once the `run` it was forked
 /// from has exited, every page of that run's work it still maps is its own.
-fn engine_hooks(state: &StateDir, network: bool, hold: Option<HeldSlot>, monitor: bool) -> Hooks {
+fn engine_hooks(
+    state: &StateDir,
+    network: bool,
+    hold: Option<HeldSlot>,
+    monitor: bool,
+    files: BundleFiles,
+) -> Hooks {
     let (dir, inside) = (state.dir.clone(), state.dir.clone());
     let (held, for_remover) = (hold.clone(), StateDir { dir: state.dir.clone() });
     let create_runtime: CreateRuntime = Arc::new(move |pid| {
@@ -587,6 +621,7 @@ fn engine_hooks(state: &StateDir, network: bool, hold: Option<HeldSlot>, monitor
         create_runtime: Some(create_runtime),
         create_container: network.then_some(create_container),
         poststart: Some(poststart),
+        alongside: Some(Arc::new(move || Ok(files.write()?))),
     }
 }
 

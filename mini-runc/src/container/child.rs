@@ -11,7 +11,8 @@
 //! builds the root filesystem (`rootfs/`), shares IPC (`sharing.rs`), sets
 //! the hostname (and an OCI bundle's domain name), brings up `lo`, makes
 //! a bundle's time namespace and runs its createContainer hooks, switches
-//! root with `pivot_root`, confines itself (`security/`), opens the pty
+//! root with `pivot_root`, confines itself (`security/`), waits for a
+//! second "go" if the engine writes files meanwhile, opens the pty
 //! (`-t`), reports "ready", and goes on in `init.rs`: it `execve`s the
 //! command, or with `--init` forks it and reaps. Each step returns its error, and [`main`] alone reports it
 //! to the parent, across the sync channel.
@@ -169,6 +170,11 @@ fn prepare(
     keep.extend(start_report::write_end());
     keep.extend(fifo.as_ref().map(AsRawFd::as_raw_fd));
     close_inherited(&keep).map_err(ContainerError::sys("close_range"))?;
+    // The engine's work alongside this setup has ended (see
+    // `Hooks::alongside`): its files exist before the command starts.
+    if cfg.hooks.alongside.is_some() {
+        chan.wait_go()?;
+    }
     let mut slave = None;
     if cfg.tty {
         // After pivot_root: /dev/ptmx is the container's devpts.

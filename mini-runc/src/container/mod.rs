@@ -286,12 +286,15 @@ pub type CreateRuntime = Arc<dyn Fn(Pid) -> Result<(), HookError>>;
 pub type CreateContainer = Arc<dyn Fn() -> Result<(), HookError>>;
 /// A poststart hook.
 pub type Poststart = Arc<dyn Fn()>;
+/// The engine's work alongside the child's setup (see [`Hooks::alongside`]).
+pub type Alongside = Arc<dyn Fn() -> Result<(), HookError>>;
 
 /// Work the engine does at three steps of a container's start, named and
 /// timed as the hooks of the OCI runtime specification (config.md,
-/// "POSIX-platform Hooks"). There they are programs the runtime executes;
-/// here they are closures, since the engine and the process model are one
-/// program. `None`: nothing to do at that step.
+/// "POSIX-platform Hooks"), and at one step of its own. There they are
+/// programs the runtime executes; here they are closures, since the
+/// engine and the process model are one program. `None`: nothing to do at
+/// that step.
 #[derive(Clone, Default)]
 pub struct Hooks {
     /// createRuntime: in the parent, after `clone`, while the child waits
@@ -305,6 +308,13 @@ pub struct Hooks {
     /// poststart: in the parent, once the container has reported "ready",
     /// before it waits for it. It cannot fail: the container runs already.
     pub poststart: Option<Poststart>,
+    /// No OCI hook: in the parent, once it has said "go", while the child
+    /// builds the container on the other CPU; the child waits for a second
+    /// "go", sent when this has ended, before its command may start. The
+    /// engine writes here what only later commands read (its bundle's
+    /// `config.json`, the records of `exec` and `ps`), off the start's
+    /// critical path. An error stops the start.
+    pub alongside: Option<Alongside>,
 }
 
 /// Says which hooks are set (a closure has nothing else to show).
@@ -314,6 +324,7 @@ impl std::fmt::Debug for Hooks {
             .field("create_runtime", &self.create_runtime.is_some())
             .field("create_container", &self.create_container.is_some())
             .field("poststart", &self.poststart.is_some())
+            .field("alongside", &self.alongside.is_some())
             .finish()
     }
 }

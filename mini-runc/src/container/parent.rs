@@ -1,8 +1,9 @@
 //! The parent side: clone the container's first process into its new
 //! namespaces, write its ID maps, put it in its cgroups, run the engine's
-//! createRuntime hook (its veth pair), then wait for it, forwarding
-//! signals. If the start fails it kills the child; the rest of the cleanup
-//! is its caller's (mini-docker's `commands/run.rs`).
+//! createRuntime hook (its veth pair), say "go", do the engine's work
+//! alongside the child's setup, then wait for it, forwarding signals. If
+//! the start fails it kills the child; the rest of the cleanup is its
+//! caller's (mini-docker's `commands/run.rs`).
 //!
 //! It imports its `container/` siblings below it (child, sharing, state,
 //! signals, sync, tty, the start report) and `cgroups/`; no sibling
@@ -162,6 +163,16 @@ fn start(
             })
         })
         .and_then(|()| parent_end.go())
+        .and_then(|()| {
+            // The engine's work alongside the child's setup, then the
+            // second "go" the child waits for before its command starts.
+            let Some(work) = &cfg.hooks.alongside else { return Ok(()) };
+            work().map_err(|e| ContainerError::Hook {
+                step: "alongside the setup",
+                message: e.to_string(),
+            })?;
+            parent_end.go()
+        })
         .and_then(|()| if cfg.tty { parent_end.recv_fd().map(Some) } else { Ok(None) })
         .and_then(|master| parent_end.wait_ready().map(|()| master));
     let master = match started {

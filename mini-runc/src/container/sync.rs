@@ -6,8 +6,10 @@
 //! it is not yet in its cgroups either, nor on the bridge: so it waits for
 //! "go" before it sets anything up. Then the parent waits for "ready" (or
 //! an error message) so that a failed mount becomes mini-docker's error
-//! (exit 125), not the command's. With `-t` the child first sends the pty's
-//! master descriptor (see `tty.rs`), then "ready".
+//! (exit 125), not the command's. When the engine has work to do alongside
+//! the setup (`Hooks::alongside`), a second "go" says it has ended, and the
+//! child waits for it before its command may start. With `-t` the child
+//! first sends the pty's master descriptor (see `tty.rs`), then "ready".
 //!
 //! It imports only `error.rs`.
 

@@ -94,6 +94,12 @@ fn io(what: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Contain
 
 /// `run`: writes what a later `exec` needs into the state directory.
 pub fn record(state: &StateDir, cfg: &Config) -> Result<(), ContainerError> {
+    write_record(state, &record_text(cfg))
+}
+
+/// The text [`record`] writes, for a caller that writes it later (see
+/// [`write_record`]).
+pub fn record_text(cfg: &Config) -> String {
     let sec = &cfg.security;
     let seccomp = match &sec.seccomp {
         seccomp::Profile::Default => json!("default"),
@@ -116,8 +122,13 @@ pub fn record(state: &StateDir, cfg: &Config) -> Result<(), ContainerError> {
         "no_new_privs": sec.no_new_privs,
         "seccomp": seccomp,
     });
+    record.to_string()
+}
+
+/// Writes a [`record_text`] into the state directory.
+pub fn write_record(state: &StateDir, text: &str) -> Result<(), ContainerError> {
     let path = state.dir.join(RECORD);
-    std::fs::write(&path, record.to_string()).map_err(io("writing", &path))
+    std::fs::write(&path, text).map_err(io("writing", &path))
 }
 
 /// The capability sets `record` wrote: effective, permitted, inheritable
