@@ -1100,6 +1100,28 @@ fn dropped_lab_leaves_no_container() {
 /// after it sees the container half-removed: its name is free at once and
 /// `ps -a` lists nothing; the removal completes; a removal cut short (its
 /// process killed) is finished by the next `run`.
+/// A new network namespace's `lo` starts down (network_namespaces(7)); a
+/// container's is up, brought up from outside by the parent as root, by
+/// the child itself rootless: IFF_UP (0x1) beside IFF_LOOPBACK (0x8).
+fn loopback_up(who: As) {
+    let Some(lab) = Lab::new("mini-docker lo up", who, &BINARIES) else { return };
+    for round in 0..3 {
+        let flags = ["run", "--rm", "--network", "none", "host", "cat", "/sys/class/net/lo/flags"];
+        let ran = lab.run(&flags);
+        assert_eq!((ran.code, ran.stdout.as_str()), (0, "0x9\n"), "round {round}: {}", ran.stderr);
+    }
+}
+
+#[test]
+fn loopback_up_as_root() {
+    loopback_up(As::Root);
+}
+
+#[test]
+fn loopback_up_rootless() {
+    loopback_up(As::Rootless);
+}
+
 /// `run` writes the files only later commands read (the bundle's
 /// `config.json`, the record `exec` reads, the start time) while the
 /// container sets up, and its command waits for them: the command finds

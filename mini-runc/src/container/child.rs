@@ -9,7 +9,8 @@
 //! container:NAME`), runs the engine's createContainer hook (`--net bridge`:
 //! `eth0`'s address and route), becomes root of its user namespace,
 //! builds the root filesystem (`rootfs/`), shares IPC (`sharing.rs`), sets
-//! the hostname (and an OCI bundle's domain name), brings up `lo`, makes
+//! the hostname (and an OCI bundle's domain name), brings up `lo` (as
+//! root the parent does, meanwhile), makes
 //! a bundle's time namespace and runs its createContainer hooks, switches
 //! root with `pivot_root`, confines itself (`security/`), waits for a
 //! second "go" if the engine writes files meanwhile, opens the pty
@@ -177,9 +178,9 @@ fn prepare(
     keep.extend(start_report::write_end());
     keep.extend(fifo.as_ref().map(AsRawFd::as_raw_fd));
     close_inherited(&keep).map_err(ContainerError::sys("close_range"))?;
-    // The engine's work alongside this setup has ended (see
-    // `Hooks::alongside`): its files exist before the command starts.
-    if cfg.hooks.alongside.is_some() {
+    // The parent's work alongside this setup has ended (see
+    // `Config::works_alongside`): `lo` is up, the engine's files exist.
+    if cfg.works_alongside(extras) {
         chan.wait_go()?;
     }
     let mut slave = None;
@@ -259,8 +260,9 @@ fn set_up(
         set_domainname(name)?;
     }
     // A new network namespace's `lo` starts down; one joined by path is
-    // someone else's, and left as it is (runc does the same).
-    if cfg.namespaces.net && !extras.net_joined {
+    // someone else's, and left as it is (runc does the same). As root,
+    // the parent brings it up meanwhile (see `Config::loopback_by_parent`).
+    if cfg.namespaces.net && !extras.net_joined && !cfg.loopback_by_parent(extras) {
         rootfs::loopback_up()?;
     }
     if let Some(offsets) = &extras.time_offsets {

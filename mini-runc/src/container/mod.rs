@@ -207,6 +207,23 @@ impl Config {
         let userns = self.namespaces.user.is_some() || extras.user_join.is_some();
         userns && (lower || self.volumes.iter().any(|v| v.idmap))
     }
+
+    /// Whether the parent brings up the container's `lo`, from outside
+    /// (`rootfs::loopback_up_in`) while the child sets up, rather than the
+    /// child itself: for a network namespace of the container's own, when
+    /// the parent is root and the namespace belongs to the same user
+    /// namespace as the parent (setns(2) needs CAP_SYS_ADMIN over both).
+    pub fn loopback_by_parent(&self, extras: &Extras) -> bool {
+        let own_net = self.namespaces.net && !extras.net_joined;
+        let host_users = self.namespaces.user.is_none() && extras.user_join.is_none();
+        own_net && host_users && nix::unistd::geteuid().is_root()
+    }
+
+    /// Whether the parent has work to do alongside the child's setup (the
+    /// engine's, `lo`'s), and says "go" a second time once it is done.
+    pub fn works_alongside(&self, extras: &Extras) -> bool {
+        self.hooks.alongside.is_some() || self.loopback_by_parent(extras)
+    }
 }
 
 /// What a bundle asks of the process model beyond a [`Config`]: its
@@ -310,7 +327,8 @@ pub struct Hooks {
     pub poststart: Option<Poststart>,
     /// No OCI hook: in the parent, once it has said "go", while the child
     /// builds the container on the other CPU; the child waits for a second
-    /// "go", sent when this has ended, before its command may start. The
+    /// "go", sent when this has ended, before its command may start (see
+    /// [`Config::works_alongside`]). The
     /// engine writes here what only later commands read (its bundle's
     /// `config.json`, the records of `exec` and `ps`), off the start's
     /// critical path. An error stops the start.

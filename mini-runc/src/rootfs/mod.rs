@@ -42,6 +42,7 @@ use std::sync::Arc;
 
 use nix::fcntl::{OFlag, open};
 use nix::mount::{MntFlags, MsFlags, mount, umount2};
+use nix::sched::{CloneFlags, setns};
 use nix::sys::stat::Mode;
 use nix::sys::statvfs::{FsFlags, statvfs};
 use nix::unistd::{chdir, fchdir};
@@ -504,27 +505,57 @@ pub fn pivot_root(root: &OwnedFd) -> Result<(), RootfsError> {
 // ANCHOR_END: pivot-root
 
 /// A new network namespace has only `lo`, and it is down: bring it up, as
-/// `ip link set lo up` does, with the SIOCSIFFLAGS ioctl (netdevice(7)).
+/// `ip link set lo up` does, with the SIOCSIFFLAGS ioctl (netdevice(7)) on
+/// a socket of this process's network namespace.
 pub fn loopback_up() -> Result<(), RootfsError> {
-    // SAFETY: a plain socket; the ifreq is zeroed, then filled with a
-    // NUL-terminated name, and only its flags member is read and written.
+    loopback_up_through(inet_socket()?)
+}
+
+/// [`loopback_up`] for the network namespace of process `pid`, done from
+/// this process: it enters that namespace (setns(2)) just long enough to
+/// make a socket, and comes back. A socket stays in the network namespace
+/// it was made in (network_namespaces(7)), so the ioctl on it acts on the
+/// other namespace's `lo`. Needs CAP_SYS_ADMIN over both namespaces.
+pub fn loopback_up_in(pid: i32) -> Result<(), RootfsError> {
+    let flags = OFlag::O_RDONLY | OFlag::O_CLOEXEC;
+    let own = open("/proc/self/ns/net", flags, Mode::empty())
+        .map_err(RootfsError::sys("open(\"/proc/self/ns/net\")"))?;
+    let path = format!("/proc/{pid}/ns/net");
+    let theirs = open(path.as_str(), flags, Mode::empty())
+        .map_err(RootfsError::sys(format!("open({path:?})")))?;
+    setns(&theirs, CloneFlags::CLONE_NEWNET)
+        .map_err(RootfsError::sys(format!("setns({path:?}, CLONE_NEWNET)")))?;
+    let socket = inet_socket();
+    // Back before anything else, whether the socket was made or not.
+    setns(&own, CloneFlags::CLONE_NEWNET)
+        .map_err(RootfsError::sys("setns(\"/proc/self/ns/net\", CLONE_NEWNET), back"))?;
+    loopback_up_through(socket?)
+}
+
+/// A socket for the interface ioctls, in this process's network namespace.
+fn inet_socket() -> Result<OwnedFd, RootfsError> {
+    use nix::sys::socket::{AddressFamily, SockFlag, SockType, socket};
+    socket(AddressFamily::Inet, SockType::Datagram, SockFlag::SOCK_CLOEXEC, None)
+        .map_err(RootfsError::sys("socket(AF_INET, SOCK_DGRAM)"))
+}
+
+/// Sets IFF_UP on `lo` of the network namespace `socket` belongs to.
+fn loopback_up_through(socket: OwnedFd) -> Result<(), RootfsError> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: the ifreq is zeroed, then filled with a NUL-terminated name,
+    // and only its flags member is read and written; `socket` is open.
     unsafe {
-        let sock = libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0);
-        if sock < 0 {
-            return Err(RootfsError::sys("socket(AF_INET, SOCK_DGRAM)")(nix::errno::Errno::last()));
-        }
         let mut req: libc::ifreq = std::mem::zeroed();
         for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
             *dst = *src as libc::c_char;
         }
-        let mut result = libc::ioctl(sock, libc::SIOCGIFFLAGS, &mut req);
+        let mut result = libc::ioctl(socket.as_raw_fd(), libc::SIOCGIFFLAGS, &mut req);
         if result == 0 {
             req.ifr_ifru.ifru_flags |= (libc::IFF_UP | libc::IFF_RUNNING) as libc::c_short;
-            result = libc::ioctl(sock, libc::SIOCSIFFLAGS, &req);
+            result = libc::ioctl(socket.as_raw_fd(), libc::SIOCSIFFLAGS, &req);
         }
-        let errno = nix::errno::Errno::last();
-        libc::close(sock);
         if result != 0 {
+            let errno = nix::errno::Errno::last();
             return Err(RootfsError::sys("ioctl(\"lo\", SIOCSIFFLAGS, IFF_UP)")(errno));
         }
     }
