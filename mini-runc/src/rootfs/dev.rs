@@ -1,9 +1,12 @@
 //! A minimal `/dev`, the way Docker and runc give one.
 //!
 //! A tmpfs, holding:
-//! - the usual character devices, bind-mounted from the host's `/dev`:
-//!   `mknod(2)` needs CAP_MKNOD in the *initial* user namespace, so a
-//!   rootless runtime cannot create them, but it may bind existing nodes;
+//! - the usual character devices: made with `mknod(2)` as root, as runc
+//!   makes them; in a user namespace bind-mounted from the host's `/dev`
+//!   instead: `mknod` needs CAP_MKNOD in the *initial* user namespace, so
+//!   a rootless runtime cannot create them, but it may bind existing
+//!   nodes. (A node costs two system calls; a bind mount five, and one
+//!   more mount for the kernel to take down when the container ends.)
 //! - a new `devpts` instance (`newinstance`): the container's terminals
 //!   are numbered from 0 and the host's are not visible; `/dev/ptmx` is a
 //!   link to its `ptmx`;
@@ -28,7 +31,17 @@ use crate::error::RootfsError;
 use crate::rootfs::resolve::{Create, open_in_root};
 use crate::rootfs::{Device, Spec, bind, mount_in_root};
 
-const DEVICES: [&str; 6] = ["null", "zero", "full", "random", "urandom", "tty"];
+/// The usual character devices, with the numbers Linux gives them
+/// (the kernel's Documentation/admin-guide/devices.txt): major 1 for the
+/// memory devices, 5:0 for the controlling terminal.
+const DEVICES: [(&str, u64, u64); 6] = [
+    ("null", 1, 3),
+    ("zero", 1, 5),
+    ("full", 1, 7),
+    ("random", 1, 8),
+    ("urandom", 1, 9),
+    ("tty", 5, 0),
+];
 
 const LINKS: [(&str, &str); 5] = [
     ("ptmx", "pts/ptmx"),
@@ -53,9 +66,13 @@ pub fn mount_dev(root: &OwnedFd, spec: &Spec) -> Result<(), RootfsError> {
         nosuid | MsFlags::MS_NOEXEC | MsFlags::MS_STRICTATIME,
         Some("mode=755,size=65536k"),
     )?;
-    for name in DEVICES {
-        let path = format!("/dev/{name}");
-        bind(root, &path, &path, Create::File, true)?;
+    if spec.user_namespace {
+        for (name, _, _) in DEVICES {
+            let path = format!("/dev/{name}");
+            bind(root, &path, &path, Create::File, true)?;
+        }
+    } else {
+        usual_devices(root)?;
     }
     // gid=5 (tty) only when the container has that group mapped.
     let pts = if spec.single_id {
@@ -83,6 +100,23 @@ pub fn mount_dev(root: &OwnedFd, spec: &Spec) -> Result<(), RootfsError> {
     make_devices(root, &spec.devices, spec.user_namespace)
 }
 // ANCHOR_END: dev
+
+/// [`DEVICES`], made in the new `/dev` (crw-rw-rw-, root's), as runc makes
+/// them outside a user namespace.
+fn usual_devices(root: &OwnedFd) -> Result<(), RootfsError> {
+    use nix::sys::stat::{FchmodatFlags, Mode, SFlag, fchmodat, makedev, mknodat};
+    let dev = open_in_root(root, "/dev", Create::Nothing)?;
+    let mode = Mode::from_bits_truncate(0o666);
+    for (name, major, minor) in DEVICES {
+        let call = |what: &str| format!("{what}(\"/dev/{name}\")");
+        mknodat(&dev, name, SFlag::S_IFCHR, mode, makedev(major, minor))
+            .map_err(RootfsError::sys(call("mknodat")))?;
+        // (mknod's mode passes through the umask.)
+        fchmodat(&dev, name, mode, FchmodatFlags::FollowSymlink)
+            .map_err(RootfsError::sys(call("fchmodat")))?;
+    }
+    Ok(())
+}
 
 /// The host's node at the device's path (before `pivot_root`, the host's
 /// `/dev` is still in view) is the device the bundle names: its type and
