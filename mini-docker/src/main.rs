@@ -87,7 +87,7 @@ mod teardown;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{ArgMatches, Args, FromArgMatches, Parser, Subcommand};
 use mini_runc::error::EXIT_RUNTIME;
 
 /// A small container runtime for learning: namespaces, overlayfs,
@@ -113,154 +113,269 @@ struct Cli {
 enum Command {
     /// Run a command in a new container
     #[command(override_usage = "mini-docker run [OPTIONS] IMAGE [COMMAND] [ARG...]")]
-    Run(Box<commands::run::RunArgs>),
+    Run(Deferred<Box<commands::run::RunArgs>>),
     /// List running containers, and dead ones, which need an `rm` (Docker
     /// lists those with -a only)
-    Ps {
-        /// Show all containers, also those kept (exited, run without --rm)
-        #[arg(short = 'a', long)]
-        all: bool,
-        /// Print the short IDs only
-        #[arg(short = 'q', long)]
-        quiet: bool,
-        /// A template of .ID .Names .Image .Command .State .Status .Ports
-        /// ({{.Field}}, {{json .Field}}), or json (a subset of Docker's)
-        #[arg(long, value_name = "TEMPLATE")]
-        format: Option<String>,
-    },
+    Ps(Deferred<PsArgs>),
     /// Run a command in a running container (joins its namespaces with setns)
     #[command(override_usage = "mini-docker exec [OPTIONS] CONTAINER COMMAND [ARG...]")]
-    Exec(commands::exec::ExecArgs),
+    Exec(Deferred<commands::exec::ExecArgs>),
     /// Send a signal to running containers (SIGKILL ends every process)
-    Kill {
-        /// The signal: a name (TERM, SIGKILL) or a number
-        #[arg(short = 's', long = "signal", default_value = "KILL")]
-        signal: String,
-        /// Names or ID prefixes
-        #[arg(required = true)]
-        containers: Vec<String>,
-    },
+    Kill(Deferred<KillArgs>),
     /// Stop running containers: SIGTERM (or their --stop-signal), then
     /// SIGKILL after a grace period
-    Stop {
-        /// Seconds to wait before SIGKILL [default: the container's
-        /// --stop-timeout, else 10]
-        #[arg(short = 't', long = "time", value_name = "SECONDS")]
-        time: Option<u64>,
-        /// Names or ID prefixes
-        #[arg(required = true)]
-        containers: Vec<String>,
-    },
+    Stop(Deferred<StopArgs>),
     /// Stop running containers as `stop` does, then start them again
     /// (detached, with the same ID, name, settings and written files)
-    Restart {
-        /// Seconds to wait before SIGKILL [default: the container's
-        /// --stop-timeout, else 10]
-        #[arg(short = 't', long = "time", value_name = "SECONDS")]
-        time: Option<u64>,
-        /// Names or ID prefixes
-        #[arg(required = true)]
-        containers: Vec<String>,
-    },
+    Restart(Deferred<RestartArgs>),
     /// What a container started with run -d wrote to stdout and stderr
     /// (Docker keeps a log for every container)
-    Logs {
-        /// Keep printing what it writes until it stops
-        #[arg(short = 'f', long)]
-        follow: bool,
-        /// Print only the last N lines first (then, with -f, what follows)
-        #[arg(short = 'n', long, value_name = "N|all", default_value = "all",
-              value_parser = commands::logs::parse_tail)]
-        tail: commands::logs::Tail,
-        /// Name or ID prefix
-        container: String,
-    },
+    Logs(Deferred<LogsArgs>),
     /// What the host knows about containers, as JSON (fields of its own,
     /// not Docker's)
-    Inspect {
-        /// Print a template of each one's fields instead ({{.State.Pid}},
-        /// {{json .State}}; a subset of Docker's)
-        #[arg(short = 'f', long, value_name = "TEMPLATE")]
-        format: Option<String>,
-        /// Names or ID prefixes
-        #[arg(required = true)]
-        containers: Vec<String>,
-    },
+    Inspect(Deferred<InspectArgs>),
     /// Wait until containers end, and print their exit statuses
-    Wait {
-        /// Names or ID prefixes
-        #[arg(required = true)]
-        containers: Vec<String>,
-    },
+    Wait(Deferred<WaitArgs>),
     /// The processes of a running container, as the host sees them
     /// (Docker's shows the host's ps -ef columns)
-    Top {
-        /// Name or ID prefix
-        container: String,
-    },
+    Top(Deferred<TopArgs>),
     /// The ports a running container publishes (run -p)
-    Port {
-        /// Name or ID prefix
-        container: String,
-        /// Only this container port: PORT[/tcp|udp]
-        port: Option<String>,
-    },
+    Port(Deferred<PortArgs>),
     /// Remove kept containers (and what they wrote)
-    Rm {
-        /// Kill a running container first (SIGKILL)
-        #[arg(short = 'f', long)]
-        force: bool,
-        /// Names or ID prefixes
-        #[arg(required = true)]
-        containers: Vec<String>,
-    },
+    Rm(Deferred<RmArgs>),
     /// What this host supports: privilege, user namespaces, cgroups,
     /// overlayfs
     Info,
     /// List images
-    Images {
-        /// Only the image IDs
-        #[arg(short = 'q', long)]
-        quiet: bool,
-    },
+    Images(Deferred<ImagesArgs>),
     /// Load the images of an archive (docker save, podman save, skopeo
     /// copy: a docker-archive, an OCI archive or an OCI layout directory)
-    Load {
-        /// The archive or layout directory [default: standard input]
-        #[arg(short = 'i', long = "input", value_name = "FILE")]
-        input: Option<PathBuf>,
-    },
+    Load(Deferred<LoadArgs>),
     /// Make an image of a root file system tarball (plain, gzip or zstd),
     /// as `docker import`
-    Import {
-        /// The tarball, or - for standard input
-        file: PathBuf,
-        /// The new image's name
-        #[arg(value_name = "REPOSITORY[:TAG]")]
-        reference: Option<String>,
-    },
+    Import(Deferred<ImportArgs>),
     /// Remove images (a tag, or an image by ID with all its tags)
-    Rmi {
-        /// Also an image containers use, or one with several tags
-        #[arg(short = 'f', long)]
-        force: bool,
-        /// Tags or image IDs
-        #[arg(required = true)]
-        images: Vec<String>,
-    },
+    Rmi(Deferred<RmiArgs>),
     /// Print a completion script for a shell (bash: `source <(mini-docker
     /// completion bash)`)
-    Completion {
-        /// The shell
-        #[arg(value_enum)]
-        shell: Shell,
-    },
+    Completion(Deferred<CompletionArgs>),
     /// Print the man page, in roff (`mini-docker man | man -l -`; Docker
     /// ships its pages as files)
-    Man {
-        /// A command's own page (mini-docker-run(1)) instead of the main one
-        command: Option<String>,
-    },
+    Man(Deferred<ManArgs>),
+}
+
+// `ps`'s flags.
+#[derive(Debug, Args)]
+struct PsArgs {
+    /// Show all containers, also those kept (exited, run without --rm)
+    #[arg(short = 'a', long)]
+    all: bool,
+    /// Print the short IDs only
+    #[arg(short = 'q', long)]
+    quiet: bool,
+    /// A template of .ID .Names .Image .Command .State .Status .Ports
+    /// ({{.Field}}, {{json .Field}}), or json (a subset of Docker's)
+    #[arg(long, value_name = "TEMPLATE")]
+    format: Option<String>,
+}
+
+// `kill`'s flags.
+#[derive(Debug, Args)]
+struct KillArgs {
+    /// The signal: a name (TERM, SIGKILL) or a number
+    #[arg(short = 's', long = "signal", default_value = "KILL")]
+    signal: String,
+    /// Names or ID prefixes
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+// `stop`'s flags.
+#[derive(Debug, Args)]
+struct StopArgs {
+    /// Seconds to wait before SIGKILL [default: the container's
+    /// --stop-timeout, else 10]
+    #[arg(short = 't', long = "time", value_name = "SECONDS")]
+    time: Option<u64>,
+    /// Names or ID prefixes
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+// `restart`'s flags.
+#[derive(Debug, Args)]
+struct RestartArgs {
+    /// Seconds to wait before SIGKILL [default: the container's
+    /// --stop-timeout, else 10]
+    #[arg(short = 't', long = "time", value_name = "SECONDS")]
+    time: Option<u64>,
+    /// Names or ID prefixes
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+// `logs`'s flags.
+#[derive(Debug, Args)]
+struct LogsArgs {
+    /// Keep printing what it writes until it stops
+    #[arg(short = 'f', long)]
+    follow: bool,
+    /// Print only the last N lines first (then, with -f, what follows)
+    #[arg(short = 'n', long, value_name = "N|all", default_value = "all",
+          value_parser = commands::logs::parse_tail)]
+    tail: commands::logs::Tail,
+    /// Name or ID prefix
+    container: String,
+}
+
+// `inspect`'s flags.
+#[derive(Debug, Args)]
+struct InspectArgs {
+    /// Print a template of each one's fields instead ({{.State.Pid}},
+    /// {{json .State}}; a subset of Docker's)
+    #[arg(short = 'f', long, value_name = "TEMPLATE")]
+    format: Option<String>,
+    /// Names or ID prefixes
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+// `wait`'s flags.
+#[derive(Debug, Args)]
+struct WaitArgs {
+    /// Names or ID prefixes
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+// `top`'s flags.
+#[derive(Debug, Args)]
+struct TopArgs {
+    /// Name or ID prefix
+    container: String,
+}
+
+// `port`'s flags.
+#[derive(Debug, Args)]
+struct PortArgs {
+    /// Name or ID prefix
+    container: String,
+    /// Only this container port: PORT[/tcp|udp]
+    port: Option<String>,
+}
+
+// `rm`'s flags.
+#[derive(Debug, Args)]
+struct RmArgs {
+    /// Kill a running container first (SIGKILL)
+    #[arg(short = 'f', long)]
+    force: bool,
+    /// Names or ID prefixes
+    #[arg(required = true)]
+    containers: Vec<String>,
+}
+
+// `images`'s flags.
+#[derive(Debug, Args)]
+struct ImagesArgs {
+    /// Only the image IDs
+    #[arg(short = 'q', long)]
+    quiet: bool,
+}
+
+// `load`'s flags.
+#[derive(Debug, Args)]
+struct LoadArgs {
+    /// The archive or layout directory [default: standard input]
+    #[arg(short = 'i', long = "input", value_name = "FILE")]
+    input: Option<PathBuf>,
+}
+
+// `import`'s flags.
+#[derive(Debug, Args)]
+struct ImportArgs {
+    /// The tarball, or - for standard input
+    file: PathBuf,
+    /// The new image's name
+    #[arg(value_name = "REPOSITORY[:TAG]")]
+    reference: Option<String>,
+}
+
+// `rmi`'s flags.
+#[derive(Debug, Args)]
+struct RmiArgs {
+    /// Also an image containers use, or one with several tags
+    #[arg(short = 'f', long)]
+    force: bool,
+    /// Tags or image IDs
+    #[arg(required = true)]
+    images: Vec<String>,
+}
+
+// `completion`'s flags.
+#[derive(Debug, Args)]
+struct CompletionArgs {
+    /// The shell
+    #[arg(value_enum)]
+    shell: Shell,
+}
+
+// `man`'s flags.
+#[derive(Debug, Args)]
+struct ManArgs {
+    /// A command's own page (mini-docker-run(1)) instead of the main one
+    command: Option<String>,
+}
+
+/// A command's flags, added to its `clap::Command` only once clap needs
+/// that command, to parse it or to show its help (`Command::defer`): a
+/// `run` builds `run`'s flags and none of the other commands'. Building
+/// them all took about 0.1 ms of every start (bench/README.md).
+#[derive(Debug)]
+struct Deferred<T>(T);
+
+impl<T: Args> Args for Deferred<T> {
+    fn augment_args(cmd: clap::Command) -> clap::Command {
+        cmd.defer(|cmd| keeping_about(cmd, T::augment_args))
+    }
+
+    fn augment_args_for_update(cmd: clap::Command) -> clap::Command {
+        cmd.defer(|cmd| keeping_about(cmd, T::augment_args_for_update))
+    }
+}
+
+/// `augment` applied to `cmd`, whose description stays the command's own
+/// (the `Command` variant's doc comment): a struct of flags sets its own
+/// doc comment as the description, and applied after the command's, now
+/// that it comes later, it would win.
+fn keeping_about(cmd: clap::Command, augment: fn(clap::Command) -> clap::Command) -> clap::Command {
+    let (about, long_about) = (cmd.get_about().cloned(), cmd.get_long_about().cloned());
+    let mut cmd = augment(cmd);
+    if let Some(about) = about {
+        cmd = cmd.about(about);
+    }
+    if let Some(long_about) = long_about {
+        cmd = cmd.long_about(long_about);
+    }
+    cmd
+}
+
+impl<T: FromArgMatches> FromArgMatches for Deferred<T> {
+    fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+        T::from_arg_matches(matches).map(Deferred)
+    }
+
+    fn from_arg_matches_mut(matches: &mut ArgMatches) -> Result<Self, clap::Error> {
+        T::from_arg_matches_mut(matches).map(Deferred)
+    }
+
+    fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+        self.0.update_from_arg_matches(matches)
+    }
+
+    fn update_from_arg_matches_mut(&mut self, matches: &mut ArgMatches) -> Result<(), clap::Error> {
+        self.0.update_from_arg_matches_mut(matches)
+    }
 }
 
 /// The shells `completion` writes for.
@@ -275,7 +390,7 @@ enum Shell {
 /// parsed by the same definitions.
 fn recorded_run(argv: Vec<std::ffi::OsString>) -> Result<commands::run::RunArgs, String> {
     match Cli::try_parse_from(argv) {
-        Ok(Cli { command: Command::Run(args), .. }) => Ok(*args),
+        Ok(Cli { command: Command::Run(Deferred(args)), .. }) => Ok(*args),
         Ok(_) => Err("it is not a run command".to_owned()),
         Err(e) => Err(e.kind().to_string()),
     }
@@ -305,40 +420,56 @@ fn main() -> ExitCode {
     // every other command.
     let failed = if matches!(cli.command, Command::Run(_)) { EXIT_RUNTIME } else { 1 };
     let result = match cli.command {
-        Command::Run(args) => commands::run::run(&dirs, *args),
-        Command::Ps { all, quiet, format } => {
+        Command::Run(Deferred(args)) => commands::run::run(&dirs, *args),
+        Command::Ps(Deferred(PsArgs { all, quiet, format })) => {
             commands::ps::ps(&dirs, all, quiet, format.as_deref()).map(|()| 0)
         }
-        Command::Exec(args) => commands::exec::exec(&dirs, args),
-        Command::Kill { signal, containers } => commands::kill::kill(&dirs, &signal, &containers),
-        Command::Stop { time, containers } => commands::kill::stop(&dirs, time, &containers),
-        Command::Restart { time, containers } => {
+        Command::Exec(Deferred(args)) => commands::exec::exec(&dirs, args),
+        Command::Kill(Deferred(KillArgs { signal, containers })) => {
+            commands::kill::kill(&dirs, &signal, &containers)
+        }
+        Command::Stop(Deferred(StopArgs { time, containers })) => {
+            commands::kill::stop(&dirs, time, &containers)
+        }
+        Command::Restart(Deferred(RestartArgs { time, containers })) => {
             commands::restart::restart(&dirs, time, &containers, recorded_run)
         }
-        Command::Logs { follow, tail, container } => {
+        Command::Logs(Deferred(LogsArgs { follow, tail, container })) => {
             commands::logs::logs(&dirs, &container, follow, tail).map(|()| 0)
         }
-        Command::Inspect { format, containers } => {
+        Command::Inspect(Deferred(InspectArgs { format, containers })) => {
             commands::inspect::inspect(&dirs, &containers, format.as_deref())
         }
-        Command::Wait { containers } => commands::wait::wait(&dirs, &containers),
-        Command::Top { container } => commands::top::top(&dirs, &container).map(|()| 0),
-        Command::Port { container, port } => {
+        Command::Wait(Deferred(WaitArgs { containers })) => {
+            commands::wait::wait(&dirs, &containers)
+        }
+        Command::Top(Deferred(TopArgs { container })) => {
+            commands::top::top(&dirs, &container).map(|()| 0)
+        }
+        Command::Port(Deferred(PortArgs { container, port })) => {
             commands::port::port(&dirs, &container, port.as_deref()).map(|()| 0)
         }
-        Command::Rm { force, containers } => commands::rm::rm(&dirs, &containers, force),
+        Command::Rm(Deferred(RmArgs { force, containers })) => {
+            commands::rm::rm(&dirs, &containers, force)
+        }
         Command::Info => commands::info::info(&dirs).map(|()| 0),
-        Command::Images { quiet } => commands::images::images(&dirs, quiet).map(|()| 0),
-        Command::Load { input } => commands::load::load(&dirs, input.as_deref()).map(|()| 0),
-        Command::Import { file, reference } => {
+        Command::Images(Deferred(ImagesArgs { quiet })) => {
+            commands::images::images(&dirs, quiet).map(|()| 0)
+        }
+        Command::Load(Deferred(LoadArgs { input })) => {
+            commands::load::load(&dirs, input.as_deref()).map(|()| 0)
+        }
+        Command::Import(Deferred(ImportArgs { file, reference })) => {
             commands::images::import(&dirs, &file, reference.as_deref()).map(|()| 0)
         }
-        Command::Rmi { force, images } => commands::images::rmi(&dirs, &images, force).map(|()| 0),
-        Command::Completion { shell } => {
+        Command::Rmi(Deferred(RmiArgs { force, images })) => {
+            commands::images::rmi(&dirs, &images, force).map(|()| 0)
+        }
+        Command::Completion(Deferred(CompletionArgs { shell })) => {
             completion(shell);
             Ok(0)
         }
-        Command::Man { command } => man(command.as_deref()),
+        Command::Man(Deferred(ManArgs { command })) => man(command.as_deref()),
     };
     match result {
         Ok(status) => ExitCode::from(status),
@@ -461,6 +592,9 @@ mod tests {
     fn every_command_and_flag_has_one_line_of_help() {
         let cli = Cli::command();
         cli.clone().debug_assert();
+        // Built, so that each command has its flags (see `Deferred`).
+        let mut cli = cli;
+        cli.build();
         let mut missing = Vec::new();
         for sub in cli.get_subcommands() {
             let name = sub.get_name();
@@ -475,5 +609,7 @@ mod tests {
             }
         }
         assert!(missing.is_empty(), "no one-line help: {missing:?}");
+        let flags: usize = cli.get_subcommands().map(|sub| sub.get_arguments().count()).sum();
+        assert!(flags > 100, "the loop saw {flags} flags: are the commands built?");
     }
 }
