@@ -98,14 +98,21 @@ pub fn record_start(state: &StateDir) {
 /// the `exit` file `wait` may hold (the same inode, so no rename), then
 /// the record.
 pub fn record_exit(state: &StateDir, code: u8) {
-    use std::io::Write as _;
-    if let Ok(mut file) = std::fs::OpenOptions::new().write(true).open(exit_path(state)) {
-        let _ = file.write_all(format!("{code}\n").as_bytes());
-    }
+    record_status(state, code);
     let mut life = Lifecycle::read(state);
     life.finished_at = Some(SystemTime::now());
     life.exit_code = Some(code);
     life.write(state);
+}
+
+/// The command's exit status alone, into the `exit` file a `wait` may hold
+/// (the same inode, so no rename): all a container about to be removed
+/// needs recorded.
+pub fn record_status(state: &StateDir, code: u8) {
+    use std::io::Write as _;
+    if let Ok(mut file) = std::fs::OpenOptions::new().write(true).open(exit_path(state)) {
+        let _ = file.write_all(format!("{code}\n").as_bytes());
+    }
 }
 
 /// The sweep's record of a kept container found dead (see the module's

@@ -18,8 +18,8 @@ use mini_runc::container::in_process::InProcess;
 use mini_runc::container::spec::{self, Plan};
 use mini_runc::container::state::{Keep, StateDir};
 use mini_runc::container::{
-    Config, CreateContainer, CreateRuntime, Extras, Hooks, Lower, Namespaces, NetMode, Poststart,
-    parent, sharing, tenant,
+    Alongside, Config, CreateContainer, CreateRuntime, Extras, Hooks, Lower, Namespaces, NetMode,
+    Poststart, parent, sharing, tenant,
 };
 use mini_runc::error::{ContainerError, UsageError};
 use mini_runc::rootfs::Volume;
@@ -454,16 +454,19 @@ fn launch(
         .and_then(|()| start(&cfg, state, &extras));
     // -p: what the container said last reaches its clients first.
     network::publish::drain(RELAY_DRAIN);
-    // Recorded for every container that ran: `ps -a`, `inspect`, `wait`
-    // (which may hold the `exit` file of a --rm one).
-    if let Ok(code) = &result {
-        crate::lifecycle::record_exit(state, *code);
-    }
     // A container being restarted keeps its upper layer, --rm or not.
     let keep = match result {
         Ok(_) if !cfg.remove || state.restarting() => Keep::Upper,
         _ => Keep::Nothing,
     };
+    // Recorded for every container that ran: `ps -a`, `inspect`, `wait`;
+    // of one about to be removed, only the status a `wait` may hold open
+    // (its `exit` file).
+    match &result {
+        Ok(code) if keep == Keep::Nothing => crate::lifecycle::record_status(state, *code),
+        Ok(code) => crate::lifecycle::record_exit(state, *code),
+        Err(_) => {}
+    }
     let held =
         hold.map(|slot| std::mem::take(&mut *slot.lock().unwrap_or_else(|e| e.into_inner())));
     match held {
@@ -569,9 +572,10 @@ type HeldSlot = Arc<Mutex<Held>>;
 /// model as hooks. With `network` (`--net bridge`, `pasta`, see
 /// `network/`): the veth pair (or pasta) once the child exists, `eth0`'s
 /// address and route inside it, the published ports' relays once it runs.
-/// With `hold`: the child's mount namespace, opened once the child exists
-/// (`/proc/PID/ns/mnt`, namespaces(7): an open descriptor keeps a
-/// namespace alive after its last process), handed to the process that
+/// Alongside the child's setup: the bundle's late `files`, and with
+/// `hold`, the child's mount namespace (`/proc/PID/ns/mnt`,
+/// namespaces(7): an open descriptor keeps a namespace alive after its
+/// last process), handed to the process that
 /// will remove the container once it runs (its fork then costs the end of
 /// `run` nothing, see `teardown::Remover`). With `monitor` (`-d`): once
 /// the container runs, the monitor gives back the memory the start used
@@ -587,16 +591,14 @@ fn engine_hooks(
 ) -> Hooks {
     let (dir, inside) = (state.dir.clone(), state.dir.clone());
     let (held, for_remover) = (hold.clone(), StateDir { dir: state.dir.clone() });
-    let create_runtime: CreateRuntime = Arc::new(move |pid| {
+    let create_runtime: CreateRuntime = Arc::new(move |pid| Ok(network::attach(&dir, pid)?));
+    let alongside: Alongside = Arc::new(move |pid| {
         if let Some(slot) = &hold
             && let Ok(ns) = std::fs::File::open(format!("/proc/{pid}/ns/mnt"))
         {
             *slot.lock().unwrap_or_else(|e| e.into_inner()) = Held::Namespace(ns.into());
         }
-        if network {
-            network::attach(&dir, pid)?;
-        }
-        Ok(())
+        Ok(files.write()?)
     });
     let create_container: CreateContainer =
         Arc::new(move || Ok(network::configure_inside(&inside)?));
@@ -618,10 +620,10 @@ fn engine_hooks(
         }
     });
     Hooks {
-        create_runtime: Some(create_runtime),
+        create_runtime: network.then_some(create_runtime),
         create_container: network.then_some(create_container),
         poststart: Some(poststart),
-        alongside: Some(Arc::new(move || Ok(files.write()?))),
+        alongside: Some(alongside),
     }
 }
 

@@ -303,8 +303,9 @@ pub type CreateRuntime = Arc<dyn Fn(Pid) -> Result<(), HookError>>;
 pub type CreateContainer = Arc<dyn Fn() -> Result<(), HookError>>;
 /// A poststart hook.
 pub type Poststart = Arc<dyn Fn()>;
-/// The engine's work alongside the child's setup (see [`Hooks::alongside`]).
-pub type Alongside = Arc<dyn Fn() -> Result<(), HookError>>;
+/// The engine's work alongside the child's setup (see [`Hooks::alongside`]):
+/// given the child's PID.
+pub type Alongside = Arc<dyn Fn(Pid) -> Result<(), HookError>>;
 
 /// Work the engine does at three steps of a container's start, named and
 /// timed as the hooks of the OCI runtime specification (config.md,

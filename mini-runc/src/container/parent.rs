@@ -175,7 +175,7 @@ fn start(
                 crate::rootfs::loopback_up_in(pid.as_raw())?;
             }
             if let Some(work) = &cfg.hooks.alongside {
-                work().map_err(|e| ContainerError::Hook {
+                work(pid).map_err(|e| ContainerError::Hook {
                     step: "alongside the setup",
                     message: e.to_string(),
                 })?;

@@ -386,7 +386,11 @@ pub enum Keep {
 /// ticks since boot): with the PID, it names one process for good. `None`
 /// when there is no such process, or only its zombie (dead, not yet reaped).
 pub fn start_time(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    use std::io::Read as _;
+    // Room for the whole line at once: /proc's files report a size of 0,
+    // so read_to_string would read it in growing pieces, six reads.
+    let mut stat = String::with_capacity(1024);
+    std::fs::File::open(format!("/proc/{pid}/stat")).ok()?.read_to_string(&mut stat).ok()?;
     // The command name (field 2) may hold spaces; the rest follows ')'.
     let mut rest = stat.rsplit_once(')')?.1.split_whitespace();
     if matches!(rest.next(), Some("Z" | "X")) {
