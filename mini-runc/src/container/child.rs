@@ -52,16 +52,16 @@ pub fn main(
     // In a user namespace joined by path, its maps are the kernel's to
     // tell: the same decisions follow from them as from maps of our own.
     let joined;
-    let cfg = match (&extras.user_join, joined_user_map()) {
-        (None, _) => cfg,
-        (Some(_), Ok(map)) => {
+    let cfg = match extras.user_join.as_ref().map(|_| joined_user_map()) {
+        None => cfg,
+        Some(Ok(map)) => {
             joined = Config {
                 namespaces: Namespaces { user: Some(map), ..cfg.namespaces.clone() },
                 ..cfg.clone()
             };
             &joined
         }
-        (Some(_), Err(e)) => {
+        Some(Err(e)) => {
             chan.error(&e.to_string());
             return EXIT_RUNTIME.into();
         }
