@@ -18,8 +18,8 @@ use mini_runc::container::in_process::InProcess;
 use mini_runc::container::spec::{self, Plan};
 use mini_runc::container::state::{Keep, StateDir};
 use mini_runc::container::{
-    Alongside, Config, CreateContainer, CreateRuntime, Extras, Hooks, Lower, Namespaces, NetMode,
-    Poststart, parent, sharing, tenant,
+    Alongside, Config, CreateRuntime, Extras, Hooks, Lower, Namespaces, NetMode, Poststart, parent,
+    sharing, tenant,
 };
 use mini_runc::error::{ContainerError, UsageError};
 use mini_runc::rootfs::Volume;
@@ -428,7 +428,8 @@ fn launch(
         spec,
         exec_record: mini_runc::container::tenant::record_text(&cfg),
     };
-    cfg.hooks = engine_hooks(state, bridge.is_some(), hold.clone(), detach, files);
+    let network = bridge.as_ref().map(|plan| matches!(plan.kind, network::Kind::Bridge(_)));
+    cfg.hooks = engine_hooks(state, network, hold.clone(), detach, files);
     // -d: from here on a monitor process runs the container and cleans up.
     if detach {
         use crate::monitor::{Side, detach};
@@ -569,11 +570,12 @@ enum Held {
 type HeldSlot = Arc<Mutex<Held>>;
 
 /// The engine's steps in the middle of the start, handed to the process
-/// model as hooks. With `network` (`--net bridge`, `pasta`, see
-/// `network/`): the veth pair (or pasta) once the child exists, `eth0`'s
-/// address and route inside it, the published ports' relays once it runs.
-/// Alongside the child's setup: the bundle's late `files`, and with
-/// `hold`, the child's mount namespace (`/proc/PID/ns/mnt`,
+/// model as hooks. With `network` (`Some(true)`: `--net bridge`,
+/// `Some(false)`: pasta, see `network/`): pasta once the child exists; on
+/// the bridge, the veth pair, `eth0`'s address and route alongside the
+/// child's setup; the published ports' relays once it runs. Alongside the
+/// setup too: the bundle's late `files`, and with `hold`, the child's mount
+/// namespace (`/proc/PID/ns/mnt`,
 /// namespaces(7): an open descriptor keeps a namespace alive after its
 /// last process), handed to the process that
 /// will remove the container once it runs (its fork then costs the end of
@@ -584,24 +586,33 @@ type HeldSlot = Arc<Mutex<Held>>;
 /// from has exited, every page of that run's work it still maps is its own.
 fn engine_hooks(
     state: &StateDir,
-    network: bool,
+    network: Option<bool>,
     hold: Option<HeldSlot>,
     monitor: bool,
     files: BundleFiles,
 ) -> Hooks {
-    let (dir, inside) = (state.dir.clone(), state.dir.clone());
+    let (dir, pasta_dir) = (state.dir.clone(), state.dir.clone());
     let (held, for_remover) = (hold.clone(), StateDir { dir: state.dir.clone() });
-    let create_runtime: CreateRuntime = Arc::new(move |pid| Ok(network::attach(&dir, pid)?));
+    // pasta joins the child's namespaces through /proc/PID/ns/, which it
+    // may open only while the child has not yet changed its credentials:
+    // before "go".
+    let create_runtime: CreateRuntime = Arc::new(move |pid| Ok(network::attach(&pasta_dir, pid)?));
     let alongside: Alongside = Arc::new(move |pid| {
         if let Some(slot) = &hold
             && let Ok(ns) = std::fs::File::open(format!("/proc/{pid}/ns/mnt"))
         {
             *slot.lock().unwrap_or_else(|e| e.into_inner()) = Held::Namespace(ns.into());
         }
+        if network == Some(true) {
+            network::attach(&dir, pid)?;
+            // eth0's address and route, set from inside the container's
+            // network namespace, which this process (root: the bridge is
+            // root's) enters for them.
+            let inside = || network::configure_inside(&dir);
+            mini_runc::rootfs::in_network_namespace_of(pid.as_raw(), inside)??;
+        }
         Ok(files.write()?)
     });
-    let create_container: CreateContainer =
-        Arc::new(move || Ok(network::configure_inside(&inside)?));
     let poststart: Poststart = Arc::new(move || {
         // (Forked first, while this process has one thread: the relays
         // are threads.)
@@ -612,7 +623,7 @@ fn engine_hooks(
                     teardown::Remover::fork(&for_remover, ns).map_or(Held::Nothing, Held::Remover);
             }
         }
-        if network {
+        if network.is_some() {
             network::forward();
         }
         if monitor {
@@ -620,8 +631,8 @@ fn engine_hooks(
         }
     });
     Hooks {
-        create_runtime: network.then_some(create_runtime),
-        create_container: network.then_some(create_container),
+        create_runtime: (network == Some(false)).then_some(create_runtime),
+        create_container: None,
         poststart: Some(poststart),
         alongside: Some(alongside),
     }

@@ -17,11 +17,14 @@
 //!    leased (see [`ipam`]); `/etc/hosts` and `/etc/resolv.conf` are
 //!    written; published ports are bound, so a port in use is an error
 //!    before anything runs;
-//! 2. in the parent, while the child waits ([`attach`]): a veth pair is
-//!    made with its `eth0` end *directly* in the child's namespace
-//!    (`IFLA_NET_NS_PID`), the host end plugged into the bridge and up;
-//! 3. in the child, before `pivot_root` ([`configure_inside`]): `eth0`
-//!    up, its address, the default route via the bridge;
+//! 2. in the parent, while the child builds its root filesystem
+//!    ([`attach`]): a veth pair is made with its `eth0` end *directly* in
+//!    the child's namespace (`IFLA_NET_NS_PID`), the host end plugged
+//!    into the bridge and up;
+//! 3. in the parent too, right after, inside the child's network
+//!    namespace, which it enters for these requests
+//!    ([`configure_inside`]): `eth0` up, its address, the default route
+//!    via the bridge. The child's command starts only once both are done;
 //! 4. once the container runs ([`forward`]): published ports are relayed
 //!    by threads of mini-docker itself (see [`publish`]);
 //! 5. when it ends ([`remove`]): the lease is freed. The veth pair needs
@@ -32,7 +35,9 @@
 //! host's namespace needs CAP_NET_ADMIN there. Rootless containers get a
 //! user-mode network stack instead, `--network pasta` (see [`pasta`]),
 //! which takes steps 1 (the record, the ports checked), 2 (pasta started
-//! for the waiting child) and 5 (pasta ended) of the same hooks.
+//! for the child, while it waits for "go": pasta joins its namespaces
+//! through `/proc/PID/ns/`, which it may open only until the child
+//! changes its credentials) and 5 (pasta ended).
 //!
 //! `network/` owns the bridge, the leases and the published ports, as
 //! Docker's engine does (an OCI runtime such as runc knows no network but
@@ -44,10 +49,11 @@
 //! `run`, `rm`, the monitor and the sweep); steps 2 to 4, which fall in
 //! the middle of a start, are handed to mini-runc's process model by
 //! `commands/run.rs` as hooks in its `Config` (mini-runc knows no
-//! network), named as the OCI runtime specification names the moments
-//! they run at: [`attach`] is createRuntime, [`configure_inside`]
-//! createContainer, [`forward`] poststart. `run`'s `-p` and `--subnet` are parsed in `commands/run.rs`
-//! (clap stays there) with [`publish::parse`] and [`ipam::parse_subnet`].
+//! network): [`attach`] and [`configure_inside`] run alongside the
+//! child's setup (mini-runc's `Hooks::alongside`; pasta's [`attach`] at
+//! createRuntime), [`forward`] at poststart. `run`'s `-p` and `--subnet`
+//! are parsed in `commands/run.rs` (clap stays there) with
+//! [`publish::parse`] and [`ipam::parse_subnet`].
 
 pub mod ipam;
 pub mod pasta;
@@ -362,9 +368,9 @@ fn write_resolv_conf(state_dir: &Path) -> Result<(), NetworkError> {
     std::fs::write(&path, resolv).map_err(io("writing", &path))
 }
 
-/// Step 2 (createRuntime), in the parent while the child waits: the veth
-/// pair, born with its `eth0` end in the child's namespace, the host end on
-/// the bridge.
+/// Step 2, in the parent while the child sets up: the veth pair, born
+/// with its `eth0` end in the child's namespace, the host end on the
+/// bridge. (For pasta, at createRuntime: pasta started for the child.)
 // ANCHOR: attach
 pub fn attach(state_dir: &Path, pid: Pid) -> Result<(), NetworkError> {
     let record = Record::read(state_dir);
@@ -378,8 +384,9 @@ pub fn attach(state_dir: &Path, pid: Pid) -> Result<(), NetworkError> {
 }
 // ANCHOR_END: attach
 
-/// Step 3 (createContainer), in the child (inside its network namespace,
-/// before `pivot_root` hides the state directory): address and route.
+/// Step 3, in the parent while the child sets up, from inside the child's
+/// network namespace (the caller enters it, see `commands/run.rs`): address
+/// and route. Netlink acts on the namespace its socket was made in.
 // ANCHOR: configure-inside
 pub fn configure_inside(state_dir: &Path) -> Result<(), NetworkError> {
     let record = Record::read(state_dir);

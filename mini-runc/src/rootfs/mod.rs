@@ -512,11 +512,19 @@ pub fn loopback_up() -> Result<(), RootfsError> {
 }
 
 /// [`loopback_up`] for the network namespace of process `pid`, done from
-/// this process: it enters that namespace (setns(2)) just long enough to
-/// make a socket, and comes back. A socket stays in the network namespace
-/// it was made in (network_namespaces(7)), so the ioctl on it acts on the
-/// other namespace's `lo`. Needs CAP_SYS_ADMIN over both namespaces.
+/// this process (see [`in_network_namespace_of`]): a socket stays in the
+/// network namespace it was made in (network_namespaces(7)), so the ioctl
+/// on it acts on the other namespace's `lo`.
 pub fn loopback_up_in(pid: i32) -> Result<(), RootfsError> {
+    loopback_up_through(in_network_namespace_of(pid, inet_socket)??)
+}
+
+/// Runs `work` in the network namespace of process `pid`, then comes back:
+/// this process enters that namespace (setns(2)) for as long as `work`
+/// takes, and the sockets `work` makes stay there. Needs CAP_SYS_ADMIN
+/// over both namespaces. `work` must not keep what it opened after it
+/// returns expecting it to act on this process's own network.
+pub fn in_network_namespace_of<T>(pid: i32, work: impl FnOnce() -> T) -> Result<T, RootfsError> {
     let flags = OFlag::O_RDONLY | OFlag::O_CLOEXEC;
     let own = open("/proc/self/ns/net", flags, Mode::empty())
         .map_err(RootfsError::sys("open(\"/proc/self/ns/net\")"))?;
@@ -525,11 +533,11 @@ pub fn loopback_up_in(pid: i32) -> Result<(), RootfsError> {
         .map_err(RootfsError::sys(format!("open({path:?})")))?;
     setns(&theirs, CloneFlags::CLONE_NEWNET)
         .map_err(RootfsError::sys(format!("setns({path:?}, CLONE_NEWNET)")))?;
-    let socket = inet_socket();
-    // Back before anything else, whether the socket was made or not.
+    let done = work();
+    // Back before anything else, whatever `work` returned.
     setns(&own, CloneFlags::CLONE_NEWNET)
         .map_err(RootfsError::sys("setns(\"/proc/self/ns/net\", CLONE_NEWNET), back"))?;
-    loopback_up_through(socket?)
+    Ok(done)
 }
 
 /// A socket for the interface ioctls, in this process's network namespace.
