@@ -220,6 +220,20 @@ fn nothing_left_after_failure_or_kill() {
     assert_eq!(leases(&lab).len(), 1, "nobody could free the lease yet");
     let next = run(&lab, &[], &["true"]);
     assert_eq!(next.code, 0, "{}", next.stderr);
+
+    // A setup that fails in the child (a volume's mount point that cannot
+    // be made) while the parent makes the veth pair beside it: the error
+    // is the child's, whichever finishes first (the parent's work then
+    // finds the namespace gone), and nothing is left.
+    for round in 0..6 {
+        let refused = run(&lab, &["-v", "/tmp:/proc/sys/x"], &["true"]);
+        assert_eq!(refused.code, 125, "round {round}: {}", refused.stderr);
+        assert!(
+            refused.stderr.contains("creating \"/proc/sys/x\""),
+            "round {round}: not the child's error: {}",
+            refused.stderr
+        );
+    }
     assert_clean(&lab);
 }
 

@@ -1,7 +1,8 @@
 //! The parent side: clone the container's first process into its new
-//! namespaces, write its ID maps, put it in its cgroups, run the engine's
-//! createRuntime hook (its veth pair), say "go", do the engine's work
-//! alongside the child's setup, then wait for it, forwarding signals. If
+//! namespaces, write its ID maps, put it in its cgroups, run the
+//! createRuntime hook, say "go", work alongside the child's setup (its
+//! `lo`, the engine's step: the bridge, the bundle's files), say "go"
+//! again, then wait for it, forwarding signals. If
 //! the start fails it kills the child; the rest of the cleanup is its
 //! caller's (mini-docker's `commands/run.rs`).
 //!
@@ -153,8 +154,8 @@ fn start(
             Ok(crate::cgroups::join(&state.dir, pid)?)
         })
         .and_then(|()| {
-            // The engine's createRuntime hook (--net bridge: its veth pair,
-            // born inside its namespace).
+            // The createRuntime hook (the engine's: pasta, the mount
+            // namespace `run --rm` holds; a bundle's hook programs).
             let Some(hook) = &cfg.hooks.create_runtime else { return Ok(()) };
             hook(pid).map_err(|e| match e.downcast::<ContainerError>() {
                 // A bundle's hook program, named already.
@@ -171,16 +172,30 @@ fn start(
             if !cfg.works_alongside(extras) {
                 return Ok(());
             }
-            if cfg.loopback_by_parent(extras) {
-                crate::rootfs::loopback_up_in(pid.as_raw())?;
-            }
-            if let Some(work) = &cfg.hooks.alongside {
-                work(pid).map_err(|e| ContainerError::Hook {
-                    step: "alongside the setup",
-                    message: e.to_string(),
-                })?;
-            }
-            parent_end.go()
+            let mut work = || -> Result<(), ContainerError> {
+                if cfg.loopback_by_parent(extras) {
+                    crate::rootfs::loopback_up_in(pid.as_raw())?;
+                }
+                if let Some(work) = &cfg.hooks.alongside {
+                    work(pid).map_err(|e| ContainerError::Hook {
+                        step: "alongside the setup",
+                        message: e.to_string(),
+                    })?;
+                }
+                parent_end.go()
+            };
+            // A child that failed meanwhile (a mount refused) makes this
+            // work fail too (its namespaces gone, the channel closed): its
+            // own message, if it sent one, says why; it is read once the
+            // child is surely gone.
+            let done = work();
+            done.map_err(|e| {
+                let _ = kill(pid, Signal::SIGKILL);
+                match parent_end.wait_ready() {
+                    Err(ContainerError::Child(message)) => ContainerError::Child(message),
+                    _ => e,
+                }
+            })
         })
         .and_then(|()| if cfg.tty { parent_end.recv_fd().map(Some) } else { Ok(None) })
         .and_then(|master| parent_end.wait_ready().map(|()| master));
