@@ -212,11 +212,14 @@ impl Config {
     /// (`rootfs::loopback_up_in`) while the child sets up, rather than the
     /// child itself: for a network namespace of the container's own, when
     /// the parent is root and the namespace belongs to the same user
-    /// namespace as the parent (setns(2) needs CAP_SYS_ADMIN over both).
+    /// namespace as the parent (setns(2) needs CAP_SYS_ADMIN over both),
+    /// and no bundle's createContainer hook runs in the child meanwhile
+    /// (runc has `lo` up before them).
     pub fn loopback_by_parent(&self, extras: &Extras) -> bool {
         let own_net = self.namespaces.net && !extras.net_joined;
         let host_users = self.namespaces.user.is_none() && extras.user_join.is_none();
-        own_net && host_users && nix::unistd::geteuid().is_root()
+        let no_hooks = extras.create_container.is_empty();
+        own_net && host_users && no_hooks && nix::unistd::geteuid().is_root()
     }
 
     /// Whether the parent has work to do alongside the child's setup (the
