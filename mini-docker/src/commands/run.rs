@@ -574,12 +574,11 @@ type HeldSlot = Arc<Mutex<Held>>;
 /// `Some(false)`: pasta, see `network/`): pasta once the child exists; on
 /// the bridge, the veth pair, `eth0`'s address and route alongside the
 /// child's setup; the published ports' relays once it runs. Alongside the
-/// setup too: the bundle's late `files`, and with `hold`, the child's mount
-/// namespace (`/proc/PID/ns/mnt`,
-/// namespaces(7): an open descriptor keeps a namespace alive after its
-/// last process), handed to the process that
-/// will remove the container once it runs (its fork then costs the end of
-/// `run` nothing, see `teardown::Remover`). With `monitor` (`-d`): once
+/// setup too: the bundle's late `files`. With `hold`, the child's mount
+/// namespace (`/proc/PID/ns/mnt`, namespaces(7): an open descriptor keeps a
+/// namespace alive after its last process), opened once the child exists
+/// and handed to the process that will remove the container once it runs
+/// (its fork then costs the end of `run` nothing, see `teardown::Remover`). With `monitor` (`-d`): once
 /// the container runs, the monitor gives back the memory the start used
 /// (mini-runc's `process::release_unused_memory`): it lives as long as
 /// the container, one per container, and once the `run` it was forked
@@ -593,16 +592,22 @@ fn engine_hooks(
 ) -> Hooks {
     let (dir, pasta_dir) = (state.dir.clone(), state.dir.clone());
     let (held, for_remover) = (hold.clone(), StateDir { dir: state.dir.clone() });
-    // pasta joins the child's namespaces through /proc/PID/ns/, which it
-    // may open only while the child has not yet changed its credentials:
-    // before "go".
-    let create_runtime: CreateRuntime = Arc::new(move |pid| Ok(network::attach(&pasta_dir, pid)?));
-    let alongside: Alongside = Arc::new(move |pid| {
+    // Before "go": pasta, and this process rootless, may open the child's
+    // /proc/PID/ns/ files only until the child changes its credentials
+    // (it then stops being dumpable, which ptrace access mode checks).
+    let wants_runtime_step = hold.is_some() || network == Some(false);
+    let create_runtime: CreateRuntime = Arc::new(move |pid| {
         if let Some(slot) = &hold
             && let Ok(ns) = std::fs::File::open(format!("/proc/{pid}/ns/mnt"))
         {
             *slot.lock().unwrap_or_else(|e| e.into_inner()) = Held::Namespace(ns.into());
         }
+        if network == Some(false) {
+            network::attach(&pasta_dir, pid)?;
+        }
+        Ok(())
+    });
+    let alongside: Alongside = Arc::new(move |pid| {
         if network == Some(true) {
             network::attach(&dir, pid)?;
             // eth0's address and route, set from inside the container's
@@ -631,7 +636,7 @@ fn engine_hooks(
         }
     });
     Hooks {
-        create_runtime: (network == Some(false)).then_some(create_runtime),
+        create_runtime: wants_runtime_step.then_some(create_runtime),
         create_container: None,
         poststart: Some(poststart),
         alongside: Some(alongside),
