@@ -66,13 +66,22 @@ pub fn mount_dev(root: &OwnedFd, spec: &Spec) -> Result<(), RootfsError> {
         nosuid | MsFlags::MS_NOEXEC | MsFlags::MS_STRICTATIME,
         Some("mode=755,size=65536k"),
     )?;
-    if spec.user_namespace {
-        for (name, _, _) in DEVICES {
+    // mknod is refused in a user namespace: the container's own, or the
+    // one this runtime itself runs in (root in a rootless container),
+    // where it has no CAP_MKNOD in the initial one.
+    let dev = match spec.user_namespace {
+        false => Some(open_in_root(root, "/dev", Create::Nothing)?),
+        true => None,
+    };
+    for (name, major, minor) in DEVICES {
+        let made = match &dev {
+            Some(dev) => usual_device(dev, name, major, minor)?,
+            None => false,
+        };
+        if !made {
             let path = format!("/dev/{name}");
             bind(root, &path, &path, Create::File, true)?;
         }
-    } else {
-        usual_devices(root)?;
     }
     // gid=5 (tty) only when the container has that group mapped.
     let pts = if spec.single_id {
@@ -101,21 +110,22 @@ pub fn mount_dev(root: &OwnedFd, spec: &Spec) -> Result<(), RootfsError> {
 }
 // ANCHOR_END: dev
 
-/// [`DEVICES`], made in the new `/dev` (crw-rw-rw-, root's), as runc makes
-/// them outside a user namespace.
-fn usual_devices(root: &OwnedFd) -> Result<(), RootfsError> {
+/// One of [`DEVICES`], made in the new `/dev` (crw-rw-rw-, root's), as
+/// runc makes them outside a user namespace; `false` if mknod(2) is not
+/// allowed here (EPERM: no CAP_MKNOD in the initial user namespace).
+fn usual_device(dev: &OwnedFd, name: &str, major: u64, minor: u64) -> Result<bool, RootfsError> {
     use nix::sys::stat::{FchmodatFlags, Mode, SFlag, fchmodat, makedev, mknodat};
-    let dev = open_in_root(root, "/dev", Create::Nothing)?;
     let mode = Mode::from_bits_truncate(0o666);
-    for (name, major, minor) in DEVICES {
-        let call = |what: &str| format!("{what}(\"/dev/{name}\")");
-        mknodat(&dev, name, SFlag::S_IFCHR, mode, makedev(major, minor))
-            .map_err(RootfsError::sys(call("mknodat")))?;
-        // (mknod's mode passes through the umask.)
-        fchmodat(&dev, name, mode, FchmodatFlags::FollowSymlink)
-            .map_err(RootfsError::sys(call("fchmodat")))?;
+    let call = |what: &str| format!("{what}(\"/dev/{name}\")");
+    match mknodat(dev, name, SFlag::S_IFCHR, mode, makedev(major, minor)) {
+        Ok(()) => {}
+        Err(Errno::EPERM) => return Ok(false),
+        Err(errno) => return Err(RootfsError::Sys { call: call("mknodat"), errno }),
     }
-    Ok(())
+    // (mknod's mode passes through the umask.)
+    fchmodat(dev, name, mode, FchmodatFlags::FollowSymlink)
+        .map_err(RootfsError::sys(call("fchmodat")))?;
+    Ok(true)
 }
 
 /// The host's node at the device's path (before `pivot_root`, the host's
