@@ -6,14 +6,15 @@
 //! parent's "go" (its ID maps written, on v2 its cgroups joined, the
 //! createRuntime hook run). Then it unshares its cgroup
 //! namespace, joins another container's network namespace (`--net
-//! container:NAME`), runs the engine's createContainer hook (`--net bridge`:
-//! `eth0`'s address and route), becomes root of its user namespace,
+//! container:NAME`), runs the createContainer hook, becomes root of its
+//! user namespace,
 //! builds the root filesystem (`rootfs/`), shares IPC (`sharing.rs`), sets
 //! the hostname (and an OCI bundle's domain name), brings up `lo` (as
 //! root the parent does, meanwhile), makes
 //! a bundle's time namespace and runs its createContainer hooks, switches
 //! root with `pivot_root`, confines itself (`security/`), waits for a
-//! second "go" if the engine writes files meanwhile, opens the pty
+//! second "go" if the parent works meanwhile (`lo`, the engine's step),
+//! opens the pty
 //! (`-t`), reports "ready", and goes on in `init.rs`: it `execve`s the
 //! command, or with `--init` forks it and reaps. Each step returns its error, and [`main`] alone reports it
 //! to the parent, across the sync channel.
@@ -160,8 +161,9 @@ fn prepare(
     // the root file system is built: the sysfs mounted there shows the
     // interfaces of the namespace its mounter is in.
     crate::container::sharing::join_network(cfg)?;
-    // The engine's createContainer hook, inside the namespaces and while
-    // the host's paths are in reach (--net bridge: eth0's address and route).
+    // The createContainer hook, inside the namespaces and while the host's
+    // paths are in reach (mini-docker sets none now; `Hooks` keeps the
+    // step for an engine that needs it).
     if let Some(hook) = &cfg.hooks.create_container {
         hook().map_err(|e| ContainerError::Hook {
             step: "createContainer",

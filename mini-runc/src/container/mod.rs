@@ -19,15 +19,18 @@
 //!    cgroup.procs (unless clone3 put it
 //!    there)
 //!  hooks.create_runtime(PID) (the
-//!    engine's: a veth pair into it)
+//!    engine's: pasta, or the mount
+//!    namespace `run --rm` holds)
 //!  sends "go" ───────────────────────────▶ unshare(NEWCGROUP); --net container:
-//!                                          setns(net); hooks.create_container
-//!                                          (the engine's: eth0's address and
-//!                                          route); user namespace:
-//!                                          setresuid(0); builds the rootfs
-//!                                          (rootfs/); --ipc sharing; sethostname;
-//!                                          lo up; pivot_root; masked paths,
-//!                                          capabilities, no_new_privs (security/)
+//!  meanwhile, on the other CPU: lo up       setns(net); a bundle's
+//!    (as root, from outside);               createContainer hooks; user
+//!    hooks.alongside(PID) (the engine's:    namespace: setresuid(0); builds
+//!    the veth pair, eth0's address and      the rootfs (rootfs/); --ipc
+//!    route; the bundle's files)             sharing; sethostname; lo up
+//!                                           (unless the parent did);
+//!                                           pivot_root; masked paths,
+//!                                           capabilities, no_new_privs
+//!  sends "go" again ─────────────────────▶ (waits for it)
 //!  receives the pty master (-t) ◀───────── opens /dev/ptmx (-t)
 //!  waits for "ready" or "error" ◀───────── sends "ready" (or the error)
 //!  hooks.poststart (the engine's: the
@@ -53,10 +56,11 @@
 //!
 //! The network is the engine's, not the process model's: a bridge, an
 //! address lease and published ports are Docker's business, not runc's.
-//! The engine does its part at three steps of the start, which it hands
-//! over as [`Hooks`] in the [`Config`], named and timed as the hooks of
-//! the OCI runtime specification (createRuntime, createContainer,
-//! poststart): the process model runs them without knowing what they do.
+//! The engine does its part at steps of the start, which it hands over as
+//! [`Hooks`] in the [`Config`], named and timed as the hooks of the OCI
+//! runtime specification (createRuntime, createContainer, poststart), and
+//! at one step of the process model's own (alongside the setup): the
+//! process model runs them without knowing what they do.
 //!
 //! mini-runc's layer 1 of 2 (see `tests/tests/layers.rs`): `container/`
 //! owns the process model, what an OCI runtime such as runc does with a
@@ -332,10 +336,11 @@ pub struct Hooks {
     /// No OCI hook: in the parent, once it has said "go", while the child
     /// builds the container on the other CPU; the child waits for a second
     /// "go", sent when this has ended, before its command may start (see
-    /// [`Config::works_alongside`]). The
-    /// engine writes here what only later commands read (its bundle's
-    /// `config.json`, the records of `exec` and `ps`), off the start's
-    /// critical path. An error stops the start.
+    /// [`Config::works_alongside`]). The engine does here what the child's
+    /// setup does not need, off the start's critical path: the bridge's
+    /// veth pair and `eth0`, and the files only later commands read (its
+    /// bundle's `config.json`, the records of `exec` and `ps`). An error
+    /// stops the start.
     pub alongside: Option<Alongside>,
 }
 

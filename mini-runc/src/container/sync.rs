@@ -3,13 +3,14 @@
 //! A Unix socket pair, one text line per step. The child is created already
 //! inside its new user namespace, but until the parent writes its
 //! `uid_map` it is nobody there (the overflow ID 65534, user_namespaces(7));
-//! it is not yet in its cgroups either, nor on the bridge: so it waits for
-//! "go" before it sets anything up. Then the parent waits for "ready" (or
-//! an error message) so that a failed mount becomes mini-docker's error
-//! (exit 125), not the command's. When the engine has work to do alongside
-//! the setup (`Hooks::alongside`), a second "go" says it has ended, and the
-//! child waits for it before its command may start. With `-t` the child
-//! first sends the pty's master descriptor (see `tty.rs`), then "ready".
+//! it may not be in its cgroups yet either: so it waits for "go" before it
+//! sets anything up. Then the parent waits for "ready" (or an error
+//! message) so that a failed mount becomes mini-docker's error (exit 125),
+//! not the command's. When the parent has work to do alongside the setup
+//! (`Config::works_alongside`: `lo`, the engine's step), a second "go" says
+//! it has ended, and the child waits for it before its command may start.
+//! With `-t` the child first sends the pty's master descriptor (see
+//! `tty.rs`), then "ready".
 //!
 //! It imports only `error.rs`.
 
