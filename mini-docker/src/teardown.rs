@@ -63,7 +63,9 @@ pub fn tear_down(state: &StateDir, keep: Keep) {
 /// retire the directory and say so. It holds the container's mount
 /// namespace, which the engine opened when the container was created, so
 /// the command's end does not wait for the kernel to unmount some forty
-/// mounts, and a lock on the state directory itself (`flock(2)` on its
+/// mounts (and its IPC and network namespaces, whose end the kernel
+/// finishes in work it queues, which then competes with `run`'s own
+/// wakeup), and a lock on the state directory itself (`flock(2)` on its
 /// descriptor; the retired directory is the same one, renamed): a
 /// [`sweep`] finishes only what no live process is removing.
 #[derive(Debug)]
@@ -78,9 +80,10 @@ pub struct Remover {
 }
 
 impl Remover {
-    /// Forks the remover, holding `mount_ns`; `None` if it cannot be (the
-    /// namespace is let go: the container's end unmounts it, as without).
-    pub fn fork(state: &StateDir, mount_ns: OwnedFd) -> Option<Remover> {
+    /// Forks the remover, holding `namespaces` (the container's mount
+    /// namespace first); `None` if it cannot be (they are let go: the
+    /// container's end unmounts it, as without).
+    pub fn fork(state: &StateDir, namespaces: Vec<OwnedFd>) -> Option<Remover> {
         let retired = state.retired_path();
         let held = std::fs::File::open(&state.dir).ok().filter(try_lock)?;
         let (wait_end, go) = pipe2(OFlag::O_CLOEXEC).ok()?;
@@ -94,7 +97,7 @@ impl Remover {
                 // Not a part of the caller's session, nor of its pipes, nor
                 // of its sockets (a published port's listener, which the
                 // next run may want), nor of its blocked signals (the
-                // caller waits for those with sigwait): only the namespace,
+                // caller waits for those with sigwait): only the namespaces,
                 // the lock and the pipe stay open.
                 let _ = setsid();
                 let _ = nix::unistd::chdir("/");
@@ -108,7 +111,8 @@ impl Remover {
                         unsafe { libc::dup2(null.as_raw_fd(), fd) };
                     }
                 }
-                let keep = [mount_ns.as_raw_fd(), held.as_raw_fd(), wait_end.as_raw_fd()];
+                let mut keep = vec![held.as_raw_fd(), wait_end.as_raw_fd()];
+                keep.extend(namespaces.iter().map(|ns| ns.as_raw_fd()));
                 // SAFETY: this process ends with _exit below; no owner of
                 // the descriptors closed runs in it again.
                 let _ = unsafe { mini_runc::container::process::close_all_but(&keep) };
@@ -118,7 +122,7 @@ impl Remover {
                         read => break read == Ok(1),
                     }
                 };
-                drop(mount_ns);
+                drop(namespaces);
                 if retire_done {
                     StateDir { dir: retired }.remove();
                 }

@@ -419,17 +419,30 @@ fn launch(
     let Bundle { plan: Plan { config: mut cfg, limits, extras, .. }, spec } = bundle;
     // `run --rm` in the foreground: the container's mount namespace, held
     // from its start, so that its unmounting waits until the status is
-    // back (see teardown::tear_down_later). Not with `--pid container:NAME`:
+    // back (see teardown::tear_down_later), and others with it (below). Not with `--pid container:NAME`:
     // this process's children are born in that container's PID namespace
     // then, and the process that finishes the removal would end with it.
     let hold = (cfg.remove && !detach && cfg.pid_join.is_none()).then(HeldSlot::default);
+    // Held too, those of the container's own whose end the kernel finishes
+    // in work it queues at the command's exit (cleanup_net, free_ipc),
+    // which then competes with this process's wakeup; not a network
+    // namespace with a veth on the bridge, whose address is given back
+    // at once and must not live on in it.
+    let mut held_kinds = vec!["mnt"];
+    if cfg.namespaces.ipc {
+        held_kinds.push("ipc");
+    }
+    if cfg.namespaces.net && bridge.is_none() {
+        held_kinds.push("net");
+    }
     let files = BundleFiles {
         dir: state.dir.clone(),
         spec,
         exec_record: mini_runc::container::tenant::record_text(&cfg),
     };
     let network = bridge.as_ref().map(|plan| matches!(plan.kind, network::Kind::Bridge(_)));
-    cfg.hooks = engine_hooks(state, network, hold.clone(), detach, files);
+    let hold_what = hold.clone().map(|slot| (slot, held_kinds));
+    cfg.hooks = engine_hooks(state, network, hold_what, detach, files);
     // -d: from here on a monitor process runs the container and cleans up.
     if detach {
         use crate::monitor::{Side, detach};
@@ -556,13 +569,14 @@ impl BundleFiles {
 }
 
 /// What [`engine_hooks`] keeps of a `run --rm` in the foreground: the
-/// container's mount namespace, opened once the container exists, then
-/// the [`teardown::Remover`] it is handed to once the container runs.
+/// container's namespaces (its mount namespace first), opened once the
+/// container exists, then the [`teardown::Remover`] they are handed to once
+/// the container runs.
 #[derive(Debug, Default)]
 enum Held {
     #[default]
     Nothing,
-    Namespace(OwnedFd),
+    Namespaces(Vec<OwnedFd>),
     Remover(teardown::Remover),
 }
 
@@ -574,11 +588,12 @@ type HeldSlot = Arc<Mutex<Held>>;
 /// `Some(false)`: pasta, see `network/`): pasta once the child exists; on
 /// the bridge, the veth pair, `eth0`'s address and route alongside the
 /// child's setup; the published ports' relays once it runs. Alongside the
-/// setup too: the bundle's late `files`. With `hold`, the child's mount
-/// namespace (`/proc/PID/ns/mnt`, namespaces(7): an open descriptor keeps a
-/// namespace alive after its last process), opened once the child exists
-/// and handed to the process that will remove the container once it runs
-/// (its fork then costs the end of `run` nothing, see `teardown::Remover`). With `monitor` (`-d`): once
+/// setup too: the bundle's late `files`. With `hold`, the child's
+/// namespaces of the kinds it names (`/proc/PID/ns/mnt`…, namespaces(7):
+/// an open descriptor keeps a namespace alive after its last process),
+/// opened once the child exists and handed to the process that will
+/// remove the container once it runs (its fork then costs the end of `run`
+/// nothing, see `teardown::Remover`). With `monitor` (`-d`): once
 /// the container runs, the monitor gives back the memory the start used
 /// (mini-runc's `process::release_unused_memory`): it lives as long as
 /// the container, one per container, and once the `run` it was forked
@@ -586,21 +601,25 @@ type HeldSlot = Arc<Mutex<Held>>;
 fn engine_hooks(
     state: &StateDir,
     network: Option<bool>,
-    hold: Option<HeldSlot>,
+    hold: Option<(HeldSlot, Vec<&'static str>)>,
     monitor: bool,
     files: BundleFiles,
 ) -> Hooks {
     let (dir, pasta_dir) = (state.dir.clone(), state.dir.clone());
-    let (held, for_remover) = (hold.clone(), StateDir { dir: state.dir.clone() });
+    let held = hold.as_ref().map(|(slot, _)| slot.clone());
+    let for_remover = StateDir { dir: state.dir.clone() };
     // Before "go": pasta, and this process rootless, may open the child's
     // /proc/PID/ns/ files only until the child changes its credentials
     // (it then stops being dumpable, which ptrace access mode checks).
     let wants_runtime_step = hold.is_some() || network == Some(false);
     let create_runtime: CreateRuntime = Arc::new(move |pid| {
-        if let Some(slot) = &hold
-            && let Ok(ns) = std::fs::File::open(format!("/proc/{pid}/ns/mnt"))
-        {
-            *slot.lock().unwrap_or_else(|e| e.into_inner()) = Held::Namespace(ns.into());
+        if let Some((slot, kinds)) = &hold {
+            let open = |kind| std::fs::File::open(format!("/proc/{pid}/ns/{kind}")).ok();
+            let held: Option<Vec<OwnedFd>> =
+                kinds.iter().map(|k| open(k).map(OwnedFd::from)).collect();
+            if let Some(held) = held {
+                *slot.lock().unwrap_or_else(|e| e.into_inner()) = Held::Namespaces(held);
+            }
         }
         if network == Some(false) {
             network::attach(&pasta_dir, pid)?;
@@ -623,7 +642,7 @@ fn engine_hooks(
         // are threads.)
         if let Some(slot) = &held {
             let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
-            if let Held::Namespace(ns) = std::mem::take(&mut *slot) {
+            if let Held::Namespaces(ns) = std::mem::take(&mut *slot) {
                 *slot =
                     teardown::Remover::fork(&for_remover, ns).map_or(Held::Nothing, Held::Remover);
             }
