@@ -140,13 +140,6 @@ fn prepare(
     close_inherited(&keep).map_err(ContainerError::sys("close_range"))?;
     // The idmapped mounts the parent made for us come just before "go".
     let idmapped = if cfg.wants_idmaps(extras) { chan.recv_mounts()? } else { Vec::new() };
-    // The host's cgroup hierarchies, read while "go" is on its way (a
-    // mount namespace joined by path is read once joined, in `set_up`).
-    let hierarchies = if extras.cgroup_fs && extras.mount_join.is_none() {
-        Some(rootfs::cgroup_hierarchies()?)
-    } else {
-        None
-    };
     chan.wait_go()?;
     // We are in our cgroups (if any), moved there by the parent or born
     // there by clone3: a new cgroup namespace now makes them the `/` of
@@ -171,7 +164,7 @@ fn prepare(
         })?;
     }
     crate::container::spec::write_sysctls(&extras.sysctl)?;
-    let hook_state = set_up(cfg, state, extras, idmapped, hierarchies)?;
+    let hook_state = set_up(cfg, state, extras, idmapped)?;
     // The other containers' namespaces are joined now: their descriptors go
     // too. (Their owners, in the copy of `cfg` this process has, are never
     // dropped here: this process ends by an exit system call, never by
@@ -231,7 +224,6 @@ fn set_up(
     state: &StateDir,
     extras: &Extras,
     idmapped: Vec<(String, OwnedFd)>,
-    hierarchies: Option<Vec<rootfs::Hierarchy>>,
 ) -> Result<Option<String>, Error> {
     if cfg.namespaces.user.is_some() {
         become_root()?;
@@ -244,11 +236,7 @@ fn set_up(
         nix::sched::setns(mnt, nix::sched::CloneFlags::CLONE_NEWNS)
             .map_err(ContainerError::sys(format!("setns({at:?}, CLONE_NEWNS)")))?;
     }
-    let hierarchies = match hierarchies {
-        None if extras.cgroup_fs => Some(rootfs::cgroup_hierarchies()?),
-        read => read,
-    };
-    let root = rootfs::prepare(&rootfs_spec(cfg, state, extras, idmapped, hierarchies))?;
+    let root = rootfs::prepare(&rootfs_spec(cfg, state, extras, idmapped))?;
     // --ipc shareable or container:NAME: /dev/shm (and the IPC namespace).
     crate::container::sharing::share_ipc(&root, cfg, state)?;
     // (No hostname, from an OCI bundle: the UTS namespace keeps the copy
@@ -378,7 +366,6 @@ fn rootfs_spec(
     state: &StateDir,
     extras: &Extras,
     idmapped: Vec<(String, OwnedFd)>,
-    cgroup_fs: Option<Vec<rootfs::Hierarchy>>,
 ) -> rootfs::Spec {
     let mut idmapped_lower = Vec::new();
     let mut idmapped_volumes = Vec::new();
@@ -422,7 +409,7 @@ fn rootfs_spec(
         etc: state.etc(),
         volumes: cfg.volumes.clone(),
         workdir: cfg.workdir.clone(),
-        cgroup_fs,
+        cgroup_fs: extras.cgroup_fs,
         bind_root: extras.bind_root,
         devices: extras.devices.clone(),
     }

@@ -95,10 +95,9 @@ pub struct Spec {
     pub volumes: Vec<Volume>,
     /// Created inside the root if missing.
     pub workdir: String,
-    /// The cgroup filesystem on `/sys/fs/cgroup`, read-only, as the host
-    /// has these hierarchies there (see [`cgroup_hierarchies`]): an OCI
-    /// bundle's `cgroup` mount. `None`: none.
-    pub cgroup_fs: Option<Vec<Hierarchy>>,
+    /// The cgroup filesystem on `/sys/fs/cgroup`, read-only (an OCI
+    /// bundle's `cgroup` mount; mini-docker asks for none).
+    pub cgroup_fs: bool,
     /// `lower` is the root itself, bind-mounted and written in place (an
     /// OCI bundle's `root.path`, as runc uses it): no overlay, and no
     /// `/etc/hostname`, `hosts` or `resolv.conf` bound over the bundle's.
@@ -201,8 +200,8 @@ pub fn prepare(spec: &Spec) -> Result<OwnedFd, RootfsError> {
         read_only_in_root(&root, &path)?;
     }
     mount_proc_sys(&root, spec)?;
-    if let Some(hierarchies) = &spec.cgroup_fs {
-        mount_cgroups(&root, hierarchies)?;
+    if spec.cgroup_fs {
+        mount_cgroups(&root)?;
     }
     dev::mount_dev(&root, spec)?;
     // (An OCI bundle's /etc is its own: the client binds these if it
@@ -342,16 +341,16 @@ fn mount_proc_sys(root: &OwnedFd, spec: &Spec) -> Result<(), RootfsError> {
 }
 // ANCHOR_END: proc-sys
 
-/// A cgroup hierarchy mounted below `/sys/fs/cgroup`: its mount point,
-/// its file system type (`cgroup` or `cgroup2`) and its super options (a
-/// v1 hierarchy's controllers, such as `rw,memory`).
-pub type Hierarchy = (String, String, String);
-
-/// The cgroup hierarchies this mount namespace has below `/sys/fs/cgroup`,
-/// from `/proc/self/mountinfo` (proc(5)). Read apart from
-/// [`mount_cgroups`] so a caller can read them while it waits anyway (the
-/// kernel writes out the whole mount table: about 0.1 ms).
-pub fn cgroup_hierarchies() -> Result<Vec<Hierarchy>, RootfsError> {
+// ANCHOR: cgroup-fs
+/// `/sys/fs/cgroup`, read-only, as the host has it: each hierarchy the
+/// host mounts there (its /proc/self/mountinfo) gets a new instance with
+/// the same controllers. This process is in a cgroup namespace of its own
+/// already (see container/child.rs), so each instance's root is the
+/// container's cgroup, not the host's (cgroup_namespaces(7)). On a pure
+/// cgroup2 host, one cgroup2 instance; on v1, a tmpfs holding them.
+fn mount_cgroups(root: &OwnedFd) -> Result<(), RootfsError> {
+    let quiet = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
+    let ro = quiet | MsFlags::MS_RDONLY;
     let mountinfo =
         std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| RootfsError::Sys {
             call: format!("reading /proc/self/mountinfo: {e}"),
@@ -359,7 +358,7 @@ pub fn cgroup_hierarchies() -> Result<Vec<Hierarchy>, RootfsError> {
         })?;
     // (mount point, filesystem type, super options), from lines such as
     // "35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory".
-    let hierarchies = mountinfo
+    let hierarchies: Vec<(String, String, String)> = mountinfo
         .lines()
         .filter_map(|line| {
             let (left, right) = line.split_once(" - ")?;
@@ -372,25 +371,12 @@ pub fn cgroup_hierarchies() -> Result<Vec<Hierarchy>, RootfsError> {
                 .then(|| (point.to_owned(), fstype.to_owned(), options.to_owned()))
         })
         .collect();
-    Ok(hierarchies)
-}
-
-// ANCHOR: cgroup-fs
-/// `/sys/fs/cgroup`, read-only, as the host has it: each of its
-/// hierarchies (see [`cgroup_hierarchies`]) gets a new instance with the
-/// same controllers. This process is in a cgroup namespace of its own
-/// already (see container/child.rs), so each instance's root is the
-/// container's cgroup, not the host's (cgroup_namespaces(7)). On a pure
-/// cgroup2 host, one cgroup2 instance; on v1, a tmpfs holding them.
-fn mount_cgroups(root: &OwnedFd, hierarchies: &[Hierarchy]) -> Result<(), RootfsError> {
-    let quiet = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
-    let ro = quiet | MsFlags::MS_RDONLY;
     if hierarchies.iter().any(|(point, fstype, _)| point == "/sys/fs/cgroup" && fstype == "cgroup2")
     {
         return mount_in_root(root, "cgroup", "/sys/fs/cgroup", "cgroup2", ro, None);
     }
     mount_in_root(root, "tmpfs", "/sys/fs/cgroup", "tmpfs", quiet, Some("mode=755"))?;
-    for (point, fstype, options) in hierarchies {
+    for (point, fstype, options) in &hierarchies {
         let data: Vec<&str> = options.split(',').filter(|o| *o != "rw" && *o != "ro").collect();
         let data = data.join(",");
         let data = (!data.is_empty()).then_some(data.as_str());
