@@ -419,9 +419,10 @@ fn launch(
     let Bundle { plan: Plan { config: mut cfg, limits, extras, .. }, spec } = bundle;
     // `run --rm` in the foreground: the container's mount namespace, held
     // from its start, so that its unmounting waits until the status is
-    // back (see teardown::tear_down_later), and others with it (below). Not with `--pid container:NAME`:
-    // this process's children are born in that container's PID namespace
-    // then, and the process that finishes the removal would end with it.
+    // back (see teardown::tear_down_later), and others with it (below).
+    // Not with `--pid container:NAME`: this process's children are born in
+    // that container's PID namespace then, and the process that finishes
+    // the removal would end with it.
     let hold = (cfg.remove && !detach && cfg.pid_join.is_none()).then(HeldSlot::default);
     // Held too, those of the container's own whose end the kernel finishes
     // in work it queues at the command's exit (cleanup_net, free_ipc),
@@ -440,7 +441,7 @@ fn launch(
         spec,
         exec_record: mini_runc::container::tenant::record_text(&cfg),
     };
-    let network = bridge.as_ref().map(|plan| matches!(plan.kind, network::Kind::Bridge(_)));
+    let network = bridge.as_ref().map(|plan| &plan.kind);
     let hold_what = hold.clone().map(|slot| (slot, held_kinds));
     cfg.hooks = engine_hooks(state, network, hold_what, detach, files);
     // -d: from here on a monitor process runs the container and cleans up.
@@ -584,9 +585,8 @@ enum Held {
 type HeldSlot = Arc<Mutex<Held>>;
 
 /// The engine's steps in the middle of the start, handed to the process
-/// model as hooks. With `network` (`Some(true)`: `--net bridge`,
-/// `Some(false)`: pasta, see `network/`): pasta once the child exists; on
-/// the bridge, the veth pair, `eth0`'s address and route alongside the
+/// model as hooks. With `network` (`--net bridge` or pasta, see
+/// `network/`): pasta once the child exists; on the bridge, the veth pair, `eth0`'s address and route alongside the
 /// child's setup; the published ports' relays once it runs. Alongside the
 /// setup too: the bundle's late `files`. With `hold`, the child's
 /// namespaces of the kinds it names (`/proc/PID/ns/mnt`…, namespaces(7):
@@ -600,7 +600,7 @@ type HeldSlot = Arc<Mutex<Held>>;
 /// from has exited, every page of that run's work it still maps is its own.
 fn engine_hooks(
     state: &StateDir,
-    network: Option<bool>,
+    network: Option<&network::Kind>,
     hold: Option<(HeldSlot, Vec<&'static str>)>,
     monitor: bool,
     files: BundleFiles,
@@ -611,7 +611,9 @@ fn engine_hooks(
     // Before "go": pasta, and this process rootless, may open the child's
     // /proc/PID/ns/ files only until the child changes its credentials
     // (it then stops being dumpable, which ptrace access mode checks).
-    let wants_runtime_step = hold.is_some() || network == Some(false);
+    let on_bridge = matches!(network, Some(network::Kind::Bridge(_)));
+    let on_pasta = matches!(network, Some(network::Kind::Pasta));
+    let wants_runtime_step = hold.is_some() || on_pasta;
     let create_runtime: CreateRuntime = Arc::new(move |pid| {
         if let Some((slot, kinds)) = &hold {
             let open = |kind| std::fs::File::open(format!("/proc/{pid}/ns/{kind}")).ok();
@@ -621,13 +623,13 @@ fn engine_hooks(
                 *slot.lock().unwrap_or_else(|e| e.into_inner()) = Held::Namespaces(held);
             }
         }
-        if network == Some(false) {
+        if on_pasta {
             network::attach(&pasta_dir, pid)?;
         }
         Ok(())
     });
     let alongside: Alongside = Arc::new(move |pid| {
-        if network == Some(true) {
+        if on_bridge {
             network::attach(&dir, pid)?;
             // eth0's address and route, set from inside the container's
             // network namespace, which this process (root: the bridge is
@@ -647,7 +649,7 @@ fn engine_hooks(
                     teardown::Remover::fork(&for_remover, ns).map_or(Held::Nothing, Held::Remover);
             }
         }
-        if network.is_some() {
+        if on_bridge || on_pasta {
             network::forward();
         }
         if monitor {

@@ -69,10 +69,8 @@ pub fn mount_dev(root: &OwnedFd, spec: &Spec) -> Result<(), RootfsError> {
     // mknod is refused in a user namespace: the container's own, or the
     // one this runtime itself runs in (root in a rootless container),
     // where it has no CAP_MKNOD in the initial one.
-    let dev = match spec.user_namespace {
-        false => Some(open_in_root(root, "/dev", Create::Nothing)?),
-        true => None,
-    };
+    let dev =
+        if spec.user_namespace { None } else { Some(open_in_root(root, "/dev", Create::Nothing)?) };
     for (name, major, minor) in DEVICES {
         let made = match &dev {
             Some(dev) => usual_device(dev, name, major, minor)?,
