@@ -127,7 +127,7 @@ enum Command {
     Stop(Deferred<StopArgs>),
     /// Stop running containers as `stop` does, then start them again
     /// (detached, with the same ID, name, settings and written files)
-    Restart(Deferred<RestartArgs>),
+    Restart(Deferred<StopArgs>),
     /// What a container started with run -d wrote to stdout and stderr
     /// (Docker keeps a log for every container)
     Logs(Deferred<LogsArgs>),
@@ -190,21 +190,9 @@ struct KillArgs {
     containers: Vec<String>,
 }
 
-// `stop`'s flags.
+// `stop`'s flags, which are `restart`'s too (it stops them first).
 #[derive(Debug, Args)]
 struct StopArgs {
-    /// Seconds to wait before SIGKILL [default: the container's
-    /// --stop-timeout, else 10]
-    #[arg(short = 't', long = "time", value_name = "SECONDS")]
-    time: Option<u64>,
-    /// Names or ID prefixes
-    #[arg(required = true)]
-    containers: Vec<String>,
-}
-
-// `restart`'s flags.
-#[derive(Debug, Args)]
-struct RestartArgs {
     /// Seconds to wait before SIGKILL [default: the container's
     /// --stop-timeout, else 10]
     #[arg(short = 't', long = "time", value_name = "SECONDS")]
@@ -431,7 +419,7 @@ fn main() -> ExitCode {
         Command::Stop(Deferred(StopArgs { time, containers })) => {
             commands::kill::stop(&dirs, time, &containers)
         }
-        Command::Restart(Deferred(RestartArgs { time, containers })) => {
+        Command::Restart(Deferred(StopArgs { time, containers })) => {
             commands::restart::restart(&dirs, time, &containers, recorded_run)
         }
         Command::Logs(Deferred(LogsArgs { follow, tail, container })) => {
