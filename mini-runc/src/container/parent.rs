@@ -168,7 +168,8 @@ fn start(
             // Work done here while the child sets up on the other CPU, then
             // the second "go" its command waits for. `lo`: bringing it up
             // wakes kernel workers on the CPU that asked, which in the
-            // child would preempt its setup (about 0.3 ms in bench/).
+            // child preempted its setup (done here, a run took 0.96 of the
+            // time: bench/README.md).
             if !cfg.works_alongside(extras) {
                 return Ok(());
             }
