@@ -29,7 +29,7 @@ use nix::mount::MsFlags;
 
 use crate::error::RootfsError;
 use crate::rootfs::resolve::{Create, open_in_root};
-use crate::rootfs::{Device, Spec, bind, mount_in_root};
+use crate::rootfs::{Device, Spec, bind, mount_in_new_dir, mount_in_root};
 
 /// The usual character devices, with the numbers Linux gives them
 /// (the kernel's Documentation/admin-guide/devices.txt): major 1 for the
@@ -69,13 +69,11 @@ pub fn mount_dev(root: &OwnedFd, spec: &Spec) -> Result<(), RootfsError> {
     // mknod is refused in a user namespace: the container's own, or the
     // one this runtime itself runs in (root in a rootless container),
     // where it has no CAP_MKNOD in the initial one.
-    let dev =
-        if spec.user_namespace { None } else { Some(open_in_root(root, "/dev", Create::Nothing)?) };
+    // The new tmpfs, where the nodes, links and mount points are made
+    // (see `mount_in_new_dir`).
+    let dev = open_in_root(root, "/dev", Create::Nothing)?;
     for (name, major, minor) in DEVICES {
-        let made = match &dev {
-            Some(dev) => usual_device(dev, name, major, minor)?,
-            None => false,
-        };
+        let made = !spec.user_namespace && usual_device(&dev, name, major, minor)?;
         if !made {
             let path = format!("/dev/{name}");
             bind(root, &path, &path, Create::File, true)?;
@@ -87,20 +85,13 @@ pub fn mount_dev(root: &OwnedFd, spec: &Spec) -> Result<(), RootfsError> {
     } else {
         "newinstance,ptmxmode=0666,mode=0620,gid=5"
     };
-    mount_in_root(
-        root,
-        "devpts",
-        "/dev/pts",
-        "devpts",
-        MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC,
-        Some(pts),
-    )?;
-    mount_in_root(root, "shm", "/dev/shm", "tmpfs", quiet, Some("mode=1777,size=65536k"))?;
+    let devpts_flags = MsFlags::MS_NOSUID | MsFlags::MS_NOEXEC;
+    mount_in_new_dir(&dev, "/dev/pts", "devpts", "devpts", devpts_flags, Some(pts))?;
+    mount_in_new_dir(&dev, "/dev/shm", "shm", "tmpfs", quiet, Some("mode=1777,size=65536k"))?;
     if spec.ipc_namespace {
         // An mqueue instance belongs to the mounter's IPC namespace.
-        mount_in_root(root, "mqueue", "/dev/mqueue", "mqueue", quiet, None)?;
+        mount_in_new_dir(&dev, "/dev/mqueue", "mqueue", "mqueue", quiet, None)?;
     }
-    let dev = open_in_root(root, "/dev", Create::Nothing)?;
     for (name, target) in LINKS {
         symlink_at(&dev, name, target)?;
     }

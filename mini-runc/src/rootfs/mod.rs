@@ -376,13 +376,24 @@ fn mount_cgroups(root: &OwnedFd) -> Result<(), RootfsError> {
         return mount_in_root(root, "cgroup", "/sys/fs/cgroup", "cgroup2", ro, None);
     }
     mount_in_root(root, "tmpfs", "/sys/fs/cgroup", "tmpfs", quiet, Some("mode=755"))?;
+    // Each hierarchy on a directory made for it in the new tmpfs.
+    let tmpfs = open_in_root(root, "/sys/fs/cgroup", Create::Nothing)?;
     for (point, fstype, options) in &hierarchies {
         let data: Vec<&str> = options.split(',').filter(|o| *o != "rw" && *o != "ro").collect();
         let data = data.join(",");
         let data = (!data.is_empty()).then_some(data.as_str());
-        mount_in_root(root, "cgroup", point, fstype, ro, data)?;
+        if point.strip_prefix("/sys/fs/cgroup/").is_some_and(|name| !name.contains('/')) {
+            mount_in_new_dir(&tmpfs, point, "cgroup", fstype, ro, data)?;
+        } else {
+            mount_in_root(root, "cgroup", point, fstype, ro, data)?;
+        }
     }
-    read_only_in_root(root, "/sys/fs/cgroup")
+    remount_read_only(&fd_path(&tmpfs)).map_err(|e| match e {
+        RootfsError::Sys { errno, .. } => {
+            RootfsError::Sys { call: "remount \"/sys/fs/cgroup\" read-only".into(), errno }
+        }
+        other => other,
+    })
 }
 // ANCHOR_END: cgroup-fs
 
@@ -399,6 +410,29 @@ fn mount_in_root(
     mount(Some(source), fd_path(&at).as_str(), Some(fstype), flags, data).map_err(RootfsError::sys(
         format!("mount({source:?}, {target:?}, {fstype:?}, {flags:?}, {:?})", data.unwrap_or("")),
     ))
+}
+
+/// Mounts a new `fstype` instance on `target`, a directory made for it in
+/// `dir`, the root of a file system this process has just mounted:
+/// nothing else has written there, so no lookup inside the root is needed
+/// (its walk through the overlay, and four more system calls). `target`
+/// is the path inside the root that ends in the directory's name.
+fn mount_in_new_dir(
+    dir: &OwnedFd,
+    target: &str,
+    source: &str,
+    fstype: &str,
+    flags: MsFlags,
+    data: Option<&str>,
+) -> Result<(), RootfsError> {
+    let name = Path::new(target).file_name().and_then(|n| n.to_str()).unwrap_or(".");
+    nix::sys::stat::mkdirat(dir, name, Mode::from_bits_truncate(0o755))
+        .map_err(RootfsError::sys(format!("mkdir({target:?})")))?;
+    let at = format!("{}/{name}", fd_path(dir));
+    mount(Some(source), at.as_str(), Some(fstype), flags, data).map_err(RootfsError::sys(format!(
+        "mount({source:?}, {target:?}, {fstype:?}, {flags:?}, {:?})",
+        data.unwrap_or("")
+    )))
 }
 
 /// Bind-mounts the host path `source` (with what is mounted below it) on
