@@ -282,7 +282,8 @@ fn linux(
     // same rules for the in-process start.
     let settled = precompiled::settle(&cfg.security.seccomp, cfg.security.caps)?;
     let (profile, filters) = settled.map(|s| (s.oci, s.filters)).unzip();
-    linux.set_seccomp(profile.map(serde_json::from_value).transpose().map_err(invalid)?);
+    let profile = profile.map(|text| serde_json::from_str(&text)).transpose();
+    linux.set_seccomp(profile.map_err(invalid)?);
     // (Rootless, the host's devices cgroup is not the engine's to write;
     // nor can the container make device nodes: the kernel refuses mknod of
     // a device in a user namespace.)

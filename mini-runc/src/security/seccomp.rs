@@ -219,8 +219,10 @@ pub fn oci(profile: &Profile, caps: u64) -> Result<Option<Value>, SecurityError>
 /// filter beside the bundle and so reads and compiles the profile once
 /// per start, not three times; `compiled_as_written` in the tests below
 /// checks that the filter is the one the runtime compiles from the file.
+/// The profile is JSON text, ready for the file and read only once, into
+/// the engine's own type for it.
 pub struct Settled {
-    pub oci: Value,
+    pub oci: String,
     pub filters: Vec<BpfProgram>,
 }
 
@@ -229,7 +231,7 @@ pub struct Settled {
 pub fn settle(profile: &Profile, caps: u64) -> Result<Option<Settled>, SecurityError> {
     let Some(parsed) = read(profile)? else { return Ok(None) };
     let parsed = resolve(parsed, caps);
-    Ok(Some(Settled { oci: oci_of(&parsed), filters: compile_parsed(&parsed)? }))
+    Ok(Some(Settled { oci: oci_of(&parsed).to_string(), filters: compile_parsed(&parsed)? }))
 }
 
 /// What `build.rs` writes for `precompiled.rs`: the default profile settled
@@ -650,7 +652,7 @@ mod tests {
             u64::MAX,
         ] {
             let settled = settle(&Profile::Default, caps).expect("settle").expect("a profile");
-            std::fs::write(&path, settled.oci.to_string()).expect("write");
+            std::fs::write(&path, &settled.oci).expect("write");
             let compiled = compile(&Profile::File(path.clone()), caps).expect("compile");
             assert_eq!(
                 settled.filters.iter().map(bytes).collect::<Vec<_>>(),
