@@ -17,8 +17,8 @@
 //! A `run --rm` in the foreground hands its exit status back before the
 //! slow half is done ([`tear_down_later`]): the container's mount
 //! namespace (some forty mounts, which the kernel would unmount before it
-//! even told mini-docker the command had ended) and its state directory
-//! go in a process of their own, a [`Remover`] forked while the container
+//! even told mini-docker the command had ended), its cgroups and its state
+//! directory go in a process of their own, a [`Remover`] forked while the container
 //! ran, once the directory is out of sight.
 //!
 //! Ending one: [`signal`] sends a signal the way `docker kill` does (to
@@ -124,7 +124,7 @@ impl Remover {
                 };
                 drop(namespaces);
                 if retire_done {
-                    StateDir { dir: retired }.remove();
+                    StateDir { dir: retired }.tear_down(Keep::Nothing);
                 }
                 // SAFETY: ends this process at once, running nothing of the parent's.
                 unsafe { libc::_exit(0) }
@@ -146,10 +146,11 @@ impl Drop for Remover {
 
 /// [`tear_down`] of a `--rm` container whose command has ended, for the
 /// foreground `run`, which returns the command's status as soon as it
-/// can: the address and the cgroups go now; the state directory is
-/// retired (renamed out of sight in one step, so no later command sees it
-/// half-removed, and its name is free), and the [`Remover`] takes it from
-/// there, while `run` exits.
+/// can: the address goes now; the state directory is retired (renamed
+/// out of sight in one step, so no later command sees it half-removed,
+/// and its name is free), and the [`Remover`] takes it from there, while
+/// `run` exits: the cgroups (killing what is still in them, as
+/// [`tear_down`] does), then the directory.
 ///
 /// For that moment after `run` has returned, the container's mounts (its
 /// volumes' bind mounts too) still exist in the held namespace: a script
@@ -157,7 +158,6 @@ impl Drop for Remover {
 /// busy until the removal is done.
 pub fn tear_down_later(state: &StateDir, mut remover: Remover) {
     network::remove(&state.dir);
-    mini_runc::cgroups::remove(&state.dir);
     match state.retire() {
         Ok(retired) => {
             let said = remover.go.as_ref().is_some_and(|go| nix::unistd::write(go, b"r") == Ok(1));
@@ -167,13 +167,13 @@ pub fn tear_down_later(state: &StateDir, mut remover: Remover) {
             } else {
                 // The remover is gone (killed): its lock is free, do its work.
                 drop(remover);
-                retired.remove();
+                retired.tear_down(Keep::Nothing);
             }
         }
         Err(_) => {
             // End-of-file: the remover lets go of its lock and ends.
             drop(remover);
-            state.remove();
+            state.tear_down(Keep::Nothing);
         }
     }
 }
@@ -204,7 +204,7 @@ pub fn sweep(root: &Path) {
     for retired in StateDir::retired(root) {
         // (Gone meanwhile: its remover has just finished.)
         if std::fs::File::open(&retired.dir).is_ok_and(|dir| try_lock(&dir)) {
-            retired.remove();
+            retired.tear_down(Keep::Nothing);
         }
     }
     network::ipam::sweep(root);
