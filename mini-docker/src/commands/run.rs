@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use mini_runc::cgroups::{self, LimitRequest, Limits, Swap};
-use mini_runc::container::in_process::InProcess;
+use mini_runc::container::in_process::{InProcess, SeccompCopy};
 use mini_runc::container::spec::{self, Plan};
 use mini_runc::container::state::{Keep, StateDir};
 use mini_runc::container::{
@@ -416,7 +416,7 @@ fn launch(
     detach: bool,
     announce: Announce,
 ) -> Result<Launched, Error> {
-    let Bundle { plan: Plan { config: mut cfg, limits, extras, .. }, spec } = bundle;
+    let Bundle { plan: Plan { config: mut cfg, limits, extras, .. }, spec, seccomp } = bundle;
     // `run --rm` in the foreground: the container's mount namespace, held
     // from its start, so that its unmounting waits until the status is
     // back (see teardown::tear_down_later), and others with it (below).
@@ -439,6 +439,7 @@ fn launch(
     let files = BundleFiles {
         dir: state.dir.clone(),
         spec,
+        seccomp,
         exec_record: mini_runc::container::tenant::record_text(&cfg),
     };
     let network = bridge.as_ref().map(|plan| &plan.kind);
@@ -526,9 +527,15 @@ fn write_bundle(
         hostname: decided.hostname,
         privileged: decided.security.privileged,
     });
-    plan.seccomp_compiled(&state.dir, filters)?;
+    let seccomp = match filters {
+        Some(filters) => plan.seccomp_compiled(&state.dir, filters),
+        None => {
+            plan.compile_seccomp(&state.dir)?;
+            None
+        }
+    };
     state.fill(&plan.config)?;
-    Ok(Bundle { plan, spec })
+    Ok(Bundle { plan, spec, seccomp })
 }
 // ANCHOR_END: write-bundle
 
@@ -537,31 +544,39 @@ fn write_bundle(
 struct Bundle {
     plan: Plan,
     spec: oci_spec::runtime::Spec,
+    /// `linux.seccomp`, for `exec`, unwritten (see [`BundleFiles`]).
+    seccomp: Option<SeccompCopy>,
 }
 
 /// The files only later commands read, written by the engine while the
 /// container's first process builds its root filesystem on the other CPU
 /// (mini-runc's `Hooks::alongside`): the bundle's `config.json`
 /// (`inspect`), the record `exec` reads (mini-runc's
-/// `container/tenant.rs`) and the start time (`ps`, see lifecycle.rs).
+/// `container/tenant.rs`) with the seccomp profile it names, and the start
+/// time (`ps`, see lifecycle.rs).
 /// What the child itself reads (`etc/`, the upper layer, the `owner` that
 /// keeps a sweep away) is written before it exists. The child's command
 /// waits until these are on disk; a failure stops the start.
 struct BundleFiles {
     dir: PathBuf,
     spec: oci_spec::runtime::Spec,
+    seccomp: Option<SeccompCopy>,
     exec_record: String,
 }
 
 impl BundleFiles {
     fn write(&self) -> Result<(), ContainerError> {
-        let path = self.dir.join("config.json");
-        let text = serde_json::to_string_pretty(&self.spec).unwrap_or_default();
-        std::fs::write(&path, text).map_err(|source| ContainerError::Io {
-            what: "writing",
-            path,
-            source,
-        })?;
+        let config = serde_json::to_string_pretty(&self.spec).unwrap_or_default();
+        let seccomp = self.seccomp.iter().map(|copy| (copy.path.clone(), copy.text.as_str()));
+        for (path, text) in
+            [(self.dir.join("config.json"), config.as_str())].into_iter().chain(seccomp)
+        {
+            std::fs::write(&path, text).map_err(|source| ContainerError::Io {
+                what: "writing",
+                path,
+                source,
+            })?;
+        }
         let state = StateDir { dir: self.dir.clone() };
         mini_runc::container::tenant::write_record(&state, &self.exec_record)?;
         crate::lifecycle::record_start(&state);

@@ -24,7 +24,7 @@
 //! It imports `container/`'s types and [`spec::Plan`]; only the engine
 //! calls it.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::container::spec::Plan;
 use crate::container::{Hooks, IpcMode, Joined, Lower, NetMode};
@@ -101,28 +101,51 @@ impl Plan {
     /// copy in the state directory `dir`, which a later `exec` compiles
     /// again (its process gets the same filter).
     pub fn compile_seccomp(&mut self, dir: &Path) -> Result<(), SecurityError> {
-        self.seccomp_compiled(dir, None)
+        let Some(copy) = self.seccomp_copy(dir) else { return Ok(()) };
+        copy.write()?;
+        let security = &mut self.config.security;
+        let profile = seccomp::Profile::File(copy.path);
+        security.filters = seccomp::compile(&profile, security.caps)?;
+        security.seccomp = profile;
+        Ok(())
     }
 
     /// [`Plan::compile_seccomp`], with the filter the engine compiled
-    /// already from the profile it wrote (`seccomp::settle`): the copy is
-    /// written for a later `exec`, and not compiled a second time.
+    /// already from the profile it wrote (`seccomp::settle`), so not
+    /// compiled a second time. The copy for a later `exec` is handed back
+    /// unwritten: the engine writes it while the container sets up, with
+    /// the other files only later commands read (`exec` cannot come before
+    /// the command has started).
     pub fn seccomp_compiled(
         &mut self,
         dir: &Path,
-        compiled: Option<Vec<seccomp::BpfProgram>>,
-    ) -> Result<(), SecurityError> {
-        let Some(profile) = &self.seccomp else { return Ok(()) };
-        let path = dir.join("seccomp.json");
-        std::fs::write(&path, profile)
-            .map_err(|e| SecurityError::Seccomp(format!("writing {path:?}: {e}")))?;
+        compiled: Vec<seccomp::BpfProgram>,
+    ) -> Option<SeccompCopy> {
+        let copy = self.seccomp_copy(dir)?;
         let security = &mut self.config.security;
-        let profile = seccomp::Profile::File(path);
-        security.filters = match compiled {
-            Some(filters) => filters,
-            None => seccomp::compile(&profile, security.caps)?,
-        };
-        security.seccomp = profile;
-        Ok(())
+        security.filters = compiled;
+        security.seccomp = seccomp::Profile::File(copy.path.clone());
+        Some(copy)
+    }
+
+    /// `linux.seccomp` as the file `seccomp.json` in `dir` will hold it.
+    fn seccomp_copy(&mut self, dir: &Path) -> Option<SeccompCopy> {
+        let text = self.seccomp.take()?;
+        Some(SeccompCopy { path: dir.join("seccomp.json"), text })
+    }
+}
+
+/// The container's `linux.seccomp`, to be written where its record says
+/// (`exec` compiles it again for its process).
+#[derive(Debug)]
+pub struct SeccompCopy {
+    pub path: PathBuf,
+    pub text: String,
+}
+
+impl SeccompCopy {
+    pub fn write(&self) -> Result<(), SecurityError> {
+        std::fs::write(&self.path, &self.text)
+            .map_err(|e| SecurityError::Seccomp(format!("writing {:?}: {e}", self.path)))
     }
 }
