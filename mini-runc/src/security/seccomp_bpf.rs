@@ -21,19 +21,21 @@
 //!         jge 0x40000000 → ret EPERM  │      x32 numbers (x86_64 only)
 //!         jgt 469 → ret ENOSYS        │      newer than the profile
 //!         jge 135 ──yes──┐            │      a binary search over runs
-//!         jge 41 ─yes─┐  │            │      of numbers with one answer:
-//!         ret ALLOW   │  │            │      0–40 (read … sendfile)
-//!         jge 42 ─────┼┐ │            │
+//!         jge 41 ──no──→ ALLOW        │      of numbers with one answer:
+//!         jge 42 ──no──┐ │            │      0–40 (read … sendfile)
 //!         (socket's argument checks)  │      41: the rules on its arguments
 //!         …                           │
+//!  ALLOW: ret ALLOW                   │      each answer's one `ret`,
+//!  EPERM: ret ERRNO(EPERM)            │      which its runs jump to
 //!         jeq AUDIT_ARCH_I386 ←───────┘
 //!         …                                  the same, with i386 numbers
 //!         ret KILL_PROCESS                   any other ABI
 //! ```
-//! Conditional jumps reach at most 255 instructions ahead, so a section,
-//! or a long lower half of the search, is skipped with an unconditional
-//! `ja` (32-bit offset); each call's block is short. Nothing here knows
-//! names or profiles.
+//! Conditional jumps reach at most 255 instructions ahead. A section is
+//! skipped with an unconditional `ja` (32-bit offset). A search too long
+//! for its comparisons to reach the shared `ret`s gives each run a `ret`
+//! of its own instead, and skips a long lower half with a `ja`. Each
+//! call's block is short. Nothing here knows names or profiles.
 //!
 //! It imports nothing of mini-runc.
 
@@ -147,7 +149,13 @@ fn section_code(section: &Section) -> Result<Vec<sock_filter>, String> {
         code.push(op(JGT_K, 0, 1, highest));
         code.push(op(RET_K, 0, 0, answer));
     }
-    code.extend(search(&segments(section)?)?);
+    let runs = segments(section)?;
+    // The answers' `ret`s shared at the end, where every jump reaches
+    // them; else (a table too long for that) one `ret` per run.
+    code.extend(match shared_returns(&runs) {
+        Some(search) => search,
+        None => search(&runs)?,
+    });
     Ok(code)
 }
 
@@ -230,6 +238,91 @@ fn search(runs: &[Segment]) -> Result<Vec<sock_filter>, String> {
     Ok(code)
 }
 // ANCHOR_END: section-code
+
+/// Where a comparison of [`shared_returns`] goes.
+#[derive(Clone, Copy)]
+enum Target {
+    /// Ahead by this many instructions (0: the next one).
+    Skip(usize),
+    /// The `ret` of this answer, among those after the search.
+    Ret(u32),
+}
+
+/// One instruction of [`shared_returns`]: a `jge` whose targets are known
+/// once the search is laid out, or one as it is.
+enum Step {
+    Jge(u32, Target, Target),
+    Plain(sock_filter),
+}
+
+/// The binary search of [`search`], with no `ret` of its own for a run
+/// that is one answer: the comparison that finds such a run jumps to the
+/// one `ret` of that answer after the search, shared by every run with
+/// it. Docker's profile has some hundred runs per ABI and four answers, so
+/// the section is about half as long (fewer instructions for the kernel
+/// to check, translate to eBPF and compile at install). `None` when a
+/// jump would reach further than a conditional one can (255).
+fn shared_returns(runs: &[Segment]) -> Option<Vec<sock_filter>> {
+    /// The search over `runs`: its steps, or no step at all and the
+    /// answer, for one run of one answer.
+    fn lay_out(runs: &[Segment]) -> Result<Vec<Step>, u32> {
+        match runs {
+            [Segment::Ret(_, answer)] => return Err(*answer),
+            [Segment::Rules(_, block)] => {
+                return Ok(block.iter().copied().map(Step::Plain).collect());
+            }
+            _ => {}
+        }
+        let middle = runs.len() / 2;
+        let (lower, upper) = (lay_out(&runs[..middle]), lay_out(&runs[middle..]));
+        let lower_len = lower.as_ref().map_or(0, Vec::len);
+        let taken =
+            upper.as_ref().map_or_else(|answer| Target::Ret(*answer), |_| Target::Skip(lower_len));
+        let not_taken =
+            lower.as_ref().map_or_else(|answer| Target::Ret(*answer), |_| Target::Skip(0));
+        let mut steps = vec![Step::Jge(runs[middle].start(), taken, not_taken)];
+        steps.extend(lower.into_iter().flatten());
+        steps.extend(upper.into_iter().flatten());
+        Ok(steps)
+    }
+    let steps = match lay_out(runs) {
+        Ok(steps) => steps,
+        Err(answer) => return Some(vec![op(RET_K, 0, 0, answer)]),
+    };
+    let mut answers: Vec<u32> = Vec::new();
+    for step in &steps {
+        if let Step::Jge(_, taken, not_taken) = step {
+            for target in [taken, not_taken] {
+                if let Target::Ret(answer) = target
+                    && !answers.contains(answer)
+                {
+                    answers.push(*answer);
+                }
+            }
+        }
+    }
+    let mut code = Vec::with_capacity(steps.len() + answers.len());
+    for (at, step) in steps.iter().enumerate() {
+        let offset = |target: &Target| -> Option<u8> {
+            let ahead = match target {
+                Target::Skip(n) => *n,
+                Target::Ret(answer) => {
+                    let ret = steps.len() + answers.iter().position(|a| a == answer)?;
+                    ret - at - 1
+                }
+            };
+            u8::try_from(ahead).ok()
+        };
+        code.push(match step {
+            Step::Jge(start, taken, not_taken) => {
+                op(JGE_K, offset(taken)?, offset(not_taken)?, *start)
+            }
+            Step::Plain(insn) => *insn,
+        });
+    }
+    code.extend(answers.iter().map(|answer| op(RET_K, 0, 0, *answer)));
+    Some(code)
+}
 
 /// One call's rules: each conditional rule is a run of checks that jump
 /// to the next rule when one fails, then its `ret`.
@@ -379,29 +472,48 @@ mod tests {
 
     /// The search answers for every number as a lookup in the section's
     /// table would, across runs, gaps, rules and halves too long for a
-    /// conditional jump.
+    /// conditional jump; laid out with its own `ret`s, and with shared
+    /// ones where they fit.
     #[test]
     fn the_search_is_a_lookup() {
-        let mut calls = BTreeMap::new();
-        for nr in (0..600u32).filter(|n| n % 7 != 3 && !(200..260).contains(n)) {
-            let answer = if nr % 11 == 0 { 50 } else { 100 };
-            calls.insert(nr, Call { conditional: Vec::new(), otherwise: Some(answer) });
-        }
-        for nr in [41u32, 300, 301, 599] {
-            let condition = Condition { index: 0, op: Op::Eq, value: 5 };
-            calls.insert(nr, Call { conditional: vec![(vec![condition], 7)], otherwise: None });
-        }
-        let section = Section { arch: 1, calls: calls.clone(), default: 1, above: None, x32: None };
-        let program = assemble(&[section], 0).expect("assemble");
-        for nr in 0..700u32 {
-            for arg in [4u64, 5] {
-                let expected = match calls.get(&nr) {
-                    None => 1,
-                    Some(Call { conditional, .. }) if !conditional.is_empty() && arg == 5 => 7,
-                    Some(Call { conditional, .. }) if !conditional.is_empty() => 1,
-                    Some(call) => call.otherwise.expect("set"),
-                };
-                assert_eq!(run(&program, nr, 1, [arg, 0, 0, 0, 0, 0]), expected, "call {nr}");
+        for (last, shared_fits) in [(600u32, false), (120, true)] {
+            let mut calls = BTreeMap::new();
+            for nr in (0..last).filter(|n| n % 7 != 3 && !(200..260).contains(n)) {
+                let answer = if nr % 11 == 0 { 50 } else { 100 };
+                calls.insert(nr, Call { conditional: Vec::new(), otherwise: Some(answer) });
+            }
+            for nr in [41u32, 100, 300, 301, last - 1] {
+                let condition = Condition { index: 0, op: Op::Eq, value: 5 };
+                calls.insert(nr, Call { conditional: vec![(vec![condition], 7)], otherwise: None });
+            }
+            let section =
+                Section { arch: 1, calls: calls.clone(), default: 1, above: None, x32: None };
+            let runs = segments(&section).expect("runs");
+            let own = search(&runs).expect("search");
+            let shared = shared_returns(&runs);
+            assert_eq!(shared.is_some(), shared_fits, "{last} numbers");
+            for code in [Some(own.clone()), shared.clone()].into_iter().flatten() {
+                let program: Vec<sock_filter> =
+                    [op(LD_W_ABS, 0, 0, NR)].into_iter().chain(code).collect();
+                for nr in 0..last + 100 {
+                    for arg in [4u64, 5] {
+                        let expected = match calls.get(&nr) {
+                            None => 1,
+                            Some(Call { conditional, .. })
+                                if !conditional.is_empty() && arg == 5 =>
+                            {
+                                7
+                            }
+                            Some(Call { conditional, .. }) if !conditional.is_empty() => 1,
+                            Some(call) => call.otherwise.expect("set"),
+                        };
+                        let got = run(&program, nr, 1, [arg, 0, 0, 0, 0, 0]);
+                        assert_eq!(got, expected, "call {nr} of {last}");
+                    }
+                }
+            }
+            if let Some(shared) = shared {
+                assert!(shared.len() * 3 < own.len() * 2, "{} vs {}", shared.len(), own.len());
             }
         }
     }
