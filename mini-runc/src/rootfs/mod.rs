@@ -351,8 +351,14 @@ fn mount_proc_sys(root: &OwnedFd, spec: &Spec) -> Result<(), RootfsError> {
 fn mount_cgroups(root: &OwnedFd) -> Result<(), RootfsError> {
     let quiet = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     let ro = quiet | MsFlags::MS_RDONLY;
-    let mountinfo =
-        std::fs::read_to_string("/proc/self/mountinfo").map_err(|e| RootfsError::Sys {
+    // Read with room for the whole table at once: the kernel makes the
+    // text anew at each read(2) of a proc file, and std's read_to_string,
+    // which knows no size, starts with a read of 32 bytes and doubles (nine
+    // reads of this table here).
+    let mut mountinfo = String::with_capacity(64 * 1024);
+    std::fs::File::open("/proc/self/mountinfo")
+        .and_then(|mut file| std::io::Read::read_to_string(&mut file, &mut mountinfo))
+        .map_err(|e| RootfsError::Sys {
             call: format!("reading /proc/self/mountinfo: {e}"),
             errno: nix::errno::Errno::EIO,
         })?;
