@@ -386,7 +386,7 @@ fn recorded_run(argv: Vec<std::ffi::OsString>) -> Result<commands::run::RunArgs,
 
 fn main() -> ExitCode {
     cloexec_inherited();
-    let cli = match parse() {
+    let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         // No command (a bare `mini-docker`, or only --root): the help,
         // on stderr and with success, as Docker's.
@@ -466,20 +466,6 @@ fn main() -> ExitCode {
             ExitCode::from(failed)
         }
     }
-}
-
-/// `Cli::try_parse`, without taking down the definitions clap built to
-/// parse with: this process runs one command and exits, and freeing a
-/// `run`'s hundred-odd flags, each with its help, took an eighth of the
-/// instructions clap spent (callgrind).
-fn parse() -> Result<Cli, clap::Error> {
-    use clap::{CommandFactory, FromArgMatches};
-    let mut command = Cli::command();
-    let parsed = command.try_get_matches_from_mut(std::env::args_os()).and_then(|mut matches| {
-        Cli::from_arg_matches_mut(&mut matches).map_err(|e| e.format(&mut Cli::command()))
-    });
-    std::mem::forget(command);
-    parsed
 }
 
 /// The completion script for `shell`, written by `clap_complete` from the
