@@ -421,7 +421,7 @@ fn mount_in_root(
 /// Mounts a new `fstype` instance on `target`, a directory made for it in
 /// `dir`, the root of a file system this process has just mounted:
 /// nothing else has written there, so no lookup inside the root is needed
-/// (its walk through the overlay, and four more system calls). `target`
+/// (its walk through the overlay, and five more system calls). `target`
 /// is the path inside the root that ends in the directory's name.
 fn mount_in_new_dir(
     dir: &OwnedFd,
