@@ -351,10 +351,11 @@ fn mount_proc_sys(root: &OwnedFd, spec: &Spec) -> Result<(), RootfsError> {
 fn mount_cgroups(root: &OwnedFd) -> Result<(), RootfsError> {
     let quiet = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     let ro = quiet | MsFlags::MS_RDONLY;
-    // Read with room for the whole table at once: the kernel makes the
-    // text anew at each read(2) of a proc file, and std's read_to_string,
-    // which knows no size, starts with a read of 32 bytes and doubles (nine
-    // reads of this table here).
+    // Read with room for the table reserved: the kernel makes the text
+    // anew at each read(2) of a proc file, and std's read_to_string, which
+    // knows no size, starts with a read of 32 bytes and doubles (nine reads
+    // of this table here); with room, it reads 8 KiB at a time (two reads
+    // here, the table and its end).
     let mut mountinfo = String::with_capacity(64 * 1024);
     std::fs::File::open("/proc/self/mountinfo")
         .and_then(|mut file| std::io::Read::read_to_string(&mut file, &mut mountinfo))
@@ -388,10 +389,14 @@ fn mount_cgroups(root: &OwnedFd) -> Result<(), RootfsError> {
         let data: Vec<&str> = options.split(',').filter(|o| *o != "rw" && *o != "ro").collect();
         let data = data.join(",");
         let data = (!data.is_empty()).then_some(data.as_str());
-        if point.strip_prefix("/sys/fs/cgroup/").is_some_and(|name| !name.contains('/')) {
-            mount_in_new_dir(&tmpfs, point, "cgroup", fstype, ro, data)?;
-        } else {
-            mount_in_root(root, "cgroup", point, fstype, ro, data)?;
+        // (A point the table names twice, stacked mounts, or one below
+        // another hierarchy's: the directory exists, and is looked up.)
+        let direct = point.strip_prefix("/sys/fs/cgroup/").is_some_and(|name| !name.contains('/'));
+        match direct.then(|| mount_in_new_dir(&tmpfs, point, "cgroup", fstype, ro, data)) {
+            Some(Err(RootfsError::Sys { errno: nix::errno::Errno::EEXIST, .. })) | None => {
+                mount_in_root(root, "cgroup", point, fstype, ro, data)?
+            }
+            Some(mounted) => mounted?,
         }
     }
     remount_read_only(&fd_path(&tmpfs)).map_err(|e| match e {
