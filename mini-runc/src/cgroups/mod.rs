@@ -183,11 +183,18 @@ fn mkdir_leaf(
     prepare: &dyn Fn(&Path) -> Result<(), CgroupError>,
 ) -> Result<(), CgroupError> {
     let parent = dir.parent().unwrap_or(dir);
+    // The parent is shared, and removed by whoever leaves it empty (a
+    // `run --rm`'s remover too, after that `run` has returned): gone
+    // between two of these steps, it is made again.
+    let gone = |e: &std::io::Error| e.kind() == std::io::ErrorKind::NotFound;
     for _ in 0..10 {
         mkdir(parent)?;
-        prepare(parent)?;
+        match prepare(parent) {
+            Err(CgroupError::Io { source, .. }) if gone(&source) => continue,
+            prepared => prepared?,
+        }
         match std::fs::create_dir(dir) {
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) if gone(&e) => continue,
             Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
                 return Err(io("creating", dir)(e));
             }
