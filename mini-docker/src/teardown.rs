@@ -149,15 +149,21 @@ impl Drop for Remover {
 /// can: the address goes now; the state directory is retired (renamed
 /// out of sight in one step, so no later command sees it half-removed,
 /// and its name is free), and the [`Remover`] takes it from there, while
-/// `run` exits: the cgroups (killing what is still in them, as
-/// [`tear_down`] does), then the directory.
+/// `run` exits: the cgroups, then the directory. With `own_pid_namespace`
+/// the cgroups are empty, since the end of a PID namespace's init ends
+/// every process in it (pid_namespaces(7)); without one, what the command
+/// left running may still be in them, and is killed now, with the cgroups
+/// removed, as [`tear_down`] does, before `run` returns.
 ///
 /// For that moment after `run` has returned, the container's mounts (its
 /// volumes' bind mounts too) still exist in the held namespace: a script
 /// that unmounts a volume's file system right after `run --rm` may find it
 /// busy until the removal is done.
-pub fn tear_down_later(state: &StateDir, mut remover: Remover) {
+pub fn tear_down_later(state: &StateDir, mut remover: Remover, own_pid_namespace: bool) {
     network::remove(&state.dir);
+    if !own_pid_namespace {
+        mini_runc::cgroups::remove(&state.dir);
+    }
     match state.retire() {
         Ok(retired) => {
             let said = remover.go.as_ref().is_some_and(|go| nix::unistd::write(go, b"r") == Ok(1));

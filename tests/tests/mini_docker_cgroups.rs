@@ -161,6 +161,24 @@ fn rm_cgroups_go_after_run_returns() {
     assert!(lab.state_entries().is_empty(), "{:?}", lab.state_entries());
 }
 
+/// With the host's PID namespace, nothing ends what the command leaves
+/// running when it exits: `run --rm` kills it with the container's cgroups
+/// before it returns, not later in the remover (whose cgroups are empty
+/// only when the container's init took its PID namespace with it).
+#[test]
+fn rm_with_host_pids_kills_what_is_left() {
+    let Some(lab) = Lab::new("cgroups host pids", As::Root, &BINARIES) else { return };
+    let script = "sleep 60 & echo $!";
+    let ran = lab.container(&["--pid", "host", "--net", "none"], &["sh", "-c", script]);
+    assert_eq!(ran.code, 0, "{}", ran.stderr);
+    let pid: u32 = ran.stdout.trim().parse().unwrap_or_else(|_| panic!("{:?}", ran.stdout));
+    // Gone, or a zombie until init reaps it: field 3 of /proc/PID/stat.
+    let state = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|stat| stat.rsplit_once(") ").and_then(|(_, rest)| rest.chars().next()));
+    assert!(matches!(state, None | Some('Z') | Some('X')), "sleep {pid} still {state:?}");
+}
+
 /// The limits as the host sees them while the container runs; then
 /// mini-docker is killed with SIGKILL (its container dies with it, the
 /// cgroups stay: nobody could remove them) and the next run removes them.
