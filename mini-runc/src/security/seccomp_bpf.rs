@@ -492,10 +492,14 @@ mod tests {
             let own = search(&runs).expect("search");
             let shared = shared_returns(&runs);
             assert_eq!(shared.is_some(), shared_fits, "{last} numbers");
+            // What a section is made of: the shared layout where it fits.
+            let code = section_code(&section).expect("section");
+            assert_eq!(&code[1..], shared.as_deref().unwrap_or(&own), "{last} numbers");
+            let highest = *calls.keys().max().expect("calls");
             for code in [Some(own.clone()), shared.clone()].into_iter().flatten() {
                 let program: Vec<sock_filter> =
                     [op(LD_W_ABS, 0, 0, NR)].into_iter().chain(code).collect();
-                for nr in 0..last + 100 {
+                for nr in 0..highest + 100 {
                     for arg in [4u64, 5] {
                         let expected = match calls.get(&nr) {
                             None => 1,
