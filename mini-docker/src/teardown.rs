@@ -17,8 +17,8 @@
 //! A `run --rm` in the foreground hands its exit status back before the
 //! slow half is done ([`tear_down_later`]): the container's mount
 //! namespace (some forty mounts, which the kernel would unmount before it
-//! even told mini-docker the command had ended), its cgroups and its state
-//! directory go in a process of their own, a [`Remover`] forked while the container
+//! even told mini-docker the command had ended) and its state directory
+//! go in a process of their own, a [`Remover`] forked while the container
 //! ran, once the directory is out of sight.
 //!
 //! Ending one: [`signal`] sends a signal the way `docker kill` does (to
@@ -146,24 +146,22 @@ impl Drop for Remover {
 
 /// [`tear_down`] of a `--rm` container whose command has ended, for the
 /// foreground `run`, which returns the command's status as soon as it
-/// can: the address goes now; the state directory is retired (renamed
-/// out of sight in one step, so no later command sees it half-removed,
-/// and its name is free), and the [`Remover`] takes it from there, while
-/// `run` exits: the cgroups, then the directory. With `own_pid_namespace`
-/// the cgroups are empty, since the end of a PID namespace's init ends
-/// every process in it (pid_namespaces(7)); without one, what the command
-/// left running may still be in them, and is killed now, with the cgroups
-/// removed, as [`tear_down`] does, before `run` returns.
+/// can: the address and the cgroups go now; the state directory is
+/// retired (renamed out of sight in one step, so no later command sees it
+/// half-removed, and its name is free), and the [`Remover`] takes it from
+/// there, while `run` exits. (The cgroups stay this process's to remove:
+/// the record naming them is in the directory, which whoever made the
+/// state root may remove as soon as `run` has returned; a remover that
+/// took them left them behind then. With the host's PID namespace, what
+/// the command left running is in them, and is killed with them.)
 ///
 /// For that moment after `run` has returned, the container's mounts (its
 /// volumes' bind mounts too) still exist in the held namespace: a script
 /// that unmounts a volume's file system right after `run --rm` may find it
 /// busy until the removal is done.
-pub fn tear_down_later(state: &StateDir, mut remover: Remover, own_pid_namespace: bool) {
+pub fn tear_down_later(state: &StateDir, mut remover: Remover) {
     network::remove(&state.dir);
-    if !own_pid_namespace {
-        mini_runc::cgroups::remove(&state.dir);
-    }
+    mini_runc::cgroups::remove(&state.dir);
     match state.retire() {
         Ok(retired) => {
             let said = remover.go.as_ref().is_some_and(|go| nix::unistd::write(go, b"r") == Ok(1));

@@ -487,7 +487,7 @@ fn launch(
         hold.map(|slot| std::mem::take(&mut *slot.lock().unwrap_or_else(|e| e.into_inner())));
     match held {
         Some(Held::Remover(remover)) if keep == Keep::Nothing && result.is_ok() => {
-            teardown::tear_down_later(state, remover, cfg.namespaces.pid)
+            teardown::tear_down_later(state, remover)
         }
         // (A remover dropped reads end-of-file, ends, and is waited for.)
         held => {
