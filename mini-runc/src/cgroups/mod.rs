@@ -183,25 +183,29 @@ fn mkdir_leaf(
     prepare: &dyn Fn(&Path) -> Result<(), CgroupError>,
 ) -> Result<(), CgroupError> {
     let parent = dir.parent().unwrap_or(dir);
-    // The parent is shared, and removed by whoever leaves it empty (a
-    // `run --rm`'s remover too, after that `run` has returned): gone
-    // between two of these steps, it is made again.
-    let gone = |e: &std::io::Error| e.kind() == std::io::ErrorKind::NotFound;
+    // The parent is shared, and removed by whoever leaves it empty (another
+    // container's teardown): gone between two of these steps, it is made
+    // again. A file missing for another reason is an error at once.
+    let gone = |e: &std::io::Error| e.kind() == std::io::ErrorKind::NotFound && !parent.exists();
+    let mut last = io("creating", dir)(std::io::ErrorKind::NotFound.into());
     for _ in 0..10 {
         mkdir(parent)?;
         match prepare(parent) {
-            Err(CgroupError::Io { source, .. }) if gone(&source) => continue,
+            Err(CgroupError::Io { what, path, source }) if gone(&source) => {
+                last = CgroupError::Io { what, path, source };
+                continue;
+            }
             prepared => prepared?,
         }
         match std::fs::create_dir(dir) {
-            Err(e) if gone(&e) => continue,
+            Err(e) if gone(&e) => last = io("creating", dir)(e),
             Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
                 return Err(io("creating", dir)(e));
             }
             _ => return Ok(()),
         }
     }
-    Err(io("creating", dir)(std::io::ErrorKind::NotFound.into()))
+    Err(last)
 }
 
 /// A bundle's `cgroupsPath`, relative to a hierarchy's root: `/`, `.`
