@@ -19,14 +19,16 @@
 //!         jeq AUDIT_ARCH_X86_64 ──no──┐      one section per ABI
 //!         ld  nr                      │
 //!         jge 0x40000000 → ret EPERM  │      x32 numbers (x86_64 only)
-//!         jgt 469 → ret ENOSYS        │      newer than the profile
-//!         jge 135 ──yes──┐            │      a binary search over runs
-//!         jge 41 ──no──→ ALLOW        │      of numbers with one answer:
-//!         jge 42 ──no──┐ │            │      0–40 (read … sendfile)
+//!         jgt 466 → ret ENOSYS        │      newer than the profile
+//!         jge 279 ──yes──┐            │      a binary search over the 66
+//!         jge 157 ──yes─┐│            │      runs of numbers with one
+//!         …             ││            │      answer (then 135, 57, 42)
+//!         jge 41 ──no──→ ALLOW        │      0–40 (read … sendfile)
 //!         (socket's argument checks)  │      41: the rules on its arguments
 //!         …                           │
 //!  ALLOW: ret ALLOW                   │      each answer's one `ret`,
 //!  EPERM: ret ERRNO(EPERM)            │      which its runs jump to
+//!         ret ERRNO(ENOSYS)           │      (clone3's)
 //!         jeq AUDIT_ARCH_I386 ←───────┘
 //!         …                                  the same, with i386 numbers
 //!         ret KILL_PROCESS                   any other ABI
@@ -258,7 +260,7 @@ enum Step {
 /// The binary search of [`search`], with no `ret` of its own for a run
 /// that is one answer: the comparison that finds such a run jumps to the
 /// one `ret` of that answer after the search, shared by every run with
-/// it. Docker's profile has some hundred runs per ABI and four answers, so
+/// it. Docker's profile has some seventy runs per ABI and three answers, so
 /// the section is about half as long (fewer instructions for the kernel
 /// to check, translate to eBPF and compile at install). `None` when a
 /// jump would reach further than a conditional one can (255).
