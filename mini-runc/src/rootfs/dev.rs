@@ -66,13 +66,13 @@ pub fn mount_dev(root: &OwnedFd, spec: &Spec) -> Result<(), RootfsError> {
         nosuid | MsFlags::MS_NOEXEC | MsFlags::MS_STRICTATIME,
         Some("mode=755,size=65536k"),
     )?;
-    // mknod is refused in a user namespace: the container's own, or the
-    // one this runtime itself runs in (root in a rootless container),
-    // where it has no CAP_MKNOD in the initial one.
     // The new tmpfs, where the nodes, links and mount points are made
     // (see `mount_in_new_dir`).
     let dev = open_in_root(root, "/dev", Create::Nothing)?;
     for (name, major, minor) in DEVICES {
+        // mknod is refused in a user namespace: the container's own, or the
+        // one this runtime itself runs in (root in a rootless container),
+        // where it has no CAP_MKNOD in the initial one.
         let made = !spec.user_namespace && usual_device(&dev, name, major, minor)?;
         if !made {
             let path = format!("/dev/{name}");

@@ -399,12 +399,7 @@ fn mount_cgroups(root: &OwnedFd) -> Result<(), RootfsError> {
             Some(mounted) => mounted?,
         }
     }
-    remount_read_only(&fd_path(&tmpfs)).map_err(|e| match e {
-        RootfsError::Sys { errno, .. } => {
-            RootfsError::Sys { call: "remount \"/sys/fs/cgroup\" read-only".into(), errno }
-        }
-        other => other,
-    })
+    read_only_at(&tmpfs, "/sys/fs/cgroup")
 }
 // ANCHOR_END: cgroup-fs
 
@@ -418,9 +413,7 @@ fn mount_in_root(
     data: Option<&str>,
 ) -> Result<(), RootfsError> {
     let at = open_in_root(root, target, Create::Dir)?;
-    mount(Some(source), fd_path(&at).as_str(), Some(fstype), flags, data).map_err(RootfsError::sys(
-        format!("mount({source:?}, {target:?}, {fstype:?}, {flags:?}, {:?})", data.unwrap_or("")),
-    ))
+    mount_new(source, &fd_path(&at), target, fstype, flags, data)
 }
 
 /// Mounts a new `fstype` instance on `target`, a directory made for it in
@@ -439,8 +432,20 @@ fn mount_in_new_dir(
     let name = Path::new(target).file_name().and_then(|n| n.to_str()).unwrap_or(".");
     nix::sys::stat::mkdirat(dir, name, Mode::from_bits_truncate(0o755))
         .map_err(RootfsError::sys(format!("mkdir({target:?})")))?;
-    let at = format!("{}/{name}", fd_path(dir));
-    mount(Some(source), at.as_str(), Some(fstype), flags, data).map_err(RootfsError::sys(format!(
+    mount_new(source, &format!("{}/{name}", fd_path(dir)), target, fstype, flags, data)
+}
+
+/// mount(2) of a new `fstype` instance on `at` (a /proc/self/fd path),
+/// which is `target` inside the root, the path its error names.
+fn mount_new(
+    source: &str,
+    at: &str,
+    target: &str,
+    fstype: &str,
+    flags: MsFlags,
+    data: Option<&str>,
+) -> Result<(), RootfsError> {
+    mount(Some(source), at, Some(fstype), flags, data).map_err(RootfsError::sys(format!(
         "mount({source:?}, {target:?}, {fstype:?}, {flags:?}, {:?})",
         data.unwrap_or("")
     )))
@@ -465,8 +470,13 @@ fn bind(
 /// Makes the mount on `target` (inside the root) read-only.
 fn read_only_in_root(root: &OwnedFd, target: &str) -> Result<(), RootfsError> {
     // A new lookup: it crosses into the mount just made on `target`.
-    let at = open_in_root(root, target, Create::Nothing)?;
-    remount_read_only(&fd_path(&at)).map_err(|e| match e {
+    read_only_at(&open_in_root(root, target, Create::Nothing)?, target)
+}
+
+/// Makes the mount whose root `at` is read-only (`target`: its path inside
+/// the root, which the error names).
+fn read_only_at(at: &OwnedFd, target: &str) -> Result<(), RootfsError> {
+    remount_read_only(&fd_path(at)).map_err(|e| match e {
         RootfsError::Sys { errno, .. } => {
             RootfsError::Sys { call: format!("remount {target:?} read-only"), errno }
         }
