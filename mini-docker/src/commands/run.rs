@@ -566,16 +566,18 @@ struct BundleFiles {
 
 impl BundleFiles {
     fn write(&self) -> Result<(), ContainerError> {
-        let config = serde_json::to_string_pretty(&self.spec).unwrap_or_default();
-        let seccomp = self.seccomp.iter().map(|copy| (copy.path.clone(), copy.text.as_str()));
-        for (path, text) in
-            [(self.dir.join("config.json"), config.as_str())].into_iter().chain(seccomp)
-        {
+        let write = |path: PathBuf, text: &str| {
             std::fs::write(&path, text).map_err(|source| ContainerError::Io {
                 what: "writing",
                 path,
                 source,
-            })?;
+            })
+        };
+        let config = serde_json::to_string_pretty(&self.spec).unwrap_or_default();
+        write(self.dir.join("config.json"), &config)?;
+        // Before exec's record, which names it.
+        if let Some(copy) = &self.seccomp {
+            write(copy.path.clone(), &copy.text)?;
         }
         let state = StateDir { dir: self.dir.clone() };
         mini_runc::container::tenant::write_record(&state, &self.exec_record)?;
@@ -601,9 +603,10 @@ type HeldSlot = Arc<Mutex<Held>>;
 
 /// The engine's steps in the middle of the start, handed to the process
 /// model as hooks. With `network` (`--net bridge` or pasta, see
-/// `network/`): pasta once the child exists; on the bridge, the veth pair, `eth0`'s address and route alongside the
-/// child's setup; the published ports' relays once it runs. Alongside the
-/// setup too: the bundle's late `files`. With `hold`, the child's
+/// `network/`): pasta once the child exists; on the bridge, the veth pair,
+/// `eth0`'s address and route alongside the child's setup; the published
+/// ports' relays once it runs. Alongside the setup too: the bundle's late
+/// `files`. With `hold`, the child's
 /// namespaces of the kinds it names (`/proc/PID/ns/mnt`…, namespaces(7):
 /// an open descriptor keeps a namespace alive after its last process),
 /// opened once the child exists and handed to the process that will
@@ -623,12 +626,12 @@ fn engine_hooks(
     let (dir, pasta_dir) = (state.dir.clone(), state.dir.clone());
     let held = hold.as_ref().map(|(slot, _)| slot.clone());
     let for_remover = StateDir { dir: state.dir.clone() };
-    // Before "go": pasta, and this process rootless, may open the child's
-    // /proc/PID/ns/ files only until the child changes its credentials
-    // (it then stops being dumpable, which ptrace access mode checks).
     let on_bridge = matches!(network, Some(network::Kind::Bridge(_)));
     let on_pasta = matches!(network, Some(network::Kind::Pasta));
     let wants_runtime_step = hold.is_some() || on_pasta;
+    // Before "go": pasta, and this process rootless, may open the child's
+    // /proc/PID/ns/ files only until the child changes its credentials
+    // (it then stops being dumpable, which ptrace access mode checks).
     let create_runtime: CreateRuntime = Arc::new(move |pid| {
         if let Some((slot, kinds)) = &hold {
             let open = |kind| std::fs::File::open(format!("/proc/{pid}/ns/{kind}")).ok();

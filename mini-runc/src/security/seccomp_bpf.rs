@@ -265,31 +265,53 @@ enum Step {
 /// to check, translate to eBPF and compile at install). `None` when a
 /// jump would reach further than a conditional one can (255).
 fn shared_returns(runs: &[Segment]) -> Option<Vec<sock_filter>> {
-    /// The search over `runs`: its steps, or no step at all and the
-    /// answer, for one run of one answer.
-    fn lay_out(runs: &[Segment]) -> Result<Vec<Step>, u32> {
+    /// A part of the search, laid out: no code at all for one run of one
+    /// answer (the comparison that finds it jumps to that answer's `ret`),
+    /// else its steps.
+    enum Laid {
+        Answer(u32),
+        Steps(Vec<Step>),
+    }
+    impl Laid {
+        /// Where a comparison goes for this half, if its steps begin
+        /// `skip` instructions ahead.
+        fn target(&self, skip: usize) -> Target {
+            match self {
+                Laid::Answer(answer) => Target::Ret(*answer),
+                Laid::Steps(_) => Target::Skip(skip),
+            }
+        }
+        fn len(&self) -> usize {
+            match self {
+                Laid::Answer(_) => 0,
+                Laid::Steps(steps) => steps.len(),
+            }
+        }
+    }
+    fn lay_out(runs: &[Segment]) -> Laid {
         match runs {
-            [Segment::Ret(_, answer)] => return Err(*answer),
+            [Segment::Ret(_, answer)] => return Laid::Answer(*answer),
             [Segment::Rules(_, block)] => {
-                return Ok(block.iter().copied().map(Step::Plain).collect());
+                return Laid::Steps(block.iter().copied().map(Step::Plain).collect());
             }
             _ => {}
         }
         let middle = runs.len() / 2;
         let (lower, upper) = (lay_out(&runs[..middle]), lay_out(&runs[middle..]));
-        let lower_len = lower.as_ref().map_or(0, Vec::len);
-        let taken =
-            upper.as_ref().map_or_else(|answer| Target::Ret(*answer), |_| Target::Skip(lower_len));
-        let not_taken =
-            lower.as_ref().map_or_else(|answer| Target::Ret(*answer), |_| Target::Skip(0));
+        // Not taken: the lower half, next; taken (at least the middle
+        // run's start): the upper half, after the lower half's steps.
+        let (taken, not_taken) = (upper.target(lower.len()), lower.target(0));
         let mut steps = vec![Step::Jge(runs[middle].start(), taken, not_taken)];
-        steps.extend(lower.into_iter().flatten());
-        steps.extend(upper.into_iter().flatten());
-        Ok(steps)
+        for half in [lower, upper] {
+            if let Laid::Steps(half) = half {
+                steps.extend(half);
+            }
+        }
+        Laid::Steps(steps)
     }
     let steps = match lay_out(runs) {
-        Ok(steps) => steps,
-        Err(answer) => return Some(vec![op(RET_K, 0, 0, answer)]),
+        Laid::Steps(steps) => steps,
+        Laid::Answer(answer) => return Some(vec![op(RET_K, 0, 0, answer)]),
     };
     let mut answers: Vec<u32> = Vec::new();
     for step in &steps {
