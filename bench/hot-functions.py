@@ -100,6 +100,11 @@ def main():
         md + ["--net", "none", "-m", "64m", "--pids-limit", "100", rootfs, "/bin/true"],
         [startup.MINI_RUNC, "--root", state, "run", "--bundle", bundle, "hot"],
     ]
+    # Where tracefs is not mounted (perf mounts it only while it runs):
+    # mounted here, in this script's private mount namespace, so it goes
+    # when the script ends.
+    if not os.path.exists(os.path.join(TRACING, "tracing_on")):
+        subprocess.run(["mount", "-t", "tracefs", "nodev", TRACING], check=True)
     names = []
     tracefs("tracing_on", "0")
     tracefs("uprobe_events", "")
