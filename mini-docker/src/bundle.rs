@@ -33,14 +33,15 @@ use std::path::{Path, PathBuf};
 
 use mini_runc::cgroups::{CPU_PERIOD_US, Limits};
 use mini_runc::container::{Config, IpcMode, NetMode};
+use mini_runc::security::seccomp::Settled;
 use mini_runc::security::{SecurityError, capabilities, paths, precompiled, seccomp};
 use nix::unistd::geteuid;
 use oci_spec::runtime::{
     Capabilities, Capability, Linux, LinuxCapabilitiesBuilder, LinuxCpuBuilder, LinuxDevice,
     LinuxDeviceBuilder, LinuxDeviceCgroup, LinuxDeviceCgroupBuilder, LinuxDeviceType,
     LinuxIdMappingBuilder, LinuxMemoryBuilder, LinuxNamespace, LinuxNamespaceBuilder,
-    LinuxNamespaceType, LinuxPidsBuilder, LinuxResources, LinuxResourcesBuilder, Mount,
-    MountBuilder, Process, RootBuilder, Spec, UserBuilder,
+    LinuxNamespaceType, LinuxPidsBuilder, LinuxResources, LinuxResourcesBuilder, LinuxSeccomp,
+    Mount, MountBuilder, Process, RootBuilder, Spec, UserBuilder,
 };
 use thiserror::Error;
 
@@ -176,13 +177,19 @@ pub struct Additions {
 // ANCHOR: spec
 /// The container's `config.json`, built as `oci-spec`'s [`Spec`]: each
 /// part is set here, none left to the crate's defaults (which are runc's
-/// `spec` command's: a shell, its rlimits, its mounts).
+/// `spec` command's: a shell, its rlimits, its mounts). All of it but
+/// `linux.seccomp`, which comes back beside it, settled (see
+/// [`precompiled::settle`]): its text, which [`set_seccomp`] puts into the
+/// `Spec` before it is written, and the program compiled from it. The
+/// plan is made without it: the runtime takes the program as it is, and
+/// reading the text into `oci-spec`'s types and writing it out again is
+/// work the start need not wait for.
 pub fn spec(
     cfg: &Config,
     additions: &Additions,
     limits: &Limits,
     rootfs: &Path,
-) -> Result<(Spec, Filters), BundleError> {
+) -> Result<(Spec, Option<Settled>), BundleError> {
     let mut spec = Spec::default();
     spec.set_version("1.0.2".to_owned());
     spec.set_root(Some(
@@ -197,15 +204,20 @@ pub fn spec(
         annotations.insert(NAME_ANNOTATION.to_owned(), name.clone());
     }
     spec.set_annotations((!annotations.is_empty()).then_some(annotations));
-    let (linux, filters) = linux(cfg, limits, &additions.devices)?;
+    let (linux, settled) = linux(cfg, limits, &additions.devices)?;
     spec.set_linux(Some(linux));
-    Ok((spec, filters))
+    Ok((spec, settled))
 }
 // ANCHOR_END: spec
 
-/// The seccomp filter compiled from the profile `config.json` holds (see
-/// mini-runc's `seccomp::settle`); `None` when it holds none.
-pub type Filters = Option<Vec<seccomp::BpfProgram>>;
+/// `linux.seccomp`, from the text [`spec`] handed back beside the `Spec`.
+pub fn set_seccomp(spec: &mut Spec, text: &str) -> Result<(), BundleError> {
+    let profile: LinuxSeccomp = serde_json::from_str(text).map_err(invalid)?;
+    if let Some(linux) = spec.linux_mut() {
+        linux.set_seccomp(Some(profile));
+    }
+    Ok(())
+}
 
 /// `process`: the command, its environment, user and directory, its
 /// capabilities (one set, as Docker gives them) and `no_new_privs`.
@@ -249,7 +261,7 @@ fn linux(
     cfg: &Config,
     limits: &Limits,
     devices: &[DeviceMapping],
-) -> Result<(Linux, Filters), BundleError> {
+) -> Result<(Linux, Option<Settled>), BundleError> {
     let mut linux = Linux::default();
     linux.set_namespaces(Some(namespaces(cfg)?));
     // Every range: rootless with subordinate IDs there are two.
@@ -278,12 +290,15 @@ fn linux(
     }
     linux.set_devices((!nodes.is_empty()).then_some(nodes));
     linux.set_sysctl(sysctls(cfg));
-    // Read and settled once: written into the file, and compiled from the
-    // same rules for the in-process start.
+    // Read and settled once: compiled for the in-process start, and put
+    // into the file as it is written (see `spec`). Docker's default
+    // profile reads as `oci-spec`'s type (a test below says so); a user's
+    // is read now, so that one it refuses stops `run` before the
+    // container starts, with its state removed (commands/run.rs).
     let settled = precompiled::settle(&cfg.security.seccomp, cfg.security.caps)?;
-    let (profile, filters) = settled.map(|s| (s.oci, s.filters)).unzip();
-    let profile = profile.map(|text| serde_json::from_str(&text)).transpose();
-    linux.set_seccomp(profile.map_err(invalid)?);
+    if let (Some(settled), seccomp::Profile::File(_)) = (&settled, &cfg.security.seccomp) {
+        serde_json::from_str::<LinuxSeccomp>(&settled.oci).map_err(invalid)?;
+    }
     // (Rootless, the host's devices cgroup is not the engine's to write;
     // nor can the container make device nodes: the kernel refuses mknod of
     // a device in a user namespace.)
@@ -302,7 +317,7 @@ fn linux(
         resources.set_devices(rules);
         linux.set_resources(Some(resources));
     }
-    Ok((linux, filters))
+    Ok((linux, settled))
 }
 
 // ANCHOR: host-devices
@@ -546,4 +561,30 @@ fn resources(limits: &Limits) -> Result<LinuxResources, BundleError> {
     // sets Docker's.
     resources.set_devices(None);
     Ok(resources)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Docker's default profile, as `spec` hands it back beside the
+    /// `Spec` (precompiled or compiled now), reads as `oci-spec`'s type,
+    /// which `set_seccomp` puts into `config.json` without a check before
+    /// the start.
+    #[test]
+    fn default_profile_reads_as_oci() {
+        let caps = capabilities::mask(&capabilities::DEFAULT);
+        let settled = [
+            precompiled::settle(&seccomp::Profile::Default, caps),
+            seccomp::settle(&seccomp::Profile::Default, caps),
+        ];
+        for settled in settled {
+            let settled = settled.expect("settled").expect("a profile");
+            let mut spec = Spec::default();
+            set_seccomp(&mut spec, &settled.oci).expect("reads as LinuxSeccomp");
+            let profile = spec.linux().as_ref().and_then(|l| l.seccomp().clone());
+            let syscalls = profile.expect("set").syscalls().clone().unwrap_or_default();
+            assert!(syscalls.len() > 10, "the profile's rules: {}", syscalls.len());
+        }
+    }
 }

@@ -438,7 +438,7 @@ fn launch(
     }
     let files = BundleFiles {
         dir: state.dir.clone(),
-        spec,
+        spec: Mutex::new(spec),
         seccomp,
         exec_record: mini_runc::container::tenant::record_text(&cfg),
     };
@@ -505,14 +505,16 @@ fn launch(
 /// mini-runc's `container/in_process.rs`). The same `Spec` is written as
 /// `config.json` into the state directory, while the container's first
 /// process sets up, and before its command starts (see [`BundleFiles`]):
-/// what runs is what the file says.
+/// what runs is what the file says. The seccomp profile goes into it
+/// there, and into the plan as the program compiled from it (see
+/// `bundle::spec`).
 fn write_bundle(
     decided: Config,
     additions: &bundle::Additions,
     limits: &Limits,
     state: &StateDir,
 ) -> Result<Bundle, Error> {
-    let (spec, filters) = bundle::spec(&decided, additions, limits, &state.rootfs())?;
+    let (spec, settled) = bundle::spec(&decided, additions, limits, &state.rootfs())?;
     let mut plan = spec::plan(&spec, &state.dir, &decided.id)?.in_process(InProcess {
         name: decided.name,
         remove: decided.remove,
@@ -527,13 +529,7 @@ fn write_bundle(
         hostname: decided.hostname,
         privileged: decided.security.privileged,
     });
-    let seccomp = match filters {
-        Some(filters) => plan.seccomp_compiled(&state.dir, filters),
-        None => {
-            plan.compile_seccomp(&state.dir)?;
-            None
-        }
-    };
+    let seccomp = settled.map(|settled| plan.seccomp_settled(&state.dir, settled));
     state.fill(&plan.config)?;
     Ok(Bundle { plan, spec, seccomp })
 }
@@ -544,7 +540,8 @@ fn write_bundle(
 struct Bundle {
     plan: Plan,
     spec: oci_spec::runtime::Spec,
-    /// `linux.seccomp`, for `exec`, unwritten (see [`BundleFiles`]).
+    /// `linux.seccomp`, unwritten: for `config.json` and `exec` (see
+    /// [`BundleFiles`]).
     seccomp: Option<SeccompCopy>,
 }
 
@@ -559,13 +556,16 @@ struct Bundle {
 /// waits until these are on disk; a failure stops the start.
 struct BundleFiles {
     dir: PathBuf,
-    spec: oci_spec::runtime::Spec,
+    /// All of `config.json` but its `linux.seccomp`, which `seccomp` holds
+    /// (see `bundle::spec`) and which is put in here, by the hook (an `Fn`,
+    /// called once).
+    spec: Mutex<oci_spec::runtime::Spec>,
     seccomp: Option<SeccompCopy>,
     exec_record: String,
 }
 
 impl BundleFiles {
-    fn write(&self) -> Result<(), ContainerError> {
+    fn write(&self) -> Result<(), Error> {
         let write = |path: PathBuf, text: &str| {
             std::fs::write(&path, text).map_err(|source| ContainerError::Io {
                 what: "writing",
@@ -573,7 +573,11 @@ impl BundleFiles {
                 source,
             })
         };
-        let config = serde_json::to_string_pretty(&self.spec).unwrap_or_default();
+        let mut spec = self.spec.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(copy) = &self.seccomp {
+            bundle::set_seccomp(&mut spec, &copy.text)?;
+        }
+        let config = serde_json::to_string_pretty(&*spec).unwrap_or_default();
         write(self.dir.join("config.json"), &config)?;
         // Before exec's record, which names it.
         if let Some(copy) = &self.seccomp {

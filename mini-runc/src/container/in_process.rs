@@ -101,7 +101,8 @@ impl Plan {
     /// copy in the state directory `dir`, which a later `exec` compiles
     /// again (its process gets the same filter).
     pub fn compile_seccomp(&mut self, dir: &Path) -> Result<(), SecurityError> {
-        let Some(copy) = self.seccomp_copy(dir) else { return Ok(()) };
+        let Some(text) = self.seccomp.take() else { return Ok(()) };
+        let copy = SeccompCopy { path: dir.join(SECCOMP_COPY), text };
         copy.write()?;
         let security = &mut self.config.security;
         let profile = seccomp::Profile::File(copy.path);
@@ -110,30 +111,25 @@ impl Plan {
         Ok(())
     }
 
-    /// [`Plan::compile_seccomp`], with the filter the engine compiled
-    /// already from the profile it wrote (`seccomp::settle`), so not
-    /// compiled a second time. The copy for a later `exec` is handed back
-    /// unwritten: the engine writes it while the container sets up, with
-    /// the other files only later commands read (`exec` cannot come before
-    /// the command has started).
-    pub fn seccomp_compiled(
-        &mut self,
-        dir: &Path,
-        compiled: Vec<seccomp::BpfProgram>,
-    ) -> Option<SeccompCopy> {
-        let copy = self.seccomp_copy(dir)?;
+    /// The engine's seccomp profile, settled already (`seccomp::settle`):
+    /// the program it compiled is the container's filter, and the text is
+    /// `linux.seccomp`, which the plan was made without (so it is neither
+    /// read nor compiled a second time). The copy for a later `exec` is
+    /// handed back unwritten: the engine writes it while the container
+    /// sets up, with the other files only later commands read (`exec`
+    /// cannot come before the command has started).
+    pub fn seccomp_settled(&mut self, dir: &Path, settled: seccomp::Settled) -> SeccompCopy {
+        let path = dir.join(SECCOMP_COPY);
         let security = &mut self.config.security;
-        security.filters = compiled;
-        security.seccomp = seccomp::Profile::File(copy.path.clone());
-        Some(copy)
-    }
-
-    /// `linux.seccomp` as the file `seccomp.json` in `dir` will hold it.
-    fn seccomp_copy(&mut self, dir: &Path) -> Option<SeccompCopy> {
-        let text = self.seccomp.take()?;
-        Some(SeccompCopy { path: dir.join("seccomp.json"), text })
+        security.filters = settled.filters;
+        security.seccomp = seccomp::Profile::File(path.clone());
+        SeccompCopy { path, text: settled.oci }
     }
 }
+
+/// The file in the state directory that holds the container's
+/// `linux.seccomp`.
+const SECCOMP_COPY: &str = "seccomp.json";
 
 /// The container's `linux.seccomp`, to be written where its record says
 /// (`exec` compiles it again for its process).
