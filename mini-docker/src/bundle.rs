@@ -183,7 +183,8 @@ pub struct Additions {
 /// `Spec` before it is written, and the program compiled from it. The
 /// plan is made without it: the runtime takes the program as it is, and
 /// reading the text into `oci-spec`'s types and writing it out again is
-/// work the start need not wait for.
+/// work the start need not wait for (but for a user's profile, which
+/// [`linux`] reads once to check it).
 pub fn spec(
     cfg: &Config,
     additions: &Additions,
@@ -293,8 +294,8 @@ fn linux(
     // Read and settled once: compiled for the in-process start, and put
     // into the file as it is written (see `spec`). Docker's default
     // profile reads as `oci-spec`'s type (a test below says so); a user's
-    // is read now, so that one it refuses stops `run` before the
-    // container starts, with its state removed (commands/run.rs).
+    // is read now, so that one it refuses stops `run` (or `restart`)
+    // before the container starts.
     let settled = precompiled::settle(&cfg.security.seccomp, cfg.security.caps)?;
     if let (Some(settled), seccomp::Profile::File(_)) = (&settled, &cfg.security.seccomp) {
         serde_json::from_str::<LinuxSeccomp>(&settled.oci).map_err(invalid)?;

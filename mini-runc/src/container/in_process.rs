@@ -19,10 +19,12 @@
 //!   container:NAME`, held open since the engine checked the name: the
 //!   paths `config.json` gives for them (`/proc/PID/ns/KIND`, as Docker
 //!   writes) could by the time of the start name another process's
-//!   namespaces if that container ended and its PID was reused.
+//!   namespaces if that container ended and its PID was reused;
+//! - the seccomp filter it compiled already ([`Plan::seccomp_settled`]).
 //!
-//! It imports `container/`'s types and [`spec::Plan`]; only the engine
-//! calls it.
+//! It imports `container/`'s types and [`spec::Plan`]. The engine calls
+//! it; the `mini-runc` binary, only for [`Plan::compile_seccomp`], the
+//! one way a bundle's own `linux.seccomp` is compiled.
 
 use std::path::{Path, PathBuf};
 

@@ -219,8 +219,10 @@ pub fn oci(profile: &Profile, caps: u64) -> Result<Option<Value>, SecurityError>
 /// filter beside the bundle and so reads and compiles the profile once
 /// per start, not three times; `compiled_as_written` in the tests below
 /// checks that the filter is the one the runtime compiles from the file.
-/// The profile is JSON text, ready for the file and read only once, into
-/// the engine's own type for it.
+/// The profile is JSON text, ready for the file; Docker's default goes
+/// into `config.json` without a check, and a user's is read as the file's
+/// type once more to check it before the start (mini-docker's
+/// `bundle.rs`).
 pub struct Settled {
     pub oci: String,
     pub filters: Vec<BpfProgram>,
