@@ -297,8 +297,11 @@ fn linux(
     // is read now, so that one it refuses stops `run` (or `restart`)
     // before the container starts.
     let settled = precompiled::settle(&cfg.security.seccomp, cfg.security.caps)?;
-    if let (Some(settled), seccomp::Profile::File(_)) = (&settled, &cfg.security.seccomp) {
-        serde_json::from_str::<LinuxSeccomp>(&settled.oci).map_err(invalid)?;
+    if let (Some(settled), seccomp::Profile::File(path)) = (&settled, &cfg.security.seccomp) {
+        serde_json::from_str::<LinuxSeccomp>(&settled.oci).map_err(|e| SecurityError::Profile {
+            path: path.clone(),
+            why: format!("not a linux.seccomp of the OCI specification: {e}"),
+        })?;
     }
     // (Rootless, the host's devices cgroup is not the engine's to write;
     // nor can the container make device nodes: the kernel refuses mknod of
