@@ -151,8 +151,9 @@ impl Drop for Remover {
 /// half-removed, and its name is free), and the [`Remover`] takes it from
 /// there, while `run` exits. (The cgroups stay this process's to remove:
 /// the record naming them is in the directory, which whoever made the
-/// state root may remove as soon as `run` has returned; a remover that
-/// took them left them behind then. With the host's PID namespace, what
+/// state root may remove as soon as `run` has returned, and a remover
+/// that found no record would leave them behind. With the host's PID
+/// namespace, what
 /// the command left running is in them, and is killed with them.)
 ///
 /// For that moment after `run` has returned, the container's mounts (its

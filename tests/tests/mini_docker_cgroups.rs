@@ -147,8 +147,8 @@ fn cgroup_namespace_shows_root() {
 /// it returns the command's status, though it leaves its state directory
 /// to the remover it forked (mini-docker's `teardown.rs`): the record
 /// naming the cgroups is in that directory, which a caller may remove as
-/// soon as `run` has returned (this lab does), and a remover that took the
-/// cgroups left them behind then. With the host's cgroup namespace the
+/// soon as `run` has returned (this lab does), and a remover that found no
+/// record would leave the cgroups behind. With the host's cgroup namespace the
 /// container names its own cgroup.
 #[test]
 fn rm_cgroups_go_before_run_returns() {

@@ -574,15 +574,14 @@ impl BundleFiles {
             })
         };
         let mut spec = self.spec.lock().unwrap_or_else(|e| e.into_inner());
+        // Into config.json, and its copy written before exec's record,
+        // which names it.
         if let Some(copy) = &self.seccomp {
             bundle::set_seccomp(&mut spec, &copy.text)?;
+            write(copy.path.clone(), &copy.text)?;
         }
         let config = serde_json::to_string_pretty(&*spec).unwrap_or_default();
         write(self.dir.join("config.json"), &config)?;
-        // Before exec's record, which names it.
-        if let Some(copy) = &self.seccomp {
-            write(copy.path.clone(), &copy.text)?;
-        }
         let state = StateDir { dir: self.dir.clone() };
         mini_runc::container::tenant::write_record(&state, &self.exec_record)?;
         crate::lifecycle::record_start(&state);

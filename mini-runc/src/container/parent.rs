@@ -189,8 +189,7 @@ fn start(
             // work fail too (its namespaces gone, the channel closed): its
             // own message, if it sent one, says why; it is read once the
             // child is surely gone.
-            let done = work();
-            done.map_err(|e| {
+            work().map_err(|e| {
                 let _ = kill(pid, Signal::SIGKILL);
                 match parent_end.wait_ready() {
                     Err(ContainerError::Child(message)) => ContainerError::Child(message),
